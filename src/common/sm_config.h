@@ -1,0 +1,97 @@
+/*
+ * sm_config — one `key = value` file per daemon, parsed once through a table
+ * of {name, type, bounds, default}. Unknown keys and bad values are errors
+ * that name the file and line. Command-line long options are generated from
+ * the same table (key "fan_in" is option --fan-in) and override the file.
+ */
+#ifndef SM_CONFIG_H
+#define SM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum sm_config_type {
+	SM_CFG_STRING, /* any UTF-8 text up to 4095 bytes */
+	SM_CFG_LIST,   /* one or more strings, separated by commas or spaces in the
+	                  file, or given by repeating the option */
+	SM_CFG_INT,    /* integer within [min, max] */
+	SM_CFG_DOUBLE, /* finite number within [min, max] */
+	SM_CFG_BOOL,   /* yes/no, true/false, on/off, 1/0 */
+};
+
+/* One row of a daemon's configuration table. */
+struct sm_config_key {
+	const char *name;          /* key in the file; option is "--" + name with '_' -> '-' */
+	enum sm_config_type type;  /* how the value is parsed and checked */
+	double min, max;           /* bounds for INT and DOUBLE (inclusive) */
+	const char *default_value; /* textual default, parsed like a file value; NULL = unset */
+	const char *help;          /* one line for --help and the commented sample config */
+};
+
+struct sm_config; /* opaque: values for one table */
+
+/* A config over `keys[0..nkeys)`; the table must outlive it. Defaults are
+ * applied. Returns NULL on allocation failure. */
+struct sm_config *sm_config_new(const struct sm_config_key *keys, size_t nkeys);
+void sm_config_destroy(struct sm_config **cfg);
+
+/* Reads `path`. On error returns -1 and writes "PATH:LINE: what" into err.
+ * A missing file is an error unless missing_ok (then returns 0, no change). */
+int sm_config_load_file(struct sm_config *cfg, const char *path, bool missing_ok, char *err,
+			size_t errlen);
+/* Sets `key` from text; `origin` ("--uri", "file.conf:12") is used in errors.
+ * For a LIST key, the first value from a new origin kind replaces the file's
+ * list and later ones append (so repeated options build a list). */
+int sm_config_set(struct sm_config *cfg, const char *key, const char *value, const char *origin,
+		  char *err, size_t errlen);
+
+const char *sm_config_string(const struct sm_config *cfg, const char *key); /* NULL if unset */
+long long sm_config_int(const struct sm_config *cfg, const char *key);
+double sm_config_double(const struct sm_config *cfg, const char *key);
+bool sm_config_bool(const struct sm_config *cfg, const char *key);
+size_t sm_config_list_count(const struct sm_config *cfg, const char *key);
+const char *sm_config_list_item(const struct sm_config *cfg, const char *key, size_t i);
+/* Writes every key with its effective value, "key = value", one per line. */
+void sm_config_dump(const struct sm_config *cfg, FILE *out);
+
+/*
+ * Command line shared by every daemon: -c/--config FILE, -n/--check (parse
+ * the config and exit), -v/--verbose (repeatable), -q/--quiet, --syslog,
+ * -h/--help, -V/--version, plus one long option per table key, and any
+ * program-specific flags in `extra` (a NULL-terminated array of
+ * {name, has_arg} in getopt_long terms, returned through on_extra).
+ */
+struct sm_cli {
+	const char *program;        /* e.g. "stackmon-monitor" */
+	const char *summary;        /* one line for --help */
+	const char *default_config; /* e.g. "/etc/stackmon/monitor.conf" */
+	/* results */
+	const char *config_path; /* the file that was read (or NULL) */
+	bool check_only;         /* -n given */
+	bool use_syslog;         /* --syslog given */
+	int verbosity;           /* +1 per -v, -1 per -q */
+};
+
+/* Flags for sm_cli_parse's return value. */
+enum sm_cli_result {
+	SM_CLI_RUN = 0,   /* go on */
+	SM_CLI_EXIT_OK,   /* --help or --version printed; exit 0 */
+	SM_CLI_EXIT_USAGE /* bad usage or bad config; message printed; exit 2 (EX_USAGE-like) */
+};
+
+/* Extra boolean flag that a program adds (e.g. --once). */
+struct sm_cli_flag {
+	const char *name; /* long option name */
+	const char *help; /* one line for --help */
+	bool *value;      /* set to true when given */
+};
+
+/* Parses argv: reads the config file (the default one may be missing; one
+ * named with -c may not), then applies long options on top. Prints errors
+ * to stderr naming the file/line or option. */
+enum sm_cli_result sm_cli_parse(struct sm_cli *cli, struct sm_config *cfg,
+				const struct sm_cli_flag *flags, size_t nflags, int argc,
+				char **argv);
+
+#endif
