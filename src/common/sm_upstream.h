@@ -1,0 +1,51 @@
+/*
+ * sm_upstream — how a publisher (a monitor, or an intermediate collector)
+ * sends to exactly one collector out of an ordered list, and fails over.
+ * It watches the heartbeats of the collector in use (a SUB socket on that
+ * collector's fan-out); when none arrive for failover_s it moves to the next
+ * target, and it returns to a more preferred target as soon as that one's
+ * heartbeats are seen again. One PUB socket is connected to one fan-in at a
+ * time, so no frame ever reaches two collectors.
+ */
+#ifndef SM_UPSTREAM_H
+#define SM_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+struct sm_sock_opts;
+struct sm_upstream; /* opaque */
+
+/*
+ * targets: "FANIN" or "FANIN=HEARTBEAT" strings, most preferred first.
+ * FANIN is the collector's fan-in endpoint; HEARTBEAT its fan-out endpoint,
+ * where its heartbeats can be heard. A target without HEARTBEAT is always
+ * taken as alive (no fail-over away from it). Returns NULL and logs on a
+ * malformed target or socket failure.
+ */
+struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size_t ntargets,
+				    const struct sm_sock_opts *opts, double failover_s);
+void sm_upstream_destroy(struct sm_upstream **up);
+
+/* Sends one two-frame message to the target in use, never blocking.
+ * Returns 0, or -1 (errno EAGAIN when its queue is full: the caller counts
+ * the drop). */
+int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len,
+		     const void *body, size_t body_len);
+
+/* Poll items for the heartbeat sockets (so the caller's zmq_poll wakes on
+ * them); returns how many were written, at most max. */
+size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max);
+/* Drains heartbeats and switches target when due. Call on every loop turn
+ * (after zmq_poll), with the monotonic time in ns. */
+void sm_upstream_service(struct sm_upstream *up, int64_t now_ns);
+
+/* The fan-in endpoint in use ("" if none). */
+const char *sm_upstream_current(const struct sm_upstream *up);
+/* Index of the target in use (0 = most preferred). */
+size_t sm_upstream_current_index(const struct sm_upstream *up);
+/* Number of target switches since creation. */
+uint64_t sm_upstream_switches(const struct sm_upstream *up);
+
+#endif
