@@ -1,0 +1,377 @@
+/*
+ * dom_tracker — DomainStatTracker (see dom_tracker.h). The tracker's
+ * sm_domain_stats doubles as the previous sample: its counters are what the
+ * next sample's deltas are taken against, so no second copy is kept.
+ */
+#include "dom_tracker.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm_utf8.h"
+
+/* Averaging periods of the three load averages, in seconds (as Unix). */
+static const double load_periods[3] = {60.0, 300.0, 900.0};
+
+struct dom_tracker {
+	struct sm_domain_stats stats; /* latest DomainStats; counters = previous sample */
+	size_t disks_cap;             /* allocated entries of stats.disks */
+	size_t nics_cap;              /* allocated entries of stats.nics */
+	bool have_prev;               /* a baseline sample exists */
+	int64_t prev_ns;              /* monotonic time of the baseline */
+	bool prev_has_delay;          /* the baseline carried vcpu delay */
+	uint64_t prev_delay_ns;       /* its summed vcpu delay */
+	uint64_t samples;             /* samples since creation or reset */
+};
+
+double dom_rate(uint64_t prev, uint64_t cur, double dt_s)
+{
+	if (!(dt_s > 0) || cur < prev)
+		return NAN;
+	return (double)(cur - prev) / dt_s;
+}
+
+double dom_cpu_pct(uint64_t prev_ns, uint64_t cur_ns, double dt_s, uint32_t vcpus)
+{
+	double pct;
+
+	if (!(dt_s > 0) || vcpus == 0 || cur_ns < prev_ns)
+		return NAN;
+	pct = (double)(cur_ns - prev_ns) / 1e9 / dt_s / vcpus * 100.0;
+	return pct > 100.0 ? 100.0 : pct;
+}
+
+void dom_load_factors(double dt_s, double f[3])
+{
+	for (int i = 0; i < 3; i++)
+		f[i] = exp(-dt_s / load_periods[i]);
+}
+
+void dom_load_update(double load[3], double inst, double dt_s)
+{
+	double f[3];
+
+	if (isnan(inst))
+		return;
+	if (isnan(load[0])) {
+		load[0] = load[1] = load[2] = inst;
+		return;
+	}
+	if (!(dt_s > 0))
+		return;
+	dom_load_factors(dt_s, f);
+	for (int i = 0; i < 3; i++)
+		load[i] = load[i] * f[i] + inst * (1.0 - f[i]);
+}
+
+enum sm_mem_basis dom_mem_basis_choose(const struct dom_mem_sample *m, uint64_t *used_kib,
+				       uint64_t *total_kib)
+{
+	uint32_t h = m->have;
+	uint64_t free_kib;
+	enum sm_mem_basis basis = SM_MEM_NONE;
+
+	*used_kib = *total_kib = 0;
+	/* The guest's own view is the only one that reflects what its OS uses;
+	 * "usable" (Linux MemAvailable) beats "unused" (MemFree), which counts
+	 * reclaimable page cache as used. */
+	if ((h & DOM_MEM_AVAILABLE) && m->available_kib > 0 &&
+	    (h & (DOM_MEM_USABLE | DOM_MEM_UNUSED))) {
+		if (h & DOM_MEM_USABLE) {
+			free_kib = m->usable_kib;
+			basis = SM_MEM_GUEST_USABLE;
+		} else {
+			free_kib = m->unused_kib;
+			basis = SM_MEM_GUEST_UNUSED;
+		}
+		*total_kib = m->available_kib;
+		*used_kib = free_kib >= m->available_kib ? 0 : m->available_kib - free_kib;
+	} else if ((h & DOM_MEM_RSS) && (h & DOM_MEM_CURRENT) && m->current_kib > 0) {
+		/* Without a guest agent, the pages the hypervisor process holds are
+		 * the best measure of what the guest has touched. */
+		*total_kib = m->current_kib;
+		*used_kib = m->rss_kib;
+		basis = SM_MEM_HOST_RSS;
+	} else if ((h & DOM_MEM_CURRENT) && (h & DOM_MEM_MAXIMUM) && m->maximum_kib > 0) {
+		*total_kib = m->maximum_kib;
+		*used_kib = m->current_kib;
+		basis = SM_MEM_HOST_ALLOC;
+	}
+	return basis;
+}
+
+double dom_mem_pct(uint64_t used_kib, uint64_t total_kib)
+{
+	double pct;
+
+	if (total_kib == 0)
+		return NAN;
+	pct = (double)used_kib / (double)total_kib * 100.0;
+	return pct > 100.0 ? 100.0 : pct;
+}
+
+struct dom_tracker *dom_tracker_new(const uint8_t uuid[16], const char *name)
+{
+	struct dom_tracker *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	memcpy(t->stats.uuid, uuid, 16);
+	dom_tracker_set_name(t, name);
+	dom_tracker_reset(t);
+	return t;
+}
+
+void dom_tracker_destroy(struct dom_tracker **t)
+{
+	if (!t || !*t)
+		return;
+	free((*t)->stats.disks);
+	free((*t)->stats.nics);
+	free(*t);
+	*t = NULL;
+}
+
+const uint8_t *dom_tracker_uuid(const struct dom_tracker *t)
+{
+	return t->stats.uuid;
+}
+
+void dom_tracker_set_name(struct dom_tracker *t, const char *name)
+{
+	if (!name)
+		name = "";
+	sm_utf8_sanitize(t->stats.name, sizeof(t->stats.name), name, strlen(name));
+}
+
+void dom_tracker_set_identity(struct dom_tracker *t, const struct sm_identity *id)
+{
+	if (id) {
+		t->stats.identity = *id;
+		t->stats.has_identity = true;
+		t->stats.flags |= SM_DOM_NOVA;
+	} else {
+		memset(&t->stats.identity, 0, sizeof(t->stats.identity));
+		t->stats.has_identity = false;
+		t->stats.flags &= ~(uint32_t)SM_DOM_NOVA;
+	}
+}
+
+void dom_tracker_reset(struct dom_tracker *t)
+{
+	struct sm_domain_stats *st = &t->stats;
+
+	t->have_prev = false;
+	t->prev_has_delay = false;
+	t->samples = 0;
+	st->cpu_pct = st->steal_pct = NAN;
+	st->load[0] = st->load[1] = st->load[2] = NAN;
+	st->mem_pct = NAN;
+	/* Without a baseline every device is "new": its rates become NaN. */
+	st->ndisks = 0;
+	st->nnics = 0;
+}
+
+/* Makes room for n disk entries (n nic entries); 0 or -1. Typed twins rather
+ * than one void ** helper, which would alias pointers of different types. */
+static int grow_disks(struct dom_tracker *t, size_t n)
+{
+	struct sm_disk_stats *p;
+
+	if (n <= t->disks_cap)
+		return 0;
+	p = realloc(t->stats.disks, n * sizeof(*p));
+	if (!p)
+		return -1;
+	t->stats.disks = p;
+	t->disks_cap = n;
+	return 0;
+}
+
+static int grow_nics(struct dom_tracker *t, size_t n)
+{
+	struct sm_nic_stats *p;
+
+	if (n <= t->nics_cap)
+		return 0;
+	p = realloc(t->stats.nics, n * sizeof(*p));
+	if (!p)
+		return -1;
+	t->stats.nics = p;
+	t->nics_cap = n;
+	return 0;
+}
+
+/* A domain reports at most SM_WIRE_MAX_DEVICES disks (or nics); more are dropped. */
+static size_t devices_bounded(size_t n)
+{
+	return n > SM_WIRE_MAX_DEVICES ? SM_WIRE_MAX_DEVICES : n;
+}
+
+/* Index of the previous entry named `name`; the same index is tried first
+ * because devices rarely move. Returns n when none. */
+static size_t find_dev(const char *base, size_t stride, size_t n, size_t hint, const char *name)
+{
+	if (hint < n && strcmp(base + hint * stride, name) == 0)
+		return hint;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(base + i * stride, name) == 0)
+			return i;
+	return n;
+}
+
+/* Fills new disk entries' rates against the previous ones (held in `old`). */
+static void disk_rates(struct sm_disk_stats *now, size_t n, const struct sm_disk_stats *old,
+		       size_t nold, double dt)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sm_disk_stats *d = &now[i];
+		size_t j = find_dev((const char *)old, sizeof(*old), nold, i, d->name);
+		bool reset;
+
+		if (j == nold) {
+			d->rd_req_ps = d->rd_bytes_ps = d->wr_req_ps = d->wr_bytes_ps = NAN;
+			continue;
+		}
+		/* A device whose counters went back was re-created (hot-plug,
+		 * restart): none of its rates is meaningful this tick. */
+		reset = d->rd_req < old[j].rd_req || d->rd_bytes < old[j].rd_bytes ||
+			d->wr_req < old[j].wr_req || d->wr_bytes < old[j].wr_bytes;
+		d->rd_req_ps = reset ? NAN : dom_rate(old[j].rd_req, d->rd_req, dt);
+		d->rd_bytes_ps = reset ? NAN : dom_rate(old[j].rd_bytes, d->rd_bytes, dt);
+		d->wr_req_ps = reset ? NAN : dom_rate(old[j].wr_req, d->wr_req, dt);
+		d->wr_bytes_ps = reset ? NAN : dom_rate(old[j].wr_bytes, d->wr_bytes, dt);
+	}
+}
+
+static void nic_rates(struct sm_nic_stats *now, size_t n, const struct sm_nic_stats *old,
+		      size_t nold, double dt)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sm_nic_stats *d = &now[i];
+		size_t j = find_dev((const char *)old, sizeof(*old), nold, i, d->name);
+		bool reset;
+
+		if (j == nold) {
+			d->rx_bytes_ps = d->rx_packets_ps = d->tx_bytes_ps = d->tx_packets_ps = NAN;
+			continue;
+		}
+		reset = d->rx_bytes < old[j].rx_bytes || d->rx_packets < old[j].rx_packets ||
+			d->tx_bytes < old[j].tx_bytes || d->tx_packets < old[j].tx_packets;
+		d->rx_bytes_ps = reset ? NAN : dom_rate(old[j].rx_bytes, d->rx_bytes, dt);
+		d->rx_packets_ps = reset ? NAN : dom_rate(old[j].rx_packets, d->rx_packets, dt);
+		d->tx_bytes_ps = reset ? NAN : dom_rate(old[j].tx_bytes, d->tx_bytes, dt);
+		d->tx_packets_ps = reset ? NAN : dom_rate(old[j].tx_packets, d->tx_packets, dt);
+	}
+}
+
+/*
+ * Device arrays are replaced by the sample's. The old entries are needed
+ * for the deltas, so the new ones are first built in a scratch copy at the
+ * end of the same allocation (old + new entries, grown by the caller) — a
+ * realloc only when a domain gains devices, none in the steady state.
+ */
+static void update_disks(struct dom_tracker *t, const struct dom_sample *s, double dt)
+{
+	struct sm_domain_stats *st = &t->stats;
+	size_t n = devices_bounded(s->ndisks);
+	struct sm_disk_stats *scratch;
+
+	scratch = st->disks + st->ndisks;
+	for (size_t i = 0; i < n; i++) {
+		scratch[i] = s->disks[i];
+		sm_utf8_sanitize(scratch[i].name, sizeof(scratch[i].name), s->disks[i].name,
+				 strnlen(s->disks[i].name, sizeof(s->disks[i].name)));
+	}
+	disk_rates(scratch, n, st->disks, st->ndisks, dt);
+	memmove(st->disks, scratch, n * sizeof(*scratch));
+	st->ndisks = n;
+}
+
+static void update_nics(struct dom_tracker *t, const struct dom_sample *s, double dt)
+{
+	struct sm_domain_stats *st = &t->stats;
+	size_t n = devices_bounded(s->nnics);
+	struct sm_nic_stats *scratch;
+
+	scratch = st->nics + st->nnics;
+	for (size_t i = 0; i < n; i++) {
+		scratch[i] = s->nics[i];
+		sm_utf8_sanitize(scratch[i].name, sizeof(scratch[i].name), s->nics[i].name,
+				 strnlen(s->nics[i].name, sizeof(s->nics[i].name)));
+	}
+	nic_rates(scratch, n, st->nics, st->nnics, dt);
+	memmove(st->nics, scratch, n * sizeof(*scratch));
+	st->nnics = n;
+}
+
+int dom_tracker_update(struct dom_tracker *t, const struct dom_sample *s)
+{
+	struct sm_domain_stats *st = &t->stats;
+	double dt = t->have_prev ? (double)(s->mono_ns - t->prev_ns) / 1e9 : NAN;
+	double busy = NAN, waiting = 0.0, inst;
+	uint64_t used, total;
+
+	/* Devices first: they are the only step that can fail, and on failure
+	 * the tracker must stay as it was. When there is no baseline, dt is NaN
+	 * and every rate comes out NaN. */
+	if (!t->have_prev) {
+		st->ndisks = 0;
+		st->nnics = 0;
+	}
+	if (grow_disks(t, st->ndisks + devices_bounded(s->ndisks)) < 0 ||
+	    grow_nics(t, st->nnics + devices_bounded(s->nnics)) < 0)
+		return -1;
+	update_disks(t, s, dt);
+	update_nics(t, s, dt);
+
+	st->state = s->state;
+	if (s->vcpus)
+		st->vcpus = s->vcpus;
+	if (s->has_cpu) {
+		bool had_cpu = t->have_prev && st->cpu_time_ns <= s->cpu_time_ns;
+
+		st->cpu_pct = had_cpu ? dom_cpu_pct(st->cpu_time_ns, s->cpu_time_ns, dt, st->vcpus)
+				      : NAN;
+		st->cpu_time_ns = s->cpu_time_ns;
+	} else {
+		st->cpu_pct = NAN;
+	}
+	if (s->has_delay && t->prev_has_delay && t->have_prev) {
+		st->steal_pct = dom_cpu_pct(t->prev_delay_ns, s->delay_ns, dt, st->vcpus);
+	} else {
+		st->steal_pct = NAN;
+	}
+	t->prev_has_delay = s->has_delay;
+	t->prev_delay_ns = s->delay_ns;
+
+	/* Instantaneous load, in vCPUs: those running plus those runnable but
+	 * waiting for a host CPU (steal), as Unix counts running + runnable. */
+	if (!isnan(st->cpu_pct))
+		busy = st->cpu_pct / 100.0 * st->vcpus;
+	if (!isnan(st->steal_pct))
+		waiting = st->steal_pct / 100.0 * st->vcpus;
+	inst = isnan(busy) ? NAN : busy + waiting;
+	dom_load_update(st->load, inst, dt);
+
+	st->mem_basis = dom_mem_basis_choose(&s->mem, &used, &total);
+	st->mem_used_kib = used;
+	st->mem_total_kib = total;
+	st->mem_pct = dom_mem_pct(used, total);
+
+	t->have_prev = true;
+	t->prev_ns = s->mono_ns;
+	t->samples++;
+	return 0;
+}
+
+const struct sm_domain_stats *dom_tracker_stats(const struct dom_tracker *t)
+{
+	return &t->stats;
+}
+
+uint64_t dom_tracker_samples(const struct dom_tracker *t)
+{
+	return t->samples;
+}
