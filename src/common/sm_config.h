@@ -54,6 +54,9 @@ size_t sm_config_list_count(const struct sm_config *cfg, const char *key);
 const char *sm_config_list_item(const struct sm_config *cfg, const char *key, size_t i);
 /* Writes every key with its effective value, "key = value", one per line. */
 void sm_config_dump(const struct sm_config *cfg, FILE *out);
+/* The table cfg was made with; *nkeys receives its row count (for --help,
+ * generated options and sample configs). */
+const struct sm_config_key *sm_config_table(const struct sm_config *cfg, size_t *nkeys);
 
 /*
  * Command line shared by every daemon: -c/--config FILE, -n/--check (parse

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <zmq.h>
 
+#include "sm_config.h" /* sm_sock_config_keys[] needs the complete struct sm_config_key */
+
 struct sm_config;
 struct sm_config_key;
 
