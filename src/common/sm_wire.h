@@ -182,6 +182,9 @@ enum sm_drop_reason {
 	SM_DROP_COUNT
 };
 
+/* Key names of the collector's "dropped" map, indexed by sm_drop_reason. */
+extern const char *const sm_drop_reason_names[SM_DROP_COUNT];
+
 /* Collector self-monitoring counters. */
 struct sm_collector_stats {
 	double interval;
