@@ -1,0 +1,20 @@
+# Wire protocol: unit tests, and the Python reference subscriber decoding a
+# real C publisher (docs/examples/subscriber.py).
+sm_add_unit_test(test_wire SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_wire.c LABELS wire)
+
+add_executable(wire_publisher ${CMAKE_CURRENT_LIST_DIR}/wire_publisher.c)
+target_link_libraries(wire_publisher PRIVATE stackmon_common)
+add_test(NAME protocol_python_subscriber
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/protocol_python_subscriber.sh
+          $<TARGET_FILE:wire_publisher> ${PROJECT_SOURCE_DIR}/docs/examples/subscriber.py)
+set_tests_properties(protocol_python_subscriber PROPERTIES LABELS "integration;wire" TIMEOUT 60)
+
+# The fuzz target's properties, replayed over the seed corpus and every
+# input that ever crashed it (fuzz/regressions), in every build.
+add_executable(wire_fuzz_replay ${PROJECT_SOURCE_DIR}/fuzz/fuzz_wire_decode.c
+                                ${PROJECT_SOURCE_DIR}/fuzz/replay_main.c)
+target_link_libraries(wire_fuzz_replay PRIVATE stackmon_common)
+file(GLOB wire_fuzz_inputs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/fuzz/corpus/*
+                                              ${PROJECT_SOURCE_DIR}/fuzz/regressions/*)
+add_test(NAME wire_fuzz_corpus_replay COMMAND wire_fuzz_replay ${wire_fuzz_inputs})
+set_tests_properties(wire_fuzz_corpus_replay PROPERTIES LABELS "unit;wire")
