@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Runs every StackMon test, doing all set-up itself. On a fresh Debian 12
+# machine, as root:   scripts/test.sh
+#   1. installs the Debian packages (scripts/install-deps.sh),
+#   2. builds with -Werror (build/),
+#   3. starts libvirtd + virtlogd (scripts/libvirtd.sh) for the libvirt tests,
+#   4. runs the whole ctest suite: unit, integration, real-QEMU, end-to-end,
+#   5. runs the decoder fuzz target for a short while (clang/libFuzzer),
+#   6. rebuilds with ASan+UBSan (build-asan/) and runs the suite again there,
+#   7. stops the services it started.
+# Options: --no-fuzz, --no-asan (quicker local runs); FUZZ_SECONDS (default 60).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+fuzz=1 asan=1
+for a in "$@"; do
+  case $a in
+    --no-fuzz) fuzz=0 ;;
+    --no-asan) asan=0 ;;
+    *) echo "usage: $0 [--no-fuzz] [--no-asan]" >&2; exit 2 ;;
+  esac
+done
+jobs=$(nproc)
+export STACKMON_REQUIRE_LIBVIRTD=1
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "packages"
+scripts/install-deps.sh
+
+step "build (strict)"
+cmake -S . -B build -DSTACKMON_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+step "libvirtd"
+started_libvirtd=0
+if ! scripts/libvirtd.sh status >/dev/null 2>&1; then
+  scripts/libvirtd.sh start
+  started_libvirtd=1
+fi
+cleanup() {
+  if ((started_libvirtd)); then scripts/libvirtd.sh stop || true; fi
+}
+trap cleanup EXIT
+
+status=0
+step "tests"
+ctest --test-dir build --output-on-failure --timeout 600 || status=1
+
+if ((fuzz)); then
+  step "fuzz the wire decoder (${FUZZ_SECONDS:-60} s)"
+  CC=clang cmake -S . -B build-fuzz -DSTACKMON_FUZZ=ON -DBUILD_TESTING=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzz_wire_decode
+  work=$(mktemp -d)
+  cp fuzz/corpus/* "$work/"
+  # A crash leaves its input in fuzz/regressions/ (check it in: it is then
+  # replayed by every test build).
+  if ! build-fuzz/fuzz/fuzz_wire_decode -max_total_time="${FUZZ_SECONDS:-60}" \
+       -max_len=65536 -print_final_stats=1 -artifact_prefix="$top/fuzz/regressions/" \
+       "$work" 2>build-fuzz/fuzz.log; then
+    tail -40 build-fuzz/fuzz.log
+    echo "fuzz: the decoder crashed; the input is in fuzz/regressions/" >&2
+    status=1
+  else
+    grep -E 'stat::number_of_executed_units|Done' build-fuzz/fuzz.log || true
+    echo "fuzz: no crash"
+  fi
+  rm -rf "$work"
+fi
+
+if ((asan)); then
+  step "sanitizer build (ASan + UBSan + LSan) and suite"
+  cmake -S . -B build-asan -DSTACKMON_WERROR=ON -DSTACKMON_ASAN=ON -DSTACKMON_UBSAN=ON \
+    -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0 \
+    ctest --test-dir build-asan --output-on-failure --timeout 900 -LE 'bench|slow' || status=1
+fi
+
+step "result"
+if ((status)); then echo "FAILED"; else echo "all tests passed"; fi
+exit $status
