@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# Creates and destroys small real QEMU domains (TCG, transient) on
+# qemu:///system for StackMon's monitor tests and the demo. Needs root and a
+# running libvirtd (scripts/libvirtd.sh start).
+#
+# Usage:
+#   qemu_domain.sh create NAME [--bios] [--mem MIB] [--load N]
+#                             [--nova PROJECT_ID PROJECT_NAME USER DISPLAY_NAME FLAVOR]
+#   qemu_domain.sh wait-boot NAME [SECONDS]   exit 0 once the guest's workload runs
+#   qemu_domain.sh destroy NAME               destroy one domain, remove its files
+#   qemu_domain.sh destroy-all                every smtest-* domain and its files
+#   qemu_domain.sh guest-image                build/cache the guest initramfs only
+#
+# NAME must start with "smtest-" (so libvirtd.sh stop and destroy-all can find
+# leftovers). create prints key=value lines on stdout, one per line:
+#   name=NAME  uuid=UUID  tap=smt-XXXXXXXX  dir=/var/tmp/stackmon-test/dom-NAME
+#   boot=kernel|bios  disk=vda  console=DIR/console.log
+# The UUID is derived from NAME (md5), so a test knows it in advance. The
+# domain has 1 vCPU, --mem MiB (default 96), a 64 MiB qcow2 disk on virtio
+# (target vda), one virtio NIC on a tap (type='ethernet', host side brought up)
+# and a virtio balloon with 1 s stats. With Debian's kernel (/boot/vmlinuz-*)
+# and busybox-static present it direct-boots a tiny initramfs whose /init
+# (tests/lib/guest-init.sh) does CPU, disk and network work every second
+# (--load N scales it, 0 = idle); otherwise, or with --bios, the guest sits in
+# the BIOS (CPU, block, net and balloon.rss counters exist but barely move).
+# --nova writes Nova 1.1 metadata; USER is USER_ID or USER_ID:USER_NAME.
+#
+# Environment: STACKMON_TEST_VAR (default /var/tmp/stackmon-test) holds the
+# cached initramfs and the per-domain folders; LIBVIRT_QEMU_URI (default
+# qemu:///system).
+set -euo pipefail
+
+VAR_DIR=${STACKMON_TEST_VAR:-/var/tmp/stackmon-test}
+URI=${LIBVIRT_QEMU_URI:-qemu:///system}
+PREFIX=smtest-
+NOVA_NS=http://openstack.org/xmlns/libvirt/nova/1.1
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+GUEST_INIT=$HERE/guest-init.sh
+
+die() {
+	echo "qemu_domain.sh: error: $*" >&2
+	exit 1
+}
+note() { echo "qemu_domain.sh: $*" >&2; }
+
+# bash 5.2 expands "&" in a ${x//pat/rep} replacement to the match; turn
+# that off so the escapes below are literal (older bash has no such option).
+shopt -u patsub_replacement 2>/dev/null || true
+
+xml_escape() {
+	local s=$1
+	s=${s//&/&amp;}
+	s=${s//</&lt;}
+	s=${s//>/&gt;}
+	s=${s//\"/&quot;}
+	s=${s//\'/&apos;}
+	printf '%s' "$s"
+}
+
+hex_of() { printf '%s' "$1" | md5sum | cut -c1-32; }
+
+uuid_of() {
+	local h
+	h=$(hex_of "$1")
+	echo "${h:0:8}-${h:8:4}-${h:12:4}-${h:16:4}-${h:20:12}"
+}
+
+# Tap names are at most 15 bytes: "smt-" plus 8 hex digits of the name's md5.
+tap_of() {
+	local h
+	h=$(hex_of "$1")
+	echo "smt-${h:0:8}"
+}
+
+check_name() {
+	[[ $1 == "$PREFIX"?* ]] || die "domain name must start with $PREFIX: '$1'"
+	[[ $1 != */* && ${#1} -le 200 ]] || die "domain name must not contain '/' and be at most 200 chars"
+}
+
+# Newest Debian kernel that has its modules installed, or nothing.
+find_kernel() {
+	local k ver
+	for k in $(ls -1v /boot/vmlinuz-* 2>/dev/null | sort -rV); do
+		ver=${k#/boot/vmlinuz-}
+		if [[ -r $k && -d /lib/modules/$ver/kernel/drivers/virtio ]]; then
+			echo "$k"
+			return 0
+		fi
+	done
+	return 1
+}
+
+busybox_static() {
+	[[ -x /bin/busybox ]] || return 1
+	# Debian's plain busybox package is dynamic; only busybox-static can run
+	# alone in an initramfs.
+	local out
+	out=$(LC_ALL=C ldd /bin/busybox 2>&1 || true)
+	[[ $out == *"not a dynamic executable"* ]]
+}
+
+# Builds (once, cached by kernel version and /init content) the guest
+# initramfs and prints its path. Safe when several tests call it at once.
+guest_image() {
+	local kernel ver key out tmp m src
+	kernel=$(find_kernel) || return 1
+	busybox_static || return 1
+	ver=${kernel#/boot/vmlinuz-}
+	key=$(cat "$GUEST_INIT" /bin/busybox | md5sum | cut -c1-12)
+	out=$VAR_DIR/guest-$ver-$key.cpio.gz
+	mkdir -p "$VAR_DIR"
+	if [[ -s $out ]]; then
+		echo "$out"
+		return 0
+	fi
+	exec 9>"$VAR_DIR/guest.lock"
+	flock 9
+	if [[ ! -s $out ]]; then
+		tmp=$(mktemp -d "$VAR_DIR/initramfs.XXXXXX")
+		mkdir -p "$tmp/bin" "$tmp/lib/modules" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/tmp"
+		cp /bin/busybox "$tmp/bin/busybox"
+		install -m 755 "$GUEST_INIT" "$tmp/init"
+		for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci \
+			virtio_blk failover net_failover virtio_net virtio_balloon; do
+			src=$(find "/lib/modules/$ver/kernel" -name "$m.ko*" | head -n1)
+			[[ -n $src ]] || continue
+			case $src in
+			*.ko.xz) xz -dc "$src" >"$tmp/lib/modules/$m.ko" ;;
+			*.ko.zst) zstd -qdc "$src" >"$tmp/lib/modules/$m.ko" ;;
+			*) cp "$src" "$tmp/lib/modules/$m.ko" ;;
+			esac
+		done
+		if command -v cpio >/dev/null; then
+			(cd "$tmp" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -9 >"$out.tmp"
+		else
+			(cd "$tmp" && find . | LC_ALL=C sort | /bin/busybox cpio -o -H newc) | gzip -9 >"$out.tmp"
+		fi
+		mv -f "$out.tmp" "$out"
+		rm -rf "$tmp"
+	fi
+	exec 9>&-
+	echo "$out"
+}
+
+nova_xml() { # PROJECT_ID PROJECT_NAME USER DISPLAY_NAME FLAVOR
+	local pid=$1 pname=$2 user=$3 disp=$4 flavor=$5 uid uname
+	uid=${user%%:*}
+	uname=${user#*:}
+	cat <<EOF
+  <metadata>
+    <nova:instance xmlns:nova="$NOVA_NS">
+      <nova:package version="27.1.0"/>
+      <nova:name>$(xml_escape "$disp")</nova:name>
+      <nova:creationTime>$(date -u '+%Y-%m-%d %H:%M:%S')</nova:creationTime>
+      <nova:flavor name="$(xml_escape "$flavor")">
+        <nova:memory>$MEM</nova:memory>
+        <nova:disk>1</nova:disk>
+        <nova:swap>0</nova:swap>
+        <nova:ephemeral>0</nova:ephemeral>
+        <nova:vcpus>1</nova:vcpus>
+      </nova:flavor>
+      <nova:owner>
+        <nova:user uuid="$(xml_escape "$uid")">$(xml_escape "$uname")</nova:user>
+        <nova:project uuid="$(xml_escape "$pid")">$(xml_escape "$pname")</nova:project>
+      </nova:owner>
+      <nova:root type="image" uuid="$(uuid_of image-cirros)"/>
+    </nova:instance>
+  </metadata>
+EOF
+}
+
+cmd_create() {
+	local name=$1 bios=0 nova="" dir uuid tap kernel="" initrd="" os xml t
+	shift
+	check_name "$name"
+	MEM=96
+	local load=1 nova_args=()
+	while (($#)); do
+		case $1 in
+		--bios) bios=1 ;;
+		--mem)
+			MEM=${2:?--mem MIB}
+			shift
+			;;
+		--load)
+			load=${2:?--load N}
+			shift
+			;;
+		--nova)
+			(($# >= 6)) || die "--nova needs PROJECT_ID PROJECT_NAME USER DISPLAY_NAME FLAVOR"
+			nova_args=("$2" "$3" "$4" "$5" "$6")
+			shift 5
+			;;
+		*) die "unknown option '$1'" ;;
+		esac
+		shift
+	done
+	[[ $MEM =~ ^[0-9]+$ && $load =~ ^[0-9]+$ ]] || die "--mem and --load take numbers"
+	((${#nova_args[@]} == 0)) || nova=$(nova_xml "${nova_args[@]}")
+	[[ $(id -u) == 0 ]] || die "must run as root"
+	virsh -q -c "$URI" list >/dev/null 2>&1 || die "$URI does not answer: run scripts/libvirtd.sh start"
+
+	uuid=$(uuid_of "$name")
+	tap=$(tap_of "$name")
+	dir=$VAR_DIR/dom-$name
+	if virsh -q -c "$URI" domuuid "$name" >/dev/null 2>&1; then
+		die "domain $name already exists (destroy it first)"
+	fi
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	qemu-img create -q -f qcow2 "$dir/disk.qcow2" 64M
+
+	if ((!bios)); then
+		if kernel=$(find_kernel) && initrd=$(guest_image); then
+			:
+		else
+			note "no Debian kernel with modules or no busybox-static: falling back to a BIOS-only guest" \
+				"(install linux-image-amd64 busybox-static for a guest that does work)"
+			bios=1
+		fi
+	fi
+	if ((bios)); then
+		os="<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>"
+	else
+		os="<os><type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$kernel</kernel>
+    <initrd>$initrd</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1 mitigations=off smload=$load</cmdline>
+  </os>"
+	fi
+
+	xml="<domain type='qemu'>
+  <name>$(xml_escape "$name")</name>
+  <uuid>$uuid</uuid>
+  <memory unit='MiB'>$MEM</memory>
+  <currentMemory unit='MiB'>$MEM</currentMemory>
+  <vcpu>1</vcpu>
+${nova}
+  $os
+  <features>
+    <acpi/>
+    <tcg><tb-cache unit='MiB'>32</tb-cache></tcg>
+  </features>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$dir/disk.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='ethernet'>
+      <target dev='$tap'/>
+      <model type='virtio'/>
+    </interface>
+    <serial type='file'>
+      <source path='$dir/console.log'/>
+      <target port='0'/>
+    </serial>
+    <controller type='usb' model='none'/>
+    <video><model type='none'/></video>
+    <memballoon model='virtio'>
+      <stats period='1'/>
+    </memballoon>
+  </devices>
+</domain>"
+	printf '%s\n' "$xml" >"$dir/domain.xml"
+	if ! virsh -q -c "$URI" create "$dir/domain.xml" >"$dir/virsh.out" 2>&1; then
+		cat "$dir/virsh.out" >&2
+		die "virsh create $name failed (XML in $dir/domain.xml)"
+	fi
+	# libvirt creates the tap; make sure the host side is up so packets flow.
+	for t in 1 2 3 4 5 6 7 8 9 10; do
+		ip link set "$tap" up 2>/dev/null && break
+		sleep 0.2
+	done
+	echo "name=$name"
+	echo "uuid=$uuid"
+	echo "tap=$tap"
+	echo "dir=$dir"
+	echo "boot=$( ((bios)) && echo bios || echo kernel)"
+	echo "disk=vda"
+	echo "console=$dir/console.log"
+}
+
+cmd_wait_boot() {
+	local name=$1 secs=${2:-60} dir deadline
+	check_name "$name"
+	dir=$VAR_DIR/dom-$name
+	deadline=$((SECONDS + secs))
+	while ((SECONDS < deadline)); do
+		grep -q 'smguest: up' "$dir/console.log" 2>/dev/null && return 0
+		if [[ $(virsh -q -c "$URI" domstate "$name" 2>/dev/null) != running ]]; then
+			note "$name is not running"
+			return 1
+		fi
+		sleep 0.5
+	done
+	note "$name: no 'smguest: up' on its console after ${secs}s (a BIOS guest never prints it)"
+	return 1
+}
+
+cmd_destroy() {
+	local name=$1
+	check_name "$name"
+	virsh -q -c "$URI" destroy "$name" >/dev/null 2>&1 || true
+	virsh -q -c "$URI" undefine "$name" >/dev/null 2>&1 || true
+	rm -rf "${VAR_DIR:?}/dom-$name"
+}
+
+cmd_destroy_all() {
+	local d
+	if virsh -q -c "$URI" list >/dev/null 2>&1; then
+		while read -r d; do
+			[[ $d == "$PREFIX"* ]] && cmd_destroy "$d"
+		done < <(virsh -q -c "$URI" list --all --name 2>/dev/null)
+	fi
+	rm -rf "${VAR_DIR:?}"/dom-"$PREFIX"*
+}
+
+case ${1:-} in
+create)
+	(($# >= 2)) || die "usage: create NAME [options]"
+	shift
+	cmd_create "$@"
+	;;
+wait-boot)
+	(($# >= 2)) || die "usage: wait-boot NAME [SECONDS]"
+	cmd_wait_boot "$2" "${3:-60}"
+	;;
+destroy)
+	(($# == 2)) || die "usage: destroy NAME"
+	cmd_destroy "$2"
+	;;
+destroy-all) cmd_destroy_all ;;
+guest-image) guest_image || die "no Debian kernel with modules or no busybox-static" ;;
+*)
+	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac
