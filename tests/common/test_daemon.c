@@ -112,30 +112,32 @@ static void daemon_sigpipe_is_ignored_write_gets_epipe(void **state)
 static void daemon_sighup_interrupts_blocking_call(void **state)
 {
 	/* No SA_RESTART: a blocking read must come back with EINTR so the
-	 * loop sees a SIGHUP promptly. A child sends the signal while we block. */
-	struct timeval tv = {10, 0}; /* a lost signal ends in EAGAIN, not a hang */
-	int sv[2], status;
+	 * loop sees a SIGHUP promptly. A child sends the signal while we block
+	 * on a pipe (which SA_RESTART would resume), and writes a byte 10 s
+	 * later so that a restarted read ends instead of hanging. */
+	int fds[2], status;
 	pid_t parent = getpid(), pid;
 	char c;
 
 	(void)state;
 	assert_int_equal(sm_daemon_install_signals(), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(pipe(fds), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		usleep(100000);
 		kill(parent, SIGHUP);
-		_exit(0);
+		sleep(10);
+		_exit(write(fds[1], "x", 1) == 1 ? 0 : 1);
 	}
 	errno = 0;
-	assert_int_equal(read(sv[0], &c, 1), -1);
+	assert_int_equal(read(fds[0], &c, 1), -1);
 	assert_int_equal(errno, EINTR);
 	assert_true(sm_daemon_take_reload());
+	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	close(sv[0]);
-	close(sv[1]);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 /* A bound datagram socket standing in for systemd. */

@@ -120,8 +120,8 @@ static void log_warn_appends_errno_text_read_on_entry(void **state)
 {
 	(void)state;
 	errno = ENOENT;
-	/* The argument list clobbers errno before sm_log_warn formats it:
-	 * the text must still be that of the errno seen on entry. */
+	/* Another errno's text in the message itself: the appended text must
+	 * be that of errno as it was on entry. */
 	sm_log_warn("open %s", strerror(EACCES));
 	assert_int_equal(errno, ENOENT); /* logging leaves errno alone */
 	sm_log_warnx("no errno here");
