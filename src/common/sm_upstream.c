@@ -1,0 +1,280 @@
+/*
+ * sm_upstream — sends to one collector out of an ordered list and fails
+ * over on lost heartbeats (contract in sm_upstream.h). Invariant: the one
+ * outbound socket is connected to exactly one fan-in at any time, so a frame
+ * can never reach two collectors; the heartbeat SUB sockets stay connected to
+ * every target so a more preferred collector is noticed when it comes back.
+ */
+#include "sm_upstream.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm_clock.h"
+#include "sm_config.h" /* sm_sock.h needs struct sm_config_key complete */
+#include "sm_log.h"
+#include "sm_sock.h"
+#include "sm_wire.h"
+
+/* Heartbeat frames are tiny; anything bigger is not a heartbeat. */
+#define HB_MAX_FRAME 4096
+/* Messages drained per heartbeat socket per service call, so a misdirected
+ * busy endpoint cannot starve the caller's loop. */
+#define HB_DRAIN_MAX 256
+
+/* One collector we may send to. */
+struct target {
+	char fanin[SM_ENDPOINT_MAX + 1];     /* its fan-in: where our frames go */
+	char heartbeat[SM_ENDPOINT_MAX + 1]; /* its fan-out, "" when not watched */
+	void *sub;                           /* SUB on heartbeat, subscribed "hb/"; NULL if none */
+	int64_t last_hb_ns;                  /* monotonic time of the last valid heartbeat */
+	struct sm_complaint bad_hb;          /* rate-limits complaints about invalid heartbeats */
+};
+
+struct sm_upstream {
+	void *out;               /* XPUB (NODROP) connected to targets[current].fanin only */
+	struct target *targets;  /* ntargets entries, most preferred first */
+	size_t ntargets;
+	size_t current;          /* index of the target in use */
+	int64_t failover_ns;     /* silence after which a target counts as dead */
+	uint64_t switches;       /* target changes since creation */
+};
+
+/* Splits "FANIN" or "FANIN=HEARTBEAT" into t; -1 on a malformed string. */
+static int target_parse(const char *spec, struct target *t)
+{
+	const char *eq = strchr(spec, '=');
+	size_t fanin_len = eq ? (size_t)(eq - spec) : strlen(spec);
+
+	if (fanin_len == 0 || fanin_len > SM_ENDPOINT_MAX)
+		return -1;
+	memcpy(t->fanin, spec, fanin_len);
+	t->fanin[fanin_len] = '\0';
+	t->heartbeat[0] = '\0';
+	if (eq) {
+		const char *hb = eq + 1;
+		size_t hb_len = strlen(hb);
+
+		if (hb_len == 0 || hb_len > SM_ENDPOINT_MAX || strchr(hb, '='))
+			return -1;
+		memcpy(t->heartbeat, hb, hb_len + 1);
+	}
+	return 0;
+}
+
+static bool target_alive(const struct target *t, int64_t now_ns, int64_t failover_ns)
+{
+	if (!t->sub)
+		return true; /* nothing to watch: never fail over away from it */
+	return now_ns - t->last_hb_ns <= failover_ns;
+}
+
+struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size_t ntargets,
+				    const struct sm_sock_opts *opts, double failover_s)
+{
+	struct sm_upstream *up = NULL;
+	struct sm_sock_opts defaults;
+	int nodrop = 1;
+	int64_t now_ns = sm_clock_mono_ns();
+
+	if (!opts) {
+		sm_sock_opts_default(&defaults);
+		opts = &defaults;
+	}
+	if (ntargets == 0 || !isfinite(failover_s) || failover_s <= 0 || failover_s > 86400) {
+		sm_log_err("upstream: need at least one target and a fail-over time in (0, 86400] s");
+		goto fail;
+	}
+	up = calloc(1, sizeof(*up));
+	if (!up)
+		goto fail_nomem;
+	up->targets = calloc(ntargets, sizeof(*up->targets));
+	if (!up->targets)
+		goto fail_nomem;
+	up->ntargets = ntargets;
+	up->failover_ns = (int64_t)(failover_s * (double)SM_NS_PER_SEC);
+
+	for (size_t i = 0; i < ntargets; i++) {
+		struct target *t = &up->targets[i];
+
+		if (!targets[i] || target_parse(targets[i], t) < 0) {
+			sm_log_err("upstream: malformed target '%s' (want FANIN or FANIN=HEARTBEAT, "
+				   "each at most %d bytes)",
+				   targets[i] ? targets[i] : "(null)", SM_ENDPOINT_MAX);
+			goto fail;
+		}
+		/* Until a target has had failover_s to speak, it gets the benefit
+		 * of the doubt: we start on the most preferred one. */
+		t->last_hb_ns = now_ns;
+		if (!t->heartbeat[0])
+			continue;
+		t->sub = sm_sock_new(zctx, ZMQ_SUB, opts);
+		if (!t->sub || sm_sock_subscribe(t->sub, "hb/") < 0 ||
+		    sm_sock_connect(t->sub, t->heartbeat) < 0)
+			goto fail;
+	}
+
+	/* XPUB with NODROP instead of PUB: it has a single peer here, and NODROP
+	 * makes a full queue return EAGAIN, so the caller can count the drop
+	 * (a PUB discards silently). */
+	up->out = sm_sock_new(zctx, ZMQ_XPUB, opts);
+	if (!up->out)
+		goto fail;
+	if (zmq_setsockopt(up->out, ZMQ_XPUB_NODROP, &nodrop, sizeof(nodrop)) < 0) {
+		sm_log_err("upstream: ZMQ_XPUB_NODROP: %s", zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	/* Check every fan-in endpoint now (connect then disconnect): a typo
+	 * must stop the daemon at start, not surface during a fail-over. */
+	for (size_t i = 1; i < ntargets; i++) {
+		if (sm_sock_connect(up->out, up->targets[i].fanin) < 0 ||
+		    sm_sock_disconnect(up->out, up->targets[i].fanin) < 0)
+			goto fail;
+	}
+	if (sm_sock_connect(up->out, up->targets[0].fanin) < 0)
+		goto fail;
+	sm_log_info("upstream: sending to %s", up->targets[0].fanin);
+	return up;
+
+fail_nomem:
+	sm_log_err("upstream: out of memory");
+fail:
+	sm_upstream_destroy(&up);
+	return NULL;
+}
+
+void sm_upstream_destroy(struct sm_upstream **upp)
+{
+	struct sm_upstream *up = upp ? *upp : NULL;
+
+	if (!up)
+		return;
+	sm_sock_close(&up->out);
+	for (size_t i = 0; up->targets && i < up->ntargets; i++)
+		sm_sock_close(&up->targets[i].sub);
+	free(up->targets);
+	free(up);
+	*upp = NULL;
+}
+
+int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len,
+		     const void *body, size_t body_len)
+{
+	return sm_sock_send2(up->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT);
+}
+
+size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < up->ntargets && n < max; i++) {
+		if (!up->targets[i].sub)
+			continue;
+		items[n] = (zmq_pollitem_t){.socket = up->targets[i].sub, .events = ZMQ_POLLIN};
+		n++;
+	}
+	return n;
+}
+
+/* Reads what waits on one heartbeat socket; a valid heartbeat refreshes the
+ * target. Anything else is dropped with a rate-limited complaint. */
+static void target_drain(struct target *t, int64_t now_ns)
+{
+	for (int k = 0; k < HB_DRAIN_MAX; k++) {
+		struct sm_frames f;
+		struct sm_message m = {0};
+		struct sm_wire_error err = {0};
+
+		if (sm_sock_recv2(t->sub, &f, ZMQ_DONTWAIT) < 0)
+			break;
+		if (f.parts == 2 &&
+		    sm_wire_decode_frames(zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
+					  zmq_msg_data(&f.body), zmq_msg_size(&f.body),
+					  HB_MAX_FRAME, &m, &err) == 0 &&
+		    m.hdr.kind == SM_KIND_HEARTBEAT) {
+			t->last_hb_ns = now_ns;
+			sm_complaint_release(&t->bad_hb, "upstream: valid heartbeats again from %s",
+					     t->heartbeat);
+		} else {
+			sm_complain(&t->bad_hb, SM_LOG_WARNING,
+				    "upstream: invalid heartbeat from %s (%d parts): %s",
+				    t->heartbeat, f.parts,
+				    err.code ? err.msg : "not a heartbeat");
+		}
+		sm_message_clear(&m);
+		sm_frames_close(&f);
+	}
+}
+
+/* Subscription notices pile up on the XPUB's inbound side, one per
+ * (re)connection; read them so they never hold memory. */
+static void out_drain(void *out)
+{
+	for (int k = 0; k < HB_DRAIN_MAX; k++) {
+		zmq_msg_t msg;
+
+		zmq_msg_init(&msg);
+		int rc = zmq_msg_recv(&msg, out, ZMQ_DONTWAIT);
+		zmq_msg_close(&msg);
+		if (rc < 0)
+			break;
+	}
+}
+
+void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
+{
+	size_t best = up->current;
+	struct target *from, *to;
+
+	for (size_t i = 0; i < up->ntargets; i++) {
+		if (up->targets[i].sub)
+			target_drain(&up->targets[i], now_ns);
+	}
+	out_drain(up->out);
+
+	/* The most preferred live target wins; when none is alive we stay
+	 * where we are rather than flap between dead collectors. */
+	for (size_t i = 0; i < up->ntargets; i++) {
+		if (target_alive(&up->targets[i], now_ns, up->failover_ns)) {
+			best = i;
+			break;
+		}
+	}
+	if (best == up->current)
+		return;
+
+	from = &up->targets[up->current];
+	to = &up->targets[best];
+	/* Disconnect first: whatever is still queued for the old collector is
+	 * discarded with its pipe, never re-routed, so nothing is counted twice. */
+	/* Endpoints were checked at creation; should a call still fail, stay
+	 * on the old target and retry on the next call. */
+	if (sm_sock_disconnect(up->out, from->fanin) < 0)
+		return;
+	if (sm_sock_connect(up->out, to->fanin) < 0) {
+		(void)sm_sock_connect(up->out, from->fanin);
+		return;
+	}
+	sm_log_notice("upstream: switched from %s to %s (%s)", from->fanin, to->fanin,
+		      best > up->current ? "heartbeats stopped" : "preferred collector is back");
+	up->current = best;
+	up->switches++;
+}
+
+const char *sm_upstream_current(const struct sm_upstream *up)
+{
+	return up ? up->targets[up->current].fanin : "";
+}
+
+size_t sm_upstream_current_index(const struct sm_upstream *up)
+{
+	return up ? up->current : 0;
+}
+
+uint64_t sm_upstream_switches(const struct sm_upstream *up)
+{
+	return up ? up->switches : 0;
+}
