@@ -1,0 +1,232 @@
+/*
+ * stackmon-sub — the command-line subscriber for ops scripts. Connects to
+ * one or more collector fan-out endpoints (or a monitor directly), decodes
+ * every frame, applies the operator's filters and prints one JSON object per
+ * line (or a compact table). It is the reference consumer of
+ * docs/PROTOCOL.md in C, as docs/examples/subscriber.py is in Python.
+ *
+ * Exit status: 0 done (count reached, timeout with no count, or signal);
+ * 1 runtime failure; 2 usage or configuration error; 3 --timeout expired
+ * before --count messages arrived.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "sm_clock.h"
+#include "sm_config.h"
+#include "sm_daemon.h"
+#include "sm_log.h"
+#include "sm_sock.h"
+#include "sm_wire.h"
+#include "sub_filter.h"
+#include "sub_table.h"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
+
+static const struct sm_config_key sub_keys[] = {
+	{"connect", SM_CFG_LIST, 0, 0, NULL, "fan-out endpoint to subscribe to (repeatable)"},
+	{"kind", SM_CFG_LIST, 0, 0, "", "only these kinds: stats, event, hb, collector"},
+	{"host", SM_CFG_LIST, 0, 0, "", "only messages from these hosts / collectors"},
+	{"tenant", SM_CFG_STRING, 0, 0, NULL, "only this project (id or name)"},
+	{"domain", SM_CFG_STRING, 0, 0, NULL, "only this domain (uuid, libvirt or display name)"},
+	{"count", SM_CFG_INT, 0, 1e12, "0", "exit after this many printed messages (0: never)"},
+	{"timeout", SM_CFG_DOUBLE, 0, 1e9, "0", "exit after this many seconds (0: never)"},
+	{"max_frame", SM_CFG_INT, 1024, 1 << 30, "8388608", "largest body accepted, bytes"},
+};
+
+#define NSUB_KEYS (sizeof(sub_keys) / sizeof(sub_keys[0]))
+
+/* Counters reported at exit with -v. */
+struct sub_counts {
+	uint64_t received;  /* whole messages read from the socket */
+	uint64_t printed;   /* messages that passed the filters */
+	uint64_t malformed; /* refused by the decoder */
+};
+
+static struct sm_config *config_new(void)
+{
+	static struct sm_config_key keys[NSUB_KEYS + 16];
+	size_t n = NSUB_KEYS;
+
+	memcpy(keys, sub_keys, sizeof(sub_keys));
+	for (size_t i = 0; i < sm_sock_config_nkeys && n < sizeof(keys) / sizeof(keys[0]); i++)
+		keys[n++] = sm_sock_config_keys[i];
+	return sm_config_new(keys, n);
+}
+
+/* Collects a LIST key into a NULL-free array view (owned by cfg). */
+static const char **list_of(const struct sm_config *cfg, const char *key, size_t *n)
+{
+	size_t count = sm_config_list_count(cfg, key);
+	const char **v = calloc(count + 1, sizeof(*v));
+
+	for (size_t i = 0; v != NULL && i < count; i++)
+		v[i] = sm_config_list_item(cfg, key, i);
+	*n = v != NULL ? count : 0;
+	return v;
+}
+
+static void handle(void *sock, const struct sub_filter *filter, size_t max_frame, bool table,
+		   struct sub_counts *counts, struct sm_complaint *bad)
+{
+	struct sm_frames f;
+	struct sm_message m;
+	struct sm_wire_error err;
+
+	if (sm_sock_recv2(sock, &f, ZMQ_DONTWAIT) < 0)
+		return;
+	counts->received++;
+	if (f.parts != 2) {
+		counts->malformed++;
+		sm_complain(bad, SM_LOG_WARNING, "dropped a message of %d frames (expected 2)",
+			    f.parts);
+		goto out;
+	}
+	if (sm_wire_decode_frames(zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
+				  zmq_msg_data(&f.body), zmq_msg_size(&f.body), max_frame, &m,
+				  &err) < 0) {
+		counts->malformed++;
+		sm_complain(bad, SM_LOG_WARNING, "dropped a malformed message (%s): %s",
+			    sm_wire_code_name(err.code), err.msg);
+		goto out;
+	}
+	if (sub_filter_apply(filter, &m)) {
+		if (table) {
+			sub_table_print(stdout, &m);
+		} else {
+			sm_wire_print_json(&m, stdout);
+			fputc('\n', stdout);
+		}
+		fflush(stdout);
+		counts->printed++;
+	}
+	sm_message_clear(&m);
+out:
+	sm_frames_close(&f);
+}
+
+int main(int argc, char **argv)
+{
+	struct sm_cli cli = {.program = "stackmon-sub",
+			     .summary = "Subscribe to StackMon frames and print them as JSON lines.",
+			     .default_config = "/etc/stackmon/sub.conf"};
+	bool table = false;
+	const struct sm_cli_flag flags[] = {{"table", "print a compact human table", &table}};
+	struct sub_filter filter = {0};
+	struct sub_counts counts = {0};
+	struct sm_complaint bad = SM_COMPLAINT_INIT;
+	struct sm_sock_opts opts;
+	struct sm_config *cfg = config_new();
+	const char **kinds = NULL, **hosts = NULL, **endpoints = NULL;
+	size_t nendpoints = 0;
+	void *ctx = NULL, *sock = NULL;
+	long long count;
+	double timeout;
+	int64_t deadline = 0;
+	int status = EXIT_RUNTIME;
+	char err[256];
+
+	if (cfg == NULL)
+		return EXIT_RUNTIME;
+	switch (sm_cli_parse(&cli, cfg, flags, 1, argc, argv)) {
+	case SM_CLI_RUN:
+		break;
+	case SM_CLI_EXIT_OK:
+		status = 0;
+		goto out;
+	default:
+		status = EXIT_USAGE;
+		goto out;
+	}
+	sm_log_open("stackmon-sub", SM_LOG_NOTICE + cli.verbosity, cli.use_syslog);
+
+	kinds = list_of(cfg, "kind", &filter.nkinds);
+	hosts = list_of(cfg, "host", &filter.nhosts);
+	endpoints = list_of(cfg, "connect", &nendpoints);
+	filter.kinds = kinds;
+	filter.hosts = hosts;
+	filter.tenant = sm_config_string(cfg, "tenant");
+	filter.domain = sm_config_string(cfg, "domain");
+	count = sm_config_int(cfg, "count");
+	timeout = sm_config_double(cfg, "timeout");
+	if (sub_filter_check(&filter, err, sizeof(err)) < 0) {
+		fprintf(stderr, "stackmon-sub: %s\n", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (nendpoints == 0) {
+		fprintf(stderr, "stackmon-sub: no endpoint: give --connect ENDPOINT\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (cli.check_only) {
+		printf("configuration OK\n");
+		status = 0;
+		goto out;
+	}
+
+	sm_daemon_install_signals();
+	ctx = zmq_ctx_new();
+	sm_sock_opts_from_config(&opts, cfg);
+	sock = ctx ? sm_sock_new(ctx, ZMQ_SUB, &opts) : NULL;
+	if (sock == NULL)
+		goto out;
+	for (size_t i = 0; i < sub_filter_prefix_count(&filter); i++) {
+		char prefix[SM_TOPIC_MAX + 1];
+
+		sub_filter_prefix(&filter, i, prefix, sizeof(prefix));
+		if (sm_sock_subscribe(sock, prefix) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < nendpoints; i++) {
+		if (sm_sock_connect(sock, endpoints[i]) < 0) {
+			status = EXIT_USAGE; /* the message named the endpoint */
+			goto out;
+		}
+	}
+	if (table)
+		sub_table_header(stdout);
+	if (timeout > 0)
+		deadline = sm_clock_mono_ns() + (int64_t)(timeout * 1e9);
+
+	status = 0;
+	while (!sm_daemon_quit_requested() && (count == 0 || (long long)counts.printed < count)) {
+		zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+		long wait_ms = 1000;
+		int rc;
+
+		if (deadline) {
+			int64_t left = deadline - sm_clock_mono_ns();
+
+			if (left <= 0) {
+				status = count > 0 ? EXIT_TIMEOUT : 0;
+				break;
+			}
+			wait_ms = left / 1000000 + 1 < 1000 ? left / 1000000 + 1 : 1000;
+		}
+		rc = zmq_poll(&item, 1, wait_ms);
+		if (rc < 0 && errno != EINTR) {
+			sm_log_err("zmq_poll: %s", zmq_strerror(errno));
+			status = EXIT_RUNTIME;
+			break;
+		}
+		if (rc > 0)
+			handle(sock, &filter, (size_t)sm_config_int(cfg, "max_frame"), table, &counts,
+			       &bad);
+	}
+	sm_log_info("received %llu, printed %llu, malformed %llu",
+		    (unsigned long long)counts.received, (unsigned long long)counts.printed,
+		    (unsigned long long)counts.malformed);
+out:
+	sm_sock_close(&sock);
+	if (ctx != NULL)
+		zmq_ctx_term(ctx);
+	free(kinds);
+	free(hosts);
+	free(endpoints);
+	sm_config_destroy(&cfg);
+	return status;
+}
