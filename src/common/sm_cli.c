@@ -17,17 +17,17 @@
 /* getopt_long's `val` for long-only options: above any short option char. */
 enum {
 	OPT_SYSLOG = 0x100,
-	OPT_KEY_BASE = 0x1000,  /* + index of the config key */
+	OPT_KEY_BASE = 0x1000,	/* + index of the config key */
 	OPT_FLAG_BASE = 0x8000, /* + index of the extra flag */
 };
 
 /* Options reserved by sm_cli itself: a table key may not take these names. */
-static const char *const fixed_names[] = {"config", "check",   "verbose", "quiet",
-					  "syslog", "help",    "version"};
+static const char *const fixed_names[] = {"config", "check", "verbose", "quiet",
+					  "syslog", "help",  "version"};
 
 /* One key option seen on the command line, applied after the file. */
 struct cli_setting {
-	size_t key;        /* index into the config table */
+	size_t key;	   /* index into the config table */
 	const char *value; /* points into argv */
 };
 
@@ -130,10 +130,10 @@ enum sm_cli_result sm_cli_parse(struct sm_cli *cli, struct sm_config *cfg,
 				char **argv)
 {
 	static const struct option fixed[] = {
-		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},	  {"quiet", no_argument, NULL, 'q'},
-		{"syslog", no_argument, NULL, OPT_SYSLOG}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+	    {"config", required_argument, NULL, 'c'},  {"check", no_argument, NULL, 'n'},
+	    {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
+	    {"syslog", no_argument, NULL, OPT_SYSLOG}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	};
 	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	const struct sm_config_key *keys;
@@ -170,7 +170,8 @@ enum sm_cli_result sm_cli_parse(struct sm_cli *cli, struct sm_config *cfg,
 			goto out;
 		}
 		for (size_t j = 0; j < nfixed; j++)
-			assert(strcmp(o->name, fixed_names[j]) != 0 && "config key shadows an option");
+			assert(strcmp(o->name, fixed_names[j]) != 0 &&
+			       "config key shadows an option");
 		/* BOOL keys take a value too (--tcp-keepalive=no): the file and the
 		 * command line then read the same way. */
 		o->has_arg = required_argument;

@@ -32,22 +32,22 @@ enum {
 
 /* The effective value of one key; the table row says which field is used. */
 struct config_value {
-	bool set;            /* a value is present (an empty STRING counts as unset) */
-	char *str;           /* STRING: owned copy */
-	char **items;        /* LIST: owned array of owned copies */
-	size_t nitems;       /* LIST: entries in items */
-	long long i;         /* INT */
-	double d;            /* DOUBLE */
-	bool b;              /* BOOL */
-	unsigned serial;     /* source that last wrote the value */
-	unsigned file_line;  /* line in the file load `serial` names, for duplicate errors */
+	bool set;	    /* a value is present (an empty STRING counts as unset) */
+	char *str;	    /* STRING: owned copy */
+	char **items;	    /* LIST: owned array of owned copies */
+	size_t nitems;	    /* LIST: entries in items */
+	long long i;	    /* INT */
+	double d;	    /* DOUBLE */
+	bool b;		    /* BOOL */
+	unsigned serial;    /* source that last wrote the value */
+	unsigned file_line; /* line in the file load `serial` names, for duplicate errors */
 };
 
 struct sm_config {
 	const struct sm_config_key *keys; /* caller's table, outlives us */
-	size_t nkeys;                     /* rows in keys and vals */
-	struct config_value *vals;        /* one per key, same index */
-	unsigned next_serial;             /* next free source serial */
+	size_t nkeys;			  /* rows in keys and vals */
+	struct config_value *vals;	  /* one per key, same index */
+	unsigned next_serial;		  /* next free source serial */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) SM_PRINTF(3, 4);
@@ -237,8 +237,8 @@ static int config_assign(struct sm_config *cfg, size_t idx, const char *text, un
 	case SM_CFG_BOOL:
 		if (!parse_bool(text, &bval)) {
 			set_err(err, errlen,
-				"%s: '%s' is not a boolean (yes/no, true/false, on/off, 1/0)", where,
-				text);
+				"%s: '%s' is not a boolean (yes/no, true/false, on/off, 1/0)",
+				where, text);
 			return -1;
 		}
 		v->b = bval;
@@ -414,8 +414,8 @@ int sm_config_load_file(struct sm_config *cfg, const char *path, bool missing_ok
 			goto out;
 		}
 		if (cfg->vals[idx].serial == serial) {
-			set_err(err, errlen, "%s:%u: duplicate key '%s' (first set on line %u)", path,
-				lineno, key, cfg->vals[idx].file_line);
+			set_err(err, errlen, "%s:%u: duplicate key '%s' (first set on line %u)",
+				path, lineno, key, cfg->vals[idx].file_line);
 			goto out;
 		}
 		snprintf(where, sizeof(where), "%s:%u: %s", path, lineno, key);

@@ -15,7 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t quit_flag;   /* SIGTERM/SIGINT seen, or requested */
+static volatile sig_atomic_t quit_flag;	  /* SIGTERM/SIGINT seen, or requested */
 static volatile sig_atomic_t reload_flag; /* SIGHUP seen since last take */
 
 static void on_quit(int sig)
@@ -103,8 +103,8 @@ int sm_daemon_notify(const char *state)
 	memcpy(sun.sun_path, path, plen);
 	if (path[0] == '@')
 		sun.sun_path[0] = '\0'; /* Linux abstract namespace: length-delimited */
-	addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen +
-			      (path[0] == '/' ? 1 : 0));
+	addrlen =
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + (path[0] == '/' ? 1 : 0));
 
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

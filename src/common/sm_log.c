@@ -21,16 +21,16 @@
 #define LOG_LINE_MAX 4096 /* a longer message is cut, ending in "..." */
 
 #define COMPLAINT_FIRST_NS (60 * SM_NS_PER_SEC)
-#define COMPLAINT_MAX_NS (3600 * SM_NS_PER_SEC)
+#define COMPLAINT_MAX_NS   (3600 * SM_NS_PER_SEC)
 
 /* Process-wide state: one destination per process, as for syslog itself. */
-static char log_ident[64];                     /* copied: openlog keeps the pointer */
+static char log_ident[64];			  /* copied: openlog keeps the pointer */
 static enum sm_log_level log_level = SM_LOG_INFO; /* most verbose level written */
-static bool log_to_syslog;                      /* else stderr */
+static bool log_to_syslog;			  /* else stderr */
 
 static const char *const level_names[] = {
-	[SM_LOG_ERR] = "error",   [SM_LOG_WARNING] = "warning", [SM_LOG_NOTICE] = "notice",
-	[SM_LOG_INFO] = "info",   [SM_LOG_DEBUG] = "debug",
+    [SM_LOG_ERR] = "error", [SM_LOG_WARNING] = "warning", [SM_LOG_NOTICE] = "notice",
+    [SM_LOG_INFO] = "info", [SM_LOG_DEBUG] = "debug",
 };
 
 static const char *log_ident_get(void)
@@ -72,9 +72,9 @@ int sm_log_level_parse(const char *name)
 		const char *name;
 		enum sm_log_level level;
 	} names[] = {
-		{"err", SM_LOG_ERR},	   {"error", SM_LOG_ERR}, {"warning", SM_LOG_WARNING},
-		{"warn", SM_LOG_WARNING}, {"notice", SM_LOG_NOTICE}, {"info", SM_LOG_INFO},
-		{"debug", SM_LOG_DEBUG},
+	    {"err", SM_LOG_ERR},      {"error", SM_LOG_ERR},	 {"warning", SM_LOG_WARNING},
+	    {"warn", SM_LOG_WARNING}, {"notice", SM_LOG_NOTICE}, {"info", SM_LOG_INFO},
+	    {"debug", SM_LOG_DEBUG},
 	};
 
 	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)

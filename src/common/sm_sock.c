@@ -15,18 +15,18 @@
 
 /* The textual defaults below must agree with sm_sock_opts_default. */
 const struct sm_config_key sm_sock_config_keys[] = {
-	{"hwm", SM_CFG_INT, 1, 10000000, "10000",
-	 "messages queued per peer (send and receive) before dropping or blocking"},
-	{"linger_ms", SM_CFG_INT, 0, 60000, "200",
-	 "how long closing a socket waits for unsent messages (ms)"},
-	{"reconnect_ivl_ms", SM_CFG_INT, 1, 600000, "100", "first reconnect delay (ms)"},
-	{"reconnect_ivl_max_ms", SM_CFG_INT, 0, 3600000, "5000",
-	 "reconnect back-off ceiling (ms; 0 = no back-off)"},
-	{"tcp_keepalive", SM_CFG_BOOL, 0, 0, "yes", "TCP keepalive probes on idle connections"},
-	{"tcp_keepalive_idle", SM_CFG_INT, 1, 86400, "60",
-	 "idle seconds before the first keepalive probe"},
-	{"max_msg_size", SM_CFG_INT, -1, 1073741824, "8388608",
-	 "largest inbound frame in bytes; a peer sending more is dropped (-1 = no limit)"},
+    {"hwm", SM_CFG_INT, 1, 10000000, "10000",
+     "messages queued per peer (send and receive) before dropping or blocking"},
+    {"linger_ms", SM_CFG_INT, 0, 60000, "200",
+     "how long closing a socket waits for unsent messages (ms)"},
+    {"reconnect_ivl_ms", SM_CFG_INT, 1, 600000, "100", "first reconnect delay (ms)"},
+    {"reconnect_ivl_max_ms", SM_CFG_INT, 0, 3600000, "5000",
+     "reconnect back-off ceiling (ms; 0 = no back-off)"},
+    {"tcp_keepalive", SM_CFG_BOOL, 0, 0, "yes", "TCP keepalive probes on idle connections"},
+    {"tcp_keepalive_idle", SM_CFG_INT, 1, 86400, "60",
+     "idle seconds before the first keepalive probe"},
+    {"max_msg_size", SM_CFG_INT, -1, 1073741824, "8388608",
+     "largest inbound frame in bytes; a peer sending more is dropped (-1 = no limit)"},
 };
 const size_t sm_sock_config_nkeys = sizeof(sm_sock_config_keys) / sizeof(sm_sock_config_keys[0]);
 
@@ -99,7 +99,8 @@ void *sm_sock_new(void *zctx, int type, const struct sm_sock_opts *opts)
 	    set_int(sock, ZMQ_RECONNECT_IVL, "ZMQ_RECONNECT_IVL", opts->reconnect_ivl_ms) < 0 ||
 	    set_int(sock, ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX",
 		    opts->reconnect_ivl_max_ms) < 0 ||
-	    set_int(sock, ZMQ_TCP_KEEPALIVE, "ZMQ_TCP_KEEPALIVE", opts->tcp_keepalive ? 1 : 0) < 0 ||
+	    set_int(sock, ZMQ_TCP_KEEPALIVE, "ZMQ_TCP_KEEPALIVE", opts->tcp_keepalive ? 1 : 0) <
+		0 ||
 	    (opts->tcp_keepalive && set_int(sock, ZMQ_TCP_KEEPALIVE_IDLE, "ZMQ_TCP_KEEPALIVE_IDLE",
 					    opts->tcp_keepalive_idle_s) < 0))
 		goto fail;

@@ -18,12 +18,12 @@
 #include "sm_config.h"
 
 static const struct sm_config_key keys[] = {
-	{"uri", SM_CFG_STRING, 0, 0, "qemu:///system", "libvirt connection URI"},
-	{"fan_in", SM_CFG_INT, 1, 1000, "16", "monitors per collector"},
-	{"interval", SM_CFG_DOUBLE, 0.1, 3600, "1", "polling interval in seconds"},
-	{"tcp_keepalive", SM_CFG_BOOL, 0, 0, "yes", "TCP keepalive probes"},
-	{"endpoints", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5555", "collectors to publish to"},
-	{"upstream", SM_CFG_STRING, 0, 0, NULL, "next collector up"},
+    {"uri", SM_CFG_STRING, 0, 0, "qemu:///system", "libvirt connection URI"},
+    {"fan_in", SM_CFG_INT, 1, 1000, "16", "monitors per collector"},
+    {"interval", SM_CFG_DOUBLE, 0.1, 3600, "1", "polling interval in seconds"},
+    {"tcp_keepalive", SM_CFG_BOOL, 0, 0, "yes", "TCP keepalive probes"},
+    {"endpoints", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5555", "collectors to publish to"},
+    {"upstream", SM_CFG_STRING, 0, 0, NULL, "next collector up"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -34,11 +34,11 @@ struct fixture {
 	bool once;
 	struct sm_cli_flag flags[1];
 	char dir[64];
-	char conf[128];    /* a config file path in dir (written by tests) */
+	char conf[128];	   /* a config file path in dir (written by tests) */
 	char missing[128]; /* a path in dir that never exists */
 	char out_path[128], err_path[128];
 	int saved_out, saved_err; /* -1 when not capturing */
-	char *out, *err;          /* what was captured, after capture_stop */
+	char *out, *err;	  /* what was captured, after capture_stop */
 };
 
 static int setup(void **state)
@@ -138,15 +138,15 @@ static void write_conf(struct fixture *fx, const char *text)
 }
 
 /* Runs sm_cli_parse on a NULL-terminated argv with output captured. */
-#define PARSE(fx, ...)                                                                           \
-	({                                                                                       \
-		char *argv_[] = {"stackmon-test", __VA_ARGS__, NULL};                            \
-		enum sm_cli_result r_;                                                           \
-		capture_start(fx);                                                               \
-		r_ = sm_cli_parse(&(fx)->cli, (fx)->cfg, (fx)->flags, 1,                         \
-				  (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);           \
-		capture_stop(fx);                                                                \
-		r_;                                                                              \
+#define PARSE(fx, ...)                                                                             \
+	({                                                                                         \
+		char *argv_[] = {"stackmon-test", __VA_ARGS__, NULL};                              \
+		enum sm_cli_result r_;                                                             \
+		capture_start(fx);                                                                 \
+		r_ = sm_cli_parse(&(fx)->cli, (fx)->cfg, (fx)->flags, 1,                           \
+				  (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);             \
+		capture_stop(fx);                                                                  \
+		r_;                                                                                \
 	})
 
 static void cli_options_override_file_whatever_their_order(void **state)
@@ -323,19 +323,19 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(cli_options_override_file_whatever_their_order),
-		T(cli_default_config_may_be_missing),
-		T(cli_default_config_is_read_when_present),
-		T(cli_named_config_must_exist),
-		T(cli_config_error_names_file_and_line),
-		T(cli_unknown_option_is_usage_error),
-		T(cli_missing_option_value_names_option),
-		T(cli_bad_value_message_names_option),
-		T(cli_bool_key_option_takes_a_value),
-		T(cli_repeated_list_options_replace_file_then_append),
-		T(cli_common_flags_and_program_flags),
-		T(cli_help_lists_every_key_default_and_help),
-		T(cli_version_prints_program_and_version),
+	    T(cli_options_override_file_whatever_their_order),
+	    T(cli_default_config_may_be_missing),
+	    T(cli_default_config_is_read_when_present),
+	    T(cli_named_config_must_exist),
+	    T(cli_config_error_names_file_and_line),
+	    T(cli_unknown_option_is_usage_error),
+	    T(cli_missing_option_value_names_option),
+	    T(cli_bad_value_message_names_option),
+	    T(cli_bool_key_option_takes_a_value),
+	    T(cli_repeated_list_options_replace_file_then_append),
+	    T(cli_common_flags_and_program_flags),
+	    T(cli_help_lists_every_key_default_and_help),
+	    T(cli_version_prints_program_and_version),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,12 +121,12 @@ static void ticker_timeout_clamps_far_deadline_to_int_max(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(clock_mono_never_goes_back_and_wall_is_epoch_seconds),
-		cmocka_unit_test(ticker_first_tick_is_due_at_once),
-		cmocka_unit_test(ticker_on_time_advance_skips_nothing_and_keeps_grid),
-		cmocka_unit_test(ticker_overrun_counts_skipped_deadlines_and_stays_aligned),
-		cmocka_unit_test(ticker_timeout_rounds_up_so_sleeping_it_reaches_deadline),
-		cmocka_unit_test(ticker_timeout_clamps_far_deadline_to_int_max),
+	    cmocka_unit_test(clock_mono_never_goes_back_and_wall_is_epoch_seconds),
+	    cmocka_unit_test(ticker_first_tick_is_due_at_once),
+	    cmocka_unit_test(ticker_on_time_advance_skips_nothing_and_keeps_grid),
+	    cmocka_unit_test(ticker_overrun_counts_skipped_deadlines_and_stays_aligned),
+	    cmocka_unit_test(ticker_timeout_rounds_up_so_sleeping_it_reaches_deadline),
+	    cmocka_unit_test(ticker_timeout_clamps_far_deadline_to_int_max),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,13 +22,13 @@
 #include "sm_config.h"
 
 static const struct sm_config_key keys[] = {
-	{"uri", SM_CFG_STRING, 0, 0, "qemu:///system", "libvirt connection URI"},
-	{"upstream", SM_CFG_STRING, 0, 0, NULL, "next collector up (none by default)"},
-	{"fan_in", SM_CFG_INT, 1, 1000, "16", "monitors per collector"},
-	{"offset", SM_CFG_INT, 0, 0, "0", "unbounded integer"},
-	{"interval", SM_CFG_DOUBLE, 0.1, 3600, "1.0", "polling interval in seconds"},
-	{"tcp_keepalive", SM_CFG_BOOL, 0, 0, "yes", "TCP keepalive"},
-	{"endpoints", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5555", "collectors to publish to"},
+    {"uri", SM_CFG_STRING, 0, 0, "qemu:///system", "libvirt connection URI"},
+    {"upstream", SM_CFG_STRING, 0, 0, NULL, "next collector up (none by default)"},
+    {"fan_in", SM_CFG_INT, 1, 1000, "16", "monitors per collector"},
+    {"offset", SM_CFG_INT, 0, 0, "0", "unbounded integer"},
+    {"interval", SM_CFG_DOUBLE, 0.1, 3600, "1.0", "polling interval in seconds"},
+    {"tcp_keepalive", SM_CFG_BOOL, 0, 0, "yes", "TCP keepalive"},
+    {"endpoints", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5555", "collectors to publish to"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -130,7 +130,8 @@ static void config_file_syntax_comments_quotes_and_whitespace(void **state)
 	assert_int_equal(sm_config_load_file(fx->cfg, fx->path, false, fx->err, sizeof(fx->err)),
 			 0);
 	assert_string_equal(sm_config_string(fx->cfg, "uri"), "test:///default");
-	assert_string_equal(sm_config_string(fx->cfg, "upstream"), "tcp://[::1]:5556 # not a comment");
+	assert_string_equal(sm_config_string(fx->cfg, "upstream"),
+			    "tcp://[::1]:5556 # not a comment");
 	assert_int_equal(sm_config_int(fx->cfg, "fan_in"), 42);
 	assert_int_equal(sm_config_int(fx->cfg, "offset"), -123456789012LL);
 	assert_true(sm_config_double(fx->cfg, "interval") == 0.25);
@@ -208,8 +209,8 @@ static void config_bad_double_and_bool_name_file_and_line(void **state)
 	write_file(fx, "interval = inf\n");
 	assert_load_error(fx, "1: interval: 'inf' is not a finite number");
 	write_file(fx, "\ntcp_keepalive = maybe\n");
-	assert_load_error(fx,
-			  "2: tcp_keepalive: 'maybe' is not a boolean (yes/no, true/false, on/off, 1/0)");
+	assert_load_error(
+	    fx, "2: tcp_keepalive: 'maybe' is not a boolean (yes/no, true/false, on/off, 1/0)");
 }
 
 static void config_out_of_bounds_says_the_bounds(void **state)
@@ -337,18 +338,16 @@ static void config_set_errors_name_the_origin(void **state)
 	struct fixture *fx = *state;
 
 	assert_int_equal(
-		sm_config_set(fx->cfg, "fan_in", "x", "--fan-in", fx->err, sizeof(fx->err)), -1);
+	    sm_config_set(fx->cfg, "fan_in", "x", "--fan-in", fx->err, sizeof(fx->err)), -1);
 	assert_string_equal(fx->err, "--fan-in: 'x' is not an integer");
-	assert_int_equal(sm_config_set(fx->cfg, "fan_in", "5000", "env.conf:3", fx->err,
-				       sizeof(fx->err)),
-			 -1);
+	assert_int_equal(
+	    sm_config_set(fx->cfg, "fan_in", "5000", "env.conf:3", fx->err, sizeof(fx->err)), -1);
 	assert_string_equal(fx->err, "env.conf:3: fan_in: 5000 is out of range [1, 1000]");
 	assert_int_equal(sm_config_set(fx->cfg, "nope", "1", "--nope", fx->err, sizeof(fx->err)),
 			 -1);
 	assert_string_equal(fx->err, "--nope: unknown key 'nope'");
-	assert_int_equal(sm_config_set(fx->cfg, "fan_in", " 5", "--fan-in", fx->err,
-				       sizeof(fx->err)),
-			 -1);
+	assert_int_equal(
+	    sm_config_set(fx->cfg, "fan_in", " 5", "--fan-in", fx->err, sizeof(fx->err)), -1);
 	/* A failed set leaves the old value. */
 	assert_int_equal(sm_config_int(fx->cfg, "fan_in"), 16);
 	/* err may be NULL. */
@@ -431,23 +430,23 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(config_defaults_apply_before_any_file),
-		T(config_file_syntax_comments_quotes_and_whitespace),
-		T(config_hash_without_space_before_is_part_of_value),
-		T(config_empty_string_value_unsets_key),
-		T(config_unknown_key_names_file_and_line),
-		T(config_missing_equals_names_file_and_line),
-		T(config_bad_int_names_file_line_and_key),
-		T(config_bad_double_and_bool_name_file_and_line),
-		T(config_out_of_bounds_says_the_bounds),
-		T(config_duplicate_key_in_one_file_is_error),
-		T(config_overlong_line_is_error),
-		T(config_bad_quotes_nul_and_utf8_are_errors),
-		T(config_missing_file_error_unless_missing_ok),
-		T(config_set_from_option_replaces_file_list_then_appends),
-		T(config_set_errors_name_the_origin),
-		T(config_dump_reads_back_to_same_values),
-		T(config_getter_on_unknown_key_is_caller_bug),
+	    T(config_defaults_apply_before_any_file),
+	    T(config_file_syntax_comments_quotes_and_whitespace),
+	    T(config_hash_without_space_before_is_part_of_value),
+	    T(config_empty_string_value_unsets_key),
+	    T(config_unknown_key_names_file_and_line),
+	    T(config_missing_equals_names_file_and_line),
+	    T(config_bad_int_names_file_line_and_key),
+	    T(config_bad_double_and_bool_name_file_and_line),
+	    T(config_out_of_bounds_says_the_bounds),
+	    T(config_duplicate_key_in_one_file_is_error),
+	    T(config_overlong_line_is_error),
+	    T(config_bad_quotes_nul_and_utf8_are_errors),
+	    T(config_missing_file_error_unless_missing_ok),
+	    T(config_set_from_option_replaces_file_list_then_appends),
+	    T(config_set_errors_name_the_origin),
+	    T(config_dump_reads_back_to_same_values),
+	    T(config_getter_on_unknown_key_is_caller_bug),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

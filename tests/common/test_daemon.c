@@ -245,16 +245,16 @@ static void daemon_notify_rejects_bad_socket_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(daemon_sigterm_sets_quit_flag),
-		cmocka_unit_test(daemon_sigint_sets_quit_flag),
-		cmocka_unit_test(daemon_request_quit_sets_quit_flag),
-		cmocka_unit_test(daemon_sighup_sets_reload_once),
-		cmocka_unit_test(daemon_sigpipe_is_ignored_write_gets_epipe),
-		cmocka_unit_test(daemon_sighup_interrupts_blocking_call),
-		cmocka_unit_test(daemon_notify_without_socket_is_noop),
-		cmocka_unit_test(daemon_notify_sends_datagram_to_path_socket),
-		cmocka_unit_test(daemon_notify_sends_datagram_to_abstract_socket),
-		cmocka_unit_test(daemon_notify_rejects_bad_socket_values),
+	    cmocka_unit_test(daemon_sigterm_sets_quit_flag),
+	    cmocka_unit_test(daemon_sigint_sets_quit_flag),
+	    cmocka_unit_test(daemon_request_quit_sets_quit_flag),
+	    cmocka_unit_test(daemon_sighup_sets_reload_once),
+	    cmocka_unit_test(daemon_sigpipe_is_ignored_write_gets_epipe),
+	    cmocka_unit_test(daemon_sighup_interrupts_blocking_call),
+	    cmocka_unit_test(daemon_notify_without_socket_is_noop),
+	    cmocka_unit_test(daemon_notify_sends_datagram_to_path_socket),
+	    cmocka_unit_test(daemon_notify_sends_datagram_to_abstract_socket),
+	    cmocka_unit_test(daemon_notify_rejects_bad_socket_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

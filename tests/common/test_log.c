@@ -224,7 +224,8 @@ static void complaint_interval_doubles_up_to_one_hour(void **state)
 	for (int i = 0; i < 12; i++) {
 		c.next_ns = sm_clock_mono_ns() - 1;
 		sm_complain(&c, SM_LOG_WARNING, "down");
-		expected = expected * 2 > 3600 * SM_NS_PER_SEC ? 3600 * SM_NS_PER_SEC : expected * 2;
+		expected =
+		    expected * 2 > 3600 * SM_NS_PER_SEC ? 3600 * SM_NS_PER_SEC : expected * 2;
 		assert_int_equal(c.interval_ns, expected);
 	}
 	assert_int_equal(c.interval_ns, 3600 * SM_NS_PER_SEC);
@@ -254,28 +255,26 @@ static void complaint_release_logs_recovery_once_only_when_active(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(log_writes_ident_level_message_line, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(log_filters_messages_below_level, setup, teardown),
-		cmocka_unit_test_setup_teardown(log_warn_appends_errno_text_read_on_entry, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(log_replaces_newlines_so_one_event_is_one_line,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(log_cuts_overlong_message_with_ellipsis, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(log_level_parse_accepts_names_rejects_others,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(log_to_syslog_writes_nothing_on_stderr, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			complaint_logs_first_occurrence_and_suppresses_repeats, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			complaint_logs_again_when_interval_passed_with_repeat_count, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(complaint_interval_doubles_up_to_one_hour, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			complaint_release_logs_recovery_once_only_when_active, setup, teardown),
+	    cmocka_unit_test_setup_teardown(log_writes_ident_level_message_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(log_filters_messages_below_level, setup, teardown),
+	    cmocka_unit_test_setup_teardown(log_warn_appends_errno_text_read_on_entry, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(log_replaces_newlines_so_one_event_is_one_line, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(log_cuts_overlong_message_with_ellipsis, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(log_level_parse_accepts_names_rejects_others, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(log_to_syslog_writes_nothing_on_stderr, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(complaint_logs_first_occurrence_and_suppresses_repeats,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		complaint_logs_again_when_interval_passed_with_repeat_count, setup, teardown),
+	    cmocka_unit_test_setup_teardown(complaint_interval_doubles_up_to_one_hour, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(complaint_release_logs_recovery_once_only_when_active,
+					    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

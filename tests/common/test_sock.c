@@ -31,8 +31,8 @@ struct fixture {
 	void *zctx;
 	char dir[64];
 	void *socks[4];
-	int saved_err;         /* fd 2 while capturing, else -1 */
-	char err_path[128];    /* capture file */
+	int saved_err;	    /* fd 2 while capturing, else -1 */
+	char err_path[128]; /* capture file */
 };
 
 static int setup(void **state)
@@ -269,7 +269,8 @@ static void sock_bad_endpoints_fail_and_log_reason(void **state)
 	assert_int_equal(sm_sock_disconnect(s, "tcp://127.0.0.1:1"), -1);
 	log = capture_stop(fx);
 	assert_non_null(log);
-	assert_non_null(strstr(log, "smtest: error: cannot bind bogus://x: Protocol not supported\n"));
+	assert_non_null(
+	    strstr(log, "smtest: error: cannot bind bogus://x: Protocol not supported\n"));
 	assert_non_null(strstr(log, "cannot connect to tcp://no-port: "));
 	assert_non_null(strstr(log, nodir));
 	assert_non_null(strstr(log, "cannot disconnect from tcp://127.0.0.1:1"));
@@ -458,12 +459,10 @@ static void sock_config_keys_defaults_match_opts_default(void **state)
 	assert_int_equal(a.linger_ms, 200);
 
 	assert_int_equal(sm_config_set(cfg, "hwm", "5", "--hwm", err, sizeof(err)), 0);
-	assert_int_equal(sm_config_set(cfg, "tcp_keepalive", "no", "--tcp-keepalive", err,
-				       sizeof(err)),
-			 0);
-	assert_int_equal(sm_config_set(cfg, "max_msg_size", "-1", "--max-msg-size", err,
-				       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    sm_config_set(cfg, "tcp_keepalive", "no", "--tcp-keepalive", err, sizeof(err)), 0);
+	assert_int_equal(
+	    sm_config_set(cfg, "max_msg_size", "-1", "--max-msg-size", err, sizeof(err)), 0);
 	sm_sock_opts_from_config(&b, cfg);
 	assert_int_equal(b.sndhwm, 5);
 	assert_int_equal(b.rcvhwm, 5);
@@ -471,9 +470,9 @@ static void sock_config_keys_defaults_match_opts_default(void **state)
 	assert_int_equal(b.max_msg_size, -1);
 	assert_int_equal(sm_config_set(cfg, "hwm", "0", "--hwm", err, sizeof(err)), -1);
 	assert_string_equal(err, "--hwm: 0 is out of range [1, 10000000]");
-	assert_int_equal(sm_config_set(cfg, "max_msg_size", "1073741825", "--max-msg-size", err,
-				       sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    sm_config_set(cfg, "max_msg_size", "1073741825", "--max-msg-size", err, sizeof(err)),
+	    -1);
 	sm_config_destroy(&cfg);
 }
 
@@ -481,19 +480,19 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(sock_pub_sub_round_trip_of_two_frames),
-		T(sock_recv_counts_one_and_three_frame_messages),
-		T(sock_recv_without_message_returns_eagain),
-		T(sock_blocking_recv_returns_eintr_on_signal),
-		T(sock_bad_endpoints_fail_and_log_reason),
-		T(sock_send_without_peer_returns_eagain),
-		T(sock_send_returns_eagain_at_high_water_mark),
-		T(sock_max_msg_size_drops_oversized_message_over_ipc),
-		T(sock_max_msg_size_default_lets_big_frame_through),
-		T(sock_new_applies_every_option),
-		T(sock_new_refuses_curve_keys_until_supported),
-		T(sock_new_rejects_bad_option_value),
-		T(sock_config_keys_defaults_match_opts_default),
+	    T(sock_pub_sub_round_trip_of_two_frames),
+	    T(sock_recv_counts_one_and_three_frame_messages),
+	    T(sock_recv_without_message_returns_eagain),
+	    T(sock_blocking_recv_returns_eintr_on_signal),
+	    T(sock_bad_endpoints_fail_and_log_reason),
+	    T(sock_send_without_peer_returns_eagain),
+	    T(sock_send_returns_eagain_at_high_water_mark),
+	    T(sock_max_msg_size_drops_oversized_message_over_ipc),
+	    T(sock_max_msg_size_default_lets_big_frame_through),
+	    T(sock_new_applies_every_option),
+	    T(sock_new_refuses_curve_keys_until_supported),
+	    T(sock_new_rejects_bad_option_value),
+	    T(sock_config_keys_defaults_match_opts_default),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

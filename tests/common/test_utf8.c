@@ -16,47 +16,56 @@
 struct validity_case {
 	const char *what;  /* printed when the case fails */
 	const char *bytes; /* input */
-	size_t len;        /* input length (may include NULs) */
-	bool valid;        /* expected verdict */
+	size_t len;	   /* input length (may include NULs) */
+	bool valid;	   /* expected verdict */
 };
 
-#define CASE(what, lit, ok) {what, lit, sizeof(lit) - 1, ok}
+#define CASE(what, lit, ok)                                                                        \
+	{                                                                                          \
+		what, lit, sizeof(lit) - 1, ok                                                     \
+	}
 
 static const struct validity_case validity_cases[] = {
-	CASE("empty", "", true),
-	CASE("ascii", "instance-0001", true),
-	CASE("2-byte e-acute", "caf\xC3\xA9", true),
-	CASE("3-byte euro", "\xE2\x82\xAC", true),
-	CASE("4-byte emoji", "\xF0\x9F\x98\x80", true),
-	CASE("U+0080 smallest 2-byte", "\xC2\x80", true),
-	CASE("U+0800 smallest 3-byte", "\xE0\xA0\x80", true),
-	CASE("U+D7FF below surrogates", "\xED\x9F\xBF", true),
-	CASE("U+E000 above surrogates", "\xEE\x80\x80", true),
-	CASE("U+FFFF noncharacter is still UTF-8", "\xEF\xBF\xBF", true),
-	CASE("U+10000 smallest 4-byte", "\xF0\x90\x80\x80", true),
-	CASE("U+10FFFF largest", "\xF4\x8F\xBF\xBF", true),
-	CASE("NUL byte", "a\0b", false),
-	CASE("lone continuation", "\x80", false),
-	CASE("continuation after ascii", "a\xBF", false),
-	CASE("overlong NUL C0 80", "\xC0\x80", false),
-	CASE("overlong C1 BF", "\xC1\xBF", false),
-	CASE("overlong 3-byte slash", "\xE0\x80\xAF", false),
-	CASE("overlong 3-byte E0 9F BF", "\xE0\x9F\xBF", false),
-	CASE("overlong 4-byte", "\xF0\x80\x80\x80", false),
-	CASE("overlong 4-byte F0 8F BF BF", "\xF0\x8F\xBF\xBF", false),
-	CASE("surrogate D800", "\xED\xA0\x80", false),
-	CASE("surrogate DFFF", "\xED\xBF\xBF", false),
-	CASE("surrogate pair as CESU-8", "\xED\xA0\xBD\xED\xB8\x80", false),
-	CASE("U+110000 above range", "\xF4\x90\x80\x80", false),
-	CASE("F5 lead byte", "\xF5\x80\x80\x80", false),
-	CASE("FF byte", "\xFF", false),
-	CASE("FE byte", "\xFE", false),
-	CASE("truncated 2-byte", "\xC3", false),
-	CASE("truncated 3-byte", "\xE2\x82", false),
-	CASE("4-byte cut after 3", "\xF0\x9F\x98", false),
-	CASE("4-byte cut after 1 then ascii", "\xF0" "a", false),
-	CASE("3-byte missing continuation mid-string", "\xE2\x82" "x", false),
-	CASE("5-byte form", "\xF8\x88\x80\x80\x80", false),
+    CASE("empty", "", true),
+    CASE("ascii", "instance-0001", true),
+    CASE("2-byte e-acute", "caf\xC3\xA9", true),
+    CASE("3-byte euro", "\xE2\x82\xAC", true),
+    CASE("4-byte emoji", "\xF0\x9F\x98\x80", true),
+    CASE("U+0080 smallest 2-byte", "\xC2\x80", true),
+    CASE("U+0800 smallest 3-byte", "\xE0\xA0\x80", true),
+    CASE("U+D7FF below surrogates", "\xED\x9F\xBF", true),
+    CASE("U+E000 above surrogates", "\xEE\x80\x80", true),
+    CASE("U+FFFF noncharacter is still UTF-8", "\xEF\xBF\xBF", true),
+    CASE("U+10000 smallest 4-byte", "\xF0\x90\x80\x80", true),
+    CASE("U+10FFFF largest", "\xF4\x8F\xBF\xBF", true),
+    CASE("NUL byte", "a\0b", false),
+    CASE("lone continuation", "\x80", false),
+    CASE("continuation after ascii", "a\xBF", false),
+    CASE("overlong NUL C0 80", "\xC0\x80", false),
+    CASE("overlong C1 BF", "\xC1\xBF", false),
+    CASE("overlong 3-byte slash", "\xE0\x80\xAF", false),
+    CASE("overlong 3-byte E0 9F BF", "\xE0\x9F\xBF", false),
+    CASE("overlong 4-byte", "\xF0\x80\x80\x80", false),
+    CASE("overlong 4-byte F0 8F BF BF", "\xF0\x8F\xBF\xBF", false),
+    CASE("surrogate D800", "\xED\xA0\x80", false),
+    CASE("surrogate DFFF", "\xED\xBF\xBF", false),
+    CASE("surrogate pair as CESU-8", "\xED\xA0\xBD\xED\xB8\x80", false),
+    CASE("U+110000 above range", "\xF4\x90\x80\x80", false),
+    CASE("F5 lead byte", "\xF5\x80\x80\x80", false),
+    CASE("FF byte", "\xFF", false),
+    CASE("FE byte", "\xFE", false),
+    CASE("truncated 2-byte", "\xC3", false),
+    CASE("truncated 3-byte", "\xE2\x82", false),
+    CASE("4-byte cut after 3", "\xF0\x9F\x98", false),
+    CASE("4-byte cut after 1 then ascii",
+	 "\xF0"
+	 "a",
+	 false),
+    CASE("3-byte missing continuation mid-string",
+	 "\xE2\x82"
+	 "x",
+	 false),
+    CASE("5-byte form", "\xF8\x88\x80\x80\x80", false),
 };
 
 static void utf8_valid_accepts_and_rejects_table(void **state)
@@ -74,31 +83,43 @@ static void utf8_valid_accepts_and_rejects_table(void **state)
 struct sanitize_case {
 	const char *what;     /* printed when the case fails */
 	const char *src;      /* input */
-	size_t srclen;        /* input length */
-	size_t dstsize;       /* output buffer size */
+	size_t srclen;	      /* input length */
+	size_t dstsize;	      /* output buffer size */
 	const char *expected; /* output */
 };
 
-#define SCASE(what, lit, size, out) {what, lit, sizeof(lit) - 1, size, out}
+#define SCASE(what, lit, size, out)                                                                \
+	{                                                                                          \
+		what, lit, sizeof(lit) - 1, size, out                                              \
+	}
 
 static const struct sanitize_case sanitize_cases[] = {
-	SCASE("plain ascii unchanged", "web-01", 64, "web-01"),
-	SCASE("valid multibyte unchanged", "caf\xC3\xA9 \xE2\x82\xAC", 64, "caf\xC3\xA9 \xE2\x82\xAC"),
-	SCASE("C0 controls replaced", "a\x01" "b\nc\td\re", 64, "a?b?c?d?e"),
-	SCASE("DEL replaced", "x\x7Fy", 64, "x?y"),
-	SCASE("NUL replaced", "a\0b", 64, "a?b"),
-	SCASE("lone continuation replaced", "a\x80" "b", 64, "a?b"),
-	SCASE("overlong replaced byte by byte", "\xC0\x80", 64, "??"),
-	SCASE("surrogate: ED then two bytes", "\xED\xA0\x80", 64, "???"),
-	SCASE("source cut inside 4-byte: one ?", "a\xF0\x9F\x98", 64, "a?"),
-	SCASE("4-byte cut then ascii", "\xF0\x9F\x98" "z", 64, "?z"),
-	SCASE("dst too small for emoji stops before it", "a\xF0\x9F\x98\x80", 4, "a"),
-	SCASE("dst exactly fits emoji", "a\xF0\x9F\x98\x80", 6, "a\xF0\x9F\x98\x80"),
-	SCASE("dst cuts 2-byte char", "ab\xC3\xA9", 4, "ab"),
-	SCASE("dst truncates ascii", "abcdef", 4, "abc"),
-	SCASE("dst of one byte gives empty", "abc", 1, ""),
-	SCASE("empty source", "", 8, ""),
-	SCASE("above U+10FFFF replaced", "\xF4\x90\x80\x80", 64, "????"),
+    SCASE("plain ascii unchanged", "web-01", 64, "web-01"),
+    SCASE("valid multibyte unchanged", "caf\xC3\xA9 \xE2\x82\xAC", 64, "caf\xC3\xA9 \xE2\x82\xAC"),
+    SCASE("C0 controls replaced",
+	  "a\x01"
+	  "b\nc\td\re",
+	  64, "a?b?c?d?e"),
+    SCASE("DEL replaced", "x\x7Fy", 64, "x?y"),
+    SCASE("NUL replaced", "a\0b", 64, "a?b"),
+    SCASE("lone continuation replaced",
+	  "a\x80"
+	  "b",
+	  64, "a?b"),
+    SCASE("overlong replaced byte by byte", "\xC0\x80", 64, "??"),
+    SCASE("surrogate: ED then two bytes", "\xED\xA0\x80", 64, "???"),
+    SCASE("source cut inside 4-byte: one ?", "a\xF0\x9F\x98", 64, "a?"),
+    SCASE("4-byte cut then ascii",
+	  "\xF0\x9F\x98"
+	  "z",
+	  64, "?z"),
+    SCASE("dst too small for emoji stops before it", "a\xF0\x9F\x98\x80", 4, "a"),
+    SCASE("dst exactly fits emoji", "a\xF0\x9F\x98\x80", 6, "a\xF0\x9F\x98\x80"),
+    SCASE("dst cuts 2-byte char", "ab\xC3\xA9", 4, "ab"),
+    SCASE("dst truncates ascii", "abcdef", 4, "abc"),
+    SCASE("dst of one byte gives empty", "abc", 1, ""),
+    SCASE("empty source", "", 8, ""),
+    SCASE("above U+10FFFF replaced", "\xF4\x90\x80\x80", 64, "????"),
 };
 
 static void utf8_sanitize_replaces_and_truncates_table(void **state)
@@ -145,9 +166,9 @@ static void utf8_sanitize_output_is_always_valid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(utf8_valid_accepts_and_rejects_table),
-		cmocka_unit_test(utf8_sanitize_replaces_and_truncates_table),
-		cmocka_unit_test(utf8_sanitize_output_is_always_valid),
+	    cmocka_unit_test(utf8_valid_accepts_and_rejects_table),
+	    cmocka_unit_test(utf8_sanitize_replaces_and_truncates_table),
+	    cmocka_unit_test(utf8_sanitize_output_is_always_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
