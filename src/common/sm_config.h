@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 enum sm_config_type {
-	SM_CFG_STRING, /* any UTF-8 text up to 4095 bytes */
+	SM_CFG_STRING, /* any UTF-8 text up to 4095 bytes; empty = unset (NULL) */
 	SM_CFG_LIST,   /* one or more strings, separated by commas or spaces in the
 	                  file, or given by repeating the option */
 	SM_CFG_INT,    /* integer within [min, max] */
@@ -24,7 +24,7 @@ enum sm_config_type {
 struct sm_config_key {
 	const char *name;          /* key in the file; option is "--" + name with '_' -> '-' */
 	enum sm_config_type type;  /* how the value is parsed and checked */
-	double min, max;           /* bounds for INT and DOUBLE (inclusive) */
+	double min, max;           /* bounds for INT and DOUBLE (inclusive); 0, 0 = none */
 	const char *default_value; /* textual default, parsed like a file value; NULL = unset */
 	const char *help;          /* one line for --help and the commented sample config */
 };
@@ -61,9 +61,9 @@ const struct sm_config_key *sm_config_table(const struct sm_config *cfg, size_t 
 /*
  * Command line shared by every daemon: -c/--config FILE, -n/--check (parse
  * the config and exit), -v/--verbose (repeatable), -q/--quiet, --syslog,
- * -h/--help, -V/--version, plus one long option per table key, and any
- * program-specific flags in `extra` (a NULL-terminated array of
- * {name, has_arg} in getopt_long terms, returned through on_extra).
+ * -h/--help, -V/--version, plus one long option per table key (every key,
+ * BOOL too, takes a value: --tcp-keepalive=no), and the program's own
+ * boolean flags (struct sm_cli_flag).
  */
 struct sm_cli {
 	const char *program;        /* e.g. "stackmon-monitor" */

@@ -38,7 +38,7 @@ extern const struct sm_config_key sm_sock_config_keys[];
 extern const size_t sm_sock_config_nkeys;
 
 /* Defaults: hwm 10000, linger 200 ms, reconnect 100 ms..5 s, keepalive on
- * (60 s idle), max message 16 MiB. */
+ * (60 s idle), max message SM_WIRE_FRAME_MAX_DEFAULT (8 MiB). */
 void sm_sock_opts_default(struct sm_sock_opts *opts);
 /* Reads sm_sock_config_keys from a config into opts. */
 void sm_sock_opts_from_config(struct sm_sock_opts *opts, const struct sm_config *cfg);
