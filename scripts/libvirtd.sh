@@ -11,7 +11,8 @@
 #           virtlogd and libvirtd when they are not already running, records
 #           the PIDs it started, then waits until both qemu:///system and
 #           test+unix:///default answer. Exit 0 when they do.
-#   stop    destroys leftover domains named smtest-* on both URIs, then ends
+#   stop    destroys leftover domains named smtest-* on both URIs (and their
+#           folders under /var/tmp/stackmon-test), then ends
 #           only the daemons this script started (by recorded PID) and waits
 #           for them to exit. Daemons started by someone else are left running.
 #   status  exit 0 when both URIs answer, 1 otherwise.
@@ -190,6 +191,8 @@ destroy_test_domains() { # URI
 		virsh -q -c "$uri" destroy "$d" >/dev/null 2>&1 || true
 		# A persistent leftover (a test that defined one) goes too.
 		virsh -q -c "$uri" undefine "$d" >/dev/null 2>&1 || true
+		# Its disk and console, as tests/lib/qemu_domain.sh lays them out.
+		[[ $d == */* ]] || rm -rf "${STACKMON_TEST_VAR:-/var/tmp/stackmon-test}/dom-$d"
 		say "removed leftover domain $d from $uri"
 	done < <(virsh -q -c "$uri" list --all --name 2>/dev/null)
 }

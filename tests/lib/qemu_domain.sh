@@ -137,6 +137,9 @@ guest_image() {
 		fi
 		mv -f "$out.tmp" "$out"
 		rm -rf "$tmp"
+		# Images for an older /init or kernel are never used again (QEMU
+		# reads the initrd only when a guest starts).
+		find "$VAR_DIR" -maxdepth 1 -name 'guest-*.cpio.gz' ! -path "$out" -delete
 	fi
 	exec 9>&-
 	echo "$out"
