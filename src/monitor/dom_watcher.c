@@ -398,7 +398,7 @@ int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, size_t n)
 		if (c->suppress || c->appeared)
 			continue;
 		if (known_find(w, c->uuid) < 0) {
-			appear(w, c, "running");
+			appear(w, c, "first-seen");
 			continue;
 		}
 		if (overflow)

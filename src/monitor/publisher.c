@@ -1,0 +1,1363 @@
+/*
+ * publisher — LibvirtDomainStatPublisher (see publisher.h).
+ *
+ * Threads and what they own:
+ *  - sampler thread: the libvirt connection, the watcher, every libvirt call,
+ *    the entries array's structure (it alone inserts and removes), each
+ *    entry's device list and "needs" flags;
+ *  - caller's thread (main loop): the host tracker, the frame buffers,
+ *    sequence numbers, sending;
+ *  - shared under `lock`: trackers' stats, refreshed_gen, the entries array
+ *    (read by main), the outgoing event queue. No libvirt call is ever made
+ *    with `lock` held, so main never waits for libvirt;
+ *  - sampler control (generations, wake flags) under `ctl`.
+ * Generations: each tick is a generation; a domain sampled in the tick's
+ * generation is fresh in that tick's frame, any other is stale.
+ */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
+#include "publisher.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <math.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dom_devices.h"
+#include "dom_tracker.h"
+#include "dom_watcher.h"
+#include "host_tracker.h"
+#include "nova_meta.h"
+#include "sm_clock.h"
+#include "sm_log.h"
+#include "sm_upstream.h"
+#include "sm_utf8.h"
+#include "sm_wire.h"
+
+#define EVENT_QUEUE_MAX 4096                    /* unsent events before dropping */
+#define DEADLINE_MAX_NS (2 * SM_NS_PER_SEC)      /* longest wait for a pass */
+#define BACKOFF_MIN_NS (1 * SM_NS_PER_SEC)       /* first reconnect delay */
+#define BACKOFF_MAX_NS (30 * SM_NS_PER_SEC)      /* reconnect delay ceiling */
+#define JOIN_WAIT_S 5                           /* shutdown wait for a libvirt call */
+#define KEEPALIVE_INTERVAL_S 5                  /* libvirt keepalive: probe period */
+#define KEEPALIVE_COUNT 3                       /* unanswered probes before closing */
+
+/* What the bulk call asks for: everything DESIGN.md measures. */
+static const unsigned int bulk_stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
+				       VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
+				       VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+
+/* One tracked domain. */
+struct entry {
+	uint8_t uuid[16];             /* identity; first member: the bsearch key */
+	struct dom_tracker *tracker;  /* its DomainStatTracker (stats read under lock) */
+	uint64_t refreshed_gen;       /* generation of the last sample (under lock) */
+	bool need_identity;           /* sampler: read Nova metadata before next sample */
+	bool need_devices;            /* sampler: read disk/interface targets (per-domain path) */
+	struct dom_devices devices;   /* sampler: targets for the per-domain path */
+};
+
+/* A parsed bulk statistics record. */
+enum record_kind { REC_OK, REC_PARTIAL, REC_NO_CPU };
+
+struct publisher {
+	/* configuration (immutable after new) */
+	char *uri;                   /* libvirt URI, NULL = default */
+	char host[SM_HOST_MAX + 1];  /* wire name */
+	double interval;             /* seconds */
+	size_t max_frame;            /* body limit */
+	struct sm_upstream *up;      /* where frames go (borrowed), or NULL */
+	uint64_t epoch;              /* random per process start */
+	int efd;                     /* eventfd: sampler -> main "work to do" */
+
+	/* main thread only */
+	struct host_tracker *host_tracker; /* dom0 */
+	msgpack_sbuffer frame;       /* last stats body */
+	msgpack_packer pk;           /* packs into frame */
+	msgpack_sbuffer evbuf;       /* one event body */
+	uint64_t seq_stats, seq_events; /* last sequence numbers sent */
+	bool frame_pending;          /* a tick's frame waits for its pass */
+	uint64_t frame_gen;          /* its generation */
+	int64_t frame_deadline_ns;   /* send it by then whatever the pass does */
+	double frame_wall;           /* wall time of its tick */
+	char topic_stats[SM_TOPIC_MAX + 1], topic_event[SM_TOPIC_MAX + 1];
+	size_t topic_stats_len, topic_event_len;
+	struct sm_domain_event *ev_out; /* events being sent (swapped with `events`) */
+	size_t ev_out_cap;
+	struct sm_complaint send_complaint; /* upstream refusing messages */
+	struct sm_complaint frame_complaint; /* frame too big */
+	uint64_t frames, events_sent, send_drops, late_frames;
+
+	/* shared, under lock */
+	pthread_mutex_t lock;
+	struct entry **entries;      /* sorted by UUID */
+	size_t nentries, entries_cap;
+	struct sm_domain_event *events; /* started/stopped waiting to be sent */
+	size_t nevents, events_cap;
+	uint64_t events_dropped;
+
+	/* sampler control, under ctl */
+	pthread_mutex_t ctl;
+	pthread_cond_t cond;
+	uint64_t kick_gen;           /* latest generation asked for */
+	uint64_t done_gen;           /* latest generation whose pass ended */
+	bool wake_events;            /* libvirt events queued: resolve now */
+	bool refresh_all;            /* re-read identities and devices */
+	bool quit;                   /* sampler must exit */
+	pthread_t thread;
+	bool thread_started;
+
+	/* written by the sampler (or libvirt's event thread), read anywhere */
+	atomic_bool conn_up;         /* a connection is open */
+	atomic_bool conn_closed;     /* libvirt's close callback fired */
+	atomic_bool bulk_flag;       /* mirror of `bulk` for counters */
+	atomic_int_fast64_t call_start_ns; /* start of the libvirt call in progress, 0 = none */
+	atomic_int_fast64_t call_max_ns;   /* slowest call since the last frame */
+	atomic_uint_fast64_t passes, reconnects;
+	atomic_size_t ndomains;
+
+	/* sampler thread only */
+	virConnectPtr conn;          /* open connection, or NULL */
+	bool bulk;                   /* use virConnectGetAllDomainStats */
+	bool ever_connected;         /* first connection made */
+	int64_t next_connect_ns;     /* no attempt before this */
+	int64_t backoff_ns;          /* current reconnect delay */
+	struct dom_watcher *watcher; /* ActiveDomainWatcher */
+	struct sm_complaint lv_complaint; /* libvirt unreachable */
+	uint64_t pass_gen;           /* generation being sampled */
+	virDomainPtr *fresh;         /* domains that appeared in this pass (borrowed) */
+	size_t nfresh, fresh_cap;
+	virDomainPtr *scratch_doms;  /* the bulk records' domains, for the watcher */
+	size_t scratch_doms_cap;
+	struct sm_disk_stats *sdisks; /* one sample's disks */
+	struct sm_nic_stats *snics;   /* one sample's nics */
+};
+
+/* ---- Small helpers ----------------------------------------------------- */
+
+static int entry_key_cmp(const void *key, const void *elem)
+{
+	return memcmp(key, (*(struct entry *const *)elem)->uuid, 16);
+}
+
+/* The entry of `uuid`, or NULL. Sampler: any time; main: under lock. */
+static struct entry *entry_find(const struct publisher *p, const uint8_t uuid[16])
+{
+	struct entry **e;
+
+	if (!p->nentries)
+		return NULL;
+	e = bsearch(uuid, p->entries, p->nentries, sizeof(*p->entries), entry_key_cmp);
+	return e ? *e : NULL;
+}
+
+static void signal_main(struct publisher *p)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN only when the counter is saturated: main is awake anyway. */
+	if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		sm_log_warn("publisher: eventfd write");
+}
+
+/* Times a libvirt call, so that main can report the slowest one (including
+ * one still hanging). */
+static void lv_begin(struct publisher *p)
+{
+	atomic_store(&p->call_start_ns, sm_clock_mono_ns());
+}
+
+static void lv_end(struct publisher *p)
+{
+	int64_t start = atomic_exchange(&p->call_start_ns, 0);
+	int64_t d = sm_clock_mono_ns() - start;
+	int64_t max = atomic_load(&p->call_max_ns);
+
+	while (d > max && !atomic_compare_exchange_weak(&p->call_max_ns, &max, d))
+		;
+}
+
+static const char *lv_error(void)
+{
+	const char *msg = virGetLastErrorMessage();
+
+	return msg ? msg : "unknown error";
+}
+
+static void quiet_errors(void *opaque, virErrorPtr err)
+{
+	/* libvirt prints every error to stderr by default; the monitor reports
+	 * failures itself, rate-limited, so a dead libvirtd logs once. */
+}
+
+/* ---- Events (sampler side) ------------------------------------------- */
+
+/* Queues a lifecycle event for main; caller holds lock. */
+static void queue_event(struct publisher *p, enum sm_event_type type, const uint8_t uuid[16],
+			const struct sm_domain_stats *st, const char *reason)
+{
+	struct sm_domain_event *ev;
+
+	if (p->nevents == p->events_cap) {
+		size_t cap = p->events_cap ? p->events_cap * 2 : 16;
+		struct sm_domain_event *q =
+			cap <= EVENT_QUEUE_MAX ? realloc(p->events, cap * sizeof(*q)) : NULL;
+
+		if (!q) {
+			p->events_dropped++;
+			return;
+		}
+		p->events = q;
+		p->events_cap = cap;
+	}
+	ev = &p->events[p->nevents++];
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	memcpy(ev->uuid, uuid, 16);
+	memcpy(ev->name, st->name, sizeof(ev->name));
+	ev->has_identity = st->has_identity;
+	ev->identity = st->identity;
+	sm_utf8_sanitize(ev->reason, sizeof(ev->reason), reason, strlen(reason));
+}
+
+/* ---- Watcher callbacks (sampler thread) ---------------------------- */
+
+static void read_identity(struct publisher *p, struct entry *e, virDomainPtr dom)
+{
+	struct sm_identity id;
+	int rc;
+
+	lv_begin(p);
+	rc = nova_meta_read(dom, &id);
+	lv_end(p);
+	if (rc < 0)
+		return; /* try again before the next sample */
+	pthread_mutex_lock(&p->lock);
+	dom_tracker_set_identity(e->tracker, rc == 1 ? &id : NULL);
+	pthread_mutex_unlock(&p->lock);
+	e->need_identity = false;
+}
+
+static void on_appeared(void *arg, virDomainPtr dom, const uint8_t uuid[16], const char *reason)
+{
+	struct publisher *p = arg;
+	struct entry *e = calloc(1, sizeof(*e));
+	size_t lo = 0, hi;
+
+	if (!e)
+		goto fail;
+	memcpy(e->uuid, uuid, 16);
+	e->tracker = dom_tracker_new(uuid, virDomainGetName(dom));
+	if (!e->tracker)
+		goto fail;
+	e->need_identity = true;
+	e->need_devices = true;
+	/* The identity goes into the "started" event, so it is read now. */
+	read_identity(p, e, dom);
+
+	pthread_mutex_lock(&p->lock);
+	if (p->nentries == p->entries_cap) {
+		size_t cap = p->entries_cap ? p->entries_cap * 2 : 64;
+		struct entry **grown = realloc(p->entries, cap * sizeof(*grown));
+
+		if (!grown) {
+			pthread_mutex_unlock(&p->lock);
+			goto fail;
+		}
+		p->entries = grown;
+		p->entries_cap = cap;
+	}
+	hi = p->nentries;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (memcmp(p->entries[mid]->uuid, uuid, 16) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&p->entries[lo + 1], &p->entries[lo], (p->nentries - lo) * sizeof(*p->entries));
+	p->entries[lo] = e;
+	p->nentries++;
+	queue_event(p, SM_EVENT_STARTED, uuid, dom_tracker_stats(e->tracker), reason);
+	pthread_mutex_unlock(&p->lock);
+	atomic_store(&p->ndomains, p->nentries);
+
+	if (p->nfresh < p->fresh_cap)
+		p->fresh[p->nfresh++] = dom;
+	if (sm_log_enabled(SM_LOG_DEBUG)) {
+		char text[37];
+
+		sm_uuid_format(uuid, text);
+		sm_log_debug("domain %s (%s) appeared: %s", text,
+			     dom_tracker_stats(e->tracker)->name, reason);
+	}
+	signal_main(p);
+	return;
+fail:
+	/* The watcher counts it as known; it is sampled nowhere until it
+	 * restarts. Memory is what failed, so say so loudly. */
+	sm_log_err("out of memory tracking a new domain");
+	if (e)
+		dom_tracker_destroy(&e->tracker);
+	free(e);
+}
+
+static void on_disappeared(void *arg, const uint8_t uuid[16], const char *reason)
+{
+	struct publisher *p = arg;
+	struct entry *e;
+	size_t i;
+
+	pthread_mutex_lock(&p->lock);
+	e = entry_find(p, uuid);
+	if (!e) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	for (i = 0; p->entries[i] != e; i++)
+		;
+	memmove(&p->entries[i], &p->entries[i + 1], (p->nentries - i - 1) * sizeof(*p->entries));
+	p->nentries--;
+	queue_event(p, SM_EVENT_STOPPED, uuid, dom_tracker_stats(e->tracker), reason);
+	pthread_mutex_unlock(&p->lock);
+	atomic_store(&p->ndomains, p->nentries);
+
+	if (sm_log_enabled(SM_LOG_DEBUG)) {
+		char text[37];
+
+		sm_uuid_format(uuid, text);
+		sm_log_debug("domain %s (%s) disappeared: %s", text,
+			     dom_tracker_stats(e->tracker)->name, reason);
+	}
+	dom_tracker_destroy(&e->tracker);
+	dom_devices_clear(&e->devices);
+	free(e);
+	signal_main(p);
+}
+
+static void on_changed(void *arg, virDomainPtr dom, const uint8_t uuid[16], unsigned what)
+{
+	struct publisher *p = arg;
+	struct entry *e = entry_find(p, uuid);
+
+	if (!e)
+		return;
+	if (what & DOM_CHANGE_METADATA)
+		e->need_identity = true;
+	if (what & DOM_CHANGE_DEVICES)
+		e->need_devices = true;
+}
+
+/* Called in libvirt's event thread: only signal. */
+static void on_wakeup(void *arg)
+{
+	struct publisher *p = arg;
+
+	pthread_mutex_lock(&p->ctl);
+	p->wake_events = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->ctl);
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+	struct publisher *p = opaque;
+
+	atomic_store(&p->conn_closed, true);
+	on_wakeup(p);
+}
+
+static const struct dom_watcher_ops watcher_ops = {on_appeared, on_disappeared, on_changed};
+
+/* ---- Connection (sampler thread) ------------------------------------ */
+
+static void drop_connection(struct publisher *p, const char *why)
+{
+	if (!p->conn)
+		return;
+	sm_complain(&p->lv_complaint, SM_LOG_ERR, "libvirt connection to %s lost: %s; reconnecting",
+		    p->uri ? p->uri : "(default)", why);
+	dom_watcher_detach(p->watcher);
+	virConnectUnregisterCloseCallback(p->conn, on_close);
+	virConnectClose(p->conn);
+	virResetLastError();
+	p->conn = NULL;
+	atomic_store(&p->conn_up, false);
+	p->backoff_ns = BACKOFF_MIN_NS;
+	p->next_connect_ns = sm_clock_mono_ns() + p->backoff_ns;
+}
+
+/* After a failed call: was it the connection? Drops it if so; true if it did. */
+static bool check_connection(struct publisher *p)
+{
+	if (p->conn && virConnectIsAlive(p->conn) != 1) {
+		drop_connection(p, lv_error());
+		return true;
+	}
+	return false;
+}
+
+static int open_connection(struct publisher *p)
+{
+	virConnectPtr c;
+	const char *driver;
+
+	lv_begin(p);
+	c = virConnectOpen(p->uri);
+	lv_end(p);
+	if (!c) {
+		sm_complain(&p->lv_complaint, SM_LOG_ERR, "cannot connect to libvirt %s: %s",
+			    p->uri ? p->uri : "(default)", lv_error());
+		p->next_connect_ns = sm_clock_mono_ns() + p->backoff_ns;
+		p->backoff_ns = p->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : p->backoff_ns * 2;
+		virResetLastError();
+		return -1;
+	}
+	/* Keepalive turns a libvirtd that stopped answering into a closed
+	 * connection (and failing calls) instead of calls that hang forever.
+	 * Local drivers do not support it, which is fine. */
+	if (virConnectSetKeepAlive(c, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
+		sm_log_debug("libvirt keepalive unavailable: %s", lv_error());
+	if (virConnectRegisterCloseCallback(c, on_close, p, NULL) < 0)
+		sm_log_debug("libvirt close callback unavailable: %s", lv_error());
+	atomic_store(&p->conn_closed, false);
+	if (dom_watcher_attach(p->watcher, c) < 0)
+		sm_log_warnx("libvirt %s: no lifecycle events (%s); starts and stops are seen on the "
+			     "next tick",
+			     p->uri ? p->uri : "(default)", lv_error());
+	virResetLastError();
+	p->conn = c;
+	p->bulk = true; /* until the driver shows it cannot */
+	atomic_store(&p->bulk_flag, true);
+	atomic_store(&p->conn_up, true);
+	p->backoff_ns = BACKOFF_MIN_NS;
+	driver = virConnectGetType(c);
+	if (p->ever_connected) {
+		atomic_fetch_add(&p->reconnects, 1);
+		sm_complaint_release(&p->lv_complaint, "libvirt connection to %s recovered",
+				     p->uri ? p->uri : "(default)");
+	} else {
+		sm_complaint_release(&p->lv_complaint, "libvirt %s answers now",
+				     p->uri ? p->uri : "(default)");
+		sm_log_info("connected to libvirt %s (driver %s)", p->uri ? p->uri : "(default)",
+			    driver ? driver : "?");
+	}
+	p->ever_connected = true;
+	virResetLastError();
+	return 0;
+}
+
+static void use_per_domain(struct publisher *p, const char *why)
+{
+	p->bulk = false;
+	atomic_store(&p->bulk_flag, false);
+	sm_log_info("libvirt bulk statistics unusable (%s): sampling domain by domain", why);
+	/* The per-domain path needs each domain's device targets. */
+	for (size_t i = 0; i < p->nentries; i++)
+		p->entries[i]->need_devices = true;
+}
+
+/* ---- Sampling (sampler thread) --------------------------------------- */
+
+/* Folds a sample into an entry's tracker and marks it fresh. */
+static void apply_sample(struct publisher *p, struct entry *e, const char *name,
+			 const struct dom_sample *s)
+{
+	pthread_mutex_lock(&p->lock);
+	if (name && strcmp(name, dom_tracker_stats(e->tracker)->name) != 0)
+		dom_tracker_set_name(e->tracker, name);
+	if (dom_tracker_update(e->tracker, s) == 0)
+		e->refreshed_gen = p->pass_gen;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void read_devices(struct publisher *p, struct entry *e, virDomainPtr dom)
+{
+	char *xml;
+	struct dom_devices d;
+
+	lv_begin(p);
+	xml = virDomainGetXMLDesc(dom, 0);
+	lv_end(p);
+	if (!xml)
+		return;
+	if (dom_devices_parse(xml, strlen(xml), &d) == 0) {
+		dom_devices_clear(&e->devices);
+		e->devices = d;
+		e->need_devices = false;
+	}
+	free(xml);
+}
+
+static uint64_t nonneg(long long v)
+{
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+/* The per-domain path: four kinds of calls per domain. Returns 0, or -1 when
+ * libvirt failed (the domain may be gone, or the connection). */
+static int sample_one(struct publisher *p, struct entry *e, virDomainPtr dom)
+{
+	virDomainInfo info;
+	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
+	struct dom_sample s = {0};
+	int rc, n;
+
+	if (e->need_identity)
+		read_identity(p, e, dom);
+	if (e->need_devices)
+		read_devices(p, e, dom);
+
+	lv_begin(p);
+	rc = virDomainGetInfo(dom, &info);
+	lv_end(p);
+	if (rc < 0)
+		return -1;
+	s.mono_ns = sm_clock_mono_ns();
+	s.state = info.state;
+	s.vcpus = info.nrVirtCpu;
+	s.has_cpu = true;
+	s.cpu_time_ns = info.cpuTime;
+	s.mem.have = DOM_MEM_CURRENT | DOM_MEM_MAXIMUM;
+	s.mem.current_kib = info.memory;
+	s.mem.maximum_kib = info.maxMem;
+
+	lv_begin(p);
+	n = virDomainMemoryStats(dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+	lv_end(p);
+	for (int i = 0; i < n; i++) {
+		switch (ms[i].tag) {
+		case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
+			s.mem.have |= DOM_MEM_AVAILABLE;
+			s.mem.available_kib = ms[i].val;
+			break;
+		case VIR_DOMAIN_MEMORY_STAT_UNUSED:
+			s.mem.have |= DOM_MEM_UNUSED;
+			s.mem.unused_kib = ms[i].val;
+			break;
+		case VIR_DOMAIN_MEMORY_STAT_USABLE:
+			s.mem.have |= DOM_MEM_USABLE;
+			s.mem.usable_kib = ms[i].val;
+			break;
+		case VIR_DOMAIN_MEMORY_STAT_RSS:
+			s.mem.have |= DOM_MEM_RSS;
+			s.mem.rss_kib = ms[i].val;
+			break;
+		case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
+			s.mem.current_kib = ms[i].val;
+			break;
+		default:
+			break;
+		}
+	}
+
+	for (size_t i = 0; i < e->devices.ndisks; i++) {
+		virDomainBlockStatsStruct bs;
+		struct sm_disk_stats *d = &p->sdisks[s.ndisks];
+
+		lv_begin(p);
+		rc = virDomainBlockStats(dom, e->devices.disks[i], &bs, sizeof(bs));
+		lv_end(p);
+		if (rc < 0) {
+			if (virConnectIsAlive(p->conn) != 1)
+				return -1;
+			/* Unplugged or never had statistics: stop asking until
+			 * the device list is read again. */
+			dom_devices_drop_disk(&e->devices, i--);
+			continue;
+		}
+		memset(d, 0, sizeof(*d));
+		memcpy(d->name, e->devices.disks[i], sizeof(d->name));
+		d->rd_req = nonneg(bs.rd_req);
+		d->rd_bytes = nonneg(bs.rd_bytes);
+		d->wr_req = nonneg(bs.wr_req);
+		d->wr_bytes = nonneg(bs.wr_bytes);
+		d->errors = nonneg(bs.errs);
+		s.ndisks++;
+	}
+	for (size_t i = 0; i < e->devices.nnics; i++) {
+		virDomainInterfaceStatsStruct is;
+		struct sm_nic_stats *d = &p->snics[s.nnics];
+
+		lv_begin(p);
+		rc = virDomainInterfaceStats(dom, e->devices.nics[i], &is, sizeof(is));
+		lv_end(p);
+		if (rc < 0) {
+			if (virConnectIsAlive(p->conn) != 1)
+				return -1;
+			dom_devices_drop_nic(&e->devices, i--);
+			continue;
+		}
+		memset(d, 0, sizeof(*d));
+		memcpy(d->name, e->devices.nics[i], sizeof(d->name));
+		d->rx_bytes = nonneg(is.rx_bytes);
+		d->rx_packets = nonneg(is.rx_packets);
+		d->rx_errors = nonneg(is.rx_errs);
+		d->rx_drops = nonneg(is.rx_drop);
+		d->tx_bytes = nonneg(is.tx_bytes);
+		d->tx_packets = nonneg(is.tx_packets);
+		d->tx_errors = nonneg(is.tx_errs);
+		d->tx_drops = nonneg(is.tx_drop);
+		s.nnics++;
+	}
+	s.disks = p->sdisks;
+	s.nics = p->snics;
+	virResetLastError();
+	apply_sample(p, e, virDomainGetName(dom), &s);
+	return 0;
+}
+
+/* Numeric typed parameter as uint64 (negative -> 0); false if not numeric. */
+static bool param_u64(const virTypedParameter *par, uint64_t *v)
+{
+	switch (par->type) {
+	case VIR_TYPED_PARAM_INT:
+		*v = par->value.i < 0 ? 0 : (uint64_t)par->value.i;
+		return true;
+	case VIR_TYPED_PARAM_UINT:
+		*v = par->value.ui;
+		return true;
+	case VIR_TYPED_PARAM_LLONG:
+		*v = par->value.l < 0 ? 0 : (uint64_t)par->value.l;
+		return true;
+	case VIR_TYPED_PARAM_ULLONG:
+		*v = par->value.ul;
+		return true;
+	case VIR_TYPED_PARAM_DOUBLE:
+		*v = par->value.d > 0 && par->value.d < 1.8e19 ? (uint64_t)par->value.d : 0;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Splits "prefix.N.rest": returns rest and sets *idx, or NULL. */
+static const char *indexed(const char *field, const char *prefix, size_t plen, size_t *idx)
+{
+	char *end;
+	unsigned long n;
+
+	if (strncmp(field, prefix, plen) != 0 || field[plen] < '0' || field[plen] > '9')
+		return NULL;
+	n = strtoul(field + plen, &end, 10);
+	if (*end != '.')
+		return NULL;
+	*idx = n;
+	return end + 1;
+}
+
+static void disk_field(struct sm_disk_stats *d, const char *f, const virTypedParameter *par,
+		       bool *has_rd)
+{
+	uint64_t v;
+
+	if (strcmp(f, "name") == 0) {
+		if (par->type == VIR_TYPED_PARAM_STRING && par->value.s)
+			sm_utf8_sanitize(d->name, sizeof(d->name), par->value.s,
+					 strlen(par->value.s));
+		return;
+	}
+	if (!param_u64(par, &v))
+		return;
+	if (strcmp(f, "rd.reqs") == 0) {
+		d->rd_req = v;
+		*has_rd = true;
+	} else if (strcmp(f, "rd.bytes") == 0) {
+		d->rd_bytes = v;
+	} else if (strcmp(f, "wr.reqs") == 0) {
+		d->wr_req = v;
+	} else if (strcmp(f, "wr.bytes") == 0) {
+		d->wr_bytes = v;
+	} else if (strcmp(f, "errors") == 0) {
+		d->errors = v;
+	}
+}
+
+static void nic_field(struct sm_nic_stats *d, const char *f, const virTypedParameter *par)
+{
+	uint64_t v;
+
+	if (strcmp(f, "name") == 0) {
+		if (par->type == VIR_TYPED_PARAM_STRING && par->value.s)
+			sm_utf8_sanitize(d->name, sizeof(d->name), par->value.s,
+					 strlen(par->value.s));
+		return;
+	}
+	if (!param_u64(par, &v))
+		return;
+	if (strcmp(f, "rx.bytes") == 0)
+		d->rx_bytes = v;
+	else if (strcmp(f, "rx.pkts") == 0)
+		d->rx_packets = v;
+	else if (strcmp(f, "rx.errs") == 0)
+		d->rx_errors = v;
+	else if (strcmp(f, "rx.drop") == 0)
+		d->rx_drops = v;
+	else if (strcmp(f, "tx.bytes") == 0)
+		d->tx_bytes = v;
+	else if (strcmp(f, "tx.pkts") == 0)
+		d->tx_packets = v;
+	else if (strcmp(f, "tx.errs") == 0)
+		d->tx_errors = v;
+	else if (strcmp(f, "tx.drop") == 0)
+		d->tx_drops = v;
+}
+
+/*
+ * Turns one bulk record into a sample. REC_PARTIAL when the no-wait flag
+ * made libvirt skip what needs the hypervisor (block statistics come from
+ * QEMU's monitor: a disk without rd.reqs means the domain's job was busy);
+ * REC_NO_CPU when a running domain has no CPU time at all — a driver whose
+ * bulk API reports only the state (the test driver).
+ */
+static enum record_kind parse_record(struct publisher *p, const virDomainStatsRecord *rec,
+				     struct dom_sample *s)
+{
+	bool has_rd[SM_WIRE_MAX_DEVICES] = {false};
+	uint64_t v, vcpu_current = 0;
+	size_t ndisks = 0, nnics = 0, idx;
+	bool has_state = false;
+
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < rec->nparams; i++) {
+		const virTypedParameter *par = &rec->params[i];
+		const char *f = par->field, *rest;
+
+		if ((rest = indexed(f, "block.", 6, &idx))) {
+			if (idx >= SM_WIRE_MAX_DEVICES)
+				continue;
+			for (; ndisks <= idx; ndisks++)
+				memset(&p->sdisks[ndisks], 0, sizeof(p->sdisks[ndisks]));
+			disk_field(&p->sdisks[idx], rest, par, &has_rd[idx]);
+		} else if ((rest = indexed(f, "net.", 4, &idx))) {
+			if (idx >= SM_WIRE_MAX_DEVICES)
+				continue;
+			for (; nnics <= idx; nnics++)
+				memset(&p->snics[nnics], 0, sizeof(p->snics[nnics]));
+			nic_field(&p->snics[idx], rest, par);
+		} else if ((rest = indexed(f, "vcpu.", 5, &idx))) {
+			if (strcmp(rest, "delay") == 0 && param_u64(par, &v)) {
+				s->has_delay = true;
+				s->delay_ns += v;
+			}
+		} else if (!param_u64(par, &v)) {
+			continue;
+		} else if (strcmp(f, "state.state") == 0) {
+			s->state = (uint32_t)v;
+			has_state = true;
+		} else if (strcmp(f, "cpu.time") == 0) {
+			s->has_cpu = true;
+			s->cpu_time_ns = v;
+		} else if (strcmp(f, "vcpu.current") == 0) {
+			vcpu_current = v;
+		} else if (strcmp(f, "balloon.current") == 0) {
+			s->mem.have |= DOM_MEM_CURRENT;
+			s->mem.current_kib = v;
+		} else if (strcmp(f, "balloon.maximum") == 0) {
+			s->mem.have |= DOM_MEM_MAXIMUM;
+			s->mem.maximum_kib = v;
+		} else if (strcmp(f, "balloon.available") == 0) {
+			s->mem.have |= DOM_MEM_AVAILABLE;
+			s->mem.available_kib = v;
+		} else if (strcmp(f, "balloon.unused") == 0) {
+			s->mem.have |= DOM_MEM_UNUSED;
+			s->mem.unused_kib = v;
+		} else if (strcmp(f, "balloon.usable") == 0) {
+			s->mem.have |= DOM_MEM_USABLE;
+			s->mem.usable_kib = v;
+		} else if (strcmp(f, "balloon.rss") == 0) {
+			s->mem.have |= DOM_MEM_RSS;
+			s->mem.rss_kib = v;
+		}
+	}
+	s->mono_ns = sm_clock_mono_ns();
+	s->vcpus = vcpu_current > UINT32_MAX ? 0 : (uint32_t)vcpu_current;
+	s->ndisks = ndisks;
+	s->disks = p->sdisks;
+	s->nnics = nnics;
+	s->nics = p->snics;
+	if (!s->has_cpu && has_state && s->state == VIR_DOMAIN_RUNNING)
+		return REC_NO_CPU;
+	if (!s->has_cpu)
+		return REC_PARTIAL;
+	for (size_t i = 0; i < ndisks; i++)
+		if (!has_rd[i])
+			return REC_PARTIAL;
+	return REC_OK;
+}
+
+/* Applies bulk records; returns -1 when the driver turned out not to give
+ * CPU time in bulk (the caller switches to the per-domain path). */
+static int apply_records(struct publisher *p, virDomainStatsRecordPtr *recs, int n)
+{
+	struct dom_sample s;
+	uint8_t uuid[16];
+
+	for (int i = 0; i < n; i++) {
+		struct entry *e;
+
+		if (virDomainGetUUID(recs[i]->dom, uuid) < 0 || !(e = entry_find(p, uuid)))
+			continue;
+		if (e->need_identity)
+			read_identity(p, e, recs[i]->dom);
+		switch (parse_record(p, recs[i], &s)) {
+		case REC_NO_CPU:
+			return -1;
+		case REC_PARTIAL:
+			continue; /* stays stale this tick */
+		case REC_OK:
+			apply_sample(p, e, virDomainGetName(recs[i]->dom), &s);
+			break;
+		}
+	}
+	return 0;
+}
+
+static void sample_each(struct publisher *p, virDomainPtr *doms, size_t n)
+{
+	uint8_t uuid[16];
+
+	for (size_t i = 0; i < n && p->conn; i++) {
+		struct entry *e;
+
+		if (virDomainGetUUID(doms[i], uuid) < 0 || !(e = entry_find(p, uuid)))
+			continue;
+		if (sample_one(p, e, doms[i]) < 0) {
+			/* A domain that just went away fails harmlessly; a dead
+			 * connection ends the pass. */
+			check_connection(p);
+			virResetLastError();
+		}
+	}
+}
+
+static void free_domains(virDomainPtr *doms, int n)
+{
+	for (int i = 0; i < n; i++)
+		virDomainFree(doms[i]);
+	free(doms);
+}
+
+/* Lists the active domains and reconciles the watcher; returns the list
+ * (caller frees with free_domains) and its length, or -1. */
+static int list_and_resolve(struct publisher *p, virDomainPtr **doms)
+{
+	int n;
+
+	*doms = NULL;
+	lv_begin(p);
+	n = virConnectListAllDomains(p->conn, doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	lv_end(p);
+	if (n < 0) {
+		if (!check_connection(p))
+			sm_log_warnx("libvirt: cannot list domains: %s", lv_error());
+		virResetLastError();
+		return -1;
+	}
+	if (dom_watcher_update(p->watcher, *doms, (size_t)n) < 0)
+		sm_log_err("out of memory resolving active domains");
+	return n;
+}
+
+static void pass_each(struct publisher *p)
+{
+	virDomainPtr *doms;
+	int n = list_and_resolve(p, &doms);
+
+	if (n < 0)
+		return;
+	sample_each(p, doms, (size_t)n);
+	free_domains(doms, n);
+}
+
+static void pass_bulk(struct publisher *p)
+{
+	virDomainStatsRecordPtr *recs = NULL;
+	int n;
+
+	lv_begin(p);
+	n = virConnectGetAllDomainStats(p->conn, bulk_stats, &recs,
+					VIR_CONNECT_LIST_DOMAINS_ACTIVE |
+						VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+	lv_end(p);
+	if (n < 0) {
+		if (check_connection(p))
+			return;
+		use_per_domain(p, lv_error());
+		virResetLastError();
+		pass_each(p);
+		return;
+	}
+	if ((size_t)n > p->scratch_doms_cap) {
+		virDomainPtr *grown = realloc(p->scratch_doms, (size_t)n * sizeof(*grown));
+
+		if (!grown) {
+			sm_log_err("out of memory listing domains");
+			goto out;
+		}
+		p->scratch_doms = grown;
+		p->scratch_doms_cap = (size_t)n;
+	}
+	for (int i = 0; i < n; i++)
+		p->scratch_doms[i] = recs[i]->dom;
+	if (dom_watcher_update(p->watcher, p->scratch_doms, (size_t)n) < 0)
+		sm_log_err("out of memory resolving active domains");
+	if (apply_records(p, recs, n) < 0) {
+		use_per_domain(p, "no CPU time for running domains");
+		virDomainStatsRecordListFree(recs);
+		recs = NULL;
+		pass_each(p);
+	}
+out:
+	virDomainStatsRecordListFree(recs);
+}
+
+/* Between ticks, after lifecycle events: reconcile now, and take a first
+ * sample of new domains so that their first frame already has rates. */
+static void pass_resolve(struct publisher *p)
+{
+	virDomainPtr *doms;
+	int n = list_and_resolve(p, &doms);
+
+	if (n < 0)
+		return;
+	if (p->nfresh && p->bulk) {
+		virDomainStatsRecordPtr *recs = NULL;
+		int m;
+
+		lv_begin(p);
+		m = virDomainListGetStats(p->fresh, bulk_stats, &recs,
+					  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+		lv_end(p);
+		if (m > 0 && apply_records(p, recs, m) < 0)
+			use_per_domain(p, "no CPU time for running domains");
+		virDomainStatsRecordListFree(recs);
+		virResetLastError();
+	}
+	if (p->nfresh && !p->bulk)
+		sample_each(p, p->fresh, p->nfresh);
+	free_domains(doms, n);
+}
+
+/* One pass of the sampler: connect if needed, then a full sample (a tick)
+ * or only a reconciliation (events between ticks). */
+static void sampler_pass(struct publisher *p, uint64_t gen, bool tick, bool refresh)
+{
+	p->pass_gen = gen;
+	if (p->conn && atomic_load(&p->conn_closed))
+		drop_connection(p, "closed by libvirt");
+	if (!p->conn) {
+		if (!tick || sm_clock_mono_ns() < p->next_connect_ns || open_connection(p) < 0)
+			return;
+	}
+	if (refresh) {
+		for (size_t i = 0; i < p->nentries; i++)
+			p->entries[i]->need_identity = p->entries[i]->need_devices = true;
+	}
+	/* Appearing domains are collected during the pass (for pass_resolve);
+	 * room for as many as there could be is made up front. */
+	p->nfresh = 0;
+	if (p->fresh_cap < 1024) {
+		virDomainPtr *f = realloc(p->fresh, 1024 * sizeof(*f));
+
+		if (f) {
+			p->fresh = f;
+			p->fresh_cap = 1024;
+		}
+	}
+	if (!tick)
+		pass_resolve(p);
+	else if (p->bulk)
+		pass_bulk(p);
+	else
+		pass_each(p);
+	p->nfresh = 0;
+	atomic_fetch_add(&p->passes, 1);
+}
+
+static void *sampler_main(void *arg)
+{
+	struct publisher *p = arg;
+
+	pthread_mutex_lock(&p->ctl);
+	for (;;) {
+		uint64_t gen;
+		bool tick, refresh;
+
+		while (!p->quit && p->kick_gen == p->done_gen && !p->wake_events)
+			pthread_cond_wait(&p->cond, &p->ctl);
+		if (p->quit)
+			break;
+		gen = p->kick_gen;
+		tick = gen != p->done_gen;
+		refresh = p->refresh_all;
+		p->refresh_all = false;
+		p->wake_events = false;
+		pthread_mutex_unlock(&p->ctl);
+
+		sampler_pass(p, gen, tick, refresh);
+
+		pthread_mutex_lock(&p->ctl);
+		if (tick)
+			p->done_gen = gen;
+		pthread_mutex_unlock(&p->ctl);
+		signal_main(p);
+		pthread_mutex_lock(&p->ctl);
+	}
+	pthread_mutex_unlock(&p->ctl);
+	return NULL;
+}
+
+/* ---- Main thread side ------------------------------------------------ */
+
+struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_upstream *up)
+{
+	struct publisher *p;
+
+	if (!cfg->host || !sm_wire_host_valid(cfg->host) || !(cfg->interval > 0)) {
+		sm_log_err("publisher: invalid host name or interval");
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->efd = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->ctl, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	msgpack_sbuffer_init(&p->frame);
+	msgpack_sbuffer_init(&p->evbuf);
+	msgpack_packer_init(&p->pk, &p->frame, msgpack_sbuffer_write);
+	if (cfg->uri && *cfg->uri && !(p->uri = strdup(cfg->uri)))
+		goto fail;
+	snprintf(p->host, sizeof(p->host), "%s", cfg->host);
+	p->interval = cfg->interval;
+	p->max_frame = cfg->max_frame ? cfg->max_frame : SM_WIRE_FRAME_MAX_DEFAULT;
+	p->up = up;
+	if (getrandom(&p->epoch, sizeof(p->epoch), 0) != sizeof(p->epoch))
+		p->epoch = (uint64_t)sm_clock_mono_ns() ^ ((uint64_t)getpid() << 32) ^
+			   (uint64_t)time(NULL);
+	p->topic_stats_len =
+		sm_wire_topic(SM_KIND_STATS, p->host, p->topic_stats, sizeof(p->topic_stats));
+	p->topic_event_len =
+		sm_wire_topic(SM_KIND_EVENT, p->host, p->topic_event, sizeof(p->topic_event));
+	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	p->host_tracker = host_tracker_new(cfg->proc_root);
+	p->watcher = dom_watcher_new(&watcher_ops, p, on_wakeup);
+	p->sdisks = calloc(SM_WIRE_MAX_DEVICES, sizeof(*p->sdisks));
+	p->snics = calloc(SM_WIRE_MAX_DEVICES, sizeof(*p->snics));
+	if (p->efd < 0 || !p->host_tracker || !p->watcher || !p->sdisks || !p->snics ||
+	    !p->topic_stats_len || !p->topic_event_len)
+		goto fail;
+	p->backoff_ns = BACKOFF_MIN_NS;
+	atomic_init(&p->conn_up, false);
+	atomic_init(&p->conn_closed, false);
+	atomic_init(&p->bulk_flag, false);
+	atomic_init(&p->call_start_ns, 0);
+	atomic_init(&p->call_max_ns, 0);
+	atomic_init(&p->passes, 0);
+	atomic_init(&p->reconnects, 0);
+	atomic_init(&p->ndomains, 0);
+	virSetErrorFunc(NULL, quiet_errors);
+	return p;
+fail:
+	sm_log_err("publisher: cannot allocate");
+	publisher_destroy(&p);
+	return NULL;
+}
+
+/* Waits for the sampler up to JOIN_WAIT_S; false if it is still stuck. */
+static bool join_sampler(struct publisher *p)
+{
+	struct timespec deadline;
+
+	pthread_mutex_lock(&p->ctl);
+	p->quit = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->ctl);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += JOIN_WAIT_S;
+	return pthread_timedjoin_np(p->thread, NULL, &deadline) == 0;
+}
+
+void publisher_destroy(struct publisher **pp)
+{
+	struct publisher *p;
+
+	if (!pp || !*pp)
+		return;
+	p = *pp;
+	*pp = NULL;
+	if (p->thread_started && !join_sampler(p)) {
+		/* Freeing what the stuck thread uses would crash it; the
+		 * process exits right after this anyway. */
+		sm_log_warnx("a libvirt call is still hanging after %d s: leaving it", JOIN_WAIT_S);
+		return;
+	}
+	if (p->conn) {
+		dom_watcher_detach(p->watcher);
+		virConnectUnregisterCloseCallback(p->conn, on_close);
+		virConnectClose(p->conn);
+		p->conn = NULL;
+	}
+	dom_watcher_destroy(&p->watcher);
+	for (size_t i = 0; i < p->nentries; i++) {
+		dom_tracker_destroy(&p->entries[i]->tracker);
+		dom_devices_clear(&p->entries[i]->devices);
+		free(p->entries[i]);
+	}
+	free(p->entries);
+	free(p->events);
+	free(p->ev_out);
+	free(p->fresh);
+	free(p->scratch_doms);
+	free(p->sdisks);
+	free(p->snics);
+	host_tracker_destroy(&p->host_tracker);
+	msgpack_sbuffer_destroy(&p->frame);
+	msgpack_sbuffer_destroy(&p->evbuf);
+	if (p->efd >= 0)
+		close(p->efd);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->ctl);
+	pthread_mutex_destroy(&p->lock);
+	free(p->uri);
+	free(p);
+}
+
+int publisher_start(struct publisher *p)
+{
+	if (p->thread_started)
+		return 0;
+	if (pthread_create(&p->thread, NULL, sampler_main, p) != 0) {
+		sm_log_err("cannot start the sampler thread");
+		return -1;
+	}
+	p->thread_started = true;
+	return 0;
+}
+
+int publisher_fd(const struct publisher *p)
+{
+	return p->efd;
+}
+
+static void fill_header(struct publisher *p, struct sm_header *h, enum sm_msg_kind kind,
+			uint64_t seq, double wall)
+{
+	memset(h, 0, sizeof(*h));
+	h->version = SM_WIRE_VERSION;
+	h->kind = kind;
+	memcpy(h->host, p->host, sizeof(h->host));
+	h->time = wall;
+	h->seq = seq;
+	h->epoch = p->epoch;
+}
+
+static void send_body(struct publisher *p, const char *topic, size_t tlen, const void *body,
+		      size_t len)
+{
+	if (!p->up)
+		return;
+	if (sm_upstream_send(p->up, topic, tlen, body, len) < 0) {
+		p->send_drops++;
+		sm_complain(&p->send_complaint, SM_LOG_WARNING,
+			    "collector not taking messages (%s): dropping", strerror(errno));
+	} else {
+		sm_complaint_release(&p->send_complaint, "collector takes messages again");
+	}
+}
+
+/* Moves queued events to ev_out; caller holds lock. Returns how many. */
+static size_t take_events(struct publisher *p)
+{
+	struct sm_domain_event *tmp = p->ev_out;
+	size_t cap = p->ev_out_cap, n = p->nevents;
+
+	p->ev_out = p->events;
+	p->ev_out_cap = p->events_cap;
+	p->events = tmp;
+	p->events_cap = cap;
+	p->nevents = 0;
+	if (p->events_dropped) {
+		sm_log_warnx("%" PRIu64 " lifecycle events dropped (queue full)", p->events_dropped);
+		p->events_dropped = 0;
+	}
+	return n;
+}
+
+static void send_events(struct publisher *p, size_t n)
+{
+	struct sm_message m;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&m, 0, sizeof(m));
+		fill_header(p, &m.hdr, SM_KIND_EVENT, ++p->seq_events, sm_clock_wall());
+		m.u.event = p->ev_out[i];
+		if (sm_wire_encode(&m, &p->evbuf) < 0) {
+			sm_log_err("out of memory encoding an event");
+			continue;
+		}
+		send_body(p, p->topic_event, p->topic_event_len, p->evbuf.data, p->evbuf.size);
+		p->events_sent++;
+	}
+}
+
+/* Builds and sends the pending frame (with whatever the sampler has);
+ * `late` when its pass had not ended. */
+static void send_frame(struct publisher *p, int64_t now_ns, bool late)
+{
+	struct sm_host_stats hs;
+	struct sm_header h;
+	int64_t lat = atomic_exchange(&p->call_max_ns, 0);
+	int64_t start = atomic_load(&p->call_start_ns);
+	size_t nev, n, stale = 0;
+
+	memset(&hs, 0, sizeof(hs));
+	host_tracker_update(p->host_tracker, &hs);
+	hs.libvirt_ok = atomic_load(&p->conn_up);
+	if (start && now_ns - start > lat)
+		lat = now_ns - start; /* a call still hanging counts as it is so far */
+	hs.libvirt_latency_ms = (double)lat / 1e6;
+
+	pthread_mutex_lock(&p->lock);
+	/* Events first, under the same lock as the frame: a frame never lists a
+	 * domain before its "started" or after its "stopped". */
+	nev = take_events(p);
+	n = p->nentries;
+	if (n > SM_WIRE_MAX_DOMAINS) {
+		sm_complain(&p->frame_complaint, SM_LOG_WARNING,
+			    "%zu domains: only %d fit in a frame", n, SM_WIRE_MAX_DOMAINS);
+		n = SM_WIRE_MAX_DOMAINS;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (p->entries[i]->refreshed_gen != p->frame_gen)
+			stale++;
+	hs.domains_stale = (uint32_t)stale;
+	fill_header(p, &h, SM_KIND_STATS, ++p->seq_stats, p->frame_wall);
+	msgpack_sbuffer_clear(&p->frame);
+	sm_wire_pack_stats_begin(&p->pk, &h, p->interval, &hs, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct entry *e = p->entries[i];
+		const struct sm_domain_stats *st = dom_tracker_stats(e->tracker);
+
+		if (e->refreshed_gen != p->frame_gen) {
+			struct sm_domain_stats copy = *st;
+
+			copy.flags |= SM_DOM_STALE;
+			sm_wire_pack_domain(&p->pk, &copy);
+		} else {
+			sm_wire_pack_domain(&p->pk, st);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+
+	send_events(p, nev);
+	p->frame_pending = false;
+	if (late)
+		p->late_frames++;
+	if (p->frame.size > p->max_frame) {
+		sm_complain(&p->frame_complaint, SM_LOG_ERR,
+			    "stats frame of %zu bytes is over max_frame (%zu): not sent",
+			    p->frame.size, p->max_frame);
+		return;
+	}
+	send_body(p, p->topic_stats, p->topic_stats_len, p->frame.data, p->frame.size);
+	p->frames++;
+}
+
+void publisher_tick(struct publisher *p, int64_t now_ns)
+{
+	int64_t budget = (int64_t)(p->interval * 0.5 * 1e9);
+
+	if (p->frame_pending)
+		send_frame(p, now_ns, true);
+	pthread_mutex_lock(&p->ctl);
+	p->frame_gen = ++p->kick_gen;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->ctl);
+	p->frame_pending = true;
+	p->frame_deadline_ns = now_ns + (budget > DEADLINE_MAX_NS ? DEADLINE_MAX_NS : budget);
+	p->frame_wall = sm_clock_wall();
+}
+
+int publisher_timeout_ms(const struct publisher *p, int64_t now_ns)
+{
+	int64_t left;
+
+	if (!p->frame_pending)
+		return -1;
+	left = p->frame_deadline_ns - now_ns;
+	return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+}
+
+bool publisher_pass_done(struct publisher *p)
+{
+	bool done;
+
+	pthread_mutex_lock(&p->ctl);
+	done = p->done_gen == p->kick_gen;
+	pthread_mutex_unlock(&p->ctl);
+	return done;
+}
+
+int publisher_service(struct publisher *p, int64_t now_ns)
+{
+	uint64_t v;
+	size_t nev;
+
+	while (read(p->efd, &v, sizeof(v)) == sizeof(v))
+		;
+	if (p->frame_pending) {
+		bool done = publisher_pass_done(p);
+
+		if (done || now_ns >= p->frame_deadline_ns) {
+			send_frame(p, now_ns, !done);
+			return 1;
+		}
+	}
+	/* Events between ticks go out at once. */
+	pthread_mutex_lock(&p->lock);
+	nev = take_events(p);
+	pthread_mutex_unlock(&p->lock);
+	send_events(p, nev);
+	return 0;
+}
+
+void publisher_refresh(struct publisher *p)
+{
+	pthread_mutex_lock(&p->ctl);
+	p->refresh_all = true;
+	pthread_mutex_unlock(&p->ctl);
+}
+
+void publisher_last_frame(const struct publisher *p, const void **body, size_t *len)
+{
+	*body = p->frame.data;
+	*len = p->frame.size;
+}
+
+void publisher_counters(const struct publisher *p, struct publisher_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->frames = p->frames;
+	c->events = p->events_sent;
+	c->send_drops = p->send_drops;
+	c->late_frames = p->late_frames;
+	c->passes = atomic_load(&p->passes);
+	c->reconnects = atomic_load(&p->reconnects);
+	c->domains = atomic_load(&p->ndomains);
+	c->last_frame_size = p->frame.size;
+	c->bulk = atomic_load(&p->bulk_flag);
+	c->connected = atomic_load(&p->conn_up);
+}
