@@ -166,6 +166,14 @@ int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len
 	return sm_sock_send2(up->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT);
 }
 
+int sm_upstream_send_msg(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body)
+{
+	/* One peer, NODROP: EAGAIN on the first frame means nothing was queued. */
+	if (zmq_msg_send(topic, up->out, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	return zmq_msg_send(body, up->out, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
 size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max)
 {
 	size_t n = 0;

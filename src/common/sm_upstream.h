@@ -34,6 +34,12 @@ void sm_upstream_destroy(struct sm_upstream **up);
 int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len,
 		     const void *body, size_t body_len);
 
+/* As sm_upstream_send, for a relay that holds ZeroMQ messages already: on
+ * success their content goes to ZeroMQ without a copy and both are left
+ * empty. The caller closes both either way. Returns 0, or -1 (EAGAIN as
+ * above). */
+int sm_upstream_send_msg(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body);
+
 /* Poll items for the heartbeat sockets (so the caller's zmq_poll wakes on
  * them); returns how many were written, at most max. */
 size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max);
