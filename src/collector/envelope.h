@@ -1,0 +1,31 @@
+/*
+ * envelope — what a collector checks on every inbound message before it
+ * relays it, without decoding the body: exactly two frames, a well-formed
+ * topic, the size limit, a structurally valid msgpack body of a protocol
+ * version we speak, and a header that agrees with the topic. Pure function:
+ * no sockets, no allocation, so it is tested on its own.
+ */
+#ifndef ENVELOPE_H
+#define ENVELOPE_H
+
+#include <stddef.h>
+
+#include "sm_wire.h"
+
+/*
+ * Checks one message of `parts` frames whose first two are topic and body.
+ * Returns 0 and fills *h (the body's header) when it may be relayed.
+ * Otherwise returns -1, sets *reason (SM_DROP_MALFORMED, SM_DROP_VERSION or
+ * SM_DROP_TOO_BIG) and fills *err with the wire code and a one-line detail.
+ * Heartbeats are refused: a collector's heartbeats belong on its own
+ * fan-out only, and relaying them would make a dead collector look alive.
+ */
+int envelope_check(int parts, const void *topic, size_t topic_len, const void *body,
+		   size_t body_len, size_t max_frame, struct sm_header *h,
+		   enum sm_drop_reason *reason, struct sm_wire_error *err);
+
+/* Copies at most `len` bytes of an untrusted topic into buf (size >= 2) for a
+ * log line, replacing anything not printable ASCII with '?'. */
+void envelope_topic_printable(const void *topic, size_t len, char *buf, size_t bufsize);
+
+#endif

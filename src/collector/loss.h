@@ -1,0 +1,50 @@
+/*
+ * loss — a collector's loss accounting per sender: for each (host, kind) the
+ * last (epoch, seq) seen, frames received and frames found missing from the
+ * gaps in seq (docs/PROTOCOL.md "Counting loss"). The table is bounded: a
+ * sender silent for longer than the expiry leaves it, and when it is full
+ * the least recently heard sender makes room for a new one.
+ */
+#ifndef LOSS_H
+#define LOSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sm_wire.h"
+
+/* A gap wider than this is not believed: seq jumped (a bug or a hostile
+ * sender), so the sender's count restarts there instead of adding billions. */
+#define LOSS_MAX_GAP (UINT64_C(1) << 32)
+
+struct loss_table; /* opaque */
+
+/* A table of at most max_senders hosts (1..SM_WIRE_MAX_PUBLISHERS), forgetting
+ * a host after expiry_s of silence. NULL on bad arguments or no memory. */
+struct loss_table *loss_table_new(size_t max_senders, double expiry_s);
+void loss_table_destroy(struct loss_table **t);
+
+/* Accounts one valid frame (header already validated) received at now_ns.
+ * Returns how many frames this one shows were lost (0 when in order, for a
+ * duplicate or reordered frame, and for a sender's first frame or new epoch). */
+uint64_t loss_table_note(struct loss_table *t, const struct sm_header *h, int64_t now_ns);
+
+/* Forgets the senders silent for longer than the expiry; returns how many. */
+size_t loss_table_expire(struct loss_table *t, int64_t now_ns);
+
+/* Hosts in the table now. */
+size_t loss_table_senders(const struct loss_table *t);
+/* Hosts forgotten to make room (not by expiry) since creation. */
+uint64_t loss_table_evictions(const struct loss_table *t);
+/* Frames that were duplicates or arrived out of order, since creation. */
+uint64_t loss_table_reordered(const struct loss_table *t);
+
+/* Writes up to max rows, one per (host, kind) heard from, most recently
+ * heard host first; returns how many were written. */
+size_t loss_table_rows(const struct loss_table *t, struct sm_publisher_loss *rows, size_t max);
+
+/* Fills *row for (host, kind); 0 if known, -1 if not (tests, diagnostics). */
+int loss_table_get(const struct loss_table *t, const char *host, enum sm_msg_kind kind,
+		   struct sm_publisher_loss *row);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * stackmon-collector — the stable point every monitor sends to and every
+ * consumer listens on (DESIGN.md; paper §3.2). Reads top to bottom: options
+ * and config → checks (-n) → limits and sockets → relay loop (fan-in to
+ * fan-out and upstream, heartbeats, self-stats) → orderly shutdown.
+ * The parts: envelope (checks), loss (sequence accounting), relay (data
+ * path), selfmon (heartbeats and counters); fail-over is sm_upstream.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "relay.h"
+#include "selfmon.h"
+#include "sm_clock.h"
+#include "sm_config.h"
+#include "sm_daemon.h"
+#include "sm_log.h"
+#include "sm_sock.h"
+#include "sm_wire.h"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* Messages relayed per loop turn before timers are looked at again. */
+#define PUMP_BUDGET 2048
+/* Upper bound on a poll, so upstream fail-over is decided promptly. */
+#define SERVICE_MS 100
+
+static const struct sm_config_key collector_keys[] = {
+	{"fan_in", SM_CFG_LIST, 0, 0, "tcp://*:5555",
+	 "endpoint to bind a SUB on for monitors and lower collectors (repeatable)"},
+	{"fan_out", SM_CFG_LIST, 0, 0, "tcp://*:5556",
+	 "endpoint to bind the PUB on for consumers and heartbeat watchers (repeatable)"},
+	{"upstream", SM_CFG_LIST, 0, 0, NULL,
+	 "higher collector as FANIN=FANOUT, most preferred first (repeatable); "
+	 "makes this an intermediate collector"},
+	{"name", SM_CFG_STRING, 0, 0, NULL,
+	 "collector name in its topics, [A-Za-z0-9._-]; unset: the host name"},
+	{"heartbeat_interval", SM_CFG_DOUBLE, 0.05, 60, "1", "seconds between heartbeats"},
+	{"stats_interval", SM_CFG_DOUBLE, 0.1, 3600, "10",
+	 "seconds between self-monitoring reports"},
+	{"failover", SM_CFG_DOUBLE, 0.1, 3600, "3",
+	 "seconds without upstream heartbeats before switching to the next upstream"},
+	{"max_frame", SM_CFG_INT, 1024, 1073741824, "8388608",
+	 "largest body relayed, bytes; bigger frames are dropped and counted"},
+	{"max_publishers", SM_CFG_INT, 1, 65536, "65536",
+	 "senders tracked for loss accounting; beyond, the least recently heard is forgotten"},
+	{"publisher_expiry", SM_CFG_DOUBLE, 1, 604800, "300",
+	 "seconds of silence after which a sender leaves the loss table"},
+	{"io_threads", SM_CFG_INT, 1, 64, "1", "ZeroMQ I/O threads"},
+};
+
+#define NCOLLECTOR_KEYS (sizeof(collector_keys) / sizeof(collector_keys[0]))
+
+static struct sm_config *config_new(void)
+{
+	static struct sm_config_key keys[NCOLLECTOR_KEYS + 32];
+	size_t n = NCOLLECTOR_KEYS;
+
+	memcpy(keys, collector_keys, sizeof(collector_keys));
+	for (size_t i = 0; i < sm_sock_config_nkeys && n < sizeof(keys) / sizeof(keys[0]); i++)
+		keys[n++] = sm_sock_config_keys[i];
+	return sm_config_new(keys, n);
+}
+
+/* A LIST key as an array of borrowed strings (freed by the caller). */
+static const char **list_of(const struct sm_config *cfg, const char *key, size_t *n)
+{
+	size_t count = sm_config_list_count(cfg, key);
+	const char **v = calloc(count + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < count; i++)
+		v[i] = sm_config_list_item(cfg, key, i);
+	*n = v ? count : 0;
+	return v;
+}
+
+/* Each publisher connection costs the collector one file descriptor, so the
+ * soft limit (often 1024) caps how many monitors it can serve: raise it to
+ * the hard limit. Returns the limit in effect. */
+static long fd_limit_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		sm_log_warn("getrlimit(RLIMIT_NOFILE)");
+		return -1;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			sm_log_warn("setrlimit(RLIMIT_NOFILE, %llu)", (unsigned long long)want);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+}
+
+int main(int argc, char **argv)
+{
+	struct sm_cli cli = {.program = "stackmon-collector",
+			     .summary = "Relay StackMon frames from monitors to consumers "
+					"(fan-in/fan-out), with heartbeats and fail-over.",
+			     .default_config = "/etc/stackmon/collector.conf"};
+	struct sm_config *cfg = config_new();
+	struct relay_config rc = {0};
+	struct sm_sock_opts opts;
+	const char **fan_in = NULL, **fan_out = NULL, **upstream = NULL;
+	char hostname[SM_HOST_MAX + 2] = "";
+	const char *name;
+	double hb_interval, stats_interval;
+	struct sm_ticker hb_tick, stats_tick;
+	zmq_pollitem_t *items = NULL;
+	size_t nitems;
+	void *zctx = NULL;
+	struct relay *relay = NULL;
+	struct selfmon *self = NULL;
+	long fds;
+	int status = EXIT_RUNTIME;
+
+	if (!cfg)
+		return EXIT_RUNTIME;
+	switch (sm_cli_parse(&cli, cfg, NULL, 0, argc, argv)) {
+	case SM_CLI_RUN:
+		break;
+	case SM_CLI_EXIT_OK:
+		status = 0;
+		goto out;
+	default:
+		status = EXIT_USAGE;
+		goto out;
+	}
+	sm_log_open("stackmon-collector", SM_LOG_NOTICE + cli.verbosity, cli.use_syslog);
+
+	/* ---- configuration ---- */
+	fan_in = list_of(cfg, "fan_in", &rc.nfan_in);
+	fan_out = list_of(cfg, "fan_out", &rc.nfan_out);
+	upstream = list_of(cfg, "upstream", &rc.nupstream);
+	if (!fan_in || !fan_out || !upstream)
+		goto out;
+	rc.fan_in = fan_in;
+	rc.fan_out = fan_out;
+	rc.upstream = upstream;
+	rc.failover_s = sm_config_double(cfg, "failover");
+	rc.max_frame = (size_t)sm_config_int(cfg, "max_frame");
+	rc.max_senders = (size_t)sm_config_int(cfg, "max_publishers");
+	rc.sender_expiry_s = sm_config_double(cfg, "publisher_expiry");
+	sm_sock_opts_from_config(&opts, cfg);
+	rc.opts = &opts;
+	hb_interval = sm_config_double(cfg, "heartbeat_interval");
+	stats_interval = sm_config_double(cfg, "stats_interval");
+	name = sm_config_string(cfg, "name");
+	if (!name || !*name) {
+		if (gethostname(hostname, sizeof(hostname) - 1) < 0)
+			hostname[0] = '\0';
+		name = hostname;
+	}
+	if (!sm_wire_host_valid(name)) {
+		fprintf(stderr, "stackmon-collector: name '%s' is not usable on the wire "
+				"(1-%d bytes of [A-Za-z0-9._-]); set --name\n",
+			name, SM_HOST_MAX);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (rc.nfan_in == 0 || rc.nfan_out == 0) {
+		fprintf(stderr, "stackmon-collector: need at least one fan_in and one fan_out\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (cli.check_only) {
+		printf("configuration OK\n");
+		status = 0;
+		goto out;
+	}
+
+	/* ---- resources ---- */
+	sm_daemon_install_signals();
+	fds = fd_limit_raise();
+	zctx = zmq_ctx_new();
+	if (!zctx || zmq_ctx_set(zctx, ZMQ_IO_THREADS, (int)sm_config_int(cfg, "io_threads")) < 0) {
+		sm_log_err("zmq context: %s", zmq_strerror(errno));
+		goto out;
+	}
+	relay = relay_new(zctx, &rc);
+	self = selfmon_new(name, hb_interval, stats_interval);
+	nitems = rc.nfan_in + rc.nupstream;
+	items = calloc(nitems, sizeof(*items));
+	if (!relay || !self || !items)
+		goto out;
+	sm_log_notice("collector %s: fan-in %s%s, fan-out %s%s, %s%s; %ld file descriptors", name,
+		      fan_in[0], rc.nfan_in > 1 ? " (+more)" : "", fan_out[0],
+		      rc.nfan_out > 1 ? " (+more)" : "",
+		      rc.nupstream ? "intermediate, upstream " : "master",
+		      rc.nupstream ? upstream[0] : "", fds);
+	sm_daemon_notify("READY=1");
+
+	/* ---- loop ---- */
+	status = 0;
+	sm_ticker_start(&hb_tick, (int64_t)(hb_interval * (double)SM_NS_PER_SEC));
+	sm_ticker_start(&stats_tick, (int64_t)(stats_interval * (double)SM_NS_PER_SEC));
+	while (!sm_daemon_quit_requested()) {
+		size_t n = relay_pollitems(relay, items, nitems);
+		int timeout = SERVICE_MS;
+		int64_t now;
+
+		if (sm_ticker_timeout_ms(&hb_tick) < timeout)
+			timeout = sm_ticker_timeout_ms(&hb_tick);
+		if (sm_ticker_timeout_ms(&stats_tick) < timeout)
+			timeout = sm_ticker_timeout_ms(&stats_tick);
+		if (zmq_poll(items, (int)n, timeout) < 0 && errno != EINTR) {
+			sm_log_err("zmq_poll: %s", zmq_strerror(errno));
+			status = EXIT_RUNTIME;
+			break;
+		}
+		now = sm_clock_mono_ns();
+		relay_pump(relay, PUMP_BUDGET, now);
+		relay_service(relay, now);
+		if (sm_ticker_due(&hb_tick)) {
+			selfmon_heartbeat(self, relay);
+			if (sm_ticker_advance(&hb_tick) > 0)
+				sm_log_info("heartbeat late: the loop was busy longer than an interval");
+		}
+		if (sm_ticker_due(&stats_tick)) {
+			selfmon_stats(self, relay, now);
+			relay_complaints_tick(relay);
+			sm_ticker_advance(&stats_tick);
+		}
+		if (sm_daemon_take_reload())
+			sm_log_notice("SIGHUP: nothing to reopen; restart to apply a new configuration");
+	}
+	sm_daemon_notify("STOPPING=1");
+	sm_log_notice("collector %s stopping", name);
+
+out:
+	relay_destroy(&relay);
+	selfmon_destroy(&self);
+	if (zctx)
+		zmq_ctx_term(zctx);
+	free(items);
+	free(fan_in);
+	free(fan_out);
+	free(upstream);
+	sm_config_destroy(&cfg);
+	sm_log_close();
+	return status;
+}

@@ -1,0 +1,299 @@
+/*
+ * relay — see relay.h. The hot path is relay_one: receive (the SUB hands us
+ * its own zmq_msg_t buffers), peek at the envelope, then send those same
+ * buffers on, so a frame's bytes are never copied by the collector. Every
+ * send is non-blocking: a full queue costs a counted drop, never a stall.
+ */
+#include "relay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "loss.h"
+#include "sm_config.h" /* sm_sock.h wants struct sm_config_key complete */
+#include "sm_log.h"
+#include "sm_sock.h"
+#include "sm_upstream.h"
+
+/* One bound fan-in endpoint. */
+struct fanin {
+	const char *endpoint; /* borrowed from the config */
+	void *sock;           /* SUB bound on endpoint, subscribed to everything */
+};
+
+struct relay {
+	struct fanin *in;            /* nin fan-in sockets */
+	size_t nin;
+	size_t next_in;              /* where the next pump starts, for fairness */
+	void *out;                   /* PUB bound on every fan-out endpoint */
+	struct sm_upstream *up;      /* NULL for a master collector */
+	struct loss_table *loss;     /* per-sender sequence accounting */
+	size_t max_frame;            /* body size limit */
+	/* counters, cumulative (see struct sm_collector_stats) */
+	uint64_t frames_in, bytes_in, frames_out, bytes_out, frames_up;
+	uint64_t dropped[SM_DROP_COUNT];
+	uint64_t lost;
+	/* rate-limited logging, one complaint per drop reason */
+	struct sm_complaint complaint[SM_DROP_COUNT];
+	uint64_t dropped_at_tick[SM_DROP_COUNT]; /* dropped[] at the last complaints tick */
+};
+
+static const char *const drop_what[SM_DROP_COUNT] = {
+	[SM_DROP_MALFORMED] = "malformed",
+	[SM_DROP_VERSION] = "incompatible version",
+	[SM_DROP_TOO_BIG] = "oversized",
+	[SM_DROP_HWM_OUT] = "fan-out refused",
+	[SM_DROP_HWM_UP] = "upstream queue full",
+};
+
+struct relay *relay_new(void *zctx, const struct relay_config *cfg)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		goto fail_nomem;
+	if (cfg->nfan_in == 0 || cfg->nfan_out == 0) {
+		sm_log_err("relay: need at least one fan-in and one fan-out endpoint");
+		goto fail;
+	}
+	r->max_frame = cfg->max_frame ? cfg->max_frame : SM_WIRE_FRAME_MAX_DEFAULT;
+	r->loss = loss_table_new(cfg->max_senders, cfg->sender_expiry_s);
+	r->in = calloc(cfg->nfan_in, sizeof(*r->in));
+	if (!r->loss || !r->in)
+		goto fail_nomem;
+	r->nin = cfg->nfan_in;
+	for (size_t i = 0; i < cfg->nfan_in; i++) {
+		struct fanin *in = &r->in[i];
+
+		in->endpoint = cfg->fan_in[i];
+		in->sock = sm_sock_new(zctx, ZMQ_SUB, cfg->opts);
+		if (!in->sock || sm_sock_subscribe(in->sock, "") < 0 ||
+		    sm_sock_bind(in->sock, in->endpoint) < 0)
+			goto fail;
+	}
+	/* A plain PUB: at its high-water mark it drops for that one slow
+	 * subscriber only. (XPUB_NODROP would report EAGAIN, but for all
+	 * subscribers at once: one slow consumer would stall everyone.) */
+	r->out = sm_sock_new(zctx, ZMQ_PUB, cfg->opts);
+	if (!r->out)
+		goto fail;
+	for (size_t i = 0; i < cfg->nfan_out; i++) {
+		if (sm_sock_bind(r->out, cfg->fan_out[i]) < 0)
+			goto fail;
+	}
+	if (cfg->nupstream > 0) {
+		r->up = sm_upstream_new(zctx, cfg->upstream, cfg->nupstream, cfg->opts,
+					cfg->failover_s);
+		if (!r->up)
+			goto fail;
+	}
+	return r;
+
+fail_nomem:
+	sm_log_err("relay: out of memory");
+fail:
+	relay_destroy(&r);
+	return NULL;
+}
+
+void relay_destroy(struct relay **rp)
+{
+	struct relay *r = rp ? *rp : NULL;
+
+	if (!r)
+		return;
+	for (size_t i = 0; r->in && i < r->nin; i++)
+		sm_sock_close(&r->in[i].sock);
+	free(r->in);
+	sm_sock_close(&r->out);
+	sm_upstream_destroy(&r->up);
+	loss_table_destroy(&r->loss);
+	free(r);
+	*rp = NULL;
+}
+
+size_t relay_pollitems(struct relay *r, zmq_pollitem_t *items, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nin && n < max; i++)
+		items[n++] = (zmq_pollitem_t){.socket = r->in[i].sock, .events = ZMQ_POLLIN};
+	if (r->up)
+		n += sm_upstream_pollitems(r->up, items + n, max - n);
+	return n;
+}
+
+static void complain_drop(struct relay *r, enum sm_drop_reason reason, const char *endpoint,
+			  const struct sm_frames *f, const struct sm_wire_error *err)
+{
+	char topic[72];
+
+	if (f) {
+		envelope_topic_printable(zmq_msg_data((zmq_msg_t *)&f->topic),
+					 zmq_msg_size((zmq_msg_t *)&f->topic), topic, sizeof(topic));
+	} else {
+		topic[0] = '\0';
+	}
+	sm_complain(&r->complaint[reason], SM_LOG_WARNING,
+		    "dropped %s message from fan-in %s, topic '%s' (%zu bytes): %s: %s",
+		    drop_what[reason], endpoint, topic,
+		    f ? zmq_msg_size((zmq_msg_t *)&f->body) : 0, sm_wire_code_name(err->code),
+		    err->msg);
+}
+
+/* Sends both frames (ownership goes to ZeroMQ on success), never blocking. */
+static int send_msgs(void *sock, zmq_msg_t *topic, zmq_msg_t *body)
+{
+	if (zmq_msg_send(topic, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	return zmq_msg_send(body, sock, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+static void forward_up(struct relay *r, struct sm_frames *f)
+{
+	zmq_msg_t topic, body;
+	int rc;
+
+	/* zmq_msg_copy shares the buffer (reference-counted), it does not
+	 * duplicate the bytes; the originals then go to the fan-out. */
+	zmq_msg_init(&topic);
+	zmq_msg_init(&body);
+	zmq_msg_copy(&topic, &f->topic);
+	zmq_msg_copy(&body, &f->body);
+	rc = sm_upstream_send_msg(r->up, &topic, &body);
+	zmq_msg_close(&topic);
+	zmq_msg_close(&body);
+	if (rc == 0) {
+		r->frames_up++;
+	} else {
+		struct sm_wire_error err = {SM_WIRE_OK, ""};
+
+		snprintf(err.msg, sizeof(err.msg), "%s: %s", sm_upstream_current(r->up),
+			 zmq_strerror(errno));
+		r->dropped[SM_DROP_HWM_UP]++;
+		complain_drop(r, SM_DROP_HWM_UP, "(any)", f, &err);
+	}
+}
+
+/* Relays or drops one message from `in`; returns 0, or -1 when none waited. */
+static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
+{
+	struct sm_frames f;
+	struct sm_header h;
+	struct sm_wire_error err;
+	enum sm_drop_reason reason;
+	size_t size;
+
+	if (sm_sock_recv2(in->sock, &f, ZMQ_DONTWAIT) < 0)
+		return -1;
+	if (envelope_check(f.parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
+			   zmq_msg_data(&f.body), zmq_msg_size(&f.body), r->max_frame, &h, &reason,
+			   &err) < 0) {
+		r->dropped[reason]++;
+		complain_drop(r, reason, in->endpoint, &f, &err);
+		goto out;
+	}
+	size = zmq_msg_size(&f.topic) + zmq_msg_size(&f.body);
+	r->frames_in++;
+	r->bytes_in += size;
+	r->lost += loss_table_note(r->loss, &h, now_ns);
+	if (r->up)
+		forward_up(r, &f);
+	if (send_msgs(r->out, &f.topic, &f.body) == 0) {
+		r->frames_out++;
+		r->bytes_out += size;
+	} else {
+		snprintf(err.msg, sizeof(err.msg), "fan-out: %s", zmq_strerror(errno));
+		err.code = SM_WIRE_OK;
+		r->dropped[SM_DROP_HWM_OUT]++;
+		complain_drop(r, SM_DROP_HWM_OUT, in->endpoint, &f, &err);
+	}
+out:
+	sm_frames_close(&f);
+	return 0;
+}
+
+size_t relay_pump(struct relay *r, size_t budget, int64_t now_ns)
+{
+	size_t per = budget / r->nin ? budget / r->nin : 1;
+	size_t total = 0;
+
+	/* Round-robin over the fan-in sockets, starting at a different one
+	 * each call, so a flooded endpoint cannot starve the others. */
+	for (size_t k = 0; k < r->nin; k++) {
+		struct fanin *in = &r->in[(r->next_in + k) % r->nin];
+		size_t n = 0;
+
+		while (n < per && relay_one(r, in, now_ns) == 0)
+			n++;
+		total += n;
+	}
+	r->next_in = (r->next_in + 1) % r->nin;
+	return total;
+}
+
+void relay_service(struct relay *r, int64_t now_ns)
+{
+	if (r->up)
+		sm_upstream_service(r->up, now_ns);
+}
+
+int relay_publish_own(struct relay *r, const void *topic, size_t topic_len, const void *body,
+		      size_t body_len, bool up)
+{
+	int rc = 0;
+
+	if (up && r->up) {
+		if (sm_upstream_send(r->up, topic, topic_len, body, body_len) == 0) {
+			r->frames_up++;
+		} else {
+			r->dropped[SM_DROP_HWM_UP]++;
+			rc = -1;
+		}
+	}
+	if (sm_sock_send2(r->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT) == 0) {
+		r->frames_out++;
+		r->bytes_out += topic_len + body_len;
+	} else {
+		r->dropped[SM_DROP_HWM_OUT]++;
+		rc = -1;
+	}
+	return rc;
+}
+
+void relay_stats(struct relay *r, struct sm_collector_stats *st, int64_t now_ns)
+{
+	loss_table_expire(r->loss, now_ns);
+	st->frames_in = r->frames_in;
+	st->bytes_in = r->bytes_in;
+	st->frames_out = r->frames_out;
+	st->bytes_out = r->bytes_out;
+	st->frames_up = r->frames_up;
+	memcpy(st->dropped, r->dropped, sizeof(st->dropped));
+	st->lost = r->lost;
+	st->publishers = (uint32_t)loss_table_senders(r->loss);
+	snprintf(st->upstream, sizeof(st->upstream), "%s", r->up ? sm_upstream_current(r->up) : "");
+}
+
+size_t relay_loss_rows(const struct relay *r, struct sm_publisher_loss *rows, size_t max)
+{
+	return loss_table_rows(r->loss, rows, max);
+}
+
+size_t relay_senders(const struct relay *r)
+{
+	return loss_table_senders(r->loss);
+}
+
+void relay_complaints_tick(struct relay *r)
+{
+	for (int i = 0; i < SM_DROP_COUNT; i++) {
+		if (r->dropped[i] == r->dropped_at_tick[i])
+			sm_complaint_release(&r->complaint[i], "no more %s messages dropped",
+					     drop_what[i]);
+		r->dropped_at_tick[i] = r->dropped[i];
+	}
+}
