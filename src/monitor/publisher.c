@@ -129,6 +129,7 @@ struct publisher {
 	virConnectPtr conn;          /* open connection, or NULL */
 	bool bulk;                   /* use virConnectGetAllDomainStats */
 	bool ever_connected;         /* first connection made */
+	bool told_per_domain;        /* the per-domain fallback was logged */
 	int64_t next_connect_ns;     /* no attempt before this */
 	int64_t backoff_ns;          /* current reconnect delay */
 	struct dom_watcher *watcher; /* ActiveDomainWatcher */
@@ -461,7 +462,10 @@ static void use_per_domain(struct publisher *p, const char *why)
 {
 	p->bulk = false;
 	atomic_store(&p->bulk_flag, false);
-	sm_log_info("libvirt bulk statistics unusable (%s): sampling domain by domain", why);
+	/* Said once per process: after a reconnection it is no news. */
+	sm_log(p->told_per_domain ? SM_LOG_DEBUG : SM_LOG_INFO,
+	       "libvirt bulk statistics unusable (%s): sampling domain by domain", why);
+	p->told_per_domain = true;
 	/* The per-domain path needs each domain's device targets. */
 	for (size_t i = 0; i < p->nentries; i++)
 		p->entries[i]->need_devices = true;

@@ -162,7 +162,7 @@ static void watcher_reports_existing_domains_once(void **state)
 	update(f);
 	assert_int_equal(f->ncalls, 1);
 	assert_int_equal(f->calls[0].kind, 'a');
-	assert_string_equal(f->calls[0].reason, "running");
+	assert_string_equal(f->calls[0].reason, "first-seen");
 	assert_int_equal(dom_watcher_count(f->w), 1);
 	update(f);
 	update(f);
@@ -327,7 +327,7 @@ static void watcher_detach_keeps_known_domains(void **state)
 	update(f); /* same known set: only the new domain is news */
 	assert_int_equal(f->ncalls, 1);
 	assert_int_equal(f->calls[0].kind, 'a');
-	assert_string_equal(f->calls[0].reason, "running");
+	assert_string_equal(f->calls[0].reason, "first-seen");
 	dom_watcher_detach(f->w); /* twice is harmless */
 	virDomainFree(d);
 }

@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Hang and fault containment: the monitor talks to libvirtd through a proxy
+on its UNIX socket that this test can freeze (a wedged libvirtd: calls hang)
+and cut (libvirtd gone). Frames must keep coming on time throughout, with
+domains marked stale and the libvirt latency reported while calls hang,
+libvirt_ok false while the connection is gone, no "stopped" events for
+domains that kept running, one "lost" and one "recovered" log line, and
+fresh data again afterwards.
+
+usage: fault_test.py MONITOR SUB_CAPTURE
+"""
+import os
+import socket
+import sys
+import threading
+import time
+import uuid as uuidlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import monlib  # noqa: E402
+from monlib import check, log  # noqa: E402
+
+URI = "test+unix:///default"
+LIBVIRT_SOCK = "/run/libvirt/libvirt-sock"
+INTERVAL = 0.5
+
+
+class Proxy:
+    """Forwards a UNIX socket to libvirtd's; can freeze and cut."""
+
+    def __init__(self, path, target):
+        self.path, self.target = path, target
+        self.frozen = threading.Event()
+        self.lock = threading.Lock()
+        self.conns = []
+        self.listener = None
+        self.open()
+
+    def open(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(self.path)
+        s.listen(16)
+        self.listener = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, listener):
+        while True:
+            try:
+                c, _ = listener.accept()
+            except OSError:
+                return
+            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            u.connect(self.target)
+            with self.lock:
+                self.conns += [c, u]
+            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+
+    def _pump(self, src, dst):
+        while True:
+            while self.frozen.is_set():
+                time.sleep(0.02)
+            try:
+                data = src.recv(65536)
+                while self.frozen.is_set():  # hold what was read, as a stuck peer would
+                    time.sleep(0.02)
+                if not data:
+                    break
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        """libvirtd goes away: connections closed, new ones refused."""
+        self.listener.close()
+        os.unlink(self.path)
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.conns = []
+
+
+def frames_between(cap, host, t0, t1):
+    return [r for r in cap.stats(host) if t0 <= r["rx"] <= t1]
+
+
+def main():
+    monitor, capture_bin = sys.argv[1], sys.argv[2]
+    monlib.require_libvirtd(URI)
+    work = monlib.tmpdir("fault")
+    host = "fault-%d" % os.getpid()
+    proxy = Proxy(os.path.join(work, "libvirt.sock"), LIBVIRT_SOCK)
+    names = ["smtest-fault%d-%d" % (os.getpid(), i) for i in range(2)]
+    uuids = [str(uuidlib.uuid4()) for _ in names]
+    # The shared test hypervisor keeps its domains only while someone is
+    # connected: hold a connection for the whole test.
+    holder = monlib.subprocess.Popen(["virsh", "-c", URI], stdin=monlib.subprocess.PIPE,
+                                     stdout=monlib.subprocess.DEVNULL)
+    monlib.PROCS.append(holder)
+    time.sleep(0.5)
+    for n, u in zip(names, uuids):
+        path = os.path.join(work, n + ".xml")
+        with open(path, "w") as f:
+            f.write("<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory>"
+                    "<vcpu>1</vcpu><os><type>hvm</type></os></domain>" % (n, u))
+        monlib.virsh(URI, "create", path)
+
+    cap = monlib.Capture(capture_bin, "ipc://%s/fanin" % work)
+    # Phase 0: libvirtd wedged before the monitor even connects.
+    proxy.frozen.set()
+    t0 = time.monotonic()
+    mon = monlib.Monitor(monitor, ["--uri", "%s?socket=%s" % (URI, proxy.path),
+                                   "--interval", str(INTERVAL), "--host", host,
+                                   "--publish", "ipc://%s/fanin" % work], work)
+    try:
+        cap.wait_frames(4, 10, host)
+        fs = cap.stats(host)
+        check(all(not f["msg"]["node"]["libvirt_ok"] for f in fs), "libvirt_ok while connecting")
+        check(fs[-1]["msg"]["node"]["libvirt_latency_ms"] >= 500,
+              "connect latency not reported: %r" % fs[-1]["msg"]["node"])
+        log("phase 0: %d frames while the connect hangs" % len(fs))
+
+        proxy.frozen.clear()
+        cap.wait(lambda _: all(u in monlib.by_uuid(cap.stats(host)[-1]["msg"]) and
+                               not monlib.by_uuid(cap.stats(host)[-1]["msg"])[u]["stale"]
+                               for u in uuids), 15, "fresh domains after the connect")
+
+        # Phase 1: libvirtd stops answering for 4 s.
+        t0 = time.monotonic()
+        proxy.frozen.set()
+        time.sleep(4)
+        t1 = time.monotonic()
+        proxy.frozen.clear()
+        fs = frames_between(cap, host, t0 + INTERVAL * 2, t1)
+        check(len(fs) >= 4, "only %d frames during the hang" % len(fs))
+        for f in fs:
+            ds = monlib.by_uuid(f["msg"])
+            check(all(u in ds and ds[u]["stale"] for u in uuids),
+                  "domains not marked stale in frame %d" % f["msg"]["seq"])
+            check(f["msg"]["node"]["domains_stale"] >= len(uuids), "domains_stale not counted")
+        check(fs[-1]["msg"]["node"]["libvirt_latency_ms"] >= 2000,
+              "hanging call not reported: %r" % fs[-1]["msg"]["node"]["libvirt_latency_ms"])
+        gaps = [b["rx"] - a["rx"] for a, b in zip(fs, fs[1:])]
+        check(max(gaps) < INTERVAL * 3, "frames delayed by the hang: gaps %r" % gaps)
+        cap.wait(lambda _: not any(d["stale"] for d in cap.stats(host)[-1]["msg"]["domains"]
+                                   if d["uuid"] in uuids), 10, "fresh data after the hang")
+        log("phase 1: %d frames during a 4 s hang, max gap %.2fs" % (len(fs), max(gaps)))
+
+        # Phase 2: libvirtd goes away for 4 s, then comes back.
+        t0 = time.monotonic()
+        proxy.cut()
+        cap.wait(lambda _: not cap.stats(host)[-1]["msg"]["node"]["libvirt_ok"], 10,
+                 "libvirt_ok false after the cut")
+        time.sleep(4)
+        t1 = time.monotonic()
+        proxy.open()
+        fs = frames_between(cap, host, t0 + 1, t1)
+        check(len(fs) >= 4, "only %d frames while libvirtd was gone" % len(fs))
+        for f in fs[1:]:
+            ds = monlib.by_uuid(f["msg"])
+            check(all(u in ds and ds[u]["stale"] for u in uuids),
+                  "domains dropped or fresh while libvirtd was gone")
+        cap.wait(lambda _: cap.stats(host)[-1]["msg"]["node"]["libvirt_ok"] and
+                 not any(d["stale"] for d in cap.stats(host)[-1]["msg"]["domains"]
+                         if d["uuid"] in uuids), 30, "recovery after libvirtd came back")
+        t2 = time.monotonic()
+        log("phase 2: %d frames while libvirtd was gone; recovered %.1fs after it returned"
+            % (len(fs), t2 - t1))
+        cap.wait_frames(2, 10, host)
+        err = mon.stop()
+    finally:
+        for n in names:
+            monlib.virsh(URI, "destroy", n, check_rc=False)
+        holder.stdin.close()
+    cap.stop()
+
+    stopped = [e for e in cap.events(host) if e["msg"]["event"] == "stopped"]
+    check(not stopped, "stopped events for domains that kept running: %r" % stopped)
+    started = [e for e in cap.events(host) if e["msg"]["uuid"] in uuids]
+    check(len(started) == len(uuids), "started events: %d" % len(started))
+    lost = [line for line in err.splitlines() if "lost" in line]
+    recovered = [line for line in err.splitlines() if "recovered" in line]
+    check(len(lost) == 1, "want one 'lost' line, got:\n" + err)
+    check(len(recovered) == 1, "want one 'recovered' line, got:\n" + err)
+    ok, seqs = monlib.seqs_contiguous(cap.stats(host))
+    check(ok, "stats seq gaps: %r" % seqs)
+    log("fault: OK")
+
+
+if __name__ == "__main__":
+    main()
