@@ -1,0 +1,323 @@
+/*
+ * test_relay.c — the collector's data path with real ZeroMQ sockets
+ * (inproc://): a publisher, a consumer on the fan-out and a fake upstream
+ * collector (SUB on its fan-in, PUB sending heartbeats on its fan-out).
+ * Checks that valid frames come out byte for byte on both sides, that bad
+ * ones are dropped and counted while valid ones flow, and where the
+ * collector's own heartbeats and counters go.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <zmq.h>
+
+#include "relay.h"
+#include "selfmon.h"
+#include "sm_clock.h"
+#include "sm_config.h"
+#include "sm_log.h"
+#include "sm_sock.h"
+#include "sm_wire.h"
+
+#define MAX_FRAME 4096
+#define DEADLINE_NS (20 * SM_NS_PER_SEC)
+
+struct rig {
+	void *zctx;
+	struct relay *relay;
+	void *pub;      /* a monitor, connected to the fan-in */
+	void *consumer; /* SUB on the fan-out */
+	void *up_in;    /* fake upstream collector's fan-in (bound SUB) */
+	void *up_out;   /* fake upstream collector's fan-out (bound PUB, heartbeats) */
+	uint64_t seq;
+};
+
+static void *sock(struct rig *g, int type)
+{
+	void *s = zmq_socket(g->zctx, type);
+	int zero = 0;
+
+	assert_non_null(s);
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	if (type == ZMQ_SUB)
+		zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+	return s;
+}
+
+static int rig_setup(void **state)
+{
+	struct rig *g = calloc(1, sizeof(*g));
+	const char *in[] = {"inproc://fanin"}, *out[] = {"inproc://fanout"};
+	const char *up[] = {"inproc://up-in=inproc://up-out"};
+	struct sm_sock_opts opts;
+	struct relay_config rc = {
+		.fan_in = in, .nfan_in = 1, .fan_out = out, .nfan_out = 1,
+		.upstream = up, .nupstream = 1, .failover_s = 600, .max_frame = MAX_FRAME,
+		.max_senders = 100, .sender_expiry_s = 600, .opts = &opts};
+
+	assert_non_null(g);
+	sm_log_set_level(SM_LOG_ERR);
+	sm_sock_opts_default(&opts);
+	opts.linger_ms = 0;
+	g->zctx = zmq_ctx_new();
+	g->up_in = sock(g, ZMQ_SUB);
+	g->up_out = sock(g, ZMQ_PUB);
+	assert_int_equal(zmq_bind(g->up_in, "inproc://up-in"), 0);
+	assert_int_equal(zmq_bind(g->up_out, "inproc://up-out"), 0);
+	g->relay = relay_new(g->zctx, &rc);
+	assert_non_null(g->relay);
+	g->pub = sock(g, ZMQ_PUB);
+	g->consumer = sock(g, ZMQ_SUB);
+	assert_int_equal(zmq_connect(g->pub, "inproc://fanin"), 0);
+	assert_int_equal(zmq_connect(g->consumer, "inproc://fanout"), 0);
+	*state = g;
+	return 0;
+}
+
+static int rig_teardown(void **state)
+{
+	struct rig *g = *state;
+
+	relay_destroy(&g->relay);
+	zmq_close(g->pub);
+	zmq_close(g->consumer);
+	zmq_close(g->up_in);
+	zmq_close(g->up_out);
+	zmq_ctx_term(g->zctx);
+	free(g);
+	return 0;
+}
+
+static void encode_event(struct rig *g, const char *host, msgpack_sbuffer *sb, char *topic,
+			 size_t *tlen)
+{
+	struct sm_message m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.version = SM_WIRE_VERSION;
+	m.hdr.kind = SM_KIND_EVENT;
+	snprintf(m.hdr.host, sizeof(m.hdr.host), "%s", host);
+	m.hdr.time = sm_clock_wall();
+	m.hdr.seq = ++g->seq;
+	m.hdr.epoch = 5;
+	m.u.event.type = SM_EVENT_STARTED;
+	snprintf(m.u.event.name, sizeof(m.u.event.name), "instance-%llu",
+		 (unsigned long long)g->seq);
+	msgpack_sbuffer_init(sb);
+	assert_int_equal(sm_wire_encode(&m, sb), 0);
+	*tlen = sm_wire_topic(SM_KIND_EVENT, host, topic, SM_TOPIC_MAX + 1);
+}
+
+/* One received message, whole. */
+struct got {
+	int parts;
+	char topic[SM_TOPIC_MAX + 1];
+	size_t topic_len;
+	char body[MAX_FRAME * 2];
+	size_t body_len;
+};
+
+static bool try_recv(void *s, struct got *m)
+{
+	struct sm_frames f;
+
+	if (sm_sock_recv2(s, &f, ZMQ_DONTWAIT) < 0)
+		return false;
+	m->parts = f.parts;
+	m->topic_len = zmq_msg_size(&f.topic);
+	m->body_len = zmq_msg_size(&f.body);
+	assert_true(m->topic_len < sizeof(m->topic) && m->body_len <= sizeof(m->body));
+	memcpy(m->topic, zmq_msg_data(&f.topic), m->topic_len);
+	m->topic[m->topic_len] = '\0';
+	memcpy(m->body, zmq_msg_data(&f.body), m->body_len);
+	sm_frames_close(&f);
+	return true;
+}
+
+/* Turns the relay's crank until `s` yields a message; false at the deadline. */
+static bool wait_recv(struct rig *g, void *s, struct got *m)
+{
+	int64_t end = sm_clock_mono_ns() + DEADLINE_NS;
+
+	while (sm_clock_mono_ns() < end) {
+		zmq_pollitem_t items[4];
+		size_t n = relay_pollitems(g->relay, items, 4);
+
+		zmq_poll(items, (int)n, 5);
+		relay_pump(g->relay, 100, sm_clock_mono_ns());
+		relay_service(g->relay, sm_clock_mono_ns());
+		if (try_recv(s, m))
+			return true;
+	}
+	return false;
+}
+
+/* Sends valid events until one arrives at the consumer: PUB/SUB drops what
+ * is sent before the subscription has travelled, so this is the handshake. */
+static void warm_up(struct rig *g)
+{
+	struct got m;
+
+	for (int i = 0; i < 2000; i++) {
+		msgpack_sbuffer sb;
+		char topic[SM_TOPIC_MAX + 1];
+		size_t tlen;
+
+		encode_event(g, "warm", &sb, topic, &tlen);
+		sm_sock_send2(g->pub, topic, tlen, sb.data, sb.size, 0);
+		msgpack_sbuffer_destroy(&sb);
+		relay_pump(g->relay, 100, sm_clock_mono_ns());
+		if (try_recv(g->consumer, &m))
+			break;
+		zmq_poll(NULL, 0, 5);
+	}
+	/* Drain what is in flight on both sides. */
+	for (int i = 0; i < 20; i++) {
+		zmq_poll(NULL, 0, 5);
+		relay_pump(g->relay, 1000, sm_clock_mono_ns());
+		while (try_recv(g->consumer, &m) || try_recv(g->up_in, &m))
+			;
+	}
+}
+
+static void relay_republishes_valid_frames_byte_for_byte_on_both_sides(void **state)
+{
+	struct rig *g = *state;
+	struct sm_collector_stats st = {0};
+	msgpack_sbuffer sb;
+	char topic[SM_TOPIC_MAX + 1];
+	size_t tlen;
+	struct got m;
+
+	warm_up(g);
+	relay_stats(g->relay, &st, sm_clock_mono_ns());
+	uint64_t in0 = st.frames_in, up0 = st.frames_up;
+
+	encode_event(g, "cn-01", &sb, topic, &tlen);
+	assert_int_equal(sm_sock_send2(g->pub, topic, tlen, sb.data, sb.size, 0), 0);
+	assert_true(wait_recv(g, g->consumer, &m));
+	assert_int_equal(m.parts, 2);
+	assert_memory_equal(m.topic, topic, tlen);
+	assert_int_equal(m.body_len, sb.size);
+	assert_memory_equal(m.body, sb.data, sb.size);
+	assert_true(wait_recv(g, g->up_in, &m));
+	assert_memory_equal(m.topic, topic, tlen);
+	assert_int_equal(m.body_len, sb.size);
+	assert_memory_equal(m.body, sb.data, sb.size);
+
+	relay_stats(g->relay, &st, sm_clock_mono_ns());
+	assert_int_equal(st.frames_in, in0 + 1);
+	assert_int_equal(st.frames_up, up0 + 1);
+	assert_string_equal(st.upstream, "inproc://up-in");
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void relay_drops_and_counts_bad_frames_while_valid_ones_flow(void **state)
+{
+	struct rig *g = *state;
+	struct sm_collector_stats st = {0};
+	msgpack_sbuffer sb;
+	char topic[SM_TOPIC_MAX + 1], big[MAX_FRAME + 100];
+	size_t tlen;
+	struct got m;
+	int valid = 0;
+
+	warm_up(g);
+	memset(big, 0x90, sizeof(big));
+	/* One frame, three frames, garbage, oversized, topic mismatch. */
+	zmq_send(g->pub, "event/cn-01/", 12, 0);
+	zmq_send(g->pub, "event/cn-01/", 12, ZMQ_SNDMORE);
+	zmq_send(g->pub, "x", 1, ZMQ_SNDMORE);
+	zmq_send(g->pub, "y", 1, 0);
+	sm_sock_send2(g->pub, "event/cn-01/", 12, "\xc1\xc1", 2, 0);
+	sm_sock_send2(g->pub, "event/cn-01/", 12, big, sizeof(big), 0);
+	encode_event(g, "cn-01", &sb, topic, &tlen);
+	sm_sock_send2(g->pub, "event/cn-99/", 12, sb.data, sb.size, 0);
+	/* And the valid one, after all of them. */
+	sm_sock_send2(g->pub, topic, tlen, sb.data, sb.size, 0);
+
+	while (wait_recv(g, g->consumer, &m)) {
+		assert_memory_equal(m.topic, topic, tlen);
+		assert_memory_equal(m.body, sb.data, sb.size);
+		if (++valid == 1)
+			break;
+	}
+	assert_int_equal(valid, 1);
+	relay_stats(g->relay, &st, sm_clock_mono_ns());
+	assert_int_equal(st.dropped[SM_DROP_MALFORMED], 4);
+	assert_int_equal(st.dropped[SM_DROP_TOO_BIG], 1);
+	assert_int_equal(st.dropped[SM_DROP_VERSION], 0);
+	/* Nothing else reached the consumer or the upstream. */
+	assert_true(wait_recv(g, g->up_in, &m));
+	assert_memory_equal(m.body, sb.data, sb.size);
+	for (int i = 0; i < 10; i++) {
+		relay_pump(g->relay, 100, sm_clock_mono_ns());
+		zmq_poll(NULL, 0, 10);
+		assert_false(try_recv(g->consumer, &m));
+		assert_false(try_recv(g->up_in, &m));
+	}
+	relay_complaints_tick(g->relay);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void relay_keeps_heartbeats_local_and_sends_own_counters_upstream(void **state)
+{
+	struct rig *g = *state;
+	struct selfmon *self = selfmon_new("rack-7", 1.0, 10.0);
+	struct sm_message msg;
+	struct sm_wire_error err;
+	struct got m;
+
+	assert_non_null(self);
+	assert_null(selfmon_new("bad name", 1, 1));
+	warm_up(g);
+	assert_int_equal(selfmon_heartbeat(self, g->relay), 0);
+	assert_int_equal(selfmon_stats(self, g->relay, sm_clock_mono_ns()), 0);
+
+	/* The consumer sees both, in order, decodable. */
+	assert_true(wait_recv(g, g->consumer, &m));
+	assert_string_equal(m.topic, "hb/rack-7/");
+	assert_true(wait_recv(g, g->consumer, &m));
+	assert_string_equal(m.topic, "collector/rack-7/");
+	assert_int_equal(sm_wire_decode_frames(m.topic, m.topic_len, m.body, m.body_len, 0, &msg,
+					       &err),
+			 0);
+	assert_true(msg.u.collector.frames_in >= 1); /* the warm-up frames */
+	assert_string_equal(msg.u.collector.upstream, "inproc://up-in");
+	assert_true(msg.u.collector.nloss >= 1);
+	assert_string_equal(msg.u.collector.loss[0].host, "warm");
+	sm_message_clear(&msg);
+
+	/* Upstream gets the counters only: the heartbeat, sent first on the
+	 * same ordered pipe, would have arrived before them. */
+	assert_true(wait_recv(g, g->up_in, &m));
+	assert_string_equal(m.topic, "collector/rack-7/");
+	assert_int_equal(selfmon_heartbeats(self), 1);
+	assert_int_equal(selfmon_reports(self), 1);
+	selfmon_destroy(&self);
+	assert_null(self);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			relay_republishes_valid_frames_byte_for_byte_on_both_sides, rig_setup,
+			rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			relay_drops_and_counts_bad_frames_while_valid_ones_flow, rig_setup,
+			rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			relay_keeps_heartbeats_local_and_sends_own_counters_upstream, rig_setup,
+			rig_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
