@@ -13,12 +13,12 @@
 #define PYSET_MINSIZE 8
 #define LINEAR_PROBES 9
 #define PERTURB_SHIFT 5
-#define EMPTY UINT64_MAX /* keys are uint32, so this never collides */
+#define EMPTY	      UINT64_MAX /* keys are uint32, so this never collides */
 
 struct table {
-	uint64_t *slot;               /* mask + 1 entries, EMPTY when unused */
-	size_t mask;                  /* size - 1, size a power of two */
-	size_t used;                  /* keys stored (= fill: no deletions) */
+	uint64_t *slot;		       /* mask + 1 entries, EMPTY when unused */
+	size_t mask;		       /* size - 1, size a power of two */
+	size_t used;		       /* keys stored (= fill: no deletions) */
 	uint64_t small[PYSET_MINSIZE]; /* CPython's smalltable */
 };
 

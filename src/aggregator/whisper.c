@@ -33,26 +33,26 @@ struct batch_point {
 
 /* A contiguous run of deduplicated points, packed in the scratch buffer. */
 struct run {
-	size_t first; /* index of its first point in the packed buffer */
-	size_t count; /* points */
+	size_t first;  /* index of its first point in the packed buffer */
+	size_t count;  /* points */
 	int64_t start; /* interval of its first point, computed as python does */
 };
 
 struct whisper {
-	int fd;                            /* open on the file */
-	bool rdonly;                       /* opened WHISPER_OPEN_RDONLY */
-	char *path;                        /* as given to whisper_open */
-	struct whisper_header hdr;         /* validated header; hdr.archives -> archives */
-	struct whisper_archive *archives;  /* hdr.archive_count entries, finest first */
-	uint32_t *base;                    /* per archive: slot-0 timestamp, 0 = not known yet */
-	uint8_t *buf;                      /* scratch: packed points to write or just read */
-	size_t buf_cap;                    /* bytes */
-	struct batch_point *batch;         /* scratch of update_many: sorted copy of the points */
-	struct run *runs;                  /* scratch of update_many: runs of one archive */
-	uint32_t *keys;                    /* scratch of update_many: coarse intervals touched */
-	uint32_t *order;                   /* ... and their distinct values in CPython set order */
-	size_t batch_cap;                  /* entries in each of batch, runs, keys, order */
-	struct whisper_iostats io;         /* syscall counters */
+	int fd;				  /* open on the file */
+	bool rdonly;			  /* opened WHISPER_OPEN_RDONLY */
+	char *path;			  /* as given to whisper_open */
+	struct whisper_header hdr;	  /* validated header; hdr.archives -> archives */
+	struct whisper_archive *archives; /* hdr.archive_count entries, finest first */
+	uint32_t *base;			  /* per archive: slot-0 timestamp, 0 = not known yet */
+	uint8_t *buf;			  /* scratch: packed points to write or just read */
+	size_t buf_cap;			  /* bytes */
+	struct batch_point *batch;	  /* scratch of update_many: sorted copy of the points */
+	struct run *runs;		  /* scratch of update_many: runs of one archive */
+	uint32_t *keys;			  /* scratch of update_many: coarse intervals touched */
+	uint32_t *order;		  /* ... and their distinct values in CPython set order */
+	size_t batch_cap;		  /* entries in each of batch, runs, keys, order */
+	struct whisper_iostats io;	  /* syscall counters */
 };
 
 /* ---- small helpers ---- */
@@ -188,8 +188,8 @@ static int io_pwrite(struct whisper *self, const void *buf, size_t len, uint64_t
 	int rc = 0;
 
 	while (done < len) {
-		ssize_t w = pwrite(self->fd, (const uint8_t *)buf + done, len - done,
-				   (off_t)(off + done));
+		ssize_t w =
+		    pwrite(self->fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
 
 		self->io.pwrites++;
 		if (w < 0) {
@@ -212,8 +212,9 @@ static int io_pwrite(struct whisper *self, const void *buf, size_t len, uint64_t
 		 * this usually succeeds; after it, a hole reads as zero anyway. */
 		self->io.pwrites++;
 		if (pwrite(self->fd, zero_ts, sizeof(zero_ts), (off_t)torn) < 0)
-			sm_log_warn("whisper: %s: cannot invalidate the point cut at offset %" PRIu64,
-				    self->path, torn);
+			sm_log_warn(
+			    "whisper: %s: cannot invalidate the point cut at offset %" PRIu64,
+			    self->path, torn);
 	}
 	return rc;
 }
@@ -445,8 +446,8 @@ static int write_run(struct whisper *self, size_t a, size_t first, size_t count,
 	if (rc == 0 && slot == 0)
 		note_slot0(self, a, get_be32(p));
 	if (rc == 0 && count > n1) {
-		rc = io_pwrite(self, p + n1 * WHISPER_POINT_SIZE,
-			       (count - n1) * WHISPER_POINT_SIZE, ar->offset);
+		rc = io_pwrite(self, p + n1 * WHISPER_POINT_SIZE, (count - n1) * WHISPER_POINT_SIZE,
+			       ar->offset);
 		if (rc == 0)
 			note_slot0(self, a, get_be32(p + n1 * WHISPER_POINT_SIZE));
 	}
@@ -678,9 +679,8 @@ static int archive_fetch(struct whisper *self, size_t a, int64_t from, int64_t u
 		for (size_t i = 0; i < count; i++) {
 			const uint8_t *p = self->buf + i * WHISPER_POINT_SIZE;
 
-			s->values[i] = (int64_t)get_be32(p) == from_i + (int64_t)i * step
-					       ? get_value(p)
-					       : NAN;
+			s->values[i] =
+			    (int64_t)get_be32(p) == from_i + (int64_t)i * step ? get_value(p) : NAN;
 		}
 	}
 	*out = s;
@@ -746,9 +746,8 @@ void whisper_series_destroy(struct whisper_series **self_p)
 
 /* Checks the header fields and archive table read from a file of `size`
  * bytes against everything create() guarantees. */
-static int check_header(const char *path, const uint8_t *meta, const uint8_t *table,
-			uint32_t count, uint64_t size, struct whisper_archive *archives,
-			struct whisper_err *err)
+static int check_header(const char *path, const uint8_t *meta, const uint8_t *table, uint32_t count,
+			uint64_t size, struct whisper_archive *archives, struct whisper_err *err)
 {
 	uint32_t agg = get_be32(meta);
 	uint32_t max_ret = get_be32(meta + 4);
@@ -790,12 +789,12 @@ static int check_header(const char *path, const uint8_t *meta, const uint8_t *ta
 			    ar->seconds_per_point % pr->seconds_per_point != 0 || ret <= longest ||
 			    pr->points < ar->seconds_per_point / pr->seconds_per_point)
 				return whisper_err_set(
-					err, WHISPER_ECORRUPT,
-					"%s: archives %" PRIu32 " (%" PRIu32 "s:%" PRIu32
-					") and %" PRIu32 " (%" PRIu32 "s:%" PRIu32
-					") break the precision/retention rules",
-					path, i - 1, pr->seconds_per_point, pr->points, i,
-					ar->seconds_per_point, ar->points);
+				    err, WHISPER_ECORRUPT,
+				    "%s: archives %" PRIu32 " (%" PRIu32 "s:%" PRIu32
+				    ") and %" PRIu32 " (%" PRIu32 "s:%" PRIu32
+				    ") break the precision/retention rules",
+				    path, i - 1, pr->seconds_per_point, pr->points, i,
+				    ar->seconds_per_point, ar->points);
 		}
 		longest = ret;
 		expect += (uint64_t)ar->points * WHISPER_POINT_SIZE;
@@ -807,7 +806,8 @@ static int check_header(const char *path, const uint8_t *meta, const uint8_t *ta
 				       path, max_ret, longest);
 	if (size != expect)
 		return whisper_err_set(err, WHISPER_ESIZE,
-				       "%s: file is %" PRIu64 " bytes but its archive table needs %" PRIu64
+				       "%s: file is %" PRIu64
+				       " bytes but its archive table needs %" PRIu64
 				       " (truncated by a crash, or not a Whisper file)",
 				       path, size, expect);
 	return 0;
@@ -871,7 +871,7 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 		goto fail;
 	}
 	if ((uint64_t)count > ((uint64_t)st.st_size - WHISPER_METADATA_SIZE) /
-				      (WHISPER_ARCHIVE_INFO_SIZE + WHISPER_POINT_SIZE)) {
+				  (WHISPER_ARCHIVE_INFO_SIZE + WHISPER_POINT_SIZE)) {
 		/* each archive needs its 12-byte entry and at least one point */
 		whisper_err_set(err, WHISPER_ESIZE,
 				"%s: file is %lld bytes, too short for %" PRIu32 " archives", path,
@@ -885,8 +885,8 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 		whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
-	rc = io_pread(self, table, (size_t)count * WHISPER_ARCHIVE_INFO_SIZE,
-		      WHISPER_METADATA_SIZE);
+	rc =
+	    io_pread(self, table, (size_t)count * WHISPER_ARCHIVE_INFO_SIZE, WHISPER_METADATA_SIZE);
 	if (rc < 0) {
 		whisper_err_set(err, rc, "%s: reading the archive table: %s", path,
 				whisper_strerror(rc));
@@ -1029,8 +1029,9 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
 		return whisper_err_set(err, WHISPER_ECONFIG, "%s: %zu archives, at most %d", path,
 				       n, WHISPER_MAX_ARCHIVES);
 	if (aggregation < 1 || aggregation > 8)
-		return whisper_err_set(err, WHISPER_ECONFIG, "%s: aggregation method %d is not 1..8",
-				       path, (int)aggregation);
+		return whisper_err_set(err, WHISPER_ECONFIG,
+				       "%s: aggregation method %d is not 1..8", path,
+				       (int)aggregation);
 	if (!(xff >= 0.0 && xff <= 1.0))
 		return whisper_err_set(err, WHISPER_ECONFIG, "%s: xFilesFactor %g is not in [0, 1]",
 				       path, xff);
@@ -1098,7 +1099,8 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
 	} else if (flags & WHISPER_CREATE_ZEROFILL) {
 		static const uint8_t zeros[65536];
 		for (uint64_t done = 0; rc == 0 && done < data;) {
-			size_t len = data - done < sizeof(zeros) ? (size_t)(data - done) : sizeof(zeros);
+			size_t len =
+			    data - done < sizeof(zeros) ? (size_t)(data - done) : sizeof(zeros);
 			rc = write_all(fd, zeros, len, (off_t)(hsize + done));
 			done += len;
 		}
@@ -1157,7 +1159,8 @@ int whisper_quarantine(const char *path, const char *reason, char *moved_to, siz
 	struct tm tm;
 	int rc = -EEXIST;
 
-	if (gmtime_r(&now, &tm) == NULL || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
 		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
 	for (int i = 0; i < 100 && rc == -EEXIST; i++) {
 		free(dest);

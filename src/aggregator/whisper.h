@@ -14,9 +14,9 @@
 #include <stdint.h>
 
 /* On-disk sizes (all fields big-endian, no padding). */
-#define WHISPER_METADATA_SIZE 16 /* aggregationType, maxRetention, xff (float32), archiveCount */
+#define WHISPER_METADATA_SIZE	  16 /* aggregationType, maxRetention, xff (float32), archiveCount */
 #define WHISPER_ARCHIVE_INFO_SIZE 12 /* offset, secondsPerPoint, points */
-#define WHISPER_POINT_SIZE 12        /* uint32 timestamp, float64 value */
+#define WHISPER_POINT_SIZE	  12 /* uint32 timestamp, float64 value */
 
 /* Most archives whisper_retention_parse accepts in one definition. Files
  * with more (made elsewhere) still open. */
@@ -30,8 +30,8 @@ enum whisper_aggregation {
 	WHISPER_AGG_MAX = 4,
 	WHISPER_AGG_MIN = 5,
 	WHISPER_AGG_AVG_ZERO = 6, /* missing points count as 0 */
-	WHISPER_AGG_ABSMAX = 7,   /* value with the largest |v| */
-	WHISPER_AGG_ABSMIN = 8,   /* value with the smallest |v| */
+	WHISPER_AGG_ABSMAX = 7,	  /* value with the largest |v| */
+	WHISPER_AGG_ABSMIN = 8,	  /* value with the smallest |v| */
 };
 
 /*
@@ -39,10 +39,10 @@ enum whisper_aggregation {
  * error (-ENOSPC, -EIO, -EFBIG, -EEXIST, -EINVAL for a caller mistake, ...)
  * or one of these, which lie outside errno's range.
  */
-#define WHISPER_ECORRUPT (-4097)    /* header is not a valid Whisper header */
-#define WHISPER_ESIZE (-4098)       /* file size differs from what its header says */
+#define WHISPER_ECORRUPT    (-4097) /* header is not a valid Whisper header */
+#define WHISPER_ESIZE	    (-4098) /* file size differs from what its header says */
 #define WHISPER_ENOTCOVERED (-4099) /* timestamp in the future or older than maxRetention */
-#define WHISPER_ECONFIG (-4100)     /* invalid archive list, retention text or xff */
+#define WHISPER_ECONFIG	    (-4100) /* invalid archive list, retention text or xff */
 
 /* Error detail for the calls that can fail in several ways. Optional: pass
  * NULL when the code alone is enough. */
@@ -54,24 +54,24 @@ struct whisper_err {
 /* One archive as a caller asks for it (seconds per point, number of points). */
 struct whisper_retention {
 	uint32_t seconds_per_point; /* > 0 */
-	uint32_t points;            /* > 0 */
+	uint32_t points;	    /* > 0 */
 };
 
 /* One archive as the file's header describes it. */
 struct whisper_archive {
-	uint32_t offset;            /* absolute file offset of the archive's slot 0 */
+	uint32_t offset;	    /* absolute file offset of the archive's slot 0 */
 	uint32_t seconds_per_point; /* step */
-	uint32_t points;            /* slots */
+	uint32_t points;	    /* slots */
 };
 
 /* The header, as cached in an open handle (whisper_info). */
 struct whisper_header {
 	enum whisper_aggregation aggregation;
-	uint32_t max_retention;                 /* seconds: largest spp * points */
-	float xff;                              /* xFilesFactor, exactly as stored (float32) */
-	uint32_t archive_count;                 /* >= 1 */
+	uint32_t max_retention;			/* seconds: largest spp * points */
+	float xff;				/* xFilesFactor, exactly as stored (float32) */
+	uint32_t archive_count;			/* >= 1 */
 	const struct whisper_archive *archives; /* finest first; owned by the handle */
-	uint64_t file_size;                     /* bytes; equals what the table implies */
+	uint64_t file_size;			/* bytes; equals what the table implies */
 };
 
 /* A point to write. Timestamps are whole seconds: a caller holding a
@@ -85,11 +85,11 @@ struct whisper_point {
  * data for its interval (python's None) is NaN. Free with
  * whisper_series_destroy. */
 struct whisper_series {
-	int64_t from;    /* first interval returned */
-	int64_t until;   /* end of the range (exclusive), as python's timeInfo */
-	uint32_t step;   /* seconds per point of the archive read */
-	size_t count;    /* number of values; (until - from) / step except in python's
-	                  * long-range quirk of whisper_fetch_step (docs/WHISPER.md) */
+	int64_t from;	 /* first interval returned */
+	int64_t until;	 /* end of the range (exclusive), as python's timeInfo */
+	uint32_t step;	 /* seconds per point of the archive read */
+	size_t count;	 /* number of values; (until - from) / step except in python's
+			  * long-range quirk of whisper_fetch_step (docs/WHISPER.md) */
 	double values[]; /* count values */
 };
 
@@ -130,8 +130,8 @@ struct whisper;
  * validates and sorts them (whisper_retention_validate). Returns 0, or
  * WHISPER_ECONFIG with a message saying which archive is wrong and why.
  */
-int whisper_retention_parse(const char *text, struct whisper_retention *out, size_t max,
-			    size_t *n, struct whisper_err *err);
+int whisper_retention_parse(const char *text, struct whisper_retention *out, size_t max, size_t *n,
+			    struct whisper_err *err);
 
 /*
  * Sorts the list finest first and checks python-whisper's rules: at least one

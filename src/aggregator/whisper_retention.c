@@ -31,8 +31,8 @@ static const struct {
 	const char *name;
 	uint32_t seconds;
 } units[] = {
-	{"seconds", 1},	       {"minutes", 60},	     {"hours", 3600},
-	{"days", 86400},       {"weeks", 86400 * 7}, {"years", 86400 * 365},
+    {"seconds", 1},  {"minutes", 60},	   {"hours", 3600},
+    {"days", 86400}, {"weeks", 86400 * 7}, {"years", 86400 * 365},
 };
 
 /* Parses "123" or "123unit" (python's isdigit() / ^(\d+)([a-z]+)$) from the
@@ -77,9 +77,9 @@ static int parse_one(const char *s, size_t len, struct whisper_retention *out,
 	uint32_t unit;
 
 	if (colon == NULL)
-		return whisper_err_set(err, WHISPER_ECONFIG,
-				       "invalid retention definition '%.*s': expected PRECISION:POINTS",
-				       (int)len, s);
+		return whisper_err_set(
+		    err, WHISPER_ECONFIG,
+		    "invalid retention definition '%.*s': expected PRECISION:POINTS", (int)len, s);
 	size_t plen = (size_t)(colon - s);
 	if (parse_quantity(s, plen, &num, &unit) < 0)
 		return whisper_err_set(err, WHISPER_ECONFIG,
@@ -88,9 +88,10 @@ static int parse_one(const char *s, size_t len, struct whisper_retention *out,
 				       (int)plen, s, (int)len, s);
 	precision = unit ? num * unit : num;
 	if (precision == 0 || precision > UINT32_MAX)
-		return whisper_err_set(err, WHISPER_ECONFIG,
-				       "invalid precision '%.*s' in '%.*s': must be 1 s to 2^32-1 s",
-				       (int)plen, s, (int)len, s);
+		return whisper_err_set(
+		    err, WHISPER_ECONFIG,
+		    "invalid precision '%.*s' in '%.*s': must be 1 s to 2^32-1 s", (int)plen, s,
+		    (int)len, s);
 
 	const char *p = colon + 1;
 	size_t rlen = len - plen - 1;
@@ -101,17 +102,18 @@ static int parse_one(const char *s, size_t len, struct whisper_retention *out,
 				       (int)rlen, p, (int)len, s);
 	points = unit ? num * unit / precision : num; /* python: int * mult // precision */
 	if (points == 0 || points > UINT32_MAX)
-		return whisper_err_set(err, WHISPER_ECONFIG,
-				       "retention '%.*s' in '%.*s' gives %llu points: must be at least "
-				       "one point and below 2^32",
-				       (int)rlen, p, (int)len, s, (unsigned long long)points);
+		return whisper_err_set(
+		    err, WHISPER_ECONFIG,
+		    "retention '%.*s' in '%.*s' gives %llu points: must be at least "
+		    "one point and below 2^32",
+		    (int)rlen, p, (int)len, s, (unsigned long long)points);
 	out->seconds_per_point = (uint32_t)precision;
 	out->points = (uint32_t)points;
 	return 0;
 }
 
-int whisper_retention_parse(const char *text, struct whisper_retention *out, size_t max,
-			    size_t *n, struct whisper_err *err)
+int whisper_retention_parse(const char *text, struct whisper_retention *out, size_t max, size_t *n,
+			    struct whisper_err *err)
 {
 	size_t count = 0;
 	const char *s = text;
@@ -132,7 +134,8 @@ int whisper_retention_parse(const char *text, struct whisper_retention *out, siz
 			e--;
 		if (count == max)
 			return whisper_err_set(err, WHISPER_ECONFIG,
-					       "retention '%s' has more than %zu archives", text, max);
+					       "retention '%s' has more than %zu archives", text,
+					       max);
 		rc = parse_one(b, (size_t)(e - b), &out[count], err);
 		if (rc < 0)
 			return rc;
@@ -169,48 +172,52 @@ int whisper_retention_validate(struct whisper_retention *list, size_t n, struct 
 		uint64_t ret = (uint64_t)a->seconds_per_point * a->points;
 
 		if (a->seconds_per_point == 0 || a->points == 0)
-			return whisper_err_set(err, WHISPER_ECONFIG,
-					       "archive %zu (%u s per point, %u points): precision and "
-					       "points must both be at least 1",
-					       i, a->seconds_per_point, a->points);
+			return whisper_err_set(
+			    err, WHISPER_ECONFIG,
+			    "archive %zu (%u s per point, %u points): precision and "
+			    "points must both be at least 1",
+			    i, a->seconds_per_point, a->points);
 		if (ret > UINT32_MAX)
-			return whisper_err_set(err, WHISPER_ECONFIG,
-					       "archive %zu (%u s per point, %u points) retains %llu s, "
-					       "more than the format's 2^32-1 s",
-					       i, a->seconds_per_point, a->points,
-					       (unsigned long long)ret);
+			return whisper_err_set(
+			    err, WHISPER_ECONFIG,
+			    "archive %zu (%u s per point, %u points) retains %llu s, "
+			    "more than the format's 2^32-1 s",
+			    i, a->seconds_per_point, a->points, (unsigned long long)ret);
 		if (i + 1 == n)
 			break;
 		const struct whisper_retention *b = &list[i + 1];
 		uint64_t next_ret = (uint64_t)b->seconds_per_point * b->points;
 		if (a->seconds_per_point == b->seconds_per_point)
-			return whisper_err_set(err, WHISPER_ECONFIG,
-					       "archives %zu and %zu have the same precision (%u s per "
-					       "point)",
-					       i, i + 1, a->seconds_per_point);
+			return whisper_err_set(
+			    err, WHISPER_ECONFIG,
+			    "archives %zu and %zu have the same precision (%u s per "
+			    "point)",
+			    i, i + 1, a->seconds_per_point);
 		if (b->seconds_per_point % a->seconds_per_point != 0)
-			return whisper_err_set(err, WHISPER_ECONFIG,
-					       "archive %zu's precision (%u s) is not a multiple of "
-					       "archive %zu's (%u s)",
-					       i + 1, b->seconds_per_point, i, a->seconds_per_point);
+			return whisper_err_set(
+			    err, WHISPER_ECONFIG,
+			    "archive %zu's precision (%u s) is not a multiple of "
+			    "archive %zu's (%u s)",
+			    i + 1, b->seconds_per_point, i, a->seconds_per_point);
 		if (!(next_ret > ret))
-			return whisper_err_set(err, WHISPER_ECONFIG,
-					       "archive %zu covers %llu s, not more than archive %zu's "
-					       "%llu s: coarser archives must cover longer times",
-					       i + 1, (unsigned long long)next_ret, i,
-					       (unsigned long long)ret);
+			return whisper_err_set(
+			    err, WHISPER_ECONFIG,
+			    "archive %zu covers %llu s, not more than archive %zu's "
+			    "%llu s: coarser archives must cover longer times",
+			    i + 1, (unsigned long long)next_ret, i, (unsigned long long)ret);
 		uint32_t ratio = b->seconds_per_point / a->seconds_per_point;
 		if (a->points < ratio)
-			return whisper_err_set(err, WHISPER_ECONFIG,
-					       "archive %zu has %u points but archive %zu consolidates "
-					       "%u of them into each of its points",
-					       i, a->points, i + 1, ratio);
+			return whisper_err_set(
+			    err, WHISPER_ECONFIG,
+			    "archive %zu has %u points but archive %zu consolidates "
+			    "%u of them into each of its points",
+			    i, a->points, i + 1, ratio);
 	}
 	return 0;
 }
 
 static const char *const agg_names[] = {
-	NULL, "average", "sum", "last", "max", "min", "avg_zero", "absmax", "absmin",
+    NULL, "average", "sum", "last", "max", "min", "avg_zero", "absmax", "absmin",
 };
 
 int whisper_aggregation_parse(const char *name)
