@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The main command: on a fresh Debian 12 machine, as root, installs what is
+# missing, builds, and starts the whole StackMon suite on this machine:
+#   - stackmon-collector (fan-in tcp://127.0.0.1:7100, fan-out tcp://127.0.0.1:7101),
+#   - stackmon-monitor against libvirt's test driver with a generated node of
+#     several tenants' domains (or, with --qemu, against qemu:///system with a
+#     few real QEMU domains it starts),
+#   - stackmon-aggregator and the dashboard under lighttpd, once they are built,
+# then prints the dashboard URL and the fan-out endpoint, and stops everything
+# cleanly on Ctrl-C (or after --for SECONDS). Logs go to run/logs/.
+#
+# Usage: scripts/run-suite.sh [--qemu] [--domains N] [--for SECONDS] [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+qemu=0 domains=12 duration=0 build=1
+while (($#)); do
+  case $1 in
+    --qemu) qemu=1 ;;
+    --domains) domains=$2; shift ;;
+    --for) duration=$2; shift ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-suite: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+run=$top/run
+logs=$run/logs
+fan_in=tcp://127.0.0.1:7100
+fan_out=tcp://127.0.0.1:7101
+mkdir -p "$logs"
+
+if ((build)); then
+  scripts/install-deps.sh
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >"$logs/build.log"
+  cmake --build build -j"$(nproc)" >>"$logs/build.log" 2>&1 || {
+    tail -30 "$logs/build.log"; echo "run-suite: build failed, see $logs/build.log" >&2; exit 1; }
+fi
+bin=$top/build/src
+
+pids=()
+names=()
+started_libvirtd=0
+qemu_domains=()
+stopping=0
+stop_all() {
+  ((stopping)) && return
+  stopping=1
+  echo
+  echo "run-suite: stopping"
+  # Reverse order: consumers first, the monitor, then the collector.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+  done
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "${pids[i]}" 2>/dev/null; then
+      echo "run-suite: ${names[i]} did not stop in 5 s; killing it" >&2
+      kill -KILL "${pids[i]}" 2>/dev/null || true
+    fi
+    wait "${pids[i]}" 2>/dev/null || true
+  done
+  for d in "${qemu_domains[@]}"; do tests/lib/qemu_domain.sh destroy "$d" >/dev/null 2>&1 || true; done
+  if ((started_libvirtd)); then scripts/libvirtd.sh stop >/dev/null 2>&1 || true; fi
+  echo "run-suite: stopped; logs are in $logs"
+}
+trap stop_all EXIT
+trap 'exit 0' INT TERM
+
+# start NAME COMMAND...: runs a daemon in the background, its stderr/stdout
+# in run/logs/NAME.log, and fails early if it dies at once.
+start() {
+  local name=$1; shift
+  "$@" >"$logs/$name.log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+  sleep 0.3
+  if ! kill -0 $! 2>/dev/null; then
+    echo "run-suite: $name failed to start:" >&2
+    tail -20 "$logs/$name.log" >&2
+    exit 1
+  fi
+}
+
+host=$(hostname -s 2>/dev/null | tr -c 'A-Za-z0-9._\n-' '-' || true)
+host=${host:-stackmon-demo}
+
+if ((qemu)); then
+  if ! scripts/libvirtd.sh status >/dev/null 2>&1; then
+    scripts/libvirtd.sh start
+    started_libvirtd=1
+  fi
+  uri=qemu:///system
+  i=0
+  for t in "a1a1a1a1000000000000000000000001 alpha" "b2b2b2b2000000000000000000000002 beta"; do
+    set -- $t
+    i=$((i + 1))
+    name=smtest-demo-$i
+    tests/lib/qemu_domain.sh create "$name" --nova "$1" "$2" "0a00000000000000000000000000000$i:user$i" "demo-vm-$i" m1.tiny \
+      >"$logs/qemu-$name.log" 2>&1 && qemu_domains+=("$name") ||
+      { echo "run-suite: could not start QEMU domain $name (see $logs/qemu-$name.log)" >&2; exit 1; }
+  done
+else
+  /usr/bin/python3 tests/fixtures/gen_node.py --domains "$domains" --seed 7 --out "$run/node.xml"
+  uri=test://$run/node.xml
+fi
+
+start collector "$bin/collector/stackmon-collector" --fan-in "$fan_in" --fan-out "$fan_out" \
+  --name master -c /dev/null
+start monitor "$bin/monitor/stackmon-monitor" --uri "$uri" --publish "$fan_in=$fan_out" \
+  --host "$host" -c /dev/null
+
+dashboard_url="(the dashboard is not built yet)"
+if [ -x "$bin/aggregator/stackmon-aggregator" ]; then
+  mkdir -p "$run/data"
+  start aggregator "$bin/aggregator/stackmon-aggregator" --subscribe "$fan_out" \
+    --data-dir "$run/data" -c /dev/null
+fi
+if [ -x "$top/build/dashboard/stackmon.cgi" ] && [ -x scripts/dashboard-lighttpd.sh ]; then
+  dashboard_url=$(scripts/dashboard-lighttpd.sh url)
+  start lighttpd scripts/dashboard-lighttpd.sh run "$run"
+fi
+
+cat <<MSG
+
+StackMon is running on this machine.
+  monitor:    $uri as host '$host'
+  fan-in:     $fan_in   (monitors publish here)
+  fan-out:    $fan_out   (subscribe here)
+  dashboard:  $dashboard_url
+  logs:       $logs/
+Watch it:     $bin/sub/stackmon-sub --connect $fan_out --table
+Press Ctrl-C to stop everything.
+MSG
+
+if ((duration > 0)); then
+  sleep "$duration" &
+  wait $! || true
+else
+  # Wake when any daemon dies, so a crash is reported rather than hidden.
+  while :; do
+    for i in "${!pids[@]}"; do
+      if ! kill -0 "${pids[i]}" 2>/dev/null; then
+        echo "run-suite: ${names[i]} exited; see $logs/${names[i]}.log" >&2
+        exit 1
+      fi
+    done
+    sleep 1 &
+    wait $! || true
+  done
+fi
