@@ -10,9 +10,14 @@
 #           the original is backed up once as qemu.conf.stackmon-orig), starts
 #           virtlogd and libvirtd when they are not already running, records
 #           the PIDs it started, then waits until both qemu:///system and
-#           test+unix:///default answer. Exit 0 when they do.
+#           test+unix:///default answer. It also keeps one connection to
+#           test+unix:///default open (a background `virsh event --loop`):
+#           libvirtd frees the shared test driver's state, and every domain
+#           created on it, whenever its last client disconnects, so without
+#           this a domain made by one virsh call is gone by the next one.
+#           Exit 0 when all is ready.
 #   stop    destroys leftover domains named smtest-* on both URIs (and their
-#           folders under /var/tmp/stackmon-test), then ends
+#           folders under /var/tmp/stackmon-test), then ends the keeper and
 #           only the daemons this script started (by recorded PID) and waits
 #           for them to exit. Daemons started by someone else are left running.
 #   status  exit 0 when both URIs answer, 1 otherwise.
@@ -180,7 +185,42 @@ cmd_start() {
 		tail -n 5 "$LOG_DIR/libvirtd.log" >&2 2>/dev/null || true
 		exit 1
 	fi
+	start_keeper
 	say "ready: $QEMU_URI and $TEST_URI answer"
+}
+
+# The keeper holds test+unix:///default open; see the header. Its PID is
+# recorded like the daemons'. Proof that it holds the state: a domain created
+# by one virsh call is still there for the next.
+test_state_kept() {
+	local probe=${PREFIX}keeper-probe ok=1
+	printf '%s' "<domain type='test'><name>$probe</name><memory>1024</memory><os><type>hvm</type></os></domain>" \
+		>"$STATE_DIR/probe.xml"
+	virsh -q -c "$TEST_URI" create "$STATE_DIR/probe.xml" >/dev/null 2>&1 || true
+	virsh -q -c "$TEST_URI" domuuid "$probe" >/dev/null 2>&1 || ok=0
+	virsh -q -c "$TEST_URI" destroy "$probe" >/dev/null 2>&1 || true
+	rm -f "$STATE_DIR/probe.xml"
+	((ok))
+}
+
+start_keeper() {
+	local pid i
+	if pid=$(recorded_alive_pid test-keeper) && test_state_kept; then
+		say "test-driver keeper already running (pid $pid)"
+		return 0
+	fi
+	[[ -z ${pid:-} ]] || kill -TERM "$pid" 2>/dev/null || true
+	setsid virsh -q -c "$TEST_URI" event --all --loop </dev/null >/dev/null 2>&1 &
+	pid=$!
+	record_pid test-keeper "$pid" || die "the test-driver keeper (virsh event) exited at once"
+	for ((i = 0; i < 40; i++)); do
+		if test_state_kept; then
+			say "started test-driver keeper (pid $pid)"
+			return 0
+		fi
+		sleep 0.25
+	done
+	die "the test-driver keeper (pid $pid) does not keep $TEST_URI's domains"
 }
 
 destroy_test_domains() { # URI
@@ -191,8 +231,6 @@ destroy_test_domains() { # URI
 		virsh -q -c "$uri" destroy "$d" >/dev/null 2>&1 || true
 		# A persistent leftover (a test that defined one) goes too.
 		virsh -q -c "$uri" undefine "$d" >/dev/null 2>&1 || true
-		# Its disk and console, as tests/lib/qemu_domain.sh lays them out.
-		[[ $d == */* ]] || rm -rf "${STACKMON_TEST_VAR:-/var/tmp/stackmon-test}/dom-$d"
 		say "removed leftover domain $d from $uri"
 	done < <(virsh -q -c "$uri" list --all --name 2>/dev/null)
 }
@@ -224,7 +262,10 @@ cmd_stop() {
 	[[ $(id -u) == 0 ]] || die "must run as root"
 	destroy_test_domains "$QEMU_URI"
 	destroy_test_domains "$TEST_URI"
-	# libvirtd first: it holds virtlogd's connections for guest consoles.
+	# Disks and consoles of tests/lib/qemu_domain.sh's guests (all smtest-*).
+	rm -rf "${STACKMON_TEST_VAR:-/var/tmp/stackmon-test}"/dom-*
+	stop_daemon test-keeper
+	# libvirtd before virtlogd: it holds virtlogd's connections for guest consoles.
 	stop_daemon libvirtd
 	stop_daemon virtlogd
 }

@@ -9,14 +9,16 @@
 #   qemu_domain.sh wait-boot NAME [SECONDS]   exit 0 once the guest's workload runs
 #   qemu_domain.sh destroy NAME               destroy one domain, remove its files
 #   qemu_domain.sh destroy-all                every smtest-* domain and its files
+#                                             (also other tests' smtest-* domains!)
 #   qemu_domain.sh guest-image                build/cache the guest initramfs only
 #
 # NAME must start with "smtest-" (so libvirtd.sh stop and destroy-all can find
 # leftovers). create prints key=value lines on stdout, one per line:
-#   name=NAME  uuid=UUID  tap=smt-XXXXXXXX  dir=/var/tmp/stackmon-test/dom-NAME
+#   name=NAME  uuid=UUID  tap=smt-XXXXXXXX  dir=/var/tmp/stackmon-test/dom-SAFE-HEX
 #   boot=kernel|bios  disk=vda  console=DIR/console.log
 # The UUID is derived from NAME (md5), so a test knows it in advance. The
-# domain has 1 vCPU, --mem MiB (default 96), a 64 MiB qcow2 disk on virtio
+# domain has 1 vCPU, --mem MiB (default 96, the least a kernel-booted guest
+# boots with; a --bios guest can have 64), a 64 MiB qcow2 disk on virtio
 # (target vda), one virtio NIC on a tap (type='ethernet', host side brought up)
 # and a virtio balloon with 1 s stats. With Debian's kernel (/boot/vmlinuz-*)
 # and busybox-static present it direct-boots a tiny initramfs whose /init
@@ -33,7 +35,6 @@ set -euo pipefail
 VAR_DIR=${STACKMON_TEST_VAR:-/var/tmp/stackmon-test}
 URI=${LIBVIRT_QEMU_URI:-qemu:///system}
 PREFIX=smtest-
-NOVA_NS=http://openstack.org/xmlns/libvirt/nova/1.1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GUEST_INIT=$HERE/guest-init.sh
 
@@ -43,27 +44,8 @@ die() {
 }
 note() { echo "qemu_domain.sh: $*" >&2; }
 
-# bash 5.2 expands "&" in a ${x//pat/rep} replacement to the match; turn
-# that off so the escapes below are literal (older bash has no such option).
-shopt -u patsub_replacement 2>/dev/null || true
-
-xml_escape() {
-	local s=$1
-	s=${s//&/&amp;}
-	s=${s//</&lt;}
-	s=${s//>/&gt;}
-	s=${s//\"/&quot;}
-	s=${s//\'/&apos;}
-	printf '%s' "$s"
-}
-
-hex_of() { printf '%s' "$1" | md5sum | cut -c1-32; }
-
-uuid_of() {
-	local h
-	h=$(hex_of "$1")
-	echo "${h:0:8}-${h:8:4}-${h:12:4}-${h:16:4}-${h:20:12}"
-}
+# shellcheck source=tests/lib/domxml.sh
+. "$HERE/domxml.sh"
 
 # Tap names are at most 15 bytes: "smt-" plus 8 hex digits of the name's md5.
 tap_of() {
@@ -72,9 +54,18 @@ tap_of() {
 	echo "smt-${h:0:8}"
 }
 
+# Per-domain folder: the name's safe characters (for people reading it) plus
+# 8 hex digits of its md5 (so any libvirt name maps to a usable path).
+dir_of() {
+	local safe=${1//[^A-Za-z0-9._-]/}
+	echo "$VAR_DIR/dom-${safe:0:40}-$(hex_of "$1" | cut -c1-8)"
+}
+
 check_name() {
 	[[ $1 == "$PREFIX"?* ]] || die "domain name must start with $PREFIX: '$1'"
-	[[ $1 != */* && ${#1} -le 200 ]] || die "domain name must not contain '/' and be at most 200 chars"
+	# The QEMU driver refuses '/' and newlines, and names too long for a file.
+	[[ $1 != */* && $1 != *$'\n'* && ${#1} -le 200 ]] ||
+		die "domain name must have no '/' or newline and at most 200 chars"
 }
 
 # Newest Debian kernel that has its modules installed, or nothing.
@@ -145,33 +136,6 @@ guest_image() {
 	echo "$out"
 }
 
-nova_xml() { # PROJECT_ID PROJECT_NAME USER DISPLAY_NAME FLAVOR
-	local pid=$1 pname=$2 user=$3 disp=$4 flavor=$5 uid uname
-	uid=${user%%:*}
-	uname=${user#*:}
-	cat <<EOF
-  <metadata>
-    <nova:instance xmlns:nova="$NOVA_NS">
-      <nova:package version="27.1.0"/>
-      <nova:name>$(xml_escape "$disp")</nova:name>
-      <nova:creationTime>$(date -u '+%Y-%m-%d %H:%M:%S')</nova:creationTime>
-      <nova:flavor name="$(xml_escape "$flavor")">
-        <nova:memory>$MEM</nova:memory>
-        <nova:disk>1</nova:disk>
-        <nova:swap>0</nova:swap>
-        <nova:ephemeral>0</nova:ephemeral>
-        <nova:vcpus>1</nova:vcpus>
-      </nova:flavor>
-      <nova:owner>
-        <nova:user uuid="$(xml_escape "$uid")">$(xml_escape "$uname")</nova:user>
-        <nova:project uuid="$(xml_escape "$pid")">$(xml_escape "$pname")</nova:project>
-      </nova:owner>
-      <nova:root type="image" uuid="$(uuid_of image-cirros)"/>
-    </nova:instance>
-  </metadata>
-EOF
-}
-
 cmd_create() {
 	local name=$1 bios=0 nova="" dir uuid tap kernel="" initrd="" os xml t
 	shift
@@ -199,19 +163,16 @@ cmd_create() {
 		shift
 	done
 	[[ $MEM =~ ^[0-9]+$ && $load =~ ^[0-9]+$ ]] || die "--mem and --load take numbers"
-	((${#nova_args[@]} == 0)) || nova=$(nova_xml "${nova_args[@]}")
+	((${#nova_args[@]} == 0)) || nova=$(nova_xml "$MEM" 1 "${nova_args[@]}")
 	[[ $(id -u) == 0 ]] || die "must run as root"
 	virsh -q -c "$URI" list >/dev/null 2>&1 || die "$URI does not answer: run scripts/libvirtd.sh start"
 
 	uuid=$(uuid_of "$name")
 	tap=$(tap_of "$name")
-	dir=$VAR_DIR/dom-$name
+	dir=$(dir_of "$name")
 	if virsh -q -c "$URI" domuuid "$name" >/dev/null 2>&1; then
 		die "domain $name already exists (destroy it first)"
 	fi
-	rm -rf "$dir"
-	mkdir -p "$dir"
-	qemu-img create -q -f qcow2 "$dir/disk.qcow2" 64M
 
 	if ((!bios)); then
 		if kernel=$(find_kernel) && initrd=$(guest_image); then
@@ -222,12 +183,22 @@ cmd_create() {
 			bios=1
 		fi
 	fi
+	if ((!bios && MEM < 96)); then
+		# Debian's kernel with this initramfs runs out of memory while
+		# booting with 80 MiB (measured); 96 MiB leaves ~20 MiB free.
+		die "a kernel-booted guest needs --mem 96 or more (use --bios for less)"
+	fi
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	qemu-img create -q -f qcow2 "$dir/disk.qcow2" 64M
+	printf '%s\n' "$name" >"$dir/name"
+
 	if ((bios)); then
 		os="<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>"
 	else
 		os="<os><type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$kernel</kernel>
-    <initrd>$initrd</initrd>
+    <kernel>$(xml_escape "$kernel")</kernel>
+    <initrd>$(xml_escape "$initrd")</initrd>
     <cmdline>console=ttyS0 quiet panic=-1 mitigations=off smload=$load</cmdline>
   </os>"
 	fi
@@ -252,7 +223,7 @@ ${nova}
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2'/>
-      <source file='$dir/disk.qcow2'/>
+      <source file='$(xml_escape "$dir/disk.qcow2")'/>
       <target dev='vda' bus='virtio'/>
     </disk>
     <interface type='ethernet'>
@@ -260,7 +231,7 @@ ${nova}
       <model type='virtio'/>
     </interface>
     <serial type='file'>
-      <source path='$dir/console.log'/>
+      <source path='$(xml_escape "$dir/console.log")'/>
       <target port='0'/>
     </serial>
     <controller type='usb' model='none'/>
@@ -292,7 +263,7 @@ ${nova}
 cmd_wait_boot() {
 	local name=$1 secs=${2:-60} dir deadline
 	check_name "$name"
-	dir=$VAR_DIR/dom-$name
+	dir=$(dir_of "$name")
 	deadline=$((SECONDS + secs))
 	while ((SECONDS < deadline)); do
 		grep -q 'smguest: up' "$dir/console.log" 2>/dev/null && return 0
@@ -311,17 +282,27 @@ cmd_destroy() {
 	check_name "$name"
 	virsh -q -c "$URI" destroy "$name" >/dev/null 2>&1 || true
 	virsh -q -c "$URI" undefine "$name" >/dev/null 2>&1 || true
-	rm -rf "${VAR_DIR:?}/dom-$name"
+	rm -rf "$(dir_of "$name")"
 }
 
 cmd_destroy_all() {
-	local d
+	local d n
 	if virsh -q -c "$URI" list >/dev/null 2>&1; then
 		while read -r d; do
 			[[ $d == "$PREFIX"* ]] && cmd_destroy "$d"
 		done < <(virsh -q -c "$URI" list --all --name 2>/dev/null)
 	fi
-	rm -rf "${VAR_DIR:?}"/dom-"$PREFIX"*
+	# Folders whose domain is gone, left by a test that died. Skip young
+	# ones: another test may be creating that domain right now.
+	for d in "$VAR_DIR"/dom-*/; do
+		[[ -d $d ]] || continue
+		n=$(cat "$d/name" 2>/dev/null) || n=""
+		if [[ -n $n ]] && virsh -q -c "$URI" domuuid "$n" >/dev/null 2>&1; then
+			continue
+		fi
+		[[ -n $(find "$d" -maxdepth 0 -mmin +2) ]] && rm -rf "$d"
+	done
+	return 0
 }
 
 case ${1:-} in
