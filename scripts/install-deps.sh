@@ -16,6 +16,9 @@ PKGS=(
   python3 python3-zmq python3-msgpack python3-whisper
   # tools used by tests and benchmarks
   valgrind procps psmisc iproute2 systemd
+  # a QEMU guest that does real work (tests/lib/qemu_domain.sh boots Debian's
+  # kernel with a busybox initramfs)
+  linux-image-amd64 busybox-static
 )
 
 missing=()
