@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by tests/lib/qemu_domain.sh and tests/lib/test_domains.sh (source
 # it, do not run it): escaping for libvirt domain XML, name-derived UUIDs and
 # the Nova metadata block OpenStack writes into a domain.

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the tiny guest that tests/lib/qemu_domain.sh boots: Debian's kernel
 # plus busybox-static. It loads the virtio drivers, then loops forever doing a
 # little CPU, disk and network work each second so that every counter a

@@ -71,7 +71,7 @@ check_name() {
 # Newest Debian kernel that has its modules installed, or nothing.
 find_kernel() {
 	local k ver
-	for k in $(ls -1v /boot/vmlinuz-* 2>/dev/null | sort -rV); do
+	for k in $(printf "%s\n" /boot/vmlinuz-* | sort -rV); do
 		ver=${k#/boot/vmlinuz-}
 		if [[ -r $k && -d /lib/modules/$ver/kernel/drivers/virtio ]]; then
 			echo "$k"
@@ -137,7 +137,7 @@ guest_image() {
 }
 
 cmd_create() {
-	local name=$1 bios=0 nova="" dir uuid tap kernel="" initrd="" os xml t
+	local name=$1 bios=0 nova="" dir uuid tap kernel="" initrd="" os xml
 	shift
 	check_name "$name"
 	MEM=96
@@ -247,7 +247,7 @@ ${nova}
 		die "virsh create $name failed (XML in $dir/domain.xml)"
 	fi
 	# libvirt creates the tap; make sure the host side is up so packets flow.
-	for t in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		ip link set "$tap" up 2>/dev/null && break
 		sleep 0.2
 	done
