@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""End to end against real QEMU domains (TCG) under libvirtd: with guests
+that compute, write their disk and send packets every second, the monitor's
+frames show CPU, steal, load, block, interface and balloon figures moving,
+the Nova identity of the domain that has it, and a "stopped" event (and no
+more frames listing it) once a domain is destroyed.
+
+usage: qemu_test.py MONITOR SUB_CAPTURE QEMU_DOMAIN_SH
+"""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import monlib  # noqa: E402
+from monlib import check, log  # noqa: E402
+
+URI = "qemu:///system"
+
+
+def create(script, name, *extra):
+    r = subprocess.run([script, "create", name] + list(extra), capture_output=True, text=True,
+                       timeout=120)
+    check(r.returncode == 0, "qemu_domain.sh create %s: %s" % (name, r.stderr))
+    info = dict(line.split("=", 1) for line in r.stdout.split("\n") if "=" in line)
+    if info.get("boot") != "kernel":
+        msg = "no guest kernel/busybox-static: a BIOS guest does no block or network work"
+        if os.environ.get("STACKMON_REQUIRE_LIBVIRTD") == "1":
+            monlib.fail(msg)
+        print("SKIP: " + msg)
+        sys.exit(monlib.SKIP)
+    return info
+
+
+def series(frames, uuid, get):
+    out = []
+    for f in frames:
+        d = monlib.by_uuid(f["msg"]).get(uuid)
+        if d is not None and not d["stale"]:
+            out.append(get(d))
+    return out
+
+
+def grows(xs):
+    return len(xs) >= 2 and xs[-1] > xs[0]
+
+
+def main():
+    monitor, capture_bin, qemu_domain = sys.argv[1:4]
+    monlib.require_libvirtd(URI)
+    work = monlib.tmpdir("qemu")
+    host = "qemu-%d" % os.getpid()
+    names = ["smtest-mq%d-%d" % (os.getpid(), i) for i in range(2)]
+    infos = []
+    try:
+        infos.append(create(qemu_domain, names[0], "--nova", "a1a1a1a1000000000000000000000001",
+                            "alpha", "0a000000000000000000000000000001:alice", "web-01",
+                            "m1.tiny"))
+        infos.append(create(qemu_domain, names[1]))
+        for n in names:
+            r = subprocess.run([qemu_domain, "wait-boot", n, "240"], capture_output=True,
+                               text=True, timeout=300)
+            check(r.returncode == 0, "%s did not boot: %s" % (n, r.stderr))
+        uuids = [i["uuid"] for i in infos]
+
+        cap = monlib.Capture(capture_bin, "ipc://%s/fanin" % work)
+        mon = monlib.Monitor(monitor, ["--uri", URI, "--publish", "ipc://%s/fanin" % work,
+                                       "--host", host], work)
+        cap.wait_frames(8, 60, host)
+        frames = cap.stats(host)[1:]  # the first frame has no rates yet
+
+        for u, n in zip(uuids, names):
+            d = monlib.by_uuid(frames[-1]["msg"]).get(u)
+            check(d is not None, "%s missing from frames" % n)
+            check(d["name"] == n and d["state"] == 1 and d["vcpus"] == 1, "%s: %r" % (n, d))
+            cpu = series(frames, u, lambda d: d["cpu_time_ns"])
+            check(grows(cpu), "%s: CPU time not moving %r" % (n, cpu))
+            pct = series(frames, u, lambda d: d["cpu_pct"])
+            check(all(p is not None and 0 <= p <= 100 for p in pct) and max(pct) > 0,
+                  "%s: cpu_pct %r" % (n, pct))
+            steal = series(frames, u, lambda d: d["steal_pct"])
+            check(all(s is not None and 0 <= s <= 100 for s in steal),
+                  "%s: steal_pct (vcpu.N.delay) %r" % (n, steal))
+            load = series(frames, u, lambda d: d["load"][0])
+            check(all(x is not None and x > 0 for x in load), "%s: load %r" % (n, load))
+            wr = series(frames, u, lambda d: d["disks"][0]["wr_bytes"])
+            check(d["disks"][0]["name"] == "vda" and grows(wr),
+                  "%s: disk writes not moving %r" % (n, wr))
+            tx = series(frames, u, lambda d: d["nics"][0]["tx_packets"])
+            check(d["nics"][0]["name"] == infos[uuids.index(u)]["tap"] and grows(tx),
+                  "%s: interface not moving %r" % (n, tx))
+            rate = series(frames, u, lambda d: d["nics"][0]["tx_packets_ps"])
+            check(all(r is not None and r >= 0 for r in rate) and max(rate) > 0,
+                  "%s: tx rate %r" % (n, rate))
+            basis = series(frames, u, lambda d: d["mem_basis"])
+            mem = series(frames, u, lambda d: (d["mem_used_kib"], d["mem_total_kib"], d["mem_pct"]))
+            check(basis[-1] == "guest_usable", "%s: memory basis %r" % (n, basis))
+            check(all(0 < m[2] < 100 for m in mem), "%s: mem_pct %r" % (n, mem))
+        ident = monlib.by_uuid(frames[-1]["msg"])[uuids[0]]["identity"]
+        check(ident and ident["display_name"] == "web-01" and ident["project_name"] == "alpha"
+              and ident["user_name"] == "alice", "identity %r" % ident)
+        check(monlib.by_uuid(frames[-1]["msg"])[uuids[1]]["identity"] is None, "stray identity")
+
+        # The balloon moves: inflate it by 8 MiB (more would starve these tiny
+        # guests) and the guest's view shrinks by as much.
+        before = monlib.by_uuid(frames[-1]["msg"])[uuids[0]]
+        monlib.virsh(URI, "setmem", "--domain", names[0], "--size", "90112", "--live")
+        cap.wait(lambda _: monlib.by_uuid(cap.stats(host)[-1]["msg"])[uuids[0]]["mem_total_kib"]
+                 <= before["mem_total_kib"] - 4096, 30, "the guest's view of the balloon")
+        after = monlib.by_uuid(cap.stats(host)[-1]["msg"])[uuids[0]]
+        check(after["mem_basis"] == "guest_usable" and 0 < after["mem_pct"] < 100 and
+              after["mem_pct"] != before["mem_pct"],
+              "balloon: %r -> %r" % ((before["mem_total_kib"], before["mem_pct"]),
+                                     (after["mem_total_kib"], after["mem_pct"])))
+
+        # Destroy one: a "stopped" event, then frames without it.
+        subprocess.run([qemu_domain, "destroy", names[1]], check=True, timeout=120)
+        cap.wait(lambda _: any(e["msg"]["event"] == "stopped" and e["msg"]["uuid"] == uuids[1]
+                               for e in cap.events(host)), 15, "stopped event")
+        stop = [e for e in cap.events(host) if e["msg"]["uuid"] == uuids[1] and
+                e["msg"]["event"] == "stopped"]
+        check(len(stop) == 1 and stop[0]["msg"]["reason"] in ("destroyed", "vanished"),
+              "stopped events %r" % stop)
+        cap.wait_frames(2, 15, host)
+        after = [f for f in cap.stats(host) if f["rx"] > stop[0]["rx"]]
+        check(after and all(uuids[1] not in monlib.by_uuid(f["msg"]) for f in after),
+              "destroyed domain still listed")
+        check(uuids[0] in monlib.by_uuid(after[-1]["msg"]), "surviving domain missing")
+        err = mon.stop()
+        cap.stop()
+        check("bulk statistics unusable" not in err, "bulk API not used:\n" + err)
+        log("qemu: %d frames; the last (one domain) %d bytes" %
+            (len(cap.stats(host)), cap.stats(host)[-1]["size"]))
+    finally:
+        for n in names:
+            subprocess.run([qemu_domain, "destroy", n], capture_output=True, timeout=120)
+    log("qemu: OK")
+
+
+if __name__ == "__main__":
+    main()
