@@ -26,6 +26,7 @@
 #define RELPATH_MAX	       4095
 #define METRIC_NAME_MAX	       255
 #define TOUCH_INTERVAL_MAX     3600.0
+#define AUTO_CHECKPOINT_PAGES  1000 /* sqlite's own default */
 
 /* Prepared statements, by role. Reads come last: a read-only index may
  * prepare only those. */
@@ -449,10 +450,18 @@ static int migrate(struct agg_index *self, const struct index_migration *list, s
 	char pragma[96];
 	int rc;
 
+	/* Up to date (the common case): no write lock, so a second handle opens
+	 * beside a busy writer. */
+	if (query_int(self, "PRAGMA user_version", &version) < 0)
+		return -1;
+	if (version >= list[n - 1].version)
+		return exec_sql(self, "PRAGMA foreign_keys = ON", "turning foreign keys on");
 	if (exec_sql(self, "PRAGMA foreign_keys = OFF", "turning foreign keys off") < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		m = &list[i];
+		if (m->version <= version)
+			continue;
 		if (exec_sql(self, "BEGIN IMMEDIATE", "starting a migration") < 0)
 			goto fail;
 		/* Read inside the transaction: another writer may have migrated. */
@@ -730,6 +739,34 @@ void index_set_busy_timeout(struct agg_index *self, int ms)
 {
 	if (self)
 		sqlite3_busy_timeout(self->db, ms < 0 ? 0 : ms);
+}
+
+void index_set_auto_checkpoint(struct agg_index *self, bool on)
+{
+	if (self && self->mode == INDEX_READ_WRITE)
+		sqlite3_wal_autocheckpoint(self->db, on ? AUTO_CHECKPOINT_PAGES : 0);
+}
+
+int index_checkpoint(struct agg_index *self, int *wal_pages, int *done_pages)
+{
+	int log = 0, done = 0, rc;
+
+	if (self == NULL)
+		return -1;
+	if (self->mode == INDEX_READ_ONLY) {
+		fail_call(self, INDEX_E_READONLY, "opened read-only: no checkpoint");
+		return -1;
+	}
+	rc = sqlite3_wal_checkpoint_v2(self->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc != SQLITE_OK) {
+		fail_sqlite(self, rc, "checkpointing");
+		return -1;
+	}
+	if (wal_pages)
+		*wal_pages = log;
+	if (done_pages)
+		*done_pages = done;
+	return 0;
 }
 
 void index_get_stats(const struct agg_index *self, struct index_stats *out)

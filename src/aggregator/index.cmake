@@ -10,6 +10,7 @@ target_link_libraries(stackmon_index PUBLIC stackmon_common PkgConfig::SQLITE3 m
 
 # Benchmark of the hot path (bench/aggregator/index_bench.sh runs it).
 if(EXISTS ${PROJECT_SOURCE_DIR}/bench/aggregator/index_bench.c)
+  find_package(Threads REQUIRED)
   add_executable(index_bench ${PROJECT_SOURCE_DIR}/bench/aggregator/index_bench.c)
-  target_link_libraries(index_bench PRIVATE stackmon_index)
+  target_link_libraries(index_bench PRIVATE stackmon_index Threads::Threads)
 endif()

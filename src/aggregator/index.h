@@ -84,6 +84,21 @@ void index_set_touch_interval(struct agg_index *self, double seconds);
 /* How long a call waits for a lock held by another connection. */
 void index_set_busy_timeout(struct agg_index *self, int ms);
 
+/*
+ * Checkpoints: copying committed pages from the WAL into the main file,
+ * with its fsyncs. By default sqlite does it inside the commit that makes
+ * the WAL pass 1000 pages, which stalls that frame (measured in
+ * docs/INDEX.md). The aggregator may turn that off on its frame handle and
+ * call index_checkpoint from a housekeeping thread through a second
+ * READ_WRITE handle of its own; writes go on meanwhile. Without either, the
+ * WAL grows without bound.
+ */
+void index_set_auto_checkpoint(struct agg_index *self, bool on);
+/* A PASSIVE checkpoint (never waits for the writer). `wal_pages` and
+ * `done_pages` (optional) receive the WAL's size and how much of it is now
+ * in the main file. Returns 0, or -1 (logged). */
+int index_checkpoint(struct agg_index *self, int *wal_pages, int *done_pages);
+
 /* Counters since open, for the aggregator's own monitoring. */
 struct index_stats {
 	uint64_t commits;      /* transactions committed */

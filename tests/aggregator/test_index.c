@@ -1447,6 +1447,45 @@ static void index_survives_a_full_disk(void **state)
 	index_close(&idx);
 }
 
+static void index_second_handle_checkpoints_beside_a_busy_writer(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *w = open_rw(fx), *ck, *r;
+	struct sm_domain_stats d;
+	int wal = -1, done = -1;
+	char *log;
+
+	index_set_auto_checkpoint(w, false);
+	for (uint32_t f = 0; f < 5; f++) {
+		assert_int_equal(index_begin(w), 0);
+		for (uint32_t i = 0; i < 500; i++) {
+			mkdom(&d, f * 500 + i, 1);
+			assert_int_equal(index_upsert_domain(w, "cn1", &d, 1.0), INDEX_NEW);
+		}
+		assert_int_equal(index_commit(w), 0);
+	}
+	/* The writer holds the write lock; an up-to-date file opens without it. */
+	assert_int_equal(index_begin(w), 0);
+	ck = open_rw(fx);
+	assert_int_equal(index_checkpoint(ck, &wal, &done), 0);
+	assert_true(wal > 0);
+	assert_int_equal(done, wal);
+	assert_int_equal(index_commit(w), 0);
+	assert_int_equal(path_int(fx->path, "SELECT count(*) FROM domains"), 2500);
+
+	/* A reader cannot checkpoint. */
+	r = index_open(fx->path, INDEX_READ_ONLY, NULL);
+	assert_non_null(r);
+	capture_start(fx);
+	assert_int_equal(index_checkpoint(r, NULL, NULL), -1);
+	log = capture_stop(fx);
+	free(log);
+	assert_int_equal(index_last_error(r), INDEX_E_READONLY);
+	index_close(&r);
+	index_close(&ck);
+	index_close(&w);
+}
+
 /* Child: commits one frame of 100 domains, then writes a frame of 20,000
  * with a tiny cache (so uncommitted pages spill into the WAL) and dies. */
 static void killed_child(const char *path, int ready_fd)
@@ -1576,6 +1615,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(index_reports_a_damaged_database, setup, teardown),
 	    cmocka_unit_test_setup_teardown(index_survives_a_busy_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(index_survives_a_full_disk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(index_second_handle_checkpoints_beside_a_busy_writer,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(index_consistent_after_exit_mid_transaction, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(index_consistent_after_sigkill_mid_transaction, setup,
