@@ -5,7 +5,8 @@
  * writer; the dashboard opens it read-only while it is written (WAL mode).
  * Every call is one of: a write on the aggregator's hot path (one
  * transaction per received frame, statements prepared once), or a read
- * query that hands rows to a callback. Nothing here ends the process.
+ * query that hands rows to a callback. Nothing here ends the process. A
+ * handle is used by one thread at a time; a second thread opens its own.
  */
 #ifndef AGG_INDEX_H
 #define AGG_INDEX_H

@@ -925,6 +925,17 @@ static void index_refuses_bad_arguments(void **state)
 	assert_int_equal(index_list_domains(idx, NULL, 0, NULL, NULL), -1);
 	assert_int_equal(index_stop_stale(idx, NAN, 1.0, 1.0), -1);
 	assert_int_equal(index_next_purges(idx, 1.0, 1, NULL, NULL), -1);
+	{
+		enum index_error err = INDEX_OK;
+		char missing[160];
+
+		snprintf(missing, sizeof(missing), "%s/no/such/dir/index.db", fx->dir);
+		assert_null(index_open(missing, INDEX_READ_WRITE, &err));
+		assert_int_equal(err, INDEX_E_IO);
+		assert_null(index_open("", INDEX_READ_WRITE, &err));
+		assert_int_equal(err, INDEX_E_INVALID);
+		assert_null(index_open(NULL, INDEX_READ_ONLY, &err));
+	}
 	free(capture_stop(fx));
 	assert_int_equal(index_last_error(idx), INDEX_E_INVALID);
 	/* NULL handles are refused too. */
