@@ -1078,6 +1078,21 @@ static int domain_read(struct agg_index *self, const char *uuid, const struct sm
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* True when an unchanged domain's last_seen is due for a write: when `now`
+ * enters a later multiple of the interval than `last`. On a grid common to
+ * all domains rather than "interval after the last write": the rows due
+ * together are written in the same frame, however their creation times were
+ * spread, so a page of the table is dirtied once per interval, not once per
+ * frame by whichever of its rows falls due. */
+static bool touch_due(double interval, double last, double now)
+{
+	if (!(now > last))
+		return false;
+	if (interval <= 0)
+		return true;
+	return floor(now / interval) > floor(last / interval);
+}
+
 /* Decides what a report means for the stored row (see index.h). */
 static enum index_upsert upsert_verdict(const struct agg_index *self, const char *host,
 					const struct sm_domain_stats *d, double time,
@@ -1108,7 +1123,7 @@ static enum index_upsert upsert_verdict(const struct agg_index *self, const char
 		return INDEX_IGNORED; /* late frame from the same host: facts may be older */
 	if (!row->same_facts)
 		return INDEX_CHANGED;
-	if (time > row->last_seen && time - row->last_seen >= self->touch_interval)
+	if (touch_due(self->touch_interval, row->last_seen, time))
 		return INDEX_TOUCHED;
 	return INDEX_UNCHANGED;
 }

@@ -79,8 +79,10 @@ enum index_error index_last_error(const struct agg_index *self);
 int index_check(struct agg_index *self);
 
 /* Seconds of frame time between two writes of an unchanged domain's
- * last_seen (0 = every frame, max 3600). Fewer writes spare the disk: an
- * unchanged domain costs one indexed read per frame. */
+ * last_seen (0 = every frame, max 3600): it is written when the frame time
+ * enters a new multiple of the interval, for all such domains in the same
+ * frame. Fewer writes spare the disk: an unchanged domain costs one indexed
+ * read per frame. Stored last_seen lags the truth by less than this. */
 void index_set_touch_interval(struct agg_index *self, double seconds);
 /* How long a call waits for a lock held by another connection. */
 void index_set_busy_timeout(struct agg_index *self, int ms);

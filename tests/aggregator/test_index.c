@@ -386,6 +386,32 @@ static void index_upsert_writes_only_changes(void **state)
 	index_close(&idx);
 }
 
+static void index_touches_unchanged_domains_together(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *idx = open_rw(fx);
+	struct sm_domain_stats a, b;
+
+	/* Created 6 s apart, but their last_seen falls due in the same frame (on
+	 * the 10 s grid), so a page holding both is written once. */
+	mkdom(&a, 1, -1);
+	mkdom(&b, 2, -1);
+	assert_int_equal(index_upsert_domain(idx, "cn1", &a, 1001.0), INDEX_NEW);
+	assert_int_equal(index_upsert_domain(idx, "cn1", &b, 1007.0), INDEX_NEW);
+	for (double t = 1008.0; t < 1010.0; t += 1.0) {
+		assert_int_equal(index_upsert_domain(idx, "cn1", &a, t), INDEX_UNCHANGED);
+		assert_int_equal(index_upsert_domain(idx, "cn1", &b, t), INDEX_UNCHANGED);
+	}
+	assert_int_equal(index_upsert_domain(idx, "cn1", &a, 1010.0), INDEX_TOUCHED);
+	assert_int_equal(index_upsert_domain(idx, "cn1", &b, 1010.0), INDEX_TOUCHED);
+	for (double t = 1011.0; t < 1020.0; t += 1.0) {
+		assert_int_equal(index_upsert_domain(idx, "cn1", &a, t), INDEX_UNCHANGED);
+		assert_int_equal(index_upsert_domain(idx, "cn1", &b, t), INDEX_UNCHANGED);
+	}
+	assert_int_equal(index_upsert_domain(idx, "cn1", &b, 1020.5), INDEX_TOUCHED);
+	index_close(&idx);
+}
+
 static int copy_project(void *arg, const struct index_project *p)
 {
 	struct index_project *out = arg;
@@ -1597,6 +1623,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(index_creates_versioned_wal_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(index_upsert_writes_only_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(index_touches_unchanged_domains_together, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(index_tracks_tenants_and_lists_by_project, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(index_records_moves_between_hosts, setup, teardown),
