@@ -278,6 +278,10 @@ static void update_disks(struct dom_tracker *t, const struct dom_sample *s, doub
 	size_t n = devices_bounded(s->ndisks);
 	struct sm_disk_stats *scratch;
 
+	if (n == 0) { /* the array may not exist yet */
+		st->ndisks = 0;
+		return;
+	}
 	scratch = st->disks + st->ndisks;
 	for (size_t i = 0; i < n; i++) {
 		scratch[i] = s->disks[i];
@@ -295,6 +299,10 @@ static void update_nics(struct dom_tracker *t, const struct dom_sample *s, doubl
 	size_t n = devices_bounded(s->nnics);
 	struct sm_nic_stats *scratch;
 
+	if (n == 0) { /* the array may not exist yet */
+		st->nnics = 0;
+		return;
+	}
 	scratch = st->nics + st->nnics;
 	for (size_t i = 0; i < n; i++) {
 		scratch[i] = s->nics[i];
