@@ -2,17 +2,16 @@
  * whisper — Whisper 1.1 files: create, open/validate, update, update_many,
  * fetch, quarantine. Every rule here mirrors python-whisper 1.1.4
  * (/usr/lib/python3/dist-packages/whisper.py) so the bytes we write are the
- * bytes it would write. The handle caches the header and, per archive, the
- * slot-0 timestamp once it is known: that timestamp only ever moves by whole
- * laps of the archive, so the timestamp -> slot mapping it defines never
- * changes, and the hot path needs no reads but the k finer points of a
- * propagation.
+ * bytes it would write. The handle caches the header, each archive's slot-0
+ * timestamp and the finer points of the coarse interval being filled, so the
+ * hot path is one pwrite per point plus the writes propagation must make.
  */
 #define _GNU_SOURCE /* renameat2, mkostemp, asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,20 +37,65 @@ struct run {
 	int64_t start; /* interval of its first point, computed as python does */
 };
 
+/* A consolidated coarse point waiting to be written (batch propagation). */
+struct result {
+	uint32_t interval; /* coarse interval */
+	uint32_t slot;	   /* its slot in the coarse archive */
+	double value;	   /* aggregate */
+};
+
+/*
+ * Working memory of update_many and fetch, shared by every handle of a
+ * thread: sized by the largest batch seen, so thousands of open handles do
+ * not each keep (and page-fault in) their own.
+ */
+struct scratch {
+	struct batch_point *batch; /* sorted copy of the caller's points */
+	struct run *runs;	   /* runs of one archive's group */
+	uint32_t *ivs;		   /* interval of each point in its group's archive */
+	uint32_t *keys;		   /* coarse intervals of a group, consecutive repeats dropped */
+	uint32_t *order;	   /* distinct keys in CPython set order */
+	struct result *results;	   /* consolidations to write */
+	size_t cap;		   /* entries in each array above */
+	uint8_t *buf;		   /* packed points to write, or points read by fetch */
+	size_t buf_cap;		   /* bytes */
+	uint8_t *pre;		   /* finer points prefetched for a batch propagation */
+	size_t pre_cap;		   /* bytes */
+};
+
+/* A copy of a range of one archive's slots, byte for byte as on disk: the
+ * finer points a propagation reads. Every write of ours that overlaps it
+ * patches it, so it stays equal to the file while this handle is the only
+ * writer, and a coarse interval's k finer points are read once, not on
+ * every update that propagates into it. */
+struct window {
+	uint8_t *data;	/* room for k points (k = next.spp / spp) */
+	uint32_t first; /* slot of data[0] */
+	uint32_t len;	/* points held, <= k; 0 = nothing cached */
+};
+
+/* Points prefetched into scratch->pre for the duration of one batch
+ * propagation level (longer than a window's k). */
+struct view {
+	bool valid;
+	uint32_t archive; /* whose slots */
+	uint32_t first;	  /* slot of pre[0] */
+	uint32_t len;	  /* points */
+};
+
 struct whisper {
 	int fd;				  /* open on the file */
-	bool rdonly;			  /* opened WHISPER_OPEN_RDONLY */
+	bool rdonly;			  /* WHISPER_OPEN_RDONLY */
+	bool nocache;			  /* WHISPER_OPEN_NOCACHE: windows live one call */
+	bool defer;			  /* WHISPER_OPEN_DEFER: propagation owed until flush */
+	bool owed;			  /* a propagation chain is owed (defer mode) */
+	int64_t owed_interval;		  /* ... for this finest-archive interval */
 	char *path;			  /* as given to whisper_open */
 	struct whisper_header hdr;	  /* validated header; hdr.archives -> archives */
 	struct whisper_archive *archives; /* hdr.archive_count entries, finest first */
 	uint32_t *base;			  /* per archive: slot-0 timestamp, 0 = not known yet */
-	uint8_t *buf;			  /* scratch: packed points to write or just read */
-	size_t buf_cap;			  /* bytes */
-	struct batch_point *batch;	  /* scratch of update_many: sorted copy of the points */
-	struct run *runs;		  /* scratch of update_many: runs of one archive */
-	uint32_t *keys;			  /* scratch of update_many: coarse intervals touched */
-	uint32_t *order;		  /* ... and their distinct values in CPython set order */
-	size_t batch_cap;		  /* entries in each of batch, runs, keys, order */
+	struct window *win;		  /* per archive but the last: cached finer points */
+	struct view view;		  /* prefetched points, within one call */
 	struct whisper_iostats io;	  /* syscall counters */
 };
 
@@ -107,7 +151,17 @@ static double get_value(const uint8_t *p)
 	return v;
 }
 
-/* Grows a scratch array to hold `need` elements of `size` bytes. */
+static uint32_t archive_step(const struct whisper *self, size_t a)
+{
+	return self->archives[a].seconds_per_point;
+}
+
+static int64_t archive_retention(const struct whisper *self, size_t a)
+{
+	return (int64_t)self->archives[a].seconds_per_point * self->archives[a].points;
+}
+
+/* Grows an array to hold `need` elements of `size` bytes. */
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
 	void *q;
@@ -124,32 +178,65 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-static int grow_buf(struct whisper *self, size_t points)
+/* ---- per-thread scratch ---- */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_rc;
+
+static void scratch_free(void *p)
 {
-	if (points > SIZE_MAX / WHISPER_POINT_SIZE)
-		return -ENOMEM;
-	return grow((void **)&self->buf, &self->buf_cap, points * WHISPER_POINT_SIZE, 1);
+	struct scratch *s = p;
+
+	free(s->batch);
+	free(s->runs);
+	free(s->ivs);
+	free(s->keys);
+	free(s->order);
+	free(s->results);
+	free(s->buf);
+	free(s->pre);
+	free(s);
 }
 
-static int grow_batch(struct whisper *self, size_t n)
+static void scratch_key_create(void)
 {
-	size_t cap = self->batch_cap;
-	int rc;
+	scratch_key_rc = pthread_key_create(&scratch_key, scratch_free);
+}
 
-	if (n <= cap)
-		return 0;
-	/* All four arrays share one capacity; grow each before recording it. */
-	size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
-	rc = grow((void **)&self->batch, &c1, n, sizeof(*self->batch));
-	if (rc == 0)
-		rc = grow((void **)&self->runs, &c2, n, sizeof(*self->runs));
-	if (rc == 0)
-		rc = grow((void **)&self->keys, &c3, n, sizeof(*self->keys));
-	if (rc == 0)
-		rc = grow((void **)&self->order, &c4, n, sizeof(*self->order));
-	if (rc == 0)
-		self->batch_cap = n;
-	return rc;
+/* This thread's scratch, with room for `n` batch entries and `points`
+ * packed points in buf; NULL when out of memory. */
+static struct scratch *scratch_get(size_t n, size_t points)
+{
+	struct scratch *s;
+
+	pthread_once(&scratch_once, scratch_key_create);
+	if (scratch_key_rc != 0)
+		return NULL;
+	s = pthread_getspecific(scratch_key);
+	if (s == NULL) {
+		s = calloc(1, sizeof(*s));
+		if (s == NULL || pthread_setspecific(scratch_key, s) != 0) {
+			free(s);
+			return NULL;
+		}
+	}
+	if (n > s->cap) {
+		/* all arrays share one capacity: grow each, then record it */
+		size_t c1 = s->cap, c2 = s->cap, c3 = s->cap, c4 = s->cap, c5 = s->cap, c6 = s->cap;
+		if (grow((void **)&s->batch, &c1, n, sizeof(*s->batch)) < 0 ||
+		    grow((void **)&s->ivs, &c6, n, sizeof(*s->ivs)) < 0 ||
+		    grow((void **)&s->runs, &c2, n, sizeof(*s->runs)) < 0 ||
+		    grow((void **)&s->keys, &c3, n, sizeof(*s->keys)) < 0 ||
+		    grow((void **)&s->order, &c4, n, sizeof(*s->order)) < 0 ||
+		    grow((void **)&s->results, &c5, n, sizeof(*s->results)) < 0)
+			return NULL;
+		s->cap = n;
+	}
+	if (points > SIZE_MAX / WHISPER_POINT_SIZE ||
+	    grow((void **)&s->buf, &s->buf_cap, points * WHISPER_POINT_SIZE, 1) < 0)
+		return NULL;
+	return s;
 }
 
 /* ---- I/O: full reads and writes, counted ---- */
@@ -175,6 +262,48 @@ static int io_pread(struct whisper *self, void *buf, size_t len, uint64_t off)
 		self->io.bytes_read += (uint64_t)r;
 	}
 	return 0;
+}
+
+static void window_drop_all(struct whisper *self)
+{
+	for (uint32_t a = 0; a + 1 < self->hdr.archive_count; a++)
+		self->win[a].len = 0;
+	self->view.valid = false;
+}
+
+/* Copies the part of a write of whole points (len bytes at file offset off,
+ * inside one archive, not wrapping) that falls in that archive's window. */
+static void window_patch(struct whisper *self, uint64_t off, const void *buf, size_t len)
+{
+	for (uint32_t a = 0; a + 1 < self->hdr.archive_count; a++) {
+		const struct whisper_archive *ar = &self->archives[a];
+		struct window *w = &self->win[a];
+		uint64_t end = (uint64_t)ar->offset + (uint64_t)ar->points * WHISPER_POINT_SIZE;
+
+		if (off < ar->offset || off >= end)
+			continue;
+		if (self->view.valid && self->view.archive == a)
+			self->view.valid = false; /* never happens today; stay safe */
+		if (w->len == 0)
+			return;
+		uint64_t s = (off - ar->offset) / WHISPER_POINT_SIZE;
+		uint64_t c = len / WHISPER_POINT_SIZE;
+		/* the window as up to two straight slot ranges: [first, first+n1)
+		 * at data index 0 and [0, len-n1) at data index n1 */
+		uint64_t n1 = w->len < ar->points - w->first ? w->len : ar->points - w->first;
+		uint64_t seg[2][3] = {{w->first, w->first + n1, 0}, {0, w->len - n1, n1}};
+
+		for (int g = 0; g < 2; g++) {
+			uint64_t lo = s > seg[g][0] ? s : seg[g][0];
+			uint64_t hi = s + c < seg[g][1] ? s + c : seg[g][1];
+
+			if (lo < hi)
+				memcpy(w->data + (seg[g][2] + lo - seg[g][0]) * WHISPER_POINT_SIZE,
+				       (const uint8_t *)buf + (lo - s) * WHISPER_POINT_SIZE,
+				       (hi - lo) * WHISPER_POINT_SIZE);
+		}
+		return;
+	}
 }
 
 /* Writes exactly len bytes of whole points at off (a point boundary). If the
@@ -205,7 +334,12 @@ static int io_pwrite(struct whisper *self, const void *buf, size_t len, uint64_t
 		done += (size_t)w;
 		self->io.bytes_written += (uint64_t)w;
 	}
-	if (rc < 0 && done % WHISPER_POINT_SIZE != 0) {
+	if (rc == 0) {
+		window_patch(self, off, buf, len);
+		return 0;
+	}
+	window_drop_all(self); /* what is on disk is uncertain now */
+	if (done % WHISPER_POINT_SIZE != 0) {
 		uint64_t torn = off + done - done % WHISPER_POINT_SIZE;
 
 		/* Best effort: the bytes before the failure point are allocated, so
@@ -218,6 +352,8 @@ static int io_pwrite(struct whisper *self, const void *buf, size_t len, uint64_t
 	}
 	return rc;
 }
+
+/* ---- slots ---- */
 
 /* The slot-0 timestamp of archive a (python's "base"): 0 when the archive
  * was never written. Cached once non-zero and aligned, as from then on it
@@ -236,7 +372,7 @@ static int get_base(struct whisper *self, size_t a, uint32_t *base)
 	if (rc < 0)
 		return rc;
 	*base = get_be32(b);
-	if (*base != 0 && *base % self->archives[a].seconds_per_point == 0)
+	if (*base != 0 && *base % archive_step(self, a) == 0)
 		self->base[a] = *base;
 	return 0;
 }
@@ -247,7 +383,7 @@ static int get_base(struct whisper *self, size_t a, uint32_t *base)
  * interval 0 in slot 0 reads as "empty": mirror the disk exactly. */
 static void note_slot0(struct whisper *self, size_t a, uint32_t ts)
 {
-	self->base[a] = ts % self->archives[a].seconds_per_point == 0 ? ts : 0;
+	self->base[a] = ts % archive_step(self, a) == 0 ? ts : 0;
 }
 
 /* Slot of `interval` in an archive whose slot 0 holds `base` (non-zero). */
@@ -263,67 +399,110 @@ static uint64_t slot_offset(const struct whisper_archive *ar, size_t slot)
 	return (uint64_t)ar->offset + (uint64_t)slot * WHISPER_POINT_SIZE;
 }
 
-/* Writes one point at its slot: slot 0 when the archive is empty (python's
- * "first update"), which then becomes the archive's base. */
-static int write_point(struct whisper *self, size_t a, int64_t interval, double value)
-{
-	const struct whisper_archive *ar = &self->archives[a];
-	uint8_t p[WHISPER_POINT_SIZE];
-	uint32_t base;
-	size_t slot;
-	int rc;
-
-	rc = get_base(self, a, &base);
-	if (rc < 0)
-		return rc;
-	slot = base == 0 ? 0 : slot_of(ar, base, interval);
-	put_point(p, (uint32_t)interval, value);
-	rc = io_pwrite(self, p, sizeof(p), slot_offset(ar, slot));
-	if (rc == 0 && slot == 0)
-		note_slot0(self, a, (uint32_t)interval);
-	return rc;
-}
-
-/* Reads `count` points of archive a starting at `slot`, wrapping at the end,
- * into self->buf: one pread, two when the range wraps. */
-static int read_points(struct whisper *self, size_t a, size_t slot, size_t count)
+/* Writes `count` packed points at `slot` of archive a, wrapping at the
+ * archive's end (two pwrites then). */
+static int write_slots(struct whisper *self, size_t a, const uint8_t *p, size_t count, size_t slot)
 {
 	const struct whisper_archive *ar = &self->archives[a];
 	size_t n1 = count < ar->points - slot ? count : ar->points - slot;
 	int rc;
 
-	rc = grow_buf(self, count);
+	rc = io_pwrite(self, p, n1 * WHISPER_POINT_SIZE, slot_offset(ar, slot));
+	if (rc == 0 && slot == 0)
+		note_slot0(self, a, get_be32(p));
+	if (rc == 0 && count > n1) {
+		rc = io_pwrite(self, p + n1 * WHISPER_POINT_SIZE, (count - n1) * WHISPER_POINT_SIZE,
+			       ar->offset);
+		if (rc == 0)
+			note_slot0(self, a, get_be32(p + n1 * WHISPER_POINT_SIZE));
+	}
+	return rc;
+}
+
+/* Writes one point at its slot: slot 0 when the archive is empty (python's
+ * "first update"), which then becomes the archive's base. */
+static int write_point(struct whisper *self, size_t a, int64_t interval, double value)
+{
+	uint8_t p[WHISPER_POINT_SIZE];
+	uint32_t base;
+	int rc;
+
+	rc = get_base(self, a, &base);
 	if (rc < 0)
 		return rc;
-	rc = io_pread(self, self->buf, n1 * WHISPER_POINT_SIZE, slot_offset(ar, slot));
+	put_point(p, (uint32_t)interval, value);
+	return write_slots(self, a, p, 1,
+			   base == 0 ? 0 : slot_of(&self->archives[a], base, interval));
+}
+
+/* Reads `count` points of archive a starting at `slot`, wrapping at the end,
+ * into dst: one pread, two when the range wraps. */
+static int read_slots(struct whisper *self, size_t a, size_t slot, size_t count, uint8_t *dst)
+{
+	const struct whisper_archive *ar = &self->archives[a];
+	size_t n1 = count < ar->points - slot ? count : ar->points - slot;
+	int rc;
+
+	rc = io_pread(self, dst, n1 * WHISPER_POINT_SIZE, slot_offset(ar, slot));
 	if (rc == 0 && count > n1)
-		rc = io_pread(self, self->buf + n1 * WHISPER_POINT_SIZE,
+		rc = io_pread(self, dst + n1 * WHISPER_POINT_SIZE,
 			      (count - n1) * WHISPER_POINT_SIZE, ar->offset);
 	return rc;
 }
 
-/*
- * python's __propagate: consolidates the k points of archive `hi` that make
- * up the interval of archive `lo` containing `ts`, and writes the aggregate
- * to `lo` if the fraction of them present is >= xff. Returns 1 if written,
- * 0 if not (no point present, or xff not met), or an error.
- */
-static int propagate(struct whisper *self, int64_t ts, size_t hi, size_t lo)
+/* ---- consolidation ---- */
+
+/* The k points of archive a from `first` (k = the next archive's ratio):
+ * from the prefetched view, else the window, else read into the window. */
+static int finer_points(struct whisper *self, size_t a, size_t first, size_t k, const uint8_t **pts)
 {
-	const struct whisper_archive *H = &self->archives[hi];
-	const struct whisper_archive *L = &self->archives[lo];
-	int64_t start = ts - floor_mod(ts, L->seconds_per_point);
-	uint32_t k = L->seconds_per_point / H->seconds_per_point;
+	uint32_t n = self->archives[a].points;
+	struct window *w = &self->win[a];
+	size_t idx;
+	int rc;
+
+	if (self->view.valid && self->view.archive == a) {
+		struct scratch *s = pthread_getspecific(scratch_key);
+
+		idx = (first + n - self->view.first) % n;
+		if (idx + k <= self->view.len) {
+			*pts = s->pre + idx * WHISPER_POINT_SIZE;
+			return 0;
+		}
+	}
+	idx = (first + n - w->first) % n;
+	if (w->len == 0 || idx + k > w->len) {
+		w->len = 0;
+		rc = read_slots(self, a, first, k, w->data);
+		if (rc < 0)
+			return rc;
+		w->first = (uint32_t)first;
+		w->len = (uint32_t)k;
+		idx = 0;
+	}
+	*pts = w->data + idx * WHISPER_POINT_SIZE;
+	return 0;
+}
+
+/*
+ * python's __propagate, without the write: consolidates the k points of
+ * archive hi that make up interval `start` of archive hi+1. Returns 1 with
+ * *value when the fraction present is >= xff, 0 when not (or none is
+ * present), or an error.
+ */
+static int consolidate(struct whisper *self, size_t hi, int64_t start, double *value)
+{
+	uint32_t step = archive_step(self, hi);
+	uint32_t k = archive_step(self, hi + 1) / step;
 	uint32_t hbase, known = 0;
 	double acc = 0.0, pick = 0.0;
-	size_t first;
+	const uint8_t *pts = NULL;
 	int rc;
 
 	rc = get_base(self, hi, &hbase);
-	if (rc < 0)
-		return rc;
-	first = hbase == 0 ? 0 : slot_of(H, hbase, start);
-	rc = read_points(self, hi, first, k);
+	if (rc == 0)
+		rc = finer_points(
+		    self, hi, hbase == 0 ? 0 : slot_of(&self->archives[hi], hbase, start), k, &pts);
 	if (rc < 0)
 		return rc;
 
@@ -331,10 +510,10 @@ static int propagate(struct whisper *self, int64_t ts, size_t hi, size_t lo)
 	 * 0.0, like CPython 3.11's sum(); max/min keep the first of equals and
 	 * never replace with NaN, like max()/min() (which only replace on >/<). */
 	for (uint32_t j = 0; j < k; j++) {
-		const uint8_t *p = self->buf + (size_t)j * WHISPER_POINT_SIZE;
+		const uint8_t *p = pts + (size_t)j * WHISPER_POINT_SIZE;
 		double v;
 
-		if ((int64_t)get_be32(p) != start + (int64_t)j * H->seconds_per_point)
+		if ((int64_t)get_be32(p) != start + (int64_t)j * step)
 			continue;
 		v = get_value(p);
 		if (known == 0)
@@ -375,24 +554,87 @@ static int propagate(struct whisper *self, int64_t ts, size_t hi, size_t lo)
 		return 0;
 	switch (self->hdr.aggregation) {
 	case WHISPER_AGG_AVERAGE:
-		pick = acc / (double)known;
+		*value = acc / (double)known;
 		break;
 	case WHISPER_AGG_SUM:
-		pick = acc;
+		*value = acc;
 		break;
 	case WHISPER_AGG_AVG_ZERO:
-		pick = acc / (double)k;
+		*value = acc / (double)k;
 		break;
 	default:
+		*value = pick;
 		break;
 	}
-	rc = write_point(self, lo, start, pick);
+	return 1;
+}
+
+/* python's __propagate(ts, archive lo-1, archive lo): 1 if it wrote. */
+static int propagate(struct whisper *self, int64_t ts, size_t lo)
+{
+	int64_t start = ts - floor_mod(ts, archive_step(self, lo));
+	double v;
+	int rc;
+
+	rc = consolidate(self, lo - 1, start, &v);
+	if (rc <= 0)
+		return rc;
+	rc = write_point(self, lo, start, v);
 	return rc < 0 ? rc : 1;
+}
+
+/* python's propagation after update(): from archive a down, stopping at the
+ * first archive whose propagation does not write. */
+static int propagate_chain(struct whisper *self, int64_t interval, size_t a)
+{
+	for (size_t lo = a + 1; lo < self->hdr.archive_count; lo++) {
+		int rc = propagate(self, interval, lo);
+		if (rc <= 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Pays the propagation owed in WHISPER_OPEN_DEFER mode. Idempotent: it
+ * recomputes from the file, so after a failure a later call can retry. */
+static int pay_owed(struct whisper *self)
+{
+	int rc;
+
+	if (!self->owed)
+		return 0;
+	rc = propagate_chain(self, self->owed_interval, 0);
+	if (rc == 0)
+		self->owed = false;
+	return rc;
+}
+
+/* In defer mode, called before a write to the finest archive whose
+ * propagation chain python would run right after it. The chain of any later
+ * write within the same interval of archive 1 supersedes it (it rewrites
+ * every archive this one would, from at least as many points), so it is
+ * owed, and run only when a write for another interval comes, or at
+ * flush/fetch/close. An older debt for another interval is paid first,
+ * before the write changes what it reads. Returns 1, or an error. */
+static int defer_chain(struct whisper *self, int64_t interval)
+{
+	uint32_t step1 = archive_step(self, 1);
+	int rc;
+
+	if (self->owed && interval - floor_mod(interval, step1) !=
+			      self->owed_interval - floor_mod(self->owed_interval, step1)) {
+		rc = pay_owed(self);
+		if (rc < 0)
+			return rc;
+	}
+	self->owed = true;
+	self->owed_interval = interval;
+	return 1;
 }
 
 /* ---- update ---- */
 
-int whisper_update(struct whisper *self, int64_t ts, double value, int64_t now)
+static int update(struct whisper *self, int64_t ts, double value, int64_t now)
 {
 	const struct whisper_header *h = &self->hdr;
 	int64_t diff, interval;
@@ -404,20 +646,30 @@ int whisper_update(struct whisper *self, int64_t ts, double value, int64_t now)
 	if (__builtin_sub_overflow(now, ts, &diff) || diff < 0 || diff >= (int64_t)h->max_retention)
 		return WHISPER_ENOTCOVERED;
 	for (a = 0; a + 1 < h->archive_count; a++) /* diff < maxRetention: one always covers */
-		if ((int64_t)self->archives[a].seconds_per_point * self->archives[a].points >= diff)
+		if (archive_retention(self, a) >= diff)
 			break;
-	interval = ts - floor_mod(ts, self->archives[a].seconds_per_point);
+	interval = ts - floor_mod(ts, archive_step(self, a));
 	if (interval < 0 || interval > UINT32_MAX)
 		return -ERANGE;
-	rc = write_point(self, a, interval, value);
-	if (rc < 0)
-		return rc;
-	for (size_t lo = a + 1; lo < h->archive_count; lo++) {
-		rc = propagate(self, interval, lo - 1, lo);
-		if (rc <= 0)
-			return rc;
+	if (self->defer && a == 0 && h->archive_count > 1) {
+		rc = defer_chain(self, interval);
+		return rc < 0 ? rc : write_point(self, 0, interval, value);
 	}
-	return 0;
+	rc = pay_owed(self);
+	if (rc == 0)
+		rc = write_point(self, a, interval, value);
+	if (rc == 0)
+		rc = propagate_chain(self, interval, a);
+	return rc;
+}
+
+int whisper_update(struct whisper *self, int64_t ts, double value, int64_t now)
+{
+	int rc = update(self, ts, value, now);
+
+	if (self->nocache)
+		window_drop_all(self);
+	return rc;
 }
 
 /* ---- update_many ---- */
@@ -433,135 +685,216 @@ static int batch_cmp(const void *pa, const void *pb)
 	return a->idx < b->idx ? 1 : (a->idx > b->idx ? -1 : 0);
 }
 
-/* Writes `count` packed points (self->buf from index `first`) at `slot` of
- * archive a, wrapping at the archive's end. */
-static int write_run(struct whisper *self, size_t a, size_t first, size_t count, size_t slot)
+static int result_cmp(const void *pa, const void *pb)
 {
-	const struct whisper_archive *ar = &self->archives[a];
-	size_t n1 = count < ar->points - slot ? count : ar->points - slot;
-	const uint8_t *p = self->buf + first * WHISPER_POINT_SIZE;
+	const struct result *a = pa, *b = pb;
+
+	return a->slot < b->slot ? -1 : (a->slot > b->slot ? 1 : 0);
+}
+
+/* Before consolidating several intervals (s->order[0..n)) of archive hi+1,
+ * reads all their finer points with one pread (two if the range wraps)
+ * instead of one per interval, when they lie within one lap. */
+static int prefetch(struct whisper *self, struct scratch *s, size_t hi, size_t n)
+{
+	const struct whisper_archive *H = &self->archives[hi];
+	uint32_t k = archive_step(self, hi + 1) / H->seconds_per_point;
+	uint32_t min = s->order[0], max = s->order[0], hbase;
+	uint64_t span;
+	size_t first;
 	int rc;
 
-	rc = io_pwrite(self, p, n1 * WHISPER_POINT_SIZE, slot_offset(ar, slot));
-	if (rc == 0 && slot == 0)
-		note_slot0(self, a, get_be32(p));
-	if (rc == 0 && count > n1) {
-		rc = io_pwrite(self, p + n1 * WHISPER_POINT_SIZE, (count - n1) * WHISPER_POINT_SIZE,
-			       ar->offset);
-		if (rc == 0)
-			note_slot0(self, a, get_be32(p + n1 * WHISPER_POINT_SIZE));
+	self->view.valid = false;
+	for (size_t i = 1; i < n; i++) {
+		min = s->order[i] < min ? s->order[i] : min;
+		max = s->order[i] > max ? s->order[i] : max;
 	}
+	span = (uint64_t)(max - min) / H->seconds_per_point + k;
+	rc = get_base(self, hi, &hbase);
+	if (rc < 0 || hbase == 0 || span > H->points)
+		return rc; /* an empty archive or a long range: read per interval */
+	rc = grow((void **)&s->pre, &s->pre_cap, (size_t)span * WHISPER_POINT_SIZE, 1);
+	first = slot_of(H, hbase, min);
+	if (rc == 0)
+		rc = read_slots(self, hi, first, (size_t)span, s->pre);
+	if (rc == 0)
+		self->view = (struct view){true, (uint32_t)hi, (uint32_t)first, (uint32_t)span};
 	return rc;
 }
 
-/* Propagates the points batch[lo..hi) just written to archive a into every
- * coarser archive, as python's __archive_update_many does: once per distinct
- * coarse interval, in CPython's set order, going one level coarser only if
- * at least one propagation at this level wrote. */
-static int propagate_batch(struct whisper *self, size_t a, size_t lo, size_t hi)
+/*
+ * One level of python's batch propagation: __propagate(L, lo-1, lo) for each
+ * distinct interval L in s->order[0..n), in that (CPython set) order.
+ * Returns 1 if any wrote, 0 if none did, or an error. All consolidations
+ * only read archive lo-1, so they are computed first and their points
+ * written afterwards in as few pwrites as contiguous slots allow, placed as
+ * python's one-by-one writes would place them.
+ */
+static int propagate_level(struct whisper *self, struct scratch *s, size_t lo, size_t n)
 {
-	size_t higher = a;
-	size_t n = hi - lo, distinct;
+	const struct whisper_archive *ar = &self->archives[lo];
+	size_t m = 0, run;
+	uint32_t lbase;
+	int rc;
+
+	rc = prefetch(self, s, lo - 1, n);
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		rc = consolidate(self, lo - 1, s->order[i], &s->results[m].value);
+		if (rc > 0)
+			s->results[m++].interval = s->order[i];
+	}
+	self->view.valid = false;
+	if (rc < 0)
+		return rc;
+	if (m == 0)
+		return 0;
+	rc = get_base(self, lo, &lbase);
+	if (rc < 0)
+		return rc;
+	/* An empty archive takes the first result in slot 0, unless that is
+	 * interval 0, which leaves it looking empty: then write one by one. */
+	if (lbase == 0 && s->results[0].interval == 0)
+		goto one_by_one;
+	for (size_t i = 0; i < m; i++)
+		s->results[i].slot = (uint32_t)slot_of(ar, lbase ? lbase : s->results[0].interval,
+						       s->results[i].interval);
+	qsort(s->results, m, sizeof(*s->results), result_cmp);
+	for (size_t i = 1; i < m; i++)
+		if (s->results[i].slot == s->results[i - 1].slot)
+			goto unsorted; /* a lap apart (future points): order decides */
+	for (size_t i = 0; i < m; i += run) {
+		for (run = 1; i + run < m && s->results[i + run].slot == s->results[i].slot + run;
+		     run++)
+			put_point(s->buf + run * WHISPER_POINT_SIZE, s->results[i + run].interval,
+				  s->results[i + run].value);
+		put_point(s->buf, s->results[i].interval, s->results[i].value);
+		rc = write_slots(self, lo, s->buf, run, s->results[i].slot);
+		if (rc < 0)
+			return rc;
+	}
+	return 1;
+unsorted:
+	/* recompute in set order: consolidation is deterministic and cheap */
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		rc = consolidate(self, lo - 1, s->order[i], &s->results[m].value);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			s->results[m++].interval = s->order[i];
+	}
+one_by_one:
+	for (size_t i = 0; i < m; i++) {
+		rc = write_point(self, lo, s->results[i].interval, s->results[i].value);
+		if (rc < 0)
+			return rc;
+	}
+	return 1;
+}
+
+/* Propagates the n points just written to archive a by write_group (their
+ * intervals in s->ivs) into every coarser archive, as python's
+ * __archive_update_many does: once per distinct coarse interval, in
+ * CPython's set order, going one level coarser only if at least one
+ * propagation at this level wrote. */
+static int propagate_batch(struct whisper *self, struct scratch *s, size_t a, size_t n)
+{
+	size_t distinct;
 	int rc;
 
 	for (size_t l = a + 1; l < self->hdr.archive_count; l++) {
-		uint32_t spp = self->archives[l].seconds_per_point;
-		bool all_same = true, any = false;
+		uint32_t step = archive_step(self, l);
+		size_t m = 0;
+		uint64_t key = 0, next = 0;
 
+		/* The coarse interval of each point in python's list order (the
+		 * group's chronological order, so its intervals never decrease).
+		 * Dropping consecutive repeats leaves the set's order unchanged,
+		 * and saves a division per point. */
 		for (size_t i = 0; i < n; i++) {
-			int64_t t = self->batch[lo + i].ts;
+			uint32_t iv = s->ivs[i];
 
-			self->keys[i] = (uint32_t)(t - floor_mod(t, spp));
-			all_same = all_same && self->keys[i] == self->keys[0];
+			if (m == 0 || iv >= next) {
+				key = iv - iv % step;
+				next = key + step;
+				s->keys[m++] = (uint32_t)key;
+			}
 		}
-		if (all_same) {
-			self->order[0] = self->keys[0];
-			distinct = 1;
+		if (m == 1) {
+			rc = propagate(self, s->keys[0], l);
 		} else {
-			rc = pyset_order(self->keys, n, self->order, &distinct);
-			if (rc < 0)
-				return rc;
+			rc = pyset_order(s->keys, m, s->order, &distinct);
+			if (rc == 0)
+				rc = propagate_level(self, s, l, distinct);
 		}
-		for (size_t i = 0; i < distinct; i++) {
-			rc = propagate(self, self->order[i], higher, l);
-			if (rc < 0)
-				return rc;
-			any = any || rc > 0;
-		}
-		if (!any)
-			break;
-		higher = l;
+		if (rc <= 0)
+			return rc;
 	}
 	return 0;
 }
 
-/* python's __archive_update_many for the chronological points batch[lo..hi). */
-static int archive_update(struct whisper *self, size_t a, size_t lo, size_t hi)
+/* Writes python's __archive_update_many runs for the chronological points
+ * s->batch[lo..hi) into archive a (no propagation). */
+static int write_group(struct whisper *self, struct scratch *s, size_t a, size_t lo, size_t hi)
 {
 	const struct whisper_archive *ar = &self->archives[a];
 	uint32_t step = ar->seconds_per_point;
 	size_t nruns = 0, packed = 0;
-	int64_t prev = 0;
+	int64_t prev = 0, anchor;
 	bool have_prev = false;
 	uint32_t base;
-	int64_t anchor;
 	int rc;
 
 	/* python's struct.pack fails on intervals outside uint32: check them all
 	 * before writing any, so the group is written whole or not at all. */
 	for (size_t i = lo; i < hi; i++) {
-		int64_t t = self->batch[i].ts;
-		int64_t interval = t - floor_mod(t, step);
+		int64_t t = s->batch[i].ts;
+		int64_t interval = step == 1 ? t : t - floor_mod(t, step);
 
 		if (interval < 0 || interval > UINT32_MAX)
 			return -ERANGE;
+		s->ivs[i - lo] = (uint32_t)interval;
 	}
-	rc = grow_buf(self, hi - lo);
-	if (rc < 0)
-		return rc;
 	for (size_t i = lo; i < hi; i++) {
-		int64_t interval = self->batch[i].ts - floor_mod(self->batch[i].ts, step);
+		int64_t interval = s->ivs[i - lo];
 
 		/* Of several points in one interval the chronologically last wins. */
-		if (i + 1 < hi) {
-			int64_t t = self->batch[i + 1].ts;
-			if (t - floor_mod(t, step) == interval)
-				continue;
-		}
+		if (i + 1 < hi && s->ivs[i + 1 - lo] == interval)
+			continue;
 		/* python tests "not previousInterval", so a previous interval of 0
 		 * (possible only for timestamps below one step) continues a run. */
 		if (!have_prev || prev == 0 || interval == prev + step) {
 			if (nruns == 0) {
-				self->runs[0].first = packed;
-				self->runs[0].count = 0;
+				s->runs[0].first = packed;
+				s->runs[0].count = 0;
 				nruns = 1;
 			}
 		} else {
-			struct run *r = &self->runs[nruns - 1];
+			struct run *r = &s->runs[nruns - 1];
 			r->start = prev - (int64_t)step * (int64_t)(r->count - 1);
-			self->runs[nruns].first = packed;
-			self->runs[nruns].count = 0;
+			s->runs[nruns].first = packed;
+			s->runs[nruns].count = 0;
 			nruns++;
 		}
-		put_point(self->buf + packed * WHISPER_POINT_SIZE, (uint32_t)interval,
-			  self->batch[i].value);
+		put_point(s->buf + packed * WHISPER_POINT_SIZE, (uint32_t)interval,
+			  s->batch[i].value);
 		packed++;
-		self->runs[nruns - 1].count++;
+		s->runs[nruns - 1].count++;
 		prev = interval;
 		have_prev = true;
 	}
 	if (nruns > 0) {
-		struct run *r = &self->runs[nruns - 1];
+		struct run *r = &s->runs[nruns - 1];
 		r->start = prev - (int64_t)step * (int64_t)(r->count - 1);
 	}
 
 	rc = get_base(self, a, &base);
 	if (rc < 0)
 		return rc;
-	anchor = base != 0 ? base : self->runs[0].start; /* empty archive: first run at slot 0 */
+	anchor = base != 0 ? base : s->runs[0].start; /* empty archive: first run at slot 0 */
 	for (size_t r = 0; r < nruns; r++) {
-		size_t first = self->runs[r].first, count = self->runs[r].count;
-		int64_t start = self->runs[r].start;
+		size_t first = s->runs[r].first, count = s->runs[r].count;
+		int64_t start = s->runs[r].start;
 
 		/* A run longer than the archive (only possible with future points)
 		 * would make python write past the archive's end; we keep its
@@ -572,38 +905,67 @@ static int archive_update(struct whisper *self, size_t a, size_t lo, size_t hi)
 			start += (int64_t)skip * step;
 			count = ar->points;
 		}
-		rc = write_run(self, a, first, count,
-			       (size_t)floor_mod(floor_div(start - anchor, step), ar->points));
+		rc = write_slots(self, a, s->buf + first * WHISPER_POINT_SIZE, count,
+				 (size_t)floor_mod(floor_div(start - anchor, step), ar->points));
 		if (rc < 0)
 			return rc;
 	}
-	return propagate_batch(self, a, lo, hi);
+	return 0;
 }
 
-int whisper_update_many(struct whisper *self, const struct whisper_point *points, size_t n,
-			int64_t now)
+/* In defer mode, true when a batch all of whose points fall in archive 0
+ * also falls within one interval of archive 1: its propagation is one
+ * chain, which can be owed like update()'s. */
+static bool batch_is_one_chain(const struct whisper *self, const struct scratch *s, size_t n)
+{
+	uint32_t step1 = archive_step(self, 1);
+	int64_t first = s->batch[0].ts, last = s->batch[n - 1].ts;
+
+	return first - floor_mod(first, step1) == last - floor_mod(last, step1);
+}
+
+static int update_many(struct whisper *self, const struct whisper_point *points, size_t n,
+		       int64_t now)
 {
 	const struct whisper_header *h = &self->hdr;
+	struct scratch *s;
 	bool sorted = true;
 	size_t a = 0, hi;
-	int rc;
+	int64_t oldest_age;
+	int rc = 0;
 
 	if (self->rdonly)
 		return -EBADF;
 	if (n == 0)
 		return 0;
-	rc = grow_batch(self, n);
-	if (rc < 0)
-		return rc;
+	s = scratch_get(n, n);
+	if (s == NULL)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		self->batch[i].ts = points[i].ts;
-		self->batch[i].value = points[i].value;
-		self->batch[i].idx = i;
+		s->batch[i].ts = points[i].ts;
+		s->batch[i].value = points[i].value;
+		s->batch[i].idx = i;
 		if (i > 0 && points[i].ts <= points[i - 1].ts)
 			sorted = false;
 	}
 	if (!sorted)
-		qsort(self->batch, n, sizeof(*self->batch), batch_cmp);
+		qsort(s->batch, n, sizeof(*s->batch), batch_cmp);
+
+	if (__builtin_sub_overflow(now, s->batch[0].ts, &oldest_age))
+		oldest_age = INT64_MAX;
+	if (self->defer && h->archive_count > 1 && oldest_age <= archive_retention(self, 0) &&
+	    batch_is_one_chain(self, s, n)) {
+		int64_t t0 = s->batch[0].ts, t = s->batch[n - 1].ts;
+		uint32_t step = archive_step(self, 0);
+
+		if (t0 - floor_mod(t0, step) < 0 || t - floor_mod(t, step) > UINT32_MAX)
+			return -ERANGE; /* python refuses it before writing anything */
+		rc = defer_chain(self, t - floor_mod(t, step));
+		return rc < 0 ? rc : write_group(self, s, 0, 0, n);
+	}
+	rc = pay_owed(self);
+	if (rc < 0)
+		return rc;
 
 	/* Newest to oldest: a point goes to the finest archive whose retention
 	 * covers its age; each group is committed when the walk moves past it. */
@@ -611,12 +973,13 @@ int whisper_update_many(struct whisper *self, const struct whisper_point *points
 	for (size_t i = n; i-- > 0;) {
 		int64_t age;
 
-		if (__builtin_sub_overflow(now, self->batch[i].ts, &age))
+		if (__builtin_sub_overflow(now, s->batch[i].ts, &age))
 			age = INT64_MAX;
-		while ((int64_t)self->archives[a].seconds_per_point * self->archives[a].points <
-		       age) {
+		while (archive_retention(self, a) < age) {
 			if (hi > i + 1) {
-				rc = archive_update(self, a, i + 1, hi);
+				rc = write_group(self, s, a, i + 1, hi);
+				if (rc == 0)
+					rc = propagate_batch(self, s, a, hi - i - 1);
 				if (rc < 0)
 					return rc;
 			}
@@ -625,8 +988,30 @@ int whisper_update_many(struct whisper *self, const struct whisper_point *points
 				return 0; /* this point and all older ones fit no archive */
 		}
 	}
-	if (hi > 0)
-		rc = archive_update(self, a, 0, hi);
+	if (hi > 0) {
+		rc = write_group(self, s, a, 0, hi);
+		if (rc == 0)
+			rc = propagate_batch(self, s, a, hi);
+	}
+	return rc;
+}
+
+int whisper_update_many(struct whisper *self, const struct whisper_point *points, size_t n,
+			int64_t now)
+{
+	int rc = update_many(self, points, n, now);
+
+	if (self->nocache)
+		window_drop_all(self);
+	return rc;
+}
+
+int whisper_flush(struct whisper *self)
+{
+	int rc = pay_owed(self);
+
+	if (self->nocache)
+		window_drop_all(self);
 	return rc;
 }
 
@@ -671,13 +1056,15 @@ static int archive_fetch(struct whisper *self, size_t a, int64_t from, int64_t u
 		for (size_t i = 0; i < count; i++)
 			s->values[i] = NAN;
 	} else {
-		rc = read_points(self, a, from_slot, count);
+		struct scratch *sc = scratch_get(0, count);
+
+		rc = sc == NULL ? -ENOMEM : read_slots(self, a, from_slot, count, sc->buf);
 		if (rc < 0) {
 			free(s);
 			return rc;
 		}
 		for (size_t i = 0; i < count; i++) {
-			const uint8_t *p = self->buf + i * WHISPER_POINT_SIZE;
+			const uint8_t *p = sc->buf + i * WHISPER_POINT_SIZE;
 
 			s->values[i] =
 			    (int64_t)get_be32(p) == from_i + (int64_t)i * step ? get_value(p) : NAN;
@@ -692,14 +1079,21 @@ static int fetch(struct whisper *self, int64_t from, int64_t until, int64_t now,
 		 struct whisper_series **out)
 {
 	const struct whisper_header *h = &self->hdr;
-	int64_t oldest = now - (int64_t)h->max_retention;
+	int64_t oldest;
 	size_t a;
+	int rc;
 
 	*out = NULL;
 	/* bounds keep the arithmetic below free of overflow for any input */
 	if (from > until || from < -WHISPER_TIME_LIMIT || until > WHISPER_TIME_LIMIT ||
 	    now < -WHISPER_TIME_LIMIT || now > WHISPER_TIME_LIMIT)
 		return -EINVAL;
+	rc = pay_owed(self); /* read what python would have written by now */
+	if (self->nocache)
+		window_drop_all(self);
+	if (rc < 0)
+		return rc;
+	oldest = now - (int64_t)h->max_retention;
 	if (from > now || until < oldest)
 		return 0; /* python: None */
 	if (from < oldest)
@@ -833,6 +1227,8 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 	}
 	self->fd = -1;
 	self->rdonly = (flags & WHISPER_OPEN_RDONLY) != 0;
+	self->nocache = (flags & WHISPER_OPEN_NOCACHE) != 0;
+	self->defer = (flags & WHISPER_OPEN_DEFER) != 0;
 	self->path = strdup(path);
 	if (self->path == NULL) {
 		whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
@@ -878,10 +1274,12 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 				(long long)st.st_size, count);
 		goto fail;
 	}
+	self->hdr.archive_count = count; /* whisper_close walks the windows */
 	table = malloc((size_t)count * WHISPER_ARCHIVE_INFO_SIZE);
 	self->archives = calloc(count, sizeof(*self->archives));
 	self->base = calloc(count, sizeof(*self->base));
-	if (table == NULL || self->archives == NULL || self->base == NULL) {
+	self->win = calloc(count, sizeof(*self->win));
+	if (table == NULL || self->archives == NULL || self->base == NULL || self->win == NULL) {
 		whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
@@ -895,6 +1293,16 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 	rc = check_header(path, meta, table, count, (uint64_t)st.st_size, self->archives, err);
 	if (rc < 0)
 		goto fail;
+	for (uint32_t a = 0; a + 1 < count; a++) {
+		uint32_t k =
+		    self->archives[a + 1].seconds_per_point / self->archives[a].seconds_per_point;
+
+		self->win[a].data = malloc((size_t)k * WHISPER_POINT_SIZE);
+		if (self->win[a].data == NULL) {
+			whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
+			goto fail;
+		}
+	}
 
 	uint32_t xbits = get_be32(meta + 8);
 	memcpy(&self->hdr.xff, &xbits, sizeof(self->hdr.xff));
@@ -918,16 +1326,20 @@ void whisper_close(struct whisper **self_p)
 	if (self_p == NULL || *self_p == NULL)
 		return;
 	self = *self_p;
+	if (self->owed) {
+		int rc = pay_owed(self);
+		if (rc < 0)
+			sm_log_warnx("whisper: %s: propagating the last points on close: %s",
+				     self->path, whisper_strerror(rc));
+	}
 	if (self->fd >= 0)
 		close(self->fd);
 	free(self->path);
 	free(self->archives);
 	free(self->base);
-	free(self->buf);
-	free(self->batch);
-	free(self->runs);
-	free(self->keys);
-	free(self->order);
+	for (uint32_t a = 0; self->win != NULL && a < self->hdr.archive_count; a++)
+		free(self->win[a].data);
+	free(self->win);
 	free(self);
 	*self_p = NULL;
 }

@@ -113,7 +113,9 @@ enum whisper_create_flags {
 
 /* Flags of whisper_open. */
 enum whisper_open_flags {
-	WHISPER_OPEN_RDONLY = 1u << 0, /* fetch and info only; updates return -EBADF */
+	WHISPER_OPEN_RDONLY = 1u << 0,	/* fetch and info only; updates return -EBADF */
+	WHISPER_OPEN_NOCACHE = 1u << 1, /* keep no file data between calls (see whisper_open) */
+	WHISPER_OPEN_DEFER = 1u << 2,	/* defer propagation until needed (see whisper_flush) */
 };
 
 struct whisper;
@@ -177,10 +179,37 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
  * and a file size exactly as the table implies. Returns a new handle, or
  * NULL with err->code set: WHISPER_ECORRUPT / WHISPER_ESIZE for a bad file
  * (whisper_err_is_corrupt), -errno otherwise. Caller closes the handle.
+ *
+ * The handle caches the header, each archive's slot-0 timestamp and the
+ * finer points of the coarse interval being filled; it keeps the cache
+ * equal to the file by patching it on each of its own writes. So while it
+ * is open it must be the file's only writer (as the aggregator is; a second
+ * writer would make propagation use stale points): open with
+ * WHISPER_OPEN_NOCACHE to keep only the header and slot-0 timestamps, which
+ * any Whisper writer leaves valid. Not thread-safe: one thread per handle
+ * at a time (handles in different threads are independent).
  */
 struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_err *err);
 
-/* Closes the file and frees the handle; NULL-safe; nulls *self_p. */
+/*
+ * WHISPER_OPEN_DEFER: python-whisper rewrites the coarse point of the
+ * current interval on every update (three pwrites per point for three
+ * archives). In this mode a write to the finest archive only records that
+ * its propagation is owed; a later write in the same interval of archive 1
+ * supersedes it (python's later propagation rewrites everything the earlier
+ * one wrote), and it is paid when a write for another interval comes, or by
+ * whisper_flush, whisper_fetch* and whisper_close. After any of those the
+ * file is byte for byte what python-whisper would have written; until then
+ * OTHER readers see the coarse archives lag by their current interval, and
+ * a crash (kill -9) loses at most that interval's coarse points (the finest
+ * points are written at once). Writes to coarser archives (old points) and
+ * batches spanning several coarse intervals pay first and run as usual.
+ * Returns 0 or an error (the debt stays, a later flush retries).
+ */
+int whisper_flush(struct whisper *self);
+
+/* Pays any deferred propagation (a failure is logged), closes the file and
+ * frees the handle; NULL-safe; nulls *self_p. */
 void whisper_close(struct whisper **self_p);
 
 /* The cached header; valid while the handle is open. */

@@ -538,7 +538,7 @@ static void update_many_of_nothing_is_a_no_op(void **state)
 
 /* ---- hot path ---- */
 
-static void hot_path_reads_k_points_once_and_never_writes_header(void **state)
+static void hot_path_reads_finer_points_once_per_interval_and_never_writes_header(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t head[52], head_after[52];
@@ -546,23 +546,104 @@ static void hot_path_reads_k_points_once_and_never_writes_header(void **state)
 
 	make(f, "1s:3600,1m:1440,10m:1000", WHISPER_AGG_AVERAGE, 0.0);
 	read_bytes(f->path, 0, head, sizeof(head));
-	for (int i = 0; i < 3; i++) /* warm the slot-0 cache of all archives */
-		assert_int_equal(whisper_update(f->w, T0 + i, i, T0 + i), 0);
+	assert_int_equal(whisper_update(f->w, T0, 0, T0), 0); /* reads bases and windows */
 	a = whisper_iostats(f->w);
-	assert_int_equal(whisper_update(f->w, T0 + 3, 3, T0 + 3), 0);
+	for (int i = 1; i < 60; i++) {
+		struct whisper_point p = {T0 + i, i};
+		if (i % 2)
+			assert_int_equal(whisper_update(f->w, T0 + i, i, T0 + i), 0);
+		else
+			assert_int_equal(whisper_update_many(f->w, &p, 1, T0 + i), 0);
+	}
 	b = whisper_iostats(f->w);
-	/* one write per archive, one read of 60 points and one of 10 */
-	assert_int_equal(b.pwrites - a.pwrites, 3);
-	assert_int_equal(b.preads - a.preads, 2);
-	assert_int_equal(b.bytes_read - a.bytes_read, (60 + 10) * 12);
-	a = b;
-	struct whisper_point p = {T0 + 4, 4};
-	assert_int_equal(whisper_update_many(f->w, &p, 1, T0 + 4), 0);
-	b = whisper_iostats(f->w);
-	assert_int_equal(b.pwrites - a.pwrites, 3);
-	assert_int_equal(b.preads - a.preads, 2);
+	/* one write per archive per point, no read: the 60 one-second points of
+	 * the minute and the minute points of the 10 minutes are cached */
+	assert_int_equal(b.pwrites - a.pwrites, 59 * 3);
+	assert_int_equal(b.preads - a.preads, 0);
+	/* a new minute: its 60 points are read once */
+	assert_int_equal(whisper_update(f->w, T0 + 60, 60, T0 + 60), 0);
+	a = whisper_iostats(f->w);
+	assert_int_equal(a.preads - b.preads, 1);
+	assert_int_equal(a.bytes_read - b.bytes_read, 60 * 12);
+	assert_true(value_at(f, T0, 60, T0 + 60) == 29.5);
 	read_bytes(f->path, 0, head_after, sizeof(head_after));
 	assert_memory_equal(head, head_after, sizeof(head));
+}
+
+/* Writes the same stream through an exact handle on f->path and a deferring
+ * one on `other`, and returns the deferring handle's pwrites. */
+static uint64_t write_both(struct fixture *f, struct whisper *defer, int n)
+{
+	uint64_t before = whisper_iostats(defer).pwrites;
+
+	for (int i = 0; i < n; i++) {
+		int64_t t = T0 + i - (i % 7 == 3 ? 2 : 0); /* some out of order */
+		assert_int_equal(whisper_update(f->w, t, i, T0 + i), 0);
+		assert_int_equal(whisper_update(defer, t, i, T0 + i), 0);
+	}
+	return whisper_iostats(defer).pwrites - before;
+}
+
+static void defer_mode_writes_one_point_per_update_and_matches_after_flush(void **state)
+{
+	struct fixture *f = *state;
+	char other[160];
+	struct whisper *d;
+	struct whisper_series *s = NULL;
+	uint64_t size;
+	uint8_t *x, *y;
+
+	make(f, "1s:600,1m:60,5m:24", WHISPER_AGG_AVERAGE, 0.5);
+	snprintf(other, sizeof(other), "%s/defer.wsp", f->dir);
+	assert_int_equal(whisper_create(other,
+					(struct whisper_retention[]){{1, 600}, {60, 60}, {300, 24}},
+					3, WHISPER_AGG_AVERAGE, 0.5, WHISPER_CREATE_NOSYNC, NULL),
+			 0);
+	d = whisper_open(other, WHISPER_OPEN_DEFER, NULL);
+	assert_non_null(d);
+	/* 5 minutes: a point per second plus one write per minute per coarse level */
+	uint64_t writes = write_both(f, d, 300);
+	assert_true(writes <= 300 + 2 * 5 + 2);
+	/* fetch through the deferring handle pays first: same answer as exact */
+	assert_int_equal(whisper_fetch_step(d, T0 + 200, T0 + 260, T0 + 299, 60, &s), 0);
+	assert_true(s->values[0] == value_at(f, T0 + 240, 60, T0 + 299));
+	whisper_series_destroy(&s);
+	writes = write_both(f, d, 150);
+	assert_int_equal(whisper_flush(d), 0);
+	assert_int_equal(whisper_flush(d), 0); /* nothing owed: no-op */
+	size = whisper_info(d)->file_size;
+	x = malloc(size);
+	y = malloc(size);
+	read_bytes(f->path, 0, x, size);
+	read_bytes(other, 0, y, size);
+	assert_memory_equal(x, y, size);
+	/* close pays too */
+	write_both(f, d, 70);
+	whisper_close(&d);
+	read_bytes(f->path, 0, x, size);
+	read_bytes(other, 0, y, size);
+	assert_memory_equal(x, y, size);
+	free(x);
+	free(y);
+}
+
+static void nocache_handle_sees_another_writers_points(void **state)
+{
+	struct fixture *f = *state;
+	struct whisper *other, *nc;
+
+	make(f, "1s:120,1m:10", WHISPER_AGG_SUM, 0.0);
+	nc = whisper_open(f->path, WHISPER_OPEN_NOCACHE, NULL);
+	other = whisper_open(f->path, 0, NULL);
+	assert_non_null(nc);
+	assert_non_null(other);
+	assert_int_equal(whisper_update(nc, T0, 1, T0 + 2), 0);
+	assert_int_equal(whisper_update(other, T0 + 1, 10, T0 + 2), 0);
+	assert_int_equal(whisper_update(nc, T0 + 2, 100, T0 + 2), 0);
+	/* the minute's sum includes the other handle's point */
+	assert_true(value_at(f, T0, 60, T0 + 2) == 111);
+	whisper_close(&nc);
+	whisper_close(&other);
 }
 
 static void update_on_read_only_handle_is_ebadf(void **state)
@@ -900,7 +981,9 @@ int main(void)
 	    T(update_many_splits_a_run_at_the_archive_end),
 	    T(update_many_long_future_run_stays_inside_its_archive),
 	    T(update_many_of_nothing_is_a_no_op),
-	    T(hot_path_reads_k_points_once_and_never_writes_header),
+	    T(hot_path_reads_finer_points_once_per_interval_and_never_writes_header),
+	    T(defer_mode_writes_one_point_per_update_and_matches_after_flush),
+	    T(nocache_handle_sees_another_writers_points),
 	    T(update_on_read_only_handle_is_ebadf),
 	    T(fetch_aligns_range_to_intervals),
 	    T(fetch_picks_finest_archive_covering_from),

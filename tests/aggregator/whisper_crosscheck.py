@@ -13,6 +13,7 @@ usage: whisper_crosscheck.py WHISPER_TOOL [SCENARIOS]   (exit 77: no python3-whi
 import math
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -64,6 +65,8 @@ class Scenario:
         self.method = METHODS[(seed // len(RETENTIONS)) % len(METHODS)]
         self.xff = rnd.choice(XFFS)
         self.c_mode = rnd.choice(["fallocate", "sparse", "zero"])
+        # how the C side opens the file: all caches, none, deferred propagation
+        self.c_open = ["cache", "nocache", "defer", "defer,nocache"][seed % 4]
         self.py_mode = rnd.choice(["fallocate", "sparse", "zero"])
         self.archives = sorted(parse_archives(self.retention))
         self.rets = [s * p for s, p in self.archives]
@@ -75,6 +78,9 @@ class Scenario:
             # python refuses (struct.error) while packing
             self.now = rnd.randrange(0, 20)
         self.generate()
+        # flush and compare the files at a few points on the way
+        for _ in range(3):
+            self.ops.insert(rnd.randrange(1, len(self.ops)), ("snap",))
 
     def value(self):
         rnd = self.rnd
@@ -136,10 +142,14 @@ class Scenario:
                 self.now += rnd.randrange(self.maxret // 2, self.maxret + 10)
 
     def script(self, path):
-        lines = ["create %s %s %s %r %s" % (path, self.retention, self.method, self.xff,
-                                           self.c_mode)]
+        lines = ["create %s %s %s %r %s %s" % (path, self.retention, self.method, self.xff,
+                                              self.c_mode, self.c_open)]
+        snaps = 0
         for op in self.ops:
-            if op[0] == "update":
+            if op[0] == "snap":
+                lines.append("snap %s.snap%d" % (path, snaps))
+                snaps += 1
+            elif op[0] == "update":
                 lines.append("update %d %s %d" % (op[1], hexbits(op[2]), op[3]))
             else:
                 lines.append("many %d %s" % (op[1], " ".join(
@@ -151,9 +161,13 @@ class Scenario:
                        aggregationMethod=self.method, sparse=self.py_mode == "sparse",
                        useFallocate=self.py_mode == "fallocate")
         results = ["ok"]
+        snaps = 0
         for op in self.ops:
             try:
-                if op[0] == "update":
+                if op[0] == "snap":
+                    shutil.copyfile(path, "%s.snap%d" % (path, snaps))
+                    snaps += 1
+                elif op[0] == "update":
                     whisper.update(path, op[2], op[1], now=op[3])
                 else:
                     whisper.update_many(path, list(op[2]), now=op[1])
@@ -233,8 +247,8 @@ def first_difference(a, b, archives):
 
 def check(seed, tmp):
     sc = Scenario(seed)
-    name = "seed %d (%s, %s, xff %r, C %s, python %s, %d ops)" % (
-        seed, sc.retention, sc.method, sc.xff, sc.c_mode, sc.py_mode, len(sc.ops))
+    name = "seed %d (%s, %s, xff %r, C %s %s, python %s, %d ops)" % (
+        seed, sc.retention, sc.method, sc.xff, sc.c_mode, sc.c_open, sc.py_mode, len(sc.ops))
     cpath = os.path.join(tmp, "c%d.wsp" % seed)
     ppath = os.path.join(tmp, "p%d.wsp" % seed)
     spath = os.path.join(tmp, "s%d.txt" % seed)
@@ -248,6 +262,14 @@ def check(seed, tmp):
         i = next(i for i, (x, y) in enumerate(zip(c_results + [""], p_results)) if x != y)
         errors.append("call results differ at op %d: C %s, python %s" % (
             i, c_results[i:i + 1], p_results[i:i + 1]))
+    for i in range(3):
+        cs, ps = "%s.snap%d" % (cpath, i), "%s.snap%d" % (ppath, i)
+        a, b = open(cs, "rb").read(), open(ps, "rb").read()
+        if a != b:
+            errors.append("files differ at snapshot %d: %s" % (
+                i, first_difference(a, b, sc.archives)))
+        os.unlink(cs)
+        os.unlink(ps)
     cbytes = open(cpath, "rb").read()
     pbytes = open(ppath, "rb").read()
     if cbytes != pbytes:

@@ -3,7 +3,7 @@
  * whisper_crosscheck.py can feed it and python-whisper the same calls and
  * compare files, results and fetches. Test helper only, not installed.
  *
- *   whisper_tool run SCRIPT      apply "create/update/many" lines, one result per line
+ *   whisper_tool run SCRIPT      apply "create/update/many/snap" lines, one result per line
  *   whisper_tool fetch FILE Q    one fetch per line of Q: "from until now step" (step 0 = auto)
  *   whisper_tool info FILE       header as text
  *   whisper_tool pyset           per stdin line of ints, their CPython set order
@@ -57,6 +57,55 @@ static const char *result_name(int rc)
 	}
 }
 
+static int copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	char b[65536];
+	size_t n;
+	int rc = (in != NULL && out != NULL) ? 0 : -1;
+
+	while (rc == 0 && (n = fread(b, 1, sizeof(b), in)) > 0)
+		if (fwrite(b, 1, n, out) != n)
+			rc = -1;
+	if (in != NULL)
+		fclose(in);
+	if (out != NULL && fclose(out) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* "create PATH RETENTION METHOD XFF fallocate|sparse|zero [cache|nocache|defer[,nocache]]" */
+static struct whisper *tool_create(char **save)
+{
+	char *path = strtok_r(NULL, " \n", save);
+	char *ret = strtok_r(NULL, " \n", save);
+	char *agg = strtok_r(NULL, " \n", save);
+	char *xff = strtok_r(NULL, " \n", save);
+	char *mode = strtok_r(NULL, " \n", save);
+	char *open_mode = strtok_r(NULL, " \n", save);
+	struct whisper_retention arch[WHISPER_MAX_ARCHIVES];
+	struct whisper_err err = {0};
+	unsigned flags = WHISPER_CREATE_NOSYNC, oflags = 0;
+	struct whisper *w = NULL;
+	size_t n;
+
+	if (mode != NULL && strcmp(mode, "sparse") == 0)
+		flags |= WHISPER_CREATE_SPARSE;
+	else if (mode != NULL && strcmp(mode, "zero") == 0)
+		flags |= WHISPER_CREATE_ZEROFILL;
+	if (open_mode != NULL && strstr(open_mode, "nocache") != NULL)
+		oflags |= WHISPER_OPEN_NOCACHE;
+	if (open_mode != NULL && strstr(open_mode, "defer") != NULL)
+		oflags |= WHISPER_OPEN_DEFER;
+	if (whisper_retention_parse(ret, arch, WHISPER_MAX_ARCHIVES, &n, &err) == 0 &&
+	    whisper_create(path, arch, n, whisper_aggregation_parse(agg), strtod(xff, NULL), flags,
+			   &err) == 0)
+		w = whisper_open(path, oflags, &err);
+	if (w == NULL)
+		fprintf(stderr, "create: %s\n", err.msg);
+	return w;
+}
+
 static int cmd_run(const char *script)
 {
 	FILE *f = fopen(script, "r");
@@ -77,28 +126,9 @@ static int cmd_run(const char *script)
 		if (op == NULL)
 			continue;
 		if (strcmp(op, "create") == 0) {
-			char *path = strtok_r(NULL, " \n", &save);
-			char *ret = strtok_r(NULL, " \n", &save);
-			char *agg = strtok_r(NULL, " \n", &save);
-			char *xff = strtok_r(NULL, " \n", &save);
-			char *mode = strtok_r(NULL, " \n", &save);
-			struct whisper_retention arch[WHISPER_MAX_ARCHIVES];
-			struct whisper_err err;
-			size_t n;
-			unsigned flags = WHISPER_CREATE_NOSYNC;
-
-			if (mode != NULL && strcmp(mode, "sparse") == 0)
-				flags |= WHISPER_CREATE_SPARSE;
-			else if (mode != NULL && strcmp(mode, "zero") == 0)
-				flags |= WHISPER_CREATE_ZEROFILL;
-			if (whisper_retention_parse(ret, arch, WHISPER_MAX_ARCHIVES, &n, &err) <
-				0 ||
-			    whisper_create(path, arch, n, whisper_aggregation_parse(agg),
-					   strtod(xff, NULL), flags, &err) < 0 ||
-			    (w = whisper_open(path, 0, &err)) == NULL) {
-				fprintf(stderr, "create: %s\n", err.msg);
+			w = tool_create(&save);
+			if (w == NULL)
 				goto out;
-			}
 			printf("ok\n");
 		} else if (strcmp(op, "update") == 0) {
 			int64_t ts = strtoll(strtok_r(NULL, " \n", &save), NULL, 10);
@@ -123,6 +153,16 @@ static int cmd_run(const char *script)
 				n++;
 			}
 			printf("%s\n", result_name(whisper_update_many(w, pts, n, now)));
+		} else if (strcmp(op, "snap") == 0) {
+			/* flush, then copy the file: its bytes must be python's by now */
+			const char *to = strtok_r(NULL, " \n", &save);
+			int r = whisper_flush(w);
+
+			if (r < 0 || copy_file(whisper_path(w), to) < 0) {
+				fprintf(stderr, "snap %s: %s\n", to, whisper_strerror(r));
+				goto out;
+			}
+			printf("ok\n");
 		} else {
 			fprintf(stderr, "unknown op %s\n", op);
 			goto out;
