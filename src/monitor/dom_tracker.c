@@ -285,6 +285,9 @@ static void update_disks(struct dom_tracker *t, const struct dom_sample *s, doub
 	scratch = st->disks + st->ndisks;
 	for (size_t i = 0; i < n; i++) {
 		scratch[i] = s->disks[i];
+		/* A name equal to last tick's (already clean) needs no second look. */
+		if (i < st->ndisks && strncmp(s->disks[i].name, st->disks[i].name, SM_DEV_MAX + 1) == 0)
+			continue;
 		sm_utf8_sanitize(scratch[i].name, sizeof(scratch[i].name), s->disks[i].name,
 				 strnlen(s->disks[i].name, sizeof(s->disks[i].name)));
 	}
@@ -306,6 +309,9 @@ static void update_nics(struct dom_tracker *t, const struct dom_sample *s, doubl
 	scratch = st->nics + st->nnics;
 	for (size_t i = 0; i < n; i++) {
 		scratch[i] = s->nics[i];
+		/* A name equal to last tick's (already clean) needs no second look. */
+		if (i < st->nnics && strncmp(s->nics[i].name, st->nics[i].name, SM_DEV_MAX + 1) == 0)
+			continue;
 		sm_utf8_sanitize(scratch[i].name, sizeof(scratch[i].name), s->nics[i].name,
 				 strnlen(s->nics[i].name, sizeof(s->nics[i].name)));
 	}

@@ -304,7 +304,8 @@ static void appear(struct dom_watcher *w, struct current *c, const char *reason)
 	w->ops.appeared(w->arg, c->dom, c->uuid, reason);
 }
 
-int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, size_t n)
+int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t (*uuids)[16],
+		       size_t n)
 {
 	size_t nb, nc = 0;
 	bool overflow;
@@ -326,7 +327,9 @@ int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct current *c = &w->cur[nc];
 
-		if (virDomainGetUUID(doms[i], c->uuid) < 0)
+		if (uuids)
+			memcpy(c->uuid, uuids[i], 16);
+		else if (virDomainGetUUID(doms[i], c->uuid) < 0)
 			continue;
 		c->dom = doms[i];
 		c->suppress = c->appeared = false;

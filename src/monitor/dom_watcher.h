@@ -50,14 +50,16 @@ void dom_watcher_detach(struct dom_watcher *w);
 
 /*
  * Reconciles the known set with `doms[0..n)`, the domains active now
- * (borrowed). Queued events are applied after the list: a stop event for a
+ * (borrowed); `uuids` holds their UUIDs when the caller already has them
+ * (NULL: the watcher asks libvirt). Queued events are applied after the list: a stop event for a
  * known domain reports it gone with the event's reason (and, if a start
  * event follows it in the queue, active again — a restart); known domains
  * missing from the list are reported gone ("vanished"), listed domains not
  * known are reported appeared. Returns 0, or -1 on allocation failure (the
  * known set is unchanged and the next update tries again).
  */
-int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, size_t n);
+int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t (*uuids)[16],
+		       size_t n);
 
 /* True if events were queued since the last update. */
 bool dom_watcher_pending(struct dom_watcher *w);

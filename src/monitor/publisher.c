@@ -139,6 +139,8 @@ struct publisher {
 	size_t nfresh, fresh_cap;
 	virDomainPtr *scratch_doms;  /* the bulk records' domains, for the watcher */
 	size_t scratch_doms_cap;
+	uint8_t (*uuids)[16];        /* UUIDs of the pass's domains, asked once */
+	size_t uuids_cap;
 	struct sm_disk_stats *sdisks; /* one sample's disks */
 	struct sm_nic_stats *snics;   /* one sample's nics */
 };
@@ -293,7 +295,7 @@ static void on_appeared(void *arg, virDomainPtr dom, const uint8_t uuid[16], con
 	pthread_mutex_unlock(&p->lock);
 	atomic_store(&p->ndomains, p->nentries);
 
-	if (p->nfresh < p->fresh_cap)
+	if (p->nfresh + 1 < p->fresh_cap) /* one slot kept for a NULL terminator */
 		p->fresh[p->nfresh++] = dom;
 	if (sm_log_enabled(SM_LOG_DEBUG)) {
 		char text[37];
@@ -800,17 +802,47 @@ static enum record_kind parse_record(struct publisher *p, const virDomainStatsRe
 	return REC_OK;
 }
 
-/* Applies bulk records; returns -1 when the driver turned out not to give
- * CPU time in bulk (the caller switches to the per-domain path). */
-static int apply_records(struct publisher *p, virDomainStatsRecordPtr *recs, int n)
+/* Fills p->uuids with the UUIDs of doms[0..n), asked of libvirt once per
+ * pass (watcher and sampler share them); false if that failed (callers then
+ * pass NULL and ask per domain). */
+static bool fill_uuids(struct publisher *p, virDomainPtr *doms, size_t n)
 {
-	struct dom_sample s;
+	if (n > p->uuids_cap) {
+		uint8_t(*grown)[16] = realloc(p->uuids, n * sizeof(*grown));
+
+		if (!grown)
+			return false;
+		p->uuids = grown;
+		p->uuids_cap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (virDomainGetUUID(doms[i], p->uuids[i]) < 0)
+			return false;
+	return true;
+}
+
+/* The entry of doms[i] (uuids may be NULL), or NULL if it is not tracked. */
+static struct entry *entry_of(struct publisher *p, virDomainPtr dom, const uint8_t (*uuids)[16],
+			      size_t i)
+{
 	uint8_t uuid[16];
 
-	for (int i = 0; i < n; i++) {
-		struct entry *e;
+	if (uuids)
+		return entry_find(p, uuids[i]);
+	return virDomainGetUUID(dom, uuid) < 0 ? NULL : entry_find(p, uuid);
+}
 
-		if (virDomainGetUUID(recs[i]->dom, uuid) < 0 || !(e = entry_find(p, uuid)))
+/* Applies bulk records; returns -1 when the driver turned out not to give
+ * CPU time in bulk (the caller switches to the per-domain path). */
+static int apply_records(struct publisher *p, virDomainStatsRecordPtr *recs,
+			 const uint8_t (*uuids)[16], int n)
+{
+	struct dom_sample s;
+
+	for (int i = 0; i < n; i++) {
+		struct entry *e = entry_of(p, recs[i]->dom, uuids, (size_t)i);
+
+		if (!e)
 			continue;
 		if (e->need_identity)
 			read_identity(p, e, recs[i]->dom);
@@ -827,14 +859,13 @@ static int apply_records(struct publisher *p, virDomainStatsRecordPtr *recs, int
 	return 0;
 }
 
-static void sample_each(struct publisher *p, virDomainPtr *doms, size_t n)
+static void sample_each(struct publisher *p, virDomainPtr *doms, const uint8_t (*uuids)[16],
+			size_t n)
 {
-	uint8_t uuid[16];
-
 	for (size_t i = 0; i < n && p->conn; i++) {
-		struct entry *e;
+		struct entry *e = entry_of(p, doms[i], uuids, i);
 
-		if (virDomainGetUUID(doms[i], uuid) < 0 || !(e = entry_find(p, uuid)))
+		if (!e)
 			continue;
 		if (sample_one(p, e, doms[i]) < 0) {
 			/* A domain that just went away fails harmlessly; a dead
@@ -853,8 +884,9 @@ static void free_domains(virDomainPtr *doms, int n)
 }
 
 /* Lists the active domains and reconciles the watcher; returns the list
- * (caller frees with free_domains) and its length, or -1. */
-static int list_and_resolve(struct publisher *p, virDomainPtr **doms)
+ * (caller frees with free_domains) and its length, or -1. *uuids is set to
+ * their UUIDs, or NULL. */
+static int list_and_resolve(struct publisher *p, virDomainPtr **doms, const uint8_t (**uuids)[16])
 {
 	int n;
 
@@ -868,7 +900,8 @@ static int list_and_resolve(struct publisher *p, virDomainPtr **doms)
 		virResetLastError();
 		return -1;
 	}
-	if (dom_watcher_update(p->watcher, *doms, (size_t)n) < 0)
+	*uuids = fill_uuids(p, *doms, (size_t)n) ? (const uint8_t(*)[16])p->uuids : NULL;
+	if (dom_watcher_update(p->watcher, *doms, *uuids, (size_t)n) < 0)
 		sm_log_err("out of memory resolving active domains");
 	return n;
 }
@@ -876,17 +909,19 @@ static int list_and_resolve(struct publisher *p, virDomainPtr **doms)
 static void pass_each(struct publisher *p)
 {
 	virDomainPtr *doms;
-	int n = list_and_resolve(p, &doms);
+	const uint8_t(*uuids)[16];
+	int n = list_and_resolve(p, &doms, &uuids);
 
 	if (n < 0)
 		return;
-	sample_each(p, doms, (size_t)n);
+	sample_each(p, doms, uuids, (size_t)n);
 	free_domains(doms, n);
 }
 
 static void pass_bulk(struct publisher *p)
 {
 	virDomainStatsRecordPtr *recs = NULL;
+	const uint8_t(*uuids)[16];
 	int n;
 
 	lv_begin(p);
@@ -914,9 +949,10 @@ static void pass_bulk(struct publisher *p)
 	}
 	for (int i = 0; i < n; i++)
 		p->scratch_doms[i] = recs[i]->dom;
-	if (dom_watcher_update(p->watcher, p->scratch_doms, (size_t)n) < 0)
+	uuids = fill_uuids(p, p->scratch_doms, (size_t)n) ? (const uint8_t(*)[16])p->uuids : NULL;
+	if (dom_watcher_update(p->watcher, p->scratch_doms, uuids, (size_t)n) < 0)
 		sm_log_err("out of memory resolving active domains");
-	if (apply_records(p, recs, n) < 0) {
+	if (apply_records(p, recs, uuids, n) < 0) {
 		use_per_domain(p, "no CPU time for running domains");
 		virDomainStatsRecordListFree(recs);
 		recs = NULL;
@@ -931,7 +967,8 @@ out:
 static void pass_resolve(struct publisher *p)
 {
 	virDomainPtr *doms;
-	int n = list_and_resolve(p, &doms);
+	const uint8_t(*uuids)[16];
+	int n = list_and_resolve(p, &doms, &uuids);
 
 	if (n < 0)
 		return;
@@ -939,17 +976,18 @@ static void pass_resolve(struct publisher *p)
 		virDomainStatsRecordPtr *recs = NULL;
 		int m;
 
+		p->fresh[p->nfresh] = NULL; /* virDomainListGetStats wants it terminated */
 		lv_begin(p);
 		m = virDomainListGetStats(p->fresh, bulk_stats, &recs,
 					  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 		lv_end(p);
-		if (m > 0 && apply_records(p, recs, m) < 0)
+		if (m > 0 && apply_records(p, recs, NULL, m) < 0)
 			use_per_domain(p, "no CPU time for running domains");
 		virDomainStatsRecordListFree(recs);
 		virResetLastError();
 	}
 	if (p->nfresh && !p->bulk)
-		sample_each(p, p->fresh, p->nfresh);
+		sample_each(p, p->fresh, NULL, p->nfresh);
 	free_domains(doms, n);
 }
 
@@ -1125,6 +1163,7 @@ void publisher_destroy(struct publisher **pp)
 	free(p->ev_out);
 	free(p->fresh);
 	free(p->scratch_doms);
+	free(p->uuids);
 	free(p->sdisks);
 	free(p->snics);
 	host_tracker_destroy(&p->host_tracker);

@@ -127,7 +127,7 @@ static void update(struct fixture *f)
 	int n = virConnectListAllDomains(f->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 
 	assert_true(n >= 0);
-	assert_int_equal(dom_watcher_update(f->w, doms, (size_t)n), 0);
+	assert_int_equal(dom_watcher_update(f->w, doms, NULL, (size_t)n), 0);
 	for (int i = 0; i < n; i++)
 		virDomainFree(doms[i]);
 	free(doms);
@@ -279,7 +279,7 @@ static void watcher_stop_event_wins_over_stale_list(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(virDomainDestroy(d), 0);
 	wait_pending(f);
-	assert_int_equal(dom_watcher_update(f->w, doms, (size_t)n), 0);
+	assert_int_equal(dom_watcher_update(f->w, doms, NULL, (size_t)n), 0);
 	assert_int_equal(f->ncalls, 1);
 	assert_int_equal(f->calls[0].kind, 'd');
 	update(f);
@@ -338,7 +338,7 @@ static void watcher_update_with_empty_list_reports_all_gone(void **state)
 
 	update(f);
 	f->ncalls = 0;
-	assert_int_equal(dom_watcher_update(f->w, NULL, 0), 0);
+	assert_int_equal(dom_watcher_update(f->w, NULL, NULL, 0), 0);
 	assert_int_equal(f->ncalls, 1);
 	assert_int_equal(f->calls[0].kind, 'd');
 	assert_int_equal(dom_watcher_count(f->w), 0);
