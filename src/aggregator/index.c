@@ -52,6 +52,9 @@ enum stmt_id {
 	ST_TENANT_FORGET,
 	ST_METRIC_PUT_DOM,
 	ST_METRIC_PUT_HOST,
+	ST_LATEST_PUT,
+	ST_HOST_LATEST_PUT,
+	ST_LATEST_FORGET,
 	ST_FIRST_READ,
 	ST_PURGE_LIST = ST_FIRST_READ,
 	ST_LIST_PROJECTS,
@@ -63,6 +66,12 @@ enum stmt_id {
 	ST_LIST_METRICS_HOST,
 	ST_LIST_HOSTS,
 	ST_LIST_MOVES,
+	ST_LIST_LATEST_ALL,
+	ST_LIST_LATEST_PROJECT,
+	ST_LIST_LATEST_NOPROJECT,
+	ST_GET_LATEST,
+	ST_GET_HOST_LATEST,
+	ST_LIST_HOST_LATEST,
 	ST_COUNT
 };
 
@@ -71,6 +80,19 @@ enum stmt_id {
 	" first_seen, last_seen, stopped_at, purge_after"
 #define DOMAIN_ORDER " ORDER BY coalesce(display_name, name), uuid"
 #define METRIC_COLS  "uuid, host, name, path, created_at"
+/* A domain joined with its latest row (index_list_latest): the domain's
+ * columns first, in DOMAIN_COLS order, then the latest row's. */
+#define LATEST_SELECT                                                                              \
+	"SELECT d.uuid, d.name, d.display_name, d.project_id, d.user_id, d.user_name, d.flavor,"   \
+	" d.host, d.state, d.first_seen, d.last_seen, d.stopped_at, d.purge_after,"                \
+	" l.time, l.stale, l.cpu_pct, l.steal_pct, l.load1, l.load5, l.load15, l.mem_pct,"         \
+	" l.mem_basis, l.disk_rd_req_ps, l.disk_wr_req_ps, l.disk_rd_bytes_ps,"                    \
+	" l.disk_wr_bytes_ps, l.net_rx_bytes_ps, l.net_tx_bytes_ps, l.net_rx_packets_ps,"          \
+	" l.net_tx_packets_ps FROM domains d LEFT JOIN latest l ON l.uuid = d.uuid"
+#define LATEST_ORDER " ORDER BY coalesce(d.display_name, d.name), d.uuid"
+#define HOST_LATEST_COLS                                                                           \
+	"host, time, ncpus, cpu_pct, load1, load5, load15, mem_pct, mem_used_kib, mem_total_kib,"  \
+	" domains, libvirt_ok"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -125,6 +147,30 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " VALUES (NULL, ?1, ?2, ?3, ?4)"
 			   " ON CONFLICT(host, name) WHERE host IS NOT NULL"
 			   " DO UPDATE SET path = excluded.path WHERE path IS NOT excluded.path",
+    [ST_LATEST_PUT] =
+	"INSERT INTO latest(uuid, time, stale, cpu_pct, steal_pct, load1, load5, load15, mem_pct,"
+	" mem_basis, disk_rd_req_ps, disk_wr_req_ps, disk_rd_bytes_ps, disk_wr_bytes_ps,"
+	" net_rx_bytes_ps, net_tx_bytes_ps, net_rx_packets_ps, net_tx_packets_ps)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+	" ON CONFLICT(uuid) DO UPDATE SET time = excluded.time, stale = excluded.stale,"
+	" cpu_pct = excluded.cpu_pct, steal_pct = excluded.steal_pct, load1 = excluded.load1,"
+	" load5 = excluded.load5, load15 = excluded.load15, mem_pct = excluded.mem_pct,"
+	" mem_basis = excluded.mem_basis, disk_rd_req_ps = excluded.disk_rd_req_ps,"
+	" disk_wr_req_ps = excluded.disk_wr_req_ps, disk_rd_bytes_ps = excluded.disk_rd_bytes_ps,"
+	" disk_wr_bytes_ps = excluded.disk_wr_bytes_ps, net_rx_bytes_ps = excluded.net_rx_bytes_ps,"
+	" net_tx_bytes_ps = excluded.net_tx_bytes_ps,"
+	" net_rx_packets_ps = excluded.net_rx_packets_ps,"
+	" net_tx_packets_ps = excluded.net_tx_packets_ps WHERE excluded.time >= latest.time",
+    [ST_HOST_LATEST_PUT] =
+	"INSERT INTO host_latest(" HOST_LATEST_COLS ")"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	" ON CONFLICT(host) DO UPDATE SET time = excluded.time, ncpus = excluded.ncpus,"
+	" cpu_pct = excluded.cpu_pct, load1 = excluded.load1, load5 = excluded.load5,"
+	" load15 = excluded.load15, mem_pct = excluded.mem_pct,"
+	" mem_used_kib = excluded.mem_used_kib, mem_total_kib = excluded.mem_total_kib,"
+	" domains = excluded.domains, libvirt_ok = excluded.libvirt_ok"
+	" WHERE excluded.time >= host_latest.time",
+    [ST_LATEST_FORGET] = "DELETE FROM latest WHERE uuid = ?1",
     [ST_PURGE_LIST] = "SELECT uuid, stopped_at FROM domains WHERE purge_after <= ?1"
 		      " ORDER BY purge_after, uuid LIMIT ?2",
     [ST_LIST_PROJECTS] = "SELECT t.project_id, t.project_name, t.first_seen, t.last_seen,"
@@ -150,6 +196,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	" GROUP BY h.name ORDER BY h.name",
     [ST_LIST_MOVES] = "SELECT uuid, from_host, to_host, at FROM domain_moves WHERE uuid = ?1"
 		      " ORDER BY at, id",
+    [ST_LIST_LATEST_ALL] = LATEST_SELECT " WHERE (?1 OR d.stopped_at IS NULL)" LATEST_ORDER,
+    [ST_LIST_LATEST_PROJECT] = LATEST_SELECT " WHERE d.project_id = ?2"
+					     " AND (?1 OR d.stopped_at IS NULL)" LATEST_ORDER,
+    [ST_LIST_LATEST_NOPROJECT] = LATEST_SELECT " WHERE d.project_id IS NULL"
+					       " AND (?1 OR d.stopped_at IS NULL)" LATEST_ORDER,
+    [ST_GET_LATEST] = LATEST_SELECT " WHERE d.uuid = ?1",
+    [ST_GET_HOST_LATEST] = "SELECT " HOST_LATEST_COLS " FROM host_latest WHERE host = ?1",
+    [ST_LIST_HOST_LATEST] = "SELECT " HOST_LATEST_COLS " FROM host_latest ORDER BY host",
 };
 
 struct agg_index {
@@ -309,6 +363,13 @@ static void bind_double(sqlite3_stmt *st, int i, double v, int *rc)
 {
 	if (*rc == SQLITE_OK)
 		*rc = sqlite3_bind_double(st, i, v);
+}
+
+/* A measurement: NaN (unknown) is stored as NULL. */
+static void bind_value(sqlite3_stmt *st, int i, double v, int *rc)
+{
+	if (*rc == SQLITE_OK)
+		*rc = isnan(v) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, v);
 }
 
 /* Runs a bound statement that returns no rows; returns the rows it changed
@@ -1344,7 +1405,8 @@ int index_forget_domain(struct agg_index *self, const char *uuid)
 	if (write_enter(self, &own) < 0)
 		return -1;
 	if (delete_by(self, ST_METRICS_FORGET, id, "forgetting metrics") < 0 ||
-	    delete_by(self, ST_MOVES_FORGET, id, "forgetting moves") < 0)
+	    delete_by(self, ST_MOVES_FORGET, id, "forgetting moves") < 0 ||
+	    delete_by(self, ST_LATEST_FORGET, id, "forgetting latest values") < 0)
 		goto out;
 	st = stmt_get(self, ST_DOM_FORGET);
 	if (st == NULL)
@@ -1407,6 +1469,120 @@ out:
 	return write_leave(self, own, result);
 }
 
+/* ---- Latest values --------------------------------------------------- */
+
+/* Sums of a domain's device rates for its latest row: NaN when any term is
+ * unknown (a partial sum would pass for a low value), 0 without devices. */
+struct device_sums {
+	double disk_rd_req, disk_wr_req, disk_rd_bytes, disk_wr_bytes;
+	double net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets;
+};
+
+static void device_sums_of(const struct sm_domain_stats *d, struct device_sums *s)
+{
+	*s = (struct device_sums){0};
+	for (size_t i = 0; d->disks && i < d->ndisks; i++) {
+		s->disk_rd_req += d->disks[i].rd_req_ps;
+		s->disk_wr_req += d->disks[i].wr_req_ps;
+		s->disk_rd_bytes += d->disks[i].rd_bytes_ps;
+		s->disk_wr_bytes += d->disks[i].wr_bytes_ps;
+	}
+	for (size_t i = 0; d->nics && i < d->nnics; i++) {
+		s->net_rx_bytes += d->nics[i].rx_bytes_ps;
+		s->net_tx_bytes += d->nics[i].tx_bytes_ps;
+		s->net_rx_packets += d->nics[i].rx_packets_ps;
+		s->net_tx_packets += d->nics[i].tx_packets_ps;
+	}
+}
+
+int index_put_latest(struct agg_index *self, const struct sm_domain_stats *d, double time)
+{
+	struct device_sums sum;
+	char uuid[37];
+	sqlite3_stmt *st;
+	bool own = false;
+	int rc = SQLITE_OK, result = -1, changed;
+
+	if (self == NULL)
+		return -1;
+	if (d == NULL || !isfinite(time)) {
+		fail_call(self, INDEX_E_INVALID,
+			  "latest values without a domain or a time refused");
+		return -1;
+	}
+	if (write_enter(self, &own) < 0)
+		return -1;
+	st = stmt_get(self, ST_LATEST_PUT);
+	if (st == NULL)
+		goto out;
+	sm_uuid_format(d->uuid, uuid);
+	device_sums_of(d, &sum);
+	bind_text(st, 1, uuid, &rc);
+	bind_double(st, 2, time, &rc);
+	bind_int64(st, 3, (d->flags & SM_DOM_STALE) != 0, &rc);
+	bind_value(st, 4, d->cpu_pct, &rc);
+	bind_value(st, 5, d->steal_pct, &rc);
+	bind_value(st, 6, d->load[0], &rc);
+	bind_value(st, 7, d->load[1], &rc);
+	bind_value(st, 8, d->load[2], &rc);
+	bind_value(st, 9, d->mem_pct, &rc);
+	bind_int64(st, 10, d->mem_basis, &rc);
+	bind_value(st, 11, sum.disk_rd_req, &rc);
+	bind_value(st, 12, sum.disk_wr_req, &rc);
+	bind_value(st, 13, sum.disk_rd_bytes, &rc);
+	bind_value(st, 14, sum.disk_wr_bytes, &rc);
+	bind_value(st, 15, sum.net_rx_bytes, &rc);
+	bind_value(st, 16, sum.net_tx_bytes, &rc);
+	bind_value(st, 17, sum.net_rx_packets, &rc);
+	bind_value(st, 18, sum.net_tx_packets, &rc);
+	changed = stmt_exec(self, st, rc, "writing latest values");
+	if (changed >= 0)
+		result = changed > 0;
+out:
+	return write_leave(self, own, result);
+}
+
+int index_put_host_latest(struct agg_index *self, const char *host, const struct sm_host_stats *h,
+			  uint32_t ndomains, double time)
+{
+	sqlite3_stmt *st;
+	bool own = false;
+	int rc = SQLITE_OK, result = -1, changed;
+
+	if (self == NULL)
+		return -1;
+	if (host == NULL || h == NULL || !sm_wire_host_valid(host) || !isfinite(time)) {
+		fail_call(self, INDEX_E_INVALID,
+			  "host latest values with a bad host name or time refused");
+		return -1;
+	}
+	if (write_enter(self, &own) < 0)
+		return -1;
+	if (host_ensure(self, host, time) < 0)
+		goto out;
+	st = stmt_get(self, ST_HOST_LATEST_PUT);
+	if (st == NULL)
+		goto out;
+	bind_text(st, 1, host, &rc);
+	bind_double(st, 2, time, &rc);
+	bind_int64(st, 3, h->ncpus, &rc);
+	bind_value(st, 4, h->cpu_pct, &rc);
+	bind_value(st, 5, h->load[0], &rc);
+	bind_value(st, 6, h->load[1], &rc);
+	bind_value(st, 7, h->load[2], &rc);
+	bind_value(st, 8, h->mem_pct, &rc);
+	bind_int64(st, 9, h->mem_used_kib > INT64_MAX ? INT64_MAX : (int64_t)h->mem_used_kib, &rc);
+	bind_int64(st, 10, h->mem_total_kib > INT64_MAX ? INT64_MAX : (int64_t)h->mem_total_kib,
+		   &rc);
+	bind_int64(st, 11, ndomains, &rc);
+	bind_int64(st, 12, h->libvirt_ok, &rc);
+	changed = stmt_exec(self, st, rc, "writing host latest values");
+	if (changed >= 0)
+		result = changed > 0;
+out:
+	return write_leave(self, own, result);
+}
+
 /* ---- Reads ----------------------------------------------------------- */
 
 /* What a read adapter needs: the caller's callback and its argument. */
@@ -1417,6 +1593,8 @@ struct read_ctx {
 		index_metric_fn metric;
 		index_host_fn host;
 		index_move_fn move;
+		index_latest_fn latest;
+		index_host_latest_fn host_latest;
 	} fn;
 	void *arg;
 };
@@ -1627,4 +1805,141 @@ int index_list_moves(struct agg_index *self, const char *uuid, index_move_fn fn,
 		return -1;
 	bind_text(st, 1, id, &rc);
 	return query_rows(self, st, rc, "listing moves", move_row, &ctx);
+}
+
+/* A nullable REAL column: NAN for NULL. */
+static double col_value(sqlite3_stmt *st, int i)
+{
+	return col_time(st, i);
+}
+
+static int latest_row(const struct read_ctx *ctx, sqlite3_stmt *st)
+{
+	struct index_domain d = {
+	    .uuid = col_req(st, 0),
+	    .name = col_req(st, 1),
+	    .display_name = col_text(st, 2),
+	    .project_id = col_text(st, 3),
+	    .user_id = col_text(st, 4),
+	    .user_name = col_text(st, 5),
+	    .flavor = col_text(st, 6),
+	    .host = col_req(st, 7),
+	    .state = (uint32_t)sqlite3_column_int64(st, 8),
+	    .first_seen = sqlite3_column_double(st, 9),
+	    .last_seen = sqlite3_column_double(st, 10),
+	    .stopped_at = col_time(st, 11),
+	    .purge_after = col_time(st, 12),
+	};
+	struct index_latest l = {
+	    .time = col_time(st, 13),
+	    .stale = sqlite3_column_int64(st, 14) != 0,
+	    .cpu_pct = col_value(st, 15),
+	    .steal_pct = col_value(st, 16),
+	    .load = {col_value(st, 17), col_value(st, 18), col_value(st, 19)},
+	    .mem_pct = col_value(st, 20),
+	    .mem_basis = (uint32_t)sqlite3_column_int64(st, 21),
+	    .disk_rd_req_ps = col_value(st, 22),
+	    .disk_wr_req_ps = col_value(st, 23),
+	    .disk_rd_bytes_ps = col_value(st, 24),
+	    .disk_wr_bytes_ps = col_value(st, 25),
+	    .net_rx_bytes_ps = col_value(st, 26),
+	    .net_tx_bytes_ps = col_value(st, 27),
+	    .net_rx_packets_ps = col_value(st, 28),
+	    .net_tx_packets_ps = col_value(st, 29),
+	};
+
+	/* No latest row: the LEFT JOIN gives NULL time. */
+	return ctx->fn.latest(ctx->arg, &d, sqlite3_column_type(st, 13) == SQLITE_NULL ? NULL : &l);
+}
+
+int index_list_latest(struct agg_index *self, const char *project_id, unsigned flags,
+		      index_latest_fn fn, void *arg)
+{
+	struct read_ctx ctx = {.fn.latest = fn, .arg = arg};
+	enum stmt_id id = ST_LIST_LATEST_ALL;
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (self == NULL || fn == NULL)
+		return -1;
+	if (project_id)
+		id = project_id[0] ? ST_LIST_LATEST_PROJECT : ST_LIST_LATEST_NOPROJECT;
+	st = stmt_get(self, id);
+	if (st == NULL)
+		return -1;
+	bind_int64(st, 1, (flags & INDEX_LIST_STOPPED) != 0, &rc);
+	if (id == ST_LIST_LATEST_PROJECT)
+		bind_text(st, 2, project_id, &rc);
+	return query_rows(self, st, rc, "listing latest values", latest_row, &ctx);
+}
+
+int index_get_latest(struct agg_index *self, const char *uuid, index_latest_fn fn, void *arg)
+{
+	struct read_ctx ctx = {.fn.latest = fn, .arg = arg};
+	char id[37];
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (self == NULL || fn == NULL)
+		return -1;
+	if (uuid_canon(uuid, id) < 0) {
+		fail_call(self, INDEX_E_INVALID, "lookup with a bad uuid refused");
+		return -1;
+	}
+	st = stmt_get(self, ST_GET_LATEST);
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, id, &rc);
+	return query_rows(self, st, rc, "reading latest values", latest_row, &ctx);
+}
+
+static int host_latest_row(const struct read_ctx *ctx, sqlite3_stmt *st)
+{
+	struct index_host_latest h = {
+	    .host = col_req(st, 0),
+	    .time = sqlite3_column_double(st, 1),
+	    .ncpus = (uint32_t)sqlite3_column_int64(st, 2),
+	    .cpu_pct = col_value(st, 3),
+	    .load = {col_value(st, 4), col_value(st, 5), col_value(st, 6)},
+	    .mem_pct = col_value(st, 7),
+	    .mem_used_kib = (uint64_t)sqlite3_column_int64(st, 8),
+	    .mem_total_kib = (uint64_t)sqlite3_column_int64(st, 9),
+	    .domains = (uint32_t)sqlite3_column_int64(st, 10),
+	    .libvirt_ok = sqlite3_column_int64(st, 11) != 0,
+	};
+
+	return ctx->fn.host_latest(ctx->arg, &h);
+}
+
+int index_get_host_latest(struct agg_index *self, const char *host, index_host_latest_fn fn,
+			  void *arg)
+{
+	struct read_ctx ctx = {.fn.host_latest = fn, .arg = arg};
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (self == NULL || fn == NULL)
+		return -1;
+	if (host == NULL || !sm_wire_host_valid(host)) {
+		fail_call(self, INDEX_E_INVALID, "host lookup with a bad host name refused");
+		return -1;
+	}
+	st = stmt_get(self, ST_GET_HOST_LATEST);
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, host, &rc);
+	return query_rows(self, st, rc, "reading host latest values", host_latest_row, &ctx);
+}
+
+int index_list_host_latest(struct agg_index *self, index_host_latest_fn fn, void *arg)
+{
+	struct read_ctx ctx = {.fn.host_latest = fn, .arg = arg};
+	sqlite3_stmt *st;
+
+	if (self == NULL || fn == NULL)
+		return -1;
+	st = stmt_get(self, ST_LIST_HOST_LATEST);
+	if (st == NULL)
+		return -1;
+	return query_rows(self, st, SQLITE_OK, "listing host latest values", host_latest_row, &ctx);
 }

@@ -18,7 +18,7 @@
 #include "sm_wire.h"
 
 /* Schema version this build writes and reads (PRAGMA user_version). */
-#define INDEX_SCHEMA_VERSION 1
+#define INDEX_SCHEMA_VERSION 2
 
 /* Default: a domain's last_seen is written at most once per this many
  * seconds of frame time when nothing else about it changed (see
@@ -209,6 +209,27 @@ int index_forget_domain(struct agg_index *self, const char *uuid);
 int index_register_metric(struct agg_index *self, const char *uuid, const char *host,
 			  const char *metric, const char *relpath, double time);
 
+/* ---- Latest values (schema v2: the dashboard's snapshot) -------------- */
+
+/*
+ * Replaces the `latest` row of domain `d` (its uuid) with the report of
+ * `time`: cpu, steal, loads, memory, the stale flag, and the sums of its
+ * devices' rates (disk requests and bytes, network bytes and packets).
+ * Unknown values (NaN, or a sum with any unknown term) are stored as NULL; a
+ * domain without disks (nics) has sums of 0. A report older than the stored
+ * row changes nothing. Call it after index_upsert_domain in the same
+ * transaction (the domain's row must exist: INVALID otherwise), and not for
+ * a report the upsert IGNORED. Returns 1 if the row was written, 0 if the
+ * stored one is newer, -1 on error.
+ */
+int index_put_latest(struct agg_index *self, const struct sm_domain_stats *d, double time);
+
+/* Replaces the `host_latest` row of `host` with its node stats `h` and the
+ * number of domains of the frame. Same rules as index_put_latest (creates
+ * the host row if needed). Returns 1, 0 or -1. */
+int index_put_host_latest(struct agg_index *self, const char *host, const struct sm_host_stats *h,
+			  uint32_t ndomains, double time);
+
 /* ---- Reads (dashboard) ----------------------------------------------- */
 /* Row structs point into sqlite's buffers: valid during the callback only.
  * Callbacks return non-zero to stop. List calls return the number of rows
@@ -286,5 +307,50 @@ struct index_move {
 typedef int (*index_move_fn)(void *arg, const struct index_move *m);
 /* Moves of domain `uuid`, oldest first. */
 int index_list_moves(struct agg_index *self, const char *uuid, index_move_fn fn, void *arg);
+
+/* A domain's latest report (table `latest`). Unknown values are NAN. */
+struct index_latest {
+	double time;	    /* frame time of the report */
+	bool stale;	    /* libvirt did not answer: values are the last known */
+	double cpu_pct;	    /* 0..100 of the domain's vCPUs */
+	double steal_pct;   /* 0..100 */
+	double load[3];	    /* 1, 5, 15 min, in vCPUs */
+	double mem_pct;	    /* 0..100; NAN with basis 0 */
+	uint32_t mem_basis; /* enum sm_mem_basis: never compare percentages of different bases */
+	double disk_rd_req_ps, disk_wr_req_ps;	   /* sums over the domain's disks */
+	double disk_rd_bytes_ps, disk_wr_bytes_ps; /* idem */
+	double net_rx_bytes_ps, net_tx_bytes_ps;   /* sums over its interfaces */
+	double net_rx_packets_ps, net_tx_packets_ps;
+};
+/* `l` is NULL for a domain without a latest row yet. */
+typedef int (*index_latest_fn)(void *arg, const struct index_domain *d,
+			       const struct index_latest *l);
+
+/* The snapshot of a tenant: its domains as index_list_domains lists them
+ * (same project_id and flags rules, same order), each with its latest row. */
+int index_list_latest(struct agg_index *self, const char *project_id, unsigned flags,
+		      index_latest_fn fn, void *arg);
+/* One domain with its latest row. Returns 1 if the domain is known (fn
+ * called once), 0 if not, -1 on error. */
+int index_get_latest(struct agg_index *self, const char *uuid, index_latest_fn fn, void *arg);
+
+/* A host's latest node report (table `host_latest`). Unknown values are NAN. */
+struct index_host_latest {
+	const char *host;
+	double time;
+	uint32_t ncpus;
+	double cpu_pct; /* 0..100 of all CPUs */
+	double load[3]; /* the node's /proc/loadavg */
+	double mem_pct;
+	uint64_t mem_used_kib, mem_total_kib;
+	uint32_t domains; /* domains in that frame */
+	bool libvirt_ok;  /* the monitor's libvirt connection was up */
+};
+typedef int (*index_host_latest_fn)(void *arg, const struct index_host_latest *h);
+/* The latest report of `host`: 1 if there is one (fn called once), 0 if not, -1. */
+int index_get_host_latest(struct agg_index *self, const char *host, index_host_latest_fn fn,
+			  void *arg);
+/* Every host's latest report, by host name. */
+int index_list_host_latest(struct agg_index *self, index_host_latest_fn fn, void *arg);
 
 #endif

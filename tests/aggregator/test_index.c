@@ -289,6 +289,9 @@ static void index_creates_versioned_wal_schema(void **state)
 			 6);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'host_loss'"),
 			 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
+				     " name IN ('latest', 'host_latest')"),
+			 2);
 	index_close(&idx);
 	assert_null(idx);
 	index_close(&idx); /* NULL-safe */
@@ -1203,26 +1206,35 @@ static void index_migrates_an_empty_v0_file(void **state)
 	raw_exec(db, "PRAGMA user_version = 0; VACUUM");
 	sqlite3_close(db);
 	idx = open_rw(fx);
-	assert_int_equal(raw_int(index_sqlite(idx), "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(index_sqlite(idx), "PRAGMA user_version"), INDEX_SCHEMA_VERSION);
 	index_close(&idx);
 }
 
-static const struct index_migration test_v2_ok[] = {
-    {1, "v1", NULL}, /* filled from index_migrations at run time */
-    {2, "test: a column and a table",
+/* A migration after this build's last one, and one that fails half-way:
+ * the tests append them to index_migrations (next_list). */
+#define NEXT_VERSION (INDEX_SCHEMA_VERSION + 1)
+static const struct index_migration test_next_ok[] = {
+    {NEXT_VERSION, "test: a column and a table",
      "ALTER TABLE domains ADD COLUMN note TEXT;"
      "CREATE TABLE extra (x INTEGER);"
      "UPDATE domains SET note = 'migrated';"},
 };
 
-static const struct index_migration test_v2_broken[] = {
-    {1, "v1", NULL},
-    {2, "test: fails half-way",
+static const struct index_migration test_next_broken[] = {
+    {NEXT_VERSION, "test: fails half-way",
      "CREATE TABLE extra (x INTEGER);"
      "INSERT INTO extra VALUES (1);"
      "ALTER TABLE domains ADD COLUMN note TEXT;"
      "INSERT INTO no_such_table VALUES (1);"},
 };
+
+/* This build's migrations followed by `next`. */
+static void next_list(struct index_migration list[NEXT_VERSION], const struct index_migration *next)
+{
+	for (size_t i = 0; i < INDEX_SCHEMA_VERSION; i++)
+		list[i] = index_migrations[i];
+	list[INDEX_SCHEMA_VERSION] = *next;
+}
 
 /* A hand-made v1 file: the v1 DDL and rows written by plain SQL. */
 static void make_v1_by_hand(const char *path)
@@ -1246,7 +1258,7 @@ static void make_v1_by_hand(const char *path)
 static void index_migrates_v1_to_a_later_version(void **state)
 {
 	struct fixture *fx = *state;
-	struct index_migration list[2] = {index_migrations[0], test_v2_ok[1]};
+	struct index_migration list[NEXT_VERSION];
 	enum index_error err = INDEX_E_INTERNAL;
 	struct agg_index *idx;
 	struct sm_domain_stats d;
@@ -1254,14 +1266,21 @@ static void index_migrates_v1_to_a_later_version(void **state)
 	int n = 0;
 
 	assert_int_equal(INDEX_APPLICATION_ID, 1397573976); /* as make_v1_by_hand writes it */
+	char expect[32];
+
+	next_list(list, test_next_ok);
 	make_v1_by_hand(fx->path);
 	capture_start(fx);
-	idx = index_open_with(fx->path, INDEX_READ_WRITE, list, 2, &err);
+	idx = index_open_with(fx->path, INDEX_READ_WRITE, list, NEXT_VERSION, &err);
 	log = capture_stop(fx);
 	assert_non_null(idx);
-	assert_non_null(strstr(log, "upgraded to v2"));
+	/* Step by step: every version after 1 was applied, in order. */
+	for (int v = 2; v <= NEXT_VERSION; v++) {
+		snprintf(expect, sizeof(expect), "upgraded to v%d ", v);
+		assert_non_null(strstr(log, expect));
+	}
 	free(log);
-	assert_int_equal(raw_int(index_sqlite(idx), "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(index_sqlite(idx), "PRAGMA user_version"), NEXT_VERSION);
 	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM domains WHERE"
 						    " note = 'migrated'"),
 			 1);
@@ -1275,7 +1294,7 @@ static void index_migrates_v1_to_a_later_version(void **state)
 	assert_int_equal(index_upsert_domain(idx, "cn1", &d, 5.0), INDEX_CHANGED);
 	index_close(&idx);
 
-	/* This build (v1) now refuses the v2 file. */
+	/* This build now refuses the newer file. */
 	capture_start(fx);
 	assert_null(index_open(fx->path, INDEX_READ_ONLY, &err));
 	free(capture_stop(fx));
@@ -1285,22 +1304,24 @@ static void index_migrates_v1_to_a_later_version(void **state)
 static void index_failed_migration_rolls_back(void **state)
 {
 	struct fixture *fx = *state;
-	struct index_migration list[2] = {index_migrations[0], test_v2_broken[1]};
+	struct index_migration list[NEXT_VERSION];
 	enum index_error err = INDEX_OK;
 	struct agg_index *idx;
 	char *log;
 
+	next_list(list, test_next_broken);
 	make_v1_by_hand(fx->path);
 	capture_start(fx);
-	idx = index_open_with(fx->path, INDEX_READ_WRITE, list, 2, &err);
+	idx = index_open_with(fx->path, INDEX_READ_WRITE, list, NEXT_VERSION, &err);
 	log = capture_stop(fx);
 	assert_null(idx);
 	assert_int_not_equal(err, INDEX_OK);
 	assert_non_null(strstr(log, fx->path));
 	assert_non_null(strstr(log, "rolled back"));
 	free(log);
-	/* Nothing of the half-applied step remains. */
-	assert_int_equal(path_int(fx->path, "PRAGMA user_version"), 1);
+	/* Nothing of the half-applied step remains; the steps before it, each
+	 * in its own transaction, stay applied. */
+	assert_int_equal(path_int(fx->path, "PRAGMA user_version"), INDEX_SCHEMA_VERSION);
 	assert_int_equal(path_int(fx->path, "SELECT count(*) FROM sqlite_schema WHERE"
 					    " name = 'extra'"),
 			 0);
@@ -1308,10 +1329,276 @@ static void index_failed_migration_rolls_back(void **state)
 					    " WHERE name = 'note'"),
 			 0);
 	assert_int_equal(path_int(fx->path, "SELECT count(*) FROM domains"), 1);
-	/* The v1 build still uses it. */
+	/* This build still uses it. */
 	idx = open_rw(fx);
 	assert_string_equal(get_dom(idx, "10111213-1415-1617-1819-1a1b00000001").name,
 			    "instance-1");
+	index_close(&idx);
+}
+
+/* ---- latest values (schema v2) --------------------------------------- */
+
+/* A copy of one latest row, taken in the callback. */
+struct latest_copy {
+	int calls, with_latest;
+	char uuid[37], display[SM_NAME_MAX + 1];
+	struct index_latest l;
+};
+
+static int copy_latest(void *arg, const struct index_domain *d, const struct index_latest *l)
+{
+	struct latest_copy *c = arg;
+
+	c->calls++;
+	snprintf(c->uuid, sizeof(c->uuid), "%s", d->uuid);
+	snprintf(c->display, sizeof(c->display), "%s", d->display_name ? d->display_name : "");
+	if (l) {
+		c->with_latest++;
+		c->l = *l;
+	}
+	return 0;
+}
+
+static struct latest_copy get_latest(struct agg_index *idx, const char *uuid)
+{
+	struct latest_copy c = {0};
+
+	assert_int_equal(index_get_latest(idx, uuid, copy_latest, &c), 1);
+	assert_int_equal(c.calls, 1);
+	return c;
+}
+
+/* Gives a domain two disks and one nic with known rates. */
+static void add_devices(struct sm_domain_stats *d, struct sm_disk_stats disks[2],
+			struct sm_nic_stats *nic)
+{
+	memset(disks, 0, 2 * sizeof(*disks));
+	memset(nic, 0, sizeof(*nic));
+	for (int i = 0; i < 2; i++) {
+		snprintf(disks[i].name, sizeof(disks[i].name), "vd%c", 'a' + i);
+		disks[i].rd_req_ps = 10.0 * (i + 1);
+		disks[i].wr_req_ps = 1.0 * (i + 1);
+		disks[i].rd_bytes_ps = 4096.0 * (i + 1);
+		disks[i].wr_bytes_ps = 512.0 * (i + 1);
+	}
+	snprintf(nic->name, sizeof(nic->name), "tap0");
+	nic->rx_bytes_ps = 1500.0;
+	nic->tx_bytes_ps = 700.0;
+	nic->rx_packets_ps = 3.0;
+	nic->tx_packets_ps = 2.0;
+	d->ndisks = 2;
+	d->disks = disks;
+	d->nnics = 1;
+	d->nics = nic;
+}
+
+static void index_latest_holds_the_last_report_with_device_sums(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *idx = open_rw(fx);
+	struct sm_domain_stats d;
+	struct sm_disk_stats disks[2];
+	struct sm_nic_stats nic;
+	struct latest_copy c;
+	char uuid[37];
+
+	mkdom(&d, 1, 3);
+	uuid_of(&d, uuid);
+	add_devices(&d, disks, &nic);
+	d.cpu_pct = 37.5;
+	d.steal_pct = NAN;
+	d.load[0] = 0.5, d.load[1] = 0.25, d.load[2] = 0.125;
+	d.mem_basis = SM_MEM_GUEST_USABLE;
+	d.mem_pct = 41.0;
+	/* The domain's row must exist first. */
+	capture_start(fx);
+	assert_int_equal(index_put_latest(idx, &d, 100.0), -1);
+	free(capture_stop(fx));
+	assert_int_equal(index_last_error(idx), INDEX_E_INVALID);
+
+	assert_int_equal(index_upsert_domain(idx, "cn1", &d, 100.0), INDEX_NEW);
+	assert_int_equal(index_put_latest(idx, &d, 100.0), 1);
+	c = get_latest(idx, uuid);
+	assert_int_equal(c.with_latest, 1);
+	assert_true(c.l.time == 100.0);
+	assert_false(c.l.stale);
+	assert_true(c.l.cpu_pct == 37.5);
+	assert_true(isnan(c.l.steal_pct)); /* unknown: stored as NULL */
+	assert_true(c.l.load[0] == 0.5 && c.l.load[1] == 0.25 && c.l.load[2] == 0.125);
+	assert_true(c.l.mem_pct == 41.0);
+	assert_int_equal(c.l.mem_basis, SM_MEM_GUEST_USABLE);
+	assert_true(c.l.disk_rd_req_ps == 30.0 && c.l.disk_wr_req_ps == 3.0);
+	assert_true(c.l.disk_rd_bytes_ps == 12288.0 && c.l.disk_wr_bytes_ps == 1536.0);
+	assert_true(c.l.net_rx_bytes_ps == 1500.0 && c.l.net_tx_bytes_ps == 700.0);
+	assert_true(c.l.net_rx_packets_ps == 3.0 && c.l.net_tx_packets_ps == 2.0);
+	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM latest WHERE"
+						    " steal_pct IS NULL"),
+			 1);
+
+	/* Replaced by the next report: one row per domain. One unknown device
+	 * rate makes its sum unknown; no nics makes the network sums 0. */
+	d.cpu_pct = 80.0;
+	d.flags |= SM_DOM_STALE;
+	disks[1].rd_bytes_ps = NAN;
+	d.nnics = 0;
+	assert_int_equal(index_put_latest(idx, &d, 101.0), 1);
+	c = get_latest(idx, uuid);
+	assert_true(c.l.time == 101.0 && c.l.cpu_pct == 80.0);
+	assert_true(c.l.stale);
+	assert_true(isnan(c.l.disk_rd_bytes_ps));
+	assert_true(c.l.disk_rd_req_ps == 30.0);
+	assert_true(c.l.net_rx_bytes_ps == 0.0 && c.l.net_tx_packets_ps == 0.0);
+	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM latest"), 1);
+
+	/* A late report does not replace a newer one. */
+	d.cpu_pct = 1.0;
+	assert_int_equal(index_put_latest(idx, &d, 99.0), 0);
+	assert_true(get_latest(idx, uuid).l.cpu_pct == 80.0);
+	index_close(&idx);
+}
+
+static void index_lists_latest_by_project_and_forgets_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *idx = open_rw(fx);
+	struct sm_domain_stats d;
+	struct latest_copy c = {0};
+	char uuid1[37];
+
+	/* Domains 1 and 2 in project p1 (2 never reported values), 3 in p2, 4
+	 * without a project. */
+	for (uint32_t i = 1; i <= 4; i++) {
+		mkdom(&d, i, i <= 2 ? 1 : (i == 3 ? 2 : -1));
+		d.cpu_pct = 10.0 * i;
+		assert_int_equal(index_upsert_domain(idx, "cn1", &d, 100.0), INDEX_NEW);
+		if (i != 2)
+			assert_int_equal(index_put_latest(idx, &d, 100.0), 1);
+	}
+	mkdom(&d, 1, 1);
+	uuid_of(&d, uuid1);
+
+	assert_int_equal(index_list_latest(idx, "p1", 0, copy_latest, &c), 2);
+	assert_int_equal(c.with_latest, 1);	/* domain 2 comes with l == NULL */
+	assert_string_equal(c.display, "vm-2"); /* ordered by display name */
+	c = (struct latest_copy){0};
+	assert_int_equal(index_list_latest(idx, "", 0, copy_latest, &c), 1);
+	assert_true(c.l.cpu_pct == 40.0);
+	c = (struct latest_copy){0};
+	assert_int_equal(index_list_latest(idx, NULL, 0, copy_latest, &c), 4);
+	assert_int_equal(c.with_latest, 3);
+
+	/* A stopped domain is listed only on request; forgetting it deletes its
+	 * latest row too. */
+	assert_int_equal(index_domain_stopped(idx, uuid1, "cn1", 110.0, 5.0), 1);
+	c = (struct latest_copy){0};
+	assert_int_equal(index_list_latest(idx, "p1", 0, copy_latest, &c), 1);
+	c = (struct latest_copy){0};
+	assert_int_equal(index_list_latest(idx, "p1", INDEX_LIST_STOPPED, copy_latest, &c), 2);
+	assert_int_equal(index_forget_domain(idx, uuid1), 1);
+	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM latest"), 2);
+	c = (struct latest_copy){0};
+	assert_int_equal(index_get_latest(idx, uuid1, copy_latest, &c), 0);
+	assert_int_equal(c.calls, 0);
+	index_close(&idx);
+}
+
+struct host_latest_copy {
+	int calls;
+	char host[SM_HOST_MAX + 1];
+	struct index_host_latest h;
+};
+
+static int copy_host_latest(void *arg, const struct index_host_latest *h)
+{
+	struct host_latest_copy *c = arg;
+
+	c->calls++;
+	snprintf(c->host, sizeof(c->host), "%s", h->host);
+	c->h = *h;
+	c->h.host = c->host;
+	return 0;
+}
+
+static void index_host_latest_holds_the_last_node_report(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *idx = open_rw(fx);
+	struct sm_host_stats h = {.ncpus = 32,
+				  .cpu_pct = 41.5,
+				  .load = {1.0, 2.0, 3.0},
+				  .mem_total_kib = 263921000,
+				  .mem_used_kib = 190000000,
+				  .mem_pct = NAN,
+				  .libvirt_ok = true};
+	struct host_latest_copy c = {0};
+
+	assert_int_equal(index_get_host_latest(idx, "cn1", copy_host_latest, &c), 0);
+	/* Creates the host row itself. */
+	assert_int_equal(index_put_host_latest(idx, "cn1", &h, 12, 100.0), 1);
+	assert_int_equal(index_get_host_latest(idx, "cn1", copy_host_latest, &c), 1);
+	assert_string_equal(c.host, "cn1");
+	assert_true(c.h.time == 100.0);
+	assert_int_equal(c.h.ncpus, 32);
+	assert_true(c.h.cpu_pct == 41.5 && c.h.load[2] == 3.0);
+	assert_true(isnan(c.h.mem_pct));
+	assert_int_equal(c.h.mem_used_kib, 190000000);
+	assert_int_equal(c.h.mem_total_kib, 263921000);
+	assert_int_equal(c.h.domains, 12);
+	assert_true(c.h.libvirt_ok);
+
+	h.libvirt_ok = false;
+	assert_int_equal(index_put_host_latest(idx, "cn1", &h, 0, 101.0), 1);
+	assert_int_equal(index_put_host_latest(idx, "cn1", &h, 5, 50.0), 0); /* late */
+	assert_int_equal(index_put_host_latest(idx, "cn0", &h, 1, 101.0), 1);
+	c = (struct host_latest_copy){0};
+	assert_int_equal(index_list_host_latest(idx, copy_host_latest, &c), 2);
+	assert_string_equal(c.host, "cn1"); /* by name: cn0 then cn1 */
+	assert_int_equal(c.h.domains, 0);
+	assert_false(c.h.libvirt_ok);
+
+	capture_start(fx);
+	assert_int_equal(index_put_host_latest(idx, "../etc", &h, 0, 1.0), -1);
+	assert_int_equal(index_get_host_latest(idx, "a b", copy_host_latest, &c), -1);
+	free(capture_stop(fx));
+	index_close(&idx);
+
+	/* Read-only: readable, never written. */
+	{
+		enum index_error err;
+		struct agg_index *ro = index_open(fx->path, INDEX_READ_ONLY, &err);
+
+		assert_non_null(ro);
+		c = (struct host_latest_copy){0};
+		assert_int_equal(index_list_host_latest(ro, copy_host_latest, &c), 2);
+		capture_start(fx);
+		assert_int_equal(index_put_host_latest(ro, "cn1", &h, 0, 200.0), -1);
+		free(capture_stop(fx));
+		assert_int_equal(index_last_error(ro), INDEX_E_READONLY);
+		index_close(&ro);
+	}
+}
+
+static void index_upgrades_a_v1_file_to_latest_tables(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *idx;
+	struct latest_copy c = {0};
+	struct sm_domain_stats d;
+
+	make_v1_by_hand(fx->path);
+	capture_start(fx);
+	idx = open_rw(fx);
+	free(capture_stop(fx));
+	assert_int_equal(raw_int(index_sqlite(idx), "PRAGMA user_version"), INDEX_SCHEMA_VERSION);
+	/* The v1 domain is listed, without latest values until it reports. */
+	assert_int_equal(index_list_latest(idx, "p1", 0, copy_latest, &c), 1);
+	assert_int_equal(c.with_latest, 0);
+	mkdom(&d, 1, 1);
+	d.cpu_pct = 5.0;
+	assert_int_equal(index_upsert_domain(idx, "cn1", &d, 5.0), INDEX_CHANGED);
+	assert_int_equal(index_put_latest(idx, &d, 5.0), 1);
+	c = get_latest(idx, "10111213-1415-1617-1819-1a1b00000001");
+	assert_true(c.l.cpu_pct == 5.0);
 	index_close(&idx);
 }
 
@@ -1649,6 +1936,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(index_migrates_an_empty_v0_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(index_migrates_v1_to_a_later_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(index_failed_migration_rolls_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(index_latest_holds_the_last_report_with_device_sums,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(index_lists_latest_by_project_and_forgets_it, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(index_host_latest_holds_the_last_node_report, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(index_upgrades_a_v1_file_to_latest_tables, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(index_names_a_file_that_is_not_a_database, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(index_reports_a_damaged_database, setup, teardown),
