@@ -69,3 +69,12 @@ wait_line() {
 	echo "FAIL: no line matching '$2' in $1 within $3 s" >&2
 	return 1
 }
+
+# wait_file PATH SECONDS: waits for PATH to exist.
+wait_file() {
+	end=$(($(date +%s) + $2))
+	until [ -e "$1" ]; do
+		[ "$(date +%s)" -le "$end" ] || { echo "FAIL: no $1 within $2 s" >&2; return 1; }
+		sleep 0.1
+	done
+}
