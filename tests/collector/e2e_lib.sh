@@ -16,6 +16,11 @@ cleanup() {
 	status=$?
 	for pid in $STARTED; do kill "$pid" 2>/dev/null || true; done
 	for pid in $STARTED; do wait "$pid" 2>/dev/null || true; done
+	# Under -DSTACKMON_ASAN=ON a daemon's report lands in its log: that fails the test.
+	if grep -l "Sanitizer" "$TMP"/*.log 2>/dev/null; then
+		echo "FAIL: sanitizer report above" >&2
+		status=1
+	fi
 	if [ "$status" -ne 0 ]; then
 		for f in "$TMP"/*.log; do
 			[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }
