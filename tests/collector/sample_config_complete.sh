@@ -10,7 +10,7 @@ trap 'rm -rf "$TMP"' EXIT
 [ -s "$TMP/keys" ] || { echo "FAIL: no keys in --help" >&2; exit 1; }
 missing=0
 while read -r key; do
-	grep -q "^#$key = " "$CONF" || { echo "FAIL: $key not in $CONF" >&2; missing=1; }
+	grep -q "^#$key =" "$CONF" || { echo "FAIL: $key not in $CONF" >&2; missing=1; }
 done <"$TMP/keys"
 [ "$missing" -eq 0 ]
 "$COLLECTOR" -n -c "$CONF"
