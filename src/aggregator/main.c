@@ -1,0 +1,517 @@
+/*
+ * stackmon-aggregator — subscribes to collectors' fan-out and keeps every
+ * metric of every domain and host in Whisper files, with an sqlite index of
+ * hosts, tenants, domains and files (DESIGN.md; paper §3.2 "Data
+ * Aggregation"; docs/AGGREGATOR.md). Reads top to bottom: options and
+ * config → checks (-n) → data directory, file limit, index, socket → loop
+ * (drain frames, housekeeping, summary) → orderly shutdown. The parts:
+ * writer (data path), layout and metric_map (names), fcache (open files),
+ * datadir (the directory), index and whisper (storage).
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "datadir.h"
+#include "index.h"
+#include "layout.h"
+#include "sm_clock.h"
+#include "sm_config.h"
+#include "sm_daemon.h"
+#include "sm_log.h"
+#include "sm_sock.h"
+#include "sm_wire.h"
+#include "whisper.h"
+#include "writer.h"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+#define DRAIN_BUDGET	 4096 /* messages per loop turn before timers are looked at */
+#define DRAIN_MAX_MS	 500  /* ... or this long */
+#define HOUSEKEEPING_MS	 1000 /* stale sweep and purges */
+#define CHECKPOINT_MS	 1000 /* index WAL checkpoints, in a thread of their own */
+#define FD_RESERVE	 256  /* descriptors beyond the file cache: index, sockets, logs */
+#define DEFAULT_DATA_DIR "/var/lib/stackmon"
+
+static const struct sm_config_key aggregator_keys[] = {
+    {"subscribe", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5556",
+     "collector fan-out endpoint to subscribe to (repeatable: one SUB socket connects to all)"},
+    {"data_dir", SM_CFG_STRING, 0, 0, DEFAULT_DATA_DIR,
+     "directory of the Whisper files and the index (index.sqlite, domains/, hosts/,"
+     " quarantine/)"},
+    {"retention", SM_CFG_STRING, 0, 0, "1s:3h,1m:7d,10m:1y",
+     "archives of new files, PRECISION:DURATION finest first (existing files keep theirs)"},
+    {"xff", SM_CFG_DOUBLE, 0, 1, "0.5",
+     "xFilesFactor of new files: share of known points a coarse point needs"},
+    {"preallocate", SM_CFG_BOOL, 0, 0, "yes",
+     "reserve each new file's blocks at create (a full disk then fails creates, never writes)"},
+    {"grace", SM_CFG_DOUBLE, 0, 315360000, "86400",
+     "seconds a stopped domain's files are kept before they are deleted; 0 = at once"},
+    {"stale_after", SM_CFG_DOUBLE, 3, 31536000, "300",
+     "seconds without a report after which a domain counts as stopped (its host died or"
+     " the event was lost)"},
+    {"max_open_files", SM_CFG_INT, 16, 4000000, "4096",
+     "Whisper files kept open (least recently written closed first); RLIMIT_NOFILE is raised"
+     " to fit"},
+    {"max_frame", SM_CFG_INT, 1024, 1073741824, "8388608",
+     "largest frame body accepted, bytes; bigger ones are dropped and counted"},
+    {"summary_interval", SM_CFG_DOUBLE, 1, 86400, "60",
+     "seconds between two summary lines (info level: -v)"},
+};
+
+#define NAGG_KEYS (sizeof(aggregator_keys) / sizeof(aggregator_keys[0]))
+
+static struct sm_config *config_new(void)
+{
+	static struct sm_config_key keys[NAGG_KEYS + 32];
+	size_t n = NAGG_KEYS;
+
+	memcpy(keys, aggregator_keys, sizeof(aggregator_keys));
+	for (size_t i = 0; i < sm_sock_config_nkeys && n < sizeof(keys) / sizeof(keys[0]); i++)
+		keys[n++] = sm_sock_config_keys[i];
+	return sm_config_new(keys, n);
+}
+
+/* Descriptors for the file cache plus a reserve. Raises the soft limit,
+ * and the hard one when allowed (root); returns how many files the cache
+ * may then keep open (possibly fewer than asked, logged). */
+static size_t fd_limit_fit(size_t max_open)
+{
+	rlim_t want = (rlim_t)max_open + FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		sm_log_warn("getrlimit(RLIMIT_NOFILE)");
+		return max_open;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		struct rlimit nl = rl;
+
+		nl.rlim_cur = want;
+		if (nl.rlim_max != RLIM_INFINITY && nl.rlim_max < want)
+			nl.rlim_max = want; /* only root may: else fall back below */
+		if (setrlimit(RLIMIT_NOFILE, &nl) < 0 && rl.rlim_max > rl.rlim_cur) {
+			nl = rl;
+			nl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &nl);
+		}
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		size_t fit = rl.rlim_cur > 2 * FD_RESERVE ? (size_t)(rl.rlim_cur - FD_RESERVE) : 16;
+
+		sm_log_warnx("RLIMIT_NOFILE is %llu: keeping at most %zu files open instead of %zu",
+			     (unsigned long long)rl.rlim_cur, fit, max_open);
+		return fit;
+	}
+	return max_open;
+}
+
+/* ---- index ------------------------------------------------------------- */
+
+/* Opens the index; one that sqlite finds damaged is moved aside into
+ * quarantine/ (with its -wal and -shm) and a new one started: the files
+ * are the history, the index is rebuilt as they are written again. */
+static struct agg_index *index_start(struct datadir *dir)
+{
+	static const char *const parts[] = {LAYOUT_INDEX_FILE, LAYOUT_INDEX_FILE "-wal",
+					    LAYOUT_INDEX_FILE "-shm"};
+	char path[4096 + sizeof(LAYOUT_INDEX_FILE)];
+	enum index_error err = INDEX_OK;
+	struct agg_index *idx;
+
+	if (datadir_abs(dir, LAYOUT_INDEX_FILE, path, sizeof(path)) < 0)
+		return NULL;
+	idx = index_open(path, INDEX_READ_WRITE, &err);
+	if (idx || err != INDEX_E_CORRUPT)
+		return idx;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (access(path, F_OK) == 0 || i > 0)
+			datadir_quarantine(dir, parts[i], "damaged sqlite index", NULL, 0);
+	return index_open(path, INDEX_READ_WRITE, &err);
+}
+
+/* WAL checkpoints off the frame path: sqlite would otherwise run them inside
+ * the commit that crosses 1,000 pages, stalling that frame (docs/INDEX.md). */
+struct checkpointer {
+	pthread_t thread;
+	struct agg_index *idx; /* the thread's own READ_WRITE handle */
+	atomic_bool stop;
+	bool running;
+};
+
+static void *checkpoint_main(void *arg)
+{
+	struct checkpointer *c = arg;
+	int64_t next = sm_clock_mono_ns();
+
+	while (!atomic_load(&c->stop)) {
+		struct timespec ts = {0, 50 * 1000 * 1000};
+
+		if (sm_clock_mono_ns() >= next) {
+			index_checkpoint(c->idx, NULL, NULL);
+			next = sm_clock_mono_ns() + (int64_t)CHECKPOINT_MS * 1000000;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void checkpointer_start(struct checkpointer *c, struct datadir *dir, struct agg_index *idx)
+{
+	char path[4096 + sizeof(LAYOUT_INDEX_FILE)];
+
+	*c = (struct checkpointer){0};
+	if (datadir_abs(dir, LAYOUT_INDEX_FILE, path, sizeof(path)) < 0)
+		return;
+	c->idx = index_open(path, INDEX_READ_WRITE, NULL);
+	if (!c->idx)
+		return; /* sqlite's own checkpoints stay on */
+	atomic_init(&c->stop, false);
+	if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
+		index_close(&c->idx);
+		return;
+	}
+	c->running = true;
+	index_set_auto_checkpoint(idx, false);
+}
+
+static void checkpointer_stop(struct checkpointer *c)
+{
+	if (c->running) {
+		atomic_store(&c->stop, true);
+		pthread_join(c->thread, NULL);
+		index_checkpoint(c->idx, NULL, NULL);
+	}
+	index_close(&c->idx);
+	c->running = false;
+}
+
+/* ---- frames ------------------------------------------------------------ */
+
+struct daemon {
+	struct writer *writer;
+	size_t max_frame;
+	uint64_t bad;			   /* frames refused by the decoder */
+	struct sm_complaint bad_complaint; /* ... logged with rate limiting */
+};
+
+/* Who sent a frame, for the log: the topic's host, else its printable start. */
+static void sender_of(const struct sm_frames *f, char *buf, size_t len)
+{
+	const char *t = zmq_msg_data((zmq_msg_t *)&f->topic);
+	size_t n = zmq_msg_size((zmq_msg_t *)&f->topic), k = 0;
+	char host[SM_HOST_MAX + 1];
+	enum sm_msg_kind kind;
+
+	if (sm_wire_topic_parse(t, n, &kind, host, NULL) == 0) {
+		snprintf(buf, len, "%s", host);
+		return;
+	}
+	for (size_t i = 0; i < n && k + 1 < len && i < 40; i++)
+		buf[k++] = (t[i] >= 0x20 && t[i] < 0x7f) ? t[i] : '?';
+	buf[k] = '\0';
+	if (k == 0)
+		snprintf(buf, len, "(empty topic)");
+}
+
+static void handle(struct daemon *d, struct sm_frames *f)
+{
+	struct sm_wire_error err = {0};
+	struct sm_message m;
+	char sender[SM_HOST_MAX + 1];
+
+	if (f->parts != 2) {
+		d->bad++;
+		sender_of(f, sender, sizeof(sender));
+		sm_complain(&d->bad_complaint, SM_LOG_WARNING,
+			    "dropped a message of %d frames from %s (expected topic and body)",
+			    f->parts, sender);
+		return;
+	}
+	if (sm_wire_decode_frames(zmq_msg_data(&f->topic), zmq_msg_size(&f->topic),
+				  zmq_msg_data(&f->body), zmq_msg_size(&f->body), d->max_frame, &m,
+				  &err) < 0) {
+		d->bad++;
+		sender_of(f, sender, sizeof(sender));
+		sm_complain(&d->bad_complaint, SM_LOG_WARNING,
+			    "dropped a bad frame from %s: %s (%s)", sender,
+			    sm_wire_code_name(err.code), err.msg);
+		return;
+	}
+	writer_frame(d->writer, &m, sm_clock_wall());
+	sm_message_clear(&m);
+}
+
+/* One line per summary interval: what happened since the last one. */
+static void summary(struct daemon *d, struct writer_counters *last, uint64_t *last_bad,
+		    double seconds)
+{
+	struct writer_counters c;
+
+	writer_counters(d->writer, &c);
+	sm_log_info(
+	    "last %.0f s: frames %llu stats, %llu events, %llu bad, %llu lost;"
+	    " points %llu written, %llu unknown, %llu dropped (space %llu, old %llu,"
+	    " error %llu, ignored %llu); files %llu open (%llu closed for room),"
+	    " %llu created, %llu quarantined; domains %llu, %llu stopped, %llu purged;"
+	    " index failures %llu",
+	    seconds, (unsigned long long)(c.frames_stats - last->frames_stats),
+	    (unsigned long long)(c.frames_event - last->frames_event),
+	    (unsigned long long)(d->bad - *last_bad), (unsigned long long)(c.lost - last->lost),
+	    (unsigned long long)(c.points - last->points),
+	    (unsigned long long)(c.unknown - last->unknown),
+	    (unsigned long long)((c.dropped_space + c.dropped_old + c.dropped_error + c.ignored) -
+				 (last->dropped_space + last->dropped_old + last->dropped_error +
+				  last->ignored)),
+	    (unsigned long long)(c.dropped_space - last->dropped_space),
+	    (unsigned long long)(c.dropped_old - last->dropped_old),
+	    (unsigned long long)(c.dropped_error - last->dropped_error),
+	    (unsigned long long)(c.ignored - last->ignored), (unsigned long long)c.files_open,
+	    (unsigned long long)(c.evictions - last->evictions),
+	    (unsigned long long)(c.files_created - last->files_created),
+	    (unsigned long long)(c.files_quarantined - last->files_quarantined),
+	    (unsigned long long)c.domains,
+	    (unsigned long long)(c.domains_stopped - last->domains_stopped),
+	    (unsigned long long)(c.domains_purged - last->domains_purged),
+	    (unsigned long long)(c.index_failures - last->index_failures));
+	*last = c;
+	*last_bad = d->bad;
+}
+
+/* The policy a running daemon can change (SIGHUP). */
+struct policy {
+	double grace, stale, summary_s;
+	size_t max_open;
+	int verbosity;
+};
+
+static void policy_of(const struct sm_config *cfg, const struct sm_cli *cli, struct policy *p)
+{
+	p->grace = sm_config_double(cfg, "grace");
+	p->stale = sm_config_double(cfg, "stale_after");
+	p->summary_s = sm_config_double(cfg, "summary_interval");
+	p->max_open = (size_t)sm_config_int(cfg, "max_open_files");
+	p->verbosity = cli->verbosity;
+}
+
+/* SIGHUP: reopens the log and re-reads the configuration (file, then the
+ * same command line); applies what is safe to change while running. */
+static void reload(struct daemon *d, struct policy *p, const struct sm_cli *cli0, int argc,
+		   char **argv)
+{
+	struct sm_cli cli = *cli0;
+	struct sm_config *cfg = config_new();
+	struct policy np;
+
+	sm_log_open("stackmon-aggregator", SM_LOG_NOTICE + cli0->verbosity, cli0->use_syslog);
+	if (!cfg || sm_cli_parse(&cli, cfg, NULL, 0, argc, argv) != SM_CLI_RUN) {
+		sm_log_warnx("SIGHUP: configuration not reloaded (see above); keeping the old one");
+		sm_config_destroy(&cfg);
+		return;
+	}
+	policy_of(cfg, &cli, &np);
+	np.max_open = fd_limit_fit(np.max_open);
+	writer_set_policy(d->writer, np.grace, np.stale, np.max_open);
+	sm_log_set_level((enum sm_log_level)(SM_LOG_NOTICE + cli.verbosity));
+	sm_log_notice("SIGHUP: log reopened; grace %.0f s, stale_after %.0f s, max_open_files %zu,"
+		      " summary every %.0f s (subscribe, data_dir, retention, xff, preallocate and"
+		      " socket options need a restart)",
+		      np.grace, np.stale, np.max_open, np.summary_s);
+	*p = np;
+	sm_config_destroy(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct sm_cli cli = {.program = "stackmon-aggregator",
+			     .summary = "Write every StackMon metric into Whisper files and an"
+					" sqlite index (subscribes to collectors' fan-out).",
+			     .default_config = "/etc/stackmon/aggregator.conf"};
+	struct whisper_retention archives[WHISPER_MAX_ARCHIVES];
+	struct sm_config *cfg = config_new();
+	struct daemon d = {0};
+	struct checkpointer ckpt = {0};
+	struct writer_counters last = {0};
+	struct whisper_err werr = {0};
+	struct sm_sock_opts opts;
+	struct sm_ticker house_tick, summary_tick;
+	struct policy pol;
+	struct datadir *dir = NULL;
+	struct agg_index *idx = NULL;
+	void *zctx = NULL, *sub = NULL;
+	const char *data_dir, *retention;
+	char err[512];
+	size_t narchives = 0, nsub;
+	uint64_t last_bad = 0;
+	int status = EXIT_RUNTIME;
+
+	if (!cfg)
+		return EXIT_RUNTIME;
+	switch (sm_cli_parse(&cli, cfg, NULL, 0, argc, argv)) {
+	case SM_CLI_RUN:
+		break;
+	case SM_CLI_EXIT_OK:
+		status = 0;
+		goto out;
+	default:
+		status = EXIT_USAGE;
+		goto out;
+	}
+	sm_log_open("stackmon-aggregator", SM_LOG_NOTICE + cli.verbosity, cli.use_syslog);
+
+	/* ---- configuration ---- */
+	data_dir = sm_config_string(cfg, "data_dir");
+	retention = sm_config_string(cfg, "retention");
+	nsub = sm_config_list_count(cfg, "subscribe");
+	policy_of(cfg, &cli, &pol);
+	d.max_frame = (size_t)sm_config_int(cfg, "max_frame");
+	if (!data_dir || !data_dir[0])
+		data_dir = DEFAULT_DATA_DIR;
+	if (whisper_retention_parse(retention ? retention : "", archives, WHISPER_MAX_ARCHIVES,
+				    &narchives, &werr) != 0) {
+		fprintf(stderr, "stackmon-aggregator: retention '%s': %s\n",
+			retention ? retention : "", werr.msg);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (nsub == 0) {
+		fprintf(stderr, "stackmon-aggregator: need at least one subscribe endpoint\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (pol.stale <= 0 || pol.grace < 0) {
+		fprintf(stderr, "stackmon-aggregator: grace and stale_after must be positive\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (cli.check_only) {
+		printf("configuration OK\n");
+		status = 0;
+		goto out;
+	}
+
+	/* ---- resources ---- */
+	sm_daemon_install_signals();
+	dir = datadir_open(data_dir, err, sizeof(err));
+	if (!dir) {
+		sm_log_err("%s", err);
+		if (cli.use_syslog)
+			fprintf(stderr, "stackmon-aggregator: %s\n", err);
+		goto out;
+	}
+	pol.max_open = fd_limit_fit(pol.max_open);
+	idx = index_start(dir);
+	if (!idx) {
+		sm_log_err("data directory %s: cannot open the index %s (see above)",
+			   datadir_path(dir), LAYOUT_INDEX_FILE);
+		goto out;
+	}
+	checkpointer_start(&ckpt, dir, idx);
+	{
+		struct writer_config wc = {
+		    .dir = dir,
+		    .index = idx,
+		    .archives = archives,
+		    .narchives = narchives,
+		    .xff = sm_config_double(cfg, "xff"),
+		    .preallocate = sm_config_bool(cfg, "preallocate"),
+		    .grace_s = pol.grace,
+		    .stale_s = pol.stale,
+		    .max_open_files = pol.max_open,
+		};
+
+		d.writer = writer_new(&wc);
+	}
+	if (!d.writer)
+		goto out;
+	zctx = zmq_ctx_new();
+	sm_sock_opts_from_config(&opts, cfg);
+	if (opts.max_msg_size < 0 || opts.max_msg_size < (long long)d.max_frame + SM_TOPIC_MAX)
+		opts.max_msg_size = (long long)d.max_frame + SM_TOPIC_MAX + 64;
+	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
+	if (!sub || sm_sock_subscribe(sub, "stats/") < 0 || sm_sock_subscribe(sub, "event/") < 0)
+		goto out;
+	for (size_t i = 0; i < nsub; i++)
+		if (sm_sock_connect(sub, sm_config_list_item(cfg, "subscribe", i)) < 0)
+			goto out;
+	sm_log_notice("aggregator: data %s, retention %s, xff %.2f, grace %.0f s, stale after"
+		      " %.0f s, up to %zu files open; subscribed to %s%s",
+		      datadir_path(dir), retention, sm_config_double(cfg, "xff"), pol.grace,
+		      pol.stale, pol.max_open, sm_config_list_item(cfg, "subscribe", 0),
+		      nsub > 1 ? " (+more)" : "");
+	sm_daemon_notify("READY=1");
+
+	/* ---- loop ---- */
+	status = 0;
+	sm_ticker_start(&house_tick, (int64_t)HOUSEKEEPING_MS * 1000000);
+	sm_ticker_start(&summary_tick, (int64_t)(pol.summary_s * (double)SM_NS_PER_SEC));
+	sm_ticker_advance(&summary_tick); /* the first summary after one interval */
+	while (!sm_daemon_quit_requested()) {
+		zmq_pollitem_t item = {.socket = sub, .events = ZMQ_POLLIN};
+		int timeout = sm_ticker_timeout_ms(&house_tick);
+		int64_t start;
+
+		if (sm_ticker_timeout_ms(&summary_tick) < timeout)
+			timeout = sm_ticker_timeout_ms(&summary_tick);
+		if (zmq_poll(&item, 1, timeout) < 0 && errno != EINTR) {
+			sm_log_err("zmq_poll: %s", zmq_strerror(errno));
+			status = EXIT_RUNTIME;
+			break;
+		}
+		/* Drain what ZeroMQ has queued, but look at the timers now and then:
+		 * a backlog must not starve purges and summaries. */
+		start = sm_clock_mono_ns();
+		for (int n = 0; n < DRAIN_BUDGET && !sm_daemon_quit_requested(); n++) {
+			struct sm_frames f;
+
+			if (sm_sock_recv2(sub, &f, ZMQ_DONTWAIT) < 0)
+				break;
+			handle(&d, &f);
+			sm_frames_close(&f);
+			if (sm_clock_mono_ns() - start > (int64_t)DRAIN_MAX_MS * 1000000)
+				break;
+		}
+		if (sm_ticker_due(&house_tick)) {
+			writer_housekeeping(d.writer, sm_clock_wall());
+			sm_ticker_advance(&house_tick);
+		}
+		if (sm_ticker_due(&summary_tick)) {
+			summary(&d, &last, &last_bad, pol.summary_s);
+			sm_ticker_advance(&summary_tick);
+		}
+		if (sm_daemon_take_reload()) {
+			double old = pol.summary_s;
+
+			reload(&d, &pol, &cli, argc, argv);
+			if (pol.summary_s != old) {
+				sm_ticker_start(&summary_tick,
+						(int64_t)(pol.summary_s * (double)SM_NS_PER_SEC));
+				sm_ticker_advance(&summary_tick);
+			}
+		}
+	}
+	sm_daemon_notify("STOPPING=1");
+	sm_log_notice("aggregator stopping: closing files");
+	summary(&d, &last, &last_bad, 0);
+
+out:
+	sm_sock_close(&sub);
+	if (zctx)
+		zmq_ctx_term(zctx);
+	writer_destroy(&d.writer); /* pays deferred propagation */
+	checkpointer_stop(&ckpt);
+	index_close(&idx);
+	datadir_close(&dir);
+	sm_config_destroy(&cfg);
+	sm_log_close();
+	return status;
+}

@@ -1,0 +1,807 @@
+/*
+ * writer — see writer.h. Hot path per point: a hash lookup of the domain
+ * (once per domain), a pointer to the metric's slot, one whisper_update
+ * (one 12-byte pwrite; propagation to coarser archives deferred to the
+ * interval's end) and an O(1) LRU touch. Everything else — opening,
+ * creating, registering in the index, moving a bad file aside — happens
+ * once per file per process, on the slow path (slot_open).
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcache.h"
+#include "layout.h"
+#include "metric_map.h"
+#include "sm_clock.h"
+#include "sm_log.h"
+
+#define DEVICES_MAX	    512	 /* devices remembered per domain (hot-plug churn bound) */
+#define STALE_SWEEP_S	    10.0 /* seconds between two index_stop_stale sweeps */
+#define PURGES_PER_CALL	    64	 /* domains purged per housekeeping call */
+#define ENTITY_SLOTS	    8	 /* max(METRIC_DOMAIN_N, METRIC_HOST_N) */
+#define INDEX_TOUCH_DEFAULT 10.0 /* see index_set_touch_interval */
+
+_Static_assert(METRIC_DOMAIN_N <= ENTITY_SLOTS && METRIC_HOST_N <= ENTITY_SLOTS,
+	       "ENTITY_SLOTS holds the biggest metric set");
+
+/* One metric file: its handle (while open) and whether the index knows it. */
+struct slot {
+	struct fcache_node node; /* handle and LRU links */
+	bool registered;	 /* its index row is committed */
+	bool pending;		 /* registered in the open transaction */
+};
+
+/* One disk or interface of a domain. */
+struct device {
+	char raw[SM_DEV_MAX + 1];	  /* name as on the wire: what frames are matched on */
+	char name[LAYOUT_DEVICE_MAX + 1]; /* sanitised, as in the metric name */
+	struct slot slots[METRIC_DEVICE_MAX_N];
+};
+
+/* A device list; devices are allocated one by one so slot addresses, which
+ * the cache links, never move. */
+struct device_list {
+	struct device **v;
+	size_t n, cap;
+};
+
+/* A directory of metric files: a domain's or a host's. */
+struct entity {
+	char dir[LAYOUT_PATH_MAX]; /* relative to the data directory */
+	bool dir_ready;		   /* exists, and leftovers of crashed creates are swept */
+	struct slot slots[ENTITY_SLOTS];
+	struct device_list disks, nics;
+};
+
+struct dom {
+	uint8_t uuid[16];
+	char uuid_text[37];
+	struct dom *hnext; /* hash chain */
+	struct entity e;
+};
+
+struct host {
+	char name[SM_HOST_MAX + 1];
+	struct host *next;
+	struct entity e;
+};
+
+/* Which kind of operation last hit a full or read-only disk: decides what
+ * success proves that space has returned. */
+enum space_fail { SPACE_OK, SPACE_CREATE, SPACE_WRITE };
+
+struct writer {
+	struct writer_config cfg;
+	struct fcache *cache;
+	struct dom **buckets; /* domains by uuid; chained */
+	size_t nbuckets;      /* power of two */
+	size_t ndoms;
+	struct host *hosts; /* few: a list */
+
+	/* Per frame. */
+	struct slot **pending; /* slots registered in the open transaction */
+	size_t npending, cap_pending;
+	bool index_ok;	   /* the frame's transaction is open */
+	bool no_create;	   /* a create hit a full disk: no more this frame */
+	bool purge_now;	   /* a domain stopped with grace 0 */
+	double next_stale; /* time of the next stale sweep */
+
+	enum space_fail space_fail;
+	struct sm_complaint space_complaint; /* full / read-only disk */
+	struct sm_complaint io_complaint;    /* other file errors */
+	struct sm_complaint purge_complaint; /* a purge that could not delete */
+	struct sm_complaint future_complaint;
+	struct writer_counters c;
+};
+
+/* ---- the domain table ------------------------------------------------- */
+
+static size_t uuid_hash(const uint8_t uuid[16])
+{
+	uint64_t a, b;
+
+	memcpy(&a, uuid, 8);
+	memcpy(&b, uuid + 8, 8);
+	a ^= b * UINT64_C(0x9e3779b97f4a7c15);
+	a ^= a >> 29;
+	a *= UINT64_C(0xbf58476d1ce4e5b9);
+	return (size_t)(a ^ (a >> 32));
+}
+
+static struct dom *dom_find(const struct writer *self, const uint8_t uuid[16])
+{
+	struct dom *d = self->buckets[uuid_hash(uuid) & (self->nbuckets - 1)];
+
+	while (d && memcmp(d->uuid, uuid, 16) != 0)
+		d = d->hnext;
+	return d;
+}
+
+static void table_grow(struct writer *self)
+{
+	size_t n = self->nbuckets * 2;
+	struct dom **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < self->nbuckets; i++) {
+		struct dom *d = self->buckets[i], *next;
+
+		for (; d; d = next) {
+			size_t k = uuid_hash(d->uuid) & (n - 1);
+
+			next = d->hnext;
+			d->hnext = b[k];
+			b[k] = d;
+		}
+	}
+	free(self->buckets);
+	self->buckets = b;
+	self->nbuckets = n;
+}
+
+static struct dom *dom_get(struct writer *self, const uint8_t uuid[16])
+{
+	struct dom *d = dom_find(self, uuid);
+	size_t k;
+
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	memcpy(d->uuid, uuid, 16);
+	sm_uuid_format(uuid, d->uuid_text);
+	if (layout_domain_dir(uuid, d->e.dir, sizeof(d->e.dir)) < 0) {
+		free(d);
+		return NULL;
+	}
+	if (self->ndoms >= self->nbuckets)
+		table_grow(self);
+	k = uuid_hash(uuid) & (self->nbuckets - 1);
+	d->hnext = self->buckets[k];
+	self->buckets[k] = d;
+	self->ndoms++;
+	return d;
+}
+
+static void devices_free(struct writer *self, struct device_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		for (size_t k = 0; k < METRIC_DEVICE_MAX_N; k++)
+			fcache_close(self->cache, &l->v[i]->slots[k].node);
+		free(l->v[i]);
+	}
+	free(l->v);
+	*l = (struct device_list){0};
+}
+
+/* Closes an entity's files (paying deferred propagation); keeps its slots. */
+static void entity_close_files(struct writer *self, struct entity *e)
+{
+	for (size_t k = 0; k < ENTITY_SLOTS; k++)
+		fcache_close(self->cache, &e->slots[k].node);
+	for (size_t i = 0; i < e->disks.n; i++)
+		for (size_t k = 0; k < METRIC_DEVICE_MAX_N; k++)
+			fcache_close(self->cache, &e->disks.v[i]->slots[k].node);
+	for (size_t i = 0; i < e->nics.n; i++)
+		for (size_t k = 0; k < METRIC_DEVICE_MAX_N; k++)
+			fcache_close(self->cache, &e->nics.v[i]->slots[k].node);
+}
+
+static void entity_free(struct writer *self, struct entity *e)
+{
+	entity_close_files(self, e);
+	devices_free(self, &e->disks);
+	devices_free(self, &e->nics);
+}
+
+/* Removes a domain from memory, closing its files. */
+static void dom_forget(struct writer *self, const uint8_t uuid[16])
+{
+	struct dom **pp = &self->buckets[uuid_hash(uuid) & (self->nbuckets - 1)];
+
+	while (*pp && memcmp((*pp)->uuid, uuid, 16) != 0)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		struct dom *d = *pp;
+
+		*pp = d->hnext;
+		entity_free(self, &d->e);
+		free(d);
+		self->ndoms--;
+	}
+}
+
+static struct host *host_get(struct writer *self, const char *name)
+{
+	struct host *h;
+
+	for (h = self->hosts; h; h = h->next)
+		if (strcmp(h->name, name) == 0)
+			return h;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	if (layout_host_dir(name, h->e.dir, sizeof(h->e.dir)) < 0) {
+		free(h);
+		return NULL; /* ".hidden", "..": never a directory */
+	}
+	h->next = self->hosts;
+	self->hosts = h;
+	return h;
+}
+
+/* The device named `raw` of list `l`, added if new (NULL past DEVICES_MAX). */
+static struct device *device_get(struct device_list *l, const char *raw)
+{
+	struct device *dev;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i]->raw, raw) == 0)
+			return l->v[i];
+	if (l->n >= DEVICES_MAX)
+		return NULL;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4;
+		struct device **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		l->v = v;
+		l->cap = cap;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return NULL;
+	snprintf(dev->raw, sizeof(dev->raw), "%s", raw);
+	layout_device_name(raw, sizeof(dev->raw), dev->name);
+	l->v[l->n++] = dev;
+	return dev;
+}
+
+/* ---- failures ---------------------------------------------------------- */
+
+/* A full or read-only disk: logged once (then rate-limited), counted by the caller. */
+static void space_failed(struct writer *self, enum space_fail kind, const char *what,
+			 const char *relpath, int code)
+{
+	self->space_fail = kind;
+	sm_complain(&self->space_complaint, SM_LOG_ERR,
+		    "data %s: cannot %s %s: %s; points are dropped and counted until space"
+		    " returns",
+		    datadir_path(self->cfg.dir), what, relpath, whisper_strerror(code));
+}
+
+/* Something worked again where space had failed. */
+static void space_ok(struct writer *self, enum space_fail kind)
+{
+	if (self->space_fail == SPACE_OK || (kind == SPACE_WRITE && self->space_fail != kind))
+		return;
+	self->space_fail = SPACE_OK;
+	sm_complaint_release(&self->space_complaint, "data %s: writing works again",
+			     datadir_path(self->cfg.dir));
+}
+
+/* ---- opening a metric's file (slow path) ------------------------------- */
+
+/* Makes the entity's directory once per run, and clears what a crash cut
+ * short in it. */
+static int entity_dir_ready(struct writer *self, struct entity *e)
+{
+	int rc;
+
+	if (e->dir_ready)
+		return 0;
+	rc = datadir_mkdirs(self->cfg.dir, e->dir);
+	if (rc < 0)
+		return rc;
+	datadir_sweep_tmp(self->cfg.dir, e->dir);
+	e->dir_ready = true;
+	return 0;
+}
+
+/* Creates the file (never replacing one) and opens it. */
+static struct whisper *create_open(struct writer *self, struct entity *e, const char *relpath,
+				   const char *abspath, enum whisper_aggregation agg, int *code)
+{
+	unsigned flags = WHISPER_CREATE_NOSYNC;
+	struct whisper_err err = {0};
+	struct whisper *w;
+	int rc;
+
+	/* Not fsynced: a crash (kill -9) keeps the page cache, and a file cut
+	 * by a power loss is found invalid at open and replaced. An fsync per
+	 * file would make the first frame of 10,000 domains take minutes. */
+	if (!self->cfg.preallocate)
+		flags |= WHISPER_CREATE_SPARSE;
+	if (self->no_create) {
+		*code = -ENOSPC;
+		return NULL;
+	}
+	rc = entity_dir_ready(self, e);
+	if (rc == 0)
+		rc = whisper_create(abspath, self->cfg.archives, self->cfg.narchives, agg,
+				    self->cfg.xff, flags, &err);
+	if (rc < 0 && rc != -EEXIST) {
+		*code = rc;
+		if (datadir_is_space_error(rc)) {
+			self->no_create = true;
+			space_failed(self, SPACE_CREATE, "create", relpath, rc);
+		} else {
+			sm_complain(&self->io_complaint, SM_LOG_ERR,
+				    "data %s: cannot create %s: %s", datadir_path(self->cfg.dir),
+				    relpath, err.code ? err.msg : whisper_strerror(rc));
+		}
+		return NULL;
+	}
+	if (rc == 0) {
+		self->c.files_created++;
+		space_ok(self, SPACE_CREATE);
+	}
+	w = whisper_open(abspath, WHISPER_OPEN_DEFER, &err);
+	if (!w) {
+		*code = err.code;
+		sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot open %s: %s",
+			    datadir_path(self->cfg.dir), relpath, err.msg);
+	}
+	return w;
+}
+
+/*
+ * The open handle of a slot: from the cache, or opened now (created if
+ * missing; moved aside and replaced if corrupt) and registered in the index
+ * inside the frame's transaction. NULL with *code set on failure.
+ */
+static struct whisper *slot_open(struct writer *self, struct entity *e, struct slot *s,
+				 const char *metric, enum whisper_aggregation agg, const char *uuid,
+				 const char *host, double time, int *code)
+{
+	char relpath[LAYOUT_PATH_MAX], abspath[LAYOUT_PATH_MAX + 4096];
+	struct whisper_err err = {0};
+	struct whisper *w;
+
+	if (s->node.w) {
+		fcache_touch(self->cache, &s->node);
+		return s->node.w;
+	}
+	if (layout_metric_path(e->dir, metric, relpath, sizeof(relpath)) < 0 ||
+	    datadir_abs(self->cfg.dir, relpath, abspath, sizeof(abspath)) < 0) {
+		*code = -ENAMETOOLONG;
+		return NULL;
+	}
+	w = whisper_open(abspath, WHISPER_OPEN_DEFER, &err);
+	if (!w && err.code == -ENOENT) {
+		w = create_open(self, e, relpath, abspath, agg, code);
+	} else if (!w && whisper_err_is_corrupt(err.code)) {
+		/* Never overwritten in place: an operator may want it back. */
+		if (datadir_quarantine(self->cfg.dir, relpath, err.msg, NULL, 0) == 0) {
+			self->c.files_quarantined++;
+			w = create_open(self, e, relpath, abspath, agg, code);
+		} else {
+			*code = err.code;
+		}
+	} else if (!w) {
+		*code = err.code;
+		if (datadir_is_space_error(err.code))
+			space_failed(self, SPACE_WRITE, "open", relpath, err.code);
+		else
+			sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot open %s: %s",
+				    datadir_path(self->cfg.dir), relpath, err.msg);
+	}
+	if (!w)
+		return NULL;
+	if (!e->dir_ready) {
+		e->dir_ready = true;
+		datadir_sweep_tmp(self->cfg.dir, e->dir);
+	}
+	if (!s->registered && !s->pending && self->index_ok &&
+	    index_register_metric(self->cfg.index, uuid, host, metric, relpath, time) >= 0) {
+		if (self->npending == self->cap_pending) {
+			size_t cap = self->cap_pending ? self->cap_pending * 2 : 256;
+			struct slot **v = realloc(self->pending, cap * sizeof(*v));
+
+			if (v) {
+				self->pending = v;
+				self->cap_pending = cap;
+			}
+		}
+		if (self->npending < self->cap_pending) {
+			self->pending[self->npending++] = s;
+			s->pending = true;
+		}
+	}
+	fcache_add(self->cache, &s->node, w);
+	return w;
+}
+
+/* ---- writing points ---------------------------------------------------- */
+
+/* What one metric set shares: its owner, and the point's time. */
+struct point_ctx {
+	struct entity *e;
+	const char *uuid; /* domain metrics */
+	const char *host; /* host metrics */
+	double time;	  /* frame time (index) */
+	int64_t ts;	  /* point timestamp, whole seconds */
+	int64_t now;	  /* for the archive choice: max(clock, ts) */
+};
+
+static void write_point(struct writer *self, const struct point_ctx *p, struct slot *s,
+			const char *metric, enum whisper_aggregation agg, double v)
+{
+	struct whisper *w;
+	int code = 0, rc;
+
+	if (isnan(v)) {
+		self->c.unknown++;
+		return;
+	}
+	w = slot_open(self, p->e, s, metric, agg, p->uuid, p->host, p->time, &code);
+	if (!w) {
+		if (datadir_is_space_error(code))
+			self->c.dropped_space++;
+		else
+			self->c.dropped_error++;
+		return;
+	}
+	rc = whisper_update(w, p->ts, v, p->now);
+	if (rc == 0) {
+		self->c.points++;
+		if (self->space_fail == SPACE_WRITE)
+			space_ok(self, SPACE_WRITE);
+	} else if (rc == WHISPER_ENOTCOVERED || rc == -ERANGE) {
+		self->c.dropped_old++;
+	} else if (datadir_is_space_error(rc)) {
+		self->c.dropped_space++;
+		space_failed(self, SPACE_WRITE, "write to", whisper_path(w), rc);
+	} else {
+		self->c.dropped_error++;
+		sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot write to %s: %s",
+			    datadir_path(self->cfg.dir), whisper_path(w), whisper_strerror(rc));
+		/* Reopened (and checked) at its next point. */
+		fcache_close(self->cache, &s->node);
+	}
+}
+
+static void write_set(struct writer *self, const struct point_ctx *p, struct slot *slots,
+		      const struct metric_def *defs, size_t n, const double *v)
+{
+	for (size_t i = 0; i < n; i++)
+		write_point(self, p, &slots[i], defs[i].name, defs[i].aggregation, v[i]);
+}
+
+static void write_device(struct writer *self, const struct point_ctx *p, struct device *dev,
+			 const char *kind, const struct metric_def *defs, size_t n, const double *v)
+{
+	char metric[LAYOUT_METRIC_MAX + 1];
+
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(v[i])) {
+			self->c.unknown++;
+			continue;
+		}
+		/* The name is only needed to open the file: skip it when open. */
+		if (!dev->slots[i].node.w && layout_device_metric(kind, dev->name, defs[i].name,
+								  metric, sizeof(metric)) < 0) {
+			self->c.dropped_error++;
+			continue;
+		}
+		write_point(self, p, &dev->slots[i], metric, defs[i].aggregation, v[i]);
+	}
+}
+
+static void write_domain(struct writer *self, const struct point_ctx *base,
+			 const struct sm_domain_stats *d, struct dom *dom)
+{
+	struct point_ctx p = *base;
+	double v[METRIC_DEVICE_MAX_N > METRIC_DOMAIN_N ? METRIC_DEVICE_MAX_N : METRIC_DOMAIN_N];
+
+	p.e = &dom->e;
+	p.uuid = dom->uuid_text;
+	metric_domain_values(d, v);
+	write_set(self, &p, dom->e.slots, metric_domain, METRIC_DOMAIN_N, v);
+	for (size_t i = 0; d->disks && i < d->ndisks; i++) {
+		struct device *dev = device_get(&dom->e.disks, d->disks[i].name);
+
+		if (!dev) {
+			self->c.dropped_error += METRIC_DISK_N;
+			continue;
+		}
+		metric_disk_values(&d->disks[i], v);
+		write_device(self, &p, dev, METRIC_DISK_PREFIX, metric_disk, METRIC_DISK_N, v);
+	}
+	for (size_t i = 0; d->nics && i < d->nnics; i++) {
+		struct device *dev = device_get(&dom->e.nics, d->nics[i].name);
+
+		if (!dev) {
+			self->c.dropped_error += METRIC_NIC_N;
+			continue;
+		}
+		metric_nic_values(&d->nics[i], v);
+		write_device(self, &p, dev, METRIC_NIC_PREFIX, metric_nic, METRIC_NIC_N, v);
+	}
+}
+
+/* Points a report would have given: for the counters of reports not written. */
+static uint64_t domain_points(const struct sm_domain_stats *d)
+{
+	return METRIC_DOMAIN_N + d->ndisks * METRIC_DISK_N + d->nnics * METRIC_NIC_N;
+}
+
+/* ---- frames ------------------------------------------------------------ */
+
+/* Opens the frame's index transaction and accounts its sequence number. */
+static void frame_begin(struct writer *self, const struct sm_message *m)
+{
+	struct index_frame_note note = {0};
+
+	self->npending = 0;
+	self->no_create = false;
+	self->index_ok = index_begin(self->cfg.index) == 0;
+	if (!self->index_ok)
+		return; /* logged by the index; points are still written */
+	if (index_note_frame(self->cfg.index, m->hdr.host, m->hdr.kind, m->hdr.epoch, m->hdr.seq,
+			     m->hdr.time, &note) == 0) {
+		self->c.lost += note.lost;
+		self->c.duplicates += note.duplicate;
+	}
+}
+
+/* Commits; files registered in a failed transaction are registered again
+ * with a later frame. */
+static bool frame_end(struct writer *self)
+{
+	bool ok = self->index_ok && index_commit(self->cfg.index) == 0;
+
+	for (size_t i = 0; i < self->npending; i++) {
+		self->pending[i]->pending = false;
+		self->pending[i]->registered = ok;
+	}
+	self->npending = 0;
+	if (!ok)
+		self->c.index_failures++;
+	self->index_ok = false;
+	return ok;
+}
+
+static void frame_stats(struct writer *self, const struct sm_message *m, double now)
+{
+	const struct sm_aggregate_domain_stats *a = &m->u.stats;
+	struct agg_index *idx = self->cfg.index;
+	double hv[METRIC_HOST_N];
+	struct point_ctx p = {
+	    .time = m->hdr.time,
+	    .ts = (int64_t)floor(m->hdr.time),
+	};
+	struct host *h;
+
+	/* A monitor's clock a little ahead of ours must not push its points
+	 * out as "future" (python-whisper's rule): now is at least the point. */
+	p.now = (int64_t)floor(now) > p.ts ? (int64_t)floor(now) : p.ts;
+	frame_begin(self, m);
+	if (self->index_ok)
+		index_put_host_latest(idx, m->hdr.host, &a->host, (uint32_t)a->ndomains,
+				      m->hdr.time);
+	h = host_get(self, m->hdr.host);
+	if (h) {
+		struct point_ctx hp = p;
+
+		hp.e = &h->e;
+		hp.host = h->name;
+		metric_host_values(&a->host, a->ndomains, hv);
+		write_set(self, &hp, h->e.slots, metric_host, METRIC_HOST_N, hv);
+	} else {
+		self->c.dropped_error += METRIC_HOST_N;
+	}
+	for (size_t i = 0; a->domains && i < a->ndomains; i++) {
+		const struct sm_domain_stats *d = &a->domains[i];
+		struct dom *dom;
+		int verdict = -1;
+
+		if (self->index_ok) {
+			verdict = index_upsert_domain(idx, m->hdr.host, d, m->hdr.time);
+			if (verdict == INDEX_IGNORED) {
+				/* A late report, or the paused copy of a live migration:
+				 * the running copy's points own these files. */
+				self->c.ignored += domain_points(d);
+				continue;
+			}
+			if (verdict >= 0)
+				index_put_latest(idx, d, m->hdr.time);
+		}
+		/* Stale: the monitor repeats the last known values. A gap is
+		 * the truth; the latest row carries the stale flag. */
+		if (d->flags & SM_DOM_STALE) {
+			self->c.unknown += domain_points(d);
+			continue;
+		}
+		dom = dom_get(self, d->uuid);
+		if (!dom) {
+			self->c.dropped_error += domain_points(d);
+			continue;
+		}
+		write_domain(self, &p, d, dom);
+	}
+	frame_end(self);
+	self->c.frames_stats++;
+}
+
+static void frame_event(struct writer *self, const struct sm_message *m)
+{
+	const struct sm_domain_event *ev = &m->u.event;
+	char uuid[37];
+	int stopped = 0;
+
+	sm_uuid_format(ev->uuid, uuid);
+	frame_begin(self, m);
+	if (self->index_ok && ev->type == SM_EVENT_STOPPED)
+		stopped = index_domain_stopped(self->cfg.index, uuid, m->hdr.host, m->hdr.time,
+					       self->cfg.grace_s);
+	if (frame_end(self) && stopped == 1) {
+		struct dom *dom = dom_find(self, ev->uuid);
+
+		self->c.domains_stopped++;
+		/* Its files are done with: give the descriptors back now. */
+		if (dom)
+			entity_close_files(self, &dom->e);
+		if (self->cfg.grace_s <= 0)
+			self->purge_now = true;
+		sm_log_info("domain %s (%s) stopped on %s (%s): files kept %.0f s", uuid, ev->name,
+			    m->hdr.host, ev->reason[0] ? ev->reason : "no reason",
+			    self->cfg.grace_s);
+	}
+	self->c.frames_event++;
+}
+
+void writer_frame(struct writer *self, const struct sm_message *m, double now)
+{
+	if (m->hdr.time > now + WRITER_FUTURE_MAX_S) {
+		self->c.frames_refused++;
+		sm_complain(&self->future_complaint, SM_LOG_WARNING,
+			    "frame from %s is timed %.0f s ahead of this host's clock: refused"
+			    " (is its clock wrong?)",
+			    m->hdr.host, m->hdr.time - now);
+		return;
+	}
+	switch (m->hdr.kind) {
+	case SM_KIND_STATS:
+		frame_stats(self, m, now);
+		break;
+	case SM_KIND_EVENT:
+		frame_event(self, m);
+		break;
+	default:
+		break; /* not subscribed to */
+	}
+	if (self->purge_now) {
+		self->purge_now = false;
+		writer_housekeeping(self, now);
+	}
+}
+
+/* ---- lifecycle of stopped domains -------------------------------------- */
+
+static int purge_one(void *arg, const char *uuid, double stopped_at)
+{
+	struct writer *self = arg;
+	char dir[LAYOUT_PATH_MAX];
+	uint8_t bin[16];
+	int rc;
+
+	if (sm_uuid_parse(uuid, bin) < 0 || layout_domain_dir(bin, dir, sizeof(dir)) < 0)
+		return 0;
+	dom_forget(self, bin);
+	rc = datadir_remove_dir(self->cfg.dir, dir);
+	if (rc < 0) {
+		/* Kept in the index: retried at the next housekeeping. */
+		sm_complain(&self->purge_complaint, SM_LOG_ERR,
+			    "data %s: cannot delete %s of stopped domain %s: %s",
+			    datadir_path(self->cfg.dir), dir, uuid, strerror(-rc));
+		return 0;
+	}
+	if (index_forget_domain(self->cfg.index, uuid) < 0)
+		return 0;
+	self->c.domains_purged++;
+	sm_log_info("domain %s purged: stopped %.0f s ago, its files and index rows deleted", uuid,
+		    sm_clock_wall() - stopped_at);
+	return 0;
+}
+
+int writer_housekeeping(struct writer *self, double now)
+{
+	uint64_t before = self->c.domains_purged;
+	int n;
+
+	if (now >= self->next_stale) {
+		self->next_stale = now + STALE_SWEEP_S;
+		n = index_stop_stale(self->cfg.index, now, self->cfg.stale_s, self->cfg.grace_s);
+		if (n > 0)
+			sm_log_info(
+			    "%d domain(s) silent for %.0f s marked stopped; files kept %.0f s", n,
+			    self->cfg.stale_s, self->cfg.grace_s);
+	}
+	index_next_purges(self->cfg.index, now, PURGES_PER_CALL, purge_one, self);
+	return (int)(self->c.domains_purged - before);
+}
+
+/* ---- object ------------------------------------------------------------ */
+
+struct writer *writer_new(const struct writer_config *cfg)
+{
+	struct writer *self = calloc(1, sizeof(*self));
+
+	if (!self)
+		goto fail;
+	self->cfg = *cfg;
+	self->nbuckets = 1024;
+	self->buckets = calloc(self->nbuckets, sizeof(*self->buckets));
+	self->cache = fcache_new(cfg->max_open_files);
+	if (!self->buckets || !self->cache)
+		goto fail;
+	/* last_seen written once per touch interval: it must stay well under
+	 * the silence that marks a domain stale. */
+	index_set_touch_interval(cfg->index, cfg->stale_s / 3 < INDEX_TOUCH_DEFAULT
+						 ? cfg->stale_s / 3
+						 : INDEX_TOUCH_DEFAULT);
+	return self;
+fail:
+	sm_log_err("aggregator: out of memory");
+	writer_destroy(&self);
+	return NULL;
+}
+
+void writer_destroy(struct writer **self_p)
+{
+	struct writer *self;
+
+	if (!self_p || !*self_p)
+		return;
+	self = *self_p;
+	for (size_t i = 0; self->buckets && i < self->nbuckets; i++) {
+		struct dom *d = self->buckets[i], *next;
+
+		for (; d; d = next) {
+			next = d->hnext;
+			entity_free(self, &d->e);
+			free(d);
+		}
+	}
+	while (self->hosts) {
+		struct host *h = self->hosts;
+
+		self->hosts = h->next;
+		entity_free(self, &h->e);
+		free(h);
+	}
+	if (self->cache)
+		fcache_destroy(&self->cache);
+	free(self->buckets);
+	free(self->pending);
+	free(self);
+	*self_p = NULL;
+}
+
+void writer_set_policy(struct writer *self, double grace_s, double stale_s, size_t max_open_files)
+{
+	self->cfg.grace_s = grace_s;
+	self->cfg.stale_s = stale_s;
+	self->cfg.max_open_files = max_open_files;
+	fcache_set_max(self->cache, max_open_files);
+	index_set_touch_interval(
+	    self->cfg.index, stale_s / 3 < INDEX_TOUCH_DEFAULT ? stale_s / 3 : INDEX_TOUCH_DEFAULT);
+}
+
+void writer_counters(const struct writer *self, struct writer_counters *out)
+{
+	*out = self->c;
+	out->files_open = fcache_count(self->cache);
+	out->evictions = fcache_evictions(self->cache);
+	out->domains = self->ndoms;
+}
