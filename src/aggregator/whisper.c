@@ -93,7 +93,8 @@ struct whisper {
 	char *path;			  /* as given to whisper_open */
 	struct whisper_header hdr;	  /* validated header; hdr.archives -> archives */
 	struct whisper_archive *archives; /* hdr.archive_count entries, finest first */
-	uint32_t *base;			  /* per archive: slot-0 timestamp, 0 = not known yet */
+	uint32_t *base;			  /* per archive: slot-0 timestamp, when known */
+	bool *known;			  /* per archive: base is known (0 = empty archive) */
 	struct window *win;		  /* per archive but the last: cached finer points */
 	struct view view;		  /* prefetched points, within one call */
 	struct whisper_iostats io;	  /* syscall counters */
@@ -355,16 +356,25 @@ static int io_pwrite(struct whisper *self, const void *buf, size_t len, uint64_t
 
 /* ---- slots ---- */
 
+/* Caches what slot 0 of archive a holds, as far as that stays true for any
+ * Whisper writer: a non-zero aligned timestamp only ever changes by whole
+ * laps, which map every interval to the same slot. "Empty" is not cached:
+ * another writer could fill the archive, and a point we then put in slot 0
+ * would be misplaced for good. */
+static void set_base(struct whisper *self, size_t a, uint32_t ts)
+{
+	self->base[a] = ts;
+	self->known[a] = ts != 0 && ts % archive_step(self, a) == 0;
+}
+
 /* The slot-0 timestamp of archive a (python's "base"): 0 when the archive
- * was never written. Cached once non-zero and aligned, as from then on it
- * only changes by whole laps, which map every interval to the same slot;
- * note_slot0 keeps the cache equal to what we write there. */
+ * was never written. */
 static int get_base(struct whisper *self, size_t a, uint32_t *base)
 {
 	uint8_t b[4];
 	int rc;
 
-	if (self->base[a] != 0) {
+	if (self->known[a]) {
 		*base = self->base[a];
 		return 0;
 	}
@@ -372,8 +382,7 @@ static int get_base(struct whisper *self, size_t a, uint32_t *base)
 	if (rc < 0)
 		return rc;
 	*base = get_be32(b);
-	if (*base != 0 && *base % archive_step(self, a) == 0)
-		self->base[a] = *base;
+	set_base(self, a, *base);
 	return 0;
 }
 
@@ -383,7 +392,7 @@ static int get_base(struct whisper *self, size_t a, uint32_t *base)
  * interval 0 in slot 0 reads as "empty": mirror the disk exactly. */
 static void note_slot0(struct whisper *self, size_t a, uint32_t ts)
 {
-	self->base[a] = ts % archive_step(self, a) == 0 ? ts : 0;
+	set_base(self, a, ts);
 }
 
 /* Slot of `interval` in an archive whose slot 0 holds `base` (non-zero). */
@@ -1210,8 +1219,10 @@ static int check_header(const char *path, const uint8_t *meta, const uint8_t *ta
 struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_err *err)
 {
 	struct whisper *self = NULL;
-	uint8_t meta[WHISPER_METADATA_SIZE];
-	uint8_t *table = NULL;
+	uint8_t head[512];
+	const uint8_t *meta, *table;
+	uint8_t *table_mem = NULL;
+	size_t head_len, table_len = 0;
 	struct stat st;
 	uint32_t count;
 	int rc;
@@ -1256,11 +1267,15 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 				path, (long long)st.st_size);
 		goto fail;
 	}
-	rc = io_pread(self, meta, sizeof(meta), 0);
+	/* One pread gets the metadata, the archive table and archive 0's
+	 * slot-0 timestamp of any usual file (they are contiguous). */
+	head_len = (uint64_t)st.st_size < sizeof(head) ? (size_t)st.st_size : sizeof(head);
+	rc = io_pread(self, head, head_len, 0);
 	if (rc < 0) {
 		whisper_err_set(err, rc, "%s: reading the header: %s", path, whisper_strerror(rc));
 		goto fail;
 	}
+	meta = head;
 	count = get_be32(meta + 12);
 	if (count == 0) {
 		whisper_err_set(err, WHISPER_ECORRUPT, "%s: archive count is 0", path);
@@ -1275,20 +1290,29 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 		goto fail;
 	}
 	self->hdr.archive_count = count; /* whisper_close walks the windows */
-	table = malloc((size_t)count * WHISPER_ARCHIVE_INFO_SIZE);
 	self->archives = calloc(count, sizeof(*self->archives));
 	self->base = calloc(count, sizeof(*self->base));
+	self->known = calloc(count, sizeof(*self->known));
 	self->win = calloc(count, sizeof(*self->win));
-	if (table == NULL || self->archives == NULL || self->base == NULL || self->win == NULL) {
+	if (self->archives == NULL || self->base == NULL || self->known == NULL ||
+	    self->win == NULL) {
 		whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
-	rc =
-	    io_pread(self, table, (size_t)count * WHISPER_ARCHIVE_INFO_SIZE, WHISPER_METADATA_SIZE);
-	if (rc < 0) {
-		whisper_err_set(err, rc, "%s: reading the archive table: %s", path,
-				whisper_strerror(rc));
-		goto fail;
+	table_len = (size_t)count * WHISPER_ARCHIVE_INFO_SIZE;
+	if (WHISPER_METADATA_SIZE + table_len <= head_len) {
+		table = head + WHISPER_METADATA_SIZE;
+	} else {
+		table_mem = malloc(table_len);
+		rc = table_mem == NULL
+			 ? -ENOMEM
+			 : io_pread(self, table_mem, table_len, WHISPER_METADATA_SIZE);
+		if (rc < 0) {
+			whisper_err_set(err, rc, "%s: reading the archive table: %s", path,
+					whisper_strerror(rc));
+			goto fail;
+		}
+		table = table_mem;
 	}
 	rc = check_header(path, meta, table, count, (uint64_t)st.st_size, self->archives, err);
 	if (rc < 0)
@@ -1311,10 +1335,12 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 	self->hdr.archive_count = count;
 	self->hdr.archives = self->archives;
 	self->hdr.file_size = (uint64_t)st.st_size;
-	free(table);
+	if (WHISPER_METADATA_SIZE + table_len + 4 <= head_len)
+		set_base(self, 0, get_be32(head + WHISPER_METADATA_SIZE + table_len));
+	free(table_mem);
 	return self;
 fail:
-	free(table);
+	free(table_mem);
 	whisper_close(&self);
 	return NULL;
 }
@@ -1337,6 +1363,7 @@ void whisper_close(struct whisper **self_p)
 	free(self->path);
 	free(self->archives);
 	free(self->base);
+	free(self->known);
 	for (uint32_t a = 0; self->win != NULL && a < self->hdr.archive_count; a++)
 		free(self->win[a].data);
 	free(self->win);

@@ -634,7 +634,7 @@ static void nocache_handle_sees_another_writers_points(void **state)
 
 	make(f, "1s:120,1m:10", WHISPER_AGG_SUM, 0.0);
 	nc = whisper_open(f->path, WHISPER_OPEN_NOCACHE, NULL);
-	other = whisper_open(f->path, 0, NULL);
+	other = whisper_open(f->path, WHISPER_OPEN_NOCACHE, NULL);
 	assert_non_null(nc);
 	assert_non_null(other);
 	assert_int_equal(whisper_update(nc, T0, 1, T0 + 2), 0);
