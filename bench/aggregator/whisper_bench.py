@@ -4,7 +4,7 @@ same points as whisper_bench.c with whisper.update_many and prints the same
 key=value line. Files are created (untimed) with fallocate, as carbon does on
 Debian, so both writers start from the same state.
 
-usage: whisper_bench.py DIR FILES stream|batch N RETENTION
+usage: whisper_bench.py DIR FILES ROUNDS CHUNK RETENTION   (as whisper_bench.c)
 """
 import os
 import resource
@@ -26,7 +26,8 @@ def cpu_seconds():
 
 
 def main():
-    d, files, mode, n, retention = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    d, files, rounds, chunk, retention = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
+                                          int(sys.argv[4]), sys.argv[5])
     archives = [whisper.parseRetentionDef(x) for x in retention.split(",")]
     paths = [os.path.join(d, "p%d.wsp" % i) for i in range(files)]
     for p in paths:
@@ -34,17 +35,12 @@ def main():
                        useFallocate=True)
     points = 0
     cpu0, wall0 = cpu_seconds(), time.monotonic()
-    if mode == "stream":
-        for j in range(n):
-            now = T_END - n + 1 + j
-            for i, p in enumerate(paths):
-                whisper.update_many(p, [(now, value_of(i, j))], now=now)
-                points += 1
-    else:
+    for r in range(rounds):
+        first = T_END - rounds * chunk + 1 + r * chunk
         for i, p in enumerate(paths):
-            whisper.update_many(p, [(T_END - n + 1 + j, value_of(i, j)) for j in range(n)],
-                                now=T_END)
-            points += n
+            whisper.update_many(p, [(first + j, value_of(i, r * chunk + j)) for j in range(chunk)],
+                                now=first + chunk - 1)
+            points += chunk
     cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
     print("writer=python points=%d wall_s=%.3f cpu_s=%.3f points_per_s=%.0f "
           "points_per_cpu_s=%.0f cpu_s_per_million=%.3f" % (
