@@ -226,7 +226,10 @@ struct whisper_iostats whisper_iostats(const struct whisper *self);
  * while each propagation meets xff. -ERANGE if the interval does not fit the
  * format's uint32 timestamp. On a write error (-ENOSPC, -EIO, ...) points
  * already on disk stay intact; a point cut by a short write is invalidated
- * (its timestamp zeroed) when possible rather than left half-written.
+ * (its timestamp zeroed) when possible rather than left half-written. With
+ * WHISPER_OPEN_DEFER the propagation may be owed instead (whisper_flush),
+ * and an error paying an older debt is returned here, before this point is
+ * written.
  */
 int whisper_update(struct whisper *self, int64_t ts, double value, int64_t now);
 
@@ -237,7 +240,9 @@ int whisper_update(struct whisper *self, int64_t ts, double value, int64_t now);
  * aligned, deduplicated (the latest timestamp of an interval wins; for equal
  * timestamps, the one earliest in `points`), written in contiguous runs and
  * propagated once per coarse interval touched, in the order CPython would.
- * `points` need not be sorted and is not modified. Errors as whisper_update.
+ * `points` need not be sorted and is not modified. Errors and
+ * WHISPER_OPEN_DEFER as whisper_update (a batch within one interval of
+ * archive 1 is owed like one point).
  */
 int whisper_update_many(struct whisper *self, const struct whisper_point *points, size_t n,
 			int64_t now);
