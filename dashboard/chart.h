@@ -1,0 +1,47 @@
+/*
+ * chart — one time-series chart as inline SVG, drawn on the server so the
+ * page needs no script: a light min–max band and a mean line per series
+ * over fixed-width buckets, horizontal grid lines with y labels in the
+ * chart's unit, time ticks on local-time boundaries. A bucket without
+ * points is left empty, so missing data shows as a gap, and a series
+ * without any shows "no data" with the reason. Colours come from the
+ * page's stylesheet (classes s0..s3), so the SVG carries no style.
+ */
+#ifndef DASH_CHART_H
+#define DASH_CHART_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "metric.h"
+#include "series.h"
+
+/* Buckets per chart: 2 px each over the plot width. */
+#define CHART_BUCKETS 248
+/* Series a chart distinguishes by colour (more share the last colour). */
+#define CHART_COLOURS 4
+
+struct chart_series {
+	const char *label; /* legend text (escaped when written) */
+	const char *why;   /* reason there is no data, or NULL */
+	struct buckets b;  /* CHART_BUCKETS buckets over the chart's range */
+};
+
+struct chart {
+	const char *title; /* plain text */
+	enum unit unit;
+	int64_t from, until; /* range drawn */
+	int64_t tick;	     /* seconds between time ticks */
+	size_t nseries;
+	struct chart_series *series;
+};
+
+/* Writes the chart as a <figure> holding its title, legend (with last,
+ * mean and max of each series) and <svg>. */
+void chart_write(FILE *out, const struct chart *c);
+
+/* The "nice" top of a y axis for data reaching `max` in unit `u`, and the
+ * number of grid divisions that suits it. */
+double chart_nice_max(double max, enum unit u, int *divisions);
+
+#endif

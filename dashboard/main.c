@@ -1,0 +1,267 @@
+/*
+ * stackmon.cgi — the dashboard (docs/DASHBOARD.md; paper §3.2, §4.2): one
+ * CGI process per request. Reads top to bottom: method → configuration →
+ * route and query → access list and requester → index (read-only) → the
+ * page → status, security headers and body. The body is built in memory,
+ * so a failure half-way still answers with a clean error page; nothing is
+ * ever written to disk, and no failure ends in a crash or an empty reply.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "dash.h"
+#include "index.h"
+#include "page.h"
+#include "sm_clock.h"
+#include "sm_config.h"
+#include "sm_log.h"
+#include "snapshot.h"
+
+#define DEFAULT_CONF "/etc/stackmon/dashboard.conf"
+
+static const struct sm_config_key dash_keys[] = {
+	{"data_dir", SM_CFG_STRING, 0, 0, NULL,
+	 "the aggregator's data directory (its Whisper files and index)"},
+	{"index", SM_CFG_STRING, 0, 0, NULL, "the aggregator's index; unset: DATA_DIR/index.sqlite"},
+	{"access_list", SM_CFG_STRING, 0, 0, "/etc/stackmon/access.list",
+	 "who may see which project (docs/DASHBOARD.md)"},
+	{"stale_after", SM_CFG_DOUBLE, 0.1, 86400, "5",
+	 "seconds after which an instance's latest point is shown as stale"},
+	{"title", SM_CFG_STRING, 0, 0, "StackMon", "title of every page"},
+};
+
+/* What one response needs beyond the body. */
+struct reply {
+	int status;
+	bool json;
+	bool head; /* HEAD: headers only */
+};
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+static const struct page_route *route_find(const char *path)
+{
+	for (const struct page_route *r = page_routes; r->path; r++)
+		if (strcmp(r->path, path) == 0)
+			return r;
+	return NULL;
+}
+
+struct names_ctx {
+	struct dash *d;
+};
+
+static int name_cb(void *arg, const struct index_project *p)
+{
+	struct dash *d = arg;
+
+	for (size_t i = 0; i < d->nprojects; i++)
+		if (d->project_names[i] == NULL && p->project_name &&
+		    strcmp(d->projects[i], p->project_id) == 0)
+			d->project_names[i] = strdup(p->project_name);
+	return 0;
+}
+
+/* The names of the requester's projects, for the tabs (missing ones stay
+ * NULL and show as ids). */
+static void load_project_names(struct dash *d)
+{
+	if (d->nprojects == 0)
+		return;
+	d->project_names = calloc(d->nprojects, sizeof(*d->project_names));
+	if (d->project_names)
+		index_list_projects(d->idx, name_cb, d);
+}
+
+/* Everything before the page runs; returns 200 to go on, or the status. */
+static int prepare(struct dash *d, struct sm_config **cfg, const struct page_route **route,
+		   struct reply *rep)
+{
+	const char *conf = getenv("STACKMON_DASHBOARD_CONF");
+	const char *method = getenv("REQUEST_METHOD");
+	const char *pathinfo = getenv("PATH_INFO");
+	const char *user = getenv("REMOTE_USER");
+	static char index_buf[4200];
+	char err[512], why[160];
+	enum index_error ierr;
+
+	d->script = getenv("SCRIPT_NAME");
+	if (d->script == NULL || strlen(d->script) > 1024)
+		d->script = "";
+	d->path = pathinfo && *pathinfo ? pathinfo : "/";
+	*route = route_find(d->path);
+	rep->json = (*route && (*route)->json) || strncmp(d->path, "/api/", 5) == 0;
+	if (strlen(d->path) > 64)
+		d->path = "(long path)"; /* only ever logged from here on */
+
+	rep->head = strcmp(method, "HEAD") == 0;
+	if (strcmp(method, "GET") != 0 && !rep->head)
+		return dash_fail(d, 405, "Only GET and HEAD are served.");
+
+	/* Configuration: any problem is the operator's, answered 500 and logged. */
+	if (conf == NULL || *conf == '\0')
+		conf = DEFAULT_CONF;
+	*cfg = sm_config_new(dash_keys, sizeof(dash_keys) / sizeof(dash_keys[0]));
+	if (*cfg == NULL)
+		return dash_fail(d, 500, "Out of memory.");
+	if (sm_config_load_file(*cfg, conf, false, err, sizeof(err)) < 0) {
+		sm_log_err("configuration: %s", err);
+		return dash_fail(d, 500, "The dashboard's configuration cannot be used: %s", err);
+	}
+	d->data_dir = sm_config_string(*cfg, "data_dir");
+	if (d->data_dir == NULL) {
+		sm_log_err("configuration %s: data_dir is not set", conf);
+		return dash_fail(d, 500, "The dashboard's configuration (%s) does not set data_dir.",
+				 conf);
+	}
+	d->index_path = sm_config_string(*cfg, "index");
+	if (d->index_path == NULL) {
+		snprintf(index_buf, sizeof(index_buf), "%s/index.sqlite", d->data_dir);
+		d->index_path = index_buf;
+	}
+	d->stale_after = sm_config_double(*cfg, "stale_after");
+	d->title = sm_config_string(*cfg, "title");
+	if (d->title == NULL)
+		d->title = "StackMon";
+
+	if (*route == NULL)
+		return dash_fail(d, 404, "No such page.");
+	d->keys = (*route)->keys;
+	d->nkeys = (*route)->nkeys;
+	if (query_parse(getenv("QUERY_STRING"), d->keys, d->nkeys, d->q, why, sizeof(why)) < 0)
+		return dash_fail(d, 400, "Bad query: %s.", why);
+
+	/* The requester. The access list fails closed. */
+	d->access = access_load(sm_config_string(*cfg, "access_list"), err, sizeof(err));
+	if (d->access == NULL) {
+		sm_log_err("access list: %s", err);
+		return dash_fail(d, 500, "The access list cannot be used (see the server's error "
+					 "log).");
+	}
+	d->user = user && *user ? user : NULL;
+	if (d->user == NULL && !access_anonymous_allowed(d->access))
+		return dash_deny(d, 401, "Sign in to see the dashboard.", "no authenticated user");
+	if (d->user && !access_user_valid(d->user)) {
+		d->user = NULL; /* not a name the list can hold; logged as anonymous */
+		return dash_deny(d, 403, "Your user name is not allowed here.",
+				 "REMOTE_USER not a valid access-list name");
+	}
+	d->admin = access_is_admin(d->access, d->user);
+	d->nprojects = access_projects(d->access, d->user, &d->projects);
+	if (!d->admin && d->nprojects == 0)
+		return dash_deny(d, 403, "You have no projects to see.", "not in the access list");
+
+	if ((*route)->needs_index) {
+		d->idx = index_open(d->index_path, INDEX_READ_ONLY, &ierr);
+		if (d->idx == NULL)
+			return dash_fail(d, 503, "The aggregator's index cannot be read (%s): is the "
+						 "aggregator running?", index_error_name(ierr));
+		d->snap = snapshot_open(d->index_path, err, sizeof(err));
+		if (d->snap == NULL) {
+			sm_log_err("%s", err);
+			return dash_fail(d, 503, "The aggregator's index cannot be read.");
+		}
+		load_project_names(d);
+	}
+	return 200;
+}
+
+static void write_headers(const struct reply *rep, size_t length)
+{
+	printf("Status: %d %s\r\n", rep->status, status_text(rep->status));
+	printf("Content-Type: %s\r\n",
+	       rep->json ? "application/json; charset=utf-8" : "text/html; charset=utf-8");
+	printf("Content-Length: %zu\r\n", length);
+	/* Pages hold tenants' data and change every second: never stored. */
+	fputs("Cache-Control: no-store\r\n", stdout);
+	printf("Content-Security-Policy: default-src 'none'; style-src %s; img-src 'self' data:; "
+	       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n",
+	       dash_style_csp());
+	fputs("X-Content-Type-Options: nosniff\r\n"
+	      "X-Frame-Options: DENY\r\n"
+	      "Referrer-Policy: no-referrer\r\n"
+	      "Cross-Origin-Resource-Policy: same-origin\r\n", stdout);
+	if (rep->status == 401)
+		fputs("WWW-Authenticate: Basic realm=\"StackMon\", charset=\"UTF-8\"\r\n", stdout);
+	if (rep->status == 405)
+		fputs("Allow: GET, HEAD\r\n", stdout);
+	fputs("\r\n", stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct dash d = {0};
+	struct sm_config *cfg = NULL;
+	const struct page_route *route = NULL;
+	struct reply rep = {500, false, false};
+	char *buf = NULL;
+	size_t len = 0;
+	int ret = 0;
+
+	sm_log_open("stackmon.cgi", SM_LOG_INFO, false);
+	if (argc > 1 || getenv("REQUEST_METHOD") == NULL) {
+		if (argc > 1 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
+			printf("stackmon.cgi %s\n", STACKMON_VERSION);
+			return 0;
+		}
+		fprintf(stderr, "stackmon.cgi %s: a CGI program; run it from a web server "
+				"(docs/DASHBOARD.md). REQUEST_METHOD is not set.\n",
+			STACKMON_VERSION);
+		return 2;
+	}
+	d.now = sm_clock_wall();
+	d.body = open_memstream(&buf, &len);
+	if (d.body == NULL) {
+		fputs("Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n"
+		      "out of memory\n", stdout);
+		return 1;
+	}
+	rep.status = prepare(&d, &cfg, &route, &rep);
+	if (rep.status == 200)
+		rep.status = route->handler(&d);
+	if (rep.status != 200) {
+		/* Whatever the page wrote is dropped: the error page replaces it. */
+		fflush(d.body);
+		rewind(d.body);
+		len = 0;
+		if (rep.json)
+			api_error(&d, rep.status);
+		else
+			page_error(&d, rep.status);
+	}
+	fflush(d.body);
+	/* After a rewind, the stream's size is where the last write ended. */
+	len = (size_t)ftell(d.body);
+	write_headers(&rep, len);
+	if (!rep.head)
+		fwrite(buf, 1, len, stdout);
+	if (fflush(stdout) != 0)
+		ret = 1; /* the client went away: nothing to do about it */
+
+	fclose(d.body);
+	free(buf);
+	query_free(d.q, DASH_MAX_KEYS);
+	snapshot_close(&d.snap);
+	index_close(&d.idx);
+	for (size_t i = 0; d.project_names && i < d.nprojects; i++)
+		free(d.project_names[i]);
+	free(d.project_names);
+	free(d.projects);
+	access_destroy(&d.access);
+	sm_config_destroy(&cfg);
+	return ret;
+}

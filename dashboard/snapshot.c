@@ -1,0 +1,361 @@
+/*
+ * snapshot — see snapshot.h. The SQL is assembled from fixed fragments
+ * (never from request text: every value is a bound parameter), with NULLs
+ * in place of the v2 columns when the index predates them, so one row
+ * reader serves both schemas.
+ */
+#include "snapshot.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm_log.h"
+
+/* Readers wait this long for the aggregator's write lock to clear (WAL
+ * readers rarely wait at all: only while a checkpoint resets the log). */
+#define SNAP_BUSY_MS 5000
+
+const char *const snap_value_names[SNAP_NVALUES] = {
+    [SNAP_CPU] = "cpu_pct",
+    [SNAP_STEAL] = "steal_pct",
+    [SNAP_LOAD1] = "load1",
+    [SNAP_LOAD5] = "load5",
+    [SNAP_LOAD15] = "load15",
+    [SNAP_MEM] = "mem_pct",
+    [SNAP_RD_REQ] = "disk_rd_req_ps",
+    [SNAP_WR_REQ] = "disk_wr_req_ps",
+    [SNAP_RD_BYTES] = "disk_rd_bytes_ps",
+    [SNAP_WR_BYTES] = "disk_wr_bytes_ps",
+    [SNAP_RX_BYTES] = "net_rx_bytes_ps",
+    [SNAP_TX_BYTES] = "net_tx_bytes_ps",
+    [SNAP_RX_PKTS] = "net_rx_packets_ps",
+    [SNAP_TX_PKTS] = "net_tx_packets_ps",
+};
+
+#define DOMAIN_COLS                                                                                \
+	"d.uuid, d.name, d.display_name, d.project_id, t.project_name, d.host, d.flavor,"          \
+	" d.state, d.last_seen, d.stopped_at"
+#define NDOMAIN_COLS 10
+#define LATEST_COLS                                                                                \
+	", l.time, l.stale, l.mem_basis, l.cpu_pct, l.steal_pct, l.load1, l.load5, l.load15,"      \
+	" l.mem_pct, l.disk_rd_req_ps, l.disk_wr_req_ps, l.disk_rd_bytes_ps, l.disk_wr_bytes_ps,"  \
+	" l.net_rx_bytes_ps, l.net_tx_bytes_ps, l.net_rx_packets_ps, l.net_tx_packets_ps"
+#define NO_LATEST_COLS ", NULL, NULL, NULL" NULLS14
+#define NULLS14 ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+#define DOMAIN_FROM " FROM domains d LEFT JOIN tenants t ON t.project_id = d.project_id"
+#define LATEST_JOIN " LEFT JOIN latest l ON l.uuid = d.uuid"
+
+#define HOST_COLS                                                                                  \
+	"h.name, h.last_seen, hl.time, hl.ncpus, hl.cpu_pct, hl.load1, hl.load5, hl.load15,"       \
+	" hl.mem_pct, hl.mem_used_kib, hl.mem_total_kib, hl.domains, hl.libvirt_ok"
+#define NO_HOST_COLS "h.name, h.last_seen" ", NULL, NULL, NULL, NULL, NULL, NULL" \
+	", NULL, NULL, NULL, NULL, NULL"
+#define HOST_ACTIVE                                                                                \
+	", (SELECT count(*) FROM domains d WHERE d.host = h.name AND d.stopped_at IS NULL)"
+
+struct snapshot {
+	sqlite3 *db;	  /* read-only connection */
+	char *path;	  /* for messages */
+	bool has_latest;  /* table `latest` exists */
+	bool has_hostlat; /* table `host_latest` exists */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) SM_PRINTF(3, 4);
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static bool table_exists(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK)
+		found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+struct snapshot *snapshot_open(const char *path, char *err, size_t errlen)
+{
+	struct snapshot *self = calloc(1, sizeof(*self));
+	int rc;
+
+	if (self == NULL || (self->path = strdup(path)) == NULL) {
+		set_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "index %s: %s", path,
+			self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(self->db, SNAP_BUSY_MS);
+	if (sqlite3_exec(self->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
+		set_err(err, errlen, "index %s: %s", path, sqlite3_errmsg(self->db));
+		goto fail;
+	}
+	self->has_latest = table_exists(self->db, "latest");
+	self->has_hostlat = table_exists(self->db, "host_latest");
+	return self;
+
+fail:
+	snapshot_close(&self);
+	return NULL;
+}
+
+void snapshot_close(struct snapshot **self_p)
+{
+	struct snapshot *self;
+
+	if (self_p == NULL || *self_p == NULL)
+		return;
+	self = *self_p;
+	sqlite3_close(self->db);
+	free(self->path);
+	free(self);
+	*self_p = NULL;
+}
+
+bool snapshot_has_latest(const struct snapshot *self)
+{
+	return self && self->has_latest;
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
+static double col_real(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static int col_int(sqlite3_stmt *st, int i, int unknown)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? unknown : sqlite3_column_int(st, i);
+}
+
+void snap_row_clear(struct snap_row *row)
+{
+	if (row == NULL)
+		return;
+	free(row->uuid);
+	free(row->name);
+	free(row->display_name);
+	free(row->project_id);
+	free(row->project_name);
+	free(row->host);
+	free(row->flavor);
+	memset(row, 0, sizeof(*row));
+}
+
+void snap_list_clear(struct snap_list *list)
+{
+	if (list == NULL)
+		return;
+	for (size_t i = 0; i < list->n; i++)
+		snap_row_clear(&list->rows[i]);
+	free(list->rows);
+	list->rows = NULL;
+	list->n = 0;
+}
+
+void snap_hosts_clear(struct snap_hosts *hosts)
+{
+	if (hosts == NULL)
+		return;
+	for (size_t i = 0; i < hosts->n; i++)
+		free(hosts->rows[i].name);
+	free(hosts->rows);
+	hosts->rows = NULL;
+	hosts->n = 0;
+}
+
+/* Reads the current row of a DOMAIN_COLS + LATEST_COLS statement. Returns
+ * 0, or -1 when out of memory (row cleared). */
+static int read_row(sqlite3_stmt *st, struct snap_row *r)
+{
+	int c = NDOMAIN_COLS;
+
+	memset(r, 0, sizeof(*r));
+	r->uuid = col_text(st, 0);
+	r->name = col_text(st, 1);
+	r->display_name = col_text(st, 2);
+	r->project_id = col_text(st, 3);
+	r->project_name = col_text(st, 4);
+	r->host = col_text(st, 5);
+	r->flavor = col_text(st, 6);
+	r->state = (uint32_t)sqlite3_column_int64(st, 7);
+	r->last_seen = col_real(st, 8);
+	r->stopped_at = col_real(st, 9);
+	r->time = col_real(st, c++);
+	r->stale = col_int(st, c++, 0) != 0;
+	r->mem_basis = col_int(st, c++, 0);
+	for (int i = 0; i < SNAP_NVALUES; i++)
+		r->v[i] = col_real(st, c++);
+	if (r->uuid == NULL) {
+		snap_row_clear(r);
+		return -1;
+	}
+	return 0;
+}
+
+static int prepare(struct snapshot *self, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(self->db, sql, -1, st, NULL) != SQLITE_OK) {
+		sm_log_err("index %s: %s", self->path, sqlite3_errmsg(self->db));
+		return -1;
+	}
+	return 0;
+}
+
+int snapshot_list(struct snapshot *self, enum snap_filter filter, const char *arg,
+		  struct snap_list *out)
+{
+	static const char *const where[] = {
+	    [SNAP_BY_PROJECT] = " WHERE d.stopped_at IS NULL AND d.project_id = ?1",
+	    [SNAP_WITHOUT_PROJECT] = " WHERE d.stopped_at IS NULL AND d.project_id IS NULL",
+	    [SNAP_BY_HOST] = " WHERE d.stopped_at IS NULL AND d.host = ?1",
+	};
+	char sql[1024];
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	out->rows = NULL;
+	out->n = 0;
+	snprintf(sql, sizeof(sql), "SELECT " DOMAIN_COLS "%s" DOMAIN_FROM "%s%s",
+		 self->has_latest ? LATEST_COLS : NO_LATEST_COLS,
+		 self->has_latest ? LATEST_JOIN : "", where[filter]);
+	if (prepare(self, sql, &st) < 0)
+		goto out;
+	if (filter != SNAP_WITHOUT_PROJECT &&
+	    sqlite3_bind_text(st, 1, arg ? arg : "", -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out->n == cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			struct snap_row *n = realloc(out->rows, ncap * sizeof(*n));
+
+			if (n == NULL)
+				goto out;
+			out->rows = n;
+			cap = ncap;
+		}
+		if (read_row(st, &out->rows[out->n]) < 0)
+			goto out;
+		out->n++;
+	}
+	if (rc != SQLITE_DONE) {
+		sm_log_err("index %s: %s", self->path, sqlite3_errmsg(self->db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	if (ret < 0)
+		snap_list_clear(out);
+	return ret;
+}
+
+int snapshot_get(struct snapshot *self, const char *uuid, struct snap_row *out)
+{
+	char sql[1024];
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(sql, sizeof(sql), "SELECT " DOMAIN_COLS "%s" DOMAIN_FROM "%s WHERE d.uuid = ?1",
+		 self->has_latest ? LATEST_COLS : NO_LATEST_COLS,
+		 self->has_latest ? LATEST_JOIN : "");
+	if (prepare(self, sql, &st) < 0 ||
+	    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		ret = read_row(st, out) < 0 ? -1 : 1;
+	else if (rc == SQLITE_DONE)
+		ret = 0;
+	else
+		sm_log_err("index %s: %s", self->path, sqlite3_errmsg(self->db));
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int snapshot_hosts(struct snapshot *self, const char *name, struct snap_hosts *out)
+{
+	char sql[1024];
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc, ret = -1;
+
+	out->rows = NULL;
+	out->n = 0;
+	snprintf(sql, sizeof(sql), "SELECT %s" HOST_ACTIVE " FROM hosts h%s%s ORDER BY h.name",
+		 self->has_hostlat ? HOST_COLS : NO_HOST_COLS,
+		 self->has_hostlat ? " LEFT JOIN host_latest hl ON hl.host = h.name" : "",
+		 name ? " WHERE h.name = ?1" : "");
+	if (prepare(self, sql, &st) < 0)
+		goto out;
+	if (name && sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct snap_host *h;
+
+		if (out->n == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			struct snap_host *n = realloc(out->rows, ncap * sizeof(*n));
+
+			if (n == NULL)
+				goto out;
+			out->rows = n;
+			cap = ncap;
+		}
+		h = &out->rows[out->n];
+		memset(h, 0, sizeof(*h));
+		if ((h->name = col_text(st, 0)) == NULL)
+			goto out;
+		out->n++;
+		h->last_seen = col_real(st, 1);
+		h->time = col_real(st, 2);
+		h->ncpus = col_int(st, 3, -1);
+		h->cpu_pct = col_real(st, 4);
+		for (int i = 0; i < 3; i++)
+			h->load[i] = col_real(st, 5 + i);
+		h->mem_pct = col_real(st, 8);
+		h->mem_used_kib = col_real(st, 9);
+		h->mem_total_kib = col_real(st, 10);
+		h->domains = col_int(st, 11, -1);
+		h->libvirt_ok = col_int(st, 12, -1);
+		h->active = (unsigned)sqlite3_column_int(st, 13);
+	}
+	if (rc != SQLITE_DONE) {
+		sm_log_err("index %s: %s", self->path, sqlite3_errmsg(self->db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	if (ret < 0)
+		snap_hosts_clear(out);
+	return ret;
+}
