@@ -208,40 +208,45 @@ def fds():
     n_proc, per = 4, 2500
     print("## %d publishers on one collector (%d processes x %d sockets, tcp loopback)\n" %
           (n_proc * per, n_proc, per))
+    import msgpack
+    import zmq
     relay = Relay("collector")
     sink = subprocess.Popen([SINK, "--connect", relay.fout, "--idle", "3"],
                             stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
+    t0 = time.monotonic()
     gens = [subprocess.Popen([LOADGEN, "--connect", relay.fin, "--publishers", str(per),
-                              "--domains", "0", "--rate", "500", "--duration", "25",
+                              "--domains", "0", "--rate", "500", "--duration", "20",
                               "--prefix", "p%d" % i], stdout=subprocess.PIPE, text=True)
             for i in range(n_proc)]
-    time.sleep(20)
+    # Each generator prints its first line once all its sockets are subscribed.
+    firsts = [g.stdout.readline() for g in gens]
+    connect_s = time.monotonic() - t0
+    connected = sum(int(re.search(r"(\d+)/\d+ publishers connected", l).group(1))
+                    for l in firsts)
+    time.sleep(5)  # every publisher has sent a few frames by now
     nfd = len(os.listdir("/proc/%d/fd" % relay.proc.pid))
     with open("/proc/%d/status" % relay.proc.pid) as f:
         rss = re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)
     with open("/proc/%d/limits" % relay.proc.pid) as f:
         limit = re.search(r"Max open files\s+(\d+)", f.read()).group(1)
-    # The collector's own counters: publishers it currently sees.
-    import zmq, msgpack
+    # The collector's own counters: the publishers it currently sees.
     s = zmq.Context.instance().socket(zmq.SUB)
     s.setsockopt(zmq.SUBSCRIBE, b"collector/")
     s.connect(relay.fout)
-    pubs = None
-    if s.poll(5000):
-        pubs = msgpack.unpackb(s.recv_multipart()[1], raw=False)["publishers"]
+    pubs, end = 0, time.monotonic() + 5
+    while time.monotonic() < end:
+        if s.poll(500):
+            pubs = max(pubs, msgpack.unpackb(s.recv_multipart()[1], raw=False)["publishers"])
     s.close(0)
-    outs = [g.communicate(timeout=120)[0] for g in gens]
-    connected = sum(int(re.search(r"(\d+)/\d+ publishers connected", o).group(1))
-                    for o in outs)
-    delivered = kv(sink.communicate(timeout=60)[0]).get("frames", 0)
-    sent = sum(kv(o.split("\n", 1)[1]).get("sent", 0) for o in outs)
+    sent = sum(kv(g.communicate(timeout=120)[0]).get("sent", 0) for g in gens)
+    delivered = kv(sink.communicate(timeout=120)[0]).get("frames", 0)
     relay.stop()
-    print("| connected and subscribed | publishers in the collector's counters | "
+    print("| connected and subscribed (time) | publishers in the collector's counters | "
           "collector fds (limit) | collector RSS | frames delivered / sent |")
     print("| ---: | ---: | ---: | ---: | ---: |")
-    print("| %d | %s | %d (%s) | %d MiB | %d / %d |\n" %
-          (connected, pubs, nfd, limit, int(rss) // 1024, delivered, sent))
+    print("| %d (%.0f s) | %d | %d (%s) | %d MiB | %d / %d |\n" %
+          (connected, connect_s, pubs, nfd, limit, int(rss) // 1024, delivered, sent))
 
 
 print("# stackmon-collector benchmark, %s, %d CPUs, libzmq %s, load %s\n" %

@@ -99,7 +99,10 @@ int main(int argc, char **argv)
 			if (idle > 0 && first &&
 			    now - last_rx > (int64_t)(idle * (double)SM_NS_PER_SEC))
 				break;
-			if ((first && now > win_end) || now - last_rx > 30 * SM_NS_PER_SEC)
+			/* Before the first frame, wait long: 10,000 publishers take
+			 * a while to connect. After it, 30 s of silence ends the run. */
+			if ((first && now > win_end) ||
+			    now - last_rx > (first ? 30 : 300) * SM_NS_PER_SEC)
 				break;
 			zmq_poll(&it, 1, 100);
 			continue;
