@@ -24,7 +24,7 @@
 #include "sm_upstream.h"
 #include "sm_wire.h"
 
-#define FAILOVER_S 0.6
+#define FAILOVER_S 1.5 /* x15 the heartbeat period: a loaded machine must not fail over by accident */
 #define HB_EVERY_NS (SM_NS_PER_SEC / 10)
 #define DEADLINE_S 15.0 /* generous: a loaded CI machine must not fail these */
 
