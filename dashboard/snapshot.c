@@ -1,8 +1,6 @@
 /*
  * snapshot — see snapshot.h. The SQL is assembled from fixed fragments
- * (never from request text: every value is a bound parameter), with NULLs
- * in place of the v2 columns when the index predates them, so one row
- * reader serves both schemas.
+ * (never from request text: every value is a bound parameter).
  */
 #include "snapshot.h"
 
@@ -44,24 +42,18 @@ const char *const snap_value_names[SNAP_NVALUES] = {
 	", l.time, l.stale, l.mem_basis, l.cpu_pct, l.steal_pct, l.load1, l.load5, l.load15,"      \
 	" l.mem_pct, l.disk_rd_req_ps, l.disk_wr_req_ps, l.disk_rd_bytes_ps, l.disk_wr_bytes_ps,"  \
 	" l.net_rx_bytes_ps, l.net_tx_bytes_ps, l.net_rx_packets_ps, l.net_tx_packets_ps"
-#define NO_LATEST_COLS ", NULL, NULL, NULL" NULLS14
-#define NULLS14 ", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 #define DOMAIN_FROM " FROM domains d LEFT JOIN tenants t ON t.project_id = d.project_id"
 #define LATEST_JOIN " LEFT JOIN latest l ON l.uuid = d.uuid"
 
 #define HOST_COLS                                                                                  \
 	"h.name, h.last_seen, hl.time, hl.ncpus, hl.cpu_pct, hl.load1, hl.load5, hl.load15,"       \
 	" hl.mem_pct, hl.mem_used_kib, hl.mem_total_kib, hl.domains, hl.libvirt_ok"
-#define NO_HOST_COLS "h.name, h.last_seen" ", NULL, NULL, NULL, NULL, NULL, NULL" \
-	", NULL, NULL, NULL, NULL, NULL"
 #define HOST_ACTIVE                                                                                \
 	", (SELECT count(*) FROM domains d WHERE d.host = h.name AND d.stopped_at IS NULL)"
 
 struct snapshot {
 	sqlite3 *db;	  /* read-only connection */
 	char *path;	  /* for messages */
-	bool has_latest;  /* table `latest` exists */
-	bool has_hostlat; /* table `host_latest` exists */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) SM_PRINTF(3, 4);
@@ -109,8 +101,13 @@ struct snapshot *snapshot_open(const char *path, char *err, size_t errlen)
 		set_err(err, errlen, "index %s: %s", path, sqlite3_errmsg(self->db));
 		goto fail;
 	}
-	self->has_latest = table_exists(self->db, "latest");
-	self->has_hostlat = table_exists(self->db, "host_latest");
+	/* Schema v2 or later: what index_open also checks, said here in terms
+	 * of what this module reads. */
+	if (!table_exists(self->db, "domains") || !table_exists(self->db, "latest") ||
+	    !table_exists(self->db, "host_latest")) {
+		set_err(err, errlen, "index %s: not a StackMon index of schema v2 or later", path);
+		goto fail;
+	}
 	return self;
 
 fail:
@@ -129,11 +126,6 @@ void snapshot_close(struct snapshot **self_p)
 	free(self->path);
 	free(self);
 	*self_p = NULL;
-}
-
-bool snapshot_has_latest(const struct snapshot *self)
-{
-	return self && self->has_latest;
 }
 
 static char *col_text(sqlite3_stmt *st, int i)
@@ -242,9 +234,8 @@ int snapshot_list(struct snapshot *self, enum snap_filter filter, const char *ar
 
 	out->rows = NULL;
 	out->n = 0;
-	snprintf(sql, sizeof(sql), "SELECT " DOMAIN_COLS "%s" DOMAIN_FROM "%s%s",
-		 self->has_latest ? LATEST_COLS : NO_LATEST_COLS,
-		 self->has_latest ? LATEST_JOIN : "", where[filter]);
+	snprintf(sql, sizeof(sql), "SELECT " DOMAIN_COLS LATEST_COLS DOMAIN_FROM LATEST_JOIN "%s",
+		 where[filter]);
 	if (prepare(self, sql, &st) < 0)
 		goto out;
 	if (filter != SNAP_WITHOUT_PROJECT &&
@@ -278,14 +269,12 @@ out:
 
 int snapshot_get(struct snapshot *self, const char *uuid, struct snap_row *out)
 {
-	char sql[1024];
+	static const char sql[] =
+		"SELECT " DOMAIN_COLS LATEST_COLS DOMAIN_FROM LATEST_JOIN " WHERE d.uuid = ?1";
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(sql, sizeof(sql), "SELECT " DOMAIN_COLS "%s" DOMAIN_FROM "%s WHERE d.uuid = ?1",
-		 self->has_latest ? LATEST_COLS : NO_LATEST_COLS,
-		 self->has_latest ? LATEST_JOIN : "");
 	if (prepare(self, sql, &st) < 0 ||
 	    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
@@ -310,9 +299,9 @@ int snapshot_hosts(struct snapshot *self, const char *name, struct snap_hosts *o
 
 	out->rows = NULL;
 	out->n = 0;
-	snprintf(sql, sizeof(sql), "SELECT %s" HOST_ACTIVE " FROM hosts h%s%s ORDER BY h.name",
-		 self->has_hostlat ? HOST_COLS : NO_HOST_COLS,
-		 self->has_hostlat ? " LEFT JOIN host_latest hl ON hl.host = h.name" : "",
+	snprintf(sql, sizeof(sql),
+		 "SELECT " HOST_COLS HOST_ACTIVE
+		 " FROM hosts h LEFT JOIN host_latest hl ON hl.host = h.name%s ORDER BY h.name",
 		 name ? " WHERE h.name = ?1" : "");
 	if (prepare(self, sql, &st) < 0)
 		goto out;

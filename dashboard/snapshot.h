@@ -4,9 +4,9 @@
  * aggregator on every frame) joined with `domains`, `tenants` and `hosts`:
  * one query per page, never the Whisper files, so a tenant page of 1,000
  * instances costs one indexed scan. The only module that reads those two
- * tables; on an index without them (schema v1) every value is unknown.
- * It opens its own read-only sqlite connection (SQLITE_OPEN_READONLY and
- * query_only) beside the index API's.
+ * tables. It opens its own read-only sqlite connection (SQLITE_OPEN_READONLY
+ * and query_only) beside the index API's: the API's index_list_latest
+ * lacks the tenant's name and a per-host filter, which one join gives.
  */
 #ifndef DASH_SNAPSHOT_H
 #define DASH_SNAPSHOT_H
@@ -92,12 +92,11 @@ enum snap_filter {
 
 struct snapshot; /* opaque */
 
-/* Opens the index at `path` read-only. NULL on failure, reason in err. */
+/* Opens the index at `path` read-only. NULL on failure (no file, not
+ * sqlite, no v2 tables), reason in err. */
 struct snapshot *snapshot_open(const char *path, char *err, size_t errlen);
 /* NULL-safe; nulls *self_p. */
 void snapshot_close(struct snapshot **self_p);
-/* True if the index has the `latest` table (schema v2). */
-bool snapshot_has_latest(const struct snapshot *self);
 
 /* Active instances matching the filter, in no particular order (callers
  * sort). Fills *out (clear it with snap_list_clear). Returns 0 or -1. */
