@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# The README's main command works end to end: scripts/run-suite.sh starts the
+# suite, stackmon-sub reads valid JSON stats with exactly the generated node's
+# active domains from the fan-out it prints, the dashboard it prints answers
+# with those domains, and Ctrl-C (SIGINT to its process group) stops
+# everything: no process of the suite left, ports 7100 and 7101 free.
+# Usage: main_command.sh [CTEST_BUILD_DIR]   (stackmon-sub is taken from it)
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$top/build}
+suite_build=$top/build # what run-suite.sh --no-build runs
+sub=$build/src/sub/stackmon-sub
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+out=$tmp/run-suite.out
+suite=
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+skip() { echo "SKIP: $*"; exit 77; }
+
+# ---- preconditions: a built tree and free ports ----
+for b in src/collector/stackmon-collector src/monitor/stackmon-monitor; do
+  [ -x "$suite_build/$b" ] ||
+    skip "$suite_build/$b is not built (run-suite.sh --no-build runs $suite_build; build it first)"
+done
+[ -x "$sub" ] || skip "$sub is not built"
+[ "$build" -ef "$suite_build" ] ||
+  echo "NOTE: run-suite.sh runs the daemons of $suite_build; this test's build is $build"
+port_free() { $py -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
+for port in 7100 7101; do
+  port_free "$port" || skip "port $port is in use (is another run-suite.sh running?): $(ss -ltnp "sport = :$port" | tail -n +2)"
+done
+
+# ---- process bookkeeping: every process the suite starts is remembered ----
+declare -A seen # pid -> "start time" (from /proc/PID/stat), to tell a reused pid
+remember_tree() {
+  local pids=("$1") p kids
+  while ((${#pids[@]})); do
+    p=${pids[0]}; pids=("${pids[@]:1}")
+    [ -r "/proc/$p/stat" ] || continue
+    seen[$p]=$(awk '{ print $22 }' "/proc/$p/stat" 2>/dev/null)
+    kids=$(pgrep -P "$p" 2>/dev/null) || true
+    for k in $kids; do pids+=("$k"); done
+  done
+  # Anything else in the suite's process group, too.
+  for k in $(pgrep -g "$1" 2>/dev/null); do
+    [ -n "${seen[$k]:-}" ] || seen[$k]=$(awk '{ print $22 }' "/proc/$k/stat" 2>/dev/null)
+  done
+}
+alive() { # pid still the process we saw?
+  [ -r "/proc/$1/stat" ] && [ "$(awk '{ print $22 }' "/proc/$1/stat" 2>/dev/null)" = "${seen[$1]}" ]
+}
+cleanup() {
+  if [ -n "$suite" ] && kill -0 "$suite" 2>/dev/null; then
+    kill -INT -- "-$suite" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$suite" 2>/dev/null || break; sleep 0.1; done
+  fi
+  for p in "${!seen[@]}"; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# ---- start the main command as an operator would ----
+# --for is only a safety net (the suite stops itself if this test dies); the
+# stop under test is the SIGINT below, long before it. Job control (set -m)
+# gives run-suite its own process group with SIGINT not ignored, as a
+# terminal's Ctrl-C would find it.
+set -m
+"$top/scripts/run-suite.sh" --no-build --for 120 >"$out" 2>&1 &
+suite=$!
+set +m
+echo "run-suite.sh started (pid $suite)"
+
+fan_out=
+for _ in $(seq 600); do # up to 60 s
+  fan_out=$(sed -n 's/^ *fan-out: *\([^ ]*\).*/\1/p' "$out")
+  [ -n "$fan_out" ] && break
+  kill -0 "$suite" 2>/dev/null || break
+  sleep 0.1
+done
+remember_tree "$suite"
+if [ -z "$fan_out" ]; then
+  cat "$out"
+  fail "run-suite.sh printed no fan-out endpoint in 60 s"
+  exit 1
+fi
+echo "fan-out: $fan_out"
+[ "$fan_out" = tcp://127.0.0.1:7101 ] || fail "fan-out is $fan_out, README and docs say tcp://127.0.0.1:7101"
+host=$(sed -n "s/^ *monitor: .* as host '\(.*\)'\$/\1/p" "$out")
+
+# ---- stackmon-sub: three valid JSON stats lines with the node's domains ----
+$py "$top/tests/fixtures/gen_node.py" --domains 12 --seed 7 --out "$tmp/node.xml"
+t0=$SECONDS
+"$sub" --connect "$fan_out" --kind stats --count 3 --timeout 20 >"$tmp/sub.out" 2>"$tmp/sub.err"
+rc=$?
+remember_tree "$suite"
+echo "stackmon-sub: exit $rc after $((SECONDS - t0)) s, $(wc -l <"$tmp/sub.out") lines"
+if ((rc != 0)); then
+  cat "$tmp/sub.err"
+  fail "stackmon-sub exited $rc (3 = timeout before 3 messages)"
+fi
+$py - "$tmp/node.xml" "$tmp/sub.out" "$host" <<'PY' || fail "stackmon-sub's output is not what the node holds"
+import json, sys
+import xml.etree.ElementTree as ET
+
+TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
+node = ET.parse(sys.argv[1]).getroot()
+want = {}
+for d in node.findall("domain"):
+    runstate = d.find(TEST_NS + "runstate")
+    if runstate is None or runstate.text.strip() != "5":  # 5: shut off, not reported
+        want[d.findtext("uuid")] = d.findtext("name")
+lines = open(sys.argv[2], encoding="utf-8").read().splitlines()
+ok = len(lines) == 3
+if not ok:
+    print(f"want 3 lines, got {len(lines)}")
+for n, line in enumerate(lines, 1):
+    try:
+        m = json.loads(line)
+    except ValueError as e:
+        print(f"line {n} is not JSON ({e}): {line[:200]}")
+        ok = False
+        continue
+    if m.get("kind") != "stats" or m.get("v") != 1:
+        print(f"line {n}: kind {m.get('kind')!r} v {m.get('v')!r}, want stats and 1")
+        ok = False
+    if sys.argv[3] and m.get("host") != sys.argv[3]:
+        print(f"line {n}: host {m.get('host')!r}, run-suite said {sys.argv[3]!r}")
+        ok = False
+    got = {d["uuid"]: d["name"] for d in m.get("domains", [])}
+    if set(got) != set(want):
+        print(f"line {n}: domains {sorted(got)} != the node's active {sorted(want)}")
+        ok = False
+    for uuid, name in want.items():
+        if name.startswith("instance-") and got.get(uuid) not in (None, name):
+            print(f"line {n}: {uuid} is named {got.get(uuid)!r}, want {name!r}")
+            ok = False
+print(f"{'ok' if ok else 'bad'}: {len(lines)} JSON stats lines, {len(want)} active domains each")
+sys.exit(0 if ok else 1)
+PY
+
+# ---- the dashboard answers with the domains ----
+url=$(sed -n 's/^ *dashboard: *\(https\{0,1\}:[^ ]*\).*/\1/p' "$out")
+if [ ! -x "$suite_build/dashboard/stackmon.cgi" ] || [ -z "$url" ]; then
+  echo "SKIP (part): the dashboard is not part of the suite yet ($(sed -n 's/^ *dashboard: *//p' "$out"))"
+else
+  # Credentials as run-suite prints them: in the URL, or "user: U" and
+  # "password: P" lines.
+  user=$(sed -n 's/^ *\(user\|login\): *\([^ ]*\).*/\2/p' "$out" | head -1)
+  pass=$(sed -n 's/^ *password: *\([^ ]*\).*/\1/p' "$out" | head -1)
+  auth=()
+  [ -n "$user" ] && auth=(-u "$user:$pass")
+  ok=0
+  for _ in $(seq 30); do # the aggregator's first write may take a few seconds
+    if curl -fsS --max-time 10 "${auth[@]}" "$url" -o "$tmp/page.html" 2>"$tmp/curl.err" &&
+       $py - "$tmp/node.xml" "$tmp/page.html" >"$tmp/page.check" <<'PY'
+import html, sys
+import xml.etree.ElementTree as ET
+TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
+NOVA = "{http://openstack.org/xmlns/libvirt/nova/1.1}"
+page = html.unescape(open(sys.argv[2], encoding="utf-8", errors="replace").read())
+missing = []
+for d in ET.parse(sys.argv[1]).getroot().findall("domain"):
+    rs = d.find(TEST_NS + "runstate")
+    if rs is not None and rs.text.strip() == "5":
+        continue
+    names = [d.findtext("uuid"), d.findtext("name")]
+    display = d.find(f"metadata/{NOVA}instance/{NOVA}name")
+    if display is not None and display.text:
+        names.append(display.text)
+    if not any(n and n in page for n in names):
+        missing.append(names[1][:40])
+print("missing: " + ", ".join(missing) if missing else "all active domains shown")
+sys.exit(1 if missing else 0)
+PY
+    then ok=1; break; fi
+    sleep 1
+  done
+  remember_tree "$suite"
+  if ((ok)); then
+    echo "ok: dashboard $url: $(cat "$tmp/page.check")"
+  else
+    fail "dashboard $url: $(cat "$tmp/curl.err" "$tmp/page.check" 2>/dev/null)"
+  fi
+fi
+
+# ---- Ctrl-C: everything stops ----
+kill -0 "$suite" 2>/dev/null || fail "run-suite.sh was no longer running before SIGINT"
+remember_tree "$suite"
+echo "processes of the suite (${#seen[@]}):"
+for p in "${!seen[@]}"; do echo "  $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100)"; done
+t0=$SECONDS
+kill -INT -- "-$suite"
+for _ in $(seq 300); do kill -0 "$suite" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$suite" 2>/dev/null; then
+  fail "run-suite.sh still running 30 s after SIGINT"
+else
+  wait "$suite"
+  rc=$?
+  echo "run-suite.sh exited $rc $((SECONDS - t0)) s after SIGINT"
+  ((rc == 0)) || fail "run-suite.sh exited $rc after SIGINT, want 0"
+fi
+grep -q "run-suite: stopped" "$out" || fail "run-suite.sh did not say it stopped"
+sleep 0.5
+left=()
+for p in "${!seen[@]}"; do
+  alive "$p" && left+=("$p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)")
+done
+if pgrep -g "$suite" >/dev/null 2>&1; then left+=("process group $suite: $(pgrep -a -g "$suite")"); fi
+more=$(pgrep -a -f "lighttpd.*$top/run|stackmon-.*($top/run|$fan_out|127\.0\.0\.1:710[01])" 2>/dev/null | grep -v "^$$ ") || true
+[ -n "$more" ] && left+=("$more")
+if ((${#left[@]})); then
+  fail "left running after Ctrl-C: ${left[*]}"
+else
+  echo "ok: no process of the suite left"
+fi
+for port in 7100 7101; do
+  port_free "$port" || fail "port $port still in use: $(ss -ltnp "sport = :$port" | tail -n +2)"
+done
+
+echo "---- run-suite.sh said ----"
+cat "$out"
+((failures == 0)) || { echo "$failures failure(s)"; exit 1; }
+echo "ok: the main command starts, serves, and stops cleanly"

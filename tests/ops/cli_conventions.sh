@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Proves every StackMon program keeps the command-line conventions operators
+# rely on: --help and --version exit 0 and say who they are, a bad option or
+# a broken configuration exits 2 with a message that names the option, the
+# file and the line, and -n accepts a good configuration.
+# Usage: cli_conventions.sh VERSION NAME=PROGRAM...
+set -uo pipefail
+version=$1; shift
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# run OUT ERR PROGRAM ARGS...: runs with a timeout, returns its status.
+run() {
+  local out=$1 err=$2; shift 2
+  timeout 20 "$@" >"$out" 2>"$err"
+}
+
+for pair in "$@"; do
+  name=${pair%%=*} prog=${pair#*=}
+  o=$tmp/out e=$tmp/err
+
+  run "$o" "$e" "$prog" --help; rc=$?
+  ((rc == 0)) || fail "$name --help: exit $rc"
+  grep -q "^Usage: $name " "$o" || fail "$name --help: no 'Usage: $name' line"
+  grep -q -- "--version" "$o" || fail "$name --help: does not list --version"
+
+  run "$o" "$e" "$prog" --version; rc=$?
+  ((rc == 0)) || fail "$name --version: exit $rc"
+  [[ $(cat "$o") == "$name $version" ]] || fail "$name --version printed '$(cat "$o")', want '$name $version'"
+
+  run "$o" "$e" "$prog" --no-such-option; rc=$?
+  ((rc == 2)) || fail "$name --no-such-option: exit $rc, want 2"
+  grep -q -- "no-such-option" "$e" || fail "$name --no-such-option: stderr does not name the option: $(cat "$e")"
+
+  run "$o" "$e" "$prog" -n -c "$tmp/missing.conf"; rc=$?
+  ((rc == 2)) || fail "$name -c missing.conf: exit $rc, want 2"
+  grep -q "missing.conf" "$e" || fail "$name -c missing.conf: stderr does not name the file: $(cat "$e")"
+
+  # A file whose third line is not `key = value`, then one with an unknown key.
+  printf '# comment\n\nthis is not a setting\n' >"$tmp/bad.conf"
+  run "$o" "$e" "$prog" -n -c "$tmp/bad.conf"; rc=$?
+  ((rc == 2)) || fail "$name -c bad.conf (syntax): exit $rc, want 2"
+  grep -q "bad.conf:3" "$e" || fail "$name -c bad.conf: stderr does not name file:line 3: $(cat "$e")"
+  printf 'no_such_key = 1\n' >"$tmp/bad.conf"
+  run "$o" "$e" "$prog" -n -c "$tmp/bad.conf"; rc=$?
+  ((rc == 2)) || fail "$name -c bad.conf (unknown key): exit $rc, want 2"
+  { grep -q "bad.conf:1" "$e" && grep -q "no_such_key" "$e"; } ||
+    fail "$name -c bad.conf: stderr does not name file:line 1 and the key: $(cat "$e")"
+
+  echo "ok: $name"
+done
+((failures == 0)) || { echo "$failures failure(s)"; exit 1; }

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Proves the .deb is complete and installs: builds it with cpack, checks its
+# file list, control fields, conffiles and that Depends names the package of
+# every shared library its programs load; asks apt whether a minimal Debian 12
+# (only the Essential and Priority: required packages) could install it with
+# its dependencies; then installs it for real with dpkg in a throw-away
+# overlay of this machine's root (its own mount namespace: nothing on the host
+# changes), runs every program there with --version, and purges it again.
+# Usage: package_deb.sh BUILD_DIR SOURCE_DIR NAME=PROGRAM...
+set -euo pipefail
+build=$1 src=$2; shift 2
+programs=("$@")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# Where each program belongs in the package.
+install_path() {
+  case $1 in
+    stackmon-sub) echo /usr/bin/stackmon-sub ;;
+    stackmon.cgi) echo /usr/lib/cgi-bin/stackmon.cgi ;;
+    *) echo "/usr/sbin/$1" ;;
+  esac
+}
+
+# ---- build the package (staging and output in our temp dir) ----
+t0=$SECONDS
+(cd "$build" && cpack -G DEB -B "$tmp/out" --config CPackConfig.cmake >"$tmp/cpack.log" 2>&1) ||
+  { cat "$tmp/cpack.log"; echo "FAIL: cpack"; exit 1; }
+deb=$(echo "$tmp"/out/stackmon_*.deb)
+[ -f "$deb" ] || { echo "FAIL: no stackmon_*.deb in $tmp/out"; ls -l "$tmp/out"; exit 1; }
+echo "ok: built $(basename "$deb") ($(stat -c %s "$deb") bytes) in $((SECONDS - t0)) s"
+
+# ---- contents ----
+dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's#^\./#/#' >"$tmp/files"
+want=(/lib/systemd/system/stackmon-monitor.service /lib/systemd/system/stackmon-collector.service
+  /lib/systemd/system/stackmon-aggregator.service /usr/lib/sysusers.d/stackmon.conf
+  /usr/share/man/man7/stackmon.7.gz /usr/share/doc/stackmon/copyright
+  /usr/share/doc/stackmon/README.md /usr/share/doc/stackmon/PROTOCOL.md)
+[ -f "$src/docs/OPERATIONS.md" ] && want+=(/usr/share/doc/stackmon/OPERATIONS.md)
+for pair in "${programs[@]}"; do
+  name=${pair%%=*}
+  want+=("$(install_path "$name")")
+  for page in "$src/docs/man/$name".[18]; do
+    [ -e "$page" ] && want+=("/usr/share/man/man${page##*.}/$(basename "$page").gz")
+  done
+done
+for conf in "$src"/etc/stackmon/*.conf; do
+  [ -e "$conf" ] && want+=("/etc/stackmon/$(basename "$conf")")
+done
+for f in "${want[@]}"; do
+  grep -qx "$f" "$tmp/files" || fail "the package lacks $f"
+done
+# Nothing that belongs elsewhere: no /usr/local, no tests, benchmarks or
+# static libraries, no daemon in /usr/bin.
+if grep -E '^/usr/local/|/test_|bench|\.a$|^/usr/bin/stackmon-(monitor|collector|aggregator)$' \
+     "$tmp/files" >"$tmp/stray"; then
+  fail "files that do not belong in the package: $(tr '\n' ' ' <"$tmp/stray")"
+fi
+# Each program exactly once (a second copy means two install rules).
+for pair in "${programs[@]}"; do
+  n=$(grep -c "/${pair%%=*}\$" "$tmp/files" || true)
+  ((n == 1)) || fail "${pair%%=*} is in the package $n times: $(grep "/${pair%%=*}\$" "$tmp/files" | tr '\n' ' ')"
+done
+echo "ok: ${#want[@]} expected files present"
+
+# ---- control: Depends covers every library the programs load ----
+depends=$(dpkg-deb -f "$deb" Depends)
+echo "Depends: $depends"
+for p in adduser libc6; do
+  grep -Eq "(^|, )$p( |,|$)" <<<"$depends" || fail "Depends lacks $p"
+done
+for pair in "${programs[@]}"; do
+  prog=${pair#*=}
+  for lib in $(objdump -p "$prog" | awk '/NEEDED/ { print $2 }'); do
+    path=$(ldd "$prog" | awk -v l="$lib" '$1 == l { print $3 }')
+    pkg=$(dpkg -S "$path" 2>/dev/null || dpkg -S "$(readlink -f "$path")" 2>/dev/null ||
+      dpkg -S "/usr$path" 2>/dev/null) || { fail "$lib ($path): no Debian package owns it"; continue; }
+    pkg=${pkg%%:*}
+    grep -Eq "(^|, )$pkg( |,|$)" <<<"$depends" ||
+      fail "${pair%%=*} loads $lib from package $pkg, which Depends does not name"
+  done
+done
+dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$tmp" --one-top-level=ctrl
+for s in postinst prerm postrm; do
+  [ -x "$tmp/ctrl/$s" ] || fail "no executable maintainer script $s"
+  sh -n "$tmp/ctrl/$s" || fail "$s: shell syntax error"
+done
+for conf in "$src"/etc/stackmon/*.conf; do
+  [ -e "$conf" ] || continue
+  grep -qx "/etc/stackmon/$(basename "$conf")" "$tmp/ctrl/conffiles" 2>/dev/null ||
+    fail "/etc/stackmon/$(basename "$conf") is not a conffile"
+done
+echo "ok: control fields, maintainer scripts and conffiles checked"
+
+# ---- a minimal Debian 12 could install it: apt on a status of only the
+# Essential and Priority: required packages (what debootstrap --variant=minbase
+# installs). Needs apt's package lists, not the network. ----
+if apt-cache show libvirt0 >/dev/null 2>&1; then
+  /usr/bin/python3 - /var/lib/dpkg/status "$tmp/status" <<'PY'
+# The Essential and Priority: required packages of this machine plus
+# everything they depend on (libraries such as libc6 have priority optional):
+# the package set of a minimal Debian 12.
+import re, sys
+pkgs = {}
+for stanza in open(sys.argv[1], encoding="utf-8").read().split("\n\n"):
+    fields = dict(l.split(": ", 1) for l in stanza.splitlines() if ": " in l and l[0] != " ")
+    if "install ok installed" in fields.get("Status", ""):
+        pkgs[fields["Package"]] = (fields, stanza.strip("\n"))
+want = [n for n, (f, _) in pkgs.items()
+        if f.get("Essential") == "yes" or f.get("Priority") == "required"]
+keep = set()
+while want:
+    name = want.pop()
+    if name in keep or name not in pkgs:
+        continue
+    keep.add(name)
+    fields = pkgs[name][0]
+    for rel in (fields.get("Pre-Depends", "") + "," + fields.get("Depends", "")).split(","):
+        alts = [re.sub(r"[ :(].*", "", a.strip()) for a in rel.split("|") if a.strip()]
+        have = [a for a in alts if a in pkgs]
+        if have:
+            want.append(have[0])
+open(sys.argv[2], "w", encoding="utf-8").write("\n\n".join(pkgs[n][1] for n in sorted(keep)) + "\n\n")
+print(f"minimal system: {len(keep)} packages")
+PY
+  cp "$deb" "$tmp/stackmon.deb"
+  if apt-get -s --no-install-recommends -o Dir::State::status="$tmp/status" -o Debug::NoLocking=1 \
+       install "$tmp/stackmon.deb" >"$tmp/apt.log" 2>&1 &&
+     grep -q '^Inst stackmon ' "$tmp/apt.log"; then
+    echo "ok: apt would install it on a minimal Debian 12, with $(grep -c '^Inst ' "$tmp/apt.log") packages:"
+    grep '^Inst ' "$tmp/apt.log" | awk '{ print $2 }' | tr '\n' ' ' | fold -s -w 100
+    echo
+  else
+    cat "$tmp/apt.log"
+    fail "apt cannot install the package on a minimal Debian 12"
+  fi
+else
+  echo "NOTE: apt has no package lists (run apt-get update): minimal-system check not run"
+fi
+
+# ---- install for real, in an overlay of / in a private mount namespace ----
+if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
+  echo "SKIP: installing needs root and mount namespaces; the checks above passed"
+  ((failures == 0)) || exit 1
+  exit 77
+fi
+check_list=()
+for pair in "${programs[@]}"; do check_list+=("$(install_path "${pair%%=*}")"); done
+cp "$deb" "$tmp/stackmon.deb"
+cat >"$tmp/inside.sh" <<'INSIDE'
+# Runs in the chroot: install, check, reinstall (upgrade path), purge, check.
+set -u
+fails=0
+bad() { echo "FAIL (installed): $*"; fails=$((fails + 1)); }
+if getent passwd stackmon >/dev/null; then had_user=1; else had_user=0; fi
+rm -f /var/lib/man-db/auto-update # no man-db index rebuild in a throw-away root
+dpkg -i /tmp/stackmon.deb >/tmp/dpkg-i.log 2>&1 || { cat /tmp/dpkg-i.log; bad "dpkg -i"; exit 1; }
+dpkg-query -W -f='${Status}\n' stackmon | grep -q 'install ok installed' || bad "not installed"
+getent passwd stackmon >/dev/null || bad "postinst did not create user stackmon"
+[ "$(stat -c '%U:%G %a' /var/lib/stackmon 2>/dev/null)" = "stackmon:stackmon 750" ] ||
+  bad "/var/lib/stackmon is $(stat -c '%U:%G %a' /var/lib/stackmon 2>&1), want stackmon:stackmon 750"
+for p in "$@"; do
+  if out=$("$p" --version 2>&1); then echo "ran: $out"; else bad "$p --version: $out"; fi
+  ldd "$p" | grep -q "not found" && bad "$p: $(ldd "$p" | grep 'not found')"
+done
+dpkg -i /tmp/stackmon.deb >/tmp/dpkg-i2.log 2>&1 || { cat /tmp/dpkg-i2.log; bad "reinstall (upgrade path)"; }
+dpkg --purge stackmon >/tmp/dpkg-p.log 2>&1 || { cat /tmp/dpkg-p.log; bad "dpkg --purge"; }
+for p in "$@" /lib/systemd/system/stackmon-collector.service /var/lib/stackmon /etc/stackmon; do
+  [ -e "$p" ] && bad "$p is still there after purge"
+done
+if ((had_user == 0)) && ! getent passwd stackmon >/dev/null; then bad "purge removed the user"; fi
+exit $((fails > 0))
+INSIDE
+t0=$SECONDS
+unshare -m --propagation private bash -euc '
+  tmp=$1; shift
+  mkdir -p "$tmp/ovl" "$tmp/merged"
+  mount -t tmpfs tmpfs "$tmp/ovl"
+  mkdir "$tmp/ovl/upper" "$tmp/ovl/work"
+  mount -t overlay overlay -o lowerdir=/,upperdir="$tmp/ovl/upper",workdir="$tmp/ovl/work" "$tmp/merged"
+  mount -t proc proc "$tmp/merged/proc"
+  mount --rbind /dev "$tmp/merged/dev"
+  mount -t tmpfs tmpfs "$tmp/merged/tmp"
+  mount -t tmpfs tmpfs "$tmp/merged/run"   # no /run/systemd/system: as in a chroot
+  cp "$tmp/stackmon.deb" "$tmp/inside.sh" "$tmp/merged/tmp/"
+  chroot "$tmp/merged" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+    bash /tmp/inside.sh "$@"
+' overlay "$tmp" "${check_list[@]}" || fail "install in the overlay"
+echo "install, run, reinstall and purge in the overlay: $((SECONDS - t0)) s"
+
+((failures == 0)) || { echo "$failures failure(s)"; exit 1; }
+echo "ok: the package builds, is complete, installs, runs and purges"
