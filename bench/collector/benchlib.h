@@ -20,7 +20,7 @@ struct bench_frame {
 	unsigned char *body;
 	size_t body_len;
 	size_t time_off; /* offset of the 8 big-endian bytes of "time" */
-	size_t seq_off;  /* offset of the 8 big-endian bytes of "seq" */
+	size_t seq_off;	 /* offset of the 8 big-endian bytes of "seq" */
 };
 
 /* Encodes a realistic stats frame for `host` with `ndomains` domains (the

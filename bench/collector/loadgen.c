@@ -21,11 +21,14 @@
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"connect", required_argument, NULL, 'c'}, {"publishers", required_argument, NULL, 'n'},
-		{"domains", required_argument, NULL, 'd'}, {"rate", required_argument, NULL, 'r'},
-		{"duration", required_argument, NULL, 't'}, {"prefix", required_argument, NULL, 'p'},
-		{"hwm", required_argument, NULL, 'w'},     {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"connect", required_argument, NULL, 'c'},
+						 {"publishers", required_argument, NULL, 'n'},
+						 {"domains", required_argument, NULL, 'd'},
+						 {"rate", required_argument, NULL, 'r'},
+						 {"duration", required_argument, NULL, 't'},
+						 {"prefix", required_argument, NULL, 'p'},
+						 {"hwm", required_argument, NULL, 'w'},
+						 {NULL, 0, NULL, 0}};
 	const char *endpoint = NULL, *prefix = "lg";
 	size_t n = 1, ndomains = 10, ready = 0;
 	double rate = 0, duration = 10;
@@ -41,14 +44,29 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': endpoint = optarg; break;
-		case 'n': n = strtoul(optarg, NULL, 10); break;
-		case 'd': ndomains = strtoul(optarg, NULL, 10); break;
-		case 'r': rate = atof(optarg); break;
-		case 't': duration = atof(optarg); break;
-		case 'p': prefix = optarg; break;
-		case 'w': hwm = atoi(optarg); break;
-		default: return 2;
+		case 'c':
+			endpoint = optarg;
+			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			ndomains = strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 't':
+			duration = atof(optarg);
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
+		case 'w':
+			hwm = atoi(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!endpoint || n == 0)
@@ -107,8 +125,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	printf("loadgen: %zu/%zu publishers connected and subscribed, frame %zu bytes\n", ready,
-	       n, frames[0].body_len);
+	printf("loadgen: %zu/%zu publishers connected and subscribed, frame %zu bytes\n", ready, n,
+	       frames[0].body_len);
 	fflush(stdout);
 
 	start = sm_clock_mono_ns();
@@ -132,8 +150,8 @@ int main(int argc, char **argv)
 				blocked++;
 		}
 	}
-	printf("loadgen: sent=%llu seconds=%.2f rate=%.0f blocked=%llu\n",
-	       (unsigned long long)sent, (double)(sm_clock_mono_ns() - start) / 1e9,
+	printf("loadgen: sent=%llu seconds=%.2f rate=%.0f blocked=%llu\n", (unsigned long long)sent,
+	       (double)(sm_clock_mono_ns() - start) / 1e9,
 	       (double)sent / ((double)(sm_clock_mono_ns() - start) / 1e9),
 	       (unsigned long long)blocked);
 	for (size_t i = 0; i < n; i++) {

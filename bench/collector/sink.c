@@ -38,11 +38,13 @@ static double pct(const double *v, size_t n, double p)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"connect", required_argument, NULL, 'c'}, {"bind", required_argument, NULL, 'b'},
-		{"skip", required_argument, NULL, 's'},    {"duration", required_argument, NULL, 't'},
-		{"latency", no_argument, NULL, 'l'},       {"idle", required_argument, NULL, 'i'},
-		{NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"connect", required_argument, NULL, 'c'},
+						 {"bind", required_argument, NULL, 'b'},
+						 {"skip", required_argument, NULL, 's'},
+						 {"duration", required_argument, NULL, 't'},
+						 {"latency", no_argument, NULL, 'l'},
+						 {"idle", required_argument, NULL, 'i'},
+						 {NULL, 0, NULL, 0}};
 	const char *connect_ep = NULL, *bind_ep = NULL;
 	double skip = 2, duration = 10, idle = 0;
 	bool latency = false;
@@ -56,13 +58,26 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': connect_ep = optarg; break;
-		case 'b': bind_ep = optarg; break;
-		case 's': skip = atof(optarg); break;
-		case 't': duration = atof(optarg); break;
-		case 'l': latency = true; break;
-		case 'i': idle = atof(optarg); break;
-		default: return 2;
+		case 'c':
+			connect_ep = optarg;
+			break;
+		case 'b':
+			bind_ep = optarg;
+			break;
+		case 's':
+			skip = atof(optarg);
+			break;
+		case 't':
+			duration = atof(optarg);
+			break;
+		case 'l':
+			latency = true;
+			break;
+		case 'i':
+			idle = atof(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!connect_ep == !bind_ep || !loss)

@@ -52,8 +52,9 @@ int envelope_check(int parts, const void *topic, size_t topic_len, const void *b
 		return refuse(SM_DROP_MALFORMED, SM_WIRE_E_TOPIC, reason, err, msg);
 	}
 	if (kind == SM_KIND_HEARTBEAT)
-		return refuse(SM_DROP_MALFORMED, SM_WIRE_E_KIND, reason, err,
-			      "heartbeat on a fan-in: heartbeats stay on their collector's fan-out");
+		return refuse(
+		    SM_DROP_MALFORMED, SM_WIRE_E_KIND, reason, err,
+		    "heartbeat on a fan-in: heartbeats stay on their collector's fan-out");
 	err->code = SM_WIRE_OK;
 	err->msg[0] = '\0';
 	return 0;

@@ -18,33 +18,33 @@
 
 /* What one host sent of one kind. */
 struct kind_slot {
-	bool seen;         /* a frame of this kind arrived */
-	uint64_t epoch;    /* epoch of the last frame */
+	bool seen;	   /* a frame of this kind arrived */
+	uint64_t epoch;	   /* epoch of the last frame */
 	uint64_t last_seq; /* highest seq seen in that epoch */
 	uint64_t received; /* frames received */
-	uint64_t lost;     /* frames missing from gaps in seq */
+	uint64_t lost;	   /* frames missing from gaps in seq */
 };
 
 struct sender {
 	char host[SM_HOST_MAX + 1];
-	uint32_t hash;              /* of host */
-	struct sender *chain;       /* next in the hash bucket */
-	struct sender *newer;       /* LRU list, towards the most recently heard */
-	struct sender *older;       /* LRU list, towards the least recently heard */
-	int64_t last_ns;            /* when it was last heard */
+	uint32_t hash;	      /* of host */
+	struct sender *chain; /* next in the hash bucket */
+	struct sender *newer; /* LRU list, towards the most recently heard */
+	struct sender *older; /* LRU list, towards the least recently heard */
+	int64_t last_ns;      /* when it was last heard */
 	struct kind_slot kinds[KIND_SLOTS];
 };
 
 struct loss_table {
 	struct sender **buckets; /* nbuckets chains */
-	uint32_t mask;           /* nbuckets - 1 (a power of two) */
-	struct sender *newest;   /* head of the LRU list */
-	struct sender *oldest;   /* tail of the LRU list */
-	size_t count;            /* senders in the table */
-	size_t max;              /* bound on count */
-	int64_t expiry_ns;       /* silence after which a sender is forgotten */
-	uint64_t evictions;      /* senders forgotten to make room */
-	uint64_t reordered;      /* duplicate or late frames */
+	uint32_t mask;		 /* nbuckets - 1 (a power of two) */
+	struct sender *newest;	 /* head of the LRU list */
+	struct sender *oldest;	 /* tail of the LRU list */
+	size_t count;		 /* senders in the table */
+	size_t max;		 /* bound on count */
+	int64_t expiry_ns;	 /* silence after which a sender is forgotten */
+	uint64_t evictions;	 /* senders forgotten to make room */
+	uint64_t reordered;	 /* duplicate or late frames */
 };
 
 static uint32_t hash_host(const char *s)

@@ -7,6 +7,7 @@
  * path), selfmon (heartbeats and counters); fail-over is sm_upstream.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,27 +32,26 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 #define SERVICE_MS 100
 
 static const struct sm_config_key collector_keys[] = {
-	{"fan_in", SM_CFG_LIST, 0, 0, "tcp://*:5555",
-	 "endpoint to bind a SUB on for monitors and lower collectors (repeatable)"},
-	{"fan_out", SM_CFG_LIST, 0, 0, "tcp://*:5556",
-	 "endpoint to bind the PUB on for consumers and heartbeat watchers (repeatable)"},
-	{"upstream", SM_CFG_LIST, 0, 0, NULL,
-	 "higher collector as FANIN=FANOUT, most preferred first (repeatable); "
-	 "makes this an intermediate collector"},
-	{"name", SM_CFG_STRING, 0, 0, NULL,
-	 "collector name in its topics, [A-Za-z0-9._-]; unset: the host name"},
-	{"heartbeat_interval", SM_CFG_DOUBLE, 0.05, 60, "1", "seconds between heartbeats"},
-	{"stats_interval", SM_CFG_DOUBLE, 0.1, 3600, "10",
-	 "seconds between self-monitoring reports"},
-	{"failover", SM_CFG_DOUBLE, 0.1, 3600, "3",
-	 "seconds without upstream heartbeats before switching to the next upstream"},
-	{"max_frame", SM_CFG_INT, 1024, 1073741824, "8388608",
-	 "largest body relayed, bytes; bigger frames are dropped and counted"},
-	{"max_publishers", SM_CFG_INT, 1, 65536, "65536",
-	 "senders tracked for loss accounting; beyond, the least recently heard is forgotten"},
-	{"publisher_expiry", SM_CFG_DOUBLE, 1, 604800, "300",
-	 "seconds of silence after which a sender leaves the loss table"},
-	{"io_threads", SM_CFG_INT, 1, 64, "1", "ZeroMQ I/O threads"},
+    {"fan_in", SM_CFG_LIST, 0, 0, "tcp://*:5555",
+     "endpoint to bind a SUB on for monitors and lower collectors (repeatable)"},
+    {"fan_out", SM_CFG_LIST, 0, 0, "tcp://*:5556",
+     "endpoint to bind the PUB on for consumers and heartbeat watchers (repeatable)"},
+    {"upstream", SM_CFG_LIST, 0, 0, NULL,
+     "higher collector as FANIN=FANOUT, most preferred first (repeatable); "
+     "makes this an intermediate collector"},
+    {"name", SM_CFG_STRING, 0, 0, NULL,
+     "collector name in its topics, [A-Za-z0-9._-]; unset: the host name"},
+    {"heartbeat_interval", SM_CFG_DOUBLE, 0.05, 60, "1", "seconds between heartbeats"},
+    {"stats_interval", SM_CFG_DOUBLE, 0.1, 3600, "10", "seconds between self-monitoring reports"},
+    {"failover", SM_CFG_DOUBLE, 0.1, 3600, "3",
+     "seconds without upstream heartbeats before switching to the next upstream"},
+    {"max_frame", SM_CFG_INT, 1024, 1073741824, "8388608",
+     "largest body relayed, bytes; bigger frames are dropped and counted"},
+    {"max_publishers", SM_CFG_INT, 1, 65536, "65536",
+     "senders tracked for loss accounting; beyond, the least recently heard is forgotten"},
+    {"publisher_expiry", SM_CFG_DOUBLE, 1, 604800, "300",
+     "seconds of silence after which a sender leaves the loss table"},
+    {"io_threads", SM_CFG_INT, 1, 64, "1", "ZeroMQ I/O threads"},
 };
 
 #define NCOLLECTOR_KEYS (sizeof(collector_keys) / sizeof(collector_keys[0]))
@@ -98,7 +98,8 @@ static long fd_limit_raise(void)
 			sm_log_warn("setrlimit(RLIMIT_NOFILE, %llu)", (unsigned long long)want);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > LONG_MAX ? LONG_MAX
+								      : (long)rl.rlim_cur;
 }
 
 int main(int argc, char **argv)
@@ -121,7 +122,7 @@ int main(int argc, char **argv)
 	struct relay *relay = NULL;
 	struct selfmon *self = NULL;
 	long fds;
-	int status = EXIT_RUNTIME;
+	int level, status = EXIT_RUNTIME;
 
 	if (!cfg)
 		return EXIT_RUNTIME;
@@ -135,7 +136,9 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	sm_log_open("stackmon-collector", SM_LOG_NOTICE + cli.verbosity, cli.use_syslog);
+	level = SM_LOG_NOTICE + cli.verbosity;
+	level = level < SM_LOG_ERR ? SM_LOG_ERR : level > SM_LOG_DEBUG ? SM_LOG_DEBUG : level;
+	sm_log_open("stackmon-collector", (enum sm_log_level)level, cli.use_syslog);
 
 	/* ---- configuration ---- */
 	fan_in = list_of(cfg, "fan_in", &rc.nfan_in);
@@ -161,8 +164,9 @@ int main(int argc, char **argv)
 		name = hostname;
 	}
 	if (!sm_wire_host_valid(name)) {
-		fprintf(stderr, "stackmon-collector: name '%s' is not usable on the wire "
-				"(1-%d bytes of [A-Za-z0-9._-]); set --name\n",
+		fprintf(stderr,
+			"stackmon-collector: name '%s' is not usable on the wire "
+			"(1-%d bytes of [A-Za-z0-9._-]); set --name\n",
 			name, SM_HOST_MAX);
 		status = EXIT_USAGE;
 		goto out;
@@ -192,8 +196,9 @@ int main(int argc, char **argv)
 	items = calloc(nitems, sizeof(*items));
 	if (!relay || !self || !items)
 		goto out;
-	sm_log_notice("collector %s: fan-in %s%s, fan-out %s%s, %s%s; %ld file descriptors", name,
-		      fan_in[0], rc.nfan_in > 1 ? " (+more)" : "", fan_out[0],
+	sm_log_notice("collector %s: fan-in %s%s, fan-out %s%s, %s%s; file descriptor limit %ld "
+		      "(one per connected publisher)",
+		      name, fan_in[0], rc.nfan_in > 1 ? " (+more)" : "", fan_out[0],
 		      rc.nfan_out > 1 ? " (+more)" : "",
 		      rc.nupstream ? "intermediate, upstream " : "master",
 		      rc.nupstream ? upstream[0] : "", fds);
@@ -223,7 +228,8 @@ int main(int argc, char **argv)
 		if (sm_ticker_due(&hb_tick)) {
 			selfmon_heartbeat(self, relay);
 			if (sm_ticker_advance(&hb_tick) > 0)
-				sm_log_info("heartbeat late: the loop was busy longer than an interval");
+				sm_log_info(
+				    "heartbeat late: the loop was busy longer than an interval");
 		}
 		if (sm_ticker_due(&stats_tick)) {
 			selfmon_stats(self, relay, now);
@@ -231,7 +237,8 @@ int main(int argc, char **argv)
 			sm_ticker_advance(&stats_tick);
 		}
 		if (sm_daemon_take_reload())
-			sm_log_notice("SIGHUP: nothing to reopen; restart to apply a new configuration");
+			sm_log_notice(
+			    "SIGHUP: nothing to reopen; restart to apply a new configuration");
 	}
 	sm_daemon_notify("STOPPING=1");
 	sm_log_notice("collector %s stopping", name);

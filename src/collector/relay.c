@@ -21,17 +21,17 @@
 /* One bound fan-in endpoint. */
 struct fanin {
 	const char *endpoint; /* borrowed from the config */
-	void *sock;           /* SUB bound on endpoint, subscribed to everything */
+	void *sock;	      /* SUB bound on endpoint, subscribed to everything */
 };
 
 struct relay {
-	struct fanin *in;            /* nin fan-in sockets */
+	struct fanin *in; /* nin fan-in sockets */
 	size_t nin;
-	size_t next_in;              /* where the next pump starts, for fairness */
-	void *out;                   /* PUB bound on every fan-out endpoint */
-	struct sm_upstream *up;      /* NULL for a master collector */
-	struct loss_table *loss;     /* per-sender sequence accounting */
-	size_t max_frame;            /* body size limit */
+	size_t next_in;		 /* where the next pump starts, for fairness */
+	void *out;		 /* PUB bound on every fan-out endpoint */
+	struct sm_upstream *up;	 /* NULL for a master collector */
+	struct loss_table *loss; /* per-sender sequence accounting */
+	size_t max_frame;	 /* body size limit */
 	/* counters, cumulative (see struct sm_collector_stats) */
 	uint64_t frames_in, bytes_in, frames_out, bytes_out, frames_up;
 	uint64_t dropped[SM_DROP_COUNT];
@@ -42,11 +42,9 @@ struct relay {
 };
 
 static const char *const drop_what[SM_DROP_COUNT] = {
-	[SM_DROP_MALFORMED] = "malformed",
-	[SM_DROP_VERSION] = "incompatible version",
-	[SM_DROP_TOO_BIG] = "oversized",
-	[SM_DROP_HWM_OUT] = "fan-out refused",
-	[SM_DROP_HWM_UP] = "upstream queue full",
+    [SM_DROP_MALFORMED] = "malformed",	      [SM_DROP_VERSION] = "incompatible version",
+    [SM_DROP_TOO_BIG] = "oversized",	      [SM_DROP_HWM_OUT] = "fan-out refused",
+    [SM_DROP_HWM_UP] = "upstream queue full",
 };
 
 struct relay *relay_new(void *zctx, const struct relay_config *cfg)
@@ -126,22 +124,33 @@ size_t relay_pollitems(struct relay *r, zmq_pollitem_t *items, size_t max)
 	return n;
 }
 
-static void complain_drop(struct relay *r, enum sm_drop_reason reason, const char *endpoint,
-			  const struct sm_frames *f, const struct sm_wire_error *err)
+/* Logs a refused inbound message, rate-limited per reason, with where it
+ * came from, its topic (masked) and size, and why. */
+static void complain_refused(struct relay *r, enum sm_drop_reason reason, const char *endpoint,
+			     struct sm_frames *f, const struct sm_wire_error *err)
 {
 	char topic[72];
 
-	if (f) {
-		envelope_topic_printable(zmq_msg_data((zmq_msg_t *)&f->topic),
-					 zmq_msg_size((zmq_msg_t *)&f->topic), topic, sizeof(topic));
-	} else {
-		topic[0] = '\0';
-	}
+	envelope_topic_printable(zmq_msg_data(&f->topic), zmq_msg_size(&f->topic), topic,
+				 sizeof(topic));
 	sm_complain(&r->complaint[reason], SM_LOG_WARNING,
 		    "dropped %s message from fan-in %s, topic '%s' (%zu bytes): %s: %s",
-		    drop_what[reason], endpoint, topic,
-		    f ? zmq_msg_size((zmq_msg_t *)&f->body) : 0, sm_wire_code_name(err->code),
-		    err->msg);
+		    drop_what[reason], endpoint, topic, zmq_msg_size(&f->body),
+		    sm_wire_code_name(err->code), err->msg);
+}
+
+/* Logs a message ZeroMQ would not queue (errno holds why), rate-limited. */
+static void complain_unsent(struct relay *r, enum sm_drop_reason reason, const char *where,
+			    struct sm_frames *f)
+{
+	char topic[72];
+	int saved = errno;
+
+	envelope_topic_printable(zmq_msg_data(&f->topic), zmq_msg_size(&f->topic), topic,
+				 sizeof(topic));
+	sm_complain(&r->complaint[reason], SM_LOG_WARNING,
+		    "dropped message %s (%s), topic '%s': %s", where, drop_what[reason], topic,
+		    zmq_strerror(saved));
 }
 
 /* Sends both frames (ownership goes to ZeroMQ on success), never blocking. */
@@ -169,12 +178,11 @@ static void forward_up(struct relay *r, struct sm_frames *f)
 	if (rc == 0) {
 		r->frames_up++;
 	} else {
-		struct sm_wire_error err = {SM_WIRE_OK, ""};
+		char where[SM_ENDPOINT_MAX + 16];
 
-		snprintf(err.msg, sizeof(err.msg), "%s: %s", sm_upstream_current(r->up),
-			 zmq_strerror(errno));
+		snprintf(where, sizeof(where), "to upstream %s", sm_upstream_current(r->up));
 		r->dropped[SM_DROP_HWM_UP]++;
-		complain_drop(r, SM_DROP_HWM_UP, "(any)", f, &err);
+		complain_unsent(r, SM_DROP_HWM_UP, where, f);
 	}
 }
 
@@ -193,7 +201,7 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 			   zmq_msg_data(&f.body), zmq_msg_size(&f.body), r->max_frame, &h, &reason,
 			   &err) < 0) {
 		r->dropped[reason]++;
-		complain_drop(r, reason, in->endpoint, &f, &err);
+		complain_refused(r, reason, in->endpoint, &f, &err);
 		goto out;
 	}
 	size = zmq_msg_size(&f.topic) + zmq_msg_size(&f.body);
@@ -206,10 +214,8 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 		r->frames_out++;
 		r->bytes_out += size;
 	} else {
-		snprintf(err.msg, sizeof(err.msg), "fan-out: %s", zmq_strerror(errno));
-		err.code = SM_WIRE_OK;
 		r->dropped[SM_DROP_HWM_OUT]++;
-		complain_drop(r, SM_DROP_HWM_OUT, in->endpoint, &f, &err);
+		complain_unsent(r, SM_DROP_HWM_OUT, "on the fan-out", &f);
 	}
 out:
 	sm_frames_close(&f);

@@ -20,16 +20,16 @@
 struct sm_sock_opts;
 
 struct relay_config {
-	const char *const *fan_in;   /* endpoints to bind a SUB on, one socket each */
-	size_t nfan_in;              /* >= 1 */
-	const char *const *fan_out;  /* endpoints to bind the one PUB on */
-	size_t nfan_out;             /* >= 1 */
-	const char *const *upstream; /* "FANIN=HEARTBEAT" targets, most preferred first */
-	size_t nupstream;            /* 0 for a master collector */
-	double failover_s;           /* heartbeat silence before switching upstream */
-	size_t max_frame;            /* body size limit; bigger frames are dropped */
-	size_t max_senders;          /* loss table bound */
-	double sender_expiry_s;      /* silence after which a sender leaves the loss table */
+	const char *const *fan_in;	 /* endpoints to bind a SUB on, one socket each */
+	size_t nfan_in;			 /* >= 1 */
+	const char *const *fan_out;	 /* endpoints to bind the one PUB on */
+	size_t nfan_out;		 /* >= 1 */
+	const char *const *upstream;	 /* "FANIN=HEARTBEAT" targets, most preferred first */
+	size_t nupstream;		 /* 0 for a master collector */
+	double failover_s;		 /* heartbeat silence before switching upstream */
+	size_t max_frame;		 /* body size limit; bigger frames are dropped */
+	size_t max_senders;		 /* loss table bound */
+	double sender_expiry_s;		 /* silence after which a sender leaves the loss table */
 	const struct sm_sock_opts *opts; /* transport options of every socket */
 };
 

@@ -20,12 +20,12 @@
 
 struct selfmon {
 	char name[SM_HOST_MAX + 1]; /* collector name on the wire */
-	double hb_interval;         /* seconds between heartbeats */
-	double stats_interval;      /* seconds between counter reports */
-	uint64_t epoch;             /* random per process start */
-	uint64_t hb_seq;            /* last heartbeat seq */
-	uint64_t stats_seq;         /* last collector-stats seq */
-	msgpack_sbuffer buf;        /* reused encoding buffer */
+	double hb_interval;	    /* seconds between heartbeats */
+	double stats_interval;	    /* seconds between counter reports */
+	uint64_t epoch;		    /* random per process start */
+	uint64_t hb_seq;	    /* last heartbeat seq */
+	uint64_t stats_seq;	    /* last collector-stats seq */
+	msgpack_sbuffer buf;	    /* reused encoding buffer */
 };
 
 static uint64_t random_epoch(void)

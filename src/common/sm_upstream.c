@@ -29,18 +29,18 @@
 struct target {
 	char fanin[SM_ENDPOINT_MAX + 1];     /* its fan-in: where our frames go */
 	char heartbeat[SM_ENDPOINT_MAX + 1]; /* its fan-out, "" when not watched */
-	void *sub;                           /* SUB on heartbeat, subscribed "hb/"; NULL if none */
-	int64_t last_hb_ns;                  /* monotonic time of the last valid heartbeat */
-	struct sm_complaint bad_hb;          /* rate-limits complaints about invalid heartbeats */
+	void *sub;			     /* SUB on heartbeat, subscribed "hb/"; NULL if none */
+	int64_t last_hb_ns;		     /* monotonic time of the last valid heartbeat */
+	struct sm_complaint bad_hb;	     /* rate-limits complaints about invalid heartbeats */
 };
 
 struct sm_upstream {
-	void *out;               /* XPUB (NODROP) connected to targets[current].fanin only */
-	struct target *targets;  /* ntargets entries, most preferred first */
+	void *out;		/* XPUB (NODROP) connected to targets[current].fanin only */
+	struct target *targets; /* ntargets entries, most preferred first */
 	size_t ntargets;
-	size_t current;          /* index of the target in use */
-	int64_t failover_ns;     /* silence after which a target counts as dead */
-	uint64_t switches;       /* target changes since creation */
+	size_t current;	     /* index of the target in use */
+	int64_t failover_ns; /* silence after which a target counts as dead */
+	uint64_t switches;   /* target changes since creation */
 };
 
 /* Splits "FANIN" or "FANIN=HEARTBEAT" into t; -1 on a malformed string. */
@@ -85,7 +85,8 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 		opts = &defaults;
 	}
 	if (ntargets == 0 || !isfinite(failover_s) || failover_s <= 0 || failover_s > 86400) {
-		sm_log_err("upstream: need at least one target and a fail-over time in (0, 86400] s");
+		sm_log_err(
+		    "upstream: need at least one target and a fail-over time in (0, 86400] s");
 		goto fail;
 	}
 	up = calloc(1, sizeof(*up));
@@ -101,9 +102,10 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 		struct target *t = &up->targets[i];
 
 		if (!targets[i] || target_parse(targets[i], t) < 0) {
-			sm_log_err("upstream: malformed target '%s' (want FANIN or FANIN=HEARTBEAT, "
-				   "each at most %d bytes)",
-				   targets[i] ? targets[i] : "(null)", SM_ENDPOINT_MAX);
+			sm_log_err(
+			    "upstream: malformed target '%s' (want FANIN or FANIN=HEARTBEAT, "
+			    "each at most %d bytes)",
+			    targets[i] ? targets[i] : "(null)", SM_ENDPOINT_MAX);
 			goto fail;
 		}
 		/* Until a target has had failover_s to speak, it gets the benefit
@@ -160,8 +162,8 @@ void sm_upstream_destroy(struct sm_upstream **upp)
 	*upp = NULL;
 }
 
-int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len,
-		     const void *body, size_t body_len)
+int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len, const void *body,
+		     size_t body_len)
 {
 	return sm_sock_send2(up->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT);
 }
@@ -209,8 +211,7 @@ static void target_drain(struct target *t, int64_t now_ns)
 		} else {
 			sm_complain(&t->bad_hb, SM_LOG_WARNING,
 				    "upstream: invalid heartbeat from %s (%d parts): %s",
-				    t->heartbeat, f.parts,
-				    err.code ? err.msg : "not a heartbeat");
+				    t->heartbeat, f.parts, err.code ? err.msg : "not a heartbeat");
 		}
 		sm_message_clear(&m);
 		sm_frames_close(&f);

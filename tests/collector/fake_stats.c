@@ -24,7 +24,8 @@ static void header(struct sm_header *h, enum sm_msg_kind kind, const char *host,
 static void identity(struct sm_identity *id, unsigned i)
 {
 	snprintf(id->display_name, sizeof(id->display_name), "web-frontend-%u", i);
-	snprintf(id->project_id, sizeof(id->project_id), "6f3e0d4c8a1b4e8e9d7c5b3a1f2e%04x", i % 97);
+	snprintf(id->project_id, sizeof(id->project_id), "6f3e0d4c8a1b4e8e9d7c5b3a1f2e%04x",
+		 i % 97);
 	snprintf(id->project_name, sizeof(id->project_name), "tenant-%u", i % 97);
 	snprintf(id->user_id, sizeof(id->user_id), "0a1b2c3d4e5f60718293a4b5c6d7%04x", i % 13);
 	snprintf(id->user_name, sizeof(id->user_name), "user-%u", i % 13);
@@ -39,9 +40,13 @@ int fake_stats_fill(struct sm_message *m, const char *host, size_t ndomains, uin
 	memset(m, 0, sizeof(*m));
 	header(&m->hdr, SM_KIND_STATS, host, epoch, seq);
 	a->interval = 1.0;
-	a->host = (struct sm_host_stats){.ncpus = 32, .cpu_pct = 41.5, .load = {12.1, 11.8, 10.2},
-					 .mem_total_kib = 263921000, .mem_used_kib = 190000000,
-					 .mem_pct = 72.0, .libvirt_ok = true,
+	a->host = (struct sm_host_stats){.ncpus = 32,
+					 .cpu_pct = 41.5,
+					 .load = {12.1, 11.8, 10.2},
+					 .mem_total_kib = 263921000,
+					 .mem_used_kib = 190000000,
+					 .mem_pct = 72.0,
+					 .libvirt_ok = true,
 					 .libvirt_latency_ms = 4.2};
 	a->ndomains = ndomains;
 	a->domains = calloc(ndomains ? ndomains : 1, sizeof(*a->domains));
@@ -73,13 +78,23 @@ int fake_stats_fill(struct sm_message *m, const char *host, size_t ndomains, uin
 		if (!d->disks || !d->nics)
 			return -1;
 		for (int k = 0; k < 2; k++) {
-			d->disks[k] = (struct sm_disk_stats){"vda", 120000, 4915200000, 880000,
-							     3604480000, 0, 12.0, 49152.0, 88.0,
-							     360448.0};
+			d->disks[k] =
+			    (struct sm_disk_stats){"vda", 120000, 4915200000, 880000, 3604480000,
+						   0,	  12.0,	  49152.0,    88.0,   360448.0};
 			d->disks[k].name[2] = (char)('a' + k);
-			d->nics[k] = (struct sm_nic_stats){"tap1a2b3c4d-5e", 9800000000, 7200000, 0, 3,
-							   1200000000, 5100000, 0, 0, 980000.0, 720.0,
-							   120000.0, 510.0};
+			d->nics[k] = (struct sm_nic_stats){"tap1a2b3c4d-5e",
+							   9800000000,
+							   7200000,
+							   0,
+							   3,
+							   1200000000,
+							   5100000,
+							   0,
+							   0,
+							   980000.0,
+							   720.0,
+							   120000.0,
+							   510.0};
 			d->nics[k].name[13] = (char)('0' + k);
 		}
 	}

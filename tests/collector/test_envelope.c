@@ -81,9 +81,9 @@ static void envelope_accepts_valid_stats_and_event_frames(void **state)
 	enum sm_drop_reason reason;
 
 	frame_encode(&f, SM_KIND_STATS, "cn-01");
-	assert_int_equal(envelope_check(2, f.topic, f.topic_len, f.body.data, f.body.size, 0, &h,
-					&reason, &err),
-			 0);
+	assert_int_equal(
+	    envelope_check(2, f.topic, f.topic_len, f.body.data, f.body.size, 0, &h, &reason, &err),
+	    0);
 	assert_int_equal(h.kind, SM_KIND_STATS);
 	assert_string_equal(h.host, "cn-01");
 	assert_int_equal(h.seq, 9);
@@ -113,14 +113,21 @@ static void envelope_refuses_bad_topics(void **state)
 {
 	struct frame f;
 	struct sm_wire_error err;
-	const char *bad[] = {"", "stats", "stats/", "stats/cn-01", "stats//", "nope/cn-01/",
-			     "stats/cn 01/", "stats/cn-01/extra/", "STATS/cn-01/"};
+	const char *bad[] = {"",
+			     "stats",
+			     "stats/",
+			     "stats/cn-01",
+			     "stats//",
+			     "nope/cn-01/",
+			     "stats/cn 01/",
+			     "stats/cn-01/extra/",
+			     "STATS/cn-01/"};
 
 	frame_encode(&f, SM_KIND_STATS, "cn-01");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(check(2, bad[i], strlen(bad[i]), f.body.data, f.body.size, 0,
-				       &err),
-				 SM_DROP_MALFORMED);
+		assert_int_equal(
+		    check(2, bad[i], strlen(bad[i]), f.body.data, f.body.size, 0, &err),
+		    SM_DROP_MALFORMED);
 	}
 	/* A NUL inside the topic is not a shorter topic. */
 	assert_int_equal(check(2, "stats/cn-01/\0", 13, f.body.data, f.body.size, 0, &err),
@@ -152,14 +159,14 @@ static void envelope_refuses_oversized_body_before_reading_it(void **state)
 	static char big[70000];
 
 	frame_encode(&f, SM_KIND_STATS, "cn-01");
-	assert_int_equal(check(2, f.topic, f.topic_len, f.body.data, f.body.size,
-			       f.body.size - 1, &err),
-			 SM_DROP_TOO_BIG);
+	assert_int_equal(
+	    check(2, f.topic, f.topic_len, f.body.data, f.body.size, f.body.size - 1, &err),
+	    SM_DROP_TOO_BIG);
 	assert_int_equal(err.code, SM_WIRE_E_TOO_BIG);
 	/* Exactly at the limit passes. */
-	assert_int_equal(check(2, f.topic, f.topic_len, f.body.data, f.body.size, f.body.size,
-			       &err),
-			 SM_DROP_COUNT);
+	assert_int_equal(
+	    check(2, f.topic, f.topic_len, f.body.data, f.body.size, f.body.size, &err),
+	    SM_DROP_COUNT);
 	/* Over the limit with garbage inside: still "too big", nothing was parsed. */
 	memset(big, 0xc1, sizeof(big));
 	assert_int_equal(check(2, f.topic, f.topic_len, big, sizeof(big), 65536, &err),
@@ -224,14 +231,12 @@ static void envelope_counts_other_versions_apart(void **state)
 	struct sm_wire_error err;
 
 	pack_header(&sb, SM_WIRE_VERSION + 1, true);
-	assert_int_equal(check(2, "stats/cn-01/", 12, sb.data, sb.size, 0, &err),
-			 SM_DROP_VERSION);
+	assert_int_equal(check(2, "stats/cn-01/", 12, sb.data, sb.size, 0, &err), SM_DROP_VERSION);
 	assert_int_equal(err.code, SM_WIRE_E_VERSION);
 	msgpack_sbuffer_destroy(&sb);
 	/* Even when the newer version lacks a field we require. */
 	pack_header(&sb, 0, false);
-	assert_int_equal(check(2, "stats/cn-01/", 12, sb.data, sb.size, 0, &err),
-			 SM_DROP_VERSION);
+	assert_int_equal(check(2, "stats/cn-01/", 12, sb.data, sb.size, 0, &err), SM_DROP_VERSION);
 	msgpack_sbuffer_destroy(&sb);
 	/* Our version without the host is merely malformed. */
 	pack_header(&sb, SM_WIRE_VERSION, false);
@@ -268,15 +273,15 @@ static void envelope_topic_printable_masks_control_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(envelope_accepts_valid_stats_and_event_frames),
-		cmocka_unit_test(envelope_refuses_wrong_number_of_frames),
-		cmocka_unit_test(envelope_refuses_bad_topics),
-		cmocka_unit_test(envelope_refuses_topic_that_disagrees_with_body),
-		cmocka_unit_test(envelope_refuses_oversized_body_before_reading_it),
-		cmocka_unit_test(envelope_refuses_garbage_and_truncated_bodies),
-		cmocka_unit_test(envelope_counts_other_versions_apart),
-		cmocka_unit_test(envelope_refuses_heartbeats_on_the_fan_in),
-		cmocka_unit_test(envelope_topic_printable_masks_control_bytes),
+	    cmocka_unit_test(envelope_accepts_valid_stats_and_event_frames),
+	    cmocka_unit_test(envelope_refuses_wrong_number_of_frames),
+	    cmocka_unit_test(envelope_refuses_bad_topics),
+	    cmocka_unit_test(envelope_refuses_topic_that_disagrees_with_body),
+	    cmocka_unit_test(envelope_refuses_oversized_body_before_reading_it),
+	    cmocka_unit_test(envelope_refuses_garbage_and_truncated_bodies),
+	    cmocka_unit_test(envelope_counts_other_versions_apart),
+	    cmocka_unit_test(envelope_refuses_heartbeats_on_the_fan_in),
+	    cmocka_unit_test(envelope_topic_printable_masks_control_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,8 +19,7 @@
 
 #define SEC SM_NS_PER_SEC
 
-static struct sm_header hdr(const char *host, enum sm_msg_kind kind, uint64_t epoch,
-			    uint64_t seq)
+static struct sm_header hdr(const char *host, enum sm_msg_kind kind, uint64_t epoch, uint64_t seq)
 {
 	struct sm_header h;
 
@@ -47,8 +46,8 @@ static uint64_t note_seqs(struct loss_table *t, const char *host, enum sm_msg_ki
 	return lost;
 }
 
-static void row_is(struct loss_table *t, const char *host, enum sm_msg_kind kind,
-		   uint64_t received, uint64_t lost)
+static void row_is(struct loss_table *t, const char *host, enum sm_msg_kind kind, uint64_t received,
+		   uint64_t lost)
 {
 	struct sm_publisher_loss row;
 
@@ -216,16 +215,16 @@ static void loss_table_new_refuses_bad_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(loss_counts_gaps_in_sequence),
-		cmocka_unit_test(loss_first_frame_is_not_a_gap),
-		cmocka_unit_test(loss_duplicates_and_reordering_are_not_loss),
-		cmocka_unit_test(loss_new_epoch_restarts_the_count),
-		cmocka_unit_test(loss_kinds_and_hosts_are_counted_apart),
-		cmocka_unit_test(loss_does_not_believe_absurd_jumps),
-		cmocka_unit_test(loss_evicts_least_recently_heard_when_full),
-		cmocka_unit_test(loss_expires_silent_senders),
-		cmocka_unit_test(loss_table_holds_ten_thousand_senders),
-		cmocka_unit_test(loss_table_new_refuses_bad_bounds),
+	    cmocka_unit_test(loss_counts_gaps_in_sequence),
+	    cmocka_unit_test(loss_first_frame_is_not_a_gap),
+	    cmocka_unit_test(loss_duplicates_and_reordering_are_not_loss),
+	    cmocka_unit_test(loss_new_epoch_restarts_the_count),
+	    cmocka_unit_test(loss_kinds_and_hosts_are_counted_apart),
+	    cmocka_unit_test(loss_does_not_believe_absurd_jumps),
+	    cmocka_unit_test(loss_evicts_least_recently_heard_when_full),
+	    cmocka_unit_test(loss_expires_silent_senders),
+	    cmocka_unit_test(loss_table_holds_ten_thousand_senders),
+	    cmocka_unit_test(loss_table_new_refuses_bad_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

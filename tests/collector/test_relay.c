@@ -26,16 +26,16 @@
 #include "sm_sock.h"
 #include "sm_wire.h"
 
-#define MAX_FRAME 4096
+#define MAX_FRAME   4096
 #define DEADLINE_NS (20 * SM_NS_PER_SEC)
 
 struct rig {
 	void *zctx;
 	struct relay *relay;
-	void *pub;      /* a monitor, connected to the fan-in */
+	void *pub;	/* a monitor, connected to the fan-in */
 	void *consumer; /* SUB on the fan-out */
-	void *up_in;    /* fake upstream collector's fan-in (bound SUB) */
-	void *up_out;   /* fake upstream collector's fan-out (bound PUB, heartbeats) */
+	void *up_in;	/* fake upstream collector's fan-in (bound SUB) */
+	void *up_out;	/* fake upstream collector's fan-out (bound PUB, heartbeats) */
 	uint64_t seq;
 };
 
@@ -57,10 +57,17 @@ static int rig_setup(void **state)
 	const char *in[] = {"inproc://fanin"}, *out[] = {"inproc://fanout"};
 	const char *up[] = {"inproc://up-in=inproc://up-out"};
 	struct sm_sock_opts opts;
-	struct relay_config rc = {
-		.fan_in = in, .nfan_in = 1, .fan_out = out, .nfan_out = 1,
-		.upstream = up, .nupstream = 1, .failover_s = 600, .max_frame = MAX_FRAME,
-		.max_senders = 100, .sender_expiry_s = 600, .opts = &opts};
+	struct relay_config rc = {.fan_in = in,
+				  .nfan_in = 1,
+				  .fan_out = out,
+				  .nfan_out = 1,
+				  .upstream = up,
+				  .nupstream = 1,
+				  .failover_s = 600,
+				  .max_frame = MAX_FRAME,
+				  .max_senders = 100,
+				  .sender_expiry_s = 600,
+				  .opts = &opts};
 
 	assert_non_null(g);
 	sm_log_set_level(SM_LOG_ERR);
@@ -286,9 +293,8 @@ static void relay_keeps_heartbeats_local_and_sends_own_counters_upstream(void **
 	assert_string_equal(m.topic, "hb/rack-7/");
 	assert_true(wait_recv(g, g->consumer, &m));
 	assert_string_equal(m.topic, "collector/rack-7/");
-	assert_int_equal(sm_wire_decode_frames(m.topic, m.topic_len, m.body, m.body_len, 0, &msg,
-					       &err),
-			 0);
+	assert_int_equal(
+	    sm_wire_decode_frames(m.topic, m.topic_len, m.body, m.body_len, 0, &msg, &err), 0);
 	assert_true(msg.u.collector.frames_in >= 1); /* the warm-up frames */
 	assert_string_equal(msg.u.collector.upstream, "inproc://up-in");
 	assert_true(msg.u.collector.nloss >= 1);
@@ -308,15 +314,14 @@ static void relay_keeps_heartbeats_local_and_sends_own_counters_upstream(void **
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			relay_republishes_valid_frames_byte_for_byte_on_both_sides, rig_setup,
-			rig_teardown),
-		cmocka_unit_test_setup_teardown(
-			relay_drops_and_counts_bad_frames_while_valid_ones_flow, rig_setup,
-			rig_teardown),
-		cmocka_unit_test_setup_teardown(
-			relay_keeps_heartbeats_local_and_sends_own_counters_upstream, rig_setup,
-			rig_teardown),
+	    cmocka_unit_test_setup_teardown(
+		relay_republishes_valid_frames_byte_for_byte_on_both_sides, rig_setup,
+		rig_teardown),
+	    cmocka_unit_test_setup_teardown(relay_drops_and_counts_bad_frames_while_valid_ones_flow,
+					    rig_setup, rig_teardown),
+	    cmocka_unit_test_setup_teardown(
+		relay_keeps_heartbeats_local_and_sends_own_counters_upstream, rig_setup,
+		rig_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

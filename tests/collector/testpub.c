@@ -43,12 +43,15 @@ static int send_msg(struct sm_upstream *up, const struct sm_message *m, msgpack_
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"connect", required_argument, NULL, 'c'}, {"host", required_argument, NULL, 'H'},
-		{"rate", required_argument, NULL, 'r'},    {"count", required_argument, NULL, 'n'},
-		{"domains", required_argument, NULL, 'd'}, {"event-every", required_argument, NULL, 'e'},
-		{"failover", required_argument, NULL, 'f'}, {"epoch", required_argument, NULL, 'E'},
-		{NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"connect", required_argument, NULL, 'c'},
+						 {"host", required_argument, NULL, 'H'},
+						 {"rate", required_argument, NULL, 'r'},
+						 {"count", required_argument, NULL, 'n'},
+						 {"domains", required_argument, NULL, 'd'},
+						 {"event-every", required_argument, NULL, 'e'},
+						 {"failover", required_argument, NULL, 'f'},
+						 {"epoch", required_argument, NULL, 'E'},
+						 {NULL, 0, NULL, 0}};
 	const char *targets[MAX_TARGETS];
 	size_t ntargets = 0, ndomains = 2;
 	char host[SM_HOST_MAX + 1];
@@ -130,7 +133,7 @@ int main(int argc, char **argv)
 		fake_stats_free(&m);
 		if (event_every && stats_seq % event_every == 0) {
 			enum sm_event_type type =
-				(stats_seq / event_every) % 2 ? SM_EVENT_STARTED : SM_EVENT_STOPPED;
+			    (stats_seq / event_every) % 2 ? SM_EVENT_STARTED : SM_EVENT_STOPPED;
 
 			fake_event_fill(&m, host, type, (unsigned)(stats_seq / event_every), epoch,
 					++event_seq);

@@ -24,21 +24,22 @@
 #include "sm_upstream.h"
 #include "sm_wire.h"
 
-#define FAILOVER_S 1.5 /* x15 the heartbeat period: a loaded machine must not fail over by accident */
+#define FAILOVER_S                                                                                 \
+	1.5 /* x15 the heartbeat period: a loaded machine must not fail over by accident */
 #define HB_EVERY_NS (SM_NS_PER_SEC / 10)
-#define DEADLINE_S 15.0 /* generous: a loaded CI machine must not fail these */
+#define DEADLINE_S  15.0 /* generous: a loaded CI machine must not fail these */
 
 enum hb_mode { HB_OFF, HB_VALID, HB_GARBAGE };
 
 struct fake {
-	char name[16];       /* collector name in its heartbeats */
-	char fanin[128];     /* ipc endpoint of its fan-in */
-	char hb[128];        /* ipc endpoint of its fan-out */
-	void *fanin_sub;     /* bound SUB, subscribed to everything */
-	void *hb_pub;        /* bound PUB carrying heartbeats */
-	enum hb_mode mode;   /* what it sends each heartbeat period */
-	uint64_t seq;        /* heartbeat sequence number */
-	uint64_t received;   /* frames that reached its fan-in */
+	char name[16];	   /* collector name in its heartbeats */
+	char fanin[128];   /* ipc endpoint of its fan-in */
+	char hb[128];	   /* ipc endpoint of its fan-out */
+	void *fanin_sub;   /* bound SUB, subscribed to everything */
+	void *hb_pub;	   /* bound PUB carrying heartbeats */
+	enum hb_mode mode; /* what it sends each heartbeat period */
+	uint64_t seq;	   /* heartbeat sequence number */
+	uint64_t received; /* frames that reached its fan-in */
 };
 
 struct world {
@@ -177,8 +178,8 @@ static int until_never(struct world *w, struct sm_upstream *up, intptr_t arg)
 /* Runs the loop a publisher runs (heartbeats in, service, send a frame)
  * until `until` holds or `max_s` passes; returns seconds spent, or -1 on
  * timeout. */
-static double pump(struct world *w, struct sm_upstream *up, bool send, until_fn until,
-		   intptr_t arg, double max_s)
+static double pump(struct world *w, struct sm_upstream *up, bool send, until_fn until, intptr_t arg,
+		   double max_s)
 {
 	int64_t start = sm_clock_mono_ns();
 	int64_t end = start + (int64_t)(max_s * SM_NS_PER_SEC);
@@ -321,13 +322,13 @@ static void upstream_rejects_malformed_targets(void **state)
 	struct world *w = *state;
 	char longest[400];
 	const char *bad[] = {
-		"",                              /* empty */
-		"=ipc:///tmp/x",                 /* no fan-in */
-		"ipc:///tmp/a=",                 /* '=' but no heartbeat */
-		"ipc:///tmp/a=ipc:///tmp/b=ipc:///tmp/c", /* two '=' */
-		longest,                         /* over SM_ENDPOINT_MAX */
-		"bogus://nowhere",               /* zmq refuses the transport */
-		"ipc:///tmp/a=bogus://nowhere",  /* bad heartbeat endpoint */
+	    "",					      /* empty */
+	    "=ipc:///tmp/x",			      /* no fan-in */
+	    "ipc:///tmp/a=",			      /* '=' but no heartbeat */
+	    "ipc:///tmp/a=ipc:///tmp/b=ipc:///tmp/c", /* two '=' */
+	    longest,				      /* over SM_ENDPOINT_MAX */
+	    "bogus://nowhere",			      /* zmq refuses the transport */
+	    "ipc:///tmp/a=bogus://nowhere",	      /* bad heartbeat endpoint */
 	};
 	const char *good[] = {w->fake[0].fanin};
 
@@ -350,17 +351,17 @@ static void upstream_rejects_malformed_targets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			upstream_fails_over_when_heartbeats_stop_and_returns_when_back, world_setup,
-			world_teardown),
-		cmocka_unit_test_setup_teardown(upstream_stays_put_when_no_target_is_alive,
-						world_setup, world_teardown),
-		cmocka_unit_test_setup_teardown(upstream_ignores_invalid_heartbeats, world_setup,
-						world_teardown),
-		cmocka_unit_test_setup_teardown(upstream_target_without_heartbeat_is_always_alive,
-						world_setup, world_teardown),
-		cmocka_unit_test_setup_teardown(upstream_rejects_malformed_targets, world_setup,
-						world_teardown),
+	    cmocka_unit_test_setup_teardown(
+		upstream_fails_over_when_heartbeats_stop_and_returns_when_back, world_setup,
+		world_teardown),
+	    cmocka_unit_test_setup_teardown(upstream_stays_put_when_no_target_is_alive, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(upstream_ignores_invalid_heartbeats, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(upstream_target_without_heartbeat_is_always_alive,
+					    world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(upstream_rejects_malformed_targets, world_setup,
+					    world_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
