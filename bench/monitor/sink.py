@@ -5,7 +5,8 @@ Light on purpose (no per-field decoding) so it does not steal the CPU the
 benchmark measures; the domain count of each stats frame is read from the
 msgpack body.
 
-usage: sink.py ENDPOINT OUT.json
+usage: sink.py ENDPOINT OUT.json [NAME_PREFIX]
+(started/stopped are counted only for domains whose name has NAME_PREFIX)
 """
 import json
 import signal
@@ -16,6 +17,7 @@ import msgpack
 import zmq
 
 endpoint, out = sys.argv[1], sys.argv[2]
+prefix = sys.argv[3] if len(sys.argv) > 3 else ""
 ctx = zmq.Context()
 sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -54,7 +56,7 @@ while not stop:
     elif topic.startswith(b"event/"):
         m = msgpack.unpackb(body, raw=False, strict_map_key=False)
         s["events"] += 1
-        if m.get("event") in ("started", "stopped"):
+        if m.get("event") in ("started", "stopped") and m.get("name", "").startswith(prefix):
             s[m["event"]] += 1
 with open(out, "w") as f:
     json.dump(s, f)

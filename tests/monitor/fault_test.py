@@ -5,7 +5,7 @@ and cut (libvirtd gone). Frames must keep coming on time throughout, with
 domains marked stale and the libvirt latency reported while calls hang,
 libvirt_ok false while the connection is gone, no "stopped" events for
 domains that kept running, one "lost" and one "recovered" log line, and
-fresh data again afterwards.
+fresh data again afterwards; SIGTERM during a hang still ends the monitor.
 
 usage: fault_test.py MONITOR SUB_CAPTURE
 """
@@ -176,7 +176,16 @@ def main():
         log("phase 2: %d frames while libvirtd was gone; recovered %.1fs after it returned"
             % (len(fs), t2 - t1))
         cap.wait_frames(2, 10, host)
-        err = mon.stop()
+
+        # Phase 3: SIGTERM while a libvirt call hangs: the monitor still
+        # exits, cleanly and in bounded time, leaving the stuck call behind.
+        proxy.frozen.set()
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        err = mon.stop(timeout=20)
+        log("phase 3: exited %.1fs after SIGTERM with a call hanging" % (time.monotonic() - t0))
+        check("still hanging" in err, "no word about the hanging call:\n" + err)
+        proxy.frozen.clear()
     finally:
         for n in names:
             monlib.virsh(URI, "destroy", n, check_rc=False)

@@ -106,6 +106,22 @@ def check_config(monitor, work):
     r = subprocess.run([monitor, "--no-such-option"], capture_output=True, timeout=30)
     check(r.returncode == 2, "unknown option: exit %d" % r.returncode)
 
+    # The shipped sample: valid as it is (plus an endpoint), and every
+    # commented default valid once uncommented.
+    sample = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "etc",
+                          "stackmon", "monitor.conf")
+    r = subprocess.run([monitor, "-n", "-c", sample, "--publish", "tcp://127.0.0.1:5550"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, "sample config refused: %s" % r.stderr)
+    lines = []
+    for line in open(sample):
+        key = line[1:].split("=")[0].strip() if line.startswith("#") and " = " in line else None
+        if key and key.replace("_", "").isalnum() and not line[1:].split("=", 1)[1].strip() == "":
+            line = line[1:]
+        lines.append(line)
+    r = run("".join(lines))
+    check(r.returncode == 0, "sample defaults refused: %s" % r.stderr)
+
 
 def main():
     monitor, capture_bin, gen_node = sys.argv[1:4]
