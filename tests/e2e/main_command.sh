@@ -144,15 +144,30 @@ url=$(sed -n 's/^ *dashboard: *\(https\{0,1\}:[^ ]*\).*/\1/p' "$out")
 if [ ! -x "$suite_build/dashboard/stackmon.cgi" ] || [ -z "$url" ]; then
   echo "SKIP (part): the dashboard is not part of the suite yet ($(sed -n 's/^ *dashboard: *//p' "$out"))"
 else
-  # Credentials as run-suite prints them: in the URL, or "user: U" and
-  # "password: P" lines.
-  user=$(sed -n 's/^ *\(user\|login\): *\([^ ]*\).*/\2/p' "$out" | head -1)
-  pass=$(sed -n 's/^ *password: *\([^ ]*\).*/\1/p' "$out" | head -1)
+  # Credentials as printed: "user 'U'  password 'P'" (scripts/dashboard-
+  # lighttpd.sh's line) or "user: U" / "password: P" lines, in run-suite's
+  # output, else in the lighttpd log it names.
+  creds() {
+    local u p
+    sed -n "s/.*user '\([^']*\)'.*password '\([^']*\)'.*/\1:\2/p" "$1" | head -1
+    u=$(sed -n 's/^ *\(user\|login\): *\([^ ]*\).*/\2/p' "$1" | head -1)
+    p=$(sed -n 's/^ *password: *\([^ ]*\).*/\1/p' "$1" | head -1)
+    [ -n "$u" ] && echo "$u:$p"
+  }
+  cred=$(creds "$out" | head -1)
+  if [ -z "$cred" ] && [ -f "$top/run/logs/lighttpd.log" ]; then
+    cred=$(creds "$top/run/logs/lighttpd.log" | head -1)
+    [ -n "$cred" ] && echo "NOTE: run-suite.sh did not print the dashboard's credentials; took them from run/logs/lighttpd.log"
+  fi
   auth=()
-  [ -n "$user" ] && auth=(-u "$user:$pass")
+  [ -n "$cred" ] && auth=(-u "$cred")
+  # The home page, and the compute node's page (every instance on it).
+  host_url="${url%/}/host?name=$host"
   ok=0
   for _ in $(seq 30); do # the aggregator's first write may take a few seconds
-    if curl -fsS --max-time 10 "${auth[@]}" "$url" -o "$tmp/page.html" 2>"$tmp/curl.err" &&
+    : >"$tmp/page.html"
+    if curl -fsS --max-time 10 "${auth[@]}" "$url" >>"$tmp/page.html" 2>"$tmp/curl.err" &&
+       curl -fsS --max-time 10 "${auth[@]}" "$host_url" >>"$tmp/page.html" 2>>"$tmp/curl.err" &&
        $py - "$tmp/node.xml" "$tmp/page.html" >"$tmp/page.check" <<'PY'
 import html, sys
 import xml.etree.ElementTree as ET

@@ -3,9 +3,13 @@
 # rely on: --help and --version exit 0 and say who they are, a bad option or
 # a broken configuration exits 2 with a message that names the option, the
 # file and the line, and -n accepts a good configuration.
-# Usage: cli_conventions.sh VERSION NAME=PROGRAM...
+# The CGI is run by a web server; it must still answer --help and --version,
+# and refuse to run without a CGI environment.
+# Usage: cli_conventions.sh VERSION [--cgi PROGRAM] NAME=PROGRAM...
 set -uo pipefail
 version=$1; shift
+cgi=
+if [ "${1:-}" = --cgi ]; then cgi=$2; shift 2; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -51,4 +55,17 @@ for pair in "$@"; do
 
   echo "ok: $name"
 done
+if [ -n "$cgi" ]; then
+  o=$tmp/out e=$tmp/err before=$failures
+  run "$o" "$e" env -u REQUEST_METHOD "$cgi" --version; rc=$?
+  { ((rc == 0)) && [[ $(cat "$o") == "stackmon.cgi $version" ]]; } ||
+    fail "stackmon.cgi --version: exit $rc, printed '$(cat "$o")'"
+  run "$o" "$e" env -u REQUEST_METHOD "$cgi" --help; rc=$?
+  { ((rc == 0)) && grep -q "^Usage: stackmon.cgi" "$o"; } ||
+    fail "stackmon.cgi --help: exit $rc, want 0 and a 'Usage: stackmon.cgi' line; printed: $(cat "$o" "$e")"
+  run "$o" "$e" env -u REQUEST_METHOD "$cgi"; rc=$?
+  { ((rc == 2)) && grep -q "REQUEST_METHOD" "$e"; } ||
+    fail "stackmon.cgi without a CGI environment: exit $rc, want 2 and a message naming REQUEST_METHOD"
+  ((failures == before)) && echo "ok: stackmon.cgi"
+fi
 ((failures == 0)) || { echo "$failures failure(s)"; exit 1; }
