@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulk_stats.h"
 #include "dom_devices.h"
 #include "dom_tracker.h"
 #include "dom_watcher.h"
@@ -66,8 +67,6 @@ struct entry {
 	struct dom_devices devices;   /* sampler: targets for the per-domain path */
 };
 
-/* A parsed bulk statistics record. */
-enum record_kind { REC_OK, REC_PARTIAL, REC_NO_CPU };
 
 struct publisher {
 	/* configuration (immutable after new) */
@@ -623,185 +622,6 @@ static int sample_one(struct publisher *p, struct entry *e, virDomainPtr dom)
 	return 0;
 }
 
-/* Numeric typed parameter as uint64 (negative -> 0); false if not numeric. */
-static bool param_u64(const virTypedParameter *par, uint64_t *v)
-{
-	switch (par->type) {
-	case VIR_TYPED_PARAM_INT:
-		*v = par->value.i < 0 ? 0 : (uint64_t)par->value.i;
-		return true;
-	case VIR_TYPED_PARAM_UINT:
-		*v = par->value.ui;
-		return true;
-	case VIR_TYPED_PARAM_LLONG:
-		*v = par->value.l < 0 ? 0 : (uint64_t)par->value.l;
-		return true;
-	case VIR_TYPED_PARAM_ULLONG:
-		*v = par->value.ul;
-		return true;
-	case VIR_TYPED_PARAM_DOUBLE:
-		*v = par->value.d > 0 && par->value.d < 1.8e19 ? (uint64_t)par->value.d : 0;
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Splits "prefix.N.rest": returns rest and sets *idx, or NULL. */
-static const char *indexed(const char *field, const char *prefix, size_t plen, size_t *idx)
-{
-	char *end;
-	unsigned long n;
-
-	if (strncmp(field, prefix, plen) != 0 || field[plen] < '0' || field[plen] > '9')
-		return NULL;
-	n = strtoul(field + plen, &end, 10);
-	if (*end != '.')
-		return NULL;
-	*idx = n;
-	return end + 1;
-}
-
-static void disk_field(struct sm_disk_stats *d, const char *f, const virTypedParameter *par,
-		       bool *has_rd)
-{
-	uint64_t v;
-
-	if (strcmp(f, "name") == 0) {
-		if (par->type == VIR_TYPED_PARAM_STRING && par->value.s)
-			sm_utf8_sanitize(d->name, sizeof(d->name), par->value.s,
-					 strlen(par->value.s));
-		return;
-	}
-	if (!param_u64(par, &v))
-		return;
-	if (strcmp(f, "rd.reqs") == 0) {
-		d->rd_req = v;
-		*has_rd = true;
-	} else if (strcmp(f, "rd.bytes") == 0) {
-		d->rd_bytes = v;
-	} else if (strcmp(f, "wr.reqs") == 0) {
-		d->wr_req = v;
-	} else if (strcmp(f, "wr.bytes") == 0) {
-		d->wr_bytes = v;
-	} else if (strcmp(f, "errors") == 0) {
-		d->errors = v;
-	}
-}
-
-static void nic_field(struct sm_nic_stats *d, const char *f, const virTypedParameter *par)
-{
-	uint64_t v;
-
-	if (strcmp(f, "name") == 0) {
-		if (par->type == VIR_TYPED_PARAM_STRING && par->value.s)
-			sm_utf8_sanitize(d->name, sizeof(d->name), par->value.s,
-					 strlen(par->value.s));
-		return;
-	}
-	if (!param_u64(par, &v))
-		return;
-	if (strcmp(f, "rx.bytes") == 0)
-		d->rx_bytes = v;
-	else if (strcmp(f, "rx.pkts") == 0)
-		d->rx_packets = v;
-	else if (strcmp(f, "rx.errs") == 0)
-		d->rx_errors = v;
-	else if (strcmp(f, "rx.drop") == 0)
-		d->rx_drops = v;
-	else if (strcmp(f, "tx.bytes") == 0)
-		d->tx_bytes = v;
-	else if (strcmp(f, "tx.pkts") == 0)
-		d->tx_packets = v;
-	else if (strcmp(f, "tx.errs") == 0)
-		d->tx_errors = v;
-	else if (strcmp(f, "tx.drop") == 0)
-		d->tx_drops = v;
-}
-
-/*
- * Turns one bulk record into a sample. REC_PARTIAL when the no-wait flag
- * made libvirt skip what needs the hypervisor (block statistics come from
- * QEMU's monitor: a disk without rd.reqs means the domain's job was busy);
- * REC_NO_CPU when a running domain has no CPU time at all — a driver whose
- * bulk API reports only the state (the test driver).
- */
-static enum record_kind parse_record(struct publisher *p, const virDomainStatsRecord *rec,
-				     struct dom_sample *s)
-{
-	bool has_rd[SM_WIRE_MAX_DEVICES] = {false};
-	uint64_t v, vcpu_current = 0;
-	size_t ndisks = 0, nnics = 0, idx;
-	bool has_state = false;
-
-	memset(s, 0, sizeof(*s));
-	for (int i = 0; i < rec->nparams; i++) {
-		const virTypedParameter *par = &rec->params[i];
-		const char *f = par->field, *rest;
-
-		if ((rest = indexed(f, "block.", 6, &idx))) {
-			if (idx >= SM_WIRE_MAX_DEVICES)
-				continue;
-			for (; ndisks <= idx; ndisks++)
-				memset(&p->sdisks[ndisks], 0, sizeof(p->sdisks[ndisks]));
-			disk_field(&p->sdisks[idx], rest, par, &has_rd[idx]);
-		} else if ((rest = indexed(f, "net.", 4, &idx))) {
-			if (idx >= SM_WIRE_MAX_DEVICES)
-				continue;
-			for (; nnics <= idx; nnics++)
-				memset(&p->snics[nnics], 0, sizeof(p->snics[nnics]));
-			nic_field(&p->snics[idx], rest, par);
-		} else if ((rest = indexed(f, "vcpu.", 5, &idx))) {
-			if (strcmp(rest, "delay") == 0 && param_u64(par, &v)) {
-				s->has_delay = true;
-				s->delay_ns += v;
-			}
-		} else if (!param_u64(par, &v)) {
-			continue;
-		} else if (strcmp(f, "state.state") == 0) {
-			s->state = (uint32_t)v;
-			has_state = true;
-		} else if (strcmp(f, "cpu.time") == 0) {
-			s->has_cpu = true;
-			s->cpu_time_ns = v;
-		} else if (strcmp(f, "vcpu.current") == 0) {
-			vcpu_current = v;
-		} else if (strcmp(f, "balloon.current") == 0) {
-			s->mem.have |= DOM_MEM_CURRENT;
-			s->mem.current_kib = v;
-		} else if (strcmp(f, "balloon.maximum") == 0) {
-			s->mem.have |= DOM_MEM_MAXIMUM;
-			s->mem.maximum_kib = v;
-		} else if (strcmp(f, "balloon.available") == 0) {
-			s->mem.have |= DOM_MEM_AVAILABLE;
-			s->mem.available_kib = v;
-		} else if (strcmp(f, "balloon.unused") == 0) {
-			s->mem.have |= DOM_MEM_UNUSED;
-			s->mem.unused_kib = v;
-		} else if (strcmp(f, "balloon.usable") == 0) {
-			s->mem.have |= DOM_MEM_USABLE;
-			s->mem.usable_kib = v;
-		} else if (strcmp(f, "balloon.rss") == 0) {
-			s->mem.have |= DOM_MEM_RSS;
-			s->mem.rss_kib = v;
-		}
-	}
-	s->mono_ns = sm_clock_mono_ns();
-	s->vcpus = vcpu_current > UINT32_MAX ? 0 : (uint32_t)vcpu_current;
-	s->ndisks = ndisks;
-	s->disks = p->sdisks;
-	s->nnics = nnics;
-	s->nics = p->snics;
-	if (!s->has_cpu && has_state && s->state == VIR_DOMAIN_RUNNING)
-		return REC_NO_CPU;
-	if (!s->has_cpu)
-		return REC_PARTIAL;
-	for (size_t i = 0; i < ndisks; i++)
-		if (!has_rd[i])
-			return REC_PARTIAL;
-	return REC_OK;
-}
-
 /* Fills p->uuids with the UUIDs of doms[0..n), asked of libvirt once per
  * pass (watcher and sampler share them); false if that failed (callers then
  * pass NULL and ask per domain). */
@@ -846,12 +666,13 @@ static int apply_records(struct publisher *p, virDomainStatsRecordPtr *recs,
 			continue;
 		if (e->need_identity)
 			read_identity(p, e, recs[i]->dom);
-		switch (parse_record(p, recs[i], &s)) {
-		case REC_NO_CPU:
+		switch (bulk_stats_parse(recs[i]->params, recs[i]->nparams, &s, p->sdisks,
+					 p->snics)) {
+		case BULK_NO_CPU:
 			return -1;
-		case REC_PARTIAL:
+		case BULK_PARTIAL:
 			continue; /* stays stale this tick */
-		case REC_OK:
+		case BULK_OK:
 			apply_sample(p, e, virDomainGetName(recs[i]->dom), &s);
 			break;
 		}
