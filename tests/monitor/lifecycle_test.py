@@ -3,7 +3,8 @@
 domains started and destroyed while the monitor runs give one "started" and
 one "stopped" event each, frames stop listing a domain once it is stopped (its
 tracker is freed), a restart under the same UUID is stop-then-start, a Nova
-metadata change shows in the next frames, and SIGTERM ends the monitor cleanly.
+metadata change shows in the next frames, SIGHUP reloads without a gap, and
+SIGTERM ends the monitor cleanly.
 
 usage: lifecycle_test.py MONITOR SUB_CAPTURE
 """
@@ -90,6 +91,13 @@ def main():
         check(ident == {"display_name": "web ?one", "project_id": "p-42",
                         "project_name": "acme", "user_id": "u-7", "user_name": "alice",
                         "flavor": "m1.tiny"}, "identity %r" % ident)
+
+        # SIGHUP: the configuration is read again, identities re-read, the
+        # monitor goes on (same epoch, no gap in seq).
+        mon.proc.send_signal(monlib.signal.SIGHUP)
+        cap.wait(lambda _: "reloaded" in mon.stderr(), 10, "the reload log line")
+        cap.wait_frames(2, 10, host)
+        check(mon.alive(), "monitor died on SIGHUP")
 
         # Destroy three; restart one of them under the same UUID.
         for n in names[:3]:
