@@ -29,9 +29,10 @@ foreach(cgi stackmon.cgi stackmon-cgi stackmon_cgi stackmon-dashboard)
   endif()
 endforeach()
 
-# Sample configurations: every etc/stackmon/*.conf the daemons' folders ship.
-# In the .deb they are conffiles (cmake/package.cmake lists them).
-file(GLOB STACKMON_SAMPLE_CONFIGS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/etc/stackmon/*.conf)
+# Sample configurations: every file the daemons' folders ship in etc/stackmon/
+# (NAME.conf, the dashboard's access.list). In the .deb they are conffiles
+# (cmake/package.cmake lists them).
+file(GLOB STACKMON_SAMPLE_CONFIGS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/etc/stackmon/*)
 install(FILES ${STACKMON_SAMPLE_CONFIGS} DESTINATION ${STACKMON_CONFDIR}
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 

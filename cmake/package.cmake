@@ -38,7 +38,7 @@ set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libvirt-daemon-system | lighttpd")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "lighttpd | httpd-cgi, python3-zmq, python3-msgpack")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
-# conffiles: every sample configuration cmake/install.cmake installs, so dpkg
+# conffiles: every sample configuration file cmake/install.cmake installs, so dpkg
 # keeps an operator's edits on upgrade and asks before replacing them.
 set(stackmon_deb_dir ${PROJECT_BINARY_DIR}/deb)
 file(MAKE_DIRECTORY ${stackmon_deb_dir})

@@ -46,7 +46,7 @@ for pair in "${programs[@]}"; do
     [ -e "$page" ] && want+=("/usr/share/man/man${page##*.}/$(basename "$page").gz")
   done
 done
-for conf in "$src"/etc/stackmon/*.conf; do
+for conf in "$src"/etc/stackmon/*; do
   [ -e "$conf" ] && want+=("/etc/stackmon/$(basename "$conf")")
 done
 for f in "${want[@]}"; do
@@ -87,7 +87,7 @@ for s in postinst prerm postrm; do
   [ -x "$tmp/ctrl/$s" ] || fail "no executable maintainer script $s"
   sh -n "$tmp/ctrl/$s" || fail "$s: shell syntax error"
 done
-for conf in "$src"/etc/stackmon/*.conf; do
+for conf in "$src"/etc/stackmon/*; do
   [ -e "$conf" ] || continue
   grep -qx "/etc/stackmon/$(basename "$conf")" "$tmp/ctrl/conffiles" 2>/dev/null ||
     fail "/etc/stackmon/$(basename "$conf") is not a conffile"
