@@ -21,10 +21,6 @@ enum {
 	OPT_FLAG_BASE = 0x8000, /* + index of the extra flag */
 };
 
-/* Options reserved by sm_cli itself: a table key may not take these names. */
-static const char *const fixed_names[] = {"config", "check", "verbose", "quiet",
-					  "syslog", "help",  "version"};
-
 /* One key option seen on the command line, applied after the file. */
 struct cli_setting {
 	size_t key;	   /* index into the config table */
@@ -170,7 +166,7 @@ enum sm_cli_result sm_cli_parse(struct sm_cli *cli, struct sm_config *cfg,
 			goto out;
 		}
 		for (size_t j = 0; j < nfixed; j++)
-			assert(strcmp(o->name, fixed_names[j]) != 0 &&
+			assert(strcmp(o->name, fixed[j].name) != 0 &&
 			       "config key shadows an option");
 		/* BOOL keys take a value too (--tcp-keepalive=no): the file and the
 		 * command line then read the same way. */
