@@ -169,7 +169,7 @@ void table_write(struct dash *d, const struct snap_row *rows, size_t n,
 
 /* Writes one row as a JSON object (API). */
 void json_row(struct dash *d, const struct snap_row *r);
-/* Writes a number (integers exactly, others with 10 digits), or null for
+/* Writes a number (integers exactly, others with 7 digits), or null for
  * NaN. */
 void json_num(FILE *out, double v);
 /* Writes a time in seconds since the epoch with milliseconds, or null. */

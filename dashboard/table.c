@@ -304,7 +304,7 @@ void json_num(FILE *out, double v)
 	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
 		fprintf(out, "%.0f", v); /* counters and sizes: exact */
 	else
-		fprintf(out, "%.10g", v);
+		fprintf(out, "%.7g", v); /* the wire carries float32: 7 digits */
 }
 
 void json_time(FILE *out, double t)
