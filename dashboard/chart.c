@@ -149,7 +149,7 @@ static void axis_label(enum unit u, double v, double step, char *buf, size_t len
 		snprintf(buf, len, "%.*f", decimals, v);
 }
 
-static void write_axes(FILE *out, const struct chart *c, double ymax, int div)
+static void write_axes(FILE *out, const struct chart *c, double ymax, int div, bool labels)
 {
 	double span = (double)(c->until - c->from);
 	struct tm tm;
@@ -164,6 +164,8 @@ static void write_axes(FILE *out, const struct chart *c, double ymax, int div)
 		char label[48];
 
 		fprintf(out, "<path d=\"M%d %.1fh%d\"/>", PLOT_X0, y, PLOT_W);
+		if (!labels)
+			continue; /* no data: a scale would only mislead */
 		axis_label(c->unit, v, ymax / div, label, sizeof(label));
 		fprintf(out, "<text class=\"yl\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
 			PLOT_X0 - 4, y + 3.5, label);
@@ -269,7 +271,7 @@ void chart_write(FILE *out, const struct chart *c)
 	fputs("</title>", out);
 	fprintf(out, "<rect class=\"plot\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>", PLOT_X0,
 		PLOT_Y0, PLOT_W, PLOT_H);
-	write_axes(out, c, ymax, div);
+	write_axes(out, c, ymax, div, with_data > 0);
 	for (size_t i = 0; i < c->nseries; i++) {
 		size_t k = i < CHART_COLOURS ? i : CHART_COLOURS - 1;
 
