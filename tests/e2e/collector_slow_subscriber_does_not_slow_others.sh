@@ -12,7 +12,7 @@ from smtest import Sub, fail
 fanin, fanout, testpub, tmp = sys.argv[1:5]
 COUNT = 1000
 slow = Sub(fanout, prefixes=("stats/",), rcvhwm=10)  # never read until the end
-fast = Sub(fanout, prefixes=("stats/", "hb/"))
+fast = Sub(fanout, prefixes=("stats/", "hb/"), rcvhwm=100000)  # a slow Python must not lose
 fast.wait(lambda t, b: t == "hb/master/", 20, "the collector's heartbeat")
 time.sleep(0.5)  # let the slow subscription reach the collector too
 start = time.monotonic()
