@@ -6,6 +6,7 @@
  * so a failure half-way still answers with a clean error page; nothing is
  * ever written to disk, and no failure ends in a crash or an empty reply.
  */
+#define _GNU_SOURCE /* fopencookie */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,38 @@ static const struct sm_config_key dash_keys[] = {
 	 "seconds after which an instance's latest point is shown as stale"},
 	{"title", SM_CFG_STRING, 0, 0, "StackMon", "title of every page"},
 };
+
+/* The body, kept in memory until the status is known. A stream of our own
+ * rather than open_memstream: that one zeroes and copies its buffer at
+ * every doubling, a tenth of the CPU time of a 500 KB page. This one starts
+ * at BODY_START bytes and grows by realloc (mremap at these sizes). */
+#define BODY_START (256u << 10)
+
+struct body {
+	char *data;
+	size_t len, cap;
+};
+
+static ssize_t body_write(void *cookie, const char *buf, size_t n)
+{
+	struct body *b = cookie;
+
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : BODY_START;
+		char *d;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		d = realloc(b->data, cap);
+		if (d == NULL)
+			return -1;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, buf, n);
+	b->len += n;
+	return (ssize_t)n;
+}
 
 /* What one response needs beyond the body. */
 struct reply {
@@ -208,8 +241,8 @@ int main(int argc, char **argv)
 	struct sm_config *cfg = NULL;
 	const struct page_route *route = NULL;
 	struct reply rep = {500, false, false};
-	char *buf = NULL;
-	size_t len = 0;
+	struct body body = {NULL, 0, 0};
+	cookie_io_functions_t io = {NULL, body_write, NULL, NULL};
 	int ret = 0;
 
 	sm_log_open("stackmon.cgi", SM_LOG_INFO, false);
@@ -224,8 +257,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	d.now = sm_clock_wall();
-	d.body = open_memstream(&buf, &len);
-	if (d.body == NULL) {
+	d.body = fopencookie(&body, "w", io);
+	if (d.body == NULL || setvbuf(d.body, NULL, _IOFBF, 64u << 10) != 0) {
 		fputs("Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n"
 		      "out of memory\n", stdout);
 		return 1;
@@ -236,24 +269,26 @@ int main(int argc, char **argv)
 	if (rep.status != 200) {
 		/* Whatever the page wrote is dropped: the error page replaces it. */
 		fflush(d.body);
-		rewind(d.body);
-		len = 0;
+		body.len = 0;
 		if (rep.json)
 			api_error(&d, rep.status);
 		else
 			page_error(&d, rep.status);
 	}
-	fflush(d.body);
-	/* After a rewind, the stream's size is where the last write ended. */
-	len = (size_t)ftell(d.body);
-	write_headers(&rep, len);
-	if (!rep.head)
-		fwrite(buf, 1, len, stdout);
+	if (fflush(d.body) != 0) {
+		/* Out of memory while writing: a short error rather than half a page. */
+		body.len = 0;
+		rep.status = 500;
+		rep.json = false;
+	}
+	write_headers(&rep, body.len);
+	if (!rep.head && body.len)
+		fwrite(body.data, 1, body.len, stdout);
 	if (fflush(stdout) != 0)
 		ret = 1; /* the client went away: nothing to do about it */
 
 	fclose(d.body);
-	free(buf);
+	free(body.data);
 	query_free(d.q, DASH_MAX_KEYS);
 	snapshot_close(&d.snap);
 	index_close(&d.idx);
