@@ -159,6 +159,9 @@ rm -f /var/lib/man-db/auto-update # no man-db index rebuild in a throw-away root
 dpkg -i /tmp/stackmon.deb >/tmp/dpkg-i.log 2>&1 || { cat /tmp/dpkg-i.log; bad "dpkg -i"; exit 1; }
 dpkg-query -W -f='${Status}\n' stackmon | grep -q 'install ok installed' || bad "not installed"
 getent passwd stackmon >/dev/null || bad "postinst did not create user stackmon"
+if getent group libvirt >/dev/null; then
+  id -nG stackmon | grep -qw libvirt || bad "stackmon is not in group libvirt: $(id stackmon)"
+fi
 [ "$(stat -c '%U:%G %a' /var/lib/stackmon 2>/dev/null)" = "stackmon:stackmon 750" ] ||
   bad "/var/lib/stackmon is $(stat -c '%U:%G %a' /var/lib/stackmon 2>&1), want stackmon:stackmon 750"
 for p in "$@"; do
