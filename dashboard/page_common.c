@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,7 +63,7 @@ int dash_fail(struct dash *d, int status, const char *fmt, ...)
 
 int dash_deny(struct dash *d, int status, const char *what, const char *reason_fmt, ...)
 {
-	char reason[256], user[160], path[96];
+	char reason[256], user[160], path[96], addr[64];
 	va_list ap;
 
 	va_start(ap, reason_fmt);
@@ -71,7 +72,8 @@ int dash_deny(struct dash *d, int status, const char *what, const char *reason_f
 	/* Every part may hold request text: esc_log keeps the line one line. */
 	esc_log(user, sizeof(user), d->user ? d->user : "(anonymous)");
 	esc_log(path, sizeof(path), d->path);
-	sm_log_warnx("denied %d: user %s, %s: %s", status, user, path, reason);
+	esc_log(addr, sizeof(addr), getenv("REMOTE_ADDR"));
+	sm_log_warnx("denied %d: user %s from %s, %s: %s", status, user, addr, path, reason);
 	return dash_fail(d, status, "%s", what);
 }
 
