@@ -139,6 +139,7 @@ int main(int argc, char **argv)
 }
 EOF
 	[[ -x $WORK/hold ]] || cc -O2 -o "$WORK/hold" "$WORK/hold.c" $(pkg-config --cflags --libs libvirt)
+	rm -f "$WORK/hold.out"
 	"$WORK/hold" "$1" >"$WORK/hold.out" &
 	local p=$!
 	for ((i = 0; i < 100; i++)); do

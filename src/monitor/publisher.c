@@ -44,7 +44,8 @@
 #include "sm_utf8.h"
 #include "sm_wire.h"
 
-#define EVENT_QUEUE_MAX 4096                    /* unsent events before dropping */
+#define EVENT_QUEUE_MAX SM_WIRE_MAX_DOMAINS     /* unsent events before dropping */
+#define EVENT_BUFFER_KEEP 64                    /* event buffer kept between bursts */
 #define DEADLINE_MAX_NS (2 * SM_NS_PER_SEC)      /* longest wait for a pass */
 #define BACKOFF_MIN_NS (1 * SM_NS_PER_SEC)       /* first reconnect delay */
 #define BACKOFF_MAX_NS (30 * SM_NS_PER_SEC)      /* reconnect delay ceiling */
@@ -1074,6 +1075,13 @@ static void send_events(struct publisher *p, size_t n)
 		}
 		send_body(p, p->topic_event, p->topic_event_len, p->evbuf.data, p->evbuf.size);
 		p->events_sent++;
+	}
+	/* A burst (the first pass over a full node, a mass migration) grows the
+	 * buffer to thousands of 1.6 KiB events; it is not kept afterwards. */
+	if (p->ev_out_cap > EVENT_BUFFER_KEEP) {
+		free(p->ev_out);
+		p->ev_out = NULL;
+		p->ev_out_cap = 0;
 	}
 }
 
