@@ -27,7 +27,8 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("build", help="build directory")
 ap.add_argument("--quick", action="store_true", help="fewer, shorter trials")
-ap.add_argument("--only", choices=["throughput", "latency", "fds"], action="append")
+ap.add_argument("--only", choices=["throughput", "cost", "latency", "fds"], action="append",
+                help="cost: the CPU-cost half of throughput only")
 ap.add_argument("--transport", choices=["tcp", "ipc"], default="tcp",
                 help="tcp on 127.0.0.1 (default) or ipc in a temp dir")
 ap.add_argument("--boost", action="store_true",
@@ -187,6 +188,21 @@ def cpu_cost(publishers, domains, rate, rounds=2):
     return best
 
 
+def cost_only():
+    print("## CPU cost per frame (relay process, all threads, best of 2)\n")
+    print("| publishers | frame | zmq_proxy µs/frame (capacity/core) | "
+          "collector µs/frame (capacity/core) | capacity ratio |")
+    print("| ---: | --- | ---: | ---: | ---: |")
+    for domains, fixed in ((10, 5000), (100, 1000)):
+        size = frame_size(domains)
+        for publishers in (1, 100, 1000):
+            c = cpu_cost(publishers, domains, fixed)
+            print("| %d | %d domains, %d B | %.1f (%d) | %.1f (%d) | %.2f |" %
+                  (publishers, domains, size, c["proxy"], 1e6 / c["proxy"], c["collector"],
+                   1e6 / c["collector"], c["proxy"] / c["collector"]), flush=True)
+    print()
+
+
 def throughput():
     print("## Throughput\n")
     print("CPU cost: relay process CPU time (all threads) per frame at a fixed rate, best of 2;")
@@ -310,6 +326,8 @@ if "fds" in todo:  # first: before earlier trials leave ports in TIME_WAIT
     fds()
 if "throughput" in todo:
     throughput()
+elif "cost" in todo:
+    cost_only()
 if "latency" in todo:
     latency()
 print("Load average at the end: %s" % open("/proc/loadavg").read().split()[0])
