@@ -22,7 +22,7 @@ struct grant {
 };
 
 struct access {
-	char **admins;	      /* administrator user names */
+	char **admins; /* administrator user names */
 	size_t nadmins;
 	struct grant *grants; /* user and anonymous grants, in file order */
 	size_t ngrants;
@@ -134,8 +134,10 @@ static int apply_line(struct access *self, char **w, size_t n, char *err, size_t
 		}
 		for (size_t i = 1; i < n; i++) {
 			if (!access_user_valid(w[i])) {
-				set_err(err, errlen, "bad user name (printable ASCII, no '#', "
-						     "at most %d bytes)", ACCESS_USER_MAX);
+				set_err(err, errlen,
+					"bad user name (printable ASCII, no '#', "
+					"at most %d bytes)",
+					ACCESS_USER_MAX);
 				return -1;
 			}
 			if (add_admin(self, w[i]) < 0)
@@ -220,7 +222,8 @@ struct access *access_load(const char *path, char *err, size_t errlen)
 		}
 		if ((hash = strchr(line, '#')) != NULL)
 			*hash = '\0';
-		for (w = strtok_r(line, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
+		for (w = strtok_r(line, " \t\r\n", &save); w;
+		     w = strtok_r(NULL, " \t\r\n", &save)) {
 			if (n == sizeof(words) / sizeof(words[0])) {
 				set_err(err, errlen, "%s:%u: more than %zu words: split the line",
 					path, lineno, n);

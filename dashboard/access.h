@@ -18,9 +18,9 @@
 #include <stddef.h>
 
 /* Limits of the file's words. */
-#define ACCESS_USER_MAX 128   /* bytes of printable ASCII, no space, no '#' */
-#define ACCESS_PROJECT_MAX 64 /* [A-Za-z0-9._-], as Keystone ids */
-#define ACCESS_FILE_MAX (4u << 20)
+#define ACCESS_USER_MAX	   128 /* bytes of printable ASCII, no space, no '#' */
+#define ACCESS_PROJECT_MAX 64  /* [A-Za-z0-9._-], as Keystone ids */
+#define ACCESS_FILE_MAX	   (4u << 20)
 
 struct access; /* opaque */
 

@@ -16,7 +16,8 @@ int api_index(struct dash *d)
 	fputs("{\"api\":1,\"endpoints\":[\"projects\",\"snapshot?project=ID\","
 	      "\"instance?uuid=UUID\",\"series?uuid=UUID&metric=NAME&window=3h\","
 	      "\"hosts\",\"host?name=HOST\",\"series?host=HOST&metric=NAME&window=3h\"],"
-	      "\"windows\":[", d->body);
+	      "\"windows\":[",
+	      d->body);
 	for (int i = 0; i < WIN_COUNT; i++)
 		fprintf(d->body, "%s\"%s\"", i ? "," : "", windows[i].name);
 	fputs("]}\n", d->body);
@@ -30,8 +31,7 @@ struct proj_ctx {
 	bool found;
 };
 
-static void json_project(struct dash *d, bool *first, const char *id, const char *name,
-			 long active)
+static void json_project(struct dash *d, bool *first, const char *id, const char *name, long active)
 {
 	fputs(*first ? "{\"id\":" : ",{\"id\":", d->body);
 	*first = false;
@@ -106,8 +106,9 @@ int api_snapshot(struct dash *d)
 	esc_json(d->body, project);
 	fputs(",\"name\":", d->body);
 	esc_json(d->body, list.n ? list.rows[0].project_name : NULL);
-	fprintf(d->body, "},\"time\":%.3f,\"stale_after\":%g,\"sort\":\"%s\",\"order\":\"%s\","
-			 "\"instances\":[",
+	fprintf(d->body,
+		"},\"time\":%.3f,\"stale_after\":%g,\"sort\":\"%s\",\"order\":\"%s\","
+		"\"instances\":[",
 		d->now, d->stale_after, sort_name(o.sort), o.desc ? "desc" : "asc");
 	for (size_t i = 0; i < list.n; i++) {
 		if (i)
@@ -221,8 +222,9 @@ int api_series(struct dash *d)
 	fprintf(d->body, ",\"unit\":\"%s\",\"window\":\"%s\"", unit_name(f->cls.unit),
 		windows[w].name);
 	if (series_fetch(d->data_dir, f->path, from, now, now, &s, why, sizeof(why)) < 0) {
-		fprintf(d->body, ",\"from\":%lld,\"until\":%lld,\"step\":null,\"values\":[],"
-				 "\"unavailable\":",
+		fprintf(d->body,
+			",\"from\":%lld,\"until\":%lld,\"step\":null,\"values\":[],"
+			"\"unavailable\":",
 			(long long)from, (long long)now);
 		esc_json(d->body, why);
 	} else if (s == NULL) {
@@ -280,7 +282,9 @@ static void json_host(struct dash *d, const struct snap_host *h)
 	fputs(",\"domains\":", o);
 	json_num(o, h->domains >= 0 ? h->domains : NAN);
 	fprintf(o, ",\"active_instances\":%u,\"libvirt_ok\":%s}", h->active,
-		h->libvirt_ok < 0 ? "null" : h->libvirt_ok ? "true" : "false");
+		h->libvirt_ok < 0 ? "null"
+		: h->libvirt_ok	  ? "true"
+				  : "false");
 }
 
 int api_hosts(struct dash *d)
@@ -288,7 +292,8 @@ int api_hosts(struct dash *d)
 	struct snap_hosts hosts = {0};
 
 	if (!d->admin)
-		return dash_deny(d, 403, "administrators only", "host list for a non-administrator");
+		return dash_deny(d, 403, "administrators only",
+				 "host list for a non-administrator");
 	if (snapshot_hosts(d->snap, NULL, &hosts) < 0)
 		return dash_fail(d, 500, "cannot read the index");
 	fputs("{\"hosts\":[", d->body);

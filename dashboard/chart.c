@@ -12,13 +12,13 @@
 
 #include "esc.h"
 
-#define VIEW_W 560
-#define VIEW_H 172
-#define PLOT_X0 56 /* left edge of the plot area */
-#define PLOT_Y0 6  /* top */
-#define PLOT_H 144 /* height: bottom at 150 */
-#define BUCKET_W 2 /* px per bucket: PLOT_W = CHART_BUCKETS * BUCKET_W = 496 */
-#define PLOT_W (CHART_BUCKETS * BUCKET_W)
+#define VIEW_W	 560
+#define VIEW_H	 172
+#define PLOT_X0	 56  /* left edge of the plot area */
+#define PLOT_Y0	 6   /* top */
+#define PLOT_H	 144 /* height: bottom at 150 */
+#define BUCKET_W 2   /* px per bucket: PLOT_W = CHART_BUCKETS * BUCKET_W = 496 */
+#define PLOT_W	 (CHART_BUCKETS * BUCKET_W)
 
 double chart_nice_max(double max, enum unit u, int *divisions)
 {
@@ -112,8 +112,8 @@ static void write_legend(FILE *out, const struct chart *c)
 		unit_format(c->unit, st.last, true, last, sizeof(last));
 		unit_format(c->unit, st.mean, true, mean, sizeof(mean));
 		unit_format(c->unit, st.max, true, max, sizeof(max));
-		fprintf(out, " <span class=\"st\">last %s \u00b7 avg %s \u00b7 max %s</span></li>", last,
-			mean, max);
+		fprintf(out, " <span class=\"st\">last %s \u00b7 avg %s \u00b7 max %s</span></li>",
+			last, mean, max);
 	}
 	fputs("</ul>", out);
 }
@@ -141,7 +141,8 @@ static void axis_label(enum unit u, double v, double step, char *buf, size_t len
 		v /= scale;
 		step /= scale;
 	}
-	while (decimals < 6 && fabs(step * pow(10, decimals) - round(step * pow(10, decimals))) > 1e-6)
+	while (decimals < 6 &&
+	       fabs(step * pow(10, decimals) - round(step * pow(10, decimals))) > 1e-6)
 		decimals++;
 	if (u == UNIT_BYTES_PS || u == UNIT_KIB)
 		snprintf(buf, len, "%.*f %s%s", decimals, v, prefix[k], u == UNIT_KIB ? "" : "/s");
@@ -188,7 +189,8 @@ static void write_axes(FILE *out, const struct chart *c, double ymax, int div, b
 		/* A label cut by the edge of the picture is left out. */
 		if (x < PLOT_X0 + 14 || x > PLOT_X0 + PLOT_W - 16)
 			continue;
-		fprintf(out, "<text class=\"xl\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>",
+		fprintf(out,
+			"<text class=\"xl\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>",
 			x, PLOT_Y0 + PLOT_H + 16, label);
 	}
 	fputs("</g>", out);
@@ -213,7 +215,8 @@ static void write_band(FILE *out, const struct buckets *b, double ymax, size_t k
 			continue;
 		}
 		for (j = i; j < b->n && isfinite(b->mean[j]); j++)
-			fprintf(out, "%c%d %.1f", j == i ? 'M' : 'L', xpos(j), ypos(b->max[j], ymax));
+			fprintf(out, "%c%d %.1f", j == i ? 'M' : 'L', xpos(j),
+				ypos(b->max[j], ymax));
 		for (size_t r = j; r-- > i;)
 			fprintf(out, "L%d %.1f", xpos(r), ypos(b->min[r], ymax));
 		fputc('Z', out);
@@ -235,7 +238,8 @@ static void write_line(FILE *out, const struct buckets *b, double ymax, size_t k
 		prev = i > 0 && isfinite(b->mean[i - 1]);
 		next = i + 1 < b->n && isfinite(b->mean[i + 1]);
 		if (!prev)
-			fprintf(out, "M%d %.1f%s", xpos(i), ypos(b->mean[i], ymax), next ? "" : "h1");
+			fprintf(out, "M%d %.1f%s", xpos(i), ypos(b->mean[i], ymax),
+				next ? "" : "h1");
 		else
 			fprintf(out, "L%d %.1f", xpos(i), ypos(b->mean[i], ymax));
 	}
@@ -263,8 +267,10 @@ void chart_write(FILE *out, const struct chart *c)
 	fputs("</span>", out);
 	write_legend(out, c);
 	fputs("</figcaption>", out);
-	fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" role=\"img\" "
-		     "aria-label=\"", VIEW_W, VIEW_H);
+	fprintf(out,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" role=\"img\" "
+		"aria-label=\"",
+		VIEW_W, VIEW_H);
 	esc_html(out, c->title);
 	fputs("\"><title>", out);
 	esc_html(out, c->title);
@@ -281,7 +287,9 @@ void chart_write(FILE *out, const struct chart *c)
 		write_line(out, &c->series[i].b, ymax, k);
 	}
 	if (with_data == 0)
-		fprintf(out, "<text class=\"nodata\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">"
-			     "no data in this window</text>", PLOT_X0 + PLOT_W / 2, PLOT_Y0 + PLOT_H / 2);
+		fprintf(out,
+			"<text class=\"nodata\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">"
+			"no data in this window</text>",
+			PLOT_X0 + PLOT_W / 2, PLOT_Y0 + PLOT_H / 2);
 	fputs("</svg></figure>\n", out);
 }

@@ -56,8 +56,7 @@ static int cmp_files(const void *a, const void *b)
 	return c ? c : strcmp(fa->name, fb->name);
 }
 
-int metric_files_load(struct dash *d, const char *uuid, const char *host,
-		      struct metric_files *out)
+int metric_files_load(struct dash *d, const char *uuid, const char *host, struct metric_files *out)
 {
 	struct collect c = {out, 0, host != NULL, false};
 
@@ -121,8 +120,8 @@ void charts_write(struct dash *d, const struct metric_files *m, enum window w)
 	}
 	fputs("<div class=\"charts\">\n", d->body);
 	for (size_t i = 0; i < m->n;) {
-		struct chart c = {m->v[i].cls.title, m->v[i].cls.unit, from, now, windows[w].tick,
-				  0, series};
+		struct chart c = {
+		    m->v[i].cls.title, m->v[i].cls.unit, from, now, windows[w].tick, 0, series};
 		size_t j;
 
 		for (j = i; j < m->n && strcmp(m->v[j].cls.chart, m->v[i].cls.chart) == 0; j++) {

@@ -22,42 +22,43 @@
 
 struct dash {
 	/* configuration */
-	const char *data_dir;	 /* aggregator's data directory */
-	const char *index_path;	 /* its index */
-	const char *title;	 /* page title */
-	double stale_after;	 /* seconds after which a latest point is stale */
+	const char *data_dir;	/* aggregator's data directory */
+	const char *index_path; /* its index */
+	const char *title;	/* page title */
+	double stale_after;	/* seconds after which a latest point is stale */
 	/* requester */
-	struct access *access;	 /* the access list */
-	const char *user;	 /* REMOTE_USER, or NULL when anonymous */
-	bool admin;		 /* the user is an administrator */
-	const char **projects;	 /* projects given to the user by name (access_projects) */
+	struct access *access; /* the access list */
+	const char *user;      /* REMOTE_USER, or NULL when anonymous */
+	bool admin;	       /* the user is an administrator */
+	const char **projects; /* projects given to the user by name (access_projects) */
 	size_t nprojects;
-	char **project_names;	 /* their names in the index (NULL each when unknown) */
+	char **project_names; /* their names in the index (NULL each when unknown) */
 	/* request */
-	const char *script;	 /* SCRIPT_NAME: the base of every link */
-	const char *path;	 /* PATH_INFO of the route ("/", "/instance", …) */
+	const char *script;	      /* SCRIPT_NAME: the base of every link */
+	const char *path;	      /* PATH_INFO of the route ("/", "/instance", …) */
 	const struct query_key *keys; /* the route's query keys */
 	size_t nkeys;
-	char *q[DASH_MAX_KEYS];	 /* query values by the route's key order; NULL = absent */
-	double now;		 /* wall clock at the start of the request */
+	char *q[DASH_MAX_KEYS]; /* query values by the route's key order; NULL = absent */
+	double now;		/* wall clock at the start of the request */
 	/* data */
-	struct agg_index *idx;	 /* read-only */
-	struct snapshot *snap;	 /* read-only */
+	struct agg_index *idx; /* read-only */
+	struct snapshot *snap; /* read-only */
 	/* response */
-	FILE *body;		 /* the body, in memory until the status is known */
+	FILE *body; /* the body, in memory until the status is known */
 	const char *content_type;
-	char message[512];	 /* error text for a non-200 answer */
+	char message[512]; /* error text for a non-200 answer */
 };
 
 /* Sets the message and returns `status`, for `return dash_fail(d, 404, …)`.
  * The message is shown to the requester: it must not reveal whether the
  * object exists. */
-int dash_fail(struct dash *d, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int dash_fail(struct dash *d, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Logs a refused request to stderr (the web server's error log) with the
  * user, the route and the reason, and returns dash_fail(d, status, what). */
 int dash_deny(struct dash *d, int status, const char *what, const char *reason_fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* The validated value of query parameter `name`, or NULL when absent. */
 const char *dash_param(const struct dash *d, const char *name);

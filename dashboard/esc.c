@@ -45,13 +45,25 @@ void esc_html(FILE *out, const char *s)
 		const char *ent = NULL;
 
 		switch (*p) {
-		case '&': ent = "&amp;"; break;
-		case '<': ent = "&lt;"; break;
-		case '>': ent = "&gt;"; break;
-		case '"': ent = "&quot;"; break;
-		case '\'': ent = "&#39;"; break;
-		case '\0': break;
-		default: continue;
+		case '&':
+			ent = "&amp;";
+			break;
+		case '<':
+			ent = "&lt;";
+			break;
+		case '>':
+			ent = "&gt;";
+			break;
+		case '"':
+			ent = "&quot;";
+			break;
+		case '\'':
+			ent = "&#39;";
+			break;
+		case '\0':
+			break;
+		default:
+			continue;
 		}
 		fwrite(run, 1, (size_t)(p - run), out);
 		if (*p == '\0')
@@ -71,11 +83,21 @@ void esc_json_body(FILE *out, const char *s)
 		return;
 	for (; *p; p++) {
 		switch (*p) {
-		case '"': fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '<': fputs("\\u003c", out); break;
-		case '>': fputs("\\u003e", out); break;
-		case '&': fputs("\\u0026", out); break;
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '<':
+			fputs("\\u003c", out);
+			break;
+		case '>':
+			fputs("\\u003e", out);
+			break;
+		case '&':
+			fputs("\\u0026", out);
+			break;
 		case 0xE2:
 			/* U+2028 / U+2029 are E2 80 A8 / E2 80 A9. */
 			if (p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) {

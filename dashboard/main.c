@@ -23,14 +23,14 @@
 #define DEFAULT_CONF "/etc/stackmon/dashboard.conf"
 
 static const struct sm_config_key dash_keys[] = {
-	{"data_dir", SM_CFG_STRING, 0, 0, NULL,
-	 "the aggregator's data directory (its Whisper files and index)"},
-	{"index", SM_CFG_STRING, 0, 0, NULL, "the aggregator's index; unset: DATA_DIR/index.sqlite"},
-	{"access_list", SM_CFG_STRING, 0, 0, "/etc/stackmon/access.list",
-	 "who may see which project (docs/DASHBOARD.md)"},
-	{"stale_after", SM_CFG_DOUBLE, 0.1, 86400, "5",
-	 "seconds after which an instance's latest point is shown as stale"},
-	{"title", SM_CFG_STRING, 0, 0, "StackMon", "title of every page"},
+    {"data_dir", SM_CFG_STRING, 0, 0, NULL,
+     "the aggregator's data directory (its Whisper files and index)"},
+    {"index", SM_CFG_STRING, 0, 0, NULL, "the aggregator's index; unset: DATA_DIR/index.sqlite"},
+    {"access_list", SM_CFG_STRING, 0, 0, "/etc/stackmon/access.list",
+     "who may see which project (docs/DASHBOARD.md)"},
+    {"stale_after", SM_CFG_DOUBLE, 0.1, 86400, "5",
+     "seconds after which an instance's latest point is shown as stale"},
+    {"title", SM_CFG_STRING, 0, 0, "StackMon", "title of every page"},
 };
 
 /* The body, kept in memory until the status is known. A stream of our own
@@ -75,14 +75,22 @@ struct reply {
 static const char *status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
 	}
 }
 
@@ -158,8 +166,8 @@ static int prepare(struct dash *d, struct sm_config **cfg, const struct page_rou
 	d->data_dir = sm_config_string(*cfg, "data_dir");
 	if (d->data_dir == NULL) {
 		sm_log_err("configuration %s: data_dir is not set", conf);
-		return dash_fail(d, 500, "The dashboard's configuration (%s) does not set data_dir.",
-				 conf);
+		return dash_fail(d, 500,
+				 "The dashboard's configuration (%s) does not set data_dir.", conf);
 	}
 	d->index_path = sm_config_string(*cfg, "index");
 	if (d->index_path == NULL) {
@@ -182,8 +190,9 @@ static int prepare(struct dash *d, struct sm_config **cfg, const struct page_rou
 	d->access = access_load(sm_config_string(*cfg, "access_list"), err, sizeof(err));
 	if (d->access == NULL) {
 		sm_log_err("access list: %s", err);
-		return dash_fail(d, 500, "The access list cannot be used (see the server's error "
-					 "log).");
+		return dash_fail(d, 500,
+				 "The access list cannot be used (see the server's error "
+				 "log).");
 	}
 	d->user = user && *user ? user : NULL;
 	if (d->user == NULL && !access_anonymous_allowed(d->access))
@@ -201,8 +210,10 @@ static int prepare(struct dash *d, struct sm_config **cfg, const struct page_rou
 	if ((*route)->needs_index) {
 		d->idx = index_open(d->index_path, INDEX_READ_ONLY, &ierr);
 		if (d->idx == NULL)
-			return dash_fail(d, 503, "The aggregator's index cannot be read (%s): is the "
-						 "aggregator running?", index_error_name(ierr));
+			return dash_fail(d, 503,
+					 "The aggregator's index cannot be read (%s): is the "
+					 "aggregator running?",
+					 index_error_name(ierr));
 		d->snap = snapshot_open(d->index_path, err, sizeof(err));
 		if (d->snap == NULL) {
 			sm_log_err("%s", err);
@@ -227,7 +238,8 @@ static void write_headers(const struct reply *rep, size_t length)
 	fputs("X-Content-Type-Options: nosniff\r\n"
 	      "X-Frame-Options: DENY\r\n"
 	      "Referrer-Policy: no-referrer\r\n"
-	      "Cross-Origin-Resource-Policy: same-origin\r\n", stdout);
+	      "Cross-Origin-Resource-Policy: same-origin\r\n",
+	      stdout);
 	if (rep->status == 401)
 		fputs("WWW-Authenticate: Basic realm=\"StackMon\", charset=\"UTF-8\"\r\n", stdout);
 	if (rep->status == 405)
@@ -251,8 +263,9 @@ int main(int argc, char **argv)
 			printf("stackmon.cgi %s\n", STACKMON_VERSION);
 			return 0;
 		}
-		fprintf(stderr, "stackmon.cgi %s: a CGI program; run it from a web server "
-				"(docs/DASHBOARD.md). REQUEST_METHOD is not set.\n",
+		fprintf(stderr,
+			"stackmon.cgi %s: a CGI program; run it from a web server "
+			"(docs/DASHBOARD.md). REQUEST_METHOD is not set.\n",
 			STACKMON_VERSION);
 		return 2;
 	}
@@ -260,7 +273,8 @@ int main(int argc, char **argv)
 	d.body = fopencookie(&body, "w", io);
 	if (d.body == NULL || setvbuf(d.body, NULL, _IOFBF, 64u << 10) != 0) {
 		fputs("Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n"
-		      "out of memory\n", stdout);
+		      "out of memory\n",
+		      stdout);
 		return 1;
 	}
 	rep.status = prepare(&d, &cfg, &route, &rep);

@@ -13,8 +13,8 @@
 /* One known metric (or the <what> of a per-device one). */
 struct known {
 	const char *name;
-	const char *chart;   /* chart key suffix */
-	const char *title;   /* chart title ("%s" = device for per-device ones) */
+	const char *chart; /* chart key suffix */
+	const char *title; /* chart title ("%s" = device for per-device ones) */
 	const char *label;
 	enum unit unit;
 	int major, minor, order;
@@ -37,8 +37,8 @@ static const struct known host_metrics[] = {
     {"load15", "load", "Node load average", "15 min", UNIT_LOAD, 1, 0, 2},
     {"mem_pct", "mem", "Node memory utilisation", "used", UNIT_PCT, 2, 0, 0},
     {"mem_used_kib", "memkib", "Node memory used", "used", UNIT_KIB, 3, 0, 0},
-    {"libvirt_latency_ms", "libvirt", "libvirt latency (slowest call per tick)", "latency",
-     UNIT_MS, 4, 0, 0},
+    {"libvirt_latency_ms", "libvirt", "libvirt latency (slowest call per tick)", "latency", UNIT_MS,
+     4, 0, 0},
     {"domains", "domains", "Active domains", "domains", UNIT_COUNT, 5, 0, 0},
 };
 
@@ -55,14 +55,14 @@ static const struct known nic_metrics[] = {
     {"tx_bytes_ps", "bytes", "Network %s: throughput", "tx", UNIT_BYTES_PS, 20, 0, 1},
     {"rx_packets_ps", "pkts", "Network %s: packets", "rx", UNIT_PKT_PS, 20, 1, 0},
     {"tx_packets_ps", "pkts", "Network %s: packets", "tx", UNIT_PKT_PS, 20, 1, 1},
-    {"rx_errors", "err", "Network %s: errors and drops (cumulative)", "rx errors", UNIT_COUNT,
-     20, 2, 0},
-    {"rx_drops", "err", "Network %s: errors and drops (cumulative)", "rx drops", UNIT_COUNT, 20,
-     2, 1},
-    {"tx_errors", "err", "Network %s: errors and drops (cumulative)", "tx errors", UNIT_COUNT,
-     20, 2, 2},
-    {"tx_drops", "err", "Network %s: errors and drops (cumulative)", "tx drops", UNIT_COUNT, 20,
-     2, 3},
+    {"rx_errors", "err", "Network %s: errors and drops (cumulative)", "rx errors", UNIT_COUNT, 20,
+     2, 0},
+    {"rx_drops", "err", "Network %s: errors and drops (cumulative)", "rx drops", UNIT_COUNT, 20, 2,
+     1},
+    {"tx_errors", "err", "Network %s: errors and drops (cumulative)", "tx errors", UNIT_COUNT, 20,
+     2, 2},
+    {"tx_drops", "err", "Network %s: errors and drops (cumulative)", "tx drops", UNIT_COUNT, 20, 2,
+     3},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -70,15 +70,24 @@ static const struct known nic_metrics[] = {
 const char *unit_name(enum unit u)
 {
 	switch (u) {
-	case UNIT_PCT: return "percent";
-	case UNIT_LOAD: return "load";
-	case UNIT_BYTES_PS: return "bytes_per_second";
-	case UNIT_REQ_PS: return "requests_per_second";
-	case UNIT_PKT_PS: return "packets_per_second";
-	case UNIT_KIB: return "kibibytes";
-	case UNIT_MS: return "milliseconds";
-	case UNIT_COUNT: return "count";
-	case UNIT_NONE: break;
+	case UNIT_PCT:
+		return "percent";
+	case UNIT_LOAD:
+		return "load";
+	case UNIT_BYTES_PS:
+		return "bytes_per_second";
+	case UNIT_REQ_PS:
+		return "requests_per_second";
+	case UNIT_PKT_PS:
+		return "packets_per_second";
+	case UNIT_KIB:
+		return "kibibytes";
+	case UNIT_MS:
+		return "milliseconds";
+	case UNIT_COUNT:
+		return "count";
+	case UNIT_NONE:
+		break;
 	}
 	return "none";
 }
@@ -145,11 +154,20 @@ void unit_format(enum unit u, double v, bool with_unit, char *buf, size_t len)
 		return;
 	}
 	switch (u) {
-	case UNIT_PCT: snprintf(buf, len, "%s %%", num); break;
-	case UNIT_REQ_PS: snprintf(buf, len, "%s req/s", num); break;
-	case UNIT_PKT_PS: snprintf(buf, len, "%s pkt/s", num); break;
-	case UNIT_MS: snprintf(buf, len, "%s ms", num); break;
-	default: snprintf(buf, len, "%s", num);
+	case UNIT_PCT:
+		snprintf(buf, len, "%s %%", num);
+		break;
+	case UNIT_REQ_PS:
+		snprintf(buf, len, "%s req/s", num);
+		break;
+	case UNIT_PKT_PS:
+		snprintf(buf, len, "%s pkt/s", num);
+		break;
+	case UNIT_MS:
+		snprintf(buf, len, "%s ms", num);
+		break;
+	default:
+		snprintf(buf, len, "%s", num);
 	}
 }
 

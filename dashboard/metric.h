@@ -33,12 +33,12 @@ void unit_format(enum unit u, double v, bool with_unit, char *buf, size_t len);
 
 /* Where a metric goes. */
 struct metric_class {
-	char chart[320];	 /* chart key: metrics with the same key share a chart */
+	char chart[320]; /* chart key: metrics with the same key share a chart */
 	char title[320]; /* chart title (plain text; escape it when writing) */
-	char label[272];	 /* legend label of this metric within its chart */
+	char label[272]; /* legend label of this metric within its chart */
 	enum unit unit;
-	int major;	 /* chart order: major, then dev, then minor */
-	char dev[64];	 /* device name for disk/nic charts, else "" */
+	int major;    /* chart order: major, then dev, then minor */
+	char dev[64]; /* device name for disk/nic charts, else "" */
 	int minor;
 	int order; /* series order within the chart */
 };

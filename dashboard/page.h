@@ -101,8 +101,7 @@ struct metric_files {
 
 /* Loads the metric files of instance `uuid` or host `host` (the other one
  * NULL), classified and sorted. Returns 0 or -1. */
-int metric_files_load(struct dash *d, const char *uuid, const char *host,
-		      struct metric_files *out);
+int metric_files_load(struct dash *d, const char *uuid, const char *host, struct metric_files *out);
 void metric_files_clear(struct metric_files *m);
 /* The file of metric `name`, or NULL. */
 const struct metric_file *metric_files_find(const struct metric_files *m, const char *name);
@@ -149,14 +148,14 @@ void table_sort(struct snap_row *rows, size_t n, enum sort_key key, bool desc, d
 bool row_stale(const struct dash *d, const struct snap_row *r);
 
 struct table_opts {
-	bool show_project;	 /* a Project column (host pages) */
-	bool show_host;		 /* a Host column */
+	bool show_project; /* a Project column (host pages) */
+	bool show_host;	   /* a Host column */
 	enum sort_key sort;
 	bool desc;
-	const char *path;	 /* route of the sort links */
-	const char *param;	 /* the page's own parameter kept in sort links ("project", "name") */
+	const char *path;  /* route of the sort links */
+	const char *param; /* the page's own parameter kept in sort links ("project", "name") */
 	const char *param_value;
-	const char *refresh;	 /* kept in sort links when set */
+	const char *refresh; /* kept in sort links when set */
 };
 
 /* Parses the route's sort= and order= values into o->sort and o->desc;
@@ -164,8 +163,7 @@ struct table_opts {
 int table_opts_parse(struct dash *d, const char *sort, const char *order, struct table_opts *o);
 
 /* Writes the table (with totals) of rows, already sorted. */
-void table_write(struct dash *d, const struct snap_row *rows, size_t n,
-		 const struct table_opts *o);
+void table_write(struct dash *d, const struct snap_row *rows, size_t n, const struct table_opts *o);
 
 /* Writes one row as a JSON object (API). */
 void json_row(struct dash *d, const struct snap_row *r);

@@ -22,7 +22,7 @@ extern const char dash_style_sha256_hex[];
 const char *dash_style_csp(void)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	static char out[64];
 	unsigned char raw[32];
 	size_t o;
@@ -143,7 +143,7 @@ void page_time(double t, char *buf, size_t len)
 
 const char *page_state_name(unsigned state)
 {
-	static const char *const names[] = {"no state", "running",  "blocked", "paused",
+	static const char *const names[] = {"no state",	     "running",	 "blocked", "paused",
 					    "shutting down", "shut off", "crashed", "suspended"};
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
@@ -196,7 +196,8 @@ void page_begin(struct dash *d, const char *title, const char *active_project,
 
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>"
-	      "<meta name=\"referrer\" content=\"no-referrer\"/>", o);
+	      "<meta name=\"referrer\" content=\"no-referrer\"/>",
+	      o);
 	if (refresh > 0)
 		fprintf(o, "<meta http-equiv=\"refresh\" content=\"%d\"/>", refresh);
 	fputs("<title>", o);
@@ -227,21 +228,30 @@ void page_end(struct dash *d)
 	char when[64];
 
 	page_time(d->now, when, sizeof(when));
-	fprintf(d->body, "</main>\n<footer>StackMon %s \u00b7 page made %s</footer></body></html>\n",
+	fprintf(d->body,
+		"</main>\n<footer>StackMon %s \u00b7 page made %s</footer></body></html>\n",
 		STACKMON_VERSION, when);
 }
 
 static const char *status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
 	}
 }
 
@@ -249,10 +259,11 @@ void page_error(struct dash *d, int status)
 {
 	FILE *o = d->body;
 
-	fprintf(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
-		   "<title>%d %s</title><style>%s</style></head>\n<body><div class=\"err\">"
-		   "<h1>%d %s</h1><p>", status, status_text(status), dash_style_css, status,
-		status_text(status));
+	fprintf(o,
+		"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
+		"<title>%d %s</title><style>%s</style></head>\n<body><div class=\"err\">"
+		"<h1>%d %s</h1><p>",
+		status, status_text(status), dash_style_css, status, status_text(status));
 	esc_html(o, d->message);
 	fputs("</p>", o);
 	if (d->script && (status == 404 || status == 400 || status == 403)) {

@@ -17,9 +17,9 @@
 
 /* Answers for objects that are missing or not the requester's: one text
  * each, whichever it is, so that ids cannot be probed. */
-#define NO_PROJECT "No such project, or not visible to you."
+#define NO_PROJECT  "No such project, or not visible to you."
 #define NO_INSTANCE "No such instance, or not visible to you."
-#define ADMIN_ONLY "This page is for administrators."
+#define ADMIN_ONLY  "This page is for administrators."
 
 /* Auto-refresh periods a page accepts (seconds). */
 static int refresh_parse(struct dash *d, const char *text, int *out)
@@ -125,8 +125,9 @@ static void write_loss(FILE *out, const struct loss_ctx *loss, const char *host)
 			continue;
 		if (loss->v[i].received + loss->v[i].lost == 0)
 			break;
-		fprintf(out, "%.3g %%", 100.0 * (double)loss->v[i].lost /
-						(double)(loss->v[i].received + loss->v[i].lost));
+		fprintf(out, "%.3g %%",
+			100.0 * (double)loss->v[i].lost /
+			    (double)(loss->v[i].received + loss->v[i].lost));
 		return;
 	}
 	fputs("\u2014", out);
@@ -138,8 +139,8 @@ static bool host_stale(const struct dash *d, const struct snap_host *h)
 }
 
 /* The hosts table of the overview (every host) and of a host page (one). */
-static void hosts_table(struct dash *d, const struct snap_hosts *hosts,
-			const struct loss_ctx *loss, bool links)
+static void hosts_table(struct dash *d, const struct snap_hosts *hosts, const struct loss_ctx *loss,
+			bool links)
 {
 	static const char *const k[] = {"name"};
 	FILE *o = d->body;
@@ -147,7 +148,8 @@ static void hosts_table(struct dash *d, const struct snap_hosts *hosts,
 	fputs("<div class=\"tw\"><table><thead><tr><th class=\"l\">Host</th><th>CPUs</th>"
 	      "<th>CPU %</th><th>load 1</th><th>5</th><th>15</th><th>memory %</th>"
 	      "<th>memory used</th><th>domains</th><th>libvirt</th><th>frame loss</th>"
-	      "<th>age</th></tr></thead><tbody>\n", o);
+	      "<th>age</th></tr></thead><tbody>\n",
+	      o);
 	for (size_t i = 0; i < hosts->n; i++) {
 		const struct snap_host *h = &hosts->rows[i];
 		const char *v[] = {h->name};
@@ -174,7 +176,8 @@ static void hosts_table(struct dash *d, const struct snap_hosts *hosts,
 		unit_format(UNIT_KIB, h->mem_used_kib, true, b[5], sizeof(b[5]));
 		unit_format(UNIT_KIB, h->mem_total_kib, true, b[6], sizeof(b[6]));
 		page_age(d->now - h->time, b[7], sizeof(b[7]));
-		fprintf(o, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s / %s</td>",
+		fprintf(o,
+			"<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s / %s</td>",
 			b[0], b[1], b[2], b[3], b[4], b[5], b[6]);
 		if (h->domains >= 0)
 			fprintf(o, "<td>%d</td>", h->domains);
@@ -290,8 +293,10 @@ int page_home(struct dash *d)
 	fprintf(d->body, "</span> \u00b7 <b>%zu</b> active instance%s", list.n,
 		list.n == 1 ? "" : "s");
 	if (stale)
-		fprintf(d->body, " \u00b7 <b class=\"hi\">%zu stale</b> (no point for more than "
-				 "%g s)", stale, d->stale_after);
+		fprintf(d->body,
+			" \u00b7 <b class=\"hi\">%zu stale</b> (no point for more than "
+			"%g s)",
+			stale, d->stale_after);
 	if (isfinite(newest)) {
 		char age[32];
 
@@ -389,11 +394,16 @@ static void tile(FILE *o, const char *label, enum unit u, double v)
 static const char *basis_name(int basis)
 {
 	switch (basis) {
-	case 1: return "guest view (usable)";
-	case 2: return "guest view (unused)";
-	case 3: return "host view (QEMU RSS)";
-	case 4: return "host view (balloon)";
-	default: return "unknown";
+	case 1:
+		return "guest view (usable)";
+	case 2:
+		return "guest view (unused)";
+	case 3:
+		return "host view (QEMU RSS)";
+	case 4:
+		return "host view (balloon)";
+	default:
+		return "unknown";
 	}
 }
 
@@ -437,8 +447,8 @@ int page_instance(struct dash *d)
 	}
 	fputs("</p><h1>", d->body);
 	esc_html(d->body, name);
-	fprintf(d->body, "<span class=\"badge %s\">%s</span>",
-		r.state == 1 ? "b-ok" : "b-state", page_state_name(r.state));
+	fprintf(d->body, "<span class=\"badge %s\">%s</span>", r.state == 1 ? "b-ok" : "b-state",
+		page_state_name(r.state));
 	if (isfinite(r.stopped_at))
 		fputs("<span class=\"badge b-bad\">stopped</span>", d->body);
 	else if (stale)
@@ -451,8 +461,10 @@ int page_instance(struct dash *d)
 	tile(d->body, "memory", UNIT_PCT, r.v[SNAP_MEM]);
 	for (int i = 0; i < 3; i++)
 		unit_format(UNIT_LOAD, r.v[SNAP_LOAD1 + i], false, buf[i], sizeof(buf[i]));
-	fprintf(d->body, "<div class=\"tile\"><span>load 1 / 5 / 15 min</span><b>%s / %s / %s</b>"
-			 "</div>", buf[0], buf[1], buf[2]);
+	fprintf(d->body,
+		"<div class=\"tile\"><span>load 1 / 5 / 15 min</span><b>%s / %s / %s</b>"
+		"</div>",
+		buf[0], buf[1], buf[2]);
 	tile(d->body, "disk read", UNIT_BYTES_PS, r.v[SNAP_RD_BYTES]);
 	tile(d->body, "disk write", UNIT_BYTES_PS, r.v[SNAP_WR_BYTES]);
 	tile(d->body, "net rx", UNIT_BYTES_PS, r.v[SNAP_RX_BYTES]);
@@ -499,8 +511,9 @@ int page_instance(struct dash *d)
 	index_list_moves(d->idx, uuid, write_move, d);
 	fputs("</dl></div>\n<h2>Graphs</h2><div class=\"bar\">", d->body);
 	window_links(d, "/instance", "uuid", uuid, (enum window)w);
-	fprintf(d->body, "<span>%s points, a line for the mean and a band from min to max; "
-			 "gaps are missing data.</span></div>\n",
+	fprintf(d->body,
+		"<span>%s points, a line for the mean and a band from min to max; "
+		"gaps are missing data.</span></div>\n",
 		w <= WIN_3H ? "1-second" : "1-minute");
 	charts_write(d, &files, (enum window)w);
 	page_end(d);

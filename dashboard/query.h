@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 /* Longest QUERY_STRING accepted, and most key=value pairs. */
-#define QUERY_MAX_LEN 2048
+#define QUERY_MAX_LEN	2048
 #define QUERY_MAX_PAIRS 16
 
 /* What a value may contain (after percent-decoding). */
@@ -25,9 +25,9 @@ enum query_class {
 
 /* One key a page accepts. */
 struct query_key {
-	const char *name;       /* exact, case-sensitive */
+	const char *name;	/* exact, case-sensitive */
 	enum query_class class; /* allowed characters */
-	size_t max_len;         /* bytes after decoding, >= 1 */
+	size_t max_len;		/* bytes after decoding, >= 1 */
 };
 
 /*

@@ -5,11 +5,26 @@
  */
 #include "page.h"
 
-#define WINDOW {"window", QUERY_WORD, 3}
-#define SORT {"sort", QUERY_WORD, 16}
-#define ORDER {"order", QUERY_WORD, 4}
-#define PROJECT {"project", QUERY_ID, 64}
-#define UUID {"uuid", QUERY_UUID, 36}
+#define WINDOW                                                                                     \
+	{                                                                                          \
+		"window", QUERY_WORD, 3                                                            \
+	}
+#define SORT                                                                                       \
+	{                                                                                          \
+		"sort", QUERY_WORD, 16                                                             \
+	}
+#define ORDER                                                                                      \
+	{                                                                                          \
+		"order", QUERY_WORD, 4                                                             \
+	}
+#define PROJECT                                                                                    \
+	{                                                                                          \
+		"project", QUERY_ID, 64                                                            \
+	}
+#define UUID                                                                                       \
+	{                                                                                          \
+		"uuid", QUERY_UUID, 36                                                             \
+	}
 
 static const struct query_key home_keys[] = {PROJECT, SORT, ORDER, {"refresh", QUERY_NUMBER, 4}};
 static const struct query_key instance_keys[] = {UUID, WINDOW};

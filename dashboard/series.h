@@ -46,11 +46,11 @@ int series_fetch(const char *data_dir, const char *relpath, int64_t from, int64_
 
 /* Buckets of one series. */
 struct buckets {
-	size_t n;	/* number of buckets */
-	int64_t from;	/* start of bucket 0 */
-	int64_t until;	/* end of the last bucket */
-	size_t points;	/* finite points that fell in some bucket */
-	double *min;	/* n values each; NaN = no point in the bucket */
+	size_t n;      /* number of buckets */
+	int64_t from;  /* start of bucket 0 */
+	int64_t until; /* end of the last bucket */
+	size_t points; /* finite points that fell in some bucket */
+	double *min;   /* n values each; NaN = no point in the bucket */
 	double *max;
 	double *mean;
 };

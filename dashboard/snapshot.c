@@ -52,8 +52,8 @@ const char *const snap_value_names[SNAP_NVALUES] = {
 	", (SELECT count(*) FROM domains d WHERE d.host = h.name AND d.stopped_at IS NULL)"
 
 struct snapshot {
-	sqlite3 *db;	  /* read-only connection */
-	char *path;	  /* for messages */
+	sqlite3 *db; /* read-only connection */
+	char *path;  /* for messages */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) SM_PRINTF(3, 4);
@@ -270,7 +270,7 @@ out:
 int snapshot_get(struct snapshot *self, const char *uuid, struct snap_row *out)
 {
 	static const char sql[] =
-		"SELECT " DOMAIN_COLS LATEST_COLS DOMAIN_FROM LATEST_JOIN " WHERE d.uuid = ?1";
+	    "SELECT " DOMAIN_COLS LATEST_COLS DOMAIN_FROM LATEST_JOIN " WHERE d.uuid = ?1";
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
 

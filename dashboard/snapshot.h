@@ -85,9 +85,9 @@ struct snap_hosts {
 
 /* Which instances snapshot_list returns (always active ones only). */
 enum snap_filter {
-	SNAP_BY_PROJECT,    /* arg: project id */
+	SNAP_BY_PROJECT,      /* arg: project id */
 	SNAP_WITHOUT_PROJECT, /* instances with no project (not OpenStack); arg unused */
-	SNAP_BY_HOST,	    /* arg: host name */
+	SNAP_BY_HOST,	      /* arg: host name */
 };
 
 struct snapshot; /* opaque */

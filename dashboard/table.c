@@ -16,20 +16,40 @@
 #include "page.h"
 
 static const char *const sort_names[SORT_COUNT] = {
-    [SORT_NAME] = "name",	  [SORT_PROJECT] = "project", [SORT_HOST] = "host",
-    [SORT_CPU] = "cpu",		  [SORT_MEM] = "mem",	      [SORT_RD_REQ] = "rd_req",
-    [SORT_WR_REQ] = "wr_req",	  [SORT_RD_BYTES] = "rd_bytes", [SORT_WR_BYTES] = "wr_bytes",
-    [SORT_RX] = "rx",		  [SORT_TX] = "tx",	      [SORT_LOAD1] = "load1",
-    [SORT_LOAD5] = "load5",	  [SORT_LOAD15] = "load15",   [SORT_AGE] = "age",
+    [SORT_NAME] = "name",
+    [SORT_PROJECT] = "project",
+    [SORT_HOST] = "host",
+    [SORT_CPU] = "cpu",
+    [SORT_MEM] = "mem",
+    [SORT_RD_REQ] = "rd_req",
+    [SORT_WR_REQ] = "wr_req",
+    [SORT_RD_BYTES] = "rd_bytes",
+    [SORT_WR_BYTES] = "wr_bytes",
+    [SORT_RX] = "rx",
+    [SORT_TX] = "tx",
+    [SORT_LOAD1] = "load1",
+    [SORT_LOAD5] = "load5",
+    [SORT_LOAD15] = "load15",
+    [SORT_AGE] = "age",
 };
 
 /* The snap_value behind each numeric sort key (-1 for the others). */
 static const int sort_value[SORT_COUNT] = {
-    [SORT_NAME] = -1,		    [SORT_PROJECT] = -1,	    [SORT_HOST] = -1,
-    [SORT_CPU] = SNAP_CPU,	    [SORT_MEM] = SNAP_MEM,	    [SORT_RD_REQ] = SNAP_RD_REQ,
-    [SORT_WR_REQ] = SNAP_WR_REQ,    [SORT_RD_BYTES] = SNAP_RD_BYTES, [SORT_WR_BYTES] = SNAP_WR_BYTES,
-    [SORT_RX] = SNAP_RX_BYTES,	    [SORT_TX] = SNAP_TX_BYTES,	    [SORT_LOAD1] = SNAP_LOAD1,
-    [SORT_LOAD5] = SNAP_LOAD5,	    [SORT_LOAD15] = SNAP_LOAD15,    [SORT_AGE] = -1,
+    [SORT_NAME] = -1,
+    [SORT_PROJECT] = -1,
+    [SORT_HOST] = -1,
+    [SORT_CPU] = SNAP_CPU,
+    [SORT_MEM] = SNAP_MEM,
+    [SORT_RD_REQ] = SNAP_RD_REQ,
+    [SORT_WR_REQ] = SNAP_WR_REQ,
+    [SORT_RD_BYTES] = SNAP_RD_BYTES,
+    [SORT_WR_BYTES] = SNAP_WR_BYTES,
+    [SORT_RX] = SNAP_RX_BYTES,
+    [SORT_TX] = SNAP_TX_BYTES,
+    [SORT_LOAD1] = SNAP_LOAD1,
+    [SORT_LOAD5] = SNAP_LOAD5,
+    [SORT_LOAD15] = SNAP_LOAD15,
+    [SORT_AGE] = -1,
 };
 
 int sort_parse(const char *name)
@@ -171,8 +191,7 @@ static void td_value(FILE *out, enum unit u, double v, const char *cls, bool hot
 		cls ? "\"" : "", hot ? "<span class=\"hi\">" : "", buf, hot ? "</span>" : "");
 }
 
-void table_write(struct dash *d, const struct snap_row *rows, size_t n,
-		 const struct table_opts *o)
+void table_write(struct dash *d, const struct snap_row *rows, size_t n, const struct table_opts *o)
 {
 	static const char *const uk[] = {"uuid"};
 	static const char *const hk[] = {"name"};
@@ -188,7 +207,8 @@ void table_write(struct dash *d, const struct snap_row *rows, size_t n,
 	      "<th class=\"g\" colspan=\"2\">disk bytes/s</th>"
 	      "<th class=\"g\" colspan=\"2\">network bytes/s</th>"
 	      "<th class=\"g\" colspan=\"3\">vCPU load average</th>"
-	      "<th class=\"g\"></th></tr>\n<tr>", out);
+	      "<th class=\"g\"></th></tr>\n<tr>",
+	      out);
 	th_sort(d, o, SORT_NAME, "Instance", "l");
 	if (o->show_project)
 		th_sort(d, o, SORT_PROJECT, "Project", "l");
@@ -229,7 +249,8 @@ void table_write(struct dash *d, const struct snap_row *rows, size_t n,
 		if (o->show_project) {
 			fputs("<td class=\"l\">", out);
 			esc_html(out, r->project_name ? r->project_name
-				      : r->project_id ? r->project_id : "(none)");
+				      : r->project_id ? r->project_id
+						      : "(none)");
 			fputs("</td>", out);
 		}
 		if (o->show_host) {
@@ -275,8 +296,10 @@ void table_write(struct dash *d, const struct snap_row *rows, size_t n,
 
 		for (int k = 0; k < SNAP_NVALUES; k++)
 			avg[k] = cnt[k] ? sum[k] / (double)cnt[k] : NAN;
-		fprintf(out, "<tfoot><tr><td class=\"l\" colspan=\"%d\" title=\"mean utilisation "
-			     "and load, total rates\">all %zu</td>", lead, n);
+		fprintf(out,
+			"<tfoot><tr><td class=\"l\" colspan=\"%d\" title=\"mean utilisation "
+			"and load, total rates\">all %zu</td>",
+			lead, n);
 		td_value(out, UNIT_PCT, avg[SNAP_CPU], "g", false);
 		td_value(out, UNIT_PCT, avg[SNAP_MEM], NULL, false);
 		td_value(out, UNIT_REQ_PS, cnt[SNAP_RD_REQ] ? sum[SNAP_RD_REQ] : NAN, "g", false);

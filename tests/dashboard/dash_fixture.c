@@ -28,15 +28,15 @@
 /* One test instance. */
 struct inst {
 	const char *uuid;
-	const char *project_id;	  /* NULL: no Nova identity */
+	const char *project_id; /* NULL: no Nova identity */
 	const char *project_name;
 	const char *display_name;
 	const char *host;
-	const char *role;	  /* how the tests refer to it */
-	int history;		  /* seconds of history in its files (0: no files) */
-	double age;		  /* seconds since its latest point */
+	const char *role; /* how the tests refer to it */
+	int history;	  /* seconds of history in its files (0: no files) */
+	double age;	  /* seconds since its latest point */
 	uint32_t state;
-	const char *odd_dev;	  /* an extra disk named so, to test escaping in charts */
+	const char *odd_dev; /* an extra disk named so, to test escaping in charts */
 };
 
 #define HOSTILE "<script>alert(1)</script>"
@@ -61,16 +61,16 @@ static const struct inst test_insts[] = {
 /* A stopped instance of alpha (not in the snapshot, page still readable). */
 static const char stopped_uuid[] = "a1000000-0000-4000-8000-0000000000ff";
 
-static const char *const host_metrics[] = {"cpu_pct", "load1",		    "load5",  "load15",
-					   "mem_pct", "mem_used_kib", "libvirt_latency_ms",
-					   "domains"};
-static const char *const dom_metrics[] = {"cpu_pct", "steal_pct", "load1",	  "load5",
+static const char *const host_metrics[] = {
+    "cpu_pct", "load1", "load5", "load15", "mem_pct", "mem_used_kib", "libvirt_latency_ms",
+    "domains"};
+static const char *const dom_metrics[] = {"cpu_pct", "steal_pct", "load1",	 "load5",
 					  "load15",  "mem_pct",	  "mem_used_kib"};
 static const char *const disk_sfx[] = {"rd_req_ps", "wr_req_ps", "rd_bytes_ps", "wr_bytes_ps",
 				       "errors"};
-static const char *const nic_sfx[] = {"rx_bytes_ps", "tx_bytes_ps", "rx_packets_ps",
-				      "tx_packets_ps", "rx_errors",  "rx_drops",
-				      "tx_errors",   "tx_drops"};
+static const char *const nic_sfx[] = {"rx_bytes_ps",   "tx_bytes_ps", "rx_packets_ps",
+				      "tx_packets_ps", "rx_errors",   "rx_drops",
+				      "tx_errors",     "tx_drops"};
 
 static int64_t now_s;
 static struct whisper_retention archives[8];
@@ -234,8 +234,8 @@ static void fill_stats(struct sm_domain_stats *d, const struct inst *in, int k,
 }
 
 /* Registers (and, with history, writes) every metric file of instance k. */
-static int instance_files(struct agg_index *idx, const char *data_dir, const struct inst *in,
-			  int k, const char *nic)
+static int instance_files(struct agg_index *idx, const char *data_dir, const struct inst *in, int k,
+			  const char *nic)
 {
 	char names[64][160], rel[4096];
 	size_t n = 0;
@@ -268,7 +268,8 @@ static int host_files(struct agg_index *idx, const char *data_dir, const char *h
 
 	for (size_t i = 0; i < sizeof(host_metrics) / sizeof(host_metrics[0]); i++) {
 		snprintf(rel, sizeof(rel), "hosts/%s/%s.wsp", host, host_metrics[i]);
-		if (index_register_metric(idx, NULL, host, host_metrics[i], rel, (double)now_s) < 0 ||
+		if (index_register_metric(idx, NULL, host, host_metrics[i], rel, (double)now_s) <
+			0 ||
 		    write_file(data_dir, rel, host_metrics[i], k, 86400, 1) < 0)
 			return -1;
 	}
@@ -339,8 +340,16 @@ int main(int argc, char **argv)
 	if (bench > 0) {
 		for (long k = 0; k < bench; k++) {
 			char uuid[37], name[64];
-			struct inst in = {uuid, "proj-bench", "bench", name, "cn1", "bench",
-					  k == 0 ? 7 * 86400 : 0, 1 + (double)(k % 3), 1, NULL};
+			struct inst in = {uuid,
+					  "proj-bench",
+					  "bench",
+					  name,
+					  "cn1",
+					  "bench",
+					  k == 0 ? 7 * 86400 : 0,
+					  1 + (double)(k % 3),
+					  1,
+					  NULL};
 
 			snprintf(uuid, sizeof(uuid), "d4000000-0000-4000-8000-%012x", (unsigned)k);
 			snprintf(name, sizeof(name), "bench-%04ld", k);

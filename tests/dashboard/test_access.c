@@ -89,8 +89,8 @@ static void access_anonymous_rules_open_projects_to_everyone(void **state)
 {
 	char err[256];
 	const char **list;
-	struct access *a = load_text("anonymous proj-pub\nuser alice proj-a proj-pub\n", err,
-				     sizeof(err));
+	struct access *a =
+	    load_text("anonymous proj-pub\nuser alice proj-a proj-pub\n", err, sizeof(err));
 
 	assert_non_null(a);
 	assert_true(access_anonymous_allowed(a));
@@ -127,14 +127,14 @@ static void access_errors_refuse_the_whole_file(void **state)
 		const char *text;
 		const char *line;
 	} bad[] = {
-		{"admin root\nsuperuser eve\n", ":2:"},
-		{"user alice\n", ":1:"},		   /* no project */
-		{"admin\n", ":1:"},
-		{"anonymous\n", ":1:"},
-		{"user alice ../etc\n", ":1:"},		   /* bad project id */
-		{"user alice proj/a\n", ":1:"},
-		{"\n\nuser al\x01ice proj-a\n", ":3:"},	   /* control byte in a name */
-		{"user alice proj-a\nadmin r\xc3\xa9mi\n", ":2:"}, /* non-ASCII name */
+	    {"admin root\nsuperuser eve\n", ":2:"},
+	    {"user alice\n", ":1:"}, /* no project */
+	    {"admin\n", ":1:"},
+	    {"anonymous\n", ":1:"},
+	    {"user alice ../etc\n", ":1:"}, /* bad project id */
+	    {"user alice proj/a\n", ":1:"},
+	    {"\n\nuser al\x01ice proj-a\n", ":3:"},	       /* control byte in a name */
+	    {"user alice proj-a\nadmin r\xc3\xa9mi\n", ":2:"}, /* non-ASCII name */
 	};
 	char err[256];
 
@@ -185,18 +185,16 @@ static void access_name_checks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(access_users_read_only_their_projects, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(access_admins_read_everything, setup, teardown),
-		cmocka_unit_test_setup_teardown(access_anonymous_rules_open_projects_to_everyone,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(access_projects_of_unknown_user_is_empty, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(access_errors_refuse_the_whole_file, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(access_refuses_a_nul_byte_and_a_missing_file,
-						setup, teardown),
-		cmocka_unit_test(access_name_checks),
+	    cmocka_unit_test_setup_teardown(access_users_read_only_their_projects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(access_admins_read_everything, setup, teardown),
+	    cmocka_unit_test_setup_teardown(access_anonymous_rules_open_projects_to_everyone, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(access_projects_of_unknown_user_is_empty, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(access_errors_refuse_the_whole_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(access_refuses_a_nul_byte_and_a_missing_file, setup,
+					    teardown),
+	    cmocka_unit_test(access_name_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,13 +191,13 @@ static void chart_escapes_title_and_labels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(metric_classifies_domain_and_device_names),
-		cmocka_unit_test(metric_host_names_and_unknown_names),
-		cmocka_unit_test(units_read_well),
-		cmocka_unit_test(chart_nice_max_rounds_up_to_readable_tops),
-		cmocka_unit_test(chart_breaks_the_line_at_gaps),
-		cmocka_unit_test(chart_without_points_says_no_data_and_why),
-		cmocka_unit_test(chart_escapes_title_and_labels),
+	    cmocka_unit_test(metric_classifies_domain_and_device_names),
+	    cmocka_unit_test(metric_host_names_and_unknown_names),
+	    cmocka_unit_test(units_read_well),
+	    cmocka_unit_test(chart_nice_max_rounds_up_to_readable_tops),
+	    cmocka_unit_test(chart_breaks_the_line_at_gaps),
+	    cmocka_unit_test(chart_without_points_says_no_data_and_why),
+	    cmocka_unit_test(chart_escapes_title_and_labels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

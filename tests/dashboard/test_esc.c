@@ -34,7 +34,8 @@ static void esc_html_makes_markup_inert(void **state)
 {
 	char *o = run(esc_html, "<script>alert(\"x\" & 'y')</script>");
 
-	assert_string_equal(o, "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;");
+	assert_string_equal(o,
+			    "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;");
 	free(o);
 	o = run(esc_html, NULL);
 	assert_string_equal(o, "");
@@ -46,7 +47,9 @@ static void esc_html_makes_markup_inert(void **state)
 
 static void esc_html_replaces_invalid_utf8_and_controls(void **state)
 {
-	char *o = run(esc_html, "a\xff" "b\x01" "c\x1b[31m\xc3");
+	char *o = run(esc_html, "a\xff"
+				"b\x01"
+				"c\x1b[31m\xc3");
 
 	assert_true(sm_utf8_valid(o, strlen(o)));
 	for (char *p = o; *p; p++)
@@ -87,7 +90,8 @@ static void esc_log_keeps_one_line_and_marks_cuts(void **state)
 	esc_log(buf, sizeof(buf), "0123456789abcdefghij");
 	assert_string_equal(buf, "0123456789ab..."); /* 15 bytes and the NUL */
 	/* A cut never splits a character. */
-	esc_log(buf, sizeof(buf), "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+	esc_log(buf, sizeof(buf),
+		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
 	assert_true(sm_utf8_valid(buf, strlen(buf)));
 	assert_non_null(strstr(buf, "..."));
 }
@@ -95,11 +99,11 @@ static void esc_log_keeps_one_line_and_marks_cuts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(esc_html_makes_markup_inert),
-		cmocka_unit_test(esc_html_replaces_invalid_utf8_and_controls),
-		cmocka_unit_test(esc_json_escapes_quotes_controls_and_html),
-		cmocka_unit_test(esc_url_encodes_everything_but_unreserved),
-		cmocka_unit_test(esc_log_keeps_one_line_and_marks_cuts),
+	    cmocka_unit_test(esc_html_makes_markup_inert),
+	    cmocka_unit_test(esc_html_replaces_invalid_utf8_and_controls),
+	    cmocka_unit_test(esc_json_escapes_quotes_controls_and_html),
+	    cmocka_unit_test(esc_url_encodes_everything_but_unreserved),
+	    cmocka_unit_test(esc_log_keeps_one_line_and_marks_cuts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

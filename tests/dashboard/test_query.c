@@ -16,10 +16,10 @@
 #include "query.h"
 
 static const struct query_key keys[] = {
-	{"project", QUERY_ID, 64},
-	{"sort", QUERY_WORD, 16},
-	{"uuid", QUERY_UUID, 36},
-	{"refresh", QUERY_NUMBER, 4},
+    {"project", QUERY_ID, 64},
+    {"sort", QUERY_WORD, 16},
+    {"uuid", QUERY_UUID, 36},
+    {"refresh", QUERY_NUMBER, 4},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -98,12 +98,12 @@ static void query_refuses_values_outside_their_class(void **state)
 	assert_int_equal(parse("project=../../etc/passwd", v, why), -1);
 	assert_int_equal(parse("project=%2e%2e%2fetc", v, why), -1);
 	assert_int_equal(parse("project=a%20b", v, why), -1);
-	assert_int_equal(parse("project=a+b", v, why), -1);	 /* '+' is a space */
+	assert_int_equal(parse("project=a+b", v, why), -1); /* '+' is a space */
 	assert_int_equal(parse("project=%3Cscript%3E", v, why), -1);
-	assert_int_equal(parse("sort=cpu.x", v, why), -1);	 /* WORD: no dot */
+	assert_int_equal(parse("sort=cpu.x", v, why), -1); /* WORD: no dot */
 	assert_int_equal(parse("refresh=1e3", v, why), -1);
 	assert_int_equal(parse("refresh=-5", v, why), -1);
-	assert_int_equal(parse("project=", v, why), -1);	 /* empty value */
+	assert_int_equal(parse("project=", v, why), -1); /* empty value */
 	assert_int_equal(parse("project", v, why), -1);	 /* no '=' */
 	assert_non_null(strstr(why, "'='"));
 	assert_int_equal(parse("project=%C3%A9", v, why), -1); /* non-ASCII */
@@ -162,14 +162,14 @@ static void query_bounds_lengths_and_counts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(query_accepts_known_keys_and_decodes),
-		cmocka_unit_test(query_empty_or_absent_gives_no_values),
-		cmocka_unit_test(query_refuses_unknown_key),
-		cmocka_unit_test(query_refuses_duplicate_key),
-		cmocka_unit_test(query_refuses_bad_percent_encoding),
-		cmocka_unit_test(query_refuses_values_outside_their_class),
-		cmocka_unit_test(query_uuid_takes_32_or_36_hex_forms_only),
-		cmocka_unit_test(query_bounds_lengths_and_counts),
+	    cmocka_unit_test(query_accepts_known_keys_and_decodes),
+	    cmocka_unit_test(query_empty_or_absent_gives_no_values),
+	    cmocka_unit_test(query_refuses_unknown_key),
+	    cmocka_unit_test(query_refuses_duplicate_key),
+	    cmocka_unit_test(query_refuses_bad_percent_encoding),
+	    cmocka_unit_test(query_refuses_values_outside_their_class),
+	    cmocka_unit_test(query_uuid_takes_32_or_36_hex_forms_only),
+	    cmocka_unit_test(query_bounds_lengths_and_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

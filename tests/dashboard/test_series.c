@@ -179,9 +179,8 @@ static void series_unusable_files_are_gaps_with_a_reason(void **state)
 	assert_string_equal(why, "file incomplete or damaged");
 
 	/* A path that would leave the data directory is never opened. */
-	assert_int_equal(series_fetch(dir, "../etc/passwd", now - 900, now, now, &s, why,
-				      sizeof(why)),
-			 -1);
+	assert_int_equal(
+	    series_fetch(dir, "../etc/passwd", now - 900, now, now, &s, why, sizeof(why)), -1);
 	assert_string_equal(why, "bad path in the index");
 	/* A directory where a file should be. */
 	snprintf(path, sizeof(path), "%s/d.wsp", dir);
@@ -192,14 +191,14 @@ static void series_unusable_files_are_gaps_with_a_reason(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(series_windows_are_known_by_name),
-		cmocka_unit_test(series_relpath_refuses_escapes),
-		cmocka_unit_test_setup_teardown(series_15_minutes_read_1_second_points, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(series_buckets_keep_min_max_mean_and_gaps, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(series_unusable_files_are_gaps_with_a_reason, setup,
-						teardown),
+	    cmocka_unit_test(series_windows_are_known_by_name),
+	    cmocka_unit_test(series_relpath_refuses_escapes),
+	    cmocka_unit_test_setup_teardown(series_15_minutes_read_1_second_points, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(series_buckets_keep_min_max_mean_and_gaps, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(series_unusable_files_are_gaps_with_a_reason, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

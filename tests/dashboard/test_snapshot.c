@@ -25,8 +25,8 @@
 static char dir[64], path[128];
 static const double T = 1800000000.0;
 
-static void domain(struct agg_index *idx, const char *uuid, const char *project,
-		   const char *name, const char *host, double cpu, bool latest)
+static void domain(struct agg_index *idx, const char *uuid, const char *project, const char *name,
+		   const char *host, double cpu, bool latest)
 {
 	struct sm_domain_stats d = {0};
 
@@ -77,7 +77,7 @@ static int setup(void **state)
 	assert_int_equal(index_put_host_latest(idx, "cn1", &h, 3, T), 1);
 	assert_int_equal(index_commit(idx), 0);
 	assert_int_equal(
-		index_domain_stopped(idx, "10000000-0000-4000-8000-0000000000ff", "cn1", T + 1, 60), 1);
+	    index_domain_stopped(idx, "10000000-0000-4000-8000-0000000000ff", "cn1", T + 1, 60), 1);
 	index_close(&idx);
 	return 0;
 }
@@ -237,12 +237,12 @@ static void table_sort_puts_unknown_last_both_ways(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(snapshot_lists_active_instances_of_one_project),
-		cmocka_unit_test(snapshot_hostile_ids_are_only_values),
-		cmocka_unit_test(snapshot_get_finds_stopped_and_reports_unknown),
-		cmocka_unit_test(snapshot_hosts_with_and_without_latest),
-		cmocka_unit_test(snapshot_open_refuses_what_is_not_an_index),
-		cmocka_unit_test(table_sort_puts_unknown_last_both_ways),
+	    cmocka_unit_test(snapshot_lists_active_instances_of_one_project),
+	    cmocka_unit_test(snapshot_hostile_ids_are_only_values),
+	    cmocka_unit_test(snapshot_get_finds_stopped_and_reports_unknown),
+	    cmocka_unit_test(snapshot_hosts_with_and_without_latest),
+	    cmocka_unit_test(snapshot_open_refuses_what_is_not_an_index),
+	    cmocka_unit_test(table_sort_puts_unknown_last_both_ways),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
