@@ -107,13 +107,17 @@ int buckets_fill(struct buckets *b, const struct whisper_series *s, int64_t from
 	memset(b, 0, sizeof(*b));
 	if (n == 0 || until <= from)
 		return -1;
-	/* One allocation for the three arrays and the counts. */
-	b->min = malloc(n * (3 * sizeof(double) + sizeof(size_t)));
-	if (b->min == NULL)
+	/* One allocation for the three arrays; the counts are temporary. */
+	b->min = malloc(n * 3 * sizeof(double));
+	count = calloc(n, sizeof(*count));
+	if (b->min == NULL || count == NULL) {
+		free(b->min);
+		free(count);
+		b->min = NULL;
 		return -1;
+	}
 	b->max = b->min + n;
 	b->mean = b->max + n;
-	count = (size_t *)(b->mean + n);
 	b->n = n;
 	b->from = from;
 	b->until = until;
@@ -121,7 +125,6 @@ int buckets_fill(struct buckets *b, const struct whisper_series *s, int64_t from
 		b->min[i] = INFINITY;
 		b->max[i] = -INFINITY;
 		b->mean[i] = 0;
-		count[i] = 0;
 	}
 	for (size_t i = 0; s && i < s->count; i++) {
 		double v = s->values[i];
@@ -148,5 +151,6 @@ int buckets_fill(struct buckets *b, const struct whisper_series *s, int64_t from
 			b->mean[i] /= (double)count[i];
 		}
 	}
+	free(count);
 	return 0;
 }
