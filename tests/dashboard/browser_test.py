@@ -230,7 +230,7 @@ def main():
         lt.wait(10)
     except subprocess.TimeoutExpired:
         fail("lighttpd did not stop on SIGTERM")
-    for name in ("aggregator", "monitor", "collector") if pipeline else ():
+    for name in ("lighttpd",) + (("aggregator", "monitor", "collector") if pipeline else ()):
         text = open(os.path.join(tmp, name + ".log")).read()
         check("Sanitizer" not in text, f"{name}: sanitizer report in its log")
     print("browser_test: all checks passed")
