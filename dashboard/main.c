@@ -102,10 +102,6 @@ static const struct page_route *route_find(const char *path)
 	return NULL;
 }
 
-struct names_ctx {
-	struct dash *d;
-};
-
 static int name_cb(void *arg, const struct index_project *p)
 {
 	struct dash *d = arg;

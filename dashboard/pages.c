@@ -38,11 +38,10 @@ static int refresh_parse(struct dash *d, const char *text, int *out)
 	return 0;
 }
 
-/* The name of project `id` in the index, or NULL (malloc'd). */
+/* Looking up one project's name in the index. */
 struct name_ctx {
-	const char *id;
-	char *name;
-	unsigned active;
+	const char *id; /* the project wanted */
+	char *name;	/* its name (malloc'd), NULL if unknown */
 };
 
 static int find_project(void *arg, const struct index_project *p)
@@ -52,13 +51,14 @@ static int find_project(void *arg, const struct index_project *p)
 	if (strcmp(p->project_id, c->id) != 0)
 		return 0;
 	c->name = p->project_name ? strdup(p->project_name) : NULL;
-	c->active = p->active_domains;
 	return 1;
 }
 
+/* The name of project `id`: from the tab names, else the index; NULL if
+ * unknown. The caller frees it. */
 static char *project_name(struct dash *d, const char *id)
 {
-	struct name_ctx c = {id, NULL, 0};
+	struct name_ctx c = {id, NULL};
 
 	for (size_t i = 0; i < d->nprojects; i++)
 		if (strcmp(d->projects[i], id) == 0 && d->project_names && d->project_names[i])
@@ -251,7 +251,7 @@ int page_home(struct dash *d)
 	char *name = NULL, refresh_text[16];
 	size_t stale = 0;
 	double newest = NAN;
-	int refresh, ret;
+	int refresh;
 
 	if (project == NULL) {
 		if (d->admin)
@@ -312,10 +312,9 @@ int page_home(struct dash *d)
 	else
 		table_write(d, list.rows, list.n, &o);
 	page_end(d);
-	ret = 200;
 	snap_list_clear(&list);
 	free(name);
-	return ret;
+	return 200;
 }
 
 /* ---- "/instance" ---- */
