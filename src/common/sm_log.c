@@ -99,6 +99,9 @@ static void write_all(const char *buf, size_t len)
 
 /* Formats fmt + suffix and writes one line. The caller tested the level. */
 static void log_vemit(enum sm_log_level level, const char *suffix, const char *fmt, va_list ap)
+	SM_PRINTF(3, 0);
+
+static void log_vemit(enum sm_log_level level, const char *suffix, const char *fmt, va_list ap)
 {
 	char raw[LOG_LINE_MAX];
 	char line[LOG_LINE_MAX + 128];
