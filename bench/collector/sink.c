@@ -161,10 +161,12 @@ int main(int argc, char **argv)
 	printf("frames=%llu rate=%.0f MBps=%.1f", (unsigned long long)frames,
 	       (double)frames / duration, (double)bytes / duration / 1e6);
 	if (latency)
-		printf(" p50_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f lost=%llu bad=%llu",
-		       pct(lat, nlat, 0.50) * 1e6, pct(lat, nlat, 0.99) * 1e6,
-		       pct(lat, nlat, 0.999) * 1e6, nlat ? lat[nlat - 1] * 1e6 : 0,
-		       (unsigned long long)lost, (unsigned long long)bad);
+		printf(" p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f lost=%llu "
+		       "bad=%llu",
+		       pct(lat, nlat, 0.50) * 1e6, pct(lat, nlat, 0.90) * 1e6,
+		       pct(lat, nlat, 0.99) * 1e6, pct(lat, nlat, 0.999) * 1e6,
+		       nlat ? lat[nlat - 1] * 1e6 : 0, (unsigned long long)lost,
+		       (unsigned long long)bad);
 	printf("\n");
 	free(lat);
 	loss_table_destroy(&loss);
