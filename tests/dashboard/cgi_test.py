@@ -41,6 +41,8 @@ class Resp:
             self.headers[k.strip().lower()] = v.strip()
         self.status = int(self.headers.get("status", "0 x").split()[0])
         self.text = self.body.decode("utf-8")
+        self.tree = ET.Element("unparsed")  # replaced by html_checks when well-formed
+        self.json = {}
 
 
 def cgi(path="/", query="", user=None, method="GET", conf=None, env=None):
