@@ -243,6 +243,17 @@ static void write_headers(const struct reply *rep, size_t length)
 	fputs("\r\n", stdout);
 }
 
+static void usage(FILE *out)
+{
+	fputs("Usage: stackmon.cgi            (run by a web server, as a CGI program)\n"
+	      "       stackmon.cgi --help | --version\n"
+	      "StackMon's dashboard: each tenant's instances, now and over time.\n"
+	      "Environment: REQUEST_METHOD, PATH_INFO, QUERY_STRING, SCRIPT_NAME, REMOTE_USER\n"
+	      "(from the web server), STACKMON_DASHBOARD_CONF (default " DEFAULT_CONF ").\n"
+	      "See docs/DASHBOARD.md and stackmon.cgi(8).\n",
+	      out);
+}
+
 int main(int argc, char **argv)
 {
 	struct dash d = {0};
@@ -254,11 +265,20 @@ int main(int argc, char **argv)
 	int ret = 0;
 
 	sm_log_open("stackmon.cgi", SM_LOG_INFO, false);
-	if (argc > 1 || getenv("REQUEST_METHOD") == NULL) {
-		if (argc > 1 && (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
+	if (argc > 1) {
+		/* Run by hand: the conventions of every StackMon program. */
+		if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
 			printf("stackmon.cgi %s\n", STACKMON_VERSION);
 			return 0;
 		}
+		if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		usage(stderr);
+		return 2;
+	}
+	if (getenv("REQUEST_METHOD") == NULL) {
 		fprintf(stderr,
 			"stackmon.cgi %s: a CGI program; run it from a web server "
 			"(docs/DASHBOARD.md). REQUEST_METHOD is not set.\n",

@@ -155,7 +155,7 @@ def main():
                                capture_output=True, text=True).stdout.strip()
             f.write(f"{user}:{h}\n")
     os.chmod(htpasswd, 0o644)
-    common = {"/usr/libexec/stackmon/stackmon.cgi": CGI,
+    common = {"/usr/lib/cgi-bin/stackmon.cgi": CGI,
               "/etc/stackmon/dashboard.conf": conf,
               "/etc/stackmon/dashboard.htpasswd": htpasswd}
     ran = 0
