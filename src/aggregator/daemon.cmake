@@ -17,4 +17,9 @@ target_link_libraries(stackmon_aggregator_core PUBLIC stackmon_whisper stackmon_
 
 add_executable(stackmon-aggregator ${CMAKE_CURRENT_LIST_DIR}/main.c)
 target_link_libraries(stackmon-aggregator PRIVATE stackmon_aggregator_core Threads::Threads)
-install(TARGETS stackmon-aggregator RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+
+# The daemon-level benchmark (bench/aggregator/run.sh runs it).
+if(EXISTS ${PROJECT_SOURCE_DIR}/bench/aggregator/agg_bench.c)
+  add_executable(agg_bench ${PROJECT_SOURCE_DIR}/bench/aggregator/agg_bench.c)
+  target_link_libraries(agg_bench PRIVATE stackmon_aggregator_core)
+endif()

@@ -61,6 +61,9 @@ static const struct sm_config_key aggregator_keys[] = {
     {"max_open_files", SM_CFG_INT, 16, 4000000, "4096",
      "Whisper files kept open (least recently written closed first); RLIMIT_NOFILE is raised"
      " to fit"},
+    {"flush_interval", SM_CFG_DOUBLE, 0, 300, "10",
+     "when more files are written than max_open_files, seconds a closed file's points may"
+     " wait in memory to be written together (0: open the file for every point)"},
     {"max_frame", SM_CFG_INT, 1024, 1073741824, "8388608",
      "largest frame body accepted, bytes; bigger ones are dropped and counted"},
     {"summary_interval", SM_CFG_DOUBLE, 1, 86400, "60",
@@ -289,7 +292,7 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 
 /* The policy a running daemon can change (SIGHUP). */
 struct policy {
-	double grace, stale, summary_s;
+	double grace, stale, summary_s, flush;
 	size_t max_open;
 	int verbosity;
 };
@@ -299,6 +302,7 @@ static void policy_of(const struct sm_config *cfg, const struct sm_cli *cli, str
 	p->grace = sm_config_double(cfg, "grace");
 	p->stale = sm_config_double(cfg, "stale_after");
 	p->summary_s = sm_config_double(cfg, "summary_interval");
+	p->flush = sm_config_double(cfg, "flush_interval");
 	p->max_open = (size_t)sm_config_int(cfg, "max_open_files");
 	p->verbosity = cli->verbosity;
 }
@@ -320,12 +324,12 @@ static void reload(struct daemon *d, struct policy *p, const struct sm_cli *cli0
 	}
 	policy_of(cfg, &cli, &np);
 	np.max_open = fd_limit_fit(np.max_open);
-	writer_set_policy(d->writer, np.grace, np.stale, np.max_open);
+	writer_set_policy(d->writer, np.grace, np.stale, np.max_open, np.flush);
 	sm_log_set_level((enum sm_log_level)(SM_LOG_NOTICE + cli.verbosity));
 	sm_log_notice("SIGHUP: log reopened; grace %.0f s, stale_after %.0f s, max_open_files %zu,"
-		      " summary every %.0f s (subscribe, data_dir, retention, xff, preallocate and"
-		      " socket options need a restart)",
-		      np.grace, np.stale, np.max_open, np.summary_s);
+		      " flush_interval %.0f s, summary every %.0f s (subscribe, data_dir,"
+		      " retention, xff, preallocate and socket options need a restart)",
+		      np.grace, np.stale, np.max_open, np.flush, np.summary_s);
 	*p = np;
 	sm_config_destroy(&cfg);
 }
@@ -427,6 +431,7 @@ int main(int argc, char **argv)
 		    .grace_s = pol.grace,
 		    .stale_s = pol.stale,
 		    .max_open_files = pol.max_open,
+		    .flush_interval = pol.flush,
 		};
 
 		d.writer = writer_new(&wc);

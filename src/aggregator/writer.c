@@ -1,10 +1,15 @@
 /*
- * writer — see writer.h. Hot path per point: a hash lookup of the domain
- * (once per domain), a pointer to the metric's slot, one whisper_update
- * (one 12-byte pwrite; propagation to coarser archives deferred to the
- * interval's end) and an O(1) LRU touch. Everything else — opening,
- * creating, registering in the index, moving a bad file aside — happens
- * once per file per process, on the slow path (slot_open).
+ * writer — see writer.h. Hot path per point: a hash
+ * lookup of the domain (once per domain), a pointer to the metric's slot,
+ * and an append to the slot's buffer (write-behind, as carbon-cache does).
+ * When the domain's flush falls due (every flush_interval seconds, each
+ * domain on its own phase so that every frame flushes an even share), one
+ * whisper_update_many per file writes the run: one contiguous pwrite, and
+ * propagation to coarser archives paid once per coarse interval. Syscalls
+ * per point fall by the interval's length; a file's handle stays in the
+ * bounded LRU cache for its next flush.
+ * Opening, creating, registering in the index and moving a bad file aside
+ * happen on that slow path only (slot_open).
  */
 #include "writer.h"
 
@@ -21,6 +26,7 @@
 #include "sm_log.h"
 
 #define DEVICES_MAX	    512	 /* devices remembered per domain (hot-plug churn bound) */
+#define SLOT_BUF_MAX	    64	 /* points waiting per file before it is flushed */
 #define STALE_SWEEP_S	    10.0 /* seconds between two index_stop_stale sweeps */
 #define PURGES_PER_CALL	    64	 /* domains purged per housekeeping call */
 #define ENTITY_SLOTS	    8	 /* max(METRIC_DOMAIN_N, METRIC_HOST_N) */
@@ -29,15 +35,21 @@
 _Static_assert(METRIC_DOMAIN_N <= ENTITY_SLOTS && METRIC_HOST_N <= ENTITY_SLOTS,
 	       "ENTITY_SLOTS holds the biggest metric set");
 
-/* One metric file: its handle (while open) and whether the index knows it. */
+/* One metric file: its handle (while open), the points waiting for it
+ * (while closed), and whether the index knows it. */
 struct slot {
-	struct fcache_node node; /* handle and LRU links */
-	bool registered;	 /* its index row is committed */
-	bool pending;		 /* registered in the open transaction */
+	struct fcache_node node;   /* handle and LRU links */
+	struct whisper_point *buf; /* waiting points, oldest first; empty while open */
+	uint16_t nbuf, capbuf;
+	uint8_t idx;	    /* index in its metric set */
+	struct device *dev; /* its device, NULL for a domain's or host's own metric */
+	bool registered;    /* its index row is committed */
+	bool pending;	    /* registered in the open transaction */
 };
 
 /* One disk or interface of a domain. */
 struct device {
+	bool nic;			  /* an interface (else a disk): which metric set */
 	char raw[SM_DEV_MAX + 1];	  /* name as on the wire: what frames are matched on */
 	char name[LAYOUT_DEVICE_MAX + 1]; /* sanitised, as in the metric name */
 	struct slot slots[METRIC_DEVICE_MAX_N];
@@ -52,8 +64,15 @@ struct device_list {
 
 /* A directory of metric files: a domain's or a host's. */
 struct entity {
-	char dir[LAYOUT_PATH_MAX]; /* relative to the data directory */
-	bool dir_ready;		   /* exists, and leftovers of crashed creates are swept */
+	char dir[LAYOUT_PATH_MAX];     /* relative to the data directory */
+	const char *uuid;	       /* a domain's canonical uuid, else NULL */
+	const char *host;	       /* a host's name, else NULL */
+	const struct metric_def *defs; /* its own metrics (domain or host set) */
+	size_t ndefs;
+	bool dir_ready;	   /* exists, and leftovers of crashed creates are swept */
+	bool waiting;	   /* some slot holds points waiting for a flush */
+	double phase;	   /* 0..flush_interval: spreads flushes over frames */
+	double next_flush; /* frame time from which its waiting points are written */
 	struct slot slots[ENTITY_SLOTS];
 	struct device_list disks, nics;
 };
@@ -157,6 +176,12 @@ static struct dom *dom_get(struct writer *self, const uint8_t uuid[16])
 		return NULL;
 	memcpy(d->uuid, uuid, 16);
 	sm_uuid_format(uuid, d->uuid_text);
+	d->e.uuid = d->uuid_text;
+	d->e.defs = metric_domain;
+	d->e.ndefs = METRIC_DOMAIN_N;
+	d->e.phase = (double)(uuid_hash(uuid) % 1000003) / 1000003.0;
+	for (size_t i = 0; i < ENTITY_SLOTS; i++)
+		d->e.slots[i].idx = (uint8_t)i;
 	if (layout_domain_dir(uuid, d->e.dir, sizeof(d->e.dir)) < 0) {
 		free(d);
 		return NULL;
@@ -170,11 +195,19 @@ static struct dom *dom_get(struct writer *self, const uint8_t uuid[16])
 	return d;
 }
 
+static void slot_free(struct writer *self, struct slot *s)
+{
+	fcache_close(self->cache, &s->node);
+	free(s->buf);
+	s->buf = NULL;
+	s->nbuf = s->capbuf = 0;
+}
+
 static void devices_free(struct writer *self, struct device_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		for (size_t k = 0; k < METRIC_DEVICE_MAX_N; k++)
-			fcache_close(self->cache, &l->v[i]->slots[k].node);
+			slot_free(self, &l->v[i]->slots[k]);
 		free(l->v[i]);
 	}
 	free(l->v);
@@ -194,9 +227,12 @@ static void entity_close_files(struct writer *self, struct entity *e)
 			fcache_close(self->cache, &e->nics.v[i]->slots[k].node);
 }
 
+/* Forgets an entity's files and waiting points (its files are being
+ * deleted, or the process ends after entity_flush). */
 static void entity_free(struct writer *self, struct entity *e)
 {
-	entity_close_files(self, e);
+	for (size_t k = 0; k < ENTITY_SLOTS; k++)
+		slot_free(self, &e->slots[k]);
 	devices_free(self, &e->disks);
 	devices_free(self, &e->nics);
 }
@@ -229,6 +265,12 @@ static struct host *host_get(struct writer *self, const char *name)
 	if (!h)
 		return NULL;
 	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->e.host = h->name;
+	h->e.defs = metric_host;
+	h->e.ndefs = METRIC_HOST_N;
+	h->e.phase = 0.5;
+	for (size_t k = 0; k < ENTITY_SLOTS; k++)
+		h->e.slots[k].idx = (uint8_t)k;
 	if (layout_host_dir(name, h->e.dir, sizeof(h->e.dir)) < 0) {
 		free(h);
 		return NULL; /* ".hidden", "..": never a directory */
@@ -239,7 +281,7 @@ static struct host *host_get(struct writer *self, const char *name)
 }
 
 /* The device named `raw` of list `l`, added if new (NULL past DEVICES_MAX). */
-static struct device *device_get(struct device_list *l, const char *raw)
+static struct device *device_get(struct device_list *l, const char *raw, bool nic)
 {
 	struct device *dev;
 
@@ -262,6 +304,11 @@ static struct device *device_get(struct device_list *l, const char *raw)
 		return NULL;
 	snprintf(dev->raw, sizeof(dev->raw), "%s", raw);
 	layout_device_name(raw, sizeof(dev->raw), dev->name);
+	dev->nic = nic;
+	for (size_t k = 0; k < METRIC_DEVICE_MAX_N; k++) {
+		dev->slots[k].idx = (uint8_t)k;
+		dev->slots[k].dev = dev;
+	}
 	l->v[l->n++] = dev;
 	return dev;
 }
@@ -290,6 +337,29 @@ static void space_ok(struct writer *self, enum space_fail kind)
 }
 
 /* ---- opening a metric's file (slow path) ------------------------------- */
+
+/* A slot's metric name and consolidation method, from its place. */
+static int slot_metric(const struct entity *e, const struct slot *s, char *buf, size_t len,
+		       enum whisper_aggregation *agg)
+{
+	const struct metric_def *def;
+
+	if (!s->dev) {
+		if (s->idx >= e->ndefs)
+			return -1;
+		def = &e->defs[s->idx];
+		*agg = def->aggregation;
+		return snprintf(buf, len, "%s", def->name) < (int)len ? 0 : -1;
+	}
+	if (s->idx >= (s->dev->nic ? METRIC_NIC_N : METRIC_DISK_N))
+		return -1;
+	def = s->dev->nic ? &metric_nic[s->idx] : &metric_disk[s->idx];
+	*agg = def->aggregation;
+	return layout_device_metric(s->dev->nic ? METRIC_NIC_PREFIX : METRIC_DISK_PREFIX,
+				    s->dev->name, def->name, buf, len) < 0
+		   ? -1
+		   : 0;
+}
 
 /* Makes the entity's directory once per run, and clears what a crash cut
  * short in it. */
@@ -356,22 +426,26 @@ static struct whisper *create_open(struct writer *self, struct entity *e, const 
 
 /*
  * The open handle of a slot: from the cache, or opened now (created if
- * missing; moved aside and replaced if corrupt) and registered in the index
- * inside the frame's transaction. NULL with *code set on failure.
+ * missing; moved aside and replaced if corrupt), registered in the index
+ * inside the frame's transaction and cached if the cache has room (else the
+ * caller closes it after use: s->node.w != the result). NULL with *code set
+ * on failure.
  */
-static struct whisper *slot_open(struct writer *self, struct entity *e, struct slot *s,
-				 const char *metric, enum whisper_aggregation agg, const char *uuid,
-				 const char *host, double time, int *code)
+static struct whisper *slot_open(struct writer *self, struct entity *e, struct slot *s, double time,
+				 int *code)
 {
 	char relpath[LAYOUT_PATH_MAX], abspath[LAYOUT_PATH_MAX + 4096];
+	char metric[LAYOUT_METRIC_MAX + 1];
 	struct whisper_err err = {0};
+	enum whisper_aggregation agg;
 	struct whisper *w;
 
 	if (s->node.w) {
 		fcache_touch(self->cache, &s->node);
 		return s->node.w;
 	}
-	if (layout_metric_path(e->dir, metric, relpath, sizeof(relpath)) < 0 ||
+	if (slot_metric(e, s, metric, sizeof(metric), &agg) < 0 ||
+	    layout_metric_path(e->dir, metric, relpath, sizeof(relpath)) < 0 ||
 	    datadir_abs(self->cfg.dir, relpath, abspath, sizeof(abspath)) < 0) {
 		*code = -ENAMETOOLONG;
 		return NULL;
@@ -402,7 +476,7 @@ static struct whisper *slot_open(struct writer *self, struct entity *e, struct s
 		datadir_sweep_tmp(self->cfg.dir, e->dir);
 	}
 	if (!s->registered && !s->pending && self->index_ok &&
-	    index_register_metric(self->cfg.index, uuid, host, metric, relpath, time) >= 0) {
+	    index_register_metric(self->cfg.index, e->uuid, e->host, metric, relpath, time) >= 0) {
 		if (self->npending == self->cap_pending) {
 			size_t cap = self->cap_pending ? self->cap_pending * 2 : 256;
 			struct slot **v = realloc(self->pending, cap * sizeof(*v));
@@ -417,116 +491,195 @@ static struct whisper *slot_open(struct writer *self, struct entity *e, struct s
 			s->pending = true;
 		}
 	}
-	fcache_add(self->cache, &s->node, w);
+	/* A full cache keeps the files it has: every file is written once per
+	 * flush interval, in turn, so evicting the least recent one would only
+	 * evict the file needed next (LRU's worst case). The caller closes a
+	 * handle that is not cached. */
+	if (fcache_count(self->cache) < fcache_max(self->cache))
+		fcache_add(self->cache, &s->node, w);
+	else
+		self->c.transient_opens++;
 	return w;
 }
 
 /* ---- writing points ---------------------------------------------------- */
 
-/* What one metric set shares: its owner, and the point's time. */
-struct point_ctx {
-	struct entity *e;
-	const char *uuid; /* domain metrics */
-	const char *host; /* host metrics */
-	double time;	  /* frame time (index) */
-	int64_t ts;	  /* point timestamp, whole seconds */
-	int64_t now;	  /* for the archive choice: max(clock, ts) */
+/* When the points of a frame are. */
+struct point_time {
+	double time; /* frame time (index) */
+	int64_t ts;  /* point timestamp, whole seconds */
+	int64_t now; /* for the archive choice: max(clock, ts) */
 };
 
-static void write_point(struct writer *self, const struct point_ctx *p, struct slot *s,
-			const char *metric, enum whisper_aggregation agg, double v)
+/* Counts n points lost for `code` (from an open or a write). */
+static void count_lost(struct writer *self, int code, uint64_t n)
+{
+	if (code == WHISPER_ENOTCOVERED || code == -ERANGE)
+		self->c.dropped_old += n;
+	else if (datadir_is_space_error(code))
+		self->c.dropped_space += n;
+	else
+		self->c.dropped_error += n;
+}
+
+/* Writes n points to the slot's open file: whisper_update for one,
+ * whisper_update_many for several (one contiguous write per run). */
+static void file_write(struct writer *self, struct slot *s, struct whisper *w,
+		       const struct whisper_point *pts, size_t n, int64_t now)
+{
+	int rc = n == 1 ? whisper_update(w, pts[0].ts, pts[0].value, now)
+			: whisper_update_many(w, pts, n, now);
+
+	if (rc == 0) {
+		self->c.points += n;
+		if (self->space_fail == SPACE_WRITE)
+			space_ok(self, SPACE_WRITE);
+		return;
+	}
+	count_lost(self, rc, n);
+	if (rc == WHISPER_ENOTCOVERED || rc == -ERANGE)
+		return;
+	if (datadir_is_space_error(rc)) {
+		space_failed(self, SPACE_WRITE, "write to", whisper_path(w), rc);
+		return;
+	}
+	sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot write to %s: %s",
+		    datadir_path(self->cfg.dir), whisper_path(w), whisper_strerror(rc));
+	/* Reopened (and checked) at its next point. */
+	if (s->node.w == w)
+		fcache_close(self->cache, &s->node);
+}
+
+/* Opens a slot's file if needed and writes its waiting points. */
+static void slot_flush(struct writer *self, struct entity *e, struct slot *s,
+		       const struct point_time *t)
 {
 	struct whisper *w;
-	int code = 0, rc;
+	int code = 0;
 
+	if (s->nbuf == 0)
+		return;
+	w = slot_open(self, e, s, t->time, &code);
+	if (!w) {
+		count_lost(self, code, s->nbuf);
+	} else {
+		file_write(self, s, w, s->buf, s->nbuf, t->now);
+		if (s->node.w != w)
+			whisper_close(&w); /* not cached: pays its propagation now */
+	}
+	s->nbuf = 0;
+}
+
+/* Writes every waiting point of an entity. */
+static void entity_flush(struct writer *self, struct entity *e, const struct point_time *t)
+{
+	for (size_t k = 0; k < ENTITY_SLOTS; k++)
+		slot_flush(self, e, &e->slots[k], t);
+	for (size_t i = 0; i < e->disks.n; i++)
+		for (size_t k = 0; k < METRIC_DEVICE_MAX_N; k++)
+			slot_flush(self, e, &e->disks.v[i]->slots[k], t);
+	for (size_t i = 0; i < e->nics.n; i++)
+		for (size_t k = 0; k < METRIC_DEVICE_MAX_N; k++)
+			slot_flush(self, e, &e->nics.v[i]->slots[k], t);
+	e->waiting = false;
+}
+
+/* The first phase boundary of entity e after `time`: flushes of different
+ * domains fall in different frames. */
+static double flush_due(const struct writer *self, const struct entity *e, double time)
+{
+	double i = self->cfg.flush_interval;
+
+	return (floor(time / i + e->phase) + 1 - e->phase) * i;
+}
+
+/* Queues a point of a closed file; false if it cannot wait. */
+static bool slot_wait(struct slot *s, int64_t ts, double v)
+{
+	if (s->nbuf == s->capbuf) {
+		unsigned cap = s->capbuf ? s->capbuf * 2u : 8u;
+		struct whisper_point *b;
+
+		if (cap > SLOT_BUF_MAX)
+			return false;
+		b = realloc(s->buf, cap * sizeof(*b));
+		if (!b)
+			return false;
+		s->buf = b;
+		s->capbuf = (uint16_t)cap;
+	}
+	s->buf[s->nbuf++] = (struct whisper_point){ts, v};
+	return true;
+}
+
+/*
+ * One point of one metric. It waits in its slot until its entity's flush
+ * (every flush_interval seconds, on the entity's own phase) or until the
+ * slot's buffer is full; then one whisper_update_many writes the run (one
+ * contiguous pwrite, propagation paid once per coarse interval) through
+ * the cached handle, or a handle opened then. With flush_interval 0 each
+ * point is written at once.
+ */
+static void put_point(struct writer *self, struct entity *e, struct slot *s, double v,
+		      const struct point_time *t)
+{
 	if (isnan(v)) {
 		self->c.unknown++;
 		return;
 	}
-	w = slot_open(self, p->e, s, metric, agg, p->uuid, p->host, p->time, &code);
-	if (!w) {
-		if (datadir_is_space_error(code))
-			self->c.dropped_space++;
-		else
+	if (!slot_wait(s, t->ts, v)) {
+		slot_flush(self, e, s, t); /* buffer full: these go now */
+		if (!slot_wait(s, t->ts, v)) {
 			self->c.dropped_error++;
+			return;
+		}
+	}
+	if (self->cfg.flush_interval <= 0) {
+		slot_flush(self, e, s, t);
 		return;
 	}
-	rc = whisper_update(w, p->ts, v, p->now);
-	if (rc == 0) {
-		self->c.points++;
-		if (self->space_fail == SPACE_WRITE)
-			space_ok(self, SPACE_WRITE);
-	} else if (rc == WHISPER_ENOTCOVERED || rc == -ERANGE) {
-		self->c.dropped_old++;
-	} else if (datadir_is_space_error(rc)) {
-		self->c.dropped_space++;
-		space_failed(self, SPACE_WRITE, "write to", whisper_path(w), rc);
-	} else {
-		self->c.dropped_error++;
-		sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot write to %s: %s",
-			    datadir_path(self->cfg.dir), whisper_path(w), whisper_strerror(rc));
-		/* Reopened (and checked) at its next point. */
-		fcache_close(self->cache, &s->node);
+	if (!e->waiting) {
+		e->waiting = true;
+		e->next_flush = flush_due(self, e, t->time);
 	}
 }
 
-static void write_set(struct writer *self, const struct point_ctx *p, struct slot *slots,
-		      const struct metric_def *defs, size_t n, const double *v)
+static void put_set(struct writer *self, struct entity *e, struct slot *slots, size_t n,
+		    const double *v, const struct point_time *t)
 {
 	for (size_t i = 0; i < n; i++)
-		write_point(self, p, &slots[i], defs[i].name, defs[i].aggregation, v[i]);
+		put_point(self, e, &slots[i], v[i], t);
 }
 
-static void write_device(struct writer *self, const struct point_ctx *p, struct device *dev,
-			 const char *kind, const struct metric_def *defs, size_t n, const double *v)
+static void put_domain(struct writer *self, const struct point_time *t,
+		       const struct sm_domain_stats *d, struct dom *dom)
 {
-	char metric[LAYOUT_METRIC_MAX + 1];
-
-	for (size_t i = 0; i < n; i++) {
-		if (isnan(v[i])) {
-			self->c.unknown++;
-			continue;
-		}
-		/* The name is only needed to open the file: skip it when open. */
-		if (!dev->slots[i].node.w && layout_device_metric(kind, dev->name, defs[i].name,
-								  metric, sizeof(metric)) < 0) {
-			self->c.dropped_error++;
-			continue;
-		}
-		write_point(self, p, &dev->slots[i], metric, defs[i].aggregation, v[i]);
-	}
-}
-
-static void write_domain(struct writer *self, const struct point_ctx *base,
-			 const struct sm_domain_stats *d, struct dom *dom)
-{
-	struct point_ctx p = *base;
 	double v[METRIC_DEVICE_MAX_N > METRIC_DOMAIN_N ? METRIC_DEVICE_MAX_N : METRIC_DOMAIN_N];
 
-	p.e = &dom->e;
-	p.uuid = dom->uuid_text;
 	metric_domain_values(d, v);
-	write_set(self, &p, dom->e.slots, metric_domain, METRIC_DOMAIN_N, v);
+	put_set(self, &dom->e, dom->e.slots, METRIC_DOMAIN_N, v, t);
 	for (size_t i = 0; d->disks && i < d->ndisks; i++) {
-		struct device *dev = device_get(&dom->e.disks, d->disks[i].name);
+		struct device *dev = device_get(&dom->e.disks, d->disks[i].name, false);
 
 		if (!dev) {
 			self->c.dropped_error += METRIC_DISK_N;
 			continue;
 		}
 		metric_disk_values(&d->disks[i], v);
-		write_device(self, &p, dev, METRIC_DISK_PREFIX, metric_disk, METRIC_DISK_N, v);
+		put_set(self, &dom->e, dev->slots, METRIC_DISK_N, v, t);
 	}
 	for (size_t i = 0; d->nics && i < d->nnics; i++) {
-		struct device *dev = device_get(&dom->e.nics, d->nics[i].name);
+		struct device *dev = device_get(&dom->e.nics, d->nics[i].name, true);
 
 		if (!dev) {
 			self->c.dropped_error += METRIC_NIC_N;
 			continue;
 		}
 		metric_nic_values(&d->nics[i], v);
-		write_device(self, &p, dev, METRIC_NIC_PREFIX, metric_nic, METRIC_NIC_N, v);
+		put_set(self, &dom->e, dev->slots, METRIC_NIC_N, v, t);
 	}
+	if (dom->e.waiting && t->time >= dom->e.next_flush)
+		entity_flush(self, &dom->e, t);
 }
 
 /* Points a report would have given: for the counters of reports not written. */
@@ -576,7 +729,7 @@ static void frame_stats(struct writer *self, const struct sm_message *m, double 
 	const struct sm_aggregate_domain_stats *a = &m->u.stats;
 	struct agg_index *idx = self->cfg.index;
 	double hv[METRIC_HOST_N];
-	struct point_ctx p = {
+	struct point_time t = {
 	    .time = m->hdr.time,
 	    .ts = (int64_t)floor(m->hdr.time),
 	};
@@ -584,19 +737,17 @@ static void frame_stats(struct writer *self, const struct sm_message *m, double 
 
 	/* A monitor's clock a little ahead of ours must not push its points
 	 * out as "future" (python-whisper's rule): now is at least the point. */
-	p.now = (int64_t)floor(now) > p.ts ? (int64_t)floor(now) : p.ts;
+	t.now = (int64_t)floor(now) > t.ts ? (int64_t)floor(now) : t.ts;
 	frame_begin(self, m);
 	if (self->index_ok)
 		index_put_host_latest(idx, m->hdr.host, &a->host, (uint32_t)a->ndomains,
 				      m->hdr.time);
 	h = host_get(self, m->hdr.host);
 	if (h) {
-		struct point_ctx hp = p;
-
-		hp.e = &h->e;
-		hp.host = h->name;
 		metric_host_values(&a->host, a->ndomains, hv);
-		write_set(self, &hp, h->e.slots, metric_host, METRIC_HOST_N, hv);
+		put_set(self, &h->e, h->e.slots, METRIC_HOST_N, hv, &t);
+		if (h->e.waiting && t.time >= h->e.next_flush)
+			entity_flush(self, &h->e, &t);
 	} else {
 		self->c.dropped_error += METRIC_HOST_N;
 	}
@@ -627,15 +778,25 @@ static void frame_stats(struct writer *self, const struct sm_message *m, double 
 			self->c.dropped_error += domain_points(d);
 			continue;
 		}
-		write_domain(self, &p, d, dom);
+		put_domain(self, &t, d, dom);
 	}
 	frame_end(self);
 	self->c.frames_stats++;
 }
 
-static void frame_event(struct writer *self, const struct sm_message *m)
+/* "now" for writes outside a stats frame: the wall clock. */
+static struct point_time time_now(double now)
+{
+	struct point_time t = {.time = now, .ts = (int64_t)floor(now), .now = (int64_t)floor(now)};
+
+	return t;
+}
+
+static void frame_event(struct writer *self, const struct sm_message *m, double now)
 {
 	const struct sm_domain_event *ev = &m->u.event;
+	struct point_time t = time_now(now);
+	struct dom *dom = dom_find(self, ev->uuid);
 	char uuid[37];
 	int stopped = 0;
 
@@ -644,9 +805,11 @@ static void frame_event(struct writer *self, const struct sm_message *m)
 	if (self->index_ok && ev->type == SM_EVENT_STOPPED)
 		stopped = index_domain_stopped(self->cfg.index, uuid, m->hdr.host, m->hdr.time,
 					       self->cfg.grace_s);
+	/* Its last points go to disk now, in this transaction (files it
+	 * creates are registered with it). */
+	if (stopped == 1 && dom && dom->e.waiting)
+		entity_flush(self, &dom->e, &t);
 	if (frame_end(self) && stopped == 1) {
-		struct dom *dom = dom_find(self, ev->uuid);
-
 		self->c.domains_stopped++;
 		/* Its files are done with: give the descriptors back now. */
 		if (dom)
@@ -675,7 +838,7 @@ void writer_frame(struct writer *self, const struct sm_message *m, double now)
 		frame_stats(self, m, now);
 		break;
 	case SM_KIND_EVENT:
-		frame_event(self, m);
+		frame_event(self, m, now);
 		break;
 	default:
 		break; /* not subscribed to */
@@ -714,11 +877,51 @@ static int purge_one(void *arg, const char *uuid, double stopped_at)
 	return 0;
 }
 
+/* Writes the waiting points of every entity (all), or of those whose flush
+ * is overdue by a whole interval: their host has stopped sending frames. */
+static void flush_waiting(struct writer *self, double now, bool all)
+{
+	struct point_time t = time_now(now);
+	double late = now - self->cfg.flush_interval;
+	bool begun = false;
+
+	for (size_t i = 0; self->buckets && i < self->nbuckets; i++) {
+		for (struct dom *d = self->buckets[i]; d; d = d->hnext) {
+			if (!d->e.waiting || (!all && d->e.next_flush >= late))
+				continue;
+			if (!begun) {
+				self->npending = 0;
+				self->index_ok = index_begin(self->cfg.index) == 0;
+				begun = true;
+			}
+			entity_flush(self, &d->e, &t);
+		}
+	}
+	for (struct host *h = self->hosts; h; h = h->next) {
+		if (!h->e.waiting || (!all && h->e.next_flush >= late))
+			continue;
+		if (!begun) {
+			self->npending = 0;
+			self->index_ok = index_begin(self->cfg.index) == 0;
+			begun = true;
+		}
+		entity_flush(self, &h->e, &t);
+	}
+	if (begun)
+		frame_end(self);
+}
+
+void writer_flush(struct writer *self, double now)
+{
+	flush_waiting(self, now, true);
+}
+
 int writer_housekeeping(struct writer *self, double now)
 {
 	uint64_t before = self->c.domains_purged;
 	int n;
 
+	flush_waiting(self, now, false);
 	if (now >= self->next_stale) {
 		self->next_stale = now + STALE_SWEEP_S;
 		n = index_stop_stale(self->cfg.index, now, self->cfg.stale_s, self->cfg.grace_s);
@@ -764,6 +967,8 @@ void writer_destroy(struct writer **self_p)
 	if (!self_p || !*self_p)
 		return;
 	self = *self_p;
+	if (self->cache)
+		flush_waiting(self, sm_clock_wall(), true);
 	for (size_t i = 0; self->buckets && i < self->nbuckets; i++) {
 		struct dom *d = self->buckets[i], *next;
 
@@ -788,8 +993,10 @@ void writer_destroy(struct writer **self_p)
 	*self_p = NULL;
 }
 
-void writer_set_policy(struct writer *self, double grace_s, double stale_s, size_t max_open_files)
+void writer_set_policy(struct writer *self, double grace_s, double stale_s, size_t max_open_files,
+		       double flush_interval)
 {
+	self->cfg.flush_interval = flush_interval;
 	self->cfg.grace_s = grace_s;
 	self->cfg.stale_s = stale_s;
 	self->cfg.max_open_files = max_open_files;

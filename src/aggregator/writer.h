@@ -34,6 +34,8 @@ struct writer_config {
 	double grace_s;	       /* a stopped domain's files are kept this long; 0 = purge at once */
 	double stale_s;	       /* a domain silent this long is marked stopped */
 	size_t max_open_files; /* bound of the handle cache */
+	double flush_interval; /* seconds points of closed files may wait when the cache is
+				  full (0: open each file for each point instead) */
 };
 
 /* Counters since writer_new, for the daemon's summary line and tests. */
@@ -51,9 +53,10 @@ struct writer_counters {
 	uint64_t dropped_error;	 /* points lost to other errors (I/O, bad file) */
 	uint64_t files_created;
 	uint64_t files_quarantined;
-	uint64_t files_open; /* now */
-	uint64_t evictions;  /* handles closed to respect max_open_files */
-	uint64_t domains;    /* domains in memory now */
+	uint64_t files_open;	  /* now */
+	uint64_t evictions;	  /* handles closed to respect max_open_files */
+	uint64_t transient_opens; /* files opened for one flush: more files than max_open_files */
+	uint64_t domains;	  /* domains in memory now */
 	uint64_t domains_stopped;
 	uint64_t domains_purged;
 	uint64_t index_failures; /* frames whose index transaction failed */
@@ -61,8 +64,9 @@ struct writer_counters {
 
 /* Returns NULL (logged) on allocation failure. */
 struct writer *writer_new(const struct writer_config *cfg);
-/* Closes every file (paying deferred propagation), frees, nulls *self_p;
- * NULL-safe. The index and directory are the caller's. */
+/* Writes every waiting point, closes every file (paying deferred
+ * propagation), frees, nulls *self_p; NULL-safe. The index and directory
+ * are the caller's. */
 void writer_destroy(struct writer **self_p);
 
 /*
@@ -74,14 +78,20 @@ void writer_destroy(struct writer **self_p);
  */
 void writer_frame(struct writer *self, const struct sm_message *m, double now);
 
-/* Marks stale domains stopped and purges those past their grace (their
- * files, directory and index rows). Call every second or so. Returns the
- * number of domains purged. */
+/* Writes points still waiting for domains that stopped sending, marks
+ * stale domains stopped and purges those past their grace (their files,
+ * directory and index rows). Call every second or so. Returns the number
+ * of domains purged. */
 int writer_housekeeping(struct writer *self, double now);
 
-/* Applies new policy values (SIGHUP): grace and stale for later stops, and
- * the cache bound (closing files if it shrank). */
-void writer_set_policy(struct writer *self, double grace_s, double stale_s, size_t max_open_files);
+/* Writes every point still waiting in memory (its files opened as needed,
+ * in one index transaction). `now` is the wall clock. */
+void writer_flush(struct writer *self, double now);
+
+/* Applies new policy values (SIGHUP): grace and stale for later stops, the
+ * cache bound (closing files if it shrank) and the flush interval. */
+void writer_set_policy(struct writer *self, double grace_s, double stale_s, size_t max_open_files,
+		       double flush_interval);
 
 void writer_counters(const struct writer *self, struct writer_counters *out);
 
