@@ -5,7 +5,8 @@
  * line (or a compact table). It is the reference consumer of
  * docs/PROTOCOL.md in C, as docs/examples/subscriber.py is in Python.
  *
- * Exit status: 0 done (count reached, timeout with no count, or signal);
+ * Exit status: 0 done (count reached, timeout with no count, signal, or
+ * the reader closed the pipe);
  * 1 runtime failure; 2 usage or configuration error; 3 --timeout expired
  * before --count messages arrived.
  */
@@ -69,15 +70,19 @@ static const char **list_of(const struct sm_config *cfg, const char *key, size_t
 	return v;
 }
 
-static void handle(void *sock, const struct sub_filter *filter, size_t max_frame, bool table,
-		   struct sub_counts *counts, struct sm_complaint *bad)
+/* Reads and prints one message. Returns 0, or -1 when stdout can no
+ * longer be written (errno set: EPIPE when the reader went away, as with
+ * `stackmon-sub ... | head -1`). */
+static int handle(void *sock, const struct sub_filter *filter, size_t max_frame, bool table,
+		  struct sub_counts *counts, struct sm_complaint *bad)
 {
 	struct sm_frames f;
 	struct sm_message m;
 	struct sm_wire_error err;
+	int rc = 0;
 
 	if (sm_sock_recv2(sock, &f, ZMQ_DONTWAIT) < 0)
-		return;
+		return 0;
 	counts->received++;
 	if (f.parts != 2) {
 		counts->malformed++;
@@ -100,12 +105,15 @@ static void handle(void *sock, const struct sub_filter *filter, size_t max_frame
 			sm_wire_print_json(&m, stdout);
 			fputc('\n', stdout);
 		}
-		fflush(stdout);
-		counts->printed++;
+		if (fflush(stdout) == EOF || ferror(stdout))
+			rc = -1;
+		else
+			counts->printed++;
 	}
 	sm_message_clear(&m);
 out:
 	sm_frames_close(&f);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -213,9 +221,15 @@ int main(int argc, char **argv)
 			status = EXIT_RUNTIME;
 			break;
 		}
-		if (rc > 0)
-			handle(sock, &filter, (size_t)sm_config_int(cfg, "max_frame"), table, &counts,
-			       &bad);
+		if (rc > 0 && handle(sock, &filter, (size_t)sm_config_int(cfg, "max_frame"), table,
+				     &counts, &bad) < 0) {
+			/* A closed pipe is how a reader says "enough": not an error. */
+			if (errno != EPIPE) {
+				sm_log_err("writing to standard output: %s", strerror(errno));
+				status = EXIT_RUNTIME;
+			}
+			break;
+		}
 	}
 	sm_log_info("received %llu, printed %llu, malformed %llu",
 		    (unsigned long long)counts.received, (unsigned long long)counts.printed,

@@ -58,3 +58,13 @@ set +e
 "$sub" --connect "nonsense://x" --timeout 1 >/dev/null 2>"$tmp/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "nonsense://x" "$tmp/err" || { echo "bad endpoint: exit $rc"; cat "$tmp/err"; exit 1; }
 echo "exit codes OK"
+
+# A reader that stops early (head -1) ends stackmon-sub at once, with 0.
+ep2="ipc://$tmp/pub2.sock"
+"$publisher" "$ep2" "$tmp/c2.jsonl" 600 & pids+=($!)
+start=$(date +%s)
+"$sub" --connect "$ep2" --timeout 30 | head -1 > "$tmp/head.txt"
+rc=${PIPESTATUS[0]}
+[ $rc -eq 0 ] && [ $(( $(date +%s) - start )) -lt 15 ] && [ -s "$tmp/head.txt" ] ||
+  { echo "closed pipe: exit $rc after $(( $(date +%s) - start )) s"; exit 1; }
+echo "closed pipe OK"
