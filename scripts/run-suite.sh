@@ -10,18 +10,22 @@
 # cleanly on Ctrl-C (or after --for SECONDS). Logs go to run/logs/.
 #
 # Usage: scripts/run-suite.sh [--qemu] [--domains N] [--for SECONDS] [--no-build]
+#                             [--build-dir DIR]   (default: build; with --no-build,
+#                             the daemons already built there are run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
 qemu=0 domains=12 duration=0 build=1
+builddir=$top/build
 while (($#)); do
   case $1 in
     --qemu) qemu=1 ;;
     --domains) domains=$2; shift ;;
     --for) duration=$2; shift ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --build-dir) builddir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-suite: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -35,20 +39,26 @@ mkdir -p "$logs"
 
 if ((build)); then
   scripts/install-deps.sh
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >"$logs/build.log"
-  cmake --build build -j"$(nproc)" >>"$logs/build.log" 2>&1 || {
+  cmake -S . -B "$builddir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$logs/build.log"
+  cmake --build "$builddir" -j"$(nproc)" >>"$logs/build.log" 2>&1 || {
     tail -30 "$logs/build.log"; echo "run-suite: build failed, see $logs/build.log" >&2; exit 1; }
 fi
-bin=$top/build/src
+bin=$builddir/src
+for b in collector/stackmon-collector monitor/stackmon-monitor sub/stackmon-sub; do
+  [ -x "$bin/$b" ] || { echo "run-suite: $bin/$b is not built" >&2; exit 1; }
+done
 
 pids=()
 names=()
+waiter=  # the sleep the main shell waits on: killed on stop, or it lingers
 started_libvirtd=0
 qemu_domains=()
 stopping=0
 stop_all() {
   ((stopping)) && return
   stopping=1
+  set +e # stopping must reach every process, whatever fails on the way
+  if [ -n "$waiter" ]; then kill "$waiter" 2>/dev/null; fi
   echo
   echo "run-suite: stopping"
   # Reverse order: consumers first, the monitor, then the collector.
@@ -119,9 +129,16 @@ if [ -x "$bin/aggregator/stackmon-aggregator" ]; then
   start aggregator "$bin/aggregator/stackmon-aggregator" --subscribe "$fan_out" \
     --data-dir "$run/data" -c /dev/null
 fi
-if [ -x "$top/build/dashboard/stackmon.cgi" ] && [ -x scripts/dashboard-lighttpd.sh ]; then
-  dashboard_url=$(scripts/dashboard-lighttpd.sh url)
+if [ -x "$builddir/dashboard/stackmon.cgi" ]; then
+  export DASHBOARD_CGI=$builddir/dashboard/stackmon.cgi
   start lighttpd scripts/dashboard-lighttpd.sh run "$run"
+  # The runner prints the URL and the credentials it generated.
+  for _ in $(seq 50); do
+    grep -q "^dashboard: " "$logs/lighttpd.log" && break
+    sleep 0.1
+  done
+  dashboard_url=$(sed -n 's/^dashboard: *//p' "$logs/lighttpd.log" | head -1)
+  [ -n "$dashboard_url" ] || dashboard_url="$(scripts/dashboard-lighttpd.sh url) (see $logs/lighttpd.log)"
 fi
 
 cat <<MSG
@@ -138,7 +155,8 @@ MSG
 
 if ((duration > 0)); then
   sleep "$duration" &
-  wait $! || true
+  waiter=$!
+  wait $waiter || true
 else
   # Wake when any daemon dies, so a crash is reported rather than hidden.
   while :; do
@@ -149,6 +167,7 @@ else
       fi
     done
     sleep 1 &
-    wait $! || true
+    waiter=$!
+    wait $waiter || true
   done
 fi

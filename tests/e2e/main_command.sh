@@ -8,7 +8,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
-suite_build=$top/build # what run-suite.sh --no-build runs
+suite_build=$build # run-suite.sh --no-build --build-dir runs this build's daemons
 sub=$build/src/sub/stackmon-sub
 py=/usr/bin/python3
 tmp=$(mktemp -d)
@@ -66,7 +66,7 @@ trap cleanup EXIT
 # gives run-suite its own process group with SIGINT not ignored, as a
 # terminal's Ctrl-C would find it.
 set -m
-"$top/scripts/run-suite.sh" --no-build --for 120 >"$out" 2>&1 &
+"$top/scripts/run-suite.sh" --no-build --build-dir "$build" --for 120 >"$out" 2>&1 &
 suite=$!
 set +m
 echo "run-suite.sh started (pid $suite)"
