@@ -295,7 +295,11 @@ static int run_direct(int argc, char **argv)
 	}
 	writer_counters(w, &c1);
 	{
-		double pts = (double)(c1.points - c0.points);
+		/* Points offered by the steady rounds: in the steady state as many
+		 * are written (those of the warm-up still waiting at its end are
+		 * about as many as those of the last rounds written by the final
+		 * flush, whose CPU is counted). */
+		double pts = (double)steady * (double)files;
 
 		printf("phase=steady domains=%zu rounds=%ld points=%.0f wall_s=%.3f cpu_s=%.3f "
 		       "points_per_s=%.0f points_per_cpu_s=%.0f cpu_s_per_million=%.3f "
