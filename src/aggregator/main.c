@@ -62,8 +62,8 @@ static const struct sm_config_key aggregator_keys[] = {
      "Whisper files kept open (least recently written closed first); RLIMIT_NOFILE is raised"
      " to fit"},
     {"flush_interval", SM_CFG_DOUBLE, 0, 300, "10",
-     "when more files are written than max_open_files, seconds a closed file's points may"
-     " wait in memory to be written together (0: open the file for every point)"},
+     "seconds a point may wait in memory to be written with the other points of its file"
+     " (one update_many per file per interval; 0: every point at once)"},
     {"max_frame", SM_CFG_INT, 1024, 1073741824, "8388608",
      "largest frame body accepted, bytes; bigger ones are dropped and counted"},
     {"summary_interval", SM_CFG_DOUBLE, 1, 86400, "60",

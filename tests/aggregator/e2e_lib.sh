@@ -20,8 +20,11 @@ UNMOUNT=""
 AGG_PID=""
 PUB_PID=""
 
+ON_EXIT="" # a command a scenario adds to the cleanup (e.g. destroy its domain)
+
 cleanup() {
 	status=$?
+	[ -z "$ON_EXIT" ] || eval "$ON_EXIT" >/dev/null 2>&1 || true
 	for pid in $STARTED; do kill "$pid" 2>/dev/null || true; done
 	for pid in $STARTED; do wait "$pid" 2>/dev/null || true; done
 	if [ "$status" -ne 0 ]; then
