@@ -203,7 +203,7 @@ static void pack_text(msgpack_packer *pk, const char *s, size_t max)
 
 	if (n > max || !sm_utf8_valid(s, n)) {
 		n = sm_utf8_sanitize(tmp, (max < sizeof(tmp) - 1 ? max : sizeof(tmp) - 1) + 1, s,
-				     strnlen(s, 4 * SM_NAME_MAX));
+				     n);
 		s = tmp;
 	}
 	msgpack_pack_str(pk, n);

@@ -103,6 +103,7 @@ static int read_container(struct rd *r, bool is_map, size_t *n, size_t max, size
 	uint64_t c;
 	size_t per;
 
+	*n = 0; /* defined output on every path */
 	if (need(r, 1, field) < 0)
 		return -1;
 	t = *r->p;
@@ -142,6 +143,8 @@ static int read_str_view(struct rd *r, const char **s, size_t *len, const char *
 	int t;
 	size_t hdr, n;
 
+	*s = NULL; /* defined outputs on every path */
+	*len = 0;
 	if (need(r, 1, field) < 0)
 		return -1;
 	t = *r->p;
