@@ -54,13 +54,14 @@ if ((fuzz)); then
   cmake --build build-fuzz -j"$jobs" --target fuzz_wire_decode
   work=$(mktemp -d)
   cp fuzz/corpus/* "$work/"
+  mkdir -p fuzz/regressions # git keeps no empty folder; libFuzzer needs it to exist
   # A crash leaves its input in fuzz/regressions/ (check it in: it is then
   # replayed by every test build).
   if ! build-fuzz/fuzz/fuzz_wire_decode -max_total_time="${FUZZ_SECONDS:-60}" \
        -max_len=65536 -print_final_stats=1 -artifact_prefix="$top/fuzz/regressions/" \
        "$work" 2>build-fuzz/fuzz.log; then
     tail -40 build-fuzz/fuzz.log
-    echo "fuzz: the decoder crashed; the input is in fuzz/regressions/" >&2
+    echo "fuzz: the fuzz run failed (a crash leaves its input in fuzz/regressions/)" >&2
     status=1
   else
     grep -E 'stat::number_of_executed_units|Done' build-fuzz/fuzz.log || true
