@@ -68,6 +68,7 @@ for phase in $PHASES; do
 	direct)
 		echo "## 1. data path fed directly (decode + writer; index and files), after warm-up"
 		for spec in "1000 $FLUSH" "10000 $FLUSH_10K" "10000 $FLUSH"; do
+			# shellcheck disable=SC2086 # two words on purpose
 			set -- $spec
 			n=$1 k=$2
 			out=$("$BENCH" direct "$DATA/d" "$n" $((k + 2 + ROUNDS)) "$RETENTION" sparse "$k")
@@ -84,6 +85,7 @@ for phase in $PHASES; do
 	python)
 		echo "## 2. python3-whisper update_many, same points, same retention ($PY_ROUNDS s of 1 Hz data)"
 		for spec in "1000 1" "1000 $FLUSH"; do
+			# shellcheck disable=SC2086 # two words on purpose
 			set -- $spec
 			out=$("$PY" "$ROOT/bench/aggregator/agg_bench.py" "$DATA/p" "$1" "$PY_ROUNDS" "$RETENTION" "$2")
 			ours=${CPUM["1000/$FLUSH"]:-}

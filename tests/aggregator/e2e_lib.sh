@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # e2e_lib.sh -- sourced by tests/e2e/aggregator_*.sh: a private temp dir for
 # ipc:// endpoints, data and logs; the aggregator and the test publisher
 # started and stopped by PID; a trap that ends every process the scenario
@@ -11,6 +12,7 @@ COLLECTOR=${COLLECTOR:-${3:-}}
 MONITOR=${MONITOR:-${4:-}}
 PY=/usr/bin/python3
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)
+# shellcheck disable=SC2034 # used by the scenarios
 CHECK="$PY $LIB_DIR/agg_check.py"
 TMP=$(mktemp -d /tmp/sm-agg-e2e-XXXXXX)
 PUB_EP="ipc://$TMP/pub"
@@ -44,6 +46,7 @@ fail() {
 	exit 1
 }
 
+# shellcheck disable=SC2120 # options are optional
 # start_agg [extra options...]: the daemon on the test publisher's endpoint,
 # with the empty configuration and quick timers; output appended to agg.log.
 start_agg() {
@@ -54,7 +57,9 @@ start_agg() {
 	STARTED="$STARTED $AGG_PID"
 }
 
-# stop_agg [SIGNAL]: ends the daemon; returns its exit status in AGG_STATUS.
+# stop_agg [SIGNAL]: ends the daemon; returns its exit status in AGG_STATUS
+# (read by the scenarios).
+# shellcheck disable=SC2034
 stop_agg() {
 	kill -"${1:-TERM}" "$AGG_PID" 2>/dev/null || true
 	AGG_STATUS=0

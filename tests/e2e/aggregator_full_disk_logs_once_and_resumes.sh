@@ -1,5 +1,6 @@
 #!/bin/bash
 # A full data directory (a 2 MiB tmpfs filled up): the files that cannot be made are logged once, their points dropped and counted, the files that exist keep being written, and writing resumes (logged once) when space returns. Exits 77 where a tmpfs cannot be mounted.
+# shellcheck source=tests/aggregator/e2e_lib.sh
 . "$(dirname "$0")/../aggregator/e2e_lib.sh"
 mkdir -p "$DATA"
 if ! mount -t tmpfs -o size=2m tmpfs "$DATA" 2>/dev/null; then

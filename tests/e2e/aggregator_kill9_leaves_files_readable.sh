@@ -1,5 +1,6 @@
 #!/bin/bash
 # kill -9 at arbitrary moments (while files are being created and written): every Whisper file stays readable by python3-whisper, the index passes sqlite's integrity_check, and the next start carries on (leftovers of cut creates are cleared, nothing is quarantined).
+# shellcheck source=tests/aggregator/e2e_lib.sh
 . "$(dirname "$0")/../aggregator/e2e_lib.sh"
 
 start_pub --domains 60 --rate 5
@@ -24,7 +25,7 @@ stop_agg TERM
 $CHECK readable "$DATA"
 $CHECK registered "$DATA"
 [ "$(sqlite3 "$DATA/index.sqlite" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
-[ -z "$(ls -A "$DATA/quarantine")" ] || fail "files were quarantined: $(ls "$DATA/quarantine" | head -3)"
+[ -z "$(ls -A "$DATA/quarantine")" ] || fail "files were quarantined: $(find "$DATA/quarantine" -type f | head -3)"
 left=$(find "$DATA/domains" -name '*.tmp-*' | wc -l)
 [ "$left" = 0 ] || fail "$left unfinished files left by the kills remain"
 [ "$(sql "SELECT count(*) FROM domains")" = 60 ] || fail "domains: $(sql 'SELECT count(*) FROM domains')"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Through real libvirtd (test+unix:///default): a domain started on the shared test driver gets files and index rows; destroying it makes the monitor send "stopped", the aggregator marks it at once and purges its files and rows after the grace period (2 s). Exits 77 without libvirtd unless STACKMON_REQUIRE_LIBVIRTD=1.
+# shellcheck source=tests/aggregator/e2e_lib.sh
 . "$(dirname "$0")/../aggregator/e2e_lib.sh"
-[ -n "$COLLECTOR" ] && [ -n "$MONITOR" ] || fail "needs the collector and monitor binaries as \$3 \$4"
+if [ -z "$COLLECTOR" ] || [ -z "$MONITOR" ]; then fail "needs the collector and monitor binaries as \$3 \$4"; fi
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 URI=test+unix:///default
 if ! timeout 15 virsh -q -c "$URI" list >/dev/null 2>&1; then

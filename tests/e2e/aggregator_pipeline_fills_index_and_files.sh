@@ -1,7 +1,8 @@
 #!/bin/bash
 # A real monitor (libvirt test driver, tests/fixtures/node-small.xml) -> a real collector -> the aggregator for ~8 s: the index holds the host, the tenants and the domains with their identity, every file is registered and exists, and python3-whisper reads plausible values.
+# shellcheck source=tests/aggregator/e2e_lib.sh
 . "$(dirname "$0")/../aggregator/e2e_lib.sh"
-[ -n "$COLLECTOR" ] && [ -n "$MONITOR" ] || fail "needs the collector and monitor binaries as \$3 \$4"
+if [ -z "$COLLECTOR" ] || [ -z "$MONITOR" ]; then fail "needs the collector and monitor binaries as \$3 \$4"; fi
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 NODE="test://$SRC/tests/fixtures/node-small.xml"
 

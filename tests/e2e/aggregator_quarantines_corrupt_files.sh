@@ -1,5 +1,6 @@
 #!/bin/bash
 # A file of the wrong size or with a garbage header is never overwritten: it is moved into quarantine/ (logged once with its path and the reason) and a fresh file takes its place and receives the new points.
+# shellcheck source=tests/aggregator/e2e_lib.sh
 . "$(dirname "$0")/../aggregator/e2e_lib.sh"
 D0=$(domain_dir 0)
 D1=$(domain_dir 1)
@@ -23,9 +24,9 @@ fresh() { [ "$($CHECK count "$DATA/$D0/cpu_pct.wsp" 2>/dev/null)" -ge 2 ] &&
 wait_for 30 fresh || fail "no fresh files in place of the bad ones"
 stop_agg TERM
 
-[ "$(ls "$DATA/quarantine" | wc -l)" = 3 ] || fail "quarantine: $(ls "$DATA/quarantine")"
-ls "$DATA/quarantine" | grep -q "^domains+${D0:8:2}+$(uuid_of 0)+cpu_pct.wsp.20[0-9]*T[0-9]*Z$" ||
-	fail "unexpected quarantine name: $(ls "$DATA/quarantine")"
+[ "$(find "$DATA/quarantine" -type f | wc -l)" = 3 ] || fail "quarantine: $(ls -A "$DATA/quarantine")"
+find "$DATA/quarantine" -type f -printf '%f\n' | grep -q "^domains+${D0:8:2}+$(uuid_of 0)+cpu_pct.wsp.20[0-9]*T[0-9]*Z$" ||
+	fail "unexpected quarantine name: $(ls -A "$DATA/quarantine")"
 [ "$(stat -c %s "$DATA/quarantine/domains+${D1:8:2}+$(uuid_of 1)+mem_pct.wsp."*)" = "$size_before" ] ||
 	fail "the moved file was changed"
 [ "$(count_log "moved aside")" = 3 ] || fail "$(count_log "moved aside") 'moved aside' lines, expected 3"

@@ -1,5 +1,6 @@
 #!/bin/bash
 # A data directory the aggregator cannot write (a read-only tmpfs, a path under it, a plain file, one already in use by another aggregator) is a clear error at start naming the directory, with exit status 1. Exits 77 where a tmpfs cannot be mounted.
+# shellcheck source=tests/aggregator/e2e_lib.sh
 . "$(dirname "$0")/../aggregator/e2e_lib.sh"
 RO="$TMP/ro"
 mkdir -p "$RO"

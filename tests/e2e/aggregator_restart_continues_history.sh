@@ -1,5 +1,6 @@
 #!/bin/bash
 # Stopping the aggregator (SIGTERM) in the middle of a run and starting it again continues the same files and index rows: history before and after the restart is there, the frames missed while it was down count as lost, no file is quarantined, and SIGHUP reloads without losing anything.
+# shellcheck source=tests/aggregator/e2e_lib.sh
 . "$(dirname "$0")/../aggregator/e2e_lib.sh"
 D0=$(domain_dir 0)
 
