@@ -72,28 +72,6 @@ struct reply {
 	bool head; /* HEAD: headers only */
 };
 
-static const char *status_text(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Internal Server Error";
-	}
-}
-
 static const struct page_route *route_find(const char *path)
 {
 	for (const struct page_route *r = page_routes; r->path; r++)
@@ -222,7 +200,7 @@ static int prepare(struct dash *d, struct sm_config **cfg, const struct page_rou
 
 static void write_headers(const struct reply *rep, size_t length)
 {
-	printf("Status: %d %s\r\n", rep->status, status_text(rep->status));
+	printf("Status: %d %s\r\n", rep->status, page_status_text(rep->status));
 	printf("Content-Type: %s\r\n",
 	       rep->json ? "application/json; charset=utf-8" : "text/html; charset=utf-8");
 	printf("Content-Length: %zu\r\n", length);

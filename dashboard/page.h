@@ -173,4 +173,7 @@ void json_num(FILE *out, double v);
 /* Writes a time in seconds since the epoch with milliseconds, or null. */
 void json_time(FILE *out, double t);
 
+/* Reason phrase of an HTTP status the dashboard answers with ("Not Found"). */
+const char *page_status_text(int status);
+
 #endif

@@ -233,7 +233,7 @@ void page_end(struct dash *d)
 		STACKMON_VERSION, when);
 }
 
-static const char *status_text(int status)
+const char *page_status_text(int status)
 {
 	switch (status) {
 	case 200:
@@ -263,7 +263,7 @@ void page_error(struct dash *d, int status)
 		"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
 		"<title>%d %s</title><style>%s</style></head>\n<body><div class=\"err\">"
 		"<h1>%d %s</h1><p>",
-		status, status_text(status), dash_style_css, status, status_text(status));
+		status, page_status_text(status), dash_style_css, status, page_status_text(status));
 	esc_html(o, d->message);
 	fputs("</p>", o);
 	if (d->script && (status == 404 || status == 400 || status == 403)) {
