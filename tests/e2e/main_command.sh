@@ -50,6 +50,14 @@ remember_tree() {
 alive() { # pid still the process we saw?
   [ -r "/proc/$1/stat" ] && [ "$(awk '{ print $22 }' "/proc/$1/stat" 2>/dev/null)" = "${seen[$1]}" ]
 }
+# A zombie has exited and holds nothing but its pid; reaping it is its
+# parent's job, and once its parent (lighttpd, for a finished CGI) is gone,
+# the job of whatever init the machine runs. Some container inits never reap,
+# so zombies are reported but not counted as "left running".
+zombie() {
+  [ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]
+}
+running() { alive "$1" && ! zombie "$1"; }
 cleanup() {
   if [ -n "$suite" ] && kill -0 "$suite" 2>/dev/null; then
     kill -INT -- "-$suite" 2>/dev/null
@@ -218,10 +226,22 @@ fi
 grep -q "run-suite: stopped" "$out" || fail "run-suite.sh did not say it stopped"
 sleep 0.5
 left=()
+zombies=()
 for p in "${!seen[@]}"; do
-  alive "$p" && left+=("$p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)")
+  if running "$p"; then
+    left+=("$p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)")
+  elif alive "$p" && zombie "$p"; then
+    zombies+=("$p (parent $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null))")
+  fi
 done
-if pgrep -g "$suite" >/dev/null 2>&1; then left+=("process group $suite: $(pgrep -a -g "$suite")"); fi
+for p in $(pgrep -g "$suite" 2>/dev/null); do
+  if zombie "$p"; then
+    [[ " ${zombies[*]} " == *" $p "* ]] || zombies+=("$p (parent $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null))")
+  else
+    left+=("process group $suite: $(pgrep -a -g "$suite" | grep "^$p ")")
+  fi
+done
+((${#zombies[@]})) && echo "note: exited but not yet reaped by their parent/init: ${zombies[*]}"
 more=$(pgrep -a -f "lighttpd.*$top/run|stackmon-.*($top/run|$fan_out|127\.0\.0\.1:710[01])" 2>/dev/null | grep -v "^$$ ") || true
 [ -n "$more" ] && left+=("$more")
 if ((${#left[@]})); then
