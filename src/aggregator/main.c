@@ -72,17 +72,6 @@ static const struct sm_config_key aggregator_keys[] = {
 
 #define NAGG_KEYS (sizeof(aggregator_keys) / sizeof(aggregator_keys[0]))
 
-static struct sm_config *config_new(void)
-{
-	static struct sm_config_key keys[NAGG_KEYS + 32];
-	size_t n = NAGG_KEYS;
-
-	memcpy(keys, aggregator_keys, sizeof(aggregator_keys));
-	for (size_t i = 0; i < sm_sock_config_nkeys && n < sizeof(keys) / sizeof(keys[0]); i++)
-		keys[n++] = sm_sock_config_keys[i];
-	return sm_config_new(keys, n);
-}
-
 /* Descriptors for the file cache plus a reserve. Raises the soft limit,
  * and the hard one when allowed (root); returns how many files the cache
  * may then keep open (possibly fewer than asked, logged). */
@@ -313,7 +302,8 @@ static void reload(struct daemon *d, struct policy *p, const struct sm_cli *cli0
 		   char **argv)
 {
 	struct sm_cli cli = *cli0;
-	struct sm_config *cfg = config_new();
+	struct sm_config *cfg = sm_config_new_joined(aggregator_keys, NAGG_KEYS,
+						     sm_sock_config_keys, sm_sock_config_nkeys);
 	struct policy np;
 
 	sm_log_open("stackmon-aggregator", SM_LOG_NOTICE + cli0->verbosity, cli0->use_syslog);
@@ -341,7 +331,8 @@ int main(int argc, char **argv)
 					" sqlite index (subscribes to collectors' fan-out).",
 			     .default_config = "/etc/stackmon/aggregator.conf"};
 	struct whisper_retention archives[WHISPER_MAX_ARCHIVES];
-	struct sm_config *cfg = config_new();
+	struct sm_config *cfg = sm_config_new_joined(aggregator_keys, NAGG_KEYS,
+						     sm_sock_config_keys, sm_sock_config_nkeys);
 	struct daemon d = {0};
 	struct checkpointer ckpt = {0};
 	struct writer_counters last = {0};

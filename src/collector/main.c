@@ -56,29 +56,6 @@ static const struct sm_config_key collector_keys[] = {
 
 #define NCOLLECTOR_KEYS (sizeof(collector_keys) / sizeof(collector_keys[0]))
 
-static struct sm_config *config_new(void)
-{
-	static struct sm_config_key keys[NCOLLECTOR_KEYS + 32];
-	size_t n = NCOLLECTOR_KEYS;
-
-	memcpy(keys, collector_keys, sizeof(collector_keys));
-	for (size_t i = 0; i < sm_sock_config_nkeys && n < sizeof(keys) / sizeof(keys[0]); i++)
-		keys[n++] = sm_sock_config_keys[i];
-	return sm_config_new(keys, n);
-}
-
-/* A LIST key as an array of borrowed strings (freed by the caller). */
-static const char **list_of(const struct sm_config *cfg, const char *key, size_t *n)
-{
-	size_t count = sm_config_list_count(cfg, key);
-	const char **v = calloc(count + 1, sizeof(*v));
-
-	for (size_t i = 0; v && i < count; i++)
-		v[i] = sm_config_list_item(cfg, key, i);
-	*n = v ? count : 0;
-	return v;
-}
-
 /* Each publisher connection costs the collector one file descriptor, so the
  * soft limit (often 1024) caps how many monitors it can serve: raise it to
  * the hard limit. Returns the limit in effect. */
@@ -108,7 +85,8 @@ int main(int argc, char **argv)
 			     .summary = "Relay StackMon frames from monitors to consumers "
 					"(fan-in/fan-out), with heartbeats and fail-over.",
 			     .default_config = "/etc/stackmon/collector.conf"};
-	struct sm_config *cfg = config_new();
+	struct sm_config *cfg = sm_config_new_joined(collector_keys, NCOLLECTOR_KEYS,
+						     sm_sock_config_keys, sm_sock_config_nkeys);
 	struct relay_config rc = {0};
 	struct sm_sock_opts opts;
 	const char **fan_in = NULL, **fan_out = NULL, **upstream = NULL;
@@ -141,9 +119,9 @@ int main(int argc, char **argv)
 	sm_log_open("stackmon-collector", (enum sm_log_level)level, cli.use_syslog);
 
 	/* ---- configuration ---- */
-	fan_in = list_of(cfg, "fan_in", &rc.nfan_in);
-	fan_out = list_of(cfg, "fan_out", &rc.nfan_out);
-	upstream = list_of(cfg, "upstream", &rc.nupstream);
+	fan_in = sm_config_list_array(cfg, "fan_in", &rc.nfan_in);
+	fan_out = sm_config_list_array(cfg, "fan_out", &rc.nfan_out);
+	upstream = sm_config_list_array(cfg, "upstream", &rc.nupstream);
 	if (!fan_in || !fan_out || !upstream)
 		goto out;
 	rc.fan_in = fan_in;

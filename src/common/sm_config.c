@@ -44,7 +44,8 @@ struct config_value {
 };
 
 struct sm_config {
-	const struct sm_config_key *keys; /* caller's table, outlives us */
+	const struct sm_config_key *keys; /* caller's table, or owned_keys */
+	struct sm_config_key *owned_keys; /* a joined table we copied, or NULL */
 	size_t nkeys;			  /* rows in keys and vals */
 	struct config_value *vals;	  /* one per key, same index */
 	unsigned next_serial;		  /* next free source serial */
@@ -283,6 +284,38 @@ fail:
 	return NULL;
 }
 
+struct sm_config *sm_config_new_joined(const struct sm_config_key *own, size_t nown,
+				       const struct sm_config_key *shared, size_t nshared)
+{
+	struct sm_config_key *keys = calloc(nown + nshared ? nown + nshared : 1, sizeof(*keys));
+	struct sm_config *cfg;
+
+	if (!keys)
+		return NULL;
+	if (nown)
+		memcpy(keys, own, nown * sizeof(*keys));
+	if (nshared)
+		memcpy(keys + nown, shared, nshared * sizeof(*keys));
+	cfg = sm_config_new(keys, nown + nshared);
+	if (!cfg) {
+		free(keys);
+		return NULL;
+	}
+	cfg->owned_keys = keys;
+	return cfg;
+}
+
+const char **sm_config_list_array(const struct sm_config *cfg, const char *key, size_t *n)
+{
+	size_t count = sm_config_list_count(cfg, key);
+	const char **v = calloc(count + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < count; i++)
+		v[i] = sm_config_list_item(cfg, key, i);
+	*n = v ? count : 0;
+	return v;
+}
+
 void sm_config_destroy(struct sm_config **cfgp)
 {
 	struct sm_config *cfg = cfgp ? *cfgp : NULL;
@@ -292,6 +325,7 @@ void sm_config_destroy(struct sm_config **cfgp)
 	for (size_t i = 0; cfg->vals && i < cfg->nkeys; i++)
 		value_clear(&cfg->vals[i]);
 	free(cfg->vals);
+	free(cfg->owned_keys);
 	free(cfg);
 	*cfgp = NULL;
 }

@@ -34,6 +34,10 @@ struct sm_config; /* opaque: values for one table */
 /* A config over `keys[0..nkeys)`; the table must outlive it. Defaults are
  * applied. Returns NULL on allocation failure. */
 struct sm_config *sm_config_new(const struct sm_config_key *keys, size_t nkeys);
+/* A config over a program's own keys followed by a shared table (such as
+ * sm_sock_config_keys); both are copied, so neither needs to outlive it. */
+struct sm_config *sm_config_new_joined(const struct sm_config_key *own, size_t nown,
+				       const struct sm_config_key *shared, size_t nshared);
 void sm_config_destroy(struct sm_config **cfg);
 
 /* Reads `path`. On error returns -1 and writes "PATH:LINE: what" into err.
@@ -52,6 +56,10 @@ double sm_config_double(const struct sm_config *cfg, const char *key);
 bool sm_config_bool(const struct sm_config *cfg, const char *key);
 size_t sm_config_list_count(const struct sm_config *cfg, const char *key);
 const char *sm_config_list_item(const struct sm_config *cfg, const char *key, size_t i);
+/* A LIST key's items as a NULL-terminated array of strings borrowed from cfg;
+ * *n receives the count. The caller frees the array (not the strings).
+ * NULL (and *n = 0) when out of memory. */
+const char **sm_config_list_array(const struct sm_config *cfg, const char *key, size_t *n);
 /* Writes every key with its effective value, "key = value", one per line. */
 void sm_config_dump(const struct sm_config *cfg, FILE *out);
 /* The table cfg was made with; *nkeys receives its row count (for --help,

@@ -68,18 +68,11 @@ struct settings {
 	const char **publish;         /* points into the config */
 };
 
-/* The table: monitor keys then sm_sock's, in one array that outlives the config. */
-static struct sm_config_key *keys_table(size_t *n)
+/* The monitor's keys followed by the socket options every daemon shares. */
+static struct sm_config *monitor_config_new(void)
 {
-	struct sm_config_key *keys = calloc(MONITOR_NKEYS + sm_sock_config_nkeys, sizeof(*keys));
-
-	if (!keys)
-		return NULL;
-	memcpy(keys, monitor_keys, sizeof(monitor_keys));
-	memcpy(keys + MONITOR_NKEYS, sm_sock_config_keys,
-	       sm_sock_config_nkeys * sizeof(*sm_sock_config_keys));
-	*n = MONITOR_NKEYS + sm_sock_config_nkeys;
-	return keys;
+	return sm_config_new_joined(monitor_keys, MONITOR_NKEYS, sm_sock_config_keys,
+				    sm_sock_config_nkeys);
 }
 
 /* The hostname made fit for the wire: other characters become '-'. */
@@ -160,10 +153,9 @@ static void settings_clear(struct settings *s)
 /* SIGHUP: re-reads file and options; applies what is safe to change in a
  * running daemon (log level; identities and device lists are re-read), and
  * says which other changes need a restart. */
-static void reload(const struct sm_config_key *keys, size_t nkeys, int argc, char **argv,
-		   const struct settings *cur, struct publisher *p)
+static void reload(int argc, char **argv, const struct settings *cur, struct publisher *p)
 {
-	struct sm_config *cfg = sm_config_new(keys, nkeys);
+	struct sm_config *cfg = monitor_config_new();
 	struct sm_cli cli = {.program = PROGRAM, .default_config = "/etc/stackmon/monitor.conf"};
 	bool once = false;
 	struct sm_cli_flag flags[] = {{"once", "", &once}};
@@ -237,7 +229,7 @@ static int run_once(struct publisher *p)
  * waits on the publisher's fd, the collectors' heartbeats and the next
  * deadline. */
 static int run_loop(struct publisher *p, struct sm_upstream *up, const struct settings *s,
-		    const struct sm_config_key *keys, size_t nkeys, int argc, char **argv)
+		    int argc, char **argv)
 {
 	struct sm_ticker ticker;
 	struct sm_complaint overrun = SM_COMPLAINT_INIT;
@@ -278,7 +270,7 @@ static int run_loop(struct publisher *p, struct sm_upstream *up, const struct se
 			sm_log_info("first frame sent to %s", sm_upstream_current(up));
 		}
 		if (sm_daemon_take_reload())
-			reload(keys, nkeys, argc, argv, s, p);
+			reload(argc, argv, s, p);
 	}
 	sm_daemon_notify("STOPPING=1");
 	return 0;
@@ -286,7 +278,6 @@ static int run_loop(struct publisher *p, struct sm_upstream *up, const struct se
 
 int main(int argc, char **argv)
 {
-	struct sm_config_key *keys = NULL;
 	struct sm_config *cfg = NULL;
 	struct sm_cli cli = {
 		.program = PROGRAM,
@@ -304,13 +295,11 @@ int main(int argc, char **argv)
 	struct sm_upstream *up = NULL;
 	struct publisher *pub = NULL;
 	struct publisher_config pcfg;
-	size_t nkeys = 0;
 	bool xml_ready = false, running = false;
 	int rc = EXIT_USAGE;
 
 	/* Options and configuration. */
-	keys = keys_table(&nkeys);
-	cfg = keys ? sm_config_new(keys, nkeys) : NULL;
+	cfg = monitor_config_new();
 	if (!cfg) {
 		fprintf(stderr, "%s: out of memory\n", PROGRAM);
 		rc = EXIT_RUNTIME;
@@ -371,7 +360,7 @@ int main(int argc, char **argv)
 
 	/* The loop. */
 	running = !once;
-	rc = once ? run_once(pub) : run_loop(pub, up, &s, keys, nkeys, argc, argv);
+	rc = once ? run_once(pub) : run_loop(pub, up, &s, argc, argv);
 
 	/* Orderly shutdown: the sampler and libvirt first (it needs the event
 	 * loop to close), then the event loop, then ZeroMQ. */
@@ -385,7 +374,6 @@ out:
 		nova_meta_cleanup();
 	settings_clear(&s);
 	sm_config_destroy(&cfg);
-	free(keys);
 	if (running)
 		sm_log_info("stopped");
 	return rc;

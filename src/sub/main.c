@@ -47,29 +47,6 @@ struct sub_counts {
 	uint64_t malformed; /* refused by the decoder */
 };
 
-static struct sm_config *config_new(void)
-{
-	static struct sm_config_key keys[NSUB_KEYS + 16];
-	size_t n = NSUB_KEYS;
-
-	memcpy(keys, sub_keys, sizeof(sub_keys));
-	for (size_t i = 0; i < sm_sock_config_nkeys && n < sizeof(keys) / sizeof(keys[0]); i++)
-		keys[n++] = sm_sock_config_keys[i];
-	return sm_config_new(keys, n);
-}
-
-/* Collects a LIST key into a NULL-free array view (owned by cfg). */
-static const char **list_of(const struct sm_config *cfg, const char *key, size_t *n)
-{
-	size_t count = sm_config_list_count(cfg, key);
-	const char **v = calloc(count + 1, sizeof(*v));
-
-	for (size_t i = 0; v != NULL && i < count; i++)
-		v[i] = sm_config_list_item(cfg, key, i);
-	*n = v != NULL ? count : 0;
-	return v;
-}
-
 /* Reads and prints one message. Returns 0, or -1 when stdout can no
  * longer be written (errno set: EPIPE when the reader went away, as with
  * `stackmon-sub ... | head -1`). */
@@ -127,7 +104,8 @@ int main(int argc, char **argv)
 	struct sub_counts counts = {0};
 	struct sm_complaint bad = SM_COMPLAINT_INIT;
 	struct sm_sock_opts opts;
-	struct sm_config *cfg = config_new();
+	struct sm_config *cfg = sm_config_new_joined(sub_keys, NSUB_KEYS, sm_sock_config_keys,
+						     sm_sock_config_nkeys);
 	const char **kinds = NULL, **hosts = NULL, **endpoints = NULL;
 	size_t nendpoints = 0;
 	void *ctx = NULL, *sock = NULL;
@@ -151,9 +129,9 @@ int main(int argc, char **argv)
 	}
 	sm_log_open("stackmon-sub", SM_LOG_NOTICE + cli.verbosity, cli.use_syslog);
 
-	kinds = list_of(cfg, "kind", &filter.nkinds);
-	hosts = list_of(cfg, "host", &filter.nhosts);
-	endpoints = list_of(cfg, "connect", &nendpoints);
+	kinds = sm_config_list_array(cfg, "kind", &filter.nkinds);
+	hosts = sm_config_list_array(cfg, "host", &filter.nhosts);
+	endpoints = sm_config_list_array(cfg, "connect", &nendpoints);
 	filter.kinds = kinds;
 	filter.hosts = hosts;
 	filter.tenant = sm_config_string(cfg, "tenant");

@@ -393,6 +393,57 @@ static void config_dump_reads_back_to_same_values(void **state)
 	sm_config_destroy(&again); /* NULL-safe */
 }
 
+/* A joined config copies both tables: it still works when the caller's own
+ * copy of the rows is gone, and keys of both tables are found. */
+static void config_joined_tables_are_copied_and_both_found(void **state)
+{
+	static const struct sm_config_key shared[] = {
+	    {"sndhwm", SM_CFG_INT, 0, 1000000, "1000", "send queue, messages"},
+	    {"peers", SM_CFG_LIST, 0, 0, "a,b", "peer list"},
+	};
+	struct fixture *fx = *state;
+	struct sm_config_key *own = malloc(sizeof(keys));
+	struct sm_config *joined;
+	size_t nkeys = 0, n = 99;
+	const char **items;
+
+	assert_non_null(own);
+	memcpy(own, keys, sizeof(keys));
+	joined = sm_config_new_joined(own, NKEYS, shared, 2);
+	assert_non_null(joined);
+	memset(own, 0, sizeof(keys)); /* the joined config must not read these rows */
+	free(own);
+	assert_non_null(sm_config_table(joined, &nkeys));
+	assert_int_equal(nkeys, NKEYS + 2);
+	assert_int_equal(sm_config_int(joined, "fan_in"), 16);
+	assert_int_equal(sm_config_int(joined, "sndhwm"), 1000);
+	write_file(fx, "sndhwm = 5\nfan_in = 3\npeers = x y z\n");
+	assert_int_equal(sm_config_load_file(joined, fx->path, false, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(sm_config_int(joined, "sndhwm"), 5);
+	assert_int_equal(sm_config_int(joined, "fan_in"), 3);
+	items = sm_config_list_array(joined, "peers", &n);
+	assert_non_null(items);
+	assert_int_equal(n, 3);
+	assert_string_equal(items[0], "x");
+	assert_string_equal(items[2], "z");
+	assert_null(items[3]);
+	free(items);
+	/* An empty list is an empty, still terminated array. */
+	assert_int_equal(sm_config_set(joined, "peers", "", "--peers", fx->err, sizeof(fx->err)), 0);
+	items = sm_config_list_array(joined, "peers", &n);
+	assert_non_null(items);
+	assert_int_equal(n, 0);
+	assert_null(items[0]);
+	free(items);
+	sm_config_destroy(&joined);
+	assert_null(joined);
+	/* Either table may be empty. */
+	joined = sm_config_new_joined(NULL, 0, shared, 2);
+	assert_non_null(joined);
+	assert_int_equal(sm_config_int(joined, "sndhwm"), 1000);
+	sm_config_destroy(&joined);
+}
+
 static void config_getter_on_unknown_key_is_caller_bug(void **state)
 {
 #ifdef NDEBUG
@@ -446,6 +497,7 @@ int main(void)
 	    T(config_set_from_option_replaces_file_list_then_appends),
 	    T(config_set_errors_name_the_origin),
 	    T(config_dump_reads_back_to_same_values),
+	    T(config_joined_tables_are_copied_and_both_found),
 	    T(config_getter_on_unknown_key_is_caller_bug),
 	};
 #undef T
