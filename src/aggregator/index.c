@@ -1650,9 +1650,11 @@ int index_list_projects(struct agg_index *self, index_project_fn fn, void *arg)
 	return query_rows(self, st, SQLITE_OK, "listing projects", project_row, &ctx);
 }
 
-static int domain_row_cb(const struct read_ctx *ctx, sqlite3_stmt *st)
+/* Columns 0-12 of the domain and latest queries: the domain's identity
+ * and lifetime, in that order (the two queries keep it so). */
+static struct index_domain domain_of_row(sqlite3_stmt *st)
 {
-	struct index_domain d = {
+	return (struct index_domain){
 	    .uuid = col_req(st, 0),
 	    .name = col_req(st, 1),
 	    .display_name = col_text(st, 2),
@@ -1667,49 +1669,75 @@ static int domain_row_cb(const struct read_ctx *ctx, sqlite3_stmt *st)
 	    .stopped_at = col_time(st, 11),
 	    .purge_after = col_time(st, 12),
 	};
+}
+
+static int domain_row_cb(const struct read_ctx *ctx, sqlite3_stmt *st)
+{
+	struct index_domain d = domain_of_row(st);
 
 	return ctx->fn.domain(ctx->arg, &d);
+}
+
+/* A listing of the domains of all projects (project_id NULL), of none
+ * (""), or of one; ids[] are the three statements in that order. */
+static int list_by_project(struct agg_index *self, const enum stmt_id ids[3],
+			   const char *project_id, unsigned flags, const char *what, row_fn row,
+			   const struct read_ctx *ctx)
+{
+	enum stmt_id id = ids[0];
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (project_id)
+		id = project_id[0] ? ids[2] : ids[1];
+	st = stmt_get(self, id);
+	if (st == NULL)
+		return -1;
+	bind_int64(st, 1, (flags & INDEX_LIST_STOPPED) != 0, &rc);
+	if (id == ids[2])
+		bind_text(st, 2, project_id, &rc);
+	return query_rows(self, st, rc, what, row, ctx);
+}
+
+/* A query for one domain by uuid (in any accepted spelling). */
+static int get_by_uuid(struct agg_index *self, enum stmt_id id, const char *uuid,
+		       const char *what, row_fn row, const struct read_ctx *ctx)
+{
+	char canon[37];
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (uuid_canon(uuid, canon) < 0) {
+		fail_call(self, INDEX_E_INVALID, "%s: bad uuid refused", what);
+		return -1;
+	}
+	st = stmt_get(self, id);
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, canon, &rc);
+	return query_rows(self, st, rc, what, row, ctx);
 }
 
 int index_list_domains(struct agg_index *self, const char *project_id, unsigned flags,
 		       index_domain_fn fn, void *arg)
 {
+	static const enum stmt_id ids[3] = {ST_LIST_DOMAINS_ALL, ST_LIST_DOMAINS_NOPROJECT,
+					    ST_LIST_DOMAINS_PROJECT};
 	struct read_ctx ctx = {.fn.domain = fn, .arg = arg};
-	enum stmt_id id = ST_LIST_DOMAINS_ALL;
-	sqlite3_stmt *st;
-	int rc = SQLITE_OK;
 
 	if (self == NULL || fn == NULL)
 		return -1;
-	if (project_id)
-		id = project_id[0] ? ST_LIST_DOMAINS_PROJECT : ST_LIST_DOMAINS_NOPROJECT;
-	st = stmt_get(self, id);
-	if (st == NULL)
-		return -1;
-	bind_int64(st, 1, (flags & INDEX_LIST_STOPPED) != 0, &rc);
-	if (id == ST_LIST_DOMAINS_PROJECT)
-		bind_text(st, 2, project_id, &rc);
-	return query_rows(self, st, rc, "listing domains", domain_row_cb, &ctx);
+	return list_by_project(self, ids, project_id, flags, "listing domains", domain_row_cb,
+			       &ctx);
 }
 
 int index_get_domain(struct agg_index *self, const char *uuid, index_domain_fn fn, void *arg)
 {
 	struct read_ctx ctx = {.fn.domain = fn, .arg = arg};
-	char id[37];
-	sqlite3_stmt *st;
-	int rc = SQLITE_OK;
 
 	if (self == NULL || fn == NULL)
 		return -1;
-	if (uuid_canon(uuid, id) < 0) {
-		fail_call(self, INDEX_E_INVALID, "lookup with a bad uuid refused");
-		return -1;
-	}
-	st = stmt_get(self, ST_GET_DOMAIN);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, id, &rc);
-	return query_rows(self, st, rc, "reading a domain", domain_row_cb, &ctx);
+	return get_by_uuid(self, ST_GET_DOMAIN, uuid, "reading a domain", domain_row_cb, &ctx);
 }
 
 static int metric_row(const struct read_ctx *ctx, sqlite3_stmt *st)
@@ -1790,21 +1818,10 @@ static int move_row(const struct read_ctx *ctx, sqlite3_stmt *st)
 int index_list_moves(struct agg_index *self, const char *uuid, index_move_fn fn, void *arg)
 {
 	struct read_ctx ctx = {.fn.move = fn, .arg = arg};
-	char id[37];
-	sqlite3_stmt *st;
-	int rc = SQLITE_OK;
 
 	if (self == NULL || fn == NULL)
 		return -1;
-	if (uuid_canon(uuid, id) < 0) {
-		fail_call(self, INDEX_E_INVALID, "move listing with a bad uuid refused");
-		return -1;
-	}
-	st = stmt_get(self, ST_LIST_MOVES);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, id, &rc);
-	return query_rows(self, st, rc, "listing moves", move_row, &ctx);
+	return get_by_uuid(self, ST_LIST_MOVES, uuid, "listing moves", move_row, &ctx);
 }
 
 /* A nullable REAL column: NAN for NULL. */
@@ -1815,21 +1832,7 @@ static double col_value(sqlite3_stmt *st, int i)
 
 static int latest_row(const struct read_ctx *ctx, sqlite3_stmt *st)
 {
-	struct index_domain d = {
-	    .uuid = col_req(st, 0),
-	    .name = col_req(st, 1),
-	    .display_name = col_text(st, 2),
-	    .project_id = col_text(st, 3),
-	    .user_id = col_text(st, 4),
-	    .user_name = col_text(st, 5),
-	    .flavor = col_text(st, 6),
-	    .host = col_req(st, 7),
-	    .state = (uint32_t)sqlite3_column_int64(st, 8),
-	    .first_seen = sqlite3_column_double(st, 9),
-	    .last_seen = sqlite3_column_double(st, 10),
-	    .stopped_at = col_time(st, 11),
-	    .purge_after = col_time(st, 12),
-	};
+	struct index_domain d = domain_of_row(st);
 	struct index_latest l = {
 	    .time = col_time(st, 13),
 	    .stale = sqlite3_column_int64(st, 14) != 0,
@@ -1855,42 +1858,23 @@ static int latest_row(const struct read_ctx *ctx, sqlite3_stmt *st)
 int index_list_latest(struct agg_index *self, const char *project_id, unsigned flags,
 		      index_latest_fn fn, void *arg)
 {
+	static const enum stmt_id ids[3] = {ST_LIST_LATEST_ALL, ST_LIST_LATEST_NOPROJECT,
+					    ST_LIST_LATEST_PROJECT};
 	struct read_ctx ctx = {.fn.latest = fn, .arg = arg};
-	enum stmt_id id = ST_LIST_LATEST_ALL;
-	sqlite3_stmt *st;
-	int rc = SQLITE_OK;
 
 	if (self == NULL || fn == NULL)
 		return -1;
-	if (project_id)
-		id = project_id[0] ? ST_LIST_LATEST_PROJECT : ST_LIST_LATEST_NOPROJECT;
-	st = stmt_get(self, id);
-	if (st == NULL)
-		return -1;
-	bind_int64(st, 1, (flags & INDEX_LIST_STOPPED) != 0, &rc);
-	if (id == ST_LIST_LATEST_PROJECT)
-		bind_text(st, 2, project_id, &rc);
-	return query_rows(self, st, rc, "listing latest values", latest_row, &ctx);
+	return list_by_project(self, ids, project_id, flags, "listing latest values", latest_row,
+			       &ctx);
 }
 
 int index_get_latest(struct agg_index *self, const char *uuid, index_latest_fn fn, void *arg)
 {
 	struct read_ctx ctx = {.fn.latest = fn, .arg = arg};
-	char id[37];
-	sqlite3_stmt *st;
-	int rc = SQLITE_OK;
 
 	if (self == NULL || fn == NULL)
 		return -1;
-	if (uuid_canon(uuid, id) < 0) {
-		fail_call(self, INDEX_E_INVALID, "lookup with a bad uuid refused");
-		return -1;
-	}
-	st = stmt_get(self, ST_GET_LATEST);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, id, &rc);
-	return query_rows(self, st, rc, "reading latest values", latest_row, &ctx);
+	return get_by_uuid(self, ST_GET_LATEST, uuid, "reading latest values", latest_row, &ctx);
 }
 
 static int host_latest_row(const struct read_ctx *ctx, sqlite3_stmt *st)

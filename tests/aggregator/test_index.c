@@ -951,6 +951,8 @@ static void index_refuses_bad_arguments(void **state)
 	assert_int_equal(
 	    index_get_domain(idx, "zzzzzzzz-0000-0000-0000-000000000000", copy_domain, &c), -1);
 	assert_int_equal(index_list_metrics(idx, NULL, NULL, count_metric, &n), -1);
+	assert_int_equal(index_list_moves(idx, "../etc/passwd", count_move, &n), -1);
+	assert_int_equal(n, 0);
 	assert_int_equal(index_list_domains(idx, NULL, 0, NULL, NULL), -1);
 	assert_int_equal(index_stop_stale(idx, NAN, 1.0, 1.0), -1);
 	assert_int_equal(index_next_purges(idx, 1.0, 1, NULL, NULL), -1);
@@ -1499,6 +1501,17 @@ static void index_lists_latest_by_project_and_forgets_it(void **state)
 	c = (struct latest_copy){0};
 	assert_int_equal(index_get_latest(idx, uuid1, copy_latest, &c), 0);
 	assert_int_equal(c.calls, 0);
+	/* A malformed uuid is refused before any query, and said so. */
+	capture_start(fx);
+	assert_int_equal(index_get_latest(idx, "1234", copy_latest, &c), -1);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(index_last_error(idx), INDEX_E_INVALID);
+	{
+		char *log = capture_stop(fx);
+
+		assert_non_null(strstr(log, "reading latest values: bad uuid refused"));
+		free(log);
+	}
 	index_close(&idx);
 }
 
