@@ -351,17 +351,10 @@ int main(int argc, char **argv)
 
 	if (!cfg)
 		return EXIT_RUNTIME;
-	switch (sm_cli_parse(&cli, cfg, NULL, 0, argc, argv)) {
-	case SM_CLI_RUN:
-		break;
-	case SM_CLI_EXIT_OK:
-		status = 0;
+	status = sm_cli_start(&cli, cfg, NULL, 0, argc, argv);
+	if (status != SM_CLI_CONTINUE)
 		goto out;
-	default:
-		status = EXIT_USAGE;
-		goto out;
-	}
-	sm_log_open("stackmon-aggregator", SM_LOG_NOTICE + cli.verbosity, cli.use_syslog);
+	status = EXIT_RUNTIME;
 
 	/* ---- configuration ---- */
 	data_dir = sm_config_string(cfg, "data_dir");

@@ -100,23 +100,14 @@ int main(int argc, char **argv)
 	struct relay *relay = NULL;
 	struct selfmon *self = NULL;
 	long fds;
-	int level, status = EXIT_RUNTIME;
+	int status = EXIT_RUNTIME;
 
 	if (!cfg)
 		return EXIT_RUNTIME;
-	switch (sm_cli_parse(&cli, cfg, NULL, 0, argc, argv)) {
-	case SM_CLI_RUN:
-		break;
-	case SM_CLI_EXIT_OK:
-		status = 0;
+	status = sm_cli_start(&cli, cfg, NULL, 0, argc, argv);
+	if (status != SM_CLI_CONTINUE)
 		goto out;
-	default:
-		status = EXIT_USAGE;
-		goto out;
-	}
-	level = SM_LOG_NOTICE + cli.verbosity;
-	level = level < SM_LOG_ERR ? SM_LOG_ERR : level > SM_LOG_DEBUG ? SM_LOG_DEBUG : level;
-	sm_log_open("stackmon-collector", (enum sm_log_level)level, cli.use_syslog);
+	status = EXIT_RUNTIME;
 
 	/* ---- configuration ---- */
 	fan_in = sm_config_list_array(cfg, "fan_in", &rc.nfan_in);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sm_config.h"
+#include "sm_log.h"
 
 /* getopt_long's `val` for long-only options: above any short option char. */
 enum {
@@ -273,4 +274,21 @@ out:
 	free(opts);
 	free(set);
 	return result;
+}
+
+int sm_cli_start(struct sm_cli *cli, struct sm_config *cfg, const struct sm_cli_flag *flags,
+		 size_t nflags, int argc, char **argv)
+{
+	switch (sm_cli_parse(cli, cfg, flags, nflags, argc, argv)) {
+	case SM_CLI_RUN:
+		break;
+	case SM_CLI_EXIT_OK:
+		return 0;
+	case SM_CLI_EXIT_USAGE:
+	default:
+		return 2;
+	}
+	sm_log_open(cli->program, (enum sm_log_level)(SM_LOG_NOTICE + cli->verbosity),
+		    cli->use_syslog);
+	return SM_CLI_CONTINUE;
 }

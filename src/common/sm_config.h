@@ -105,4 +105,13 @@ enum sm_cli_result sm_cli_parse(struct sm_cli *cli, struct sm_config *cfg,
 				const struct sm_cli_flag *flags, size_t nflags, int argc,
 				char **argv);
 
+/* For main(): sm_cli_parse, then, when the program is to run, the log opened
+ * as cli->program at NOTICE, one level more per -v and one less per -q (to
+ * syslog with --syslog). Returns SM_CLI_CONTINUE when the program should go
+ * on, else the status to exit with: 0 after --help or --version, 2 after bad
+ * usage (already explained on stderr). */
+enum { SM_CLI_CONTINUE = -1 };
+int sm_cli_start(struct sm_cli *cli, struct sm_config *cfg, const struct sm_cli_flag *flags,
+		 size_t nflags, int argc, char **argv);
+
 #endif

@@ -38,12 +38,18 @@ static const char *log_ident_get(void)
 	return log_ident[0] ? log_ident : program_invocation_short_name;
 }
 
+/* -q given thrice must not hide errors, nor -vvv ask for a level below debug. */
+static enum sm_log_level level_clamp(int level)
+{
+	return level < SM_LOG_ERR ? SM_LOG_ERR : level > SM_LOG_DEBUG ? SM_LOG_DEBUG : level;
+}
+
 void sm_log_open(const char *ident, enum sm_log_level level, bool use_syslog)
 {
 	if (log_to_syslog)
 		closelog();
 	snprintf(log_ident, sizeof(log_ident), "%s", ident ? ident : "");
-	log_level = level;
+	log_level = level_clamp(level);
 	log_to_syslog = use_syslog;
 	if (use_syslog)
 		openlog(log_ident_get(), LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -58,7 +64,7 @@ void sm_log_close(void)
 
 void sm_log_set_level(enum sm_log_level level)
 {
-	log_level = level;
+	log_level = level_clamp(level);
 }
 
 bool sm_log_enabled(enum sm_log_level level)

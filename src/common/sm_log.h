@@ -24,7 +24,9 @@ enum sm_log_level {
 
 /* Starts logging as `ident` (program name) at `level`; to syslog (daemon
  * facility) when use_syslog, else stderr. Safe to call again to change
- * destination. Before any call, logs go to stderr at SM_LOG_INFO. */
+ * destination. Before any call, logs go to stderr at SM_LOG_INFO. A level
+ * outside [SM_LOG_ERR, SM_LOG_DEBUG] (NOTICE plus many -q or -v) is taken
+ * as the nearest end: errors are always written. */
 void sm_log_open(const char *ident, enum sm_log_level level, bool use_syslog);
 void sm_log_close(void);
 void sm_log_set_level(enum sm_log_level level);

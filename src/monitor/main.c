@@ -305,19 +305,14 @@ int main(int argc, char **argv)
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
-	switch (sm_cli_parse(&cli, cfg, flags, 1, argc, argv)) {
-	case SM_CLI_EXIT_OK:
-		rc = 0;
+	rc = sm_cli_start(&cli, cfg, flags, 1, argc, argv);
+	if (rc != SM_CLI_CONTINUE)
 		goto out;
-	case SM_CLI_EXIT_USAGE:
-		goto out;
-	case SM_CLI_RUN:
-		break;
-	}
+	rc = EXIT_USAGE;
 	if (settings_read(cfg, cli.verbosity, once, &s) < 0)
 		goto out;
 	if (cli.check_only) {
-		fprintf(stderr, "%s: configuration OK\n", PROGRAM);
+		printf("configuration OK\n");
 		rc = 0;
 		goto out;
 	}

@@ -117,17 +117,10 @@ int main(int argc, char **argv)
 
 	if (cfg == NULL)
 		return EXIT_RUNTIME;
-	switch (sm_cli_parse(&cli, cfg, flags, 1, argc, argv)) {
-	case SM_CLI_RUN:
-		break;
-	case SM_CLI_EXIT_OK:
-		status = 0;
+	status = sm_cli_start(&cli, cfg, flags, 1, argc, argv);
+	if (status != SM_CLI_CONTINUE)
 		goto out;
-	default:
-		status = EXIT_USAGE;
-		goto out;
-	}
-	sm_log_open("stackmon-sub", SM_LOG_NOTICE + cli.verbosity, cli.use_syslog);
+	status = EXIT_RUNTIME;
 
 	kinds = sm_config_list_array(cfg, "kind", &filter.nkinds);
 	hosts = sm_config_list_array(cfg, "host", &filter.nhosts);

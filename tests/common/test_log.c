@@ -116,6 +116,26 @@ static void log_filters_messages_below_level(void **state)
 			"smtest: debug: debug 5\n");
 }
 
+/* NOTICE minus three -q is below ERR: errors must still be written, and a
+ * level past DEBUG means debug. */
+static void log_level_out_of_range_is_clamped(void **state)
+{
+	(void)state;
+	sm_log_open("smtest", (enum sm_log_level)(SM_LOG_NOTICE - 3), false);
+	assert_true(sm_log_enabled(SM_LOG_ERR));
+	assert_false(sm_log_enabled(SM_LOG_WARNING));
+	sm_log_err("still %s", "here");
+	sm_log_warnx("hidden");
+	sm_log_set_level((enum sm_log_level)(SM_LOG_DEBUG + 4));
+	assert_true(sm_log_enabled(SM_LOG_DEBUG));
+	sm_log_debug("debug %d", 1);
+	sm_log_set_level((enum sm_log_level)0);
+	sm_log_err("again");
+	assert_captured("smtest: error: still here\n"
+			"smtest: debug: debug 1\n"
+			"smtest: error: again\n");
+}
+
 static void log_warn_appends_errno_text_read_on_entry(void **state)
 {
 	(void)state;
@@ -256,6 +276,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(log_writes_ident_level_message_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(log_level_out_of_range_is_clamped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(log_filters_messages_below_level, setup, teardown),
 	    cmocka_unit_test_setup_teardown(log_warn_appends_errno_text_read_on_entry, setup,
 					    teardown),

@@ -5,10 +5,13 @@
 # file and the line, and -n accepts a good configuration.
 # The CGI is run by a web server; it must still answer --help and --version,
 # and refuse to run without a CGI environment.
-# Usage: cli_conventions.sh VERSION [--cgi PROGRAM] NAME=PROGRAM...
+# The configuration files shipped in etc/stackmon are checked too: with every
+# commented example setting ("#key = value") taken in, -n must accept them.
+# Usage: cli_conventions.sh VERSION [--etc DIR] [--cgi PROGRAM] NAME=PROGRAM...
 set -uo pipefail
 version=$1; shift
-cgi=
+cgi= etc=
+if [ "${1:-}" = --etc ]; then etc=$2; shift 2; fi
 if [ "${1:-}" = --cgi ]; then cgi=$2; shift 2; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -52,6 +55,16 @@ for pair in "$@"; do
   ((rc == 2)) || fail "$name -c bad.conf (unknown key): exit $rc, want 2"
   { grep -q "bad.conf:1" "$e" && grep -q "no_such_key" "$e"; } ||
     fail "$name -c bad.conf: stderr does not name file:line 1 and the key: $(cat "$e")"
+
+  shipped=$etc/${name#stackmon-}.conf
+  if [ -n "$etc" ] && [ -f "$shipped" ]; then
+    sed -E 's/^#([a-z_]+ = )/\1/' "$shipped" >"$tmp/examples.conf"
+    n=$(grep -cE '^[a-z_]+ = ' "$tmp/examples.conf")
+    run "$o" "$e" "$prog" -n -c "$tmp/examples.conf"; rc=$?
+    { ((rc == 0)) && [[ $(cat "$o") == "configuration OK" ]]; } ||
+      fail "$name -n -c $shipped with its $n examples: exit $rc, stdout '$(cat "$o")', stderr: $(cat "$e")"
+    ((n > 0)) || fail "$shipped: no example setting found"
+  fi
 
   echo "ok: $name"
 done
