@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "sm_config.h"
+#include "sm_log.h"
 
 static const struct sm_config_key keys[] = {
     {"uri", SM_CFG_STRING, 0, 0, "qemu:///system", "libvirt connection URI"},
@@ -319,6 +320,48 @@ static void cli_version_prints_program_and_version(void **state)
 	assert_string_equal(fx->out, "stackmon-test " STACKMON_VERSION "\n");
 }
 
+/* Like PARSE, through sm_cli_start: an exit status, or SM_CLI_CONTINUE. */
+#define START(fx, ...)                                                                             \
+	({                                                                                         \
+		char *argv_[] = {"stackmon-test", __VA_ARGS__, NULL};                              \
+		int r_;                                                                            \
+		capture_start(fx);                                                                 \
+		r_ = sm_cli_start(&(fx)->cli, (fx)->cfg, (fx)->flags, 1,                           \
+				  (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);             \
+		capture_stop(fx);                                                                  \
+		r_;                                                                                \
+	})
+
+/* sm_cli_start maps each outcome to the status main() exits with, and opens
+ * the log at NOTICE moved by -v and -q (never above debug nor below err). */
+static void cli_start_gives_exit_status_and_log_level(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(START(fx, "--help"), 0);
+	assert_non_null(strstr(fx->out, "Usage: stackmon-test"));
+	assert_int_equal(START(fx, "--version"), 0);
+	assert_int_equal(START(fx, "--no-such-option"), 2);
+	assert_int_equal(START(fx, "-c", fx->missing), 2);
+	assert_non_null(strstr(fx->err, "missing.conf"));
+
+	assert_int_equal(START(fx, "--fan-in", "7"), SM_CLI_CONTINUE);
+	assert_int_equal(sm_config_int(fx->cfg, "fan_in"), 7);
+	assert_true(sm_log_enabled(SM_LOG_NOTICE));
+	assert_false(sm_log_enabled(SM_LOG_INFO));
+	assert_int_equal(START(fx, "-v"), SM_CLI_CONTINUE);
+	assert_true(sm_log_enabled(SM_LOG_INFO));
+	assert_false(sm_log_enabled(SM_LOG_DEBUG));
+	assert_int_equal(START(fx, "-q"), SM_CLI_CONTINUE);
+	assert_false(sm_log_enabled(SM_LOG_NOTICE));
+	assert_true(sm_log_enabled(SM_LOG_WARNING));
+	assert_int_equal(START(fx, "-q", "-q", "-q", "-q"), SM_CLI_CONTINUE);
+	assert_true(sm_log_enabled(SM_LOG_ERR));
+	assert_false(sm_log_enabled(SM_LOG_WARNING));
+	assert_int_equal(START(fx, "-v", "-v", "-v", "-v"), SM_CLI_CONTINUE);
+	assert_true(sm_log_enabled(SM_LOG_DEBUG));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -336,6 +379,7 @@ int main(void)
 	    T(cli_common_flags_and_program_flags),
 	    T(cli_help_lists_every_key_default_and_help),
 	    T(cli_version_prints_program_and_version),
+	    T(cli_start_gives_exit_status_and_log_level),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
