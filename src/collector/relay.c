@@ -20,8 +20,9 @@
 
 /* One bound fan-in endpoint. */
 struct fanin {
-	const char *endpoint; /* borrowed from the config */
-	void *sock;	      /* SUB bound on endpoint, subscribed to everything */
+	const char *endpoint;	   /* borrowed from the config */
+	void *sock;		   /* SUB bound on endpoint, subscribed to everything */
+	struct sm_ipc_file file; /* removed at shutdown when endpoint is ipc:// */
 };
 
 struct relay {
@@ -29,6 +30,8 @@ struct relay {
 	size_t nin;
 	size_t next_in;		 /* where the next pump starts, for fairness */
 	void *out;		 /* PUB bound on every fan-out endpoint */
+	struct sm_ipc_file *out_files; /* one per fan-out endpoint */
+	size_t nout;
 	struct sm_upstream *up;	 /* NULL for a master collector */
 	struct loss_table *loss; /* per-sender sequence accounting */
 	size_t max_frame;	 /* body size limit */
@@ -71,16 +74,21 @@ struct relay *relay_new(void *zctx, const struct relay_config *cfg)
 		if (!in->sock || sm_sock_subscribe(in->sock, "") < 0 ||
 		    sm_sock_bind(in->sock, in->endpoint) < 0)
 			goto fail;
+		sm_ipc_file_note(&in->file, in->endpoint);
 	}
 	/* A plain PUB: at its high-water mark it drops for that one slow
 	 * subscriber only. (XPUB_NODROP would report EAGAIN, but for all
 	 * subscribers at once: one slow consumer would stall everyone.) */
 	r->out = sm_sock_new(zctx, ZMQ_PUB, cfg->opts);
+	r->out_files = calloc(cfg->nfan_out, sizeof(*r->out_files));
+	if (!r->out_files)
+		goto fail_nomem;
 	if (!r->out)
 		goto fail;
 	for (size_t i = 0; i < cfg->nfan_out; i++) {
 		if (sm_sock_bind(r->out, cfg->fan_out[i]) < 0)
 			goto fail;
+		sm_ipc_file_note(&r->out_files[r->nout++], cfg->fan_out[i]);
 	}
 	if (cfg->nupstream > 0) {
 		r->up = sm_upstream_new(zctx, cfg->upstream, cfg->nupstream, cfg->opts,
@@ -103,10 +111,15 @@ void relay_destroy(struct relay **rp)
 
 	if (!r)
 		return;
-	for (size_t i = 0; r->in && i < r->nin; i++)
+	for (size_t i = 0; r->in && i < r->nin; i++) {
 		sm_sock_close(&r->in[i].sock);
+		sm_ipc_file_remove(&r->in[i].file);
+	}
 	free(r->in);
 	sm_sock_close(&r->out);
+	for (size_t i = 0; i < r->nout; i++)
+		sm_ipc_file_remove(&r->out_files[i]);
+	free(r->out_files);
 	sm_upstream_destroy(&r->up);
 	loss_table_destroy(&r->loss);
 	free(r);

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sm_config.h"
 #include "sm_log.h"
@@ -155,6 +157,41 @@ void sm_sock_close(void **sock)
 		return;
 	zmq_close(*sock);
 	*sock = NULL;
+}
+
+void sm_ipc_file_note(struct sm_ipc_file *f, const char *endpoint)
+{
+	static const char scheme[] = "ipc://";
+	const char *path;
+	struct stat st;
+
+	memset(f, 0, sizeof(*f));
+	if (!endpoint || strncmp(endpoint, scheme, sizeof(scheme) - 1) != 0)
+		return;
+	path = endpoint + sizeof(scheme) - 1;
+	/* "*" asks libzmq for a temporary name, and "@" is Linux's abstract
+	 * namespace: neither leaves a file we made by that name. */
+	if (!path[0] || path[0] == '*' || path[0] == '@' || strlen(path) >= sizeof(f->path))
+		return;
+	if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	memcpy(f->path, path, strlen(path) + 1);
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->noted = true;
+}
+
+void sm_ipc_file_remove(struct sm_ipc_file *f)
+{
+	struct stat st;
+
+	if (!f || !f->noted)
+		return;
+	f->noted = false;
+	if (lstat(f->path, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino)
+		return; /* gone, or somebody else's by now */
+	if (unlink(f->path) < 0 && errno != ENOENT)
+		sm_log_warn("cannot remove socket file %s", f->path);
 }
 
 int sm_sock_send2(void *sock, const void *topic, size_t topic_len, const void *body,

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <zmq.h>
 
 #include "sm_config.h" /* sm_sock_config_keys[] needs the complete struct sm_config_key */
@@ -55,6 +56,22 @@ int sm_sock_disconnect(void *sock, const char *endpoint);
 int sm_sock_subscribe(void *sock, const char *prefix);
 /* Closes *sock (linger applied at creation) and sets it to NULL. NULL-safe. */
 void sm_sock_close(void **sock);
+
+/* The socket file an ipc:// bind made. libzmq leaves it behind when the
+ * socket closes, so the binder notes it right after the bind and removes it
+ * at shutdown — only if the path still names that same file (device and
+ * inode), so a successor that bound the same path meanwhile keeps its own. */
+struct sm_ipc_file {
+	char path[108]; /* sizeof(sockaddr_un.sun_path) */
+	dev_t dev;
+	ino_t ino;
+	bool noted;
+};
+/* Notes the file of `endpoint` if it is an ipc:// path (not the "*"
+ * wildcard); anything else leaves f un-noted. */
+void sm_ipc_file_note(struct sm_ipc_file *f, const char *endpoint);
+/* Unlinks a noted file that is still ours; then f is un-noted. NULL-safe. */
+void sm_ipc_file_remove(struct sm_ipc_file *f);
 
 /* Sends one message of two frames. flags: 0 or ZMQ_DONTWAIT. Returns 0, or
  * -1 with errno (EAGAIN when the high-water mark is reached). */

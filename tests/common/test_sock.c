@@ -476,6 +476,55 @@ static void sock_config_keys_defaults_match_opts_default(void **state)
 	sm_config_destroy(&cfg);
 }
 
+/* The socket file of an ipc:// bind is removed by its binder, but only
+ * while it is still the file that bind made. */
+static void sock_ipc_file_removed_only_while_still_ours(void **state)
+{
+	struct fixture *fx = *state;
+	struct sm_ipc_file mine, theirs, other;
+	char ep[200], path[160];
+
+	snprintf(path, sizeof(path), "%s/in.ipc", fx->dir);
+	snprintf(ep, sizeof(ep), "ipc://%s", path);
+	assert_int_equal(sm_sock_bind(new_sock(fx, 0, ZMQ_SUB, NULL), ep), 0);
+	sm_ipc_file_note(&mine, ep);
+	assert_true(mine.noted);
+	sm_sock_close(&fx->socks[0]);
+	assert_int_equal(access(path, F_OK), 0); /* libzmq leaves it */
+	sm_ipc_file_remove(&mine);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_false(mine.noted);
+	sm_ipc_file_remove(&mine); /* twice is harmless */
+
+	/* A successor bound the same path before we cleaned up: its file stays. */
+	assert_int_equal(sm_sock_bind(new_sock(fx, 0, ZMQ_SUB, NULL), ep), 0);
+	sm_ipc_file_note(&mine, ep);
+	sm_sock_close(&fx->socks[0]);
+	assert_int_equal(sm_sock_bind(new_sock(fx, 1, ZMQ_SUB, NULL), ep), 0);
+	sm_ipc_file_note(&theirs, ep);
+	assert_true(theirs.noted);
+	sm_ipc_file_remove(&mine);
+	assert_int_equal(access(path, F_OK), 0);
+	sm_sock_close(&fx->socks[1]);
+	sm_ipc_file_remove(&theirs);
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* Nothing is noted for other transports, wildcards or regular files. */
+	sm_ipc_file_note(&other, "tcp://127.0.0.1:5555");
+	assert_false(other.noted);
+	sm_ipc_file_note(&other, "ipc://*");
+	assert_false(other.noted);
+	sm_ipc_file_note(&other, NULL);
+	assert_false(other.noted);
+	snprintf(ep, sizeof(ep), "ipc://%s", fx->err_path);
+	fclose(fopen(fx->err_path, "w"));
+	sm_ipc_file_note(&other, ep);
+	assert_false(other.noted);
+	sm_ipc_file_remove(&other);
+	assert_int_equal(access(fx->err_path, F_OK), 0);
+	sm_ipc_file_remove(NULL);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -493,6 +542,7 @@ int main(void)
 	    T(sock_new_refuses_curve_keys_until_supported),
 	    T(sock_new_rejects_bad_option_value),
 	    T(sock_config_keys_defaults_match_opts_default),
+	    T(sock_ipc_file_removed_only_while_still_ours),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

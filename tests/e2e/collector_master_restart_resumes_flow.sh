@@ -27,6 +27,11 @@ STARTED="$STARTED $SUB"
 
 wait_line "$TMP/phase" "flowing" 30
 stop_collector master TERM
+# A stopped collector removes the socket files of its ipc:// endpoints.
+for f in "$TMP/master.in" "$TMP/master.out"; do
+	if [ -e "$f" ]; then echo "FAIL: $f left behind by the stopped master" >&2; exit 1; fi
+done
+[ -e "$TMP/rack1.in" ] || { echo "FAIL: the running rack1 lost its socket file" >&2; exit 1; }
 sleep 1
 start_collector master
 echo restarted >"$TMP/phase"
