@@ -24,6 +24,9 @@
 /* Messages drained per heartbeat socket per service call, so a misdirected
  * busy endpoint cannot starve the caller's loop. */
 #define HB_DRAIN_MAX 256
+/* What may wait for a collector that has not subscribed yet: a few seconds
+ * of a large node's frames, never more memory than this. */
+#define HOLD_MAX_BYTES (16u << 20)
 
 /* One collector we may send to. */
 struct target {
@@ -34,6 +37,11 @@ struct target {
 	struct sm_complaint bad_hb;	     /* rate-limits complaints about invalid heartbeats */
 };
 
+/* One message given while no collector listened, in the order given. */
+struct held {
+	zmq_msg_t topic, body;
+};
+
 struct sm_upstream {
 	void *out;		/* XPUB (NODROP) connected to targets[current].fanin only */
 	struct target *targets; /* ntargets entries, most preferred first */
@@ -41,6 +49,15 @@ struct sm_upstream {
 	size_t current;	     /* index of the target in use */
 	int64_t failover_ns; /* silence after which a target counts as dead */
 	uint64_t switches;   /* target changes since creation */
+	/* ZeroMQ discards what an XPUB sends before its peer's subscription
+	 * arrives (just after start, a switch, a collector restart). So the
+	 * subscriptions are counted, and while there is none, messages are
+	 * held here (at most max_held and HOLD_MAX_BYTES) and sent in order
+	 * once the collector has subscribed. */
+	int subscribers;     /* peers subscribed now (XPUB_VERBOSER notices) */
+	struct held *held;   /* held[head..nheld) wait */
+	size_t head, nheld, held_cap, max_held;
+	size_t held_bytes;
 };
 
 /* Splits "FANIN" or "FANIN=HEARTBEAT" into t; -1 on a malformed string. */
@@ -77,7 +94,7 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 {
 	struct sm_upstream *up = NULL;
 	struct sm_sock_opts defaults;
-	int nodrop = 1;
+	int nodrop = 1, verboser = 1;
 	int64_t now_ns = sm_clock_mono_ns();
 
 	if (!opts) {
@@ -129,6 +146,12 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 		sm_log_err("upstream: ZMQ_XPUB_NODROP: %s", zmq_strerror(zmq_errno()));
 		goto fail;
 	}
+	/* Every peer's subscribe and unsubscribe, so they can be counted. */
+	if (zmq_setsockopt(up->out, ZMQ_XPUB_VERBOSER, &verboser, sizeof(verboser)) < 0) {
+		sm_log_err("upstream: ZMQ_XPUB_VERBOSER: %s", zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	up->max_held = opts->sndhwm > 0 ? (size_t)opts->sndhwm : 1000;
 	/* Check every fan-in endpoint now (connect then disconnect): a typo
 	 * must stop the daemon at start, not surface during a fail-over. */
 	for (size_t i = 1; i < ntargets; i++) {
@@ -154,6 +177,14 @@ void sm_upstream_destroy(struct sm_upstream **upp)
 
 	if (!up)
 		return;
+	if (up->nheld > up->head)
+		sm_log_notice("upstream: %zu message(s) never sent: %s did not subscribe",
+			      up->nheld - up->head, up->targets[up->current].fanin);
+	for (size_t i = up->head; i < up->nheld; i++) {
+		zmq_msg_close(&up->held[i].topic);
+		zmq_msg_close(&up->held[i].body);
+	}
+	free(up->held);
 	sm_sock_close(&up->out);
 	for (size_t i = 0; up->targets && i < up->ntargets; i++)
 		sm_sock_close(&up->targets[i].sub);
@@ -162,24 +193,114 @@ void sm_upstream_destroy(struct sm_upstream **upp)
 	*upp = NULL;
 }
 
+/* Sends a pair of messages; on success both are left empty. */
+static int out_send(void *out, zmq_msg_t *topic, zmq_msg_t *body)
+{
+	/* One peer, NODROP: EAGAIN on the first frame means nothing was queued. */
+	if (zmq_msg_send(topic, out, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return -1;
+	return zmq_msg_send(body, out, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/* Sends what was held, in order, while the collector takes it. */
+static void held_flush(struct sm_upstream *up)
+{
+	while (up->subscribers > 0 && up->head < up->nheld) {
+		struct held *h = &up->held[up->head];
+		size_t size = zmq_msg_size(&h->topic) + zmq_msg_size(&h->body);
+
+		if (out_send(up->out, &h->topic, &h->body) < 0)
+			return; /* its queue is full: the rest waits */
+		zmq_msg_close(&h->topic);
+		zmq_msg_close(&h->body);
+		up->held_bytes -= size;
+		up->head++;
+	}
+	if (up->head == up->nheld)
+		up->head = up->nheld = 0;
+}
+
+/* Takes the messages' content into the hold (both left empty); -1 with
+ * errno ENOTCONN when the hold is full. */
+static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body)
+{
+	size_t size = zmq_msg_size(topic) + zmq_msg_size(body);
+	struct held *h;
+
+	if (up->nheld - up->head >= up->max_held || up->held_bytes + size > HOLD_MAX_BYTES) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (up->head > 0 && up->nheld == up->held_cap) {
+		memmove(up->held, up->held + up->head, (up->nheld - up->head) * sizeof(*up->held));
+		up->nheld -= up->head;
+		up->head = 0;
+	}
+	if (up->nheld == up->held_cap) {
+		size_t cap = up->held_cap ? up->held_cap * 2 : 64;
+		struct held *grown = realloc(up->held, cap * sizeof(*grown));
+
+		if (!grown) {
+			errno = ENOMEM;
+			return -1;
+		}
+		up->held = grown;
+		up->held_cap = cap;
+	}
+	h = &up->held[up->nheld];
+	zmq_msg_init(&h->topic);
+	zmq_msg_init(&h->body);
+	zmq_msg_move(&h->topic, topic);
+	zmq_msg_move(&h->body, body);
+	up->nheld++;
+	up->held_bytes += size;
+	return 0;
+}
+
+/* Held messages go first, so order is kept whatever the state. */
+static bool must_hold(struct sm_upstream *up)
+{
+	held_flush(up);
+	return up->subscribers <= 0 || up->head < up->nheld;
+}
+
 int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len, const void *body,
 		     size_t body_len)
 {
-	return sm_sock_send2(up->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT);
+	zmq_msg_t t, b;
+	int rc;
+
+	if (!must_hold(up))
+		return sm_sock_send2(up->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT);
+	if (zmq_msg_init_size(&t, topic_len) < 0)
+		return -1;
+	if (zmq_msg_init_size(&b, body_len) < 0) {
+		zmq_msg_close(&t);
+		return -1;
+	}
+	memcpy(zmq_msg_data(&t), topic, topic_len);
+	if (body_len)
+		memcpy(zmq_msg_data(&b), body, body_len);
+	rc = held_add(up, &t, &b);
+	zmq_msg_close(&t);
+	zmq_msg_close(&b);
+	return rc;
 }
 
 int sm_upstream_send_msg(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body)
 {
-	/* One peer, NODROP: EAGAIN on the first frame means nothing was queued. */
-	if (zmq_msg_send(topic, up->out, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-		return -1;
-	return zmq_msg_send(body, up->out, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+	if (must_hold(up))
+		return held_add(up, topic, body);
+	return out_send(up->out, topic, body);
 }
 
 size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max)
 {
 	size_t n = 0;
 
+	/* The XPUB too: a collector's subscription releases held messages. */
+	if (n < max)
+		items[n++] = (zmq_pollitem_t){.socket = up->out, .events = ZMQ_POLLIN};
 	for (size_t i = 0; i < up->ntargets && n < max; i++) {
 		if (!up->targets[i].sub)
 			continue;
@@ -218,15 +339,24 @@ static void target_drain(struct target *t, int64_t now_ns)
 	}
 }
 
-/* Subscription notices pile up on the XPUB's inbound side, one per
- * (re)connection; read them so they never hold memory. */
-static void out_drain(void *out)
+/* Counts the subscribe (first byte 1) and unsubscribe (0) notices a peer's
+ * connection and its end put on the XPUB's inbound side. */
+static void out_drain(struct sm_upstream *up)
 {
 	for (int k = 0; k < HB_DRAIN_MAX; k++) {
 		zmq_msg_t msg;
+		int rc;
 
 		zmq_msg_init(&msg);
-		int rc = zmq_msg_recv(&msg, out, ZMQ_DONTWAIT);
+		rc = zmq_msg_recv(&msg, up->out, ZMQ_DONTWAIT);
+		if (rc >= 1) {
+			const unsigned char *d = zmq_msg_data(&msg);
+
+			if (d[0] == 1)
+				up->subscribers++;
+			else if (d[0] == 0 && up->subscribers > 0)
+				up->subscribers--;
+		}
 		zmq_msg_close(&msg);
 		if (rc < 0)
 			break;
@@ -242,7 +372,8 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 		if (up->targets[i].sub)
 			target_drain(&up->targets[i], now_ns);
 	}
-	out_drain(up->out);
+	out_drain(up);
+	held_flush(up);
 
 	/* The most preferred live target wins; when none is alive we stay
 	 * where we are rather than flap between dead collectors. */

@@ -28,9 +28,13 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 				    const struct sm_sock_opts *opts, double failover_s);
 void sm_upstream_destroy(struct sm_upstream **up);
 
-/* Sends one two-frame message to the target in use, never blocking.
- * Returns 0, or -1 (errno EAGAIN when its queue is full: the caller counts
- * the drop). */
+/* Sends one two-frame message to the target in use, never blocking. Until
+ * that collector has subscribed (just after start or a switch, when ZeroMQ
+ * would silently discard it) the message is held, in order, and sent once it
+ * has: at most the high-water mark's count of messages and 16 MiB.
+ * Returns 0, or -1 with errno EAGAIN (the collector's queue is full) or
+ * ENOTCONN (nobody subscribed and the hold is full); the caller counts the
+ * drop. */
 int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len,
 		     const void *body, size_t body_len);
 

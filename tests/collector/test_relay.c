@@ -166,13 +166,16 @@ static bool wait_recv(struct rig *g, void *s, struct got *m)
 	return false;
 }
 
-/* Sends valid events until one arrives at the consumer: PUB/SUB drops what
- * is sent before the subscription has travelled, so this is the handshake. */
+/* Sends valid events until one arrives at the consumer and one upstream:
+ * PUB/SUB drops what is sent before the subscription has travelled, so this
+ * is the handshake. (The relay's upstream holds what it is given before its
+ * collector subscribed, so the upstream side loses none of them.) */
 static void warm_up(struct rig *g)
 {
+	bool at_consumer = false, at_upstream = false;
 	struct got m;
 
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 2000 && !(at_consumer && at_upstream); i++) {
 		msgpack_sbuffer sb;
 		char topic[SM_TOPIC_MAX + 1];
 		size_t tlen;
@@ -181,14 +184,17 @@ static void warm_up(struct rig *g)
 		sm_sock_send2(g->pub, topic, tlen, sb.data, sb.size, 0);
 		msgpack_sbuffer_destroy(&sb);
 		relay_pump(g->relay, 100, sm_clock_mono_ns());
-		if (try_recv(g->consumer, &m))
-			break;
+		relay_service(g->relay, sm_clock_mono_ns());
+		at_consumer = at_consumer || try_recv(g->consumer, &m);
+		at_upstream = at_upstream || try_recv(g->up_in, &m);
 		zmq_poll(NULL, 0, 5);
 	}
+	assert_true(at_consumer && at_upstream);
 	/* Drain what is in flight on both sides. */
 	for (int i = 0; i < 20; i++) {
 		zmq_poll(NULL, 0, 5);
 		relay_pump(g->relay, 1000, sm_clock_mono_ns());
+		relay_service(g->relay, sm_clock_mono_ns());
 		while (try_recv(g->consumer, &m) || try_recv(g->up_in, &m))
 			;
 	}

@@ -4,6 +4,7 @@
  * and a PUB bound on its fan-out, on which the test sends heartbeats encoded
  * with sm_wire_encode, or stops sending them to simulate a dead collector.
  */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -348,6 +349,97 @@ static void upstream_rejects_malformed_targets(void **state)
 	assert_null(sm_upstream_new(w->zctx, good, 1, NULL, -1.0));
 }
 
+/* Receives what reached fake f's fan-in: appends each body's number to
+ * got[] (up to max) and returns how many there are now. */
+static size_t fake_collect(struct fake *f, int *got, size_t n, size_t max)
+{
+	struct sm_frames fr;
+
+	while (sm_sock_recv2(f->fanin_sub, &fr, ZMQ_DONTWAIT) == 0) {
+		char body[16] = "";
+		size_t len = zmq_msg_size(&fr.body);
+
+		if (n < max && len < sizeof(body)) {
+			memcpy(body, zmq_msg_data(&fr.body), len);
+			got[n++] = atoi(body);
+		}
+		sm_frames_close(&fr);
+	}
+	return n;
+}
+
+/* What a publisher sends before the collector's subscription has arrived
+ * (the first frames after start; ZeroMQ itself would discard them) is
+ * held and delivered once it has, all of it and in order. */
+static void upstream_holds_messages_until_the_collector_subscribed(void **state)
+{
+	struct world *w = *state;
+	const char *targets[1] = {w->fake[0].fanin};
+	enum { N = 50 };
+	int got[N + 1];
+	size_t n = 0;
+	int64_t end;
+	struct sm_upstream *up = w->up = sm_upstream_new(w->zctx, targets, 1, NULL, 5.0);
+
+	assert_non_null(up);
+	for (int i = 0; i < N; i++) {
+		char body[16];
+		int len = snprintf(body, sizeof(body), "%d", i);
+
+		assert_int_equal(sm_upstream_send(up, "stats/h/", 8, body, (size_t)len), 0);
+	}
+	/* A message the relay hands over as zmq_msg_t joins the same queue. */
+	{
+		zmq_msg_t t, b;
+
+		zmq_msg_init_size(&t, 8);
+		memcpy(zmq_msg_data(&t), "event/h/", 8);
+		zmq_msg_init_size(&b, 2);
+		memcpy(zmq_msg_data(&b), "50", 2);
+		assert_int_equal(sm_upstream_send_msg(up, &t, &b), 0);
+		zmq_msg_close(&t);
+		zmq_msg_close(&b);
+	}
+	end = sm_clock_mono_ns() + (int64_t)(DEADLINE_S * SM_NS_PER_SEC);
+	while (n < N + 1 && sm_clock_mono_ns() < end) {
+		zmq_pollitem_t items[4];
+		size_t k = sm_upstream_pollitems(up, items, 4);
+
+		zmq_poll(items, (int)k, 10);
+		sm_upstream_service(up, sm_clock_mono_ns());
+		n = fake_collect(&w->fake[0], got, n, N + 1);
+	}
+	assert_int_equal(n, N + 1);
+	for (int i = 0; i <= N; i++)
+		assert_int_equal(got[i], i);
+	sm_upstream_destroy(&w->up);
+}
+
+/* A collector that never subscribes: the hold stops at its bound (the
+ * high-water mark) and says why a message was refused. */
+static void upstream_hold_is_bounded_when_nobody_subscribes(void **state)
+{
+	struct world *w = *state;
+	char nowhere[160];
+	const char *targets[1] = {nowhere};
+	struct sm_sock_opts opts;
+	struct sm_upstream *up;
+
+	snprintf(nowhere, sizeof(nowhere), "ipc://%s/nobody", w->dir);
+	sm_sock_opts_default(&opts);
+	opts.sndhwm = 8;
+	opts.linger_ms = 0;
+	up = w->up = sm_upstream_new(w->zctx, targets, 1, &opts, 5.0);
+	assert_non_null(up);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(sm_upstream_send(up, "stats/h/", 8, "x", 1), 0);
+	sm_upstream_service(up, sm_clock_mono_ns());
+	errno = 0;
+	assert_int_equal(sm_upstream_send(up, "stats/h/", 8, "x", 1), -1);
+	assert_int_equal(errno, ENOTCONN);
+	sm_upstream_destroy(&w->up); /* frees what is held (LSan checks) */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +454,10 @@ int main(void)
 					    world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(upstream_rejects_malformed_targets, world_setup,
 					    world_teardown),
+	    cmocka_unit_test_setup_teardown(upstream_holds_messages_until_the_collector_subscribed,
+					    world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(upstream_hold_is_bounded_when_nobody_subscribes,
+					    world_setup, world_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
