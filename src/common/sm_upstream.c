@@ -55,6 +55,7 @@ struct sm_upstream {
 	 * held here (at most max_held and HOLD_MAX_BYTES) and sent in order
 	 * once the collector has subscribed. */
 	int subscribers;     /* peers subscribed now (XPUB_VERBOSER notices) */
+	bool awaiting;	     /* switched (or new) and the new peer has not subscribed yet */
 	struct held *held;   /* held[head..nheld) wait */
 	size_t head, nheld, held_cap, max_held;
 	size_t held_bytes;
@@ -152,6 +153,7 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 		goto fail;
 	}
 	up->max_held = opts->sndhwm > 0 ? (size_t)opts->sndhwm : 1000;
+	up->awaiting = true;
 	/* Check every fan-in endpoint now (connect then disconnect): a typo
 	 * must stop the daemon at start, not surface during a fail-over. */
 	for (size_t i = 1; i < ntargets; i++) {
@@ -205,7 +207,7 @@ static int out_send(void *out, zmq_msg_t *topic, zmq_msg_t *body)
 /* Sends what was held, in order, while the collector takes it. */
 static void held_flush(struct sm_upstream *up)
 {
-	while (up->subscribers > 0 && up->head < up->nheld) {
+	while (up->subscribers > 0 && !up->awaiting && up->head < up->nheld) {
 		struct held *h = &up->held[up->head];
 		size_t size = zmq_msg_size(&h->topic) + zmq_msg_size(&h->body);
 
@@ -261,7 +263,7 @@ static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body)
 static bool must_hold(struct sm_upstream *up)
 {
 	held_flush(up);
-	return up->subscribers <= 0 || up->head < up->nheld;
+	return up->subscribers <= 0 || up->awaiting || up->head < up->nheld;
 }
 
 int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len, const void *body,
@@ -352,8 +354,10 @@ static void out_drain(struct sm_upstream *up)
 		if (rc >= 1) {
 			const unsigned char *d = zmq_msg_data(&msg);
 
-			if (d[0] == 1)
+			if (d[0] == 1) {
 				up->subscribers++;
+				up->awaiting = false;
+			}
 			else if (d[0] == 0 && up->subscribers > 0)
 				up->subscribers--;
 		}
@@ -402,6 +406,9 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 		      best > up->current ? "heartbeats stopped" : "preferred collector is back");
 	up->current = best;
 	up->switches++;
+	/* The old peer's count may lag (its unsubscribe comes later): hold
+	 * until the new one has subscribed. */
+	up->awaiting = true;
 }
 
 const char *sm_upstream_current(const struct sm_upstream *up)

@@ -415,6 +415,43 @@ static void upstream_holds_messages_until_the_collector_subscribed(void **state)
 	sm_upstream_destroy(&w->up);
 }
 
+/* Right after a fail-over switch the new collector has not subscribed yet:
+ * what is sent then is held for it, not lost, and none goes to the old one. */
+static void upstream_switch_loses_nothing_sent_right_after(void **state)
+{
+	struct world *w = *state;
+	struct sm_upstream *up = w->up = two_target_upstream(w, 0.5);
+	enum { N = 20 };
+	int got[N + 1];
+	size_t n = 0;
+	int64_t end;
+
+	assert_non_null(up);
+	settle(w, up);
+	w->fake[0].mode = HB_OFF;
+	assert_true(pump(w, up, false, until_index, 1, DEADLINE_S) >= 0);
+	for (int i = 0; i < N; i++) {
+		char body[16];
+		int len = snprintf(body, sizeof(body), "%d", i);
+
+		assert_int_equal(sm_upstream_send(up, "stats/h/", 8, body, (size_t)len), 0);
+	}
+	end = sm_clock_mono_ns() + (int64_t)(DEADLINE_S * SM_NS_PER_SEC);
+	while (n < N && sm_clock_mono_ns() < end) {
+		zmq_pollitem_t items[4];
+		size_t k = sm_upstream_pollitems(up, items, 4);
+
+		zmq_poll(items, (int)k, 10);
+		sm_upstream_service(up, sm_clock_mono_ns());
+		n = fake_collect(&w->fake[1], got, n, N + 1);
+	}
+	assert_int_equal(n, N);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(got[i], i);
+	assert_int_equal(fake_collect(&w->fake[0], got, 0, N + 1), 0);
+	sm_upstream_destroy(&w->up);
+}
+
 /* A collector that never subscribes: the hold stops at its bound (the
  * high-water mark) and says why a message was refused. */
 static void upstream_hold_is_bounded_when_nobody_subscribes(void **state)
@@ -457,6 +494,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(upstream_holds_messages_until_the_collector_subscribed,
 					    world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(upstream_hold_is_bounded_when_nobody_subscribes,
+					    world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(upstream_switch_loses_nothing_sent_right_after,
 					    world_setup, world_teardown),
 	};
 
