@@ -138,17 +138,21 @@ static void write_conf(struct fixture *fx, const char *text)
 	fclose(f);
 }
 
-/* Runs sm_cli_parse on a NULL-terminated argv with output captured. */
-#define PARSE(fx, ...)                                                                             \
+/* Runs fn (sm_cli_parse or sm_cli_start) on a NULL-terminated argv with
+ * output captured; its result as an int. */
+#define CALL(fx, fn, ...)                                                                          \
 	({                                                                                         \
 		char *argv_[] = {"stackmon-test", __VA_ARGS__, NULL};                              \
-		enum sm_cli_result r_;                                                             \
+		int r_;                                                                            \
 		capture_start(fx);                                                                 \
-		r_ = sm_cli_parse(&(fx)->cli, (fx)->cfg, (fx)->flags, 1,                           \
-				  (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);             \
+		r_ = (int)fn(&(fx)->cli, (fx)->cfg, (fx)->flags, 1,                                \
+			     (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);                  \
 		capture_stop(fx);                                                                  \
 		r_;                                                                                \
 	})
+#define PARSE(fx, ...) ((enum sm_cli_result)CALL(fx, sm_cli_parse, __VA_ARGS__))
+/* An exit status, or SM_CLI_CONTINUE. */
+#define START(fx, ...) CALL(fx, sm_cli_start, __VA_ARGS__)
 
 static void cli_options_override_file_whatever_their_order(void **state)
 {
@@ -319,18 +323,6 @@ static void cli_version_prints_program_and_version(void **state)
 	assert_int_equal(PARSE(fx, "--version"), SM_CLI_EXIT_OK);
 	assert_string_equal(fx->out, "stackmon-test " STACKMON_VERSION "\n");
 }
-
-/* Like PARSE, through sm_cli_start: an exit status, or SM_CLI_CONTINUE. */
-#define START(fx, ...)                                                                             \
-	({                                                                                         \
-		char *argv_[] = {"stackmon-test", __VA_ARGS__, NULL};                              \
-		int r_;                                                                            \
-		capture_start(fx);                                                                 \
-		r_ = sm_cli_start(&(fx)->cli, (fx)->cfg, (fx)->flags, 1,                           \
-				  (int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_);             \
-		capture_stop(fx);                                                                  \
-		r_;                                                                                \
-	})
 
 /* sm_cli_start maps each outcome to the status main() exits with, and opens
  * the log at NOTICE moved by -v and -q (never above debug nor below err). */
