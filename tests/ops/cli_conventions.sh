@@ -5,12 +5,13 @@
 # file and the line, and -n accepts a good configuration.
 # The CGI is run by a web server; it must still answer --help and --version,
 # and refuse to run without a CGI environment.
-# The configuration files shipped in etc/stackmon are checked too: with every
-# commented example setting ("#key = value") taken in, -n must accept them.
+# The configuration files shipped in etc/stackmon are checked too: every key
+# is there with the default --help states, and with every commented example
+# setting ("#key = value") taken in, -n must accept them.
 # Usage: cli_conventions.sh VERSION [--etc DIR] [--cgi PROGRAM] NAME=PROGRAM...
 set -uo pipefail
 version=$1; shift
-cgi= etc=
+cgi='' etc=''
 if [ "${1:-}" = --etc ]; then etc=$2; shift 2; fi
 if [ "${1:-}" = --cgi ]; then cgi=$2; shift 2; fi
 tmp=$(mktemp -d)
@@ -58,6 +59,18 @@ for pair in "$@"; do
 
   shipped=$etc/${name#stackmon-}.conf
   if [ -n "$etc" ] && [ -f "$shipped" ]; then
+    # Every setting --help lists is in the file, commented out, with the
+    # default --help states ("#key = default"; an example where there is none).
+    run "$o" "$e" "$prog" --help
+    nkeys=0
+    while read -r opt default; do
+      key=${opt//-/_} nkeys=$((nkeys + 1))
+      line=$(grep -m1 "^#$key =" "$shipped") || { fail "$shipped: no '#$key =' line"; continue; }
+      if [ "$default" != none ] && [ "$line" != "#$key = $default" ]; then
+        fail "$shipped: '$line', but --help says the default is '$default'"
+      fi
+    done < <(sed -n 's/^ *--\([a-z-]*\)=[^ ]* .*(default: \(.*\))$/\1 \2/p' "$o")
+    ((nkeys > 0)) || fail "$name --help: no settings with defaults found"
     sed -E 's/^#([a-z_]+ = )/\1/' "$shipped" >"$tmp/examples.conf"
     n=$(grep -cE '^[a-z_]+ = ' "$tmp/examples.conf")
     run "$o" "$e" "$prog" -n -c "$tmp/examples.conf"; rc=$?
