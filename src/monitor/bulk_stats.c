@@ -109,6 +109,24 @@ static void nic_field(struct sm_nic_stats *d, const char *f, const virTypedParam
 		d->tx_drops = v;
 }
 
+/* The memory figure a "balloon.<name>" field gives, or 0 for one we do not use. */
+static enum dom_mem_have balloon_field(const char *name)
+{
+	static const struct {
+		const char *name;
+		enum dom_mem_have which;
+	} fields[] = {
+	    {"current", DOM_MEM_CURRENT}, {"maximum", DOM_MEM_MAXIMUM},
+	    {"available", DOM_MEM_AVAILABLE}, {"unused", DOM_MEM_UNUSED},
+	    {"usable", DOM_MEM_USABLE},	  {"rss", DOM_MEM_RSS},
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(name, fields[i].name) == 0)
+			return fields[i].which;
+	return 0;
+}
+
 enum bulk_result bulk_stats_parse(const virTypedParameter *params, int nparams,
 				  struct dom_sample *s, struct sm_disk_stats *disks,
 				  struct sm_nic_stats *nics)
@@ -151,24 +169,8 @@ enum bulk_result bulk_stats_parse(const virTypedParameter *params, int nparams,
 			s->cpu_time_ns = v;
 		} else if (strcmp(f, "vcpu.current") == 0) {
 			vcpu_current = v;
-		} else if (strcmp(f, "balloon.current") == 0) {
-			s->mem.have |= DOM_MEM_CURRENT;
-			s->mem.current_kib = v;
-		} else if (strcmp(f, "balloon.maximum") == 0) {
-			s->mem.have |= DOM_MEM_MAXIMUM;
-			s->mem.maximum_kib = v;
-		} else if (strcmp(f, "balloon.available") == 0) {
-			s->mem.have |= DOM_MEM_AVAILABLE;
-			s->mem.available_kib = v;
-		} else if (strcmp(f, "balloon.unused") == 0) {
-			s->mem.have |= DOM_MEM_UNUSED;
-			s->mem.unused_kib = v;
-		} else if (strcmp(f, "balloon.usable") == 0) {
-			s->mem.have |= DOM_MEM_USABLE;
-			s->mem.usable_kib = v;
-		} else if (strcmp(f, "balloon.rss") == 0) {
-			s->mem.have |= DOM_MEM_RSS;
-			s->mem.rss_kib = v;
+		} else if (strncmp(f, "balloon.", 8) == 0) {
+			dom_mem_set(&s->mem, balloon_field(f + 8), v);
 		}
 	}
 	s->mono_ns = sm_clock_mono_ns();

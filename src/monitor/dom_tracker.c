@@ -25,6 +25,33 @@ struct dom_tracker {
 	uint64_t samples;             /* samples since creation or reset */
 };
 
+void dom_mem_set(struct dom_mem_sample *m, enum dom_mem_have which, uint64_t kib)
+{
+	switch (which) {
+	case DOM_MEM_AVAILABLE:
+		m->available_kib = kib;
+		break;
+	case DOM_MEM_UNUSED:
+		m->unused_kib = kib;
+		break;
+	case DOM_MEM_USABLE:
+		m->usable_kib = kib;
+		break;
+	case DOM_MEM_RSS:
+		m->rss_kib = kib;
+		break;
+	case DOM_MEM_CURRENT:
+		m->current_kib = kib;
+		break;
+	case DOM_MEM_MAXIMUM:
+		m->maximum_kib = kib;
+		break;
+	default:
+		return;
+	}
+	m->have |= which;
+}
+
 double dom_rate(uint64_t prev, uint64_t cur, double dt_s)
 {
 	if (!(dt_s > 0) || cur < prev)

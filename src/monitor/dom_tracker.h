@@ -32,6 +32,10 @@ struct dom_mem_sample {
 	uint64_t available_kib, unused_kib, usable_kib, rss_kib, current_kib, maximum_kib;
 };
 
+/* Records one figure: sets the field `which` names and flags it in `have`
+ * (both sampling paths, bulk and per domain, go through here). */
+void dom_mem_set(struct dom_mem_sample *m, enum dom_mem_have which, uint64_t kib);
+
 /*
  * One raw sample of a domain, as gathered from libvirt. Counters are
  * cumulative. The disks/nics arrays are borrowed for the call only; only

@@ -534,9 +534,8 @@ static int sample_one(struct publisher *p, struct entry *e, virDomainPtr dom)
 	s.vcpus = info.nrVirtCpu;
 	s.has_cpu = true;
 	s.cpu_time_ns = info.cpuTime;
-	s.mem.have = DOM_MEM_CURRENT | DOM_MEM_MAXIMUM;
-	s.mem.current_kib = info.memory;
-	s.mem.maximum_kib = info.maxMem;
+	dom_mem_set(&s.mem, DOM_MEM_CURRENT, info.memory);
+	dom_mem_set(&s.mem, DOM_MEM_MAXIMUM, info.maxMem);
 
 	lv_begin(p);
 	n = virDomainMemoryStats(dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0);
@@ -544,23 +543,20 @@ static int sample_one(struct publisher *p, struct entry *e, virDomainPtr dom)
 	for (int i = 0; i < n; i++) {
 		switch (ms[i].tag) {
 		case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
-			s.mem.have |= DOM_MEM_AVAILABLE;
-			s.mem.available_kib = ms[i].val;
+			dom_mem_set(&s.mem, DOM_MEM_AVAILABLE, ms[i].val);
 			break;
 		case VIR_DOMAIN_MEMORY_STAT_UNUSED:
-			s.mem.have |= DOM_MEM_UNUSED;
-			s.mem.unused_kib = ms[i].val;
+			dom_mem_set(&s.mem, DOM_MEM_UNUSED, ms[i].val);
 			break;
 		case VIR_DOMAIN_MEMORY_STAT_USABLE:
-			s.mem.have |= DOM_MEM_USABLE;
-			s.mem.usable_kib = ms[i].val;
+			dom_mem_set(&s.mem, DOM_MEM_USABLE, ms[i].val);
 			break;
 		case VIR_DOMAIN_MEMORY_STAT_RSS:
-			s.mem.have |= DOM_MEM_RSS;
-			s.mem.rss_kib = ms[i].val;
+			dom_mem_set(&s.mem, DOM_MEM_RSS, ms[i].val);
 			break;
 		case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
-			s.mem.current_kib = ms[i].val;
+			/* The balloon's size now: fresher than GetInfo's. */
+			dom_mem_set(&s.mem, DOM_MEM_CURRENT, ms[i].val);
 			break;
 		default:
 			break;

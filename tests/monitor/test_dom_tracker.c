@@ -553,9 +553,41 @@ static void tracker_same_instant_gives_unknown_not_infinite(void **state)
 	dom_tracker_destroy(&t);
 }
 
+/* Each figure lands in its own field with its own flag; a value that names
+ * no single figure changes nothing. */
+static void mem_set_fills_field_and_flag(void **state)
+{
+	struct dom_mem_sample m = {0};
+
+	(void)state;
+	dom_mem_set(&m, DOM_MEM_USABLE, 1234);
+	assert_int_equal(m.have, DOM_MEM_USABLE);
+	assert_int_equal(m.usable_kib, 1234);
+	dom_mem_set(&m, DOM_MEM_CURRENT, 4096);
+	dom_mem_set(&m, DOM_MEM_MAXIMUM, 8192);
+	dom_mem_set(&m, DOM_MEM_AVAILABLE, 4000);
+	dom_mem_set(&m, DOM_MEM_UNUSED, 100);
+	dom_mem_set(&m, DOM_MEM_RSS, 5000);
+	assert_int_equal(m.have, DOM_MEM_USABLE | DOM_MEM_CURRENT | DOM_MEM_MAXIMUM |
+				     DOM_MEM_AVAILABLE | DOM_MEM_UNUSED | DOM_MEM_RSS);
+	assert_int_equal(m.current_kib, 4096);
+	assert_int_equal(m.maximum_kib, 8192);
+	assert_int_equal(m.available_kib, 4000);
+	assert_int_equal(m.unused_kib, 100);
+	assert_int_equal(m.rss_kib, 5000);
+	assert_int_equal(m.usable_kib, 1234);
+	memset(&m, 0, sizeof(m));
+	dom_mem_set(&m, (enum dom_mem_have)0, 7);
+	dom_mem_set(&m, (enum dom_mem_have)(DOM_MEM_RSS | DOM_MEM_UNUSED), 7);
+	assert_int_equal(m.have, 0);
+	assert_int_equal(m.rss_kib, 0);
+	assert_int_equal(m.unused_kib, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mem_set_fills_field_and_flag),
 		cmocka_unit_test(tracker_first_sample_has_unknown_rates),
 		cmocka_unit_test(tracker_cpu_percent_from_two_samples),
 		cmocka_unit_test(tracker_cpu_percent_clamped_to_100),
