@@ -7,6 +7,7 @@
 #include "bulk_stats.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,61 +53,59 @@ static const char *indexed(const char *field, const char *prefix, size_t plen, s
 	return end + 1;
 }
 
-static void disk_field(struct sm_disk_stats *d, const char *f, const virTypedParameter *par,
-		       bool *has_rd)
+/* A per-device counter field ("block.N.rd.reqs" → "rd.reqs") and where its
+ * value goes in struct sm_disk_stats or struct sm_nic_stats. */
+struct counter_field {
+	const char *name;
+	size_t offset; /* of a uint64_t */
+};
+
+/* The first entry, rd.reqs, is the one a disk's record must have to count
+ * as complete (see has_rd). */
+static const struct counter_field disk_counters[] = {
+    {"rd.reqs", offsetof(struct sm_disk_stats, rd_req)},
+    {"rd.bytes", offsetof(struct sm_disk_stats, rd_bytes)},
+    {"wr.reqs", offsetof(struct sm_disk_stats, wr_req)},
+    {"wr.bytes", offsetof(struct sm_disk_stats, wr_bytes)},
+    {"errors", offsetof(struct sm_disk_stats, errors)},
+};
+
+static const struct counter_field nic_counters[] = {
+    {"rx.bytes", offsetof(struct sm_nic_stats, rx_bytes)},
+    {"rx.pkts", offsetof(struct sm_nic_stats, rx_packets)},
+    {"rx.errs", offsetof(struct sm_nic_stats, rx_errors)},
+    {"rx.drop", offsetof(struct sm_nic_stats, rx_drops)},
+    {"tx.bytes", offsetof(struct sm_nic_stats, tx_bytes)},
+    {"tx.pkts", offsetof(struct sm_nic_stats, tx_packets)},
+    {"tx.errs", offsetof(struct sm_nic_stats, tx_errors)},
+    {"tx.drop", offsetof(struct sm_nic_stats, tx_drops)},
+};
+
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* Applies one field of a device's record to `dev` (a disk or a NIC): "name"
+ * fills name[cap] (bounded, valid UTF-8), a known counter its slot. Returns
+ * the counter set, or NULL. */
+static const struct counter_field *device_field(void *dev, char *name, size_t cap,
+						const struct counter_field *table, size_t n,
+						const char *f, const virTypedParameter *par)
 {
 	uint64_t v;
 
 	if (strcmp(f, "name") == 0) {
 		if (par->type == VIR_TYPED_PARAM_STRING && par->value.s)
-			sm_utf8_sanitize(d->name, sizeof(d->name), par->value.s,
-					 strlen(par->value.s));
-		return;
+			sm_utf8_sanitize(name, cap, par->value.s, strlen(par->value.s));
+		return NULL;
 	}
 	if (!param_u64(par, &v))
-		return;
-	if (strcmp(f, "rd.reqs") == 0) {
-		d->rd_req = v;
-		*has_rd = true;
-	} else if (strcmp(f, "rd.bytes") == 0) {
-		d->rd_bytes = v;
-	} else if (strcmp(f, "wr.reqs") == 0) {
-		d->wr_req = v;
-	} else if (strcmp(f, "wr.bytes") == 0) {
-		d->wr_bytes = v;
-	} else if (strcmp(f, "errors") == 0) {
-		d->errors = v;
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(f, table[i].name) == 0) {
+			memcpy((char *)dev + table[i].offset, &v, sizeof(v));
+			return &table[i];
+		}
 	}
-}
-
-static void nic_field(struct sm_nic_stats *d, const char *f, const virTypedParameter *par)
-{
-	uint64_t v;
-
-	if (strcmp(f, "name") == 0) {
-		if (par->type == VIR_TYPED_PARAM_STRING && par->value.s)
-			sm_utf8_sanitize(d->name, sizeof(d->name), par->value.s,
-					 strlen(par->value.s));
-		return;
-	}
-	if (!param_u64(par, &v))
-		return;
-	if (strcmp(f, "rx.bytes") == 0)
-		d->rx_bytes = v;
-	else if (strcmp(f, "rx.pkts") == 0)
-		d->rx_packets = v;
-	else if (strcmp(f, "rx.errs") == 0)
-		d->rx_errors = v;
-	else if (strcmp(f, "rx.drop") == 0)
-		d->rx_drops = v;
-	else if (strcmp(f, "tx.bytes") == 0)
-		d->tx_bytes = v;
-	else if (strcmp(f, "tx.pkts") == 0)
-		d->tx_packets = v;
-	else if (strcmp(f, "tx.errs") == 0)
-		d->tx_errors = v;
-	else if (strcmp(f, "tx.drop") == 0)
-		d->tx_drops = v;
+	return NULL;
 }
 
 /* The memory figure a "balloon.<name>" field gives, or 0 for one we do not use. */
@@ -121,7 +120,7 @@ static enum dom_mem_have balloon_field(const char *name)
 	    {"usable", DOM_MEM_USABLE},	  {"rss", DOM_MEM_RSS},
 	};
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+	for (size_t i = 0; i < NFIELDS(fields); i++)
 		if (strcmp(name, fields[i].name) == 0)
 			return fields[i].which;
 	return 0;
@@ -146,13 +145,17 @@ enum bulk_result bulk_stats_parse(const virTypedParameter *params, int nparams,
 				continue;
 			for (; ndisks <= idx; ndisks++)
 				memset(&disks[ndisks], 0, sizeof(disks[ndisks]));
-			disk_field(&disks[idx], rest, par, &has_rd[idx]);
+			if (device_field(&disks[idx], disks[idx].name, sizeof(disks[idx].name),
+					 disk_counters, NFIELDS(disk_counters), rest,
+					 par) == &disk_counters[0])
+				has_rd[idx] = true;
 		} else if ((rest = indexed(f, "net.", 4, &idx))) {
 			if (idx >= SM_WIRE_MAX_DEVICES)
 				continue;
 			for (; nnics <= idx; nnics++)
 				memset(&nics[nnics], 0, sizeof(nics[nnics]));
-			nic_field(&nics[idx], rest, par);
+			device_field(&nics[idx], nics[idx].name, sizeof(nics[idx].name), nic_counters,
+				     NFIELDS(nic_counters), rest, par);
 		} else if ((rest = indexed(f, "vcpu.", 5, &idx))) {
 			if (strcmp(rest, "delay") == 0 && param_u64(par, &v)) {
 				s->has_delay = true;

@@ -66,6 +66,7 @@ static void bulk_parses_a_complete_qemu_record(void **state)
 		str("block.0.name", vda),       u64("block.0.rd.reqs", 14),
 		u64("block.0.rd.bytes", 512512), u64("block.0.wr.reqs", 2),
 		u64("block.0.wr.bytes", 131072), u64("block.0.rd.times", 99),
+		u64("block.0.errors", 7),
 	};
 	struct dom_sample s;
 
@@ -78,19 +79,30 @@ static void bulk_parses_a_complete_qemu_record(void **state)
 	assert_int_equal(s.delay_ns, 3500);
 	assert_int_equal(s.mem.have, DOM_MEM_CURRENT | DOM_MEM_MAXIMUM | DOM_MEM_UNUSED |
 					     DOM_MEM_AVAILABLE | DOM_MEM_USABLE | DOM_MEM_RSS);
+	/* Every figure in its own field: a swapped entry in a table shows here. */
+	assert_int_equal(s.mem.current_kib, 98304);
+	assert_int_equal(s.mem.maximum_kib, 131072);
+	assert_int_equal(s.mem.unused_kib, 20284);
+	assert_int_equal(s.mem.available_kib, 49140);
 	assert_int_equal(s.mem.usable_kib, 26844);
 	assert_int_equal(s.mem.rss_kib, 178660);
 	assert_int_equal(s.ndisks, 1);
 	assert_ptr_equal(s.disks, disks);
 	assert_string_equal(s.disks[0].name, "vda");
 	assert_int_equal(s.disks[0].rd_req, 14);
+	assert_int_equal(s.disks[0].rd_bytes, 512512);
+	assert_int_equal(s.disks[0].wr_req, 2);
 	assert_int_equal(s.disks[0].wr_bytes, 131072);
+	assert_int_equal(s.disks[0].errors, 7);
 	assert_int_equal(s.nnics, 1);
 	assert_string_equal(s.nics[0].name, "tap0");
+	assert_int_equal(s.nics[0].rx_bytes, 860);
 	assert_int_equal(s.nics[0].rx_packets, 10);
 	assert_int_equal(s.nics[0].rx_errors, 1);
 	assert_int_equal(s.nics[0].rx_drops, 2);
 	assert_int_equal(s.nics[0].tx_bytes, 720);
+	assert_int_equal(s.nics[0].tx_packets, 8);
+	assert_int_equal(s.nics[0].tx_errors, 3);
 	assert_int_equal(s.nics[0].tx_drops, 4);
 	assert_true(s.mono_ns > 0);
 }
