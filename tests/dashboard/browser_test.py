@@ -32,49 +32,9 @@ import urllib.request
 SRC = os.environ.get("STACKMON_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("STACKMON_BINARY_DIR", os.getcwd())
 CHROMIUM = "/usr/bin/chromium"
-PROCS = []
 
-
-def fail(msg):
-    print("FAIL: " + msg, flush=True)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def cleanup():
-    for p in reversed(PROCS):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
-atexit.register(cleanup)
-
-
-def start(name, cmd, logdir, env=None):
-    out = open(os.path.join(logdir, name + ".log"), "w")
-    p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                         start_new_session=True)
-    PROCS.append(p)
-    return p
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from testproc import check, fail, free_port, log, start  # noqa: E402
 
 
 def http(url, user=None, pw=None):

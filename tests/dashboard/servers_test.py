@@ -27,8 +27,10 @@ import urllib.request
 SRC = os.environ.get("STACKMON_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 ROOT = os.environ.get("STACKMON_SERVERS_ROOT", "")
 CGI, FIXTURE = os.path.abspath(sys.argv[1]), sys.argv[2]
-PROCS = []
 failures = []
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from testproc import PROCS, free_port  # noqa: E402
 
 
 def check(cond, what):
@@ -36,20 +38,6 @@ def check(cond, what):
         failures.append(what)
         print("FAIL:", what, flush=True)
     return cond
-
-
-def cleanup():
-    for p in reversed(PROCS):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
-atexit.register(cleanup)
 
 
 def find(name):
@@ -65,12 +53,6 @@ def server_env():
     if ROOT:
         env["LD_LIBRARY_PATH"] = os.path.join(ROOT, "usr/lib/x86_64-linux-gnu")
     return env
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, proc, logfile):

@@ -10,7 +10,6 @@ usage: lifecycle_test.py MONITOR SUB_CAPTURE
 """
 import os
 import sys
-import time
 import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

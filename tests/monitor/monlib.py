@@ -18,36 +18,10 @@ import threading
 import time
 import unicodedata
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from testproc import PROCS, check, fail, log  # noqa: E402,F401  (re-exported to the tests)
+
 SKIP = 77
-PROCS = []
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def _cleanup():
-    for p in PROCS:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
-atexit.register(_cleanup)
 
 
 def tmpdir(tag):
