@@ -12,12 +12,23 @@
 # Usage: scripts/run-suite.sh [--qemu] [--domains N] [--for SECONDS] [--no-build]
 #                             [--build-dir DIR]   (default: build; with --no-build,
 #                             the daemons already built there are run)
+#                             [--port-base N]     (fan-in N, fan-out N+1, dashboard
+#                             N+2; default 7100, 7101 and 8080)
+#                             [--dashboard-port N]
+# Every port must be free on 127.0.0.1: a busy one stops it before anything
+# starts, naming the port and, when ss can tell, the process holding it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
 qemu=0 domains=12 duration=0 build=1
 builddir=$top/build
+port_base= dashboard_port=
+usage_error() { echo "run-suite: $* (try --help)" >&2; exit 2; }
+port_arg() { # OPTION VALUE [ROOM]: VALUE is a TCP port with ROOM more after it
+  [[ $2 =~ ^[0-9]{1,5}$ ]] && (($2 >= 1024 && $2 + ${3:-0} <= 65535)) ||
+    usage_error "$1 takes a port number from 1024 to $((65535 - ${3:-0})), not '$2'"
+}
 while (($#)); do
   case $1 in
     --qemu) qemu=1 ;;
@@ -25,16 +36,61 @@ while (($#)); do
     --for) duration=$2; shift ;;
     --no-build) build=0 ;;
     --build-dir) builddir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run-suite: unknown option $1 (try --help)" >&2; exit 2 ;;
+    --port-base) port_arg "$1" "${2-}" 2; port_base=$2; shift ;;
+    --dashboard-port) port_arg "$1" "${2-}"; dashboard_port=$2; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) usage_error "unknown option $1" ;;
   esac
   shift
 done
 
 run=$top/run
 logs=$run/logs
-fan_in=tcp://127.0.0.1:7100
-fan_out=tcp://127.0.0.1:7101
+fan_in_port=${port_base:-7100}
+fan_out_port=$((fan_in_port + 1))
+if [ -z "$dashboard_port" ]; then
+  if [ -n "$port_base" ]; then dashboard_port=$((port_base + 2)); else dashboard_port=8080; fi
+fi
+fan_in=tcp://127.0.0.1:$fan_in_port
+fan_out=tcp://127.0.0.1:$fan_out_port
+export DASHBOARD_PORT=$dashboard_port # read by scripts/dashboard-lighttpd.sh
+
+# Each port must be free before anything starts: a second copy of the suite
+# (or anything else) on them would otherwise answer in this one's place, and
+# a subscriber would read the other copy's frames. A port is busy when
+# something accepts connections on 127.0.0.1, or ss lists a listener that
+# covers 127.0.0.1 (its own address, any IPv4 or any address).
+listeners() { # ss's lines for listeners that take 127.0.0.1:$1
+  command -v ss >/dev/null || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null | awk '$4 ~ /^(127\.0\.0\.1|0\.0\.0\.0|\*|\[::\]):/'
+}
+port_busy() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+  [ -n "$(listeners "$1")" ]
+}
+port_holder() { # "name (pid N)" of the listener on port $1, when ss can tell
+  listeners "$1" | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -1
+}
+ports=("fan-in:$fan_in_port:--port-base" "fan-out:$fan_out_port:--port-base")
+# The dashboard's port matters only when there will be a dashboard.
+if ((build)) || [ -x "$builddir/dashboard/stackmon.cgi" ]; then
+  ports+=("dashboard:$dashboard_port:--dashboard-port")
+fi
+busy=0
+for what in "${ports[@]}"; do
+  IFS=: read -r role port option <<<"$what"
+  port_busy "$port" || continue
+  busy=1
+  holder=$(port_holder "$port")
+  [ -n "$holder" ] && holder="by $holder" || holder="(ss -ltnp cannot tell by what)"
+  echo "run-suite: port $port ($role) on 127.0.0.1 is in use $holder" >&2
+  if [ "$option" = --port-base ]; then
+    echo "  choose other ports with --port-base N (fan-in N, fan-out N+1, dashboard N+2)" >&2
+  else
+    echo "  choose another dashboard port with --dashboard-port N (or --port-base N)" >&2
+  fi
+done
+((busy == 0)) || exit 1
 mkdir -p "$logs"
 
 if ((build)); then

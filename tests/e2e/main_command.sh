@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The README's main command works end to end: scripts/run-suite.sh starts the
-# suite, stackmon-sub reads valid JSON stats with exactly the generated node's
-# active domains from the fan-out it prints, the dashboard it prints answers
-# with those domains, and Ctrl-C (SIGINT to its process group) stops
-# everything: no process of the suite left, ports 7100 and 7101 free.
+# The README's main command works end to end: scripts/run-suite.sh refuses
+# to start on a busy port (naming it, its holder and the option to choose
+# another), starts the suite on free ports it is given, stackmon-sub reads
+# valid JSON stats with exactly the generated node's active domains from the
+# fan-out it prints, the dashboard it prints answers with those domains, and
+# Ctrl-C (SIGINT to its process group) stops everything: no process of the
+# suite left, its ports free.
 # Usage: main_command.sh [CTEST_BUILD_DIR]   (stackmon-sub is taken from it)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,11 +16,12 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 out=$tmp/run-suite.out
 suite=
+holder=
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 skip() { echo "SKIP: $*"; exit 77; }
 
-# ---- preconditions: a built tree and free ports ----
+# ---- preconditions: a built tree ----
 for b in src/collector/stackmon-collector src/monitor/stackmon-monitor; do
   [ -x "$suite_build/$b" ] ||
     skip "$suite_build/$b is not built (run-suite.sh --no-build runs $suite_build; build it first)"
@@ -27,9 +30,30 @@ done
 [ "$build" -ef "$suite_build" ] ||
   echo "NOTE: run-suite.sh runs the daemons of $suite_build; this test's build is $build"
 port_free() { $py -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
-for port in 7100 7101; do
-  port_free "$port" || skip "port $port is in use (is another run-suite.sh running?): $(ss -ltnp "sport = :$port" | tail -n +2)"
-done
+# Three consecutive free ports below Linux's ephemeral range, so that this
+# test never meets another copy of the suite on the default ones.
+base=$($py - <<'PY'
+import random, socket
+for _ in range(500):
+    b = random.randrange(20000, 32000)
+    socks = []
+    try:
+        for p in (b, b + 1, b + 2):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(b)
+    break
+PY
+)
+[ -n "$base" ] || skip "no three consecutive free ports found in 20000-32000"
+ports=("$base" "$((base + 1))" "$((base + 2))")
+echo "ports: fan-in ${ports[0]}, fan-out ${ports[1]}, dashboard ${ports[2]}"
 
 # ---- process bookkeeping: every process the suite starts is remembered ----
 declare -A seen # pid -> "start time" (from /proc/PID/stat), to tell a reused pid
@@ -64,9 +88,56 @@ cleanup() {
     for _ in $(seq 100); do kill -0 "$suite" 2>/dev/null || break; sleep 0.1; done
   fi
   for p in "${!seen[@]}"; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
+  [ -z "$holder" ] || kill "$holder" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# ---- a busy port: run-suite.sh says which, by what, and exits ----
+# hold PORT: a listener on 127.0.0.1:PORT until release; $holder is its pid.
+hold() {
+  $py -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("ready", flush=True); time.sleep(300)' "$1" \
+    >"$tmp/holder.out" 2>&1 &
+  holder=$!
+  for _ in $(seq 100); do grep -q ready "$tmp/holder.out" && return 0; sleep 0.1; done
+  fail "could not hold port $1: $(cat "$tmp/holder.out")"
+}
+release() { kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null; holder=; }
+# busy_case NAME PORT OPTION ARGS...: run-suite.sh with ARGS while PORT is
+# held must exit non-zero at once, name the port, the holder and OPTION, and
+# start nothing.
+busy_case() {
+  local name=$1 port=$2 option=$3 rc
+  shift 3
+  hold "$port"
+  timeout 60 "$top/scripts/run-suite.sh" --no-build --build-dir "$build" --for 30 "$@" \
+    >"$tmp/busy.out" 2>&1
+  rc=$?
+  local why=
+  if ((rc == 0 || rc == 124)); then
+    why="run-suite.sh exited $rc with port $port held, want a refusal"
+  elif ! grep -q "port $port .*in use by python3 (pid $holder)" "$tmp/busy.out"; then
+    why="no line naming port $port and its holder python3 (pid $holder)"
+  elif ! grep -q -- "$option N" "$tmp/busy.out"; then
+    why="the message does not name $option"
+  elif grep -q "StackMon is running" "$tmp/busy.out"; then
+    why="the suite started anyway"
+  fi
+  if [ -n "$why" ]; then
+    fail "$name: $why; run-suite.sh said:"
+    sed 's/^/    /' "$tmp/busy.out"
+  else
+    echo "ok: $name: exit $rc: $(grep -m1 "port $port" "$tmp/busy.out")"
+  fi
+  release
+}
+busy_case "fan-out port busy" "${ports[1]}" --port-base --port-base "$base"
+if [ -x "$suite_build/dashboard/stackmon.cgi" ]; then
+  busy_case "dashboard port busy" "${ports[2]}" --dashboard-port \
+    --port-base "$base" --dashboard-port "${ports[2]}"
+fi
 
 # ---- start the main command as an operator would ----
 # --for is only a safety net (the suite stops itself if this test dies); the
@@ -74,7 +145,7 @@ trap cleanup EXIT
 # gives run-suite its own process group with SIGINT not ignored, as a
 # terminal's Ctrl-C would find it.
 set -m
-"$top/scripts/run-suite.sh" --no-build --build-dir "$build" --for 120 >"$out" 2>&1 &
+"$top/scripts/run-suite.sh" --no-build --build-dir "$build" --port-base "$base" --for 120 >"$out" 2>&1 &
 suite=$!
 set +m
 echo "run-suite.sh started (pid $suite)"
@@ -93,7 +164,7 @@ if [ -z "$fan_out" ]; then
   exit 1
 fi
 echo "fan-out: $fan_out"
-[ "$fan_out" = tcp://127.0.0.1:7101 ] || fail "fan-out is $fan_out, README and docs say tcp://127.0.0.1:7101"
+[ "$fan_out" = "tcp://127.0.0.1:${ports[1]}" ] || fail "fan-out is $fan_out, want port ${ports[1]} (--port-base $base)"
 host=$(sed -n "s/^ *monitor: .* as host '\(.*\)'\$/\1/p" "$out")
 
 # ---- stackmon-sub: three valid JSON stats lines with the node's domains ----
@@ -152,6 +223,8 @@ url=$(sed -n 's/^ *dashboard: *\(https\{0,1\}:[^ ]*\).*/\1/p' "$out")
 if [ ! -x "$suite_build/dashboard/stackmon.cgi" ] || [ -z "$url" ]; then
   echo "SKIP (part): the dashboard is not part of the suite yet ($(sed -n 's/^ *dashboard: *//p' "$out"))"
 else
+  [[ $url == "http://127.0.0.1:${ports[2]}/"* ]] ||
+    fail "the dashboard is at $url, want port ${ports[2]} (--port-base $base)"
   # Credentials as printed: "user 'U'  password 'P'" (scripts/dashboard-
   # lighttpd.sh's line) or "user: U" / "password: P" lines, in run-suite's
   # output, else in the lighttpd log it names.
@@ -242,14 +315,14 @@ for p in $(pgrep -g "$suite" 2>/dev/null); do
   fi
 done
 ((${#zombies[@]})) && echo "note: exited but not yet reaped by their parent/init: ${zombies[*]}"
-more=$(pgrep -a -f "lighttpd.*$top/run|stackmon-.*($top/run|$fan_out|127\.0\.0\.1:710[01])" 2>/dev/null | grep -v "^$$ ") || true
+more=$(pgrep -a -f "lighttpd.*$top/run|stackmon-.*($top/run|127\.0\.0\.1:(${ports[0]}|${ports[1]})\b)" 2>/dev/null | grep -v "^$$ ") || true
 [ -n "$more" ] && left+=("$more")
 if ((${#left[@]})); then
   fail "left running after Ctrl-C: ${left[*]}"
 else
   echo "ok: no process of the suite left"
 fi
-for port in 7100 7101; do
+for port in "${ports[@]}"; do
   port_free "$port" || fail "port $port still in use: $(ss -ltnp "sport = :$port" | tail -n +2)"
 done
 
