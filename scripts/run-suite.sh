@@ -15,6 +15,9 @@
 #                             [--port-base N]     (fan-in N, fan-out N+1, dashboard
 #                             N+2; default 7100, 7101 and 8080)
 #                             [--dashboard-port N]
+#                             [--run-dir DIR]     (default: run; logs, data, the
+#                             node file and DIR/pids, one line "PID STARTTIME NAME"
+#                             for each process it started; one run-suite per DIR)
 # Every port must be free on 127.0.0.1: a busy one stops it before anything
 # starts, naming the port and, when ss can tell, the process holding it.
 set -euo pipefail
@@ -24,6 +27,7 @@ top=$PWD
 qemu=0 domains=12 duration=0 build=1
 builddir=$top/build
 port_base= dashboard_port=
+run=$top/run
 usage_error() { echo "run-suite: $* (try --help)" >&2; exit 2; }
 port_arg() { # OPTION VALUE [ROOM]: VALUE is a TCP port with ROOM more after it
   [[ $2 =~ ^[0-9]{1,5}$ ]] && (($2 >= 1024 && $2 + ${3:-0} <= 65535)) ||
@@ -38,14 +42,26 @@ while (($#)); do
     --build-dir) builddir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
     --port-base) port_arg "$1" "${2-}" 2; port_base=$2; shift ;;
     --dashboard-port) port_arg "$1" "${2-}"; dashboard_port=$2; shift ;;
+    --run-dir) [ -n "${2-}" ] || usage_error "--run-dir takes a directory"; run=$2; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage_error "unknown option $1" ;;
   esac
   shift
 done
 
-run=$top/run
+mkdir -p "$run" && run=$(cd "$run" && pwd) || { echo "run-suite: cannot use $run as run directory" >&2; exit 1; }
 logs=$run/logs
+
+# One run-suite per run directory: two would share logs, data, node file and
+# pids. The lock lives as long as this shell (daemons do not inherit it).
+exec {lockfd}>"$run/lock"
+if ! flock -n "$lockfd"; then
+  other=$(awk '$3 == "run-suite" { print $1; exit }' "$run/pids" 2>/dev/null)
+  echo "run-suite: $run is in use by another run-suite${other:+ (pid $other)}" >&2
+  echo "  give this one its own with --run-dir DIR (and its own ports with --port-base N)" >&2
+  exit 1
+fi
+
 fan_in_port=${port_base:-7100}
 fan_out_port=$((fan_in_port + 1))
 if [ -z "$dashboard_port" ]; then
@@ -92,6 +108,21 @@ for what in "${ports[@]}"; do
 done
 ((busy == 0)) || exit 1
 mkdir -p "$logs"
+
+# $run/pids: every process this run started, "PID STARTTIME NAME", the start
+# time (clock ticks after boot, /proc/PID/stat field 22) telling a reused PID
+# apart. Tests check exactly these, not processes that merely look alike.
+starttime() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) } # the command name may hold spaces and parentheses
+  awk '{ print $20 }' <<<"$stat"
+}
+record_pid() { # PID NAME
+  echo "$1 $(starttime "$1" || echo gone) $2" >>"$run/pids"
+}
+: >"$run/pids"
+record_pid $$ run-suite
 
 if ((build)); then
   scripts/install-deps.sh
@@ -140,9 +171,10 @@ trap 'exit 0' INT TERM
 # in run/logs/NAME.log, and fails early if it dies at once.
 start() {
   local name=$1; shift
-  "$@" >"$logs/$name.log" 2>&1 &
+  "$@" >"$logs/$name.log" 2>&1 {lockfd}>&- &
   pids+=($!)
   names+=("$name")
+  record_pid $! "$name"
   sleep 0.3
   if ! kill -0 $! 2>/dev/null; then
     echo "run-suite: $name failed to start:" >&2
@@ -156,8 +188,11 @@ host=${host:-stackmon-demo}
 
 if ((qemu)); then
   if ! scripts/libvirtd.sh status >/dev/null 2>&1; then
-    scripts/libvirtd.sh start
+    scripts/libvirtd.sh start {lockfd}>&- | tee "$logs/libvirtd-start.log"
     started_libvirtd=1
+    # It daemonizes what it starts; record those ("started NAME (pid N)").
+    sed -n 's/^libvirtd\.sh: started \(.*\) (pid \([0-9]*\))$/\2 \1/p' "$logs/libvirtd-start.log" |
+      while read -r pid what; do record_pid "$pid" "$what"; done
   fi
   uri=qemu:///system
   i=0
@@ -205,6 +240,7 @@ StackMon is running on this machine.
   fan-out:    $fan_out   (subscribe here)
   dashboard:  $dashboard_url
   logs:       $logs/
+  run dir:    $run   (pids: what this run started)
 Watch it:     $bin/sub/stackmon-sub --connect $fan_out --table
 Press Ctrl-C to stop everything.
 MSG

@@ -3,9 +3,10 @@
 # to start on a busy port (naming it, its holder and the option to choose
 # another), starts the suite on free ports it is given, stackmon-sub reads
 # valid JSON stats with exactly the generated node's active domains from the
-# fan-out it prints, the dashboard it prints answers with those domains, and
-# Ctrl-C (SIGINT to its process group) stops everything: no process of the
-# suite left, its ports free.
+# fan-out it prints, the dashboard it prints answers with those domains, a
+# second run-suite on the same --run-dir is refused, and Ctrl-C (SIGINT to
+# its process group) stops everything: none of the processes it recorded in
+# RUNDIR/pids or started as children is left, its ports are free.
 # Usage: main_command.sh [CTEST_BUILD_DIR]   (stackmon-sub is taken from it)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,6 +16,7 @@ sub=$build/src/sub/stackmon-sub
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 out=$tmp/run-suite.out
+run=$tmp/run # the suite's --run-dir: another copy's run/ is never touched
 suite=
 holder=
 failures=0
@@ -56,23 +58,44 @@ ports=("$base" "$((base + 1))" "$((base + 2))")
 echo "ports: fan-in ${ports[0]}, fan-out ${ports[1]}, dashboard ${ports[2]}"
 
 # ---- process bookkeeping: every process the suite starts is remembered ----
-declare -A seen # pid -> "start time" (from /proc/PID/stat), to tell a reused pid
+# Only processes this test's run-suite started count: its descendants, its
+# process group, and what it recorded in RUNDIR/pids (daemons that detach,
+# such as a libvirtd it had to start). Never processes that merely look alike:
+# another copy of the suite may run next to this one.
+declare -A seen # pid -> start time (/proc/PID/stat field 22), to tell a reused pid
+starttime() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  awk '{ print $20 }' <<<"$stat"
+}
 remember_tree() {
   local pids=("$1") p kids
   while ((${#pids[@]})); do
     p=${pids[0]}; pids=("${pids[@]:1}")
     [ -r "/proc/$p/stat" ] || continue
-    seen[$p]=$(awk '{ print $22 }' "/proc/$p/stat" 2>/dev/null)
+    seen[$p]=$(starttime "$p")
     kids=$(pgrep -P "$p" 2>/dev/null) || true
     for k in $kids; do pids+=("$k"); done
   done
   # Anything else in the suite's process group, too.
   for k in $(pgrep -g "$1" 2>/dev/null); do
-    [ -n "${seen[$k]:-}" ] || seen[$k]=$(awk '{ print $22 }' "/proc/$k/stat" 2>/dev/null)
+    [ -n "${seen[$k]:-}" ] || seen[$k]=$(starttime "$k")
   done
+  remember_recorded
+}
+declare -A recorded # pid -> NAME, from RUNDIR/pids
+remember_recorded() {
+  local pid st name
+  [ -r "$run/pids" ] || return 0
+  while read -r pid st name; do
+    [[ $pid =~ ^[0-9]+$ && $st =~ ^[0-9]+$ ]] || continue
+    recorded[$pid]=$name
+    seen[$pid]=$st
+  done <"$run/pids"
 }
 alive() { # pid still the process we saw?
-  [ -r "/proc/$1/stat" ] && [ "$(awk '{ print $22 }' "/proc/$1/stat" 2>/dev/null)" = "${seen[$1]}" ]
+  [ -n "${seen[$1]:-}" ] && [ "$(starttime "$1")" = "${seen[$1]}" ]
 }
 # A zombie has exited and holds nothing but its pid; reaping it is its
 # parent's job, and once its parent (lighttpd, for a finished CGI) is gone,
@@ -112,7 +135,8 @@ busy_case() {
   local name=$1 port=$2 option=$3 rc
   shift 3
   hold "$port"
-  timeout 60 "$top/scripts/run-suite.sh" --no-build --build-dir "$build" --for 30 "$@" \
+  timeout 60 "$top/scripts/run-suite.sh" --no-build --build-dir "$build" --for 30 \
+    --run-dir "$tmp/busy-run" "$@" \
     >"$tmp/busy.out" 2>&1
   rc=$?
   local why=
@@ -145,7 +169,8 @@ fi
 # gives run-suite its own process group with SIGINT not ignored, as a
 # terminal's Ctrl-C would find it.
 set -m
-"$top/scripts/run-suite.sh" --no-build --build-dir "$build" --port-base "$base" --for 120 >"$out" 2>&1 &
+"$top/scripts/run-suite.sh" --no-build --build-dir "$build" --port-base "$base" --run-dir "$run" \
+  --for 120 >"$out" 2>&1 &
 suite=$!
 set +m
 echo "run-suite.sh started (pid $suite)"
@@ -165,6 +190,36 @@ if [ -z "$fan_out" ]; then
 fi
 echo "fan-out: $fan_out"
 [ "$fan_out" = "tcp://127.0.0.1:${ports[1]}" ] || fail "fan-out is $fan_out, want port ${ports[1]} (--port-base $base)"
+
+# ---- RUNDIR/pids: what run-suite started, each alive while it runs ----
+if [ ! -s "$run/pids" ]; then
+  fail "run-suite.sh wrote no $run/pids"
+else
+  [ "$(awk '$3 == "run-suite" { print $1 }' "$run/pids")" = "$suite" ] ||
+    fail "$run/pids does not name run-suite.sh (pid $suite): $(tr '\n' ';' <"$run/pids")"
+  for want in collector monitor; do
+    grep -q " $want\$" "$run/pids" || fail "$run/pids has no $want"
+  done
+  for p in "${!recorded[@]}"; do
+    running "$p" || fail "${recorded[$p]} (pid $p in $run/pids) is not running"
+  done
+  echo "ok: $run/pids lists ${#recorded[@]} running processes: $(awk '{ print $3 }' "$run/pids" | tr '\n' ' ')"
+fi
+[ -s "$run/logs/collector.log" ] || fail "no collector log in --run-dir $run"
+
+# ---- a second copy on the same run directory is refused ----
+timeout 60 "$top/scripts/run-suite.sh" --no-build --build-dir "$build" --port-base "$base" \
+  --run-dir "$run" --for 30 >"$tmp/second.out" 2>&1
+rc=$?
+if ((rc == 0 || rc == 124)) || ! grep -q "$run is in use by another run-suite (pid $suite)" "$tmp/second.out" ||
+   ! grep -q -- "--run-dir DIR" "$tmp/second.out"; then
+  fail "a second run-suite.sh on $run: exit $rc, want a refusal naming pid $suite and --run-dir:"
+  sed 's/^/    /' "$tmp/second.out"
+else
+  echo "ok: a second run-suite on the same run dir: exit $rc: $(head -1 "$tmp/second.out")"
+fi
+[ "$(awk '$3 == "run-suite" { print $1 }' "$run/pids")" = "$suite" ] ||
+  fail "the refused second copy rewrote $run/pids"
 host=$(sed -n "s/^ *monitor: .* as host '\(.*\)'\$/\1/p" "$out")
 
 # ---- stackmon-sub: three valid JSON stats lines with the node's domains ----
@@ -236,9 +291,9 @@ else
     [ -n "$u" ] && echo "$u:$p"
   }
   cred=$(creds "$out" | head -1)
-  if [ -z "$cred" ] && [ -f "$top/run/logs/lighttpd.log" ]; then
-    cred=$(creds "$top/run/logs/lighttpd.log" | head -1)
-    [ -n "$cred" ] && echo "NOTE: run-suite.sh did not print the dashboard's credentials; took them from run/logs/lighttpd.log"
+  if [ -z "$cred" ] && [ -f "$run/logs/lighttpd.log" ]; then
+    cred=$(creds "$run/logs/lighttpd.log" | head -1)
+    [ -n "$cred" ] && echo "NOTE: run-suite.sh did not print the dashboard's credentials; took them from $run/logs/lighttpd.log"
   fi
   auth=()
   [ -n "$cred" ] && auth=(-u "$cred")
@@ -315,8 +370,6 @@ for p in $(pgrep -g "$suite" 2>/dev/null); do
   fi
 done
 ((${#zombies[@]})) && echo "note: exited but not yet reaped by their parent/init: ${zombies[*]}"
-more=$(pgrep -a -f "lighttpd.*$top/run|stackmon-.*($top/run|127\.0\.0\.1:(${ports[0]}|${ports[1]})\b)" 2>/dev/null | grep -v "^$$ ") || true
-[ -n "$more" ] && left+=("$more")
 if ((${#left[@]})); then
   fail "left running after Ctrl-C: ${left[*]}"
 else
