@@ -425,3 +425,8 @@ uint64_t sm_upstream_switches(const struct sm_upstream *up)
 {
 	return up ? up->switches : 0;
 }
+
+size_t sm_upstream_held(const struct sm_upstream *up)
+{
+	return up ? up->nheld - up->head : 0;
+}

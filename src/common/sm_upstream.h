@@ -57,5 +57,8 @@ const char *sm_upstream_current(const struct sm_upstream *up);
 size_t sm_upstream_current_index(const struct sm_upstream *up);
 /* Number of target switches since creation. */
 uint64_t sm_upstream_switches(const struct sm_upstream *up);
+/* Messages held until the collector in use subscribes: 0 once it has taken
+ * them all (they are then ZeroMQ's to deliver), or when none were held. */
+size_t sm_upstream_held(const struct sm_upstream *up);
 
 #endif

@@ -234,7 +234,8 @@ static int run_loop(struct publisher *p, struct sm_upstream *up, const struct se
 	struct sm_ticker ticker;
 	struct sm_complaint overrun = SM_COMPLAINT_INIT;
 	zmq_pollitem_t items[1 + 32];
-	bool ready = false;
+	bool ready = false;	/* READY=1 sent: the first frame is made */
+	bool delivered = false; /* a collector has taken the first frame */
 
 	sm_ticker_start(&ticker, (int64_t)(s->interval * 1e9));
 	while (!sm_daemon_quit_requested()) {
@@ -264,9 +265,21 @@ static int run_loop(struct publisher *p, struct sm_upstream *up, const struct se
 				sm_complaint_release(&overrun, "ticks on time again");
 			publisher_tick(p, now);
 		}
+		/* READY means sampling: the first frame is made (flagged if
+		 * libvirt has not answered yet). A collector that is not up yet
+		 * must not fail the unit's start, so READY never waits for one;
+		 * sm_upstream holds frames until it subscribes, and the log
+		 * says whether a collector has taken them. */
 		if (publisher_service(p, now) > 0 && !ready) {
 			ready = true;
 			sm_daemon_notify("READY=1");
+			if (sm_upstream_held(up) > 0)
+				sm_log_info("first frame queued: no collector has subscribed at %s "
+					    "yet (held until one does)",
+					    sm_upstream_current(up));
+		}
+		if (ready && !delivered && sm_upstream_held(up) == 0) {
+			delivered = true;
 			sm_log_info("first frame sent to %s", sm_upstream_current(up));
 		}
 		if (sm_daemon_take_reload())

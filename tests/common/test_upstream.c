@@ -400,6 +400,7 @@ static void upstream_holds_messages_until_the_collector_subscribed(void **state)
 		zmq_msg_close(&t);
 		zmq_msg_close(&b);
 	}
+	assert_int_equal(sm_upstream_held(up), N + 1);
 	end = sm_clock_mono_ns() + (int64_t)(DEADLINE_S * SM_NS_PER_SEC);
 	while (n < N + 1 && sm_clock_mono_ns() < end) {
 		zmq_pollitem_t items[4];
@@ -412,6 +413,7 @@ static void upstream_holds_messages_until_the_collector_subscribed(void **state)
 	assert_int_equal(n, N + 1);
 	for (int i = 0; i <= N; i++)
 		assert_int_equal(got[i], i);
+	assert_int_equal(sm_upstream_held(up), 0);
 	sm_upstream_destroy(&w->up);
 }
 

@@ -5,19 +5,23 @@ metadata, none, hostile names): every active domain is in every frame with
 its identity and tenant, devices, CPU, rates and memory; hostile names arrive
 sanitised and bounded; frames come once a second on a drift-free schedule
 with contiguous sequence numbers; --once prints the same as JSON; -n checks
-the configuration with the documented exit codes.
+the configuration with the documented exit codes. Started before any
+collector, the monitor still reports READY=1 (it is sampling), logs its first
+frame as held, and "first frame sent" only once a collector has taken it.
 
 usage: node_test.py MONITOR SUB_CAPTURE GEN_NODE
 """
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import monlib  # noqa: E402
-from monlib import check, log  # noqa: E402
+from monlib import check, fail, log  # noqa: E402
 
 NOVA = ["http://openstack.org/xmlns/libvirt/nova/1.1", "http://openstack.org/xmlns/libvirt/nova/1.0"]
 TESTNS = "http://libvirt.org/schemas/domain/test/1.0"
@@ -123,10 +127,52 @@ def check_config(monitor, work):
     check(r.returncode == 0, "sample defaults refused: %s" % r.stderr)
 
 
+def wait_until(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            fail("timed out after %gs waiting for %s" % (timeout, what))
+        time.sleep(0.05)
+
+
+def check_ready_without_collector(monitor, capture_bin, work):
+    """READY=1 means sampling, even before any collector listens; the log
+    says the first frame is held, and "first frame sent" only once a
+    collector has subscribed and taken it."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(os.path.join(work, "notify"))
+    notify.settimeout(30)
+    endpoint = "ipc://%s/late-fanin" % work
+    mon = monlib.Monitor(monitor, ["--uri", "test:///default", "--publish", endpoint,
+                                   "--interval", "0.2", "--host", "late"], work, tag="late",
+                         env={"NOTIFY_SOCKET": os.path.join(work, "notify")})
+    try:
+        ready = notify.recv(4096).decode()
+    except socket.timeout:
+        fail("no READY=1 within 30 s without a collector:\n" + mon.stderr())
+    check(ready == "READY=1", "first notification %r" % ready)
+    wait_until(lambda: "first frame queued" in mon.stderr(), 10,
+                    "the log line of the held first frame")
+    err = mon.stderr()
+    check("no collector has subscribed at %s" % endpoint in err, "held frame log:\n" + err)
+    check("first frame sent" not in err, "\"first frame sent\" with no collector:\n" + err)
+    cap = monlib.Capture(capture_bin, endpoint)
+    cap.wait_frames(2, 30, "late")
+    wait_until(lambda: "first frame sent to %s" % endpoint in mon.stderr(), 10,
+                    "\"first frame sent\" once a collector took it")
+    first = cap.stats("late")[0]["msg"]
+    check(first["seq"] == 1, "the held first frame was lost: first seq %d" % first["seq"])
+    mon.stop()
+    cap.stop()
+    notify.close()
+    log("node: READY without a collector; first frame held, then sent to the late one")
+
+
 def main():
     monitor, capture_bin, gen_node = sys.argv[1:4]
     work = monlib.tmpdir("node")
     check_config(monitor, work)
+    check_ready_without_collector(monitor, capture_bin, work)
 
     node = os.path.join(work, "node.xml")
     subprocess.run(["/usr/bin/python3", gen_node, "--domains", str(NDOMAINS), "--seed", "3",
