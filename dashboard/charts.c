@@ -66,7 +66,9 @@ int metric_files_load(struct dash *d, const char *uuid, const char *host, struct
 		metric_files_clear(out);
 		return -1;
 	}
-	qsort(out->v, out->n, sizeof(*out->v), cmp_files);
+	/* No files leaves out->v NULL, which qsort may not be given. */
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_files);
 	return 0;
 }
 

@@ -139,7 +139,10 @@ void table_sort(struct snap_row *rows, size_t n, enum sort_key key, bool desc, d
 {
 	struct sort_ctx ctx = {key, desc, now};
 
-	qsort_r(rows, n, sizeof(*rows), cmp_rows, &ctx);
+	/* An empty list has rows == NULL, which qsort_r may not be given even
+	 * for zero elements (C11 7.22.5; glibc declares it nonnull). */
+	if (n > 1)
+		qsort_r(rows, n, sizeof(*rows), cmp_rows, &ctx);
 }
 
 int table_opts_parse(struct dash *d, const char *sort, const char *order, struct table_opts *o)

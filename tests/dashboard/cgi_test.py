@@ -143,7 +143,7 @@ try:
     ACCESS = os.path.join(tmp, "access.list")
     with open(ACCESS, "w") as f:
         f.write("admin root\nuser alice proj-alpha\nuser bob proj-beta\n"
-                "user carol proj-alpha proj-beta\n")
+                "user carol proj-alpha proj-beta\nuser dave proj-empty\n")
     CONF = os.path.join(tmp, "dashboard.conf")
     with open(CONF, "w") as f:
         f.write(f"data_dir = {DATA}\naccess_list = {ACCESS}\nstale_after = 300\n"
@@ -254,6 +254,34 @@ try:
     expect(r, 200, "host page")
     check(len(svgs(r)) >= 5 and I["alpha_web1"] in r.text, "host graphs and instances")
 
+    # Nothing to list: a project without instances (the access list names
+    # it, the index does not know it), a node that runs none and has no
+    # metric file, an instance whose files are not registered yet. Empty
+    # lists are sorted too; under the sanitizers a NULL array given to
+    # qsort aborts the CGI.
+    r = cgi("/", user="dave")
+    expect(r, 200, "tenant whose project has no instances")
+    check("No active instances in this project." in r.text, "empty project says so")
+    for path, q in (("/", "project=proj-empty"), ("/", "project=proj-empty&sort=cpu"),
+                    ("/api/v1/snapshot", "project=proj-empty")):
+        r = cgi(path, q, user="root")
+        expect(r, 200, f"admin {path}?{q}: empty project")
+    check(r.json.get("instances") == [], "empty project: no instances in JSON")
+    r = cgi("/host", "name=cn4&sort=cpu", user="root")
+    expect(r, 200, "host without instances or metric files")
+    check("No active instance on this node." in r.text and
+          "The aggregator has no files for this yet." in r.text, "empty host says so")
+    r = cgi("/api/v1/host", "name=cn4", user="root")
+    expect(r, 200, "api host without instances or metric files")
+    check(r.json.get("instances") == [] and r.json.get("metrics") == [],
+          "empty host: no instances, no metrics in JSON")
+    r = cgi("/instance", f"uuid={I['gamma_new']}", user="root")
+    expect(r, 200, "instance without metric files")
+    check("The aggregator has no files for this yet." in r.text, "no files yet says so")
+    r = cgi("/api/v1/instance", f"uuid={I['gamma_new']}", user="root")
+    expect(r, 200, "api instance without metric files")
+    check(r.json.get("metrics") == [], "instance without files: no metrics in JSON")
+
     # ---- JSON API ---------------------------------------------------------
 
     r = cgi("/api/v1", user="alice")
@@ -263,7 +291,8 @@ try:
     check([p["id"] for p in r.json["projects"]] == ["proj-alpha"], "alice's projects")
     check(r.json["projects"][0]["name"] == "alpha", "project name from the index")
     r = cgi("/api/v1/projects", user="root")
-    check({p["id"] for p in r.json["projects"]} == {"proj-alpha", "proj-beta"}, "all projects")
+    check({p["id"] for p in r.json["projects"]} == {"proj-alpha", "proj-beta", "proj-gamma"},
+          "all projects")
     r = cgi("/api/v1/snapshot", "project=proj-alpha", user="alice")
     expect(r, 200, "api snapshot")
     check(len(r.json["instances"]) == 4, "api snapshot has 4 instances")
@@ -291,7 +320,7 @@ try:
     expect(r, 200, "api host series")
     r = cgi("/api/v1/hosts", user="root")
     expect(r, 200, "api hosts")
-    check([h["name"] for h in r.json["hosts"]] == ["cn1", "cn2", "cn3"], "hosts listed")
+    check([h["name"] for h in r.json["hosts"]] == ["cn1", "cn2", "cn3", "cn4"], "hosts listed")
     r = cgi("/api/v1/host", "name=cn3", user="root")
     expect(r, 200, "api host")
     check(r.json["host"]["libvirt_ok"] is False, "cn3's libvirt is down")

@@ -1,10 +1,11 @@
 /*
  * dash_fixture — builds an aggregator data directory for the dashboard's
  * tests and benchmark without running the pipeline: an index written with
- * the index API (hosts, tenants with hostile names, domains, a stopped one,
- * latest values) and Whisper files filled over the last hours and days,
- * with deliberate gaps, a half-written file and a registered but missing
- * one. Writes DATA_DIR/fixture.json describing what it made.
+ * the index API (hosts, one of them idle, tenants with hostile names,
+ * domains, a stopped one, one without metric files yet, latest values) and
+ * Whisper files filled over the last hours and days, with deliberate gaps,
+ * a half-written file and a registered but missing one. Writes
+ * DATA_DIR/fixture.json describing what it made.
  *
  * Usage: dash_fixture DATA_DIR [--bench N] [--now T]
  *   --bench N  instead of the test tenants: N instances in project "bench",
@@ -33,7 +34,7 @@ struct inst {
 	const char *display_name;
 	const char *host;
 	const char *role; /* how the tests refer to it */
-	int history;	  /* seconds of history in its files (0: no files) */
+	int history;	  /* seconds of history in its files (0: no files, -1: none registered) */
 	double age;	  /* seconds since its latest point */
 	uint32_t state;
 	const char *odd_dev; /* an extra disk named so, to test escaping in charts */
@@ -56,7 +57,14 @@ static const struct inst test_insts[] = {
      "beta_secret", 3600, 1, 1, NULL},
     {"c3000000-0000-4000-8000-000000000001", NULL, NULL, "plain-libvirt-domain", "cn3",
      "no_project", 600, 1, 1, NULL},
+    /* Just started: in the snapshot, but the aggregator has registered no
+     * metric file for it yet. */
+    {"d5000000-0000-4000-8000-000000000001", "proj-gamma", "gamma", "gamma-new", "cn3", "gamma_new",
+     -1, 1, 1, NULL},
 };
+
+/* A compute node that reports but runs no instance and has no metric file. */
+static const char empty_host[] = "cn4";
 
 /* A stopped instance of alpha (not in the snapshot, page still readable). */
 static const char stopped_uuid[] = "a1000000-0000-4000-8000-0000000000ff";
@@ -297,7 +305,7 @@ static int add_instance(struct agg_index *idx, const char *data_dir, const struc
 	fill_stats(&d, in, k, &disk, &nic);
 	if (index_upsert_domain(idx, in->host, &d, t) < 0 || index_put_latest(idx, &d, t) < 0)
 		return -1;
-	return files ? instance_files(idx, data_dir, in, k, nic.name) : 0;
+	return files && in->history >= 0 ? instance_files(idx, data_dir, in, k, nic.name) : 0;
 }
 
 int main(int argc, char **argv)
@@ -371,6 +379,18 @@ int main(int argc, char **argv)
 		stopped.age = 30;
 		if (add_instance(idx, data_dir, &stopped, 9, true) < 0 ||
 		    index_domain_stopped(idx, stopped_uuid, "cn1", (double)now_s - 20, 3600) < 0)
+			goto out;
+
+		struct sm_host_stats idle = {.ncpus = 8,
+					     .cpu_pct = 0.5,
+					     .mem_total_kib = 33554432,
+					     .mem_used_kib = 1048576,
+					     .mem_pct = 3.125,
+					     .libvirt_ok = true};
+
+		if (index_note_frame(idx, empty_host, SM_KIND_STATS, 1, 1, (double)now_s, NULL) < 0)
+			goto out;
+		if (index_put_host_latest(idx, empty_host, &idle, 0, (double)now_s - 1) < 0)
 			goto out;
 	}
 	for (int h = 0; h < 3; h++) {
