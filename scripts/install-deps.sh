@@ -4,25 +4,12 @@
 # every package is already present (quick on a prepared machine).
 set -euo pipefail
 
-PKGS=(
-  # build
-  build-essential cmake pkg-config clang libclang-rt-14-dev
-  libvirt-dev libzmq3-dev libmsgpack-dev libsqlite3-dev libcmocka-dev libxml2-dev
-  # real parts the tests start
-  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-  qemu-system-x86 qemu-utils
-  lighttpd chromium sqlite3
-  # the other two web servers the dashboard ships snippets for (etc/nginx,
-  # etc/apache2): tests/dashboard/servers_test.py serves through each
-  nginx-light fcgiwrap apache2
-  # the Python reference subscriber and the Whisper cross-checks
-  python3 python3-zmq python3-msgpack python3-whisper
-  # tools used by tests and benchmarks
-  valgrind procps psmisc iproute2 systemd
-  # a QEMU guest that does real work (tests/lib/qemu_domain.sh boots Debian's
-  # kernel with a busybox initramfs)
-  linux-image-amd64 busybox-static
-)
+# The list is scripts/packages.list (one place, checked against every command
+# the tree calls by tests/ops/external_commands.py).
+list=$(dirname "$0")/packages.list
+[ -r "$list" ] || { echo "install-deps: $list is missing" >&2; exit 1; }
+mapfile -t PKGS < <(sed -e 's/#.*//' "$list" | tr -s ' \t' '\n\n' | grep .)
+((${#PKGS[@]})) || { echo "install-deps: $list names no package" >&2; exit 1; }
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -29,6 +29,7 @@ set -euo pipefail
 
 STATE_DIR=${STACKMON_TEST_STATE:-/run/stackmon-test}
 TIMEOUT=${STACKMON_LIBVIRTD_TIMEOUT:-30}
+# commands: libvirtd virtlogd qemu-system-x86_64 (started through variables below)
 QEMU_CONF=/etc/libvirt/qemu.conf
 QEMU_URI=qemu:///system
 TEST_URI=test+unix:///default
