@@ -24,10 +24,16 @@
 #
 # Environment: STACKMON_TEST_STATE (default /run/stackmon-test): where PIDs are
 # recorded; STACKMON_LIBVIRTD_TIMEOUT (default 30): seconds to wait for an
-# answer. libvirtd's warnings go to /var/log/libvirt/libvirtd.log.
+# answer; STACKMON_LIBVIRT_RUN_DIR (default /run): where the daemons write
+# their pidfiles. libvirtd's warnings go to /var/log/libvirt/libvirtd.log.
+#
+# "Running" means this root's daemon: libvirtd already counts as running only
+# when this machine's socket answers, or its pidfile names a live libvirtd
+# whose root is ours (never a process of that name in another container).
 set -euo pipefail
 
 STATE_DIR=${STACKMON_TEST_STATE:-/run/stackmon-test}
+RUN_DIR=${STACKMON_LIBVIRT_RUN_DIR:-/run} # where libvirtd and virtlogd write their pidfiles
 TIMEOUT=${STACKMON_LIBVIRTD_TIMEOUT:-30}
 # commands: libvirtd virtlogd qemu-system-x86_64 (started through variables below)
 QEMU_CONF=/etc/libvirt/qemu.conf
@@ -67,17 +73,18 @@ recorded_alive_pid() { # NAME -> prints PID when the recorded process still runs
 	echo "$pid"
 }
 
-# PID of a running daemon NAME (virtlogd, libvirtd), started by anyone.
+# PID of a running daemon NAME (virtlogd, libvirtd), started by anyone, in
+# this root: the pidfile this machine's daemon writes, naming a live process
+# of that name whose root directory is ours. A daemon of another root (a
+# container or chroot on the same kernel) serves another socket, so a match
+# by process name alone would wait for an answer that never comes.
 running_pid() {
 	local pid
-	if [[ -r /run/$1.pid ]]; then
-		pid=$(tr -dc '0-9' </run/"$1".pid)
-		if [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]]; then
-			echo "$pid"
-			return 0
-		fi
-	fi
-	pgrep -x "$1" | head -n1 | grep . || return 1
+	[[ -r $RUN_DIR/$1.pid ]] || return 1
+	pid=$(tr -dc '0-9' <"$RUN_DIR/$1.pid")
+	[[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] || return 1
+	[[ /proc/$pid/root -ef / ]] || return 1
+	echo "$pid"
 }
 
 answers() { # URI
@@ -176,8 +183,18 @@ cmd_start() {
 	if ((CONF_CHANGED)) && running_pid libvirtd >/dev/null; then
 		say "warning: $QEMU_CONF changed while libvirtd runs; run 'stop' and 'start' to apply it"
 	fi
-	start_daemon virtlogd "LIBVIRT_LOG_OUTPUTS=3:file:$LOG_DIR/virtlogd.log"
-	start_daemon libvirtd "LIBVIRT_LOG_OUTPUTS=3:file:$LOG_DIR/libvirtd.log"
+	# What counts is whether this machine's socket answers, not whether a
+	# process of that name runs somewhere.
+	if answers "$QEMU_URI" && answers "$TEST_URI"; then
+		if recorded_alive_pid libvirtd >/dev/null; then
+			say "libvirtd already answers on $QEMU_URI and $TEST_URI (started by this script)"
+		else
+			say "libvirtd already answers on $QEMU_URI and $TEST_URI (not started by this script: stop will leave it)"
+		fi
+	else
+		start_daemon virtlogd "LIBVIRT_LOG_OUTPUTS=3:file:$LOG_DIR/virtlogd.log"
+		start_daemon libvirtd "LIBVIRT_LOG_OUTPUTS=3:file:$LOG_DIR/libvirtd.log"
+	fi
 	if ! wait_answer; then
 		echo "libvirtd.sh: error: libvirtd does not answer after ${TIMEOUT}s" >&2
 		answers "$QEMU_URI" || echo "  $QEMU_URI: $(virsh -q -c "$QEMU_URI" list 2>&1 | head -n3)" >&2
@@ -285,6 +302,9 @@ status) cmd_status ;;
 restart)
 	cmd_stop
 	cmd_start
+	;;
+pid) # NAME: the PID of this root's running NAME (for tests/ops/libvirtd_script.sh)
+	running_pid "${2:?usage: $0 pid NAME}"
 	;;
 *)
 	echo "usage: $0 start|stop|status|restart" >&2

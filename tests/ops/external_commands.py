@@ -289,6 +289,8 @@ def resolve(cmd):
 
 def owner(path):
     """The Debian package that installs PATH (following /bin -> /usr/bin)."""
+    if not path:
+        return None
     candidates = [path, os.path.realpath(path)]
     for p in list(candidates):
         if p.startswith("/usr/"):
