@@ -183,14 +183,56 @@ oom:
 	return -1;
 }
 
+/* Why read_line stopped. */
+enum line_status {
+	LINE_OK,    /* a line is in the buffer */
+	LINE_EOF,   /* end of file, nothing read */
+	LINE_NUL,   /* a NUL byte */
+	LINE_LONG,  /* more than ACCESS_LINE_MAX bytes without a newline */
+	LINE_BIG,   /* more than ACCESS_FILE_MAX bytes in all */
+	LINE_ERROR, /* read error (errno set) */
+};
+
+/* Reads one line without its newline into buf, NUL-terminated, adding the
+ * bytes read to *total. Stops at the first byte over a limit, so neither a
+ * line nor a file without end is ever read whole. A last line without a
+ * newline counts as a line. */
+static enum line_status read_line(FILE *f, char buf[ACCESS_LINE_MAX + 1], size_t *total)
+{
+	size_t n = 0;
+	int c;
+
+	for (;;) {
+		c = getc_unlocked(f);
+		if (c == EOF) {
+			if (ferror(f))
+				return LINE_ERROR;
+			if (n == 0)
+				return LINE_EOF;
+			break;
+		}
+		if (++*total > ACCESS_FILE_MAX)
+			return LINE_BIG;
+		if (c == '\n')
+			break;
+		if (c == '\0')
+			return LINE_NUL;
+		if (n == ACCESS_LINE_MAX)
+			return LINE_LONG;
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	return LINE_OK;
+}
+
 struct access *access_load(const char *path, char *err, size_t errlen)
 {
 	struct access *self = NULL;
 	FILE *f = NULL;
 	char *line = NULL, why[160];
-	size_t cap = 0, total = 0;
+	size_t total = 0;
 	unsigned lineno = 0;
-	ssize_t len;
+	enum line_status st;
 
 	if (path == NULL) {
 		set_err(err, errlen, "no access list configured (access_list)");
@@ -202,28 +244,19 @@ struct access *access_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	self = calloc(1, sizeof(*self));
-	if (self == NULL) {
+	line = malloc(ACCESS_LINE_MAX + 1);
+	if (self == NULL || line == NULL) {
 		set_err(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while ((st = read_line(f, line, &total)) == LINE_OK) {
 		char *words[256], *save = NULL, *w, *hash;
 		size_t n = 0;
 
 		lineno++;
-		total += (size_t)len;
-		if (total > ACCESS_FILE_MAX) {
-			set_err(err, errlen, "%s: larger than %u bytes", path, ACCESS_FILE_MAX);
-			goto fail;
-		}
-		if (strlen(line) != (size_t)len) {
-			set_err(err, errlen, "%s:%u: NUL byte in line", path, lineno);
-			goto fail;
-		}
 		if ((hash = strchr(line, '#')) != NULL)
 			*hash = '\0';
-		for (w = strtok_r(line, " \t\r\n", &save); w;
-		     w = strtok_r(NULL, " \t\r\n", &save)) {
+		for (w = strtok_r(line, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
 			if (n == sizeof(words) / sizeof(words[0])) {
 				set_err(err, errlen, "%s:%u: more than %zu words: split the line",
 					path, lineno, n);
@@ -238,8 +271,22 @@ struct access *access_load(const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	if (ferror(f)) {
-		set_err(err, errlen, "%s: read error", path);
+	switch (st) {
+	case LINE_EOF:
+		break;
+	case LINE_NUL:
+		set_err(err, errlen, "%s:%u: NUL byte in line", path, lineno + 1);
+		goto fail;
+	case LINE_LONG:
+		set_err(err, errlen, "%s:%u: line longer than %u bytes: split the line", path,
+			lineno + 1, ACCESS_LINE_MAX);
+		goto fail;
+	case LINE_BIG:
+		set_err(err, errlen, "%s: larger than %u bytes", path, ACCESS_FILE_MAX);
+		goto fail;
+	case LINE_ERROR:
+	case LINE_OK:
+		set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
 		goto fail;
 	}
 	free(line);

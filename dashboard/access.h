@@ -17,16 +17,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Limits of the file's words. */
-#define ACCESS_USER_MAX	   128 /* bytes of printable ASCII, no space, no '#' */
-#define ACCESS_PROJECT_MAX 64  /* [A-Za-z0-9._-], as Keystone ids */
-#define ACCESS_FILE_MAX	   (4u << 20)
+/* Limits of the file's words, lines and size. */
+#define ACCESS_USER_MAX	   128	       /* bytes of printable ASCII, no space, no '#' */
+#define ACCESS_PROJECT_MAX 64	       /* [A-Za-z0-9._-], as Keystone ids */
+#define ACCESS_LINE_MAX	   (16u << 10) /* bytes of one line, without its newline */
+#define ACCESS_FILE_MAX	   (4u << 20)  /* bytes of the whole file */
 
 struct access; /* opaque */
 
-/* Reads the list at `path`. Returns NULL on any error (missing file, bad
- * line, word too long, file over ACCESS_FILE_MAX) with "PATH:LINE: what"
- * in err. */
+/* Reads the list at `path`. Returns NULL on any error (missing or
+ * unreadable file, bad line, word too long, a NUL byte, a line over
+ * ACCESS_LINE_MAX, a file over ACCESS_FILE_MAX) with "PATH:LINE: what" or
+ * "PATH: what" in err. The limits hold while reading: a file without end
+ * (/dev/zero, a pipe) costs at most ACCESS_FILE_MAX bytes read and one
+ * line's buffer, never the whole stream in memory. */
 struct access *access_load(const char *path, char *err, size_t errlen);
 /* Frees the list; NULL-safe; nulls *self_p. */
 void access_destroy(struct access **self_p);

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -453,6 +454,27 @@ try:
             expect(r, status, what)
             check(word in r.text, f"{what}: message names {word!r}: {r.text[:160]!r}")
             check(r.stderr.strip() != "" or status == 503, f"{what}: logged")
+    # The access list's limits hold while it is read: a file or a line
+    # without end is refused at once (500, the file named in the error log)
+    # rather than read whole into memory and then taken for an empty list.
+    long_list = conf_with("long.list", "admin root\nuser alice proj-alpha" + " " * 20000 + "\n")
+    big_list = conf_with("big.list", "# padding lines\n" * (4 * 1048576 // 16 + 1))
+    for what, acl, log in (("endless access list", "/dev/zero", "/dev/zero:1: NUL byte"),
+                           ("over-long access-list line", long_list,
+                            f"{long_list}:2: line longer than"),
+                           ("oversized access list", big_list, f"{big_list}: larger than"),
+                           ("access list that is a directory", tmp,
+                            f"{tmp}: read error: Is a directory")):
+        conf = conf_with("acl.conf", f"data_dir = {DATA}\naccess_list = {acl}\n")
+        for path in ("/", "/api/v1/snapshot"):
+            r = cgi(path, user="alice", conf=conf)
+            expect(r, 500, what)
+            check("access list cannot be used" in r.text, f"{what}: page says so: {r.text[:160]!r}")
+            check(f"access list: {log}" in r.stderr, f"{what}: log line {r.stderr[-300:]!r}")
+    # Peak memory of every CGI run so far (a /dev/zero read whole took GBs).
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    check(peak_mib < 256, f"a CGI run peaked at {peak_mib:.0f} MiB")
+
     p = subprocess.run([CGI], env={"PATH": "/usr/bin"}, capture_output=True)
     check(p.returncode == 2 and b"CGI" in p.stderr, "run outside a web server: usage")
 

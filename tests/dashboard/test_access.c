@@ -1,7 +1,8 @@
 /*
  * Tests of the dashboard's access list (dashboard/access.c) on real files
  * in a temp dir: who reads which project, administrators, anonymous rules,
- * and that any error in the file refuses it whole, naming file and line.
+ * that any error in the file refuses it whole, naming file and line, and
+ * that a file or line without end is refused while it is read.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,6 +162,50 @@ static void access_refuses_a_nul_byte_and_a_missing_file(void **state)
 	assert_null(access_load(NULL, err, sizeof(err)));
 }
 
+/* The limits hold while reading: a file without end or a line without end
+ * is refused at once, naming file and line, not read whole into memory. */
+static void access_refuses_endless_long_and_oversized_files(void **state)
+{
+	char err[256], *text;
+	struct access *a;
+	size_t at;
+	FILE *f;
+
+	assert_null(access_load("/dev/zero", err, sizeof(err)));
+	assert_non_null(strstr(err, "/dev/zero:1: NUL byte"));
+
+	/* Valid words, but one line longer than the limit: the blanks would
+	 * be read into memory without end otherwise. */
+	text = malloc(ACCESS_LINE_MAX + 64);
+	assert_non_null(text);
+	at = (size_t)sprintf(text, "admin root\nuser alice proj-a");
+	memset(text + at, ' ', ACCESS_LINE_MAX);
+	strcpy(text + at + ACCESS_LINE_MAX, "\n");
+	assert_null(load_text(text, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, ":2: line longer than"));
+	/* At the limit exactly it is a line like any other. */
+	strcpy(text + ACCESS_LINE_MAX, "\n");
+	a = load_text(text, err, sizeof(err));
+	assert_non_null(a);
+	assert_true(access_may_read(a, "alice", "proj-a"));
+	access_destroy(&a);
+	free(text);
+
+	/* Short lines, more of them than the size limit allows. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (size_t n = 0; n <= ACCESS_FILE_MAX; n += 16)
+		fputs("# padding lines\n", f); /* 16 bytes */
+	fclose(f);
+	assert_null(access_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "larger than"));
+
+	/* A directory opens but cannot be read. */
+	assert_null(access_load("/tmp", err, sizeof(err)));
+	assert_non_null(strstr(err, "/tmp: read error: Is a directory"));
+}
+
 static void access_name_checks(void **state)
 {
 	char longname[ACCESS_USER_MAX + 2];
@@ -193,6 +238,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(access_errors_refuse_the_whole_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(access_refuses_a_nul_byte_and_a_missing_file, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(access_refuses_endless_long_and_oversized_files, setup,
 					    teardown),
 	    cmocka_unit_test(access_name_checks),
 	};
