@@ -7,9 +7,15 @@
  * ever written to disk, and no failure ends in a crash or an empty reply.
  */
 #define _GNU_SOURCE /* fopencookie */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "access.h"
 #include "dash.h"
@@ -102,6 +108,99 @@ static void load_project_names(struct dash *d)
 		index_list_projects(d->idx, name_cb, d);
 }
 
+/* Appends the name of group `gid` (its number if it has none) to buf. */
+static void add_group(char *buf, size_t len, const char *sep, gid_t gid)
+{
+	struct group *gr = getgrgid(gid);
+	size_t o = strlen(buf);
+
+	if (gr)
+		snprintf(buf + o, len - o, "%s%s", sep, gr->gr_name);
+	else
+		snprintf(buf + o, len - o, "%s%ld", sep, (long)gid);
+}
+
+/* "user www-data, groups www-data adm": who this process runs as, with
+ * the groups the web server started it with (a user added to a group
+ * since has it only in processes started after). */
+static void who_am_i(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	gid_t groups[64];
+	int n = getgroups(64, groups);
+
+	if (pw)
+		snprintf(buf, len, "user %s, groups ", pw->pw_name);
+	else
+		snprintf(buf, len, "uid %ld, groups ", (long)geteuid());
+	add_group(buf, len, "", getegid());
+	for (int i = 0; i < n; i++)
+		if (groups[i] != getegid())
+			add_group(buf, len, " ", groups[i]);
+}
+
+/* Appends "; WHAT is OWNER:GROUP MODE" for the file at `path` to buf. */
+static void add_owner(char *buf, size_t len, const char *what, const char *path)
+{
+	struct stat st;
+	struct passwd *pw;
+	size_t o = strlen(buf);
+
+	if (stat(path, &st) < 0)
+		return;
+	pw = getpwuid(st.st_uid);
+	if (pw)
+		snprintf(buf + o, len - o, "; %s is %s:", what, pw->pw_name);
+	else
+		snprintf(buf + o, len - o, "; %s is %ld:", what, (long)st.st_uid);
+	add_group(buf, len, "", st.st_gid);
+	o = strlen(buf);
+	snprintf(buf + o, len - o, " %04o", (unsigned)(st.st_mode & 07777));
+}
+
+/* Answers 503 for an index that cannot be opened, telling apart the cases
+ * whose remedy differs: no file yet (start the aggregator), no permission
+ * on the index or its -wal or -shm file (the web server's user and
+ * groups), anything else as the index module reports it (index_open has
+ * logged the details). */
+static int index_unavailable(struct dash *d, enum index_error ierr)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char path[4300], who[256] = "", owner[256] = "";
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		int fd, e;
+
+		snprintf(path, sizeof(path), "%s%s", d->index_path, suffix[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		e = errno;
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (e == ENOENT && i == 0)
+			return dash_fail(d, 503,
+					 "The aggregator's index %s does not exist: is the "
+					 "aggregator running?",
+					 path);
+		if (e != EACCES && e != EPERM)
+			continue;
+		who_am_i(who, sizeof(who));
+		add_owner(owner, sizeof(owner), "the file", path);
+		if (owner[0] == '\0')
+			add_owner(owner, sizeof(owner), "the data directory", d->data_dir);
+		sm_log_err("index %s: %s as %s%s", path, strerror(e), who, owner);
+		return dash_fail(d, 503,
+				 "Permission denied reading the aggregator's index %s as %s%s. "
+				 "Give that user read access, e.g. through the file's group, and "
+				 "restart the web server: it gets a new group only when it "
+				 "starts.",
+				 path, who, owner);
+	}
+	return dash_fail(d, 503, "The aggregator's index cannot be read (%s).",
+			 index_error_name(ierr));
+}
+
 /* Everything before the page runs; returns 200 to go on, or the status. */
 static int prepare(struct dash *d, struct sm_config **cfg, const struct page_route **route,
 		   struct reply *rep)
@@ -184,10 +283,7 @@ static int prepare(struct dash *d, struct sm_config **cfg, const struct page_rou
 	if ((*route)->needs_index) {
 		d->idx = index_open(d->index_path, INDEX_READ_ONLY, &ierr);
 		if (d->idx == NULL)
-			return dash_fail(d, 503,
-					 "The aggregator's index cannot be read (%s): is the "
-					 "aggregator running?",
-					 index_error_name(ierr));
+			return index_unavailable(d, ierr);
 		d->snap = snapshot_open(d->index_path, err, sizeof(err));
 		if (d->snap == NULL) {
 			sm_log_err("%s", err);
