@@ -137,7 +137,13 @@ def main():
                                capture_output=True, text=True).stdout.strip()
             f.write(f"{user}:{h}\n")
     os.chmod(htpasswd, 0o644)
-    common = {"/usr/lib/cgi-bin/stackmon.cgi": CGI,
+    # The servers run the CGI as nobody/www-data: it must not depend on where
+    # the tree is (a checkout under /root, mode 0700, is out of their reach),
+    # so the CGI is served from the world-readable temporary folder.
+    cgi = os.path.join(tmp, "stackmon.cgi")
+    shutil.copy2(CGI, cgi)
+    os.chmod(cgi, 0o755)
+    common = {"/usr/lib/cgi-bin/stackmon.cgi": cgi,
               "/etc/stackmon/dashboard.conf": conf,
               "/etc/stackmon/dashboard.htpasswd": htpasswd}
     ran = 0
