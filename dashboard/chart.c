@@ -1,7 +1,9 @@
 /*
- * chart — see chart.h. Geometry is fixed (viewBox 560 x 172, the page's
+ * chart — see chart.h. Geometry is fixed (viewBox 568 x 172, the page's
  * CSS scales it) and each bucket is exactly 2 px wide, so x positions are
- * integers and the SVG stays small: about 14 bytes per drawn bucket.
+ * integers and the SVG stays small: about 14 bytes per drawn bucket. The
+ * gutter left of the plot holds the widest y label the formats below can
+ * give, "1000 MiB/s" (56 px in DejaVu Sans at the labels' 10 px).
  */
 #include "chart.h"
 
@@ -12,9 +14,9 @@
 
 #include "esc.h"
 
-#define VIEW_W	 560
+#define VIEW_W	 568
 #define VIEW_H	 172
-#define PLOT_X0	 56  /* left edge of the plot area */
+#define PLOT_X0	 64  /* left edge of the plot area; y labels end 4 px before it */
 #define PLOT_Y0	 6   /* top */
 #define PLOT_H	 144 /* height: bottom at 150 */
 #define BUCKET_W 2   /* px per bucket: PLOT_W = CHART_BUCKETS * BUCKET_W = 496 */
@@ -45,6 +47,33 @@ double chart_nice_max(double max, enum unit u, int *divisions)
 	else
 		nf = 10;
 	return nf * e * scale;
+}
+
+void chart_si(double v, char *buf, size_t len)
+{
+	static const char prefix[] = "kMGTPE";
+	double a = fabs(v);
+	int k = -1; /* index in prefix, -1 for none */
+
+	if (len == 0)
+		return;
+	if (!isfinite(v)) {
+		buf[0] = '\0';
+		return;
+	}
+	if (v == 0) {
+		snprintf(buf, len, "0"); /* never "-0" */
+		return;
+	}
+	/* 999.5 and up print as 1e+03 with three digits: take the next prefix. */
+	while (a >= 999.5 && k + 1 < (int)sizeof(prefix) - 1) {
+		a /= 1000;
+		k++;
+	}
+	if (k < 0)
+		snprintf(buf, len, "%.3g", v);
+	else
+		snprintf(buf, len, "%.3g%c", v < 0 ? -a : a, prefix[k]);
 }
 
 static double ypos(double v, double ymax)
@@ -118,8 +147,10 @@ static void write_legend(FILE *out, const struct chart *c)
 	fputs("</ul>", out);
 }
 
-/* A y-axis label: byte sizes with their binary unit, other values with as
- * many decimals as the grid step needs (0, 20, 40 — not 0.0, 20.0). */
+/* A y-axis label: byte sizes with their binary unit and as many decimals
+ * as the grid step needs (0.5 MiB/s, 1.0 MiB/s), other values with an SI
+ * prefix (0, 20, 40; 200M, 400M — never 1000000000, which the gutter would
+ * cut). */
 static void axis_label(enum unit u, double v, double step, char *buf, size_t len)
 {
 	int decimals = 0;
@@ -128,26 +159,25 @@ static void axis_label(enum unit u, double v, double step, char *buf, size_t len
 	double scale = 1;
 	size_t k = 0;
 
+	if (u != UNIT_BYTES_PS && u != UNIT_KIB) {
+		chart_si(v, buf, len);
+		return;
+	}
 	if (u == UNIT_KIB) {
 		v *= 1024;
 		step *= 1024;
 	}
-	if (u == UNIT_BYTES_PS || u == UNIT_KIB) {
-		/* One prefix for the whole axis, chosen by its step. */
-		while (step / scale >= 1024 / 4.0 && k + 1 < sizeof(prefix) / sizeof(prefix[0])) {
-			scale *= 1024;
-			k++;
-		}
-		v /= scale;
-		step /= scale;
+	/* One prefix for the whole axis, chosen by its step. */
+	while (step / scale >= 1024 / 4.0 && k + 1 < sizeof(prefix) / sizeof(prefix[0])) {
+		scale *= 1024;
+		k++;
 	}
+	v /= scale;
+	step /= scale;
 	while (decimals < 6 &&
 	       fabs(step * pow(10, decimals) - round(step * pow(10, decimals))) > 1e-6)
 		decimals++;
-	if (u == UNIT_BYTES_PS || u == UNIT_KIB)
-		snprintf(buf, len, "%.*f %s%s", decimals, v, prefix[k], u == UNIT_KIB ? "" : "/s");
-	else
-		snprintf(buf, len, "%.*f", decimals, v);
+	snprintf(buf, len, "%.*f %s%s", decimals, v, prefix[k], u == UNIT_KIB ? "" : "/s");
 }
 
 static void write_axes(FILE *out, const struct chart *c, double ymax, int div, bool labels)

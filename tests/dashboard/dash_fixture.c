@@ -38,29 +38,31 @@ struct inst {
 	double age;	  /* seconds since its latest point */
 	uint32_t state;
 	const char *odd_dev; /* an extra disk named so, to test escaping in charts */
+	double counter_base; /* where its cumulative counters start (errors, drops) */
 };
 
 #define HOSTILE "<script>alert(1)</script>"
 
 static const struct inst test_insts[] = {
+    /* Its disk has counted errors for years: a y axis of large values. */
     {"a1000000-0000-4000-8000-000000000001", "proj-alpha", "alpha", "web-1", "cn1", "alpha_web1",
-     7 * 86400, 1, 1, NULL},
+     7 * 86400, 1, 1, NULL, 898265610},
     {"a1000000-0000-4000-8000-000000000002", "proj-alpha", "alpha", "web-2", "cn2", "alpha_web2",
-     3600, 2, 1, NULL},
+     3600, 2, 1, NULL, 0},
     {"a1000000-0000-4000-8000-000000000003", "proj-alpha", "alpha", "db-1", "cn1", "alpha_stale",
-     7200, 3600, 1, NULL},
+     7200, 3600, 1, NULL, 0},
     {"a1000000-0000-4000-8000-000000000004", "proj-alpha", "alpha", "batch-paused", "cn2",
-     "alpha_paused", 600, 1, 3, NULL},
+     "alpha_paused", 600, 1, 3, NULL, 0},
     {"b2000000-0000-4000-8000-000000000001", "proj-beta", HOSTILE, HOSTILE, "cn1", "beta_hostile",
-     7 * 86400, 1, 1, "<b>x\"'&"},
+     7 * 86400, 1, 1, "<b>x\"'&", 0},
     {"b2000000-0000-4000-8000-000000000002", "proj-beta", HOSTILE, "beta-secret-db", "cn3",
-     "beta_secret", 3600, 1, 1, NULL},
+     "beta_secret", 3600, 1, 1, NULL, 0},
     {"c3000000-0000-4000-8000-000000000001", NULL, NULL, "plain-libvirt-domain", "cn3",
-     "no_project", 600, 1, 1, NULL},
+     "no_project", 600, 1, 1, NULL, 0},
     /* Just started: in the snapshot, but the aggregator has registered no
      * metric file for it yet. */
     {"d5000000-0000-4000-8000-000000000001", "proj-gamma", "gamma", "gamma-new", "cn3", "gamma_new",
-     -1, 1, 1, NULL},
+     -1, 1, 1, NULL, 0},
 };
 
 /* A compute node that reports but runs no instance and has no metric file. */
@@ -133,6 +135,14 @@ static double wave(const char *metric, int64_t t, int k)
 	return floor((double)(t - (now_s - 8 * 86400)) / 3600); /* counters */
 }
 
+static bool is_counter(const char *metric)
+{
+	size_t n = strlen(metric);
+
+	return (n >= 6 && strcmp(metric + n - 6, "errors") == 0) ||
+	       (n >= 5 && strcmp(metric + n - 5, "drops") == 0);
+}
+
 /* True inside the deliberate gaps: 15 min an hour and a half ago, and six
  * hours three days ago. */
 static bool in_gap(int64_t t)
@@ -143,7 +153,7 @@ static bool in_gap(int64_t t)
 }
 
 static int write_file(const char *data_dir, const char *relpath, const char *metric, int k,
-		      int history, double age)
+		      int history, double age, double counter_base)
 {
 	char path[4096];
 	struct whisper_err err = {0};
@@ -151,6 +161,7 @@ static int write_file(const char *data_dir, const char *relpath, const char *met
 	struct whisper_point *pts = NULL;
 	size_t n = 0, cap = (size_t)history / 60 + 10800 + 16;
 	int64_t last = now_s - (int64_t)age;
+	double base = is_counter(metric) ? counter_base : 0;
 	int ret = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", data_dir, relpath);
@@ -174,10 +185,10 @@ static int write_file(const char *data_dir, const char *relpath, const char *met
 	/* Minutes beyond the last 3 hours, then seconds within them. */
 	for (int64_t t = now_s - history; t < now_s - 3 * 3600 && t <= last; t += 60)
 		if (!in_gap(t) && n < cap)
-			pts[n++] = (struct whisper_point){t, wave(metric, t, k)};
+			pts[n++] = (struct whisper_point){t, base + wave(metric, t, k)};
 	for (int64_t t = now_s - (history < 3 * 3600 ? history : 3 * 3600); t <= last; t++)
 		if (!in_gap(t) && n < cap)
-			pts[n++] = (struct whisper_point){t, wave(metric, t, k)};
+			pts[n++] = (struct whisper_point){t, base + wave(metric, t, k)};
 	if (whisper_update_many(w, pts, n, now_s) < 0)
 		goto out;
 	ret = 0;
@@ -262,8 +273,8 @@ static int instance_files(struct agg_index *idx, const char *data_dir, const str
 		snprintf(rel, sizeof(rel), "domains/%.2s/%s/%s.wsp", in->uuid, in->uuid, names[i]);
 		if (index_register_metric(idx, in->uuid, NULL, names[i], rel, (double)now_s) < 0)
 			return -1;
-		if (in->history > 0 &&
-		    write_file(data_dir, rel, names[i], k, in->history, in->age) < 0)
+		if (in->history > 0 && write_file(data_dir, rel, names[i], k, in->history, in->age,
+						  in->counter_base) < 0)
 			return -1;
 	}
 	return 0;
@@ -278,7 +289,7 @@ static int host_files(struct agg_index *idx, const char *data_dir, const char *h
 		snprintf(rel, sizeof(rel), "hosts/%s/%s.wsp", host, host_metrics[i]);
 		if (index_register_metric(idx, NULL, host, host_metrics[i], rel, (double)now_s) <
 			0 ||
-		    write_file(data_dir, rel, host_metrics[i], k, 86400, 1) < 0)
+		    write_file(data_dir, rel, host_metrics[i], k, 86400, 1, 0) < 0)
 			return -1;
 	}
 	h.ncpus = 16;
@@ -357,7 +368,8 @@ int main(int argc, char **argv)
 					  k == 0 ? 7 * 86400 : 0,
 					  1 + (double)(k % 3),
 					  1,
-					  NULL};
+					  NULL,
+					  0};
 
 			snprintf(uuid, sizeof(uuid), "d4000000-0000-4000-8000-%012x", (unsigned)k);
 			snprintf(name, sizeof(name), "bench-%04ld", k);

@@ -1,8 +1,9 @@
 /*
  * Tests of the dashboard's metric catalogue and SVG charts
  * (dashboard/metric.c, dashboard/chart.c): every metric name lands on a
- * chart with a unit, values read well, and a chart draws gaps as gaps,
- * "no data" when there is none, and escapes every label.
+ * chart with a unit, values read well, axis labels stay short enough for
+ * the gutter, and a chart draws gaps as gaps, "no data" when there is
+ * none, and escapes every label.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -106,10 +107,40 @@ static void chart_nice_max_rounds_up_to_readable_tops(void **state)
 	assert_true(chart_nice_max(-3, UNIT_REQ_PS, &div) == 1);
 }
 
-/* Renders a chart of one or two series into a string (caller frees). */
-static char *render(struct chart_series *s, size_t n, const char *title)
+static void chart_si_keeps_tick_labels_short(void **state)
 {
-	struct chart c = {title, UNIT_PCT, 0, 1000, 300, n, s};
+	static const struct {
+		double v;
+		const char *text;
+	} cases[] = {
+	    {0, "0"},	     {-0.0, "0"},	  {0.25, "0.25"},   {0.001, "0.001"},
+	    {12.5, "12.5"},  {100, "100"},	  {999, "999"},	    {999.4, "999"},
+	    {999.5, "1k"}, /* rounds to 1,000: the next prefix, not "1e+03" */
+	    {1000, "1k"},    {1500, "1.5k"},	  {-1500, "-1.5k"}, {-0.5, "-0.5"},
+	    {200e6, "200M"}, {898265610, "898M"}, {999999, "1M"},   {2.5e9, "2.5G"},
+	    {1e12, "1T"},    {-1e12, "-1T"},	  {1e15, "1P"},	    {1e18, "1E"},
+	};
+	char buf[32];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		chart_si(cases[i].v, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].text);
+	}
+	chart_si(NAN, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	chart_si(INFINITY, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	chart_si(-INFINITY, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	chart_si(898265610, buf, 3); /* cut, never overrun */
+	assert_string_equal(buf, "89");
+}
+
+/* Renders a chart of one or two series in `unit` into a string (caller
+ * frees). */
+static char *render_unit(struct chart_series *s, size_t n, const char *title, enum unit unit)
+{
+	struct chart c = {title, unit, 0, 1000, 300, n, s};
 	/* Static: the stream's buffer outlives this call (GCC's dangling-pointer
 	 * check cannot see through open_memstream). */
 	static char *buf;
@@ -119,6 +150,74 @@ static char *render(struct chart_series *s, size_t n, const char *title)
 	chart_write(f, &c);
 	fclose(f);
 	return buf;
+}
+
+static char *render(struct chart_series *s, size_t n, const char *title)
+{
+	return render_unit(s, n, title, UNIT_PCT);
+}
+
+/* The y labels of an SVG chart, in order, into labels[] (at most max). */
+static size_t y_labels(const char *svg, char labels[][32], size_t max)
+{
+	size_t n = 0;
+
+	for (const char *p = svg; n < max && (p = strstr(p, "<text class=\"yl\"")) != NULL; n++) {
+		const char *start = strchr(p, '>') + 1, *end = strstr(start, "</text>");
+
+		snprintf(labels[n], sizeof(labels[n]), "%.*s", (int)(end - start), start);
+		p = end;
+	}
+	return n;
+}
+
+/* One series whose every point is `v` (at least the lower bound of
+ * a cumulative counter's range). */
+static void constant_series(struct chart_series *s, double v)
+{
+	struct whisper_series *ws = calloc(1, sizeof(*ws) + 1000 * sizeof(double));
+
+	ws->from = 0;
+	ws->until = 1000;
+	ws->step = 1;
+	ws->count = 1000;
+	for (size_t i = 0; i < 1000; i++)
+		ws->values[i] = v + (double)i;
+	assert_int_equal(buckets_fill(&s->b, ws, 0, 1000, CHART_BUCKETS), 0);
+	free(ws);
+}
+
+/* A counter at 898,265,610 once had 1000000000 at the top of its axis, cut
+ * to 00000000 by the gutter: labels carry SI prefixes now. */
+static void chart_axis_of_large_values_uses_si_prefixes(void **state)
+{
+	static const char *const want[] = {"0", "200M", "400M", "600M", "800M", "1G"};
+	struct chart_series s = {"errors", NULL, {0}};
+	char labels[8][32], *svg;
+
+	constant_series(&s, 898265610);
+	svg = render_unit(&s, 1, "Disk vda: errors (cumulative)", UNIT_COUNT);
+	assert_int_equal(y_labels(svg, labels, 8), 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_string_equal(labels[i], want[i]);
+	free(svg);
+	buckets_clear(&s.b);
+
+	/* Small and fractional values stay as they were. */
+	constant_series(&s, 0.3);
+	svg = render_unit(&s, 1, "load", UNIT_LOAD);
+	assert_true(y_labels(svg, labels, 8) >= 2);
+	assert_string_equal(labels[0], "0");
+	free(svg);
+	buckets_clear(&s.b);
+
+	/* Byte rates keep their binary unit: the widest label the gutter holds. */
+	constant_series(&s, 900 * 1048576.0);
+	svg = render_unit(&s, 1, "Disk vda: throughput", UNIT_BYTES_PS);
+	assert_int_equal(y_labels(svg, labels, 8), 6);
+	assert_string_equal(labels[5], "1000 MiB/s");
+	free(svg);
+	buckets_clear(&s.b);
 }
 
 static size_t count(const char *hay, const char *needle)
@@ -195,6 +294,8 @@ int main(void)
 	    cmocka_unit_test(metric_host_names_and_unknown_names),
 	    cmocka_unit_test(units_read_well),
 	    cmocka_unit_test(chart_nice_max_rounds_up_to_readable_tops),
+	    cmocka_unit_test(chart_si_keeps_tick_labels_short),
+	    cmocka_unit_test(chart_axis_of_large_values_uses_si_prefixes),
 	    cmocka_unit_test(chart_breaks_the_line_at_gaps),
 	    cmocka_unit_test(chart_without_points_says_no_data_and_why),
 	    cmocka_unit_test(chart_escapes_title_and_labels),
