@@ -32,9 +32,10 @@ struct page_route {
 extern const struct page_route page_routes[];
 
 /* ---- pages (HTML) ---- */
-int page_home(struct dash *d);	   /* "/": tenant snapshot, or the administrators' overview */
-int page_instance(struct dash *d); /* "/instance": identity, latest values, graphs */
-int page_host(struct dash *d);	   /* "/host": a node, its graphs and instances (admins) */
+int page_home(struct dash *d);	    /* "/": tenant snapshot, or the administrators' overview */
+int page_instance(struct dash *d);  /* "/instance": identity, latest values, graphs */
+int page_host(struct dash *d);	    /* "/host": a node, its graphs and instances (admins) */
+int page_instances(struct dash *d); /* "/instances": every active instance (admins) */
 
 /* Looks up instance `param` (a validated uuid parameter, NULL if absent)
  * and checks the requester may read it. Returns 200 with its canonical
@@ -156,6 +157,7 @@ struct table_opts {
 	const char *param; /* the page's own parameter kept in sort links ("project", "name") */
 	const char *param_value;
 	const char *refresh; /* kept in sort links when set */
+	bool partial;	     /* the rows are the first of a longer list: no totals */
 };
 
 /* Parses the route's sort= and order= values into o->sort and o->desc;

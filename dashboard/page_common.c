@@ -149,8 +149,9 @@ const char *page_state_name(unsigned state)
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
 }
 
-/* The tabs of the top bar: administrators get the overview, everyone the
- * projects the access list gives them by name, shown by their name in the
+/* The tabs of the top bar: administrators get the overview and the list
+ * of all instances, everyone the projects the access list gives them by
+ * name, shown by their name in the
  * index (or their id while the index has none), and the project being
  * viewed if an administrator came to it from the overview. */
 static void write_tab(struct dash *d, const char *id, const char *name, bool on)
@@ -176,7 +177,10 @@ static void write_tabs(struct dash *d, const char *active, const char *active_na
 		fprintf(d->body, "<a%s href=\"",
 			active == NULL && strcmp(d->path, "/") == 0 ? " class=\"on\"" : "");
 		page_href(d, "/", 0, NULL, NULL);
-		fputs("\">Overview</a>", d->body);
+		fprintf(d->body, "\">Overview</a><a%s href=\"",
+			strcmp(d->path, "/instances") == 0 ? " class=\"on\"" : "");
+		page_href(d, "/instances", 0, NULL, NULL);
+		fputs("\">Instances</a>", d->body);
 	}
 	for (size_t i = 0; i < d->nprojects; i++) {
 		bool on = active && strcmp(active, d->projects[i]) == 0;

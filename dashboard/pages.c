@@ -1,9 +1,10 @@
 /*
- * pages — the three HTML pages: "/" (the tenant snapshot of the paper's
- * Figure 5, or for administrators without a project an overview of
- * projects and hosts), "/instance" (one instance: identity, latest values
- * and a graph of every metric over a chosen window) and "/host" (a compute
- * node, administrators only). Every object a request names is checked
+ * pages — the HTML pages: "/" (the tenant snapshot of the paper's Figure
+ * 5, or for administrators without a project an overview of projects, the
+ * busiest instances and hosts), "/instance" (one instance: identity,
+ * latest values and a graph of every metric over a chosen window), and for
+ * administrators "/host" (a compute node) and "/instances" (every active
+ * instance). Every object a request names is checked
  * against the access list, and anything the requester may not read gets
  * the same answer as something that does not exist.
  */
@@ -20,6 +21,10 @@
 #define NO_PROJECT  "No such project, or not visible to you."
 #define NO_INSTANCE "No such instance, or not visible to you."
 #define ADMIN_ONLY  "This page is for administrators."
+
+/* Instances the overview lists: enough to show where they are, few enough
+ * that the page stays small at thousands; "/instances" has them all. */
+#define OVERVIEW_INSTANCES 20
 
 /* Auto-refresh periods a page accepts (seconds). */
 static int refresh_parse(struct dash *d, const char *text, int *out)
@@ -83,7 +88,11 @@ static int overview_project(void *arg, const struct index_project *p)
 	fputs("</a></td><td class=\"l\"><span class=\"id\">", d->body);
 	esc_html(d->body, p->project_id);
 	page_age(d->now - p->last_seen, seen, sizeof(seen));
-	fprintf(d->body, "</span></td><td>%u</td><td>%u</td><td>%s</td></tr>\n", p->active_domains,
+	/* The count is a link too: that is where the project's instances are. */
+	fputs("</span></td><td><a href=\"", d->body);
+	page_href(d, "/", 1, k, v);
+	fprintf(d->body, "\">%u instance%s</a></td><td>%u</td><td>%s</td></tr>\n",
+		p->active_domains, p->active_domains == 1 ? "" : "s",
 		p->domains - p->active_domains, seen);
 	return 0;
 }
@@ -194,6 +203,52 @@ static void hosts_table(struct dash *d, const struct snap_hosts *hosts, const st
 	fputs("</tbody></table></div>\n", o);
 }
 
+/* A link to "/instances" with `text`. */
+static void instances_link(struct dash *d, const char *text)
+{
+	fputs("<a href=\"", d->body);
+	page_href(d, "/instances", 0, NULL, NULL);
+	fprintf(d->body, "\">%s</a>", text);
+}
+
+/* The overview's instance table: the OVERVIEW_INSTANCES busiest (by vCPU)
+ * of every project and of none, each name a link to its graphs, and a link
+ * to all of them. Returns 0 or -1. */
+static int overview_instances(struct dash *d)
+{
+	struct snap_list list = {0};
+	struct table_opts o = {0};
+	size_t shown;
+	char all[64];
+
+	if (snapshot_list(d->snap, SNAP_ALL, NULL, &list) < 0)
+		return -1;
+	table_sort(list.rows, list.n, SORT_CPU, true, d->now);
+	shown = list.n < OVERVIEW_INSTANCES ? list.n : OVERVIEW_INSTANCES;
+	fprintf(d->body, "<h2>Instances (%zu active)</h2><div class=\"bar\">", list.n);
+	if (list.n == 0) {
+		fputs("</div><p class=\"empty\">No active instances yet.</p>", d->body);
+		goto out;
+	}
+	if (shown < list.n)
+		fprintf(d->body, "<span>The %zu busiest by vCPU.</span>", shown);
+	snprintf(all, sizeof(all), "All %zu instances \u2192", list.n);
+	instances_link(d, all);
+	fputs("<span>A name opens the instance's graphs; a column header sorts every "
+	      "instance by it.</span></div>\n",
+	      d->body);
+	o.sort = SORT_CPU;
+	o.desc = true;
+	o.path = "/instances";
+	o.show_project = true;
+	o.show_host = true;
+	o.partial = shown < list.n;
+	table_write(d, list.rows, shown, &o);
+out:
+	snap_list_clear(&list);
+	return 0;
+}
+
 static int page_overview(struct dash *d)
 {
 	struct snap_hosts hosts = {0};
@@ -201,17 +256,21 @@ static int page_overview(struct dash *d)
 	int n, ret = 500;
 
 	page_begin(d, "Overview", NULL, NULL, 0);
-	fputs("<h1>Overview</h1><p class=\"sub\">Every project and compute node the aggregator "
-	      "knows.</p><h2>Projects</h2><div class=\"tw\"><table><thead><tr>"
-	      "<th class=\"l\">Project</th><th class=\"l\">id</th><th>active instances</th>"
-	      "<th>stopped, awaiting purge</th><th>last report</th></tr></thead><tbody>\n",
+	fputs("<h1>Overview</h1><p class=\"sub\">Every project, the busiest instances and every "
+	      "compute node the aggregator knows.</p><h2>Projects</h2><div class=\"tw\"><table>"
+	      "<thead><tr><th class=\"l\">Project</th><th class=\"l\">id</th>"
+	      "<th>active instances</th><th>stopped, awaiting purge</th><th>last report</th></tr>"
+	      "</thead><tbody>\n",
 	      d->body);
 	n = index_list_projects(d->idx, overview_project, d);
 	if (n < 0)
 		goto out;
 	if (n == 0)
 		fputs("<tr><td class=\"l\" colspan=\"5\">No projects yet.</td></tr>", d->body);
-	fputs("</tbody></table></div>\n<h2>Compute nodes</h2>", d->body);
+	fputs("</tbody></table></div>\n", d->body);
+	if (overview_instances(d) < 0)
+		goto out;
+	fputs("<h2>Compute nodes</h2>", d->body);
 	if (snapshot_hosts(d->snap, NULL, &hosts) < 0 ||
 	    index_list_hosts(d->idx, collect_loss, &loss) < 0)
 		goto out;
@@ -227,6 +286,39 @@ out:
 	if (ret != 200)
 		dash_fail(d, 500, "Cannot read the index (see the server's error log).");
 	return ret;
+}
+
+/* ---- "/instances": every active instance, for administrators ---- */
+
+int page_instances(struct dash *d)
+{
+	struct snap_list list = {0};
+	struct table_opts o = {0};
+
+	if (!d->admin)
+		return dash_deny(d, 403, ADMIN_ONLY, "all instances for a non-administrator");
+	if (table_opts_parse(d, dash_param(d, "sort"), dash_param(d, "order"), &o) < 0)
+		return 400;
+	if (snapshot_list(d->snap, SNAP_ALL, NULL, &list) < 0)
+		return dash_fail(d, 500, "Cannot read the index (see the server's error log).");
+	table_sort(list.rows, list.n, o.sort, o.desc, d->now);
+	o.path = "/instances";
+	o.show_project = true;
+	o.show_host = true;
+
+	page_begin(d, "Instances", NULL, NULL, 0);
+	fprintf(d->body,
+		"<h1>Instances</h1><p class=\"sub\"><b>%zu</b> active instance%s of every "
+		"project, and of none.</p><div class=\"bar\"><span>Sort by clicking a column; "
+		"instance names open their graphs.</span></div>\n",
+		list.n, list.n == 1 ? "" : "s");
+	if (list.n == 0)
+		fputs("<p class=\"empty\">No active instances yet.</p>", d->body);
+	else
+		table_write(d, list.rows, list.n, &o);
+	page_end(d);
+	snap_list_clear(&list);
+	return 200;
 }
 
 /* ---- "/": a tenant's snapshot ---- */

@@ -29,6 +29,7 @@
 static const struct query_key home_keys[] = {PROJECT, SORT, ORDER, {"refresh", QUERY_NUMBER, 4}};
 static const struct query_key instance_keys[] = {UUID, WINDOW};
 static const struct query_key host_keys[] = {{"name", QUERY_ID, 253}, WINDOW, SORT, ORDER};
+static const struct query_key instances_keys[] = {SORT, ORDER};
 static const struct query_key api_snapshot_keys[] = {PROJECT, SORT, ORDER};
 static const struct query_key api_instance_keys[] = {UUID};
 static const struct query_key api_series_keys[] = {
@@ -41,6 +42,7 @@ const struct page_route page_routes[] = {
     {"/", KEYS(home_keys), page_home, false, true},
     {"/instance", KEYS(instance_keys), page_instance, false, true},
     {"/host", KEYS(host_keys), page_host, false, true},
+    {"/instances", KEYS(instances_keys), page_instances, false, true},
     {"/api/v1", NULL, 0, api_index, true, false},
     {"/api/v1/projects", NULL, 0, api_projects, true, true},
     {"/api/v1/snapshot", KEYS(api_snapshot_keys), api_snapshot, true, true},

@@ -226,6 +226,7 @@ int snapshot_list(struct snapshot *self, enum snap_filter filter, const char *ar
 	    [SNAP_BY_PROJECT] = " WHERE d.stopped_at IS NULL AND d.project_id = ?1",
 	    [SNAP_WITHOUT_PROJECT] = " WHERE d.stopped_at IS NULL AND d.project_id IS NULL",
 	    [SNAP_BY_HOST] = " WHERE d.stopped_at IS NULL AND d.host = ?1",
+	    [SNAP_ALL] = " WHERE d.stopped_at IS NULL",
 	};
 	char sql[1024];
 	sqlite3_stmt *st = NULL;
@@ -238,7 +239,7 @@ int snapshot_list(struct snapshot *self, enum snap_filter filter, const char *ar
 		 where[filter]);
 	if (prepare(self, sql, &st) < 0)
 		goto out;
-	if (filter != SNAP_WITHOUT_PROJECT &&
+	if ((filter == SNAP_BY_PROJECT || filter == SNAP_BY_HOST) &&
 	    sqlite3_bind_text(st, 1, arg ? arg : "", -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -88,6 +88,7 @@ enum snap_filter {
 	SNAP_BY_PROJECT,      /* arg: project id */
 	SNAP_WITHOUT_PROJECT, /* instances with no project (not OpenStack); arg unused */
 	SNAP_BY_HOST,	      /* arg: host name */
+	SNAP_ALL,	      /* every active instance, of every project or none; arg unused */
 };
 
 struct snapshot; /* opaque */

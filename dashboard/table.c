@@ -250,11 +250,19 @@ void table_write(struct dash *d, const struct snap_row *rows, size_t n, const st
 				page_state_name(r->state));
 		fputs("</td>", out);
 		if (o->show_project) {
+			static const char *const pk[] = {"project"};
+			const char *pv[] = {r->project_id};
+
 			fputs("<td class=\"l\">", out);
+			if (r->project_id) {
+				fputs("<a href=\"", out);
+				page_href(d, "/", 1, pk, pv);
+				fputs("\">", out);
+			}
 			esc_html(out, r->project_name ? r->project_name
 				      : r->project_id ? r->project_id
 						      : "(none)");
-			fputs("</td>", out);
+			fputs(r->project_id ? "</a></td>" : "</td>", out);
 		}
 		if (o->show_host) {
 			fputs("<td class=\"l\">", out);
@@ -293,7 +301,7 @@ void table_write(struct dash *d, const struct snap_row *rows, size_t n, const st
 		}
 	}
 	fputs("</tbody>", out);
-	if (n > 1) {
+	if (n > 1 && !o->partial) {
 		/* Totals: rates add up; utilisation and load are averaged. */
 		double avg[SNAP_NVALUES];
 

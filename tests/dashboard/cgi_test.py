@@ -227,6 +227,72 @@ try:
     expect(r, 200, "admin overview")
     for s in ("proj-alpha", "proj-beta", "cn1", "cn2", "cn3", "Compute nodes", "down"):
         check(s in r.text, f"overview shows {s}")
+
+    # The administrators' first page leads to instances: each project's
+    # count links to its instance table, the busiest instances of every
+    # project (and of none) link to their graphs, and "/instances" lists
+    # them all.
+    active = [I[x] for x in ("alpha_web1", "alpha_web2", "alpha_stale", "alpha_paused",
+                             "beta_hostile", "beta_secret", "no_project", "gamma_new")]
+
+    def instance_rows(r):
+        """(uuid, vCPU cell) of each instance row, in page order."""
+        out = []
+        for tr in r.tree.iter("tr"):
+            cells = list(tr.iter("td"))
+            links = [a.attrib["href"] for a in tr.iter("a") if "/instance?uuid=" in
+                     a.attrib.get("href", "")]
+            if links and len(cells) > 3:
+                out.append((links[0].split("uuid=")[1], "".join(cells[3].itertext())))
+        return out
+
+    def busiest_first(rows):
+        cpus = [float(c) if c != "\u2014" else -1 for _, c in rows]
+        return cpus == sorted(cpus, reverse=True)
+
+    r = cgi("/", user="root")
+    rows = instance_rows(r)
+    check(sorted(u for u, _ in rows) == sorted(active),
+          f"overview lists every active instance: {len(rows)} rows")
+    check(busiest_first(rows), "overview instances busiest first")
+    check(FX["stopped"] not in r.text, "overview hides the stopped instance")
+    check('<a href="/stackmon/?project=proj-alpha">4 instances</a>' in r.text,
+          "a project's instance count links to its instances")
+    check('href="/stackmon/instances">All 8 instances' in r.text, "overview links to all")
+    check('<a href="/stackmon/instances">Instances</a>' in r.text, "an Instances tab")
+    check("<tfoot>" in r.text, "all instances shown: totals")
+    r = cgi("/instances", user="root")
+    expect(r, 200, "all instances")
+    rows = instance_rows(r)
+    check(sorted(u for u, _ in rows) == sorted(active), "all instances listed")
+    check(r.text.count('<a class="on" href="/stackmon/instances">') == 1, "Instances tab on")
+    r = cgi("/instances", "sort=cpu&order=desc", user="root")
+    expect(r, 200, "all instances by cpu")
+    check(busiest_first(instance_rows(r)), "all instances sorted by cpu")
+    for q in ("sort=evil", "project=proj-alpha", "order=up"):
+        expect(cgi("/instances", q, user="root"), 400, f"/instances?{q}")
+    r = cgi("/instances", user="alice")
+    expect(r, 403, "all instances for a tenant")
+    check("denied" in r.stderr, "all instances for a tenant: logged")
+    check('href="/stackmon/instances"' not in cgi("/", user="alice").text,
+          "no Instances tab for a tenant")
+
+    # At 1,000 instances the overview stays small: the 20 busiest, a link
+    # to the rest, no totals that would only add up those 20.
+    bench = os.path.join(tmp, "bench")
+    subprocess.run([FIXTURE, bench, "--bench", "1000"], check=True, capture_output=True)
+    bench_conf = conf_with("bench.conf", f"data_dir = {bench}\naccess_list = {ACCESS}\n")
+    r = cgi("/", user="root", conf=bench_conf)
+    expect(r, 200, "overview of 1,000 instances")
+    rows = instance_rows(r)
+    check(len(rows) == 20 and busiest_first(rows), f"overview: {len(rows)} instance rows")
+    check('href="/stackmon/instances">All 1000 instances' in r.text, "link to all 1,000")
+    check("The 20 busiest by vCPU." in r.text and "<tfoot>" not in r.text,
+          "bounded list says so, without totals")
+    check(len(r.body) < 64 * 1024, f"overview of 1,000 instances: {len(r.body)} bytes")
+    r = cgi("/instances", user="root", conf=bench_conf)
+    check(len(instance_rows(r)) == 1000, "all 1,000 instances on /instances")
+
     r = cgi("/", "project=proj-beta&refresh=10", user="root")
     expect(r, 200, "admin beta with refresh")
     check('http-equiv="refresh" content="10"' in r.text, "meta refresh")
@@ -367,7 +433,8 @@ try:
                  ("/host", "name=cn3"), ("/host", "name=cn1"), ("/api/v1/hosts", ""),
                  ("/api/v1/host", "name=cn3"), ("/api/v1/series", "host=cn3&metric=load1"),
                  ("/api/v1/series", f"host=cn1&uuid={I['beta_secret']}&metric=cpu_pct"),
-                 ("/instance/../host", "name=cn3"), ("/host/", "name=cn3"),
+                 ("/instance/../host", "name=cn3"), ("/host/", "name=cn3"), ("/instances", ""),
+                 ("/instances", "sort=cpu"),
                  ("/api/v1/projects/../hosts", ""), ("//host", "name=cn3")]
     for path, q in attempts:
         r = cgi(path, q, user="alice")

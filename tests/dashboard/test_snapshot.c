@@ -1,9 +1,10 @@
 /*
  * Tests of the dashboard's snapshot reader and instance table
  * (dashboard/snapshot.c, dashboard/table.c) on a real index in a temp dir,
- * written through the aggregator's index API: filters by project, host
- * and "no project", stopped instances, unknown values, hosts, hostile ids
- * as bound parameters, and the server-side sort (empty lists included).
+ * written through the aggregator's index API: filters by project, host,
+ * "no project" and none, stopped instances, unknown values, hosts, hostile
+ * ids as bound parameters, and the server-side sort (empty lists
+ * included).
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -131,6 +132,11 @@ static void snapshot_lists_active_instances_of_one_project(void **state)
 	snap_list_clear(&l);
 	assert_int_equal(snapshot_list(s, SNAP_BY_HOST, "cn2", &l), 0);
 	assert_int_equal(l.n, 2);
+	snap_list_clear(&l);
+	/* Every project's and none's, never the stopped one. */
+	assert_int_equal(snapshot_list(s, SNAP_ALL, "ignored", &l), 0);
+	assert_int_equal(l.n, 5);
+	assert_null(find(&l, "10000000-0000-4000-8000-0000000000ff"));
 	snap_list_clear(&l);
 	snapshot_close(&s);
 	assert_null(s);
