@@ -7,17 +7,23 @@
 #   4. runs the whole ctest suite: unit, integration, real-QEMU, end-to-end,
 #   5. runs the decoder fuzz target for a short while (clang/libFuzzer),
 #   6. rebuilds with ASan+UBSan (build-asan/) and runs the suite again there,
-#   7. stops the services it started.
-# Options: --no-fuzz, --no-asan (quicker local runs); FUZZ_SECONDS (default 60).
+#   7. stops the services it started,
+#   8. proves the README's two commands on a brand-new Debian 12 root
+#      (scripts/clean-root-check.sh: mmdebstrap, then run-suite.sh --for 30
+#      and test.sh --no-fuzz --no-asan inside it, in a private network).
+# Options: --no-fuzz, --no-asan, --no-clean-root (quicker local runs);
+# FUZZ_SECONDS (default 60). Inside a container the clean-root stage is
+# skipped (it is what runs this script in one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-fuzz=1 asan=1
+fuzz=1 asan=1 clean_root=1
 for a in "$@"; do
   case $a in
     --no-fuzz) fuzz=0 ;;
     --no-asan) asan=0 ;;
-    *) echo "usage: $0 [--no-fuzz] [--no-asan]" >&2; exit 2 ;;
+    --no-clean-root) clean_root=0 ;;
+    *) echo "usage: $0 [--no-fuzz] [--no-asan] [--no-clean-root]" >&2; exit 2 ;;
   esac
 done
 jobs=$(nproc)
@@ -77,6 +83,21 @@ if ((asan)); then
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0 \
     ctest --test-dir build-asan --output-on-failure --timeout 900 -LE 'bench|slow' || status=1
+fi
+
+# The host's libvirtd is not needed by the clean root (which starts its own).
+cleanup
+started_libvirtd=0
+
+if ((clean_root)) && [ -z "${container:-}" ]; then
+  step "the README's commands on a brand-new Debian 12 root"
+  rc=0
+  scripts/clean-root-check.sh || rc=$?
+  case $rc in
+    0) ;;
+    77) echo "clean root: skipped (see above)" ;;
+    *) status=1 ;;
+  esac
 fi
 
 step "result"

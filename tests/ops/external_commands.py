@@ -287,23 +287,37 @@ def resolve(cmd):
     return shutil.which(cmd, path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 
 
+_OWNERS = {}
+
+
 def owner(path):
     """The Debian package that installs PATH (following /bin -> /usr/bin)."""
     if not path:
         return None
-    candidates = [path, os.path.realpath(path)]
-    for p in list(candidates):
-        if p.startswith("/usr/"):
-            candidates.append(p[4:])  # merged /usr: dpkg may know /bin/x
-        else:
-            candidates.append("/usr" + p)
-    for p in candidates:
-        out = subprocess.run(["dpkg", "-S", p], capture_output=True, text=True)
-        if out.returncode == 0:
-            for line in out.stdout.splitlines():
-                if not line.startswith("diversion "):
-                    return line.split(":", 1)[0].split(",")[0].strip()
-    return None
+    if path not in _OWNERS:
+        owners_of([path])
+    return _OWNERS[path]
+
+
+def owners_of(paths):
+    """Fills _OWNERS for PATHS with one dpkg call (one call per path costs
+    seconds each on a loaded machine)."""
+    variants = {}
+    for path in paths:
+        cands = [path, os.path.realpath(path)]
+        for p in list(cands):
+            cands.append(p[4:] if p.startswith("/usr/") else "/usr" + p)
+        variants[path] = cands
+    every = sorted({c for cands in variants.values() for c in cands})
+    out = subprocess.run(["dpkg", "-S", *every], capture_output=True, text=True)
+    found = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("diversion ") or ": " not in line:
+            continue
+        pkgs, _, file = line.partition(": ")
+        found.setdefault(file.strip(), pkgs.split(",")[0].split(":")[0].strip())
+    for path, cands in variants.items():
+        _OWNERS[path] = next((found[c] for c in cands if c in found), None)
 
 
 def read_list(path):
@@ -372,10 +386,12 @@ def main():
         used.setdefault(base, []).append(f"{rel}:{line}")
 
     if "--print" in sys.argv:
+        owners_of([p for p in (resolve(c) for c in used) if p])
         for cmd in sorted(used):
             print(f"{cmd:24} {owner(resolve(cmd) or '') or '?':28} {used[cmd][0]}")
         return 0
 
+    owners_of([p for p in (resolve(c) for c in used) if p])
     base = essential_packages()
     provided = installed_with(packages)
     failures = 0
