@@ -24,20 +24,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-qemu=0 domains=12 duration=0 build=1
+mode=living want_qemu=1 churn=25 domains=12 duration=0 build=1
 builddir=$top/build
-port_base= dashboard_port=
+port_base='' dashboard_port=''
 run=$top/run
 usage_error() { echo "run-suite: $* (try --help)" >&2; exit 2; }
 port_arg() { # OPTION VALUE [ROOM]: VALUE is a TCP port with ROOM more after it
-  [[ $2 =~ ^[0-9]{1,5}$ ]] && (($2 >= 1024 && $2 + ${3:-0} <= 65535)) ||
+  if ! [[ $2 =~ ^[0-9]{1,5}$ ]] || (($2 < 1024 || $2 + ${3:-0} > 65535)); then
     usage_error "$1 takes a port number from 1024 to $((65535 - ${3:-0})), not '$2'"
+  fi
 }
 while (($#)); do
   case $1 in
-    --qemu) qemu=1 ;;
-    --domains) domains=$2; shift ;;
-    --for) duration=$2; shift ;;
+    --qemu) mode=qemu ;;
+    --no-qemu) want_qemu=0 ;;
+    --static) mode=static ;;
+    --churn) [[ ${2-} =~ ^[0-9]+$ ]] || usage_error "--churn takes whole seconds"; churn=$2; shift ;;
+    --domains) [[ ${2-} =~ ^[0-9]+$ ]] || usage_error "--domains takes a number"; domains=$2; shift ;;
+    --for) [[ ${2-} =~ ^[0-9]+$ ]] || usage_error "--for takes whole seconds"; duration=$2; shift ;;
     --no-build) build=0 ;;
     --build-dir) builddir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
     --port-base) port_arg "$1" "${2-}" 2; port_base=$2; shift ;;
@@ -49,7 +53,10 @@ while (($#)); do
   shift
 done
 
-mkdir -p "$run" && run=$(cd "$run" && pwd) || { echo "run-suite: cannot use $run as run directory" >&2; exit 1; }
+if ! mkdir -p "$run" || ! run=$(cd "$run" && pwd -P); then
+  echo "run-suite: cannot use $run as run directory" >&2
+  exit 1
+fi
 logs=$run/logs
 
 # One run-suite per run directory: two would share logs, data, node file and
@@ -139,8 +146,30 @@ pids=()
 names=()
 waiter=  # the sleep the main shell waits on: killed on stop, or it lingers
 started_libvirtd=0
-qemu_domains=()
+guests=()    # QEMU guests this run created
+demo_node=0  # 1 once scripts/demo-node.py may have domains on the test driver
 stopping=0
+# stop_pids PASS: SIGTERM to every process of the pass, newest first, then
+# wait for each (10 s, then SIGKILL). Pass "daemons" is everything but the
+# demo node; pass "demo" stops that last, after the monitors, so that its
+# domains do not all show as stopped on the way out.
+stop_pids() {
+  local i n want=$1
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    n=daemons; [ "${names[i]}" = demo ] && n=demo
+    [ "$n" = "$want" ] && kill -TERM "${pids[i]}" 2>/dev/null
+  done
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    n=daemons; [ "${names[i]}" = demo ] && n=demo
+    [ "$n" = "$want" ] || continue
+    for _ in $(seq 100); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "${pids[i]}" 2>/dev/null; then
+      echo "run-suite: ${names[i]} did not stop in 10 s; killing it" >&2
+      kill -KILL "${pids[i]}" 2>/dev/null
+    fi
+    wait "${pids[i]}" 2>/dev/null
+  done
+}
 stop_all() {
   ((stopping)) && return
   stopping=1
@@ -148,27 +177,29 @@ stop_all() {
   if [ -n "$waiter" ]; then kill "$waiter" 2>/dev/null; fi
   echo
   echo "run-suite: stopping"
-  # Reverse order: consumers first, the monitor, then the collector.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill -TERM "${pids[i]}" 2>/dev/null || true
-  done
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "${pids[i]}" 2>/dev/null; then
-      echo "run-suite: ${names[i]} did not stop in 5 s; killing it" >&2
-      kill -KILL "${pids[i]}" 2>/dev/null || true
-    fi
-    wait "${pids[i]}" 2>/dev/null || true
-  done
-  for d in "${qemu_domains[@]}"; do tests/lib/qemu_domain.sh destroy "$d" >/dev/null 2>&1 || true; done
-  if ((started_libvirtd)); then scripts/libvirtd.sh stop >/dev/null 2>&1 || true; fi
+  stop_pids daemons # consumers first, the monitors, then the collector
+  stop_pids demo
+  destroy_guests
+  # The demo node destroys its domains itself; this catches a killed one.
+  if ((demo_node)); then scripts/demo-node.py down --run-dir "$run"; fi
+  if ((started_libvirtd)); then scripts/libvirtd.sh stop >/dev/null 2>&1; fi
   echo "run-suite: stopped; logs are in $logs"
 }
 trap stop_all EXIT
-trap 'exit 0' INT TERM
+# Ctrl-C or SIGTERM while starting: stop at once. Once everything runs, the
+# signal only sets a flag and the loop below acts on it, so that the stopping
+# never runs inside a signal trap that interrupted a `wait` (bash can then
+# lose track of a child and wait for it forever).
+interrupted=0 watching=0
+on_signal() {
+  interrupted=1
+  ((watching)) || exit 0
+}
+trap on_signal INT TERM
 
 # start NAME COMMAND...: runs a daemon in the background, its stderr/stdout
-# in run/logs/NAME.log, and fails early if it dies at once.
+# in RUNDIR/logs/NAME.log, its PID in RUNDIR/pids, and fails early if it
+# dies at once.
 start() {
   local name=$1; shift
   "$@" >"$logs/$name.log" 2>&1 {lockfd}>&- &
@@ -183,36 +214,136 @@ start() {
   fi
 }
 
+# libvirtd for the test driver's shared node and the QEMU guests: the one
+# running, or one started here (and stopped at the end). 1 when none answers.
+need_libvirtd() {
+  scripts/libvirtd.sh status >/dev/null 2>&1 && return 0
+  echo "run-suite: starting libvirtd (scripts/libvirtd.sh start)"
+  local rc=0
+  scripts/libvirtd.sh start {lockfd}>&- 2>&1 | tee "$logs/libvirtd-start.log" || rc=$?
+  # It daemonizes what it starts: record those ("started NAME (pid N)"), and
+  # stop them at the end even when it did not get everything to answer.
+  while read -r pid what; do
+    record_pid "$pid" "$what"
+    started_libvirtd=1
+  done < <(sed -n 's/^libvirtd\.sh: started \(.*\) (pid \([0-9]*\))$/\2 \1/p' "$logs/libvirtd-start.log")
+  return $rc
+}
+
+# Two small real QEMU guests (TCG) of two tenants, each doing a little CPU,
+# disk and network work every second (tests/lib/guest-init.sh), created side
+# by side; their names carry the run directory's tag so that two runs never
+# clash. They go into RUNDIR/demo/guests for the demo node's on/off pattern.
+start_guests() {
+  local i=0 id pname user name qpid made=() jobs=() job rc=0
+  while read -r id pname user; do
+    i=$((i + 1))
+    name=smtest-demo-$tag-$i
+    made+=("$name")
+    tests/lib/qemu_domain.sh create "$name" --load "$i" \
+      --nova "$id" "$pname" "$user" "demo-vm-$i" m1.tiny >"$logs/qemu-$name.log" 2>&1 {lockfd}>&- &
+    jobs+=($!)
+  done <<'GUESTS'
+a1a1a1a1000000000000000000000001 alpha 0a000000000000000000000000000001:alice
+b2b2b2b2000000000000000000000002 beta 0b000000000000000000000000000001:bob
+GUESTS
+  for job in "${jobs[@]}"; do wait "$job" || rc=1; done
+  for name in "${made[@]}"; do
+    if ! qpid=$(tr -dc 0-9 <"/run/libvirt/qemu/$name.pid" 2>/dev/null) || [ -z "$qpid" ] ||
+       ((rc != 0)); then
+      echo "run-suite: could not start QEMU guest $name (see $logs/qemu-$name.log)" >&2
+      rc=1
+    fi
+    guests+=("$name") # destroyed at the end, whatever happened
+    [ -z "$qpid" ] || record_pid "$qpid" "qemu-guest-$name"
+  done
+  if ((rc)); then destroy_guests; return 1; fi
+  printf '%s\n' "${guests[@]}" >"$run/demo/guests"
+}
+destroy_guests() {
+  local d jobs=() job
+  for d in "${guests[@]}"; do
+    tests/lib/qemu_domain.sh destroy "$d" >/dev/null 2>&1 &
+    jobs+=($!)
+  done
+  for job in "${jobs[@]}"; do wait "$job"; done
+  guests=()
+}
+
+# start_demo ARGS...: scripts/demo-node.py run, like start(); 0 once its
+# domains exist, 1 (and nothing left running) when it could not make them.
+start_demo() {
+  demo_node=1
+  rm -f "$run/demo/ready" "$run/demo/guests"
+  scripts/demo-node.py run --run-dir "$run" "$@" >"$logs/demo.log" 2>&1 {lockfd}>&- &
+  pids+=($!)
+  names+=(demo)
+  record_pid $! demo
+  for _ in $(seq 600); do # up to 60 s
+    [ -e "$run/demo/ready" ] && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run-suite: the demo node did not come up:" >&2
+  tail -5 "$logs/demo.log" >&2
+  stop_pids demo
+  unset 'pids[-1]' 'names[-1]'
+  return 1
+}
+
 host=$(hostname -s 2>/dev/null | tr -c 'A-Za-z0-9._\n-' '-' || true)
 host=${host:-stackmon-demo}
+tag=$(printf '%s' "$run" | md5sum | cut -c1-4)
+monitors=() # "URI|HOST|what it shows", one stackmon-monitor each
+note=
+guest_note="a steady load, every second one paused 15 s of every 60"
+living="memory and vCPUs move every 5 s"
+((churn > 0)) && living+=", a domain starts or stops about every $churn s"
 
-if ((qemu)); then
-  if ! scripts/libvirtd.sh status >/dev/null 2>&1; then
-    scripts/libvirtd.sh start {lockfd}>&- | tee "$logs/libvirtd-start.log"
-    started_libvirtd=1
-    # It daemonizes what it starts; record those ("started NAME (pid N)").
-    sed -n 's/^libvirtd\.sh: started \(.*\) (pid \([0-9]*\))$/\2 \1/p' "$logs/libvirtd-start.log" |
-      while read -r pid what; do record_pid "$pid" "$what"; done
-  fi
-  uri=qemu:///system
-  i=0
-  for t in "a1a1a1a1000000000000000000000001 alpha" "b2b2b2b2000000000000000000000002 beta"; do
-    set -- $t
-    i=$((i + 1))
-    name=smtest-demo-$i
-    tests/lib/qemu_domain.sh create "$name" --nova "$1" "$2" "0a00000000000000000000000000000$i:user$i" "demo-vm-$i" m1.tiny \
-      >"$logs/qemu-$name.log" 2>&1 && qemu_domains+=("$name") ||
-      { echo "run-suite: could not start QEMU domain $name (see $logs/qemu-$name.log)" >&2; exit 1; }
-  done
-else
-  /usr/bin/python3 tests/fixtures/gen_node.py --domains "$domains" --seed 7 --out "$run/node.xml"
-  uri=test://$run/node.xml
+case $mode in
+  qemu)
+    need_libvirtd || { echo "run-suite: --qemu needs libvirtd (see $logs/libvirtd-start.log)" >&2; exit 1; }
+    start_demo --domains 0 || exit 1
+    start_guests || exit 1
+    monitors+=("qemu:///system|$host|${#guests[@]} QEMU guests under TCG: $guest_note")
+    ;;
+  living)
+    if ! need_libvirtd; then
+      note="libvirtd could not be started (see $logs/libvirtd-start.log)"
+    elif ! start_demo --domains "$domains" --churn "$churn"; then
+      note="the demo node could not start on libvirtd (see $logs/demo.log)"
+    else
+      monitors+=("test+unix:///default|$host|$domains domains of 3 tenants on libvirtd's test driver: $living")
+      if ((want_qemu)); then
+        if start_guests; then
+          monitors+=("qemu:///system|$host-qemu|${#guests[@]} QEMU guests under TCG: $guest_note")
+        else
+          echo "run-suite: going on without QEMU guests"
+        fi
+      fi
+    fi
+    if [ -n "$note" ]; then
+      echo "run-suite: $note: falling back to the in-process test driver, whose figures never move" >&2
+      mode=static
+    fi
+    ;;
+esac
+if [ "$mode" = static ]; then
+  scripts/demo-node.py node --run-dir "$run" --domains "$domains"
+  monitors+=("test://$run/node.xml|$host|$domains domains of 3 tenants, in-process test driver: nothing moves")
 fi
 
 start collector "$bin/collector/stackmon-collector" --fan-in "$fan_in" --fan-out "$fan_out" \
   --name master -c /dev/null
-start monitor "$bin/monitor/stackmon-monitor" --uri "$uri" --publish "$fan_in=$fan_out" \
-  --host "$host" -c /dev/null
+first=1 # the first monitor is "monitor"; the others are named after their host
+for m in "${monitors[@]}"; do
+  IFS='|' read -r uri mhost _ <<<"$m"
+  mname=monitor
+  ((first)) || mname=monitor-$mhost
+  start "$mname" "$bin/monitor/stackmon-monitor" --uri "$uri" \
+    --publish "$fan_in=$fan_out" --host "$mhost" -c /dev/null
+  first=0
+done
 
 dashboard_url="(the dashboard is not built yet)"
 if [ -x "$bin/aggregator/stackmon-aggregator" ]; then
@@ -232,10 +363,15 @@ if [ -x "$builddir/dashboard/stackmon.cgi" ]; then
   [ -n "$dashboard_url" ] || dashboard_url="$(scripts/dashboard-lighttpd.sh url) (see $logs/lighttpd.log)"
 fi
 
+echo
+echo "StackMon is running on this machine."
+for m in "${monitors[@]}"; do
+  IFS='|' read -r uri mhost what <<<"$m"
+  echo "  monitor:    $uri as host '$mhost'"
+  echo "              ($what)"
+done
+[ -z "$note" ] || echo "  note:       $note, so the figures never move"
 cat <<MSG
-
-StackMon is running on this machine.
-  monitor:    $uri as host '$host'
   fan-in:     $fan_in   (monitors publish here)
   fan-out:    $fan_out   (subscribe here)
   dashboard:  $dashboard_url
@@ -245,21 +381,19 @@ Watch it:     $bin/sub/stackmon-sub --connect $fan_out --table
 Press Ctrl-C to stop everything.
 MSG
 
-if ((duration > 0)); then
-  sleep "$duration" &
+# Wake every second until --for runs out (or forever), and when any daemon
+# dies, so that a crash is reported rather than hidden.
+deadline=$((duration > 0 ? SECONDS + duration : 0))
+watching=1
+while ((!interrupted && (deadline == 0 || SECONDS < deadline))); do
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[i]}" 2>/dev/null; then
+      ((interrupted)) && break # Ctrl-C reached it first: not a crash
+      echo "run-suite: ${names[i]} exited; see $logs/${names[i]}.log" >&2
+      exit 1
+    fi
+  done
+  sleep 1 &
   waiter=$!
   wait $waiter || true
-else
-  # Wake when any daemon dies, so a crash is reported rather than hidden.
-  while :; do
-    for i in "${!pids[@]}"; do
-      if ! kill -0 "${pids[i]}" 2>/dev/null; then
-        echo "run-suite: ${names[i]} exited; see $logs/${names[i]}.log" >&2
-        exit 1
-      fi
-    done
-    sleep 1 &
-    waiter=$!
-    wait $waiter || true
-  done
-fi
+done

@@ -2,11 +2,13 @@
 # The README's main command works end to end: scripts/run-suite.sh refuses
 # to start on a busy port (naming it, its holder and the option to choose
 # another), starts the suite on free ports it is given, stackmon-sub reads
-# valid JSON stats with exactly the generated node's active domains from the
-# fan-out it prints, the dashboard it prints answers with those domains, a
-# second run-suite on the same --run-dir is refused, and Ctrl-C (SIGINT to
-# its process group) stops everything: none of the processes it recorded in
-# RUNDIR/pids or started as children is left, its ports are free.
+# valid JSON stats with the generated node's active domains from the fan-out
+# it prints, the node lives (its figures change, its domains start and stop,
+# the QEMU guests report, an instance's graph on the dashboard is not flat),
+# the dashboard it prints answers with those domains, a second run-suite on
+# the same --run-dir is refused, and Ctrl-C (SIGINT to its process group)
+# stops everything: none of the processes it recorded in RUNDIR/pids or
+# started as children is left, nor its libvirt domains, its ports are free.
 # Usage: main_command.sh [CTEST_BUILD_DIR]   (stackmon-sub is taken from it)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,6 +21,7 @@ out=$tmp/run-suite.out
 run=$tmp/run # the suite's --run-dir: another copy's run/ is never touched
 suite=
 holder=
+dashboard=0 # 1 when the suite serves a dashboard
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 skip() { echo "SKIP: $*"; exit 77; }
@@ -170,7 +173,7 @@ fi
 # terminal's Ctrl-C would find it.
 set -m
 "$top/scripts/run-suite.sh" --no-build --build-dir "$build" --port-base "$base" --run-dir "$run" \
-  --for 120 >"$out" 2>&1 &
+  --churn 5 --for 180 >"$out" 2>&1 &
 suite=$!
 set +m
 echo "run-suite.sh started (pid $suite)"
@@ -220,12 +223,56 @@ else
 fi
 [ "$(awk '$3 == "run-suite" { print $1 }' "$run/pids")" = "$suite" ] ||
   fail "the refused second copy rewrote $run/pids"
-host=$(sed -n "s/^ *monitor: .* as host '\(.*\)'\$/\1/p" "$out")
+
+# ---- what it watches, as it says: a living node, or a fallback it explains ----
+host=$(sed -n "s/^ *monitor: *[^ ]* as host '\([^']*\)'\$/\1/p" "$out" | head -1)
+node_uri=$(sed -n "s/^ *monitor: *\([^ ]*\) as host .*/\1/p" "$out" | head -1)
+qemu_host=$(sed -n "s|^ *monitor: *qemu:///system as host '\([^']*\)'\$|\1|p" "$out" | head -1)
+node=$run/node.xml
+living=0
+case $node_uri in
+  test+unix:///default) living=1 ;;
+  test:///*)
+    if ! grep -q "falling back to the in-process test driver" "$out"; then
+      fail "run-suite.sh runs the in-process test driver, whose figures never move, without saying why"
+    elif [ "${STACKMON_REQUIRE_LIBVIRTD:-0}" = 1 ]; then
+      fail "run-suite.sh fell back to the in-process test driver: $(grep -m1 "falling back" "$out")"
+    else
+      echo "SKIP (part): no libvirtd here, run-suite.sh fell back to the in-process test driver" \
+        "(STACKMON_REQUIRE_LIBVIRTD=1 makes this a failure)"
+    fi ;;
+  *) fail "the first monitor watches '$node_uri', want libvirt's test driver" ;;
+esac
+echo "node: $node_uri as host '$host'"
+[ -z "$qemu_host" ] || echo "QEMU guests: as host '$qemu_host'"
+
+# Its node is gen_node.py's (seed 7, 12 domains) with UUIDs and names of its
+# own: the same domains, tenants and states, one UUID prefix for the run.
+$py "$top/tests/fixtures/gen_node.py" --domains 12 --seed 7 --out "$tmp/gen.xml"
+$py - "$tmp/gen.xml" "$node" <<'PY' || fail "$node is not gen_node.py's node"
+import sys
+import xml.etree.ElementTree as ET
+NOVA = "{http://openstack.org/xmlns/libvirt/nova/1.1}"
+TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
+def doms(path):
+    out = []
+    for d in ET.parse(path).getroot().findall("domain"):
+        rs = d.find(TEST_NS + "runstate")
+        out.append((d.findtext("uuid"), d.findtext(f"metadata/{NOVA}instance/{NOVA}name"),
+                    d.findtext(f"metadata/{NOVA}instance/{NOVA}owner/{NOVA}project"),
+                    None if rs is None else rs.text))
+    return out
+gen, run = doms(sys.argv[1]), doms(sys.argv[2])
+prefixes = {u[:8] for u, *_ in run}
+ok = len(gen) == len(run) == 12 and len(prefixes) == 1 and all(
+    g[0][8:] == r[0][8:] and g[1:] == r[1:] for g, r in zip(gen, run))
+print(f"{'ok' if ok else 'bad'}: {len(run)} domains, UUID prefix {sorted(prefixes)}")
+sys.exit(0 if ok else 1)
+PY
 
 # ---- stackmon-sub: three valid JSON stats lines with the node's domains ----
-$py "$top/tests/fixtures/gen_node.py" --domains 12 --seed 7 --out "$tmp/node.xml"
 t0=$SECONDS
-"$sub" --connect "$fan_out" --kind stats --count 3 --timeout 20 >"$tmp/sub.out" 2>"$tmp/sub.err"
+"$sub" --connect "$fan_out" --host "$host" --kind stats --count 3 --timeout 20 >"$tmp/sub.out" 2>"$tmp/sub.err"
 rc=$?
 remember_tree "$suite"
 echo "stackmon-sub: exit $rc after $((SECONDS - t0)) s, $(wc -l <"$tmp/sub.out") lines"
@@ -233,17 +280,21 @@ if ((rc != 0)); then
   cat "$tmp/sub.err"
   fail "stackmon-sub exited $rc (3 = timeout before 3 messages)"
 fi
-$py - "$tmp/node.xml" "$tmp/sub.out" "$host" <<'PY' || fail "stackmon-sub's output is not what the node holds"
+$py - "$node" "$tmp/sub.out" "$host" "$living" <<'PY' || fail "stackmon-sub's output is not what the node holds"
 import json, sys
 import xml.etree.ElementTree as ET
 
 TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
 node = ET.parse(sys.argv[1]).getroot()
-want = {}
+living = sys.argv[4] == "1"
+want, pool = {}, set()
 for d in node.findall("domain"):
     runstate = d.find(TEST_NS + "runstate")
     if runstate is None or runstate.text.strip() != "5":  # 5: shut off, not reported
         want[d.findtext("uuid")] = d.findtext("name")
+    else:
+        pool.add(d.findtext("uuid"))  # living: started and stopped in turn
+prefix = next(iter(want))[:8]
 lines = open(sys.argv[2], encoding="utf-8").read().splitlines()
 ok = len(lines) == 3
 if not ok:
@@ -262,16 +313,32 @@ for n, line in enumerate(lines, 1):
         print(f"line {n}: host {m.get('host')!r}, run-suite said {sys.argv[3]!r}")
         ok = False
     got = {d["uuid"]: d["name"] for d in m.get("domains", [])}
-    if set(got) != set(want):
-        print(f"line {n}: domains {sorted(got)} != the node's active {sorted(want)}")
+    # On libvirtd's shared test driver other clients' domains may show too,
+    # but never one of this run's that the node does not hold.
+    extra = set()
+    for u in got:
+        if u in want or (living and u in pool):
+            continue
+        if not living or u in pool or u.startswith(prefix):
+            extra.add(u)
+    if set(want) - set(got) or extra:
+        print(f"line {n}: missing {sorted(set(want) - set(got))}, unexpected {sorted(extra)}")
         ok = False
     for uuid, name in want.items():
         if name.startswith("instance-") and got.get(uuid) not in (None, name):
             print(f"line {n}: {uuid} is named {got.get(uuid)!r}, want {name!r}")
             ok = False
-print(f"{'ok' if ok else 'bad'}: {len(lines)} JSON stats lines, {len(want)} active domains each")
+print(f"{'ok' if ok else 'bad'}: {len(lines)} JSON stats lines, the node's {len(want)} active domains each")
 sys.exit(0 if ok else 1)
 PY
+
+# ---- a living node: 25 s of frames and events, read while the dashboard is checked ----
+live_sub=
+if ((living)); then
+  "$sub" --connect "$fan_out" --host "$host" --kind stats,event --timeout 25 \
+    >"$tmp/live.out" 2>"$tmp/live.err" &
+  live_sub=$!
+fi
 
 # ---- the dashboard answers with the domains ----
 url=$(sed -n 's/^ *dashboard: *\(https\{0,1\}:[^ ]*\).*/\1/p' "$out")
@@ -297,6 +364,7 @@ else
   fi
   auth=()
   [ -n "$cred" ] && auth=(-u "$cred")
+  dashboard=1
   # The home page, and the compute node's page (every instance on it).
   host_url="${url%/}/host?name=$host"
   ok=0
@@ -304,7 +372,7 @@ else
     : >"$tmp/page.html"
     if curl -fsS --max-time 10 "${auth[@]}" "$url" >>"$tmp/page.html" 2>"$tmp/curl.err" &&
        curl -fsS --max-time 10 "${auth[@]}" "$host_url" >>"$tmp/page.html" 2>>"$tmp/curl.err" &&
-       $py - "$tmp/node.xml" "$tmp/page.html" >"$tmp/page.check" <<'PY'
+       $py - "$node" "$tmp/page.html" >"$tmp/page.check" <<'PY'
 import html, sys
 import xml.etree.ElementTree as ET
 TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
@@ -335,11 +403,81 @@ PY
   fi
 fi
 
+# ---- the figures move, domains start and stop, QEMU guests report ----
+guests=()
+[ -r "$run/demo/guests" ] && mapfile -t guests <"$run/demo/guests"
+if ((living)); then
+  wait "$live_sub"
+  echo "stackmon-sub (25 s of stats and events): $(wc -l <"$tmp/live.out") lines"
+  $py - "$node" "$tmp/live.out" <<'PY' || fail "the node's figures or domains do not move: $(cat "$tmp/live.err")"
+import json, sys
+import xml.etree.ElementTree as ET
+TEST_NS = "{http://libvirt.org/schemas/domain/test/1.0}"
+steady, pool = set(), set()
+for d in ET.parse(sys.argv[1]).getroot().findall("domain"):
+    rs = d.find(TEST_NS + "runstate")
+    (pool if rs is not None and rs.text.strip() == "5" else steady).add(d.findtext("uuid"))
+events = {"started": set(), "stopped": set()}
+seen = {}  # uuid -> the distinct (vCPUs, memory used) it reported; not vCPU %,
+           # which a loaded machine makes wobble by itself
+frames = 0
+for line in open(sys.argv[2], encoding="utf-8"):
+    m = json.loads(line)
+    if m["kind"] == "event" and m["uuid"] in steady | pool:
+        events.setdefault(m["event"], set()).add(m["uuid"])
+    elif m["kind"] == "stats":
+        frames += 1
+        for d in m["domains"]:
+            if d["uuid"] in steady:
+                seen.setdefault(d["uuid"], set()).add((d["vcpus"], d["mem_used_kib"]))
+moved = sorted(u for u, v in seen.items() if len(v) > 1)
+print(f"{frames} frames: {len(moved)} of {len(seen)} steady domains changed figures; "
+      f"started {len(events['started'])}, stopped {len(events['stopped'])} of the node's domains")
+ok = frames >= 10 and moved and events["started"] and events["stopped"]
+sys.exit(0 if ok else 1)
+PY
+  if [ -n "$qemu_host" ]; then
+    "$sub" --connect "$fan_out" --host "$qemu_host" --kind stats --count 2 --timeout 15 \
+      >"$tmp/qemu.out" 2>"$tmp/qemu.err"
+    $py - "$tmp/qemu.out" "${guests[@]}" <<'PY' || fail "the QEMU guests are not in $qemu_host's frames"
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+names = {d["name"] for line in lines for d in json.loads(line)["domains"]}
+want = set(sys.argv[2:])
+print(f"{len(lines)} frames of the QEMU node with {sorted(want & names)}")
+sys.exit(0 if len(lines) == 2 and len(want) == 2 and want <= names else 1)
+PY
+  fi
+fi
+# What a newcomer sees: an instance's graph is not a flat line.
+if ((living && dashboard)); then
+  mapfile -t steady < <($py -c 'import sys, xml.etree.ElementTree as ET
+for d in ET.parse(sys.argv[1]).getroot().findall("domain"):
+    if d.find("{http://libvirt.org/schemas/domain/test/1.0}runstate") is None: print(d.findtext("uuid"))' "$node")
+  graph=
+  for _ in $(seq 30); do # the aggregator writes behind, up to 10 s late
+    for u in "${steady[@]:0:4}"; do
+      curl -fsS --max-time 10 "${auth[@]}" "${url%/}/api/v1/series?uuid=$u&metric=mem_used_kib&window=15m" \
+        >"$tmp/series.json" 2>/dev/null || continue
+      graph=$($py -c 'import json, sys
+v = [x for x in json.load(open(sys.argv[1]))["values"] if x is not None]
+if len(set(v)) > 1: print(f"{len(set(v))} different values in {len(v)} points")' "$tmp/series.json")
+      [ -n "$graph" ] && break 2
+    done
+    sleep 1
+  done
+  if [ -n "$graph" ]; then
+    echo "ok: instance $u's memory graph moves: $graph"
+  else
+    fail "every steady instance's memory graph is flat ($(head -c 300 "$tmp/series.json"))"
+  fi
+fi
+
 # ---- Ctrl-C: everything stops ----
 kill -0 "$suite" 2>/dev/null || fail "run-suite.sh was no longer running before SIGINT"
 remember_tree "$suite"
 echo "processes of the suite (${#seen[@]}):"
-for p in "${!seen[@]}"; do echo "  $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100)"; done
+for p in "${!seen[@]}"; do running "$p" && echo "  $p $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | cut -c1-100)"; done
 t0=$SECONDS
 kill -INT -- "-$suite"
 for _ in $(seq 300); do kill -0 "$suite" 2>/dev/null || break; sleep 0.1; done
@@ -357,7 +495,7 @@ left=()
 zombies=()
 for p in "${!seen[@]}"; do
   if running "$p"; then
-    left+=("$p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)")
+    left+=("$p: $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")")
   elif alive "$p" && zombie "$p"; then
     zombies+=("$p (parent $(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null))")
   fi
@@ -374,6 +512,17 @@ if ((${#left[@]})); then
   fail "left running after Ctrl-C: ${left[*]}"
 else
   echo "ok: no process of the suite left"
+fi
+# Nothing it made in libvirt is left either: the node's domains on the test
+# driver, the QEMU guests.
+if ((living)); then
+  ours=$(virsh -q -c test+unix:///default list --uuid 2>/dev/null | grep -Fx -f <(
+    sed -n 's/.*<uuid>\(.*\)<\/uuid>.*/\1/p' "$node"))
+  [ -z "$ours" ] || fail "the node's domains still run on the test driver: $ours"
+  for g in "${guests[@]}"; do
+    ! virsh -q -c qemu:///system domuuid "$g" >/dev/null 2>&1 || fail "QEMU guest $g still exists"
+  done
+  [ -n "$ours" ] || echo "ok: no domain of the node and none of ${#guests[@]} QEMU guests left"
 fi
 for port in "${ports[@]}"; do
   port_free "$port" || fail "port $port still in use: $(ss -ltnp "sport = :$port" | tail -n +2)"
