@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
 # The main command: on a fresh Debian 12 machine, as root, installs what is
-# missing, builds, and starts the whole StackMon suite on this machine:
-#   - stackmon-collector (fan-in tcp://127.0.0.1:7100, fan-out tcp://127.0.0.1:7101),
-#   - stackmon-monitor against libvirt's test driver with a generated node of
-#     several tenants' domains (or, with --qemu, against qemu:///system with a
-#     few real QEMU domains it starts),
-#   - stackmon-aggregator and the dashboard under lighttpd, once they are built,
-# then prints the dashboard URL and the fan-out endpoint, and stops everything
-# cleanly on Ctrl-C (or after --for SECONDS). Logs go to run/logs/.
+# missing, builds, and starts the whole StackMon suite on this machine, on a
+# demo node that lives, then prints the dashboard's URL (with the user and
+# password it made) and the fan-out endpoint; Ctrl-C (or --for) stops all it
+# started, libvirtd only if it started it.
+#   - stackmon-collector: fan-in tcp://127.0.0.1:7100, fan-out :7101;
+#   - stackmon-monitor on libvirtd's test driver (test+unix:///default, host
+#     = this machine's name): gen_node.py's node of several tenants' domains,
+#     made and kept moving by scripts/demo-node.py: memory and vCPUs change
+#     every 5 s, a domain starts or stops about every 25 s;
+#   - a second stackmon-monitor (host NAME-qemu) on two small real QEMU
+#     guests (TCG) of two tenants, doing a little CPU, disk and network work
+#     each second, one paused 15 s of every minute, when QEMU works here;
+#   - stackmon-aggregator and the dashboard under lighttpd (port 8080).
+# libvirtd is the one running or one it starts (scripts/libvirtd.sh). When
+# none can be had, it falls back to the same node in libvirt's in-process
+# test driver and says so: that node's figures never move.
 #
-# Usage: scripts/run-suite.sh [--qemu] [--domains N] [--for SECONDS] [--no-build]
-#                             [--build-dir DIR]   (default: build; with --no-build,
-#                             the daemons already built there are run)
-#                             [--port-base N]     (fan-in N, fan-out N+1, dashboard
-#                             N+2; default 7100, 7101 and 8080)
-#                             [--dashboard-port N]
-#                             [--run-dir DIR]     (default: run; logs, data, the
-#                             node file and DIR/pids, one line "PID STARTTIME NAME"
-#                             for each process it started; one run-suite per DIR)
+# Usage: scripts/run-suite.sh [OPTION]...
+#   --for SECONDS        stop by itself after SECONDS (default: at Ctrl-C)
+#   --no-qemu            no QEMU guests (the test-driver node only)
+#   --qemu               only the QEMU guests, as this machine's host
+#   --static             only the in-process test driver's node (nothing moves)
+#   --domains N          domains in the test-driver node (default 12)
+#   --churn SECONDS      a domain starts or stops every SECONDS, +-20 %
+#                        (default 25; 0: never)
+#   --port-base N        fan-in N, fan-out N+1, dashboard N+2
+#                        (default 7100, 7101 and 8080)
+#   --dashboard-port N   the dashboard's port alone
+#   --run-dir DIR        logs, data, node file, dashboard files and DIR/pids:
+#                        one line "PID STARTTIME NAME" for each process it
+#                        started (default: run/; one run-suite per DIR)
+#   --no-build           run the daemons already built in the build directory
+#   --build-dir DIR      the build directory (default: build/)
 # Every port must be free on 127.0.0.1: a busy one stops it before anything
-# starts, naming the port and, when ss can tell, the process holding it.
+# starts, naming the port, the process holding it when ss can tell, and the
+# option that picks another. Two copies need their own --port-base and
+# --run-dir. Exit 0 after Ctrl-C or --for; 1 when something could not start
+# or a daemon died; 2 for a bad option.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -313,7 +331,7 @@ case $mode in
     elif ! start_demo --domains "$domains" --churn "$churn"; then
       note="the demo node could not start on libvirtd (see $logs/demo.log)"
     else
-      monitors+=("test+unix:///default|$host|$domains domains of 3 tenants on libvirtd's test driver: $living")
+      monitors+=("test+unix:///default|$host|$domains domains of several tenants on libvirtd's test driver: $living")
       if ((want_qemu)); then
         if start_guests; then
           monitors+=("qemu:///system|$host-qemu|${#guests[@]} QEMU guests under TCG: $guest_note")
@@ -330,7 +348,7 @@ case $mode in
 esac
 if [ "$mode" = static ]; then
   scripts/demo-node.py node --run-dir "$run" --domains "$domains"
-  monitors+=("test://$run/node.xml|$host|$domains domains of 3 tenants, in-process test driver: nothing moves")
+  monitors+=("test://$run/node.xml|$host|$domains domains of several tenants, in-process test driver: nothing moves")
 fi
 
 start collector "$bin/collector/stackmon-collector" --fan-in "$fan_in" --fan-out "$fan_out" \

@@ -119,6 +119,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# ---- --help names every option this test and the README rely on ----
+"$top/scripts/run-suite.sh" --help >"$tmp/help.out" 2>&1 || fail "run-suite.sh --help exited $?"
+for opt in --for --no-qemu --qemu --static --domains --churn --port-base --dashboard-port \
+           --run-dir --no-build --build-dir; do
+  grep -q -- "^ *$opt " "$tmp/help.out" || fail "run-suite.sh --help does not describe $opt"
+done
+
 # ---- a busy port: run-suite.sh says which, by what, and exits ----
 # hold PORT: a listener on 127.0.0.1:PORT until release; $holder is its pid.
 hold() {
