@@ -16,10 +16,13 @@ foreach(daemon stackmon-monitor stackmon-collector stackmon-aggregator)
     install(TARGETS ${daemon} RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
   endif()
 endforeach()
-# The subscriber is a user command for ops scripts → bin.
-if(TARGET stackmon-sub)
-  install(TARGETS stackmon-sub RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-endif()
+# The subscriber is a user command for ops scripts → bin; so is the key
+# generator (as ssh-keygen: anyone may make a key pair).
+foreach(cmd stackmon-sub stackmon-keygen)
+  if(TARGET ${cmd})
+    install(TARGETS ${cmd} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endif()
+endforeach()
 # The dashboard CGI, where Debian's web servers look for CGI programs
 # (/usr/lib/cgi-bin with prefix /usr). Its target name is the dashboard's own.
 foreach(cgi stackmon.cgi stackmon-cgi stackmon_cgi stackmon-dashboard)

@@ -18,7 +18,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # Where each program belongs in the package.
 install_path() {
   case $1 in
-    stackmon-sub) echo /usr/bin/stackmon-sub ;;
+    stackmon-sub | stackmon-keygen) echo "/usr/bin/$1" ;;
     stackmon.cgi) echo /usr/lib/cgi-bin/stackmon.cgi ;;
     *) echo "/usr/sbin/$1" ;;
   esac
