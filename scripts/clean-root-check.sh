@@ -82,7 +82,7 @@ mkdir -p "$logs"
 trap cleanup EXIT
 
 # in_root [--private-network] COMMAND: runs COMMAND (a bash script) as root
-# in the root, like a machine of its own: its own PID namespace (whose init
+# in the root (made / by pivot_root), like a machine of its own: its own PID namespace (whose init
 # reaps orphans and whose end ends every process left), mount namespace with
 # /proc, /sys, /dev and a fresh /run, host name, and with --private-network
 # a network namespace with only loopback. /sys is this machine's, writable,
@@ -95,6 +95,10 @@ in_root() {
     /bin/bash -s "$root" "$1" <<'ENTER'
 set -e
 root=$1 script=$2
+# The root is a mount of its own, and becomes / by pivot_root, not chroot:
+# libvirt's per-guest mount namespaces and unshare(1) in the tests need a
+# real root mount, as on a machine.
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
@@ -102,8 +106,14 @@ mount -t tmpfs -o mode=0755 tmpfs "$root/run"
 mount --bind /var/cache/apt/archives "$root/var/cache/apt/archives"
 ip link set lo up 2>/dev/null || true
 hostname stackmon-clean
+cd "$root"
+mkdir -p .host
+pivot_root . .host
+umount -l /.host
+rmdir /.host
+cd /
 # PID 1 of the namespace: runs the script, reaps whatever it orphans.
-chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+/usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   container=stackmon-clean-root /bin/bash -c "$script" &
 wait $!
