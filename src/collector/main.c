@@ -23,6 +23,7 @@
 #include "sm_log.h"
 #include "sm_sock.h"
 #include "sm_wire.h"
+#include "sm_zap.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -52,6 +53,9 @@ static const struct sm_config_key collector_keys[] = {
     {"publisher_expiry", SM_CFG_DOUBLE, 1, 604800, "300",
      "seconds of silence after which a sender leaves the loss table"},
     {"io_threads", SM_CFG_INT, 1, 64, "1", "ZeroMQ I/O threads"},
+    {"curve_allow_dir", SM_CFG_STRING, 0, 0, NULL,
+     "with curve: directory of the public key files (NAME.key) allowed to connect; "
+     "re-read on SIGHUP"},
 };
 
 #define NCOLLECTOR_KEYS (sizeof(collector_keys) / sizeof(collector_keys[0]))
@@ -99,6 +103,8 @@ int main(int argc, char **argv)
 	void *zctx = NULL;
 	struct relay *relay = NULL;
 	struct selfmon *self = NULL;
+	struct sm_zap *zap = NULL;
+	const char *allow_dir;
 	long fds;
 	int status = EXIT_RUNTIME;
 
@@ -122,8 +128,18 @@ int main(int argc, char **argv)
 	rc.max_frame = (size_t)sm_config_int(cfg, "max_frame");
 	rc.max_senders = (size_t)sm_config_int(cfg, "max_publishers");
 	rc.sender_expiry_s = sm_config_double(cfg, "publisher_expiry");
-	sm_sock_opts_from_config(&opts, cfg);
+	if (sm_sock_opts_from_config(&opts, cfg) < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
 	rc.opts = &opts;
+	allow_dir = sm_config_string(cfg, "curve_allow_dir");
+	if (opts.curve && !allow_dir) {
+		fprintf(stderr, "stackmon-collector: curve = yes needs curve_allow_dir (the public "
+				"keys allowed to connect)\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
 	hb_interval = sm_config_double(cfg, "heartbeat_interval");
 	stats_interval = sm_config_double(cfg, "stats_interval");
 	name = sm_config_string(cfg, "name");
@@ -159,9 +175,15 @@ int main(int argc, char **argv)
 		sm_log_err("zmq context: %s", zmq_strerror(errno));
 		goto out;
 	}
+	/* The ZAP handler first: a CURVE server bound without one would admit
+	 * any client. */
+	if (opts.curve && !(zap = sm_zap_new(zctx, allow_dir)))
+		goto out;
+	rc.zap = zap;
 	relay = relay_new(zctx, &rc);
 	self = selfmon_new(name, hb_interval, stats_interval);
-	nitems = rc.nfan_in + rc.nupstream;
+	/* fan-ins, the upstream's XPUB and heartbeat SUBs, the ZAP handler */
+	nitems = rc.nfan_in + rc.nupstream + 2;
 	items = calloc(nitems, sizeof(*items));
 	if (!relay || !self || !items)
 		goto out;
@@ -178,7 +200,7 @@ int main(int argc, char **argv)
 	sm_ticker_start(&hb_tick, (int64_t)(hb_interval * (double)SM_NS_PER_SEC));
 	sm_ticker_start(&stats_tick, (int64_t)(stats_interval * (double)SM_NS_PER_SEC));
 	while (!sm_daemon_quit_requested()) {
-		size_t n = relay_pollitems(relay, items, nitems);
+		size_t n = relay_pollitems(relay, items, nitems - 1);
 		int timeout = SERVICE_MS;
 		int64_t now;
 
@@ -186,12 +208,17 @@ int main(int argc, char **argv)
 			timeout = sm_ticker_timeout_ms(&hb_tick);
 		if (sm_ticker_timeout_ms(&stats_tick) < timeout)
 			timeout = sm_ticker_timeout_ms(&stats_tick);
+		if (zap)
+			items[n++] = (zmq_pollitem_t){.socket = sm_zap_socket(zap),
+						      .events = ZMQ_POLLIN};
 		if (zmq_poll(items, (int)n, timeout) < 0 && errno != EINTR) {
 			sm_log_err("zmq_poll: %s", zmq_strerror(errno));
 			status = EXIT_RUNTIME;
 			break;
 		}
 		now = sm_clock_mono_ns();
+		if (zap)
+			sm_zap_serve(zap, 64);
 		relay_pump(relay, PUMP_BUDGET, now);
 		relay_service(relay, now);
 		if (sm_ticker_due(&hb_tick)) {
@@ -205,15 +232,20 @@ int main(int argc, char **argv)
 			relay_complaints_tick(relay);
 			sm_ticker_advance(&stats_tick);
 		}
-		if (sm_daemon_take_reload())
-			sm_log_notice(
-			    "SIGHUP: nothing to reopen; restart to apply a new configuration");
+		if (sm_daemon_take_reload()) {
+			if (zap)
+				sm_zap_reload(zap);
+			else
+				sm_log_notice("SIGHUP: nothing to reopen; restart to apply a new "
+					      "configuration");
+		}
 	}
 	sm_daemon_notify("STOPPING=1");
 	sm_log_notice("collector %s stopping", name);
 
 out:
 	relay_destroy(&relay);
+	sm_zap_destroy(&zap);
 	selfmon_destroy(&self);
 	if (zctx)
 		zmq_ctx_term(zctx);

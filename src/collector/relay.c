@@ -17,6 +17,7 @@
 #include "sm_log.h"
 #include "sm_sock.h"
 #include "sm_upstream.h"
+#include "sm_zap.h"
 
 /* One bound fan-in endpoint. */
 struct fanin {
@@ -35,6 +36,7 @@ struct relay {
 	struct sm_upstream *up;	 /* NULL for a master collector */
 	struct loss_table *loss; /* per-sender sequence accounting */
 	size_t max_frame;	 /* body size limit */
+	struct sm_zap *zap;	 /* allow list for the identity check; NULL when plain */
 	/* counters, cumulative (see struct sm_collector_stats) */
 	uint64_t frames_in, bytes_in, frames_out, bytes_out, frames_up;
 	uint64_t dropped[SM_DROP_COUNT];
@@ -47,7 +49,8 @@ struct relay {
 static const char *const drop_what[SM_DROP_COUNT] = {
     [SM_DROP_MALFORMED] = "malformed",	      [SM_DROP_VERSION] = "incompatible version",
     [SM_DROP_TOO_BIG] = "oversized",	      [SM_DROP_HWM_OUT] = "fan-out refused",
-    [SM_DROP_HWM_UP] = "upstream queue full",
+    [SM_DROP_HWM_UP] = "upstream queue full", [SM_DROP_HOST_MISMATCH] = "other host's",
+    [SM_DROP_REFUSED] = "unauthorised",
 };
 
 struct relay *relay_new(void *zctx, const struct relay_config *cfg)
@@ -61,6 +64,7 @@ struct relay *relay_new(void *zctx, const struct relay_config *cfg)
 		goto fail;
 	}
 	r->max_frame = cfg->max_frame ? cfg->max_frame : SM_WIRE_FRAME_MAX_DEFAULT;
+	r->zap = cfg->zap;
 	r->loss = loss_table_new(cfg->max_senders, cfg->sender_expiry_s);
 	r->in = calloc(cfg->nfan_in, sizeof(*r->in));
 	if (!r->loss || !r->in)
@@ -217,6 +221,25 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 		complain_refused(r, reason, in->endpoint, &f, &err);
 		goto out;
 	}
+	/* With CURVE, the connection's identity (set by the ZAP handler) must
+	 * be allowed to speak for the frame's host: a monitor's key cannot
+	 * forge another node's frames. */
+	if (r->zap) {
+		const char *id = zmq_msg_gets(&f.topic, "User-Id");
+
+		if (!sm_zap_speaks_for(r->zap, id, h.host)) {
+			char topic[72];
+
+			r->dropped[SM_DROP_HOST_MISMATCH]++;
+			envelope_topic_printable(zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
+						 topic, sizeof(topic));
+			sm_complain(&r->complaint[SM_DROP_HOST_MISMATCH], SM_LOG_WARNING,
+				    "dropped message from fan-in %s, topic '%s': key '%s' may not "
+				    "speak for host '%s'",
+				    in->endpoint, topic, id ? id : "(none)", h.host);
+			goto out;
+		}
+	}
 	size = zmq_msg_size(&f.topic) + zmq_msg_size(&f.body);
 	r->frames_in++;
 	r->bytes_in += size;
@@ -291,6 +314,7 @@ void relay_stats(struct relay *r, struct sm_collector_stats *st, int64_t now_ns)
 	st->frames_out = r->frames_out;
 	st->bytes_out = r->bytes_out;
 	st->frames_up = r->frames_up;
+	r->dropped[SM_DROP_REFUSED] = sm_zap_refused(r->zap);
 	memcpy(st->dropped, r->dropped, sizeof(st->dropped));
 	st->lost = r->lost;
 	st->publishers = (uint32_t)loss_table_senders(r->loss);

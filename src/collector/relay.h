@@ -18,6 +18,7 @@
 #include "sm_wire.h"
 
 struct sm_sock_opts;
+struct sm_zap;
 
 struct relay_config {
 	const char *const *fan_in;	 /* endpoints to bind a SUB on, one socket each */
@@ -31,6 +32,8 @@ struct relay_config {
 	size_t max_senders;		 /* loss table bound */
 	double sender_expiry_s;		 /* silence after which a sender leaves the loss table */
 	const struct sm_sock_opts *opts; /* transport options of every socket */
+	struct sm_zap *zap;		 /* CURVE allow list (borrowed), NULL when plain:
+					    then no identity check */
 };
 
 struct relay; /* opaque */

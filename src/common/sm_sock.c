@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sm_cert.h"
 #include "sm_config.h"
 #include "sm_log.h"
 #include "sm_wire.h"
@@ -29,6 +30,12 @@ const struct sm_config_key sm_sock_config_keys[] = {
      "idle seconds before the first keepalive probe"},
     {"max_msg_size", SM_CFG_INT, -1, 1073741824, "8388608",
      "largest inbound frame in bytes; a peer sending more is dropped (-1 = no limit)"},
+    {"curve", SM_CFG_BOOL, 0, 0, "no",
+     "CurveZMQ: encrypt every connection and authenticate both ends (keys below)"},
+    {"curve_secret_key", SM_CFG_STRING, 0, 0, NULL,
+     "this process's key pair, a NAME.key_secret file of stackmon-keygen (mode 0600)"},
+    {"curve_server_key", SM_CFG_STRING, 0, 0, NULL,
+     "public key file of the collector connected to, for endpoints without @KEYFILE"},
 };
 const size_t sm_sock_config_nkeys = sizeof(sm_sock_config_keys) / sizeof(sm_sock_config_keys[0]);
 
@@ -45,10 +52,48 @@ void sm_sock_opts_default(struct sm_sock_opts *opts)
 	/* Same limit as the wire decoder's, so a frame the decoder would refuse
 	 * is stopped at the transport before it is buffered. */
 	opts->max_msg_size = SM_WIRE_FRAME_MAX_DEFAULT;
-	opts->curve_server_key = NULL;
+	opts->curve = false;
 }
 
-void sm_sock_opts_from_config(struct sm_sock_opts *opts, const struct sm_config *cfg)
+int sm_sock_load_server_key(const char *path, char key[41])
+{
+	struct sm_cert cert = {0};
+	char err[4400];
+
+	if (sm_cert_load(path, false, &cert, err, sizeof(err)) < 0) {
+		sm_log_err("curve server key: %s", err);
+		return -1;
+	}
+	memcpy(key, cert.public_key, sizeof(cert.public_key));
+	sm_cert_clear(&cert);
+	return 0;
+}
+
+/* Loads the key files named in cfg into opts; -1 (logged) on any problem. */
+static int opts_load_keys(struct sm_sock_opts *opts, const struct sm_config *cfg)
+{
+	const char *secret = sm_config_string(cfg, "curve_secret_key");
+	const char *server = sm_config_string(cfg, "curve_server_key");
+	struct sm_cert cert = {0};
+	char err[4400];
+
+	if (!secret) {
+		sm_log_err("curve = yes needs curve_secret_key (a key pair from stackmon-keygen)");
+		return -1;
+	}
+	if (sm_cert_load(secret, true, &cert, err, sizeof(err)) < 0) {
+		sm_log_err("curve secret key: %s", err);
+		return -1;
+	}
+	memcpy(opts->curve_public, cert.public_key, sizeof(opts->curve_public));
+	memcpy(opts->curve_secret, cert.secret_key, sizeof(opts->curve_secret));
+	sm_cert_clear(&cert);
+	if (server && sm_sock_load_server_key(server, opts->curve_server) < 0)
+		return -1;
+	return 0;
+}
+
+int sm_sock_opts_from_config(struct sm_sock_opts *opts, const struct sm_config *cfg)
 {
 	sm_sock_opts_default(opts);
 	opts->sndhwm = (int)sm_config_int(cfg, "hwm");
@@ -59,6 +104,14 @@ void sm_sock_opts_from_config(struct sm_sock_opts *opts, const struct sm_config 
 	opts->tcp_keepalive = sm_config_bool(cfg, "tcp_keepalive");
 	opts->tcp_keepalive_idle_s = (int)sm_config_int(cfg, "tcp_keepalive_idle");
 	opts->max_msg_size = sm_config_int(cfg, "max_msg_size");
+	opts->curve = sm_config_bool(cfg, "curve");
+	if (opts->curve && opts_load_keys(opts, cfg) < 0) {
+		/* Never fall back to plain text: every socket is refused. */
+		memset(opts->curve_secret, 0, sizeof(opts->curve_secret));
+		opts->curve_unusable = true;
+		return -1;
+	}
+	return 0;
 }
 
 static int set_int(void *sock, int option, const char *name, int value)
@@ -80,13 +133,10 @@ void *sm_sock_new(void *zctx, int type, const struct sm_sock_opts *opts)
 		sm_sock_opts_default(&defaults);
 		opts = &defaults;
 	}
-	/* Security hook: CurveZMQ keys will be applied here (ZMQ_CURVE_SERVER,
-	 * ZMQ_CURVE_SECRETKEY / _PUBLICKEY / _SERVERKEY) so that every daemon gets
-	 * encryption from this one place. Until then, refuse rather than run in
-	 * the clear when the operator asked for security. */
-	if (opts->curve_server_key) {
-		sm_log_err("CurveZMQ not yet supported");
-		errno = ENOTSUP;
+	/* Refuse rather than run in the clear when security was asked for. */
+	if (opts->curve_unusable || (opts->curve && !opts->curve_secret[0])) {
+		sm_log_err("CurveZMQ asked for, but no usable key pair was loaded");
+		errno = EINVAL;
 		return NULL;
 	}
 	sock = zmq_socket(zctx, type);
@@ -111,6 +161,19 @@ void *sm_sock_new(void *zctx, int type, const struct sm_sock_opts *opts)
 			   zmq_strerror(errno));
 		goto fail;
 	}
+	/* The own pair makes this a CURVE client; sm_sock_bind turns a
+	 * binding socket into a server. */
+	if (opts->curve &&
+	    (zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, opts->curve_public, SM_CURVE_KEY_Z85 + 1) <
+		 0 ||
+	     zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, opts->curve_secret, SM_CURVE_KEY_Z85 + 1) <
+		 0 ||
+	     (opts->curve_server[0] && zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, opts->curve_server,
+						      SM_CURVE_KEY_Z85 + 1) < 0))) {
+		sm_log_err("zmq_setsockopt(ZMQ_CURVE_*): %s (libzmq without CURVE?)",
+			   zmq_strerror(errno));
+		goto fail;
+	}
 	return sock;
 fail:
 	saved = errno;
@@ -119,27 +182,112 @@ fail:
 	return NULL;
 }
 
+static bool sock_is_curve(void *sock)
+{
+	int mechanism = ZMQ_NULL;
+	size_t len = sizeof(mechanism);
+
+	return zmq_getsockopt(sock, ZMQ_MECHANISM, &mechanism, &len) == 0 &&
+	       mechanism == ZMQ_CURVE;
+}
+
 int sm_sock_bind(void *sock, const char *endpoint)
 {
+	int server = 1;
+
+	/* A CURVE server keeps its secret key; ZAP (sm_zap) decides which
+	 * clients it talks to. Without a handler libzmq would admit every
+	 * client, so the daemons start sm_zap before binding. */
+	if (sock_is_curve(sock) &&
+	    (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &server, sizeof(server)) < 0 ||
+	     zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, SM_ZAP_DOMAIN, strlen(SM_ZAP_DOMAIN)) < 0)) {
+		sm_log_err("cannot make %s a CURVE server: %s", endpoint, zmq_strerror(errno));
+		return -1;
+	}
 	if (zmq_bind(sock, endpoint) == 0)
 		return 0;
 	sm_log_err("cannot bind %s: %s", endpoint, zmq_strerror(errno));
 	return -1;
 }
 
-int sm_sock_connect(void *sock, const char *endpoint)
+int sm_endpoint_split(const char *spec, char *ep, size_t eplen, const char **keyfile)
 {
+	const char *at = NULL;
+	size_t len;
+
+	for (const char *p = strchr(spec, '@'); p; p = strchr(p + 1, '@')) {
+		if (p > spec && p[-1] != '/')
+			at = p;
+	}
+	len = at ? (size_t)(at - spec) : strlen(spec);
+	*keyfile = at ? at + 1 : NULL;
+	if (len >= eplen || (at && !at[1]))
+		return -1;
+	memcpy(ep, spec, len);
+	ep[len] = '\0';
+	return 0;
+}
+
+int sm_sock_connect_key(void *sock, const char *endpoint, const char *server_key)
+{
+	uint8_t current[32] = {0}, zero[32] = {0};
+	size_t len = sizeof(current);
+
+	if (sock_is_curve(sock)) {
+		if (server_key && server_key[0] &&
+		    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, SM_CURVE_KEY_Z85 + 1) <
+			0) {
+			sm_log_err("%s: bad CURVE server key: %s", endpoint, zmq_strerror(errno));
+			return -1;
+		}
+		if (zmq_getsockopt(sock, ZMQ_CURVE_SERVERKEY, current, &len) < 0 ||
+		    memcmp(current, zero, sizeof(zero)) == 0) {
+			sm_log_err("cannot connect to %s: no CURVE server key (set curve_server_key "
+				   "or write the endpoint as %s@KEYFILE)",
+				   endpoint, endpoint);
+			return -1;
+		}
+	}
 	if (zmq_connect(sock, endpoint) == 0)
 		return 0;
 	sm_log_err("cannot connect to %s: %s", endpoint, zmq_strerror(errno));
 	return -1;
 }
 
-int sm_sock_disconnect(void *sock, const char *endpoint)
+int sm_sock_connect(void *sock, const char *spec)
 {
-	if (zmq_disconnect(sock, endpoint) == 0)
+	char ep[SM_ENDPOINT_MAX + 1], key[SM_CURVE_KEY_Z85 + 1] = "";
+	uint8_t saved[32];
+	size_t len = sizeof(saved);
+	const char *keyfile;
+	int rc;
+
+	if (sm_endpoint_split(spec, ep, sizeof(ep), &keyfile) < 0) {
+		sm_log_err("cannot connect to %s: malformed endpoint", spec);
+		return -1;
+	}
+	if (!keyfile || !sock_is_curve(sock))
+		return sm_sock_connect_key(sock, ep, "");
+	/* This connection's key only: the socket's default comes back after,
+	 * for the endpoints that have none of their own. */
+	if (sm_sock_load_server_key(keyfile, key) < 0 ||
+	    zmq_getsockopt(sock, ZMQ_CURVE_SERVERKEY, saved, &len) < 0)
+		return -1;
+	rc = sm_sock_connect_key(sock, ep, key);
+	(void)zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, saved, sizeof(saved));
+	return rc;
+}
+
+int sm_sock_disconnect(void *sock, const char *spec)
+{
+	char ep[SM_ENDPOINT_MAX + 1];
+	const char *keyfile;
+
+	if (sm_endpoint_split(spec, ep, sizeof(ep), &keyfile) < 0)
+		ep[0] = '\0';
+	if (zmq_disconnect(sock, ep) == 0)
 		return 0;
-	sm_log_err("cannot disconnect from %s: %s", endpoint, zmq_strerror(errno));
+	sm_log_err("cannot disconnect from %s: %s", spec, zmq_strerror(errno));
 	return -1;
 }
 

@@ -28,9 +28,13 @@ struct sm_sock_opts {
 	bool tcp_keepalive;       /* SO_KEEPALIVE on TCP transports */
 	int tcp_keepalive_idle_s; /* idle seconds before the first probe */
 	long long max_msg_size;   /* ZMQ_MAXMSGSIZE: larger inbound messages drop the peer; -1 = none */
-	/* Security: reserved for CurveZMQ (server/public/secret keys). The
-	 * daemons never read these; sm_sock_new applies them. */
-	const char *curve_server_key; /* NULL: plain transport */
+	/* CurveZMQ (docs/SECURITY.md). The daemons never read these;
+	 * sm_sock_new and sm_sock_bind/connect apply them. */
+	bool curve;		     /* encrypt and authenticate every socket */
+	char curve_public[41];	     /* own long-term public key, Z85 */
+	char curve_secret[41];	     /* own secret key, Z85 */
+	char curve_server[41];	     /* server key for connecting sockets, Z85; "" none */
+	bool curve_unusable;	     /* curve asked for but keys not loaded: refuse sockets */
 };
 
 /* Config keys every daemon includes in its table, so the file and the
@@ -41,17 +45,44 @@ extern const size_t sm_sock_config_nkeys;
 /* Defaults: hwm 10000, linger 200 ms, reconnect 100 ms..5 s, keepalive on
  * (60 s idle), max message SM_WIRE_FRAME_MAX_DEFAULT (8 MiB). */
 void sm_sock_opts_default(struct sm_sock_opts *opts);
-/* Reads sm_sock_config_keys from a config into opts. */
-void sm_sock_opts_from_config(struct sm_sock_opts *opts, const struct sm_config *cfg);
+/* Reads sm_sock_config_keys from a config into opts. With curve = yes it
+ * loads the key files: the own secret key (must be mode 0600 or stricter)
+ * and, when given, the server's public key. Returns 0, or -1 after logging
+ * which file is missing, malformed or too open; opts then makes no socket. */
+int sm_sock_opts_from_config(struct sm_sock_opts *opts, const struct sm_config *cfg);
 
 /* Creates a socket of `type` (ZMQ_PUB, ZMQ_SUB, …) in `zctx` with opts
- * applied. Returns NULL and logs on failure. */
+ * applied (with curve: the own key pair, and the server key as a client's
+ * default). Returns NULL and logs on failure. */
 void *sm_sock_new(void *zctx, int type, const struct sm_sock_opts *opts);
 /* Binds / connects, logging the endpoint and zmq's reason on failure.
- * Return 0 or -1. */
+ * Return 0 or -1.
+ * A CurveZMQ socket that binds becomes a CURVE server whose clients are
+ * authorised by the ZAP handler (sm_zap, domain SM_ZAP_DOMAIN), which must
+ * be running in the same context before the first bind; one that connects
+ * is a client. Sockets here either bind or connect, never both.
+ * sm_sock_connect takes "ENDPOINT@KEYFILE": the public key file of that
+ * server, for that connection only (the opts' curve_server stays the
+ * default for others); ignored by a plain socket. */
 int sm_sock_bind(void *sock, const char *endpoint);
 int sm_sock_connect(void *sock, const char *endpoint);
 int sm_sock_disconnect(void *sock, const char *endpoint);
+/* Connects with `server_key` (Z85) as this connection's CURVE server key;
+ * "" keeps the socket's own. A CURVE socket with no server key at all is
+ * refused (the handshake could never succeed). 0 or -1 (logged). */
+int sm_sock_connect_key(void *sock, const char *endpoint, const char *server_key);
+
+/* ZAP domain of StackMon's CURVE servers. */
+#define SM_ZAP_DOMAIN "stackmon"
+
+/* Splits "ENDPOINT@KEYFILE": the key file is what follows the last '@' that
+ * does not come right after '/' (so ipc://@abstract names stay whole).
+ * Copies the endpoint into ep; *keyfile points into spec or is NULL.
+ * -1 when the endpoint does not fit or the key file is empty. */
+int sm_endpoint_split(const char *spec, char *ep, size_t eplen, const char **keyfile);
+/* Reads a public key file (sm_cert) into key (Z85). 0, or -1 logged with
+ * the file named. */
+int sm_sock_load_server_key(const char *path, char key[41]);
 /* Subscribes a SUB socket to a topic prefix ("" = everything). */
 int sm_sock_subscribe(void *sock, const char *prefix);
 /* Closes *sock (linger applied at creation) and sets it to NULL. NULL-safe. */

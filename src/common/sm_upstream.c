@@ -32,6 +32,7 @@
 struct target {
 	char fanin[SM_ENDPOINT_MAX + 1];     /* its fan-in: where our frames go */
 	char heartbeat[SM_ENDPOINT_MAX + 1]; /* its fan-out, "" when not watched */
+	char server_key[41];		     /* its CURVE public key (Z85), "" for the default */
 	void *sub;			     /* SUB on heartbeat, subscribed "hb/"; NULL if none */
 	int64_t last_hb_ns;		     /* monotonic time of the last valid heartbeat */
 	struct sm_complaint bad_hb;	     /* rate-limits complaints about invalid heartbeats */
@@ -49,6 +50,7 @@ struct sm_upstream {
 	size_t current;	     /* index of the target in use */
 	int64_t failover_ns; /* silence after which a target counts as dead */
 	uint64_t switches;   /* target changes since creation */
+	char default_key[41]; /* CURVE server key for targets without their own, "" none */
 	/* ZeroMQ discards what an XPUB sends before its peer's subscription
 	 * arrives (just after start, a switch, a collector restart). So the
 	 * subscriptions are counted, and while there is none, messages are
@@ -61,11 +63,20 @@ struct sm_upstream {
 	size_t held_bytes;
 };
 
-/* Splits "FANIN" or "FANIN=HEARTBEAT" into t; -1 on a malformed string. */
-static int target_parse(const char *spec, struct target *t)
+/* Splits "FANIN[=HEARTBEAT][@KEYFILE]" into t, reading the key file; -1 on a
+ * malformed string or key file (logged). */
+static int target_parse(const char *whole, struct target *t)
 {
-	const char *eq = strchr(spec, '=');
-	size_t fanin_len = eq ? (size_t)(eq - spec) : strlen(spec);
+	char spec[2 * SM_ENDPOINT_MAX + 2];
+	const char *keyfile, *eq;
+	size_t fanin_len;
+
+	if (sm_endpoint_split(whole, spec, sizeof(spec), &keyfile) < 0)
+		return -1;
+	if (keyfile && sm_sock_load_server_key(keyfile, t->server_key) < 0)
+		return -1;
+	eq = strchr(spec, '=');
+	fanin_len = eq ? (size_t)(eq - spec) : strlen(spec);
 
 	if (fanin_len == 0 || fanin_len > SM_ENDPOINT_MAX)
 		return -1;
@@ -81,6 +92,14 @@ static int target_parse(const char *spec, struct target *t)
 		memcpy(t->heartbeat, hb, hb_len + 1);
 	}
 	return 0;
+}
+
+/* Connects the outbound socket to t's fan-in with t's server key (or the
+ * default one the socket was made with). */
+static int target_connect(struct sm_upstream *up, const struct target *t)
+{
+	return sm_sock_connect_key(up->out, t->fanin,
+				   t->server_key[0] ? t->server_key : up->default_key);
 }
 
 static bool target_alive(const struct target *t, int64_t now_ns, int64_t failover_ns)
@@ -114,6 +133,7 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 	if (!up->targets)
 		goto fail_nomem;
 	up->ntargets = ntargets;
+	memcpy(up->default_key, opts->curve_server, sizeof(up->default_key));
 	up->failover_ns = (int64_t)(failover_s * (double)SM_NS_PER_SEC);
 
 	for (size_t i = 0; i < ntargets; i++) {
@@ -122,7 +142,7 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 		if (!targets[i] || target_parse(targets[i], t) < 0) {
 			sm_log_err(
 			    "upstream: malformed target '%s' (want FANIN or FANIN=HEARTBEAT, "
-			    "each at most %d bytes)",
+			    "each at most %d bytes, then optionally @KEYFILE)",
 			    targets[i] ? targets[i] : "(null)", SM_ENDPOINT_MAX);
 			goto fail;
 		}
@@ -133,7 +153,7 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 			continue;
 		t->sub = sm_sock_new(zctx, ZMQ_SUB, opts);
 		if (!t->sub || sm_sock_subscribe(t->sub, "hb/") < 0 ||
-		    sm_sock_connect(t->sub, t->heartbeat) < 0)
+		    sm_sock_connect_key(t->sub, t->heartbeat, t->server_key) < 0)
 			goto fail;
 	}
 
@@ -157,11 +177,11 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 	/* Check every fan-in endpoint now (connect then disconnect): a typo
 	 * must stop the daemon at start, not surface during a fail-over. */
 	for (size_t i = 1; i < ntargets; i++) {
-		if (sm_sock_connect(up->out, up->targets[i].fanin) < 0 ||
+		if (target_connect(up, &up->targets[i]) < 0 ||
 		    sm_sock_disconnect(up->out, up->targets[i].fanin) < 0)
 			goto fail;
 	}
-	if (sm_sock_connect(up->out, up->targets[0].fanin) < 0)
+	if (target_connect(up, &up->targets[0]) < 0)
 		goto fail;
 	sm_log_info("upstream: sending to %s", up->targets[0].fanin);
 	return up;
@@ -398,8 +418,8 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 	 * on the old target and retry on the next call. */
 	if (sm_sock_disconnect(up->out, from->fanin) < 0)
 		return;
-	if (sm_sock_connect(up->out, to->fanin) < 0) {
-		(void)sm_sock_connect(up->out, from->fanin);
+	if (target_connect(up, to) < 0) {
+		(void)target_connect(up, from);
 		return;
 	}
 	sm_log_notice("upstream: switched from %s to %s (%s)", from->fanin, to->fanin,

@@ -18,7 +18,9 @@ struct sm_sock_opts;
 struct sm_upstream; /* opaque */
 
 /*
- * targets: "FANIN" or "FANIN=HEARTBEAT" strings, most preferred first.
+ * targets: "FANIN" or "FANIN=HEARTBEAT" strings, most preferred first,
+ * each optionally followed by "@KEYFILE" (that collector's public key file,
+ * for CurveZMQ; without it, opts->curve_server is used).
  * FANIN is the collector's fan-in endpoint; HEARTBEAT its fan-out endpoint,
  * where its heartbeats can be heard. A target without HEARTBEAT is always
  * taken as alive (no fail-over away from it). Returns NULL and logs on a

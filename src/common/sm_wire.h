@@ -179,6 +179,8 @@ enum sm_drop_reason {
 	SM_DROP_TOO_BIG,       /* over the size limit */
 	SM_DROP_HWM_OUT,       /* fan-out queue full (slow consumer) */
 	SM_DROP_HWM_UP,        /* upstream queue full */
+	SM_DROP_HOST_MISMATCH, /* the sender's key may not speak for the frame's host */
+	SM_DROP_REFUSED,       /* CURVE handshakes refused (connections, not frames) */
 	SM_DROP_COUNT
 };
 

@@ -348,7 +348,10 @@ int main(int argc, char **argv)
 			sm_log_err("zmq_ctx_new: %s", zmq_strerror(errno));
 			goto out;
 		}
-		sm_sock_opts_from_config(&sock_opts, cfg);
+		/* A missing, malformed or group-readable key file stops us
+		 * here, named in the log: never a fall-back to plain text. */
+		if (sm_sock_opts_from_config(&sock_opts, cfg) < 0)
+			goto out;
 		up = sm_upstream_new(zctx, s.publish, s.npublish, &sock_opts, s.failover);
 		if (!up)
 			goto out;

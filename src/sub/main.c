@@ -149,7 +149,10 @@ int main(int argc, char **argv)
 
 	sm_daemon_install_signals();
 	ctx = zmq_ctx_new();
-	sm_sock_opts_from_config(&opts, cfg);
+	if (sm_sock_opts_from_config(&opts, cfg) < 0) {
+		status = EXIT_USAGE; /* the message named the key file */
+		goto out;
+	}
 	sock = ctx ? sm_sock_new(ctx, ZMQ_SUB, &opts) : NULL;
 	if (sock == NULL)
 		goto out;

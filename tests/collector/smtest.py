@@ -18,12 +18,26 @@ def fail(msg):
     sys.exit(1)
 
 
+def curve_client(sock, secret_file, server_file):
+    """Makes sock a CurveZMQ client with the key pair in secret_file (as
+    stackmon-keygen writes it) for the server whose public key file is
+    server_file."""
+    import zmq.auth
+    public, secret = zmq.auth.load_certificate(secret_file)
+    server, _ = zmq.auth.load_certificate(server_file)
+    sock.curve_publickey = public
+    sock.curve_secretkey = secret
+    sock.curve_serverkey = server
+
+
 class Sub:
     """A SUB socket on a fan-out that remembers what it saw."""
 
-    def __init__(self, endpoint, prefixes=("",), rcvhwm=None):
+    def __init__(self, endpoint, prefixes=("",), rcvhwm=None, curve=None):
         self.sock = CTX.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve_client(self.sock, *curve)
         if rcvhwm is not None:
             self.sock.setsockopt(zmq.RCVHWM, rcvhwm)
         for p in prefixes:

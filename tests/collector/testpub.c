@@ -27,7 +27,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: testpub --connect FANIN[=HEARTBEAT]... [--host NAME] [--rate HZ]\n"
 			"               [--count N] [--domains N] [--event-every K] "
-			"[--failover S] [--epoch E]\n");
+			"[--failover S] [--epoch E]\n"
+			"               [--curve-secret KEY_SECRET [--curve-server KEY]]\n");
 	exit(2);
 }
 
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 						 {"event-every", required_argument, NULL, 'e'},
 						 {"failover", required_argument, NULL, 'f'},
 						 {"epoch", required_argument, NULL, 'E'},
+						 {"curve-secret", required_argument, NULL, 'S'},
+						 {"curve-server", required_argument, NULL, 'K'},
 						 {NULL, 0, NULL, 0}};
 	const char *targets[MAX_TARGETS];
 	size_t ntargets = 0, ndomains = 2;
@@ -59,6 +62,8 @@ int main(int argc, char **argv)
 	unsigned long long count = 0, event_every = 0, epoch = (unsigned long long)getpid() << 16;
 	uint64_t stats_seq = 0, event_seq = 0, drops = 0, last_switches = 0;
 	struct sm_sock_opts opts;
+	struct sm_config *sock_cfg = sm_config_new(sm_sock_config_keys, sm_sock_config_nkeys);
+	char err[256];
 	struct sm_ticker tick;
 	struct sm_upstream *up;
 	msgpack_sbuffer buf;
@@ -94,6 +99,19 @@ int main(int argc, char **argv)
 		case 'E':
 			epoch = strtoull(optarg, NULL, 10);
 			break;
+		case 'S': /* CurveZMQ as a monitor does it: the same config keys */
+			if (!sock_cfg ||
+			    sm_config_set(sock_cfg, "curve", "yes", "--curve-secret", err,
+					  sizeof(err)) < 0 ||
+			    sm_config_set(sock_cfg, "curve_secret_key", optarg, "--curve-secret", err,
+					  sizeof(err)) < 0)
+				usage();
+			break;
+		case 'K':
+			if (!sock_cfg || sm_config_set(sock_cfg, "curve_server_key", optarg,
+						       "--curve-server", err, sizeof(err)) < 0)
+				usage();
+			break;
 		default:
 			usage();
 		}
@@ -103,7 +121,9 @@ int main(int argc, char **argv)
 	sm_log_open("testpub", SM_LOG_NOTICE, false);
 	sm_daemon_install_signals();
 	ctx = zmq_ctx_new();
-	sm_sock_opts_default(&opts);
+	if (!sock_cfg || sm_sock_opts_from_config(&opts, sock_cfg) < 0)
+		return 1;
+	sm_config_destroy(&sock_cfg);
 	opts.reconnect_ivl_max_ms = 500; /* tests restart collectors: come back fast */
 	up = sm_upstream_new(ctx, targets, ntargets, &opts, failover);
 	if (!up)

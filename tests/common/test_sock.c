@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "sm_cert.h"
 #include "sm_config.h"
 #include "sm_log.h"
 #include "sm_sock.h"
@@ -410,19 +412,179 @@ static void sock_new_applies_every_option(void **state)
 	assert_int_equal(get_int(s, ZMQ_TCP_KEEPALIVE), 0);
 }
 
-static void sock_new_refuses_curve_keys_until_supported(void **state)
+/* Writes a key pair NAME.key / NAME.key_secret in the fixture's dir and
+ * returns opts with curve on and that pair loaded (server key: `server`'s
+ * public file, or none when NULL). */
+static void curve_opts(struct fixture *fx, const char *name, const char *server,
+		       struct sm_sock_opts *opts)
+{
+	struct sm_config *cfg = sm_config_new(sm_sock_config_keys, sm_sock_config_nkeys);
+	struct sm_cert c = {0};
+	char err[4400], path[256];
+
+	snprintf(path, sizeof(path), "%s/%s.key_secret", fx->dir, name);
+	if (access(path, F_OK) != 0) {
+		assert_int_equal(sm_cert_generate(&c), 0);
+		assert_int_equal(sm_cert_save(&c, fx->dir, name, false, err, sizeof(err)), 0);
+		sm_cert_clear(&c);
+	}
+	assert_int_equal(sm_config_set(cfg, "curve", "yes", "test", err, sizeof(err)), 0);
+	assert_int_equal(sm_config_set(cfg, "curve_secret_key", path, "test", err, sizeof(err)), 0);
+	if (server) {
+		snprintf(path, sizeof(path), "%s/%s.key", fx->dir, server);
+		assert_int_equal(
+		    sm_config_set(cfg, "curve_server_key", path, "test", err, sizeof(err)), 0);
+	}
+	assert_int_equal(sm_sock_opts_from_config(opts, cfg), 0);
+	sm_config_destroy(&cfg);
+}
+
+/* True when `sub` receives what `pub` keeps sending within ms. */
+static bool gets_through(void *pub, void *sub, int ms)
+{
+	for (int waited = 0; waited < ms; waited += 50) {
+		struct sm_frames f;
+
+		sm_sock_send2(pub, "t", 1, "b", 1, ZMQ_DONTWAIT);
+		if (recv_within(sub, &f, 50) == 0) {
+			sm_frames_close(&f);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void sock_curve_client_with_server_key_talks_to_curve_server(void **state)
 {
 	struct fixture *fx = *state;
-	struct sm_sock_opts opts;
+	struct sm_sock_opts srv, cli, stranger;
+	char ep[128];
+	void *pub, *sub;
+
+	snprintf(ep, sizeof(ep), "ipc://%s/curve", fx->dir);
+	curve_opts(fx, "server", NULL, &srv);
+	curve_opts(fx, "client", "server", &cli);
+	curve_opts(fx, "other", "other", &stranger); /* trusts the wrong server key */
+	pub = new_sock(fx, 0, ZMQ_PUB, &srv);
+	assert_int_equal(sm_sock_bind(pub, ep), 0);
+
+	sub = new_sock(fx, 1, ZMQ_SUB, &cli);
+	assert_int_equal(sm_sock_subscribe(sub, ""), 0);
+	assert_int_equal(sm_sock_connect(sub, ep), 0);
+	assert_true(gets_through(pub, sub, WAIT_MS));
+	sm_sock_close(&fx->socks[1]);
+
+	/* A client that expects another server key, and a plain client: the
+	 * handshake fails, nothing is delivered. */
+	sub = new_sock(fx, 2, ZMQ_SUB, &stranger);
+	assert_int_equal(sm_sock_subscribe(sub, ""), 0);
+	assert_int_equal(sm_sock_connect(sub, ep), 0);
+	assert_false(gets_through(pub, sub, 1000));
+	sub = new_sock(fx, 3, ZMQ_SUB, NULL);
+	assert_int_equal(sm_sock_subscribe(sub, ""), 0);
+	assert_int_equal(sm_sock_connect(sub, ep), 0);
+	assert_false(gets_through(pub, sub, 1000));
+}
+
+static void sock_connect_takes_the_server_key_file_after_at(void **state)
+{
+	struct fixture *fx = *state;
+	struct sm_sock_opts srv, cli;
+	char ep[128], spec[384];
+	void *pub, *sub;
 	char *log;
 
-	sm_sock_opts_default(&opts);
-	opts.curve_server_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	snprintf(ep, sizeof(ep), "ipc://%s/curve-at", fx->dir);
+	curve_opts(fx, "server", NULL, &srv);
+	curve_opts(fx, "client", NULL, &cli); /* no default server key */
+	pub = new_sock(fx, 0, ZMQ_PUB, &srv);
+	assert_int_equal(sm_sock_bind(pub, ep), 0);
+	sub = new_sock(fx, 1, ZMQ_SUB, &cli);
+	assert_int_equal(sm_sock_subscribe(sub, ""), 0);
+	/* Without any server key the connection could never work: refused. */
+	capture_start(fx);
+	assert_int_equal(sm_sock_connect(sub, ep), -1);
+	log = capture_stop(fx);
+	assert_non_null(strstr(log, "no CURVE server key"));
+	free(log);
+	snprintf(spec, sizeof(spec), "%s@%s/server.key", ep, fx->dir);
+	assert_int_equal(sm_sock_connect(sub, spec), 0);
+	assert_true(gets_through(pub, sub, WAIT_MS));
+	assert_int_equal(sm_sock_disconnect(sub, spec), 0);
+	/* A key file that is not there is named. */
+	snprintf(spec, sizeof(spec), "%s@%s/nobody.key", ep, fx->dir);
+	capture_start(fx);
+	assert_int_equal(sm_sock_connect(sub, spec), -1);
+	log = capture_stop(fx);
+	assert_non_null(strstr(log, "nobody.key"));
+	free(log);
+}
+
+static void sock_endpoint_split_keeps_abstract_ipc_names(void **state)
+{
+	char ep[64];
+	const char *key;
+
+	(void)state;
+	assert_int_equal(sm_endpoint_split("tcp://h:5555@/k/c.key", ep, sizeof(ep), &key), 0);
+	assert_string_equal(ep, "tcp://h:5555");
+	assert_string_equal(key, "/k/c.key");
+	assert_int_equal(sm_endpoint_split("ipc://@abstract", ep, sizeof(ep), &key), 0);
+	assert_string_equal(ep, "ipc://@abstract");
+	assert_null(key);
+	assert_int_equal(sm_endpoint_split("ipc://@abs@k.key", ep, sizeof(ep), &key), 0);
+	assert_string_equal(ep, "ipc://@abs");
+	assert_string_equal(key, "k.key");
+	assert_int_equal(sm_endpoint_split("tcp://h:1=tcp://h:2@k", ep, sizeof(ep), &key), 0);
+	assert_string_equal(ep, "tcp://h:1=tcp://h:2");
+	assert_int_equal(sm_endpoint_split("tcp://h:1@", ep, sizeof(ep), &key), -1);
+}
+
+static void sock_opts_refuse_open_missing_or_malformed_secret_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct sm_config *cfg = sm_config_new(sm_sock_config_keys, sm_sock_config_nkeys);
+	struct sm_sock_opts opts;
+	struct sm_cert c = {0};
+	char err[4400], path[256], *log;
+
+	assert_int_equal(sm_cert_generate(&c), 0);
+	assert_int_equal(sm_cert_save(&c, fx->dir, "loose", false, err, sizeof(err)), 0);
+	sm_cert_clear(&c);
+	snprintf(path, sizeof(path), "%s/loose.key_secret", fx->dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(sm_config_set(cfg, "curve", "yes", "test", err, sizeof(err)), 0);
+	/* curve without a key pair */
+	capture_start(fx);
+	assert_int_equal(sm_sock_opts_from_config(&opts, cfg), -1);
+	log = capture_stop(fx);
+	assert_non_null(strstr(log, "curve_secret_key"));
+	free(log);
+	/* group- and world-readable */
+	assert_int_equal(sm_config_set(cfg, "curve_secret_key", path, "test", err, sizeof(err)), 0);
+	capture_start(fx);
+	assert_int_equal(sm_sock_opts_from_config(&opts, cfg), -1);
+	log = capture_stop(fx);
+	assert_non_null(strstr(log, path));
+	assert_non_null(strstr(log, "mode 0644"));
+	free(log);
+	/* and then no socket at all, never a plain one */
 	capture_start(fx);
 	assert_null(sm_sock_new(fx->zctx, ZMQ_PUB, &opts));
+	free(capture_stop(fx));
+	/* the public half where the pair is wanted */
+	snprintf(path, sizeof(path), "%s/loose.key", fx->dir);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(sm_config_set(cfg, "curve_secret_key", path, "test", err, sizeof(err)), 0);
+	capture_start(fx);
+	assert_int_equal(sm_sock_opts_from_config(&opts, cfg), -1);
 	log = capture_stop(fx);
-	assert_string_equal(log, "smtest: error: CurveZMQ not yet supported\n");
+	assert_non_null(strstr(log, "loose.key: no curve secret-key"));
 	free(log);
+	/* curve = no ignores the key settings entirely */
+	assert_int_equal(sm_config_set(cfg, "curve", "no", "test", err, sizeof(err)), 0);
+	assert_int_equal(sm_sock_opts_from_config(&opts, cfg), 0);
+	sm_config_destroy(&cfg);
 }
 
 static void sock_new_rejects_bad_option_value(void **state)
@@ -539,7 +701,10 @@ int main(void)
 	    T(sock_max_msg_size_drops_oversized_message_over_ipc),
 	    T(sock_max_msg_size_default_lets_big_frame_through),
 	    T(sock_new_applies_every_option),
-	    T(sock_new_refuses_curve_keys_until_supported),
+	    T(sock_curve_client_with_server_key_talks_to_curve_server),
+	    T(sock_connect_takes_the_server_key_file_after_at),
+	    T(sock_endpoint_split_keeps_abstract_ipc_names),
+	    T(sock_opts_refuse_open_missing_or_malformed_secret_key),
 	    T(sock_new_rejects_bad_option_value),
 	    T(sock_config_keys_defaults_match_opts_default),
 	    T(sock_ipc_file_removed_only_while_still_ours),
