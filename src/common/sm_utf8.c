@@ -93,3 +93,36 @@ size_t sm_utf8_sanitize(char *dst, size_t dstsize, const char *src, size_t srcle
 	dst[out] = '\0';
 	return out;
 }
+
+size_t sm_utf8_decode(const char *s, size_t len, uint32_t *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	if (!utf8_next(p, len, &n)) {
+		*cp = 0xFFFD;
+		return n;
+	}
+	if (n == 1)
+		*cp = p[0];
+	else if (n == 2)
+		*cp = (uint32_t)(p[0] & 0x1F) << 6 | (p[1] & 0x3F);
+	else if (n == 3)
+		*cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+	else
+		*cp = (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 |
+		      (uint32_t)(p[2] & 0x3F) << 6 | (p[3] & 0x3F);
+	return n;
+}
+
+/*
+ * ZWNJ and ZWJ (U+200C, U+200D) are left out on purpose: they are invisible
+ * too, but Persian and Indic names and emoji sequences need them, and they
+ * cannot reorder or hide other text.
+ */
+bool sm_utf8_is_terminal_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200B ||
+	       cp == 0x200E || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) ||
+	       (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF;
+}

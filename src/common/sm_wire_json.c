@@ -8,13 +8,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sm_utf8.h"
 #include "sm_wire.h"
 
+/*
+ * Writes s as a JSON string. Besides what JSON requires, every code point
+ * sm_utf8_is_terminal_unsafe names (C1 controls such as CSI, bidi overrides,
+ * invisible format characters) is written as a \uXXXX escape: the line is
+ * then plain to a terminal, yet decodes to exactly the original string.
+ * Ill-formed bytes, which a decoded message never holds, become \ufffd.
+ */
 static void json_str(FILE *out, const char *s)
 {
+	size_t len = strlen(s);
+
 	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = sm_utf8_decode(s + i, len - i, &cp);
+
+		switch (cp) {
 		case '"': fputs("\\\"", out); break;
 		case '\\': fputs("\\\\", out); break;
 		case '\n': fputs("\\n", out); break;
@@ -24,11 +37,13 @@ static void json_str(FILE *out, const char *s)
 		case '<': fputs("\\u003c", out); break;
 		case '>': fputs("\\u003e", out); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(out, "\\u%04x", *p);
+			/* The rule names BMP code points only: one \uXXXX each. */
+			if (cp == 0xFFFD || sm_utf8_is_terminal_unsafe(cp))
+				fprintf(out, "\\u%04x", (unsigned)cp);
 			else
-				fputc(*p, out);
+				fwrite(s + i, 1, n, out);
 		}
+		i += n;
 	}
 	fputc('"', out);
 }

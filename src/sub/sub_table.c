@@ -1,7 +1,9 @@
 /*
  * sub_table.c — fixed-width lines for `stackmon-sub --table`. Tenant names
- * are printed through a filter that replaces control characters, so a
- * hostile instance name cannot move the cursor or forge extra lines.
+ * are printed through a filter that shows every character
+ * sm_utf8_is_terminal_unsafe names (controls, C1 CSI, bidi overrides,
+ * invisible format characters) as U+FFFD, so a hostile instance name cannot
+ * move the cursor, forge extra lines or reorder what the operator reads.
  */
 #include "sub_table.h"
 
@@ -9,13 +11,29 @@
 #include <string.h>
 #include <time.h>
 
-/* Writes at most `width` bytes of s padded with spaces, controls as '?'. */
+#include "sm_utf8.h"
+
+/*
+ * Writes s then a space. With width > 0, writes at most `width` characters
+ * (never a split one) padded with spaces to `width`; with 0, all of s.
+ * Unsafe characters and ill-formed bytes are written as U+FFFD: visible,
+ * one column wide (so the columns stay aligned), and never a control.
+ */
 static void cell(FILE *out, const char *s, int width)
 {
+	size_t len = strlen(s);
 	int n = 0;
 
-	for (const unsigned char *p = (const unsigned char *)s; *p && n < width; p++, n++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+	for (size_t i = 0; i < len && (width == 0 || n < width); n++) {
+		uint32_t cp;
+		size_t k = sm_utf8_decode(s + i, len - i, &cp);
+
+		if (cp == 0xFFFD || sm_utf8_is_terminal_unsafe(cp))
+			fputs("\xEF\xBF\xBD", out); /* U+FFFD REPLACEMENT CHARACTER */
+		else
+			fwrite(s + i, 1, k, out);
+		i += k;
+	}
 	for (; n < width; n++)
 		fputc(' ', out);
 	fputc(' ', out);
@@ -105,7 +123,7 @@ void sub_table_print(FILE *out, const struct sm_message *m)
 				  : m->u.event.name,
 		     20);
 		fprintf(out, "domain %s (", m->u.event.type == SM_EVENT_STARTED ? "started" : "stopped");
-		cell(out, m->u.event.reason, (int)strlen(m->u.event.reason));
+		cell(out, m->u.event.reason, 0);
 		fputs(")\n", out);
 		break;
 	case SM_KIND_HEARTBEAT:

@@ -1,7 +1,8 @@
 /*
  * Tests of sm_utf8: a table of tricky byte strings for the validator
- * (overlongs, surrogates, out-of-range, truncation, NUL) and the sanitiser's
- * replacement and boundary-respecting truncation.
+ * (overlongs, surrogates, out-of-range, truncation, NUL), the sanitiser's
+ * replacement and boundary-respecting truncation, the decoder, and the one
+ * rule of which code points may not reach a terminal raw.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -163,12 +164,75 @@ static void utf8_sanitize_output_is_always_valid(void **state)
 			}
 }
 
+static void utf8_decode_gives_code_point_and_length(void **state)
+{
+	uint32_t cp = 0;
+
+	(void)state;
+	assert_int_equal(sm_utf8_decode("A", 1, &cp), 1);
+	assert_int_equal(cp, 0x41);
+	assert_int_equal(sm_utf8_decode("\xC2\x9B", 2, &cp), 2);
+	assert_int_equal(cp, 0x9B);
+	assert_int_equal(sm_utf8_decode("\xE2\x80\xAEx", 4, &cp), 3);
+	assert_int_equal(cp, 0x202E);
+	assert_int_equal(sm_utf8_decode("\xF0\x9F\x98\x80", 4, &cp), 4);
+	assert_int_equal(cp, 0x1F600);
+	assert_int_equal(sm_utf8_decode("\xF4\x8F\xBF\xBF", 4, &cp), 4);
+	assert_int_equal(cp, 0x10FFFF);
+	/* Ill-formed: U+FFFD and the maximal subpart's length, as the sanitiser. */
+	assert_int_equal(sm_utf8_decode("\xF0\x9F\x98z", 4, &cp), 3);
+	assert_int_equal(cp, 0xFFFD);
+	assert_int_equal(sm_utf8_decode("\xC0\x80", 2, &cp), 1);
+	assert_int_equal(cp, 0xFFFD);
+	assert_int_equal(sm_utf8_decode("\xED\xA0\x80", 3, &cp), 1);
+	assert_int_equal(cp, 0xFFFD);
+}
+
+struct unsafe_case {
+	uint32_t cp; /* code point */
+	bool unsafe; /* expected verdict */
+};
+
+static const struct unsafe_case unsafe_cases[] = {
+    /* C0 controls, DEL and the C1 block at both ends, CSI, NEL. */
+    {0x00, true}, {0x07, true}, {0x09, true}, {0x0A, true}, {0x1B, true}, {0x1F, true},
+    {0x7F, true}, {0x80, true}, {0x85, true}, {0x9B, true}, {0x9F, true},
+    /* Bidi controls: marks, embeddings and overrides, isolates. */
+    {0x061C, true}, {0x200E, true}, {0x200F, true}, {0x202A, true}, {0x202B, true},
+    {0x202C, true}, {0x202D, true}, {0x202E, true}, {0x2066, true}, {0x2067, true},
+    {0x2068, true}, {0x2069, true},
+    /* Line breaks that are not '\n', and invisible format characters. */
+    {0x2028, true}, {0x2029, true}, {0x200B, true}, {0x2060, true}, {0x2064, true},
+    {0x206F, true}, {0xFEFF, true},
+    /* Printable neighbours stay as they are. */
+    {0x20, false}, {0x41, false}, {0x7E, false}, {0xA0, false}, {0xE9, false},
+    {0x061B, false}, {0x061D, false}, {0x0627, false}, {0x05D0, false}, {0x2027, false},
+    {0x202F, false}, {0x2070, false}, {0x2713, false}, {0xFEFE, false}, {0xFFFD, false},
+    {0x1F600, false}, {0x10FFFF, false},
+    /* ZWNJ and ZWJ: names in Persian and emoji sequences need them. */
+    {0x200C, false}, {0x200D, false},
+};
+
+static void utf8_terminal_unsafe_names_controls_bidi_and_invisibles(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(unsafe_cases) / sizeof(unsafe_cases[0]); i++) {
+		const struct unsafe_case *c = &unsafe_cases[i];
+
+		if (sm_utf8_is_terminal_unsafe(c->cp) != c->unsafe)
+			fail_msg("U+%04X: expected %s", (unsigned)c->cp,
+				 c->unsafe ? "unsafe" : "safe");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(utf8_valid_accepts_and_rejects_table),
 	    cmocka_unit_test(utf8_sanitize_replaces_and_truncates_table),
 	    cmocka_unit_test(utf8_sanitize_output_is_always_valid),
+	    cmocka_unit_test(utf8_decode_gives_code_point_and_length),
+	    cmocka_unit_test(utf8_terminal_unsafe_names_controls_bidi_and_invisibles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * socket and publishes one message of every kind (with hostile tenant
  * strings) each round, writing what it sent as JSON lines (the C view) so
  * that another-language subscriber's decoding can be compared field by field.
- * Usage: wire_publisher ENDPOINT JSON_OUT ROUNDS
+ * Usage: wire_publisher ENDPOINT JSON_OUT ROUNDS [DISPLAY_NAME]
+ * DISPLAY_NAME, if given, replaces the first domain's Nova display name
+ * (raw bytes, as a tenant could choose them), in stats and events alike.
  */
 #include <math.h>
 #include <stdio.h>
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
 	FILE *json;
 	int rounds;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		return 2;
 	rounds = atoi(argv[3]);
 	json = fopen(argv[2], "w");
@@ -80,6 +82,9 @@ int main(int argc, char **argv)
 	dom[0].flags = SM_DOM_NOVA;
 	dom[0].has_identity = true;
 	strcpy(dom[0].identity.display_name, "<script>alert(1)</script> \"q\" é ✓");
+	if (argc == 5)
+		snprintf(dom[0].identity.display_name, sizeof(dom[0].identity.display_name), "%s",
+			 argv[4]);
 	strcpy(dom[0].identity.project_id, "p-1");
 	strcpy(dom[0].identity.project_name, "acme");
 	strcpy(dom[0].identity.user_id, "u-1");
