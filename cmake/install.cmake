@@ -87,7 +87,7 @@ endforeach()
 add_custom_target(stackmon_man ALL DEPENDS ${STACKMON_MAN_GZ})
 
 # Documentation: the README, every docs/*.md, the Python example subscriber,
-# and the licence as Debian's copyright file.
+# the web-server snippets, and the licence as Debian's copyright file.
 file(GLOB STACKMON_DOCS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${STACKMON_DOCS}
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -95,3 +95,10 @@ install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} 
 if(EXISTS ${PROJECT_SOURCE_DIR}/docs/examples)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 endif()
+# The dashboard's web-server snippets (lighttpd, nginx + fcgiwrap, Apache), to
+# copy into the web server's configuration: examples, not conffiles, since a
+# node without the dashboard has no use for them.
+foreach(server lighttpd nginx apache2)
+  install(FILES ${PROJECT_SOURCE_DIR}/etc/${server}/stackmon-dashboard.conf
+          DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/${server})
+endforeach()

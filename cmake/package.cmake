@@ -29,12 +29,18 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION "admin")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # Library packages come from dpkg-shlibdeps (libvirt0, libzmq5, libmsgpackc2,
-# libsqlite3-0, libxml2, libc6, …); adduser is for the postinst.
+# libsqlite3-0, libxml2, libc6, …); adduser is for the postinst; procps has
+# /bin/kill, which every unit's ExecReload= runs (a minimal Debian lacks it,
+# and `systemctl reload` then fails).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
-# A compute node needs libvirt's daemon; a master needs none of it, so only
-# recommended. The dashboard needs any CGI-capable web server.
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libvirt-daemon-system | lighttpd")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")
+# One package serves every role, so what only one role needs is recommended,
+# not required (docs/OPERATIONS.md, "Which node needs what"): a compute
+# node's monitor needs libvirt's daemon (libvirt-daemon-system; a master
+# installs with --no-install-recommends and goes without it), and the
+# dashboard's users are made with `openssl passwd -6`. The dashboard needs a
+# CGI-capable web server, which the operator picks.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libvirt-daemon-system, openssl")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "lighttpd | httpd-cgi, python3-zmq, python3-msgpack")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 

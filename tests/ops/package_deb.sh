@@ -5,7 +5,9 @@
 # (only the Essential and Priority: required packages) could install it with
 # its dependencies; then installs it for real with dpkg in a throw-away
 # overlay of this machine's root (its own mount namespace: nothing on the host
-# changes), runs every program there with --version, and purges it again.
+# changes), runs every program there with --version, takes an enabled unit
+# through `dpkg -r` (no link left) and a reinstall (enabled again), and
+# purges it (no file or unit state left).
 # Usage: package_deb.sh BUILD_DIR SOURCE_DIR NAME=PROGRAM...
 set -euo pipefail
 build=$1 src=$2; shift 2
@@ -39,6 +41,9 @@ want=(/lib/systemd/system/stackmon-monitor.service /lib/systemd/system/stackmon-
   /usr/share/man/man7/stackmon.7.gz /usr/share/doc/stackmon/copyright
   /usr/share/doc/stackmon/README.md /usr/share/doc/stackmon/PROTOCOL.md)
 [ -f "$src/docs/OPERATIONS.md" ] && want+=(/usr/share/doc/stackmon/OPERATIONS.md)
+for server in lighttpd nginx apache2; do
+  want+=("/usr/share/doc/stackmon/examples/$server/stackmon-dashboard.conf")
+done
 for pair in "${programs[@]}"; do
   name=${pair%%=*}
   want+=("$(install_path "$name")")
@@ -68,8 +73,18 @@ echo "ok: ${#want[@]} expected files present"
 # ---- control: Depends covers every library the programs load ----
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for p in adduser libc6; do
+# adduser for the postinst, procps for the units' ExecReload=/bin/kill.
+for p in adduser procps libc6; do
   grep -Eq "(^|, )$p( |,|$)" <<<"$depends" || fail "Depends lacks $p"
+done
+# The monitor needs libvirt's daemon on a compute node, a master does not:
+# recommended, not required (docs/OPERATIONS.md, "Which node needs what").
+# openssl makes the dashboard's users.
+recommends=$(dpkg-deb -f "$deb" Recommends)
+echo "Recommends: $recommends"
+for p in libvirt-daemon-system openssl; do
+  grep -Eq "(^|, )$p( |,|$)" <<<"$recommends" || fail "Recommends lacks $p"
+  grep -Eq "(^|, )$p( |,|$)" <<<"$depends" && fail "Depends names $p, which one role only needs"
 done
 # Which package owns each library the programs load: one dpkg -S for all
 # (it reads every file list, slow), asked for each name a library goes by
@@ -164,7 +179,8 @@ check_list=()
 for pair in "${programs[@]}"; do check_list+=("$(install_path "${pair%%=*}")"); done
 cp "$deb" "$tmp/stackmon.deb"
 cat >"$tmp/inside.sh" <<'INSIDE'
-# Runs in the chroot: install, check, reinstall (upgrade path), purge, check.
+# Runs in the chroot: install, check, reinstall (upgrade path), an enabled
+# unit through removal and reinstall, purge, check.
 set -u
 fails=0
 bad() { echo "FAIL (installed): $*"; fails=$((fails + 1)); }
@@ -183,10 +199,29 @@ for p in "$@"; do
   ldd "$p" | grep -q "not found" && bad "$p: $(ldd "$p" | grep 'not found')"
 done
 dpkg -i /tmp/stackmon.deb >/tmp/dpkg-i2.log 2>&1 || { cat /tmp/dpkg-i2.log; bad "reinstall (upgrade path)"; }
+# An enabled unit through removal: no link may be left pointing at the
+# removed unit file, and installing again enables it again.
+unit_links() { find /etc/systemd -name 'stackmon-*' 2>/dev/null; find /etc/systemd -xtype l -lname '*stackmon*'; }
+if command -v systemctl >/dev/null; then
+  fails_before=$fails
+  systemctl enable stackmon-collector.service >/dev/null 2>&1 || bad "systemctl enable"
+  [ -n "$(unit_links)" ] || bad "systemctl enable made no link"
+  dpkg -r stackmon >/tmp/dpkg-r.log 2>&1 || { cat /tmp/dpkg-r.log; bad "dpkg -r"; }
+  [ -z "$(unit_links)" ] || bad "dpkg -r left $(unit_links | tr '\n' ' ')"
+  dpkg -i /tmp/stackmon.deb >/tmp/dpkg-i3.log 2>&1 || { cat /tmp/dpkg-i3.log; bad "install after dpkg -r"; }
+  [ "$(systemctl is-enabled stackmon-collector.service 2>&1)" = enabled ] ||
+    bad "stackmon-collector is $(systemctl is-enabled stackmon-collector.service 2>&1) after dpkg -r and -i, want enabled"
+  [ "$(systemctl is-enabled stackmon-monitor.service 2>&1)" = disabled ] ||
+    bad "stackmon-monitor is $(systemctl is-enabled stackmon-monitor.service 2>&1) after dpkg -r and -i, want disabled"
+  ((fails > fails_before)) || echo "ok: dpkg -r disables without a trace, installing again enables again"
+fi
 dpkg --purge stackmon >/tmp/dpkg-p.log 2>&1 || { cat /tmp/dpkg-p.log; bad "dpkg --purge"; }
 for p in "$@" /lib/systemd/system/stackmon-collector.service /var/lib/stackmon /etc/stackmon; do
   [ -e "$p" ] && bad "$p is still there after purge"
 done
+[ -z "$(unit_links)" ] || bad "purge left $(unit_links | tr '\n' ' ')"
+left=$(find /var/lib/systemd -name 'stackmon-*' 2>/dev/null)
+[ -z "$left" ] || bad "purge left unit state: $left"
 if ((had_user == 0)) && ! getent passwd stackmon >/dev/null; then bad "purge removed the user"; fi
 exit $((fails > 0))
 INSIDE
