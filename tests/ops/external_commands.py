@@ -376,6 +376,7 @@ def main():
              "stackmon.cgi", "stackmon-keygen", "stackmon-exporter", "stackmon-alert"}
 
     used = {}
+    where_is = {}
     for cmd, rel, line in scan(top):
         base = os.path.basename(cmd)
         if base in ours or cmd in ours or base in NOT_RUN:
@@ -384,6 +385,8 @@ def main():
         if path is None and base not in commands:
             continue  # a function, a variable's name or a word: not a command here
         used.setdefault(base, []).append(f"{rel}:{line}")
+        if cmd.startswith("/") and path:
+            where_is[base] = path  # off PATH (/usr/lib/apt/apt-helper): look there
 
     if "--print" in sys.argv:
         owners_of([p for p in (resolve(c) for c in used) if p])
@@ -391,7 +394,7 @@ def main():
             print(f"{cmd:24} {owner(resolve(cmd) or '') or '?':28} {used[cmd][0]}")
         return 0
 
-    owners_of([p for p in (resolve(c) for c in used) if p])
+    owners_of([p for p in (where_is.get(c) or resolve(c) for c in used) if p])
     base = essential_packages()
     provided = installed_with(packages)
     failures = 0
@@ -411,7 +414,7 @@ def main():
         if pkg not in provided and pkg not in base:
             fail(f"scripts/commands.list:{n}: '{cmd}' comes from '{pkg}', which neither a package of "
                  f"scripts/packages.list installs nor a fresh Debian root has")
-        path = resolve(cmd)
+        path = where_is.get(cmd) or resolve(cmd)
         real = owner(path) if path else None
         if path is None:
             fail(f"{where} calls '{cmd}', which is not installed here (scripts/install-deps.sh installs '{pkg}')")
