@@ -11,7 +11,10 @@ never held back), found by doubling the offered rate and bisecting -- the
 end-to-end figure, but at the mercy of whatever else runs on the machine. Latency is the delay from the publisher's
 timestamp to the subscriber at a steady 10,000 frames/s, through the
 collector, through the proxy, and direct (no relay). Finally 10,000
-publishers connect to one collector at once.
+publishers connect to one collector at once. The cost of CurveZMQ (--only
+curve, not in the default set) runs the collector with curve off and on,
+trials alternating, the same publishers, frames and offered rate: frames/s
+delivered and collector CPU per frame.
 """
 import argparse
 import atexit
@@ -27,8 +30,11 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("build", help="build directory")
 ap.add_argument("--quick", action="store_true", help="fewer, shorter trials")
-ap.add_argument("--only", choices=["throughput", "cost", "latency", "fds"], action="append",
-                help="cost: the CPU-cost half of throughput only")
+ap.add_argument("--only", choices=["throughput", "cost", "latency", "fds", "curve"],
+                action="append",
+                help="cost: the CPU-cost half of throughput only; curve: curve off vs on")
+ap.add_argument("--curve-seconds", type=float, default=24,
+                help="with --only curve: seconds of trials per configuration and frame size")
 ap.add_argument("--transport", choices=["tcp", "ipc"], default="tcp",
                 help="tcp on 127.0.0.1 (default) or ipc in a temp dir")
 ap.add_argument("--boost", action="store_true",
@@ -37,6 +43,7 @@ args = ap.parse_args()
 
 B = os.path.abspath(args.build)
 COLLECTOR = B + "/src/collector/stackmon-collector"
+KEYGEN = B + "/src/keygen/stackmon-keygen"
 PROXY = B + "/bench/collector/bench_proxy"
 LOADGEN = B + "/bench/collector/bench_loadgen"
 SINK = B + "/bench/collector/bench_sink"
@@ -75,13 +82,39 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+KEYS = IPC_DIR + "/keys"
+
+
+def make_keys():
+    """Key pairs for the curve trials: the collector's, the load generator's
+    (speaking for its hosts lg-*), the sink's; both clients allowed."""
+    if os.path.isdir(KEYS):
+        return
+    os.makedirs(KEYS + "/allow")
+    for name, hosts in (("collector", []), ("loadgen", ["lg-*"]), ("sink", [])):
+        cmd = [KEYGEN, "--dir", KEYS, "--name", name]
+        for h in hosts:
+            cmd += ["--host", h]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    for name in ("loadgen", "sink"):
+        shutil.copy("%s/%s.key" % (KEYS, name), KEYS + "/allow/")
+
+
 class Relay:
     def __init__(self, kind):
         self.kind = kind
         self.fin, self.fout = endpoints()
-        if kind == "collector":
+        self.loadgen_opts, self.sink_opts = [], []
+        if kind in ("collector", "collector-curve"):
             cmd = [COLLECTOR, "--name", "bench", "--fan-in", self.fin, "--fan-out", self.fout,
                    "--stats-interval", "1", "-q"]
+            if kind == "collector-curve":
+                make_keys()
+                cmd += ["--curve", "yes", "--curve-secret-key", KEYS + "/collector.key_secret",
+                        "--curve-allow-dir", KEYS + "/allow"]
+                server = ["--curve-server", KEYS + "/collector.key"]
+                self.loadgen_opts = ["--curve-secret", KEYS + "/loadgen.key_secret"] + server
+                self.sink_opts = ["--curve-secret", KEYS + "/sink.key_secret"] + server
         else:
             cmd = [PROXY, self.fin, self.fout]
         self.proc = subprocess.Popen(cmd, **POPEN)
@@ -92,15 +125,16 @@ class Relay:
         self.proc.wait(timeout=10)
 
 
-def trial(relay, publishers, domains, rate):
-    """Offers `rate` frames/s for TRIAL_S seconds; returns (ok, delivered/s, relay CPU %)."""
-    sink = subprocess.Popen([SINK, "--connect", relay.fout, "--idle", "1.5"],
+def trial(relay, publishers, domains, rate, seconds=None):
+    """Offers `rate` frames/s (0: flat out) for `seconds` (TRIAL_S); returns
+    (ok, delivered/s, relay CPU %)."""
+    sink = subprocess.Popen([SINK, "--connect", relay.fout, "--idle", "1.5"] + relay.sink_opts,
                             stdout=subprocess.PIPE, text=True, **POPEN)
     time.sleep(1.0)  # the sink's subscription reaches the relay
     cpu0 = cpu_seconds(relay.proc.pid)
     lg = subprocess.run([LOADGEN, "--connect", relay.fin, "--publishers", str(publishers),
                          "--domains", str(domains), "--rate", str(rate),
-                         "--duration", str(TRIAL_S)],
+                         "--duration", str(seconds or TRIAL_S)] + relay.loadgen_opts,
                         stdout=subprocess.PIPE, text=True, timeout=300, **POPEN)
     out, _ = sink.communicate(timeout=120)
     cpu = cpu_seconds(relay.proc.pid) - cpu0
@@ -200,6 +234,58 @@ def cost_only():
             print("| %d | %d domains, %d B | %.1f (%d) | %.1f (%d) | %.2f |" %
                   (publishers, domains, size, c["proxy"], 1e6 / c["proxy"], c["collector"],
                    1e6 / c["collector"], c["proxy"] / c["collector"]), flush=True)
+    print()
+
+
+def curve_cost():
+    """The collector with curve off and on: the same publishers and frames at
+    the same offered rate, trials alternating so both see the same background
+    load. Per trial: frames/s the subscriber received, and the collector's CPU
+    time (all threads) per delivered frame -- the figure that holds on a
+    shared machine; 1e6 / µs is the frames/s one core carries."""
+    publishers = 100
+    trial_s = 4.0
+    rounds = max(1, int(round(args.curve_seconds / trial_s)))
+    print("## Cost of CurveZMQ (collector, curve off vs on, %d publishers, %s)\n" %
+          (publishers, args.transport))
+    print("%d alternating trials of %.0f s per frame size and configuration (%.0f s of load"
+          " each). Delivered: median frames/s received by the subscriber; CPU: collector CPU time per delivered frame, best trial and median;"
+          " capacity: 1e6 / best µs, frames/s per core.\n" %
+          (rounds, trial_s, rounds * trial_s))
+    print("| frame | offered | off: delivered/s | on: delivered/s | on/off delivered"
+          " | off: µs/frame best (median) | on: µs/frame best (median) | on/off µs"
+          " | capacity/core off → on |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for domains, fixed in ((10, 5000), (100, 1000)):
+        size = frame_size(domains)
+        relays = {k: Relay(k) for k in ("collector", "collector-curve")}
+        rate = {k: [] for k in relays}
+        cost = {k: [] for k in relays}
+        try:
+            for _ in range(rounds):
+                for k, r in relays.items():
+                    ok, delivered, cpu = trial(r, publishers, domains, fixed, trial_s)
+                    rate[k].append(delivered)
+                    if delivered > 0:
+                        cost[k].append(cpu / 100 / delivered * 1e6)
+                    if not ok:
+                        print("(%s: %.0f of %d frames/s delivered in one trial)" %
+                              (k, delivered, fixed), file=sys.stderr)
+        finally:
+            for r in relays.values():
+                r.stop()
+        if not all(cost[k] for k in relays):
+            sys.exit("curve: a configuration delivered nothing: %r" % rate)
+
+        def med(v):
+            return sorted(v)[len(v) // 2]
+        off, on = cost["collector"], cost["collector-curve"]
+        print("| %d domains, %d B | %d/s | %.0f | %.0f | %.2f | %.1f (%.1f) | %.1f (%.1f) | "
+              "%.2f | %d → %d |" %
+              (domains, size, fixed, med(rate["collector"]), med(rate["collector-curve"]),
+               med(rate["collector-curve"]) / med(rate["collector"]),
+               min(off), med(off), min(on), med(on), min(on) / min(off), 1e6 / min(off),
+               1e6 / min(on)), flush=True)
     print()
 
 
@@ -332,4 +418,6 @@ elif "cost" in todo:
     cost_only()
 if "latency" in todo:
     latency()
+if "curve" in todo:
+    curve_cost()
 print("Load average at the end: %s" % open("/proc/loadavg").read().split()[0])

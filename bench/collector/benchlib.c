@@ -5,13 +5,50 @@
  */
 #include "benchlib.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <zmq.h>
 
 #include "fake_stats.h"
+#include "sm_cert.h"
 #include "sm_clock.h"
 #include "sm_wire.h"
+
+int bench_curve_load(struct bench_curve *c, const char *secret_file, const char *server_file)
+{
+	struct sm_cert own = {0}, server = {0};
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	if (sm_cert_load(secret_file, true, &own, err, sizeof(err)) < 0 ||
+	    sm_cert_load(server_file, false, &server, err, sizeof(err)) < 0) {
+		fprintf(stderr, "curve: %s\n", err);
+		sm_cert_clear(&own);
+		return -1;
+	}
+	memcpy(c->public_key, own.public_key, sizeof(c->public_key));
+	memcpy(c->secret_key, own.secret_key, sizeof(c->secret_key));
+	memcpy(c->server_key, server.public_key, sizeof(c->server_key));
+	sm_cert_clear(&own);
+	sm_cert_clear(&server);
+	return 0;
+}
+
+int bench_curve_apply(const struct bench_curve *c, void *sock)
+{
+	if (!c->public_key[0])
+		return 0;
+	if (zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, c->public_key, 41) < 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, c->secret_key, 41) < 0 ||
+	    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, c->server_key, 41) < 0) {
+		fprintf(stderr, "curve: %s\n", zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 long bench_raise_fd_limit(void)
 {

@@ -9,6 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* CurveZMQ client keys (stackmon-keygen files), loaded once, applied to
+ * every socket a program connects. */
+struct bench_curve {
+	char public_key[41], secret_key[41], server_key[41]; /* Z85; public "" = off */
+};
+
+/* Loads the own key pair from `secret_file` and the server's public key
+ * from `server_file`. 0, or -1 with a message on stderr. */
+int bench_curve_load(struct bench_curve *c, const char *secret_file, const char *server_file);
+/* Makes sock a CURVE client with c's keys (nothing when c is off). 0 or -1. */
+int bench_curve_apply(const struct bench_curve *c, void *sock);
+
 /* Raises RLIMIT_NOFILE's soft limit to the hard one; returns the new limit. */
 long bench_raise_fd_limit(void);
 

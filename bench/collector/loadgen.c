@@ -7,6 +7,7 @@
  * receiver's subscription, so no frame is lost to the slow-joiner effect.
  * Usage: loadgen --connect EP [--publishers N] [--domains D] [--rate R]
  *                [--duration S] [--prefix NAME] [--hwm N]
+ *                [--curve-secret NAME.key_secret --curve-server SERVER.key]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,7 +29,11 @@ int main(int argc, char **argv)
 						 {"duration", required_argument, NULL, 't'},
 						 {"prefix", required_argument, NULL, 'p'},
 						 {"hwm", required_argument, NULL, 'w'},
+						 {"curve-secret", required_argument, NULL, 'S'},
+						 {"curve-server", required_argument, NULL, 'K'},
 						 {NULL, 0, NULL, 0}};
+	const char *curve_secret = NULL, *curve_server = NULL;
+	struct bench_curve curve = {0};
 	const char *endpoint = NULL, *prefix = "lg";
 	size_t n = 1, ndomains = 10, ready = 0;
 	double rate = 0, duration = 10;
@@ -65,12 +70,20 @@ int main(int argc, char **argv)
 		case 'w':
 			hwm = atoi(optarg);
 			break;
+		case 'S':
+			curve_secret = optarg;
+			break;
+		case 'K':
+			curve_server = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
-	if (!endpoint || n == 0)
+	if (!endpoint || n == 0 || !curve_secret != !curve_server)
 		return 2;
+	if (curve_secret && bench_curve_load(&curve, curve_secret, curve_server) < 0)
+		return 1;
 	fds = bench_raise_fd_limit();
 	ctx = zmq_ctx_new();
 	/* Each socket costs two descriptors (its mailbox and its connection);
@@ -101,6 +114,8 @@ int main(int argc, char **argv)
 		zmq_setsockopt(socks[i], ZMQ_SNDHWM, &hwm, sizeof(hwm));
 		zmq_setsockopt(socks[i], ZMQ_SNDTIMEO, &timeout_ms, sizeof(timeout_ms));
 		zmq_setsockopt(socks[i], ZMQ_LINGER, &zero, sizeof(zero));
+		if (bench_curve_apply(&curve, socks[i]) < 0)
+			return 1;
 		if (zmq_connect(socks[i], endpoint) < 0) {
 			fprintf(stderr, "loadgen: connect %s: %s\n", endpoint, zmq_strerror(errno));
 			return 1;

@@ -6,7 +6,7 @@
  * first until S seconds pass without one (the loss-free throughput trials).
  * Prints one line of key=value results.
  * Usage: sink (--connect EP | --bind EP) [--skip S] [--duration S] [--latency]
- *             [--idle S]
+ *             [--idle S] [--curve-secret NAME.key_secret --curve-server SERVER.key]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -44,7 +44,11 @@ int main(int argc, char **argv)
 						 {"duration", required_argument, NULL, 't'},
 						 {"latency", no_argument, NULL, 'l'},
 						 {"idle", required_argument, NULL, 'i'},
+						 {"curve-secret", required_argument, NULL, 'S'},
+						 {"curve-server", required_argument, NULL, 'K'},
 						 {NULL, 0, NULL, 0}};
+	const char *curve_secret = NULL, *curve_server = NULL;
+	struct bench_curve curve = {0};
 	const char *connect_ep = NULL, *bind_ep = NULL;
 	double skip = 2, duration = 10, idle = 0;
 	bool latency = false;
@@ -76,17 +80,27 @@ int main(int argc, char **argv)
 		case 'i':
 			idle = atof(optarg);
 			break;
+		case 'S':
+			curve_secret = optarg;
+			break;
+		case 'K':
+			curve_server = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
-	if (!connect_ep == !bind_ep || !loss)
+	if (!connect_ep == !bind_ep || !loss || !curve_secret != !curve_server)
 		return 2;
+	if (curve_secret && bench_curve_load(&curve, curve_secret, curve_server) < 0)
+		return 1;
 	bench_raise_fd_limit();
 	ctx = zmq_ctx_new();
 	sub = zmq_socket(ctx, ZMQ_SUB);
 	zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "stats/", 6);
+	if (bench_curve_apply(&curve, sub) < 0)
+		return 1;
 	if ((connect_ep ? zmq_connect(sub, connect_ep) : zmq_bind(sub, bind_ep)) < 0) {
 		fprintf(stderr, "sink: %s: %s\n", connect_ep ? connect_ep : bind_ep,
 			zmq_strerror(errno));
