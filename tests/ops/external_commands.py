@@ -101,6 +101,19 @@ def strip_shell_comment(line):
     return line
 
 
+def closing(line, start, opener, closer):
+    """Index of the CLOSER that balances the OPENER at START (or the end)."""
+    depth = 0
+    for j in range(start, len(line)):
+        if line[j] == opener:
+            depth += 1
+        elif line[j] == closer:
+            depth -= 1
+            if depth == 0:
+                return j
+    return len(line)
+
+
 def code_only(line, quote=None):
     """Blanks what cannot hold a command: quoted text (but not a $(...)
     inside double quotes), ${...} expansions and $((...)) arithmetic.
@@ -116,16 +129,7 @@ def code_only(line, quote=None):
             out.append(" ARG ")
             continue
         if line.startswith("${", i):
-            depth, j = 0, i
-            while j < n:
-                if line[j] == "{":
-                    depth += 1
-                elif line[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            i = j + 1
+            i = closing(line, i + 1, "{", "}") + 1
             out.append(" ARG ")
             continue
         if quote == "'":
@@ -146,15 +150,7 @@ def code_only(line, quote=None):
         if quote == '"':
             if line.startswith("$(", i):
                 # copy the command substitution, balanced, as code
-                depth, j = 0, i + 1
-                while j < n:
-                    if line[j] == "(":
-                        depth += 1
-                    elif line[j] == ")":
-                        depth -= 1
-                        if depth == 0:
-                            break
-                    j += 1
+                j = closing(line, i + 1, "(", ")")
                 out.append(" ; " + line[i + 2:j] + " ; ")
                 i = j + 1
                 continue
