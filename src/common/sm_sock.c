@@ -55,7 +55,7 @@ void sm_sock_opts_default(struct sm_sock_opts *opts)
 	opts->curve = false;
 }
 
-int sm_sock_load_server_key(const char *path, char key[41])
+int sm_sock_load_server_key(const char *path, char key[SM_CURVE_KEY_Z85 + 1])
 {
 	struct sm_cert cert = {0};
 	char err[4400];

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <zmq.h>
 
+#include "sm_cert.h"   /* SM_CURVE_KEY_Z85 */
 #include "sm_config.h" /* sm_sock_config_keys[] needs the complete struct sm_config_key */
 
 struct sm_config;
@@ -31,9 +32,9 @@ struct sm_sock_opts {
 	/* CurveZMQ (docs/SECURITY.md). The daemons never read these;
 	 * sm_sock_new and sm_sock_bind/connect apply them. */
 	bool curve;		     /* encrypt and authenticate every socket */
-	char curve_public[41];	     /* own long-term public key, Z85 */
-	char curve_secret[41];	     /* own secret key, Z85 */
-	char curve_server[41];	     /* server key for connecting sockets, Z85; "" none */
+	char curve_public[SM_CURVE_KEY_Z85 + 1];	     /* own long-term public key, Z85 */
+	char curve_secret[SM_CURVE_KEY_Z85 + 1];	     /* own secret key, Z85 */
+	char curve_server[SM_CURVE_KEY_Z85 + 1];	     /* server key for connecting sockets, Z85; "" none */
 	bool curve_unusable;	     /* curve asked for but keys not loaded: refuse sockets */
 };
 
@@ -82,7 +83,7 @@ int sm_sock_connect_key(void *sock, const char *endpoint, const char *server_key
 int sm_endpoint_split(const char *spec, char *ep, size_t eplen, const char **keyfile);
 /* Reads a public key file (sm_cert) into key (Z85). 0, or -1 logged with
  * the file named. */
-int sm_sock_load_server_key(const char *path, char key[41]);
+int sm_sock_load_server_key(const char *path, char key[SM_CURVE_KEY_Z85 + 1]);
 /* Subscribes a SUB socket to a topic prefix ("" = everything). */
 int sm_sock_subscribe(void *sock, const char *prefix);
 /* Closes *sock (linger applied at creation) and sets it to NULL. NULL-safe. */

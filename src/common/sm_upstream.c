@@ -32,7 +32,7 @@
 struct target {
 	char fanin[SM_ENDPOINT_MAX + 1];     /* its fan-in: where our frames go */
 	char heartbeat[SM_ENDPOINT_MAX + 1]; /* its fan-out, "" when not watched */
-	char server_key[41];		     /* its CURVE public key (Z85), "" for the default */
+	char server_key[SM_CURVE_KEY_Z85 + 1]; /* its CURVE public key (Z85), "" for the default */
 	void *sub;			     /* SUB on heartbeat, subscribed "hb/"; NULL if none */
 	int64_t last_hb_ns;		     /* monotonic time of the last valid heartbeat */
 	struct sm_complaint bad_hb;	     /* rate-limits complaints about invalid heartbeats */
@@ -50,7 +50,7 @@ struct sm_upstream {
 	size_t current;	     /* index of the target in use */
 	int64_t failover_ns; /* silence after which a target counts as dead */
 	uint64_t switches;   /* target changes since creation */
-	char default_key[41]; /* CURVE server key for targets without their own, "" none */
+	char default_key[SM_CURVE_KEY_Z85 + 1]; /* CURVE server key for targets without their own, "" none */
 	/* ZeroMQ discards what an XPUB sends before its peer's subscription
 	 * arrives (just after start, a switch, a collector restart). So the
 	 * subscriptions are counted, and while there is none, messages are
