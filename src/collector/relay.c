@@ -314,8 +314,8 @@ void relay_stats(struct relay *r, struct sm_collector_stats *st, int64_t now_ns)
 	st->frames_out = r->frames_out;
 	st->bytes_out = r->bytes_out;
 	st->frames_up = r->frames_up;
-	r->dropped[SM_DROP_REFUSED] = sm_zap_refused(r->zap);
 	memcpy(st->dropped, r->dropped, sizeof(st->dropped));
+	st->dropped[SM_DROP_REFUSED] = sm_zap_refused(r->zap); /* the ZAP handler counts them */
 	st->lost = r->lost;
 	st->publishers = (uint32_t)loss_table_senders(r->loss);
 	snprintf(st->upstream, sizeof(st->upstream), "%s", r->up ? sm_upstream_current(r->up) : "");
