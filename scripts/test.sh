@@ -5,14 +5,15 @@
 #   2. builds with -Werror (build/),
 #   3. starts libvirtd + virtlogd (scripts/libvirtd.sh) for the libvirt tests,
 #   4. runs the whole ctest suite: unit, integration, real-QEMU, end-to-end,
-#   5. runs the decoder fuzz target for a short while (clang/libFuzzer),
+#   5. runs each fuzz target for a short while (clang/libFuzzer): the wire
+#      decoder and the collector's receive path,
 #   6. rebuilds with ASan+UBSan (build-asan/) and runs the suite again there,
 #   7. stops the services it started,
 #   8. proves the README's two commands on a brand-new Debian 12 root
 #      (scripts/clean-root-check.sh: mmdebstrap, then run-suite.sh --for 30
 #      and test.sh --no-fuzz --no-asan inside it, in a private network).
 # Options: --no-fuzz, --no-asan, --no-clean-root (quicker local runs);
-# FUZZ_SECONDS (default 60). Inside a container the clean-root stage is
+# FUZZ_SECONDS per target (default 60). Inside a container the clean-root stage is
 # skipped (it is what runs this script in one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,27 +54,35 @@ status=0
 step "tests"
 ctest --test-dir build --output-on-failure --timeout 600 || status=1
 
-if ((fuzz)); then
-  step "fuzz the wire decoder (${FUZZ_SECONDS:-60} s)"
-  CC=clang cmake -S . -B build-fuzz -DSTACKMON_FUZZ=ON -DBUILD_TESTING=OFF \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_wire_decode
+# Runs one libFuzzer target for FUZZ_SECONDS (default 60) from the shared
+# seed corpus. A crash leaves its input in fuzz/regressions/ (check it in:
+# it is then replayed by every test build).
+fuzz_target() {
+  local target=$1 work
+  step "fuzz $target (${FUZZ_SECONDS:-60} s)"
   work=$(mktemp -d)
   cp fuzz/corpus/* "$work/"
-  mkdir -p fuzz/regressions # git keeps no empty folder; libFuzzer needs it to exist
-  # A crash leaves its input in fuzz/regressions/ (check it in: it is then
-  # replayed by every test build).
-  if ! build-fuzz/fuzz/fuzz_wire_decode -max_total_time="${FUZZ_SECONDS:-60}" \
+  if ! "build-fuzz/fuzz/$target" -max_total_time="${FUZZ_SECONDS:-60}" \
        -max_len=65536 -print_final_stats=1 -artifact_prefix="$top/fuzz/regressions/" \
-       "$work" 2>build-fuzz/fuzz.log; then
-    tail -40 build-fuzz/fuzz.log
-    echo "fuzz: the fuzz run failed (a crash leaves its input in fuzz/regressions/)" >&2
+       "$work" 2>"build-fuzz/$target.log"; then
+    tail -40 "build-fuzz/$target.log"
+    echo "fuzz: $target failed (a crash leaves its input in fuzz/regressions/)" >&2
     status=1
   else
-    grep -E 'stat::number_of_executed_units|Done' build-fuzz/fuzz.log || true
-    echo "fuzz: no crash"
+    grep -E 'stat::number_of_executed_units|Done' "build-fuzz/$target.log" || true
+    echo "fuzz: $target: no crash"
   fi
   rm -rf "$work"
+}
+
+if ((fuzz)); then
+  CC=clang cmake -S . -B build-fuzz -DSTACKMON_FUZZ=ON -DBUILD_TESTING=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  mkdir -p fuzz/regressions # git keeps no empty folder; libFuzzer needs it to exist
+  for target in fuzz_wire_decode fuzz_collector_relay; do
+    cmake --build build-fuzz -j"$jobs" --target "$target"
+    fuzz_target "$target"
+  done
 fi
 
 if ((asan)); then
