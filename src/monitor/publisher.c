@@ -415,8 +415,13 @@ static int open_connection(struct publisher *p)
 	virConnectPtr c;
 	const char *driver;
 
+	/* Read-only: statistics, metadata, XML (without secrets) and lifecycle
+	 * events are all a read-only connection may have, and that is all the
+	 * monitor asks for. On a compute node that means libvirt's world-usable
+	 * libvirt-sock-ro, so the monitor's user needs no group or polkit rule
+	 * that would also let it start, stop or redefine domains. */
 	lv_begin(p);
-	c = virConnectOpen(p->uri);
+	c = virConnectOpenReadOnly(p->uri);
 	lv_end(p);
 	if (!c) {
 		sm_complain(&p->lv_complaint, SM_LOG_ERR, "cannot connect to libvirt %s: %s",

@@ -21,7 +21,9 @@ import monlib  # noqa: E402
 from monlib import check, log  # noqa: E402
 
 URI = "test+unix:///default"
-LIBVIRT_SOCK = "/run/libvirt/libvirt-sock"
+# The read-only socket: the monitor opens libvirt read-only, as it does
+# through libvirt-sock-ro when no socket is named.
+LIBVIRT_SOCK = "/run/libvirt/libvirt-sock-ro"
 INTERVAL = 0.5
 
 
