@@ -1,8 +1,10 @@
 /*
  * datadir — see datadir.h. Holds an O_DIRECTORY descriptor of the data
- * directory and does everything relative to it (mkdirat, renameat2,
- * unlinkat): a relative path can then only name something inside, and a
- * rename into quarantine/ is atomic and never replaces a file.
+ * directory and does everything relative to it, resolved by beneath.h (no
+ * symbolic link followed, no way out): a rename or unlink opens the parent
+ * that way and acts on the last component only (renameat2, unlinkat), so a
+ * link planted anywhere inside can neither redirect nor receive anything.
+ * A rename into quarantine/ is atomic and never replaces a file.
  */
 #define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
 #include "datadir.h"
@@ -20,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "layout.h"
 #include "sm_log.h"
 
@@ -114,7 +117,8 @@ struct datadir *datadir_open(const char *path, char *err, size_t errlen)
 			 strerror(-rc));
 		goto fail;
 	}
-	self->lock_fd = openat(self->dirfd, LAYOUT_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	self->lock_fd = openat(self->dirfd, LAYOUT_LOCK_FILE,
+			       O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (self->lock_fd < 0) {
 		snprintf(err, errlen, "data directory %s: cannot create %s: %s", self->path,
 			 LAYOUT_LOCK_FILE, strerror(errno));
@@ -170,25 +174,16 @@ int datadir_abs(const struct datadir *self, const char *relpath, char *buf, size
 	return (n < 0 || (size_t)n >= len) ? -1 : n;
 }
 
+int datadir_fd(const struct datadir *self)
+{
+	return self->dirfd;
+}
+
 int datadir_mkdirs(const struct datadir *self, const char *reldir)
 {
-	char buf[LAYOUT_PATH_MAX];
-	size_t n = strlen(reldir);
-
-	if (n == 0 || n >= sizeof(buf))
+	if (strlen(reldir) >= LAYOUT_PATH_MAX)
 		return -ENAMETOOLONG;
-	memcpy(buf, reldir, n + 1);
-	for (char *p = buf; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdirat(self->dirfd, buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdirat(self->dirfd, buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return beneath_mkdirs(self->dirfd, reldir, 0755);
 }
 
 int datadir_quarantine(const struct datadir *self, const char *relpath, const char *reason,
@@ -196,20 +191,32 @@ int datadir_quarantine(const struct datadir *self, const char *relpath, const ch
 {
 	char dest[LAYOUT_PATH_MAX + 16];
 	int n = layout_quarantine_path(relpath, time(NULL), dest, LAYOUT_PATH_MAX);
-	int rc = -EEXIST;
+	const char *name, *dest_name;
+	int from = -1, to = -1, rc = -EEXIST;
 
 	if (n < 0)
 		return -ENAMETOOLONG;
+	from = beneath_open_parent(self->dirfd, relpath, &name);
+	to = beneath_open_parent(self->dirfd, dest, &dest_name);
+	if (from < 0 || to < 0) {
+		rc = from < 0 ? from : to;
+		goto out;
+	}
 	for (int i = 0; i < 1000 && rc == -EEXIST; i++) {
 		if (i > 0)
 			snprintf(dest + n, sizeof(dest) - (size_t)n, "-%d", i);
-		rc = renameat2(self->dirfd, relpath, self->dirfd, dest, RENAME_NOREPLACE) < 0
-			 ? -errno
-			 : 0;
+		rc = renameat2(from, name, to, dest_name, RENAME_NOREPLACE) < 0 ? -errno : 0;
 	}
+out:
+	if (from >= 0)
+		close(from);
+	if (to >= 0)
+		close(to);
 	if (rc < 0) {
-		sm_log_err("data %s/%s is unusable (%s) and could not be moved aside: %s",
-			   self->path, relpath, reason, strerror(-rc));
+		/* A refused link is the caller's to report, once. */
+		if (!beneath_refused(rc))
+			sm_log_err("data %s/%s is unusable (%s) and could not be moved aside: %s",
+				   self->path, relpath, reason, strerror(-rc));
 		return rc;
 	}
 	sm_log_warnx("data %s/%s is unusable (%s): moved aside to %s; a new file replaces it",
@@ -219,17 +226,34 @@ int datadir_quarantine(const struct datadir *self, const char *relpath, const ch
 	return 0;
 }
 
-int datadir_remove_dir(const struct datadir *self, const char *reldir)
+/* Removes the empty directory relpath (its parent opened beneath). */
+static int rmdir_beneath(const struct datadir *self, const char *relpath)
 {
-	int fd = openat(self->dirfd, reldir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	const char *name;
+	int parent = beneath_open_parent(self->dirfd, relpath, &name);
+	int rc = 0;
+
+	if (parent < 0)
+		return parent;
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0)
+		rc = -errno;
+	close(parent);
+	return rc;
+}
+
+int datadir_remove_dir(const struct datadir *self, const char *reldir, struct datadir_usage *freed)
+{
+	int fd = beneath_open(self->dirfd, reldir, O_RDONLY | O_DIRECTORY, 0);
 	char parent[LAYOUT_PATH_MAX];
 	struct dirent *e;
 	char *slash;
 	DIR *dir;
-	int first = 0;
+	int first = 0, rc;
 
+	if (freed)
+		*freed = (struct datadir_usage){0};
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	dir = fdopendir(fd);
 	if (!dir) {
 		first = -errno;
@@ -237,30 +261,41 @@ int datadir_remove_dir(const struct datadir *self, const char *reldir)
 		return first;
 	}
 	while ((e = readdir(dir)) != NULL) {
+		struct stat st;
+		bool sized;
+
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (unlinkat(fd, e->d_name, 0) < 0 && errno != ENOENT && first == 0)
-			first = -errno;
+		sized = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+		/* unlinkat never follows: a link in here goes, not its target. */
+		if (unlinkat(fd, e->d_name, 0) < 0) {
+			if (errno != ENOENT && first == 0)
+				first = -errno;
+		} else if (sized && freed) {
+			freed->files++;
+			freed->bytes += (uint64_t)st.st_size;
+		}
 	}
 	closedir(dir);
 	if (first < 0)
 		return first;
-	if (unlinkat(self->dirfd, reldir, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return -errno;
+	rc = rmdir_beneath(self, reldir);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
 	/* The two-hex level holds other domains too: only an empty one goes. */
 	snprintf(parent, sizeof(parent), "%s", reldir);
 	slash = strrchr(parent, '/');
 	if (slash) {
 		*slash = '\0';
 		if (strchr(parent, '/'))
-			unlinkat(self->dirfd, parent, AT_REMOVEDIR);
+			rmdir_beneath(self, parent);
 	}
 	return 0;
 }
 
 int datadir_sweep_tmp(const struct datadir *self, const char *reldir)
 {
-	int fd = openat(self->dirfd, reldir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = beneath_open(self->dirfd, reldir, O_RDONLY | O_DIRECTORY, 0);
 	struct dirent *e;
 	DIR *dir;
 	int n = 0;
@@ -282,6 +317,52 @@ int datadir_sweep_tmp(const struct datadir *self, const char *reldir)
 		sm_log_notice("data %s/%s: removed %d unfinished file(s) left by a crash",
 			      self->path, reldir, n);
 	return n;
+}
+
+/* Adds the Whisper files of directory fd to *u; with depth > 0 descends
+ * that many more levels. Never follows a link (O_NOFOLLOW, lstat). */
+static void usage_scan(int fd, int depth, struct datadir_usage *u)
+{
+	DIR *dir = fdopendir(fd);
+	struct dirent *e;
+
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(dir)) != NULL) {
+		size_t len = strlen(e->d_name);
+		struct stat st;
+
+		if (e->d_name[0] == '.' || fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (depth > 0 && S_ISDIR(st.st_mode)) {
+			int sub = openat(fd, e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				usage_scan(sub, depth - 1, u);
+		} else if (S_ISREG(st.st_mode) && len > strlen(LAYOUT_FILE_SUFFIX) &&
+			   strcmp(e->d_name + len - strlen(LAYOUT_FILE_SUFFIX),
+				  LAYOUT_FILE_SUFFIX) == 0) {
+			u->files++;
+			u->bytes += (uint64_t)st.st_size;
+		}
+	}
+	closedir(dir);
+}
+
+void datadir_usage(const struct datadir *self, struct datadir_usage *out)
+{
+	int fd;
+
+	*out = (struct datadir_usage){0};
+	fd = beneath_open(self->dirfd, LAYOUT_DOMAINS_DIR, O_RDONLY | O_DIRECTORY, 0);
+	if (fd >= 0)
+		usage_scan(fd, 2, out); /* domains/<2 hex>/<uuid>/<metric>.wsp */
+	fd = beneath_open(self->dirfd, LAYOUT_HOSTS_DIR, O_RDONLY | O_DIRECTORY, 0);
+	if (fd >= 0)
+		usage_scan(fd, 1, out); /* hosts/<host>/<metric>.wsp */
 }
 
 bool datadir_is_space_error(int code)

@@ -255,7 +255,7 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	    " points %llu written, %llu unknown, %llu dropped (space %llu, old %llu,"
 	    " error %llu, ignored %llu); files %llu open (%llu closed for room),"
 	    " %llu created, %llu quarantined; domains %llu, %llu stopped, %llu purged;"
-	    " index failures %llu",
+	    " index failures %llu; links refused %llu",
 	    seconds, (unsigned long long)(c.frames_stats - last->frames_stats),
 	    (unsigned long long)(c.frames_event - last->frames_event),
 	    (unsigned long long)(d->bad - *last_bad), (unsigned long long)(c.lost - last->lost),
@@ -274,7 +274,8 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	    (unsigned long long)c.domains,
 	    (unsigned long long)(c.domains_stopped - last->domains_stopped),
 	    (unsigned long long)(c.domains_purged - last->domains_purged),
-	    (unsigned long long)(c.index_failures - last->index_failures));
+	    (unsigned long long)(c.index_failures - last->index_failures),
+	    (unsigned long long)(c.symlinks_refused - last->symlinks_refused));
 	*last = c;
 	*last_bad = d->bad;
 }

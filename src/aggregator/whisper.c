@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "pyset.h"
 #include "sm_log.h"
 #include "whisper_impl.h"
@@ -1216,7 +1217,9 @@ static int check_header(const char *path, const uint8_t *meta, const uint8_t *ta
 	return 0;
 }
 
-struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_err *err)
+/* whisper_open and whisper_openat: `fd` is the file opened by the caller
+ * (or -errno), `path` the name for messages and whisper_path. Takes fd. */
+static struct whisper *open_fd(int fd, const char *path, unsigned flags, struct whisper_err *err)
 {
 	struct whisper *self = NULL;
 	uint8_t head[512];
@@ -1234,20 +1237,22 @@ struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_er
 	self = calloc(1, sizeof(*self));
 	if (self == NULL) {
 		whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
+		if (fd >= 0)
+			close(fd);
 		goto fail;
 	}
-	self->fd = -1;
 	self->rdonly = (flags & WHISPER_OPEN_RDONLY) != 0;
 	self->nocache = (flags & WHISPER_OPEN_NOCACHE) != 0;
 	self->defer = (flags & WHISPER_OPEN_DEFER) != 0;
+	self->fd = fd;
+	fd = -1;
 	self->path = strdup(path);
 	if (self->path == NULL) {
 		whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
-	self->fd = open(path, (self->rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
 	if (self->fd < 0) {
-		rc = -errno;
+		rc = self->fd;
 		whisper_err_set(err, rc, "%s: open: %s", path, strerror(-rc));
 		goto fail;
 	}
@@ -1345,6 +1350,23 @@ fail:
 	return NULL;
 }
 
+struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_err *err)
+{
+	int fd = open(path, ((flags & WHISPER_OPEN_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+				O_NOCTTY);
+
+	return open_fd(fd < 0 ? -errno : fd, path, flags, err);
+}
+
+struct whisper *whisper_openat(int dirfd, const char *relpath, unsigned flags,
+			       struct whisper_err *err)
+{
+	int fd = beneath_open(dirfd, relpath,
+			      ((flags & WHISPER_OPEN_RDONLY) ? O_RDONLY : O_RDWR) | O_NOCTTY, 0);
+
+	return open_fd(fd, relpath, flags, err);
+}
+
 void whisper_close(struct whisper **self_p)
 {
 	struct whisper *self;
@@ -1408,62 +1430,37 @@ static int write_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* Makes a rename or link in `path`'s directory durable. */
-static int sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc = 0;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		return -ENOMEM;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		rc = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return rc;
-}
-
 /* Renames from -> to unless `to` exists (-EEXIST). renameat2(NOREPLACE) where
  * the filesystem has it; link + unlink otherwise, also atomic. */
-static int rename_noreplace(const char *from, const char *to)
+static int rename_noreplace_at(int fromfd, const char *from, int tofd, const char *to)
 {
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
 		return -errno;
-	if (link(from, to) < 0)
+	if (linkat(fromfd, from, tofd, to, 0) < 0)
 		return -errno;
-	unlink(from);
+	unlinkat(fromfd, from, 0);
 	return 0;
 }
 
-int whisper_create(const char *path, const struct whisper_retention *archives, size_t n,
-		   enum whisper_aggregation aggregation, double xff, unsigned flags,
-		   struct whisper_err *err)
+static int rename_noreplace(const char *from, const char *to)
+{
+	return rename_noreplace_at(AT_FDCWD, from, AT_FDCWD, to);
+}
+
+/* Validates the archives and builds the header create writes; *hsize and
+ * *size receive the header's and the whole file's size. 0 or WHISPER_ECONFIG. */
+static int build_header(const char *path, const struct whisper_retention *archives, size_t n,
+			enum whisper_aggregation aggregation, double xff, uint8_t *header,
+			size_t *hsize, uint64_t *size, struct whisper_err *err)
 {
 	struct whisper_retention sorted[WHISPER_MAX_ARCHIVES];
-	uint8_t header[WHISPER_METADATA_SIZE + WHISPER_MAX_ARCHIVES * WHISPER_ARCHIVE_INFO_SIZE];
-	size_t hsize = WHISPER_METADATA_SIZE + n * WHISPER_ARCHIVE_INFO_SIZE;
-	char *tmp = NULL;
-	uint64_t off, data;
-	struct stat st;
-	int fd = -1, rc;
+	uint64_t off;
 	float xf;
 	uint32_t xbits;
+	int rc;
 
-	if (err != NULL) {
-		err->code = 0;
-		err->msg[0] = '\0';
-	}
 	if (n > WHISPER_MAX_ARCHIVES)
 		return whisper_err_set(err, WHISPER_ECONFIG, "%s: %zu archives, at most %d", path,
 				       n, WHISPER_MAX_ARCHIVES);
@@ -1485,7 +1482,8 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
 		}
 		return rc;
 	}
-	off = hsize;
+	*hsize = WHISPER_METADATA_SIZE + n * WHISPER_ARCHIVE_INFO_SIZE;
+	off = *hsize;
 	for (size_t i = 0; i < n; i++) {
 		if (off > UINT32_MAX)
 			return whisper_err_set(err, WHISPER_ECONFIG,
@@ -1498,7 +1496,7 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
 			 sorted[i].points);
 		off += (uint64_t)sorted[i].points * WHISPER_POINT_SIZE;
 	}
-	data = off - hsize;
+	*size = off;
 	xf = (float)xff; /* python: struct.pack("!f"), round to nearest */
 	memcpy(&xbits, &xf, sizeof(xbits));
 	put_be32(header, (uint32_t)aggregation);
@@ -1506,23 +1504,59 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
 	put_be32(header + 4, sorted[n - 1].seconds_per_point * sorted[n - 1].points);
 	put_be32(header + 8, xbits);
 	put_be32(header + 12, (uint32_t)n);
+	return 0;
+}
 
-	if (lstat(path, &st) == 0)
-		return whisper_err_set(err, -EEXIST, "%s: file already exists", path);
-	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
-		tmp = NULL;
-		rc = whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
-		goto out;
+/* A temporary file "<name>.tmp-XXXXXX" in dirfd, made with O_EXCL (so it
+ * never opens an existing file or follows a link); its name into tmp. */
+static int make_tmp(int dirfd, const char *name, char *tmp, size_t len)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	struct timespec ts;
+	uint64_t x;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x = ((uint64_t)ts.tv_nsec << 16) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+	    (uint64_t)(uintptr_t)tmp;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		char suffix[7];
+		int fd;
+
+		for (int i = 0; i < 6; i++) {
+			x = x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+			suffix[i] = chars[(x >> 33) % (sizeof(chars) - 1)];
+		}
+		suffix[6] = '\0';
+		if (snprintf(tmp, len, "%s.tmp-%s", name, suffix) >= (int)len)
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
+	return -EEXIST;
+}
+
+/* Creates `name` in directory dirfd from a built header (whisper_create's
+ * contract); `path` names it in messages. */
+static int create_in(int dirfd, const char *name, const char *path, const uint8_t *header,
+		     size_t hsize, uint64_t off, unsigned flags, struct whisper_err *err)
+{
+	uint64_t data = off - hsize;
+	char tmp[512];
+	bool have_tmp = false;
+	struct stat st;
+	int fd = -1, rc;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return whisper_err_set(err, -EEXIST, "%s: file already exists", path);
+	fd = make_tmp(dirfd, name, tmp, sizeof(tmp));
 	if (fd < 0) {
-		rc = -errno;
-		free(tmp);
-		tmp = NULL; /* nothing to unlink */
+		rc = fd;
 		whisper_err_set(err, rc, "%s: creating a temporary file: %s", path, strerror(-rc));
 		goto out;
 	}
-	/* mkostemp makes 0600; graphite-web and the dashboard read as other users */
+	have_tmp = true;
+	/* the umask may have cut 0644; graphite-web and the dashboard read as other users */
 	if (fchmod(fd, 0644) < 0) {
 		rc = whisper_err_set(err, -errno, "%s: fchmod: %s", tmp, strerror(errno));
 		goto out;
@@ -1565,28 +1599,96 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
 		whisper_err_set(err, rc, "%s: close: %s", tmp, strerror(-rc));
 		goto out;
 	}
-	rc = rename_noreplace(tmp, path);
+	rc = rename_noreplace_at(dirfd, tmp, dirfd, name);
 	if (rc < 0) {
 		whisper_err_set(err, rc, "%s: %s", path,
 				rc == -EEXIST ? "file already exists" : strerror(-rc));
 		goto out;
 	}
-	free(tmp);
-	tmp = NULL;
-	if (!(flags & WHISPER_CREATE_NOSYNC)) {
-		rc = sync_dir(path);
-		if (rc < 0) /* the file is complete and in place; only durability is in doubt */
-			whisper_err_set(err, rc, "%s: fsync of its directory: %s", path,
-					strerror(-rc));
+	have_tmp = false;
+	/* Makes the rename durable. */
+	if (!(flags & WHISPER_CREATE_NOSYNC) && fsync(dirfd) < 0) {
+		rc = -errno; /* the file is complete and in place; only durability is in doubt */
+		whisper_err_set(err, rc, "%s: fsync of its directory: %s", path, strerror(-rc));
 	}
 out:
 	if (fd >= 0)
 		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
+	if (have_tmp)
+		unlinkat(dirfd, tmp, 0);
 	return rc;
+}
+
+int whisper_create(const char *path, const struct whisper_retention *archives, size_t n,
+		   enum whisper_aggregation aggregation, double xff, unsigned flags,
+		   struct whisper_err *err)
+{
+	uint8_t header[WHISPER_METADATA_SIZE + WHISPER_MAX_ARCHIVES * WHISPER_ARCHIVE_INFO_SIZE];
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	char *dir = NULL;
+	uint64_t off = 0;
+	size_t hsize = 0;
+	int dfd, rc;
+
+	if (err != NULL) {
+		err->code = 0;
+		err->msg[0] = '\0';
+	}
+	rc = build_header(path, archives, n, aggregation, xff, header, &hsize, &off, err);
+	if (rc < 0)
+		return rc;
+	if (!slash)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return whisper_err_set(err, -ENOMEM, "%s: out of memory", path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (dfd < 0)
+		return whisper_err_set(err, -errno, "%s: opening its directory: %s", path,
+				       strerror(errno));
+	rc = create_in(dfd, name, path, header, hsize, off, flags, err);
+	close(dfd);
+	return rc;
+}
+
+int whisper_createat(int dirfd, const char *relpath, const struct whisper_retention *archives,
+		     size_t n, enum whisper_aggregation aggregation, double xff, unsigned flags,
+		     struct whisper_err *err)
+{
+	uint8_t header[WHISPER_METADATA_SIZE + WHISPER_MAX_ARCHIVES * WHISPER_ARCHIVE_INFO_SIZE];
+	const char *name;
+	uint64_t off = 0;
+	size_t hsize = 0;
+	int dfd, rc;
+
+	if (err != NULL) {
+		err->code = 0;
+		err->msg[0] = '\0';
+	}
+	rc = build_header(relpath, archives, n, aggregation, xff, header, &hsize, &off, err);
+	if (rc < 0)
+		return rc;
+	dfd = beneath_open_parent(dirfd, relpath, &name);
+	if (dfd < 0)
+		return whisper_err_set(err, dfd, "%s: opening its directory: %s", relpath,
+				       strerror(-dfd));
+	rc = create_in(dfd, name, relpath, header, hsize, off, flags, err);
+	close(dfd);
+	return rc;
+}
+
+uint64_t whisper_file_size(const struct whisper_retention *archives, size_t n)
+{
+	uint64_t size = WHISPER_METADATA_SIZE + (uint64_t)n * WHISPER_ARCHIVE_INFO_SIZE;
+
+	for (size_t i = 0; i < n; i++)
+		size += (uint64_t)archives[i].points * WHISPER_POINT_SIZE;
+	return size;
 }
 
 /* ---- quarantine ---- */

@@ -173,6 +173,20 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
 		   struct whisper_err *err);
 
 /*
+ * whisper_create for `relpath` below the directory `dirfd`, resolved
+ * without following any symbolic link and without leaving the directory
+ * (beneath.h): a link on the way is refused with -ELOOP, a path leaving it
+ * with -EXDEV; the temporary file is made with O_EXCL in the same parent.
+ * The error messages name relpath.
+ */
+int whisper_createat(int dirfd, const char *relpath, const struct whisper_retention *archives,
+		     size_t n, enum whisper_aggregation aggregation, double xff, unsigned flags,
+		     struct whisper_err *err);
+
+/* Bytes of a file whisper_create makes with these (validated) archives. */
+uint64_t whisper_file_size(const struct whisper_retention *archives, size_t n);
+
+/*
  * Opens and validates a Whisper file: aggregation type 1..8, xff in [0, 1],
  * an archive table that create() could have written (contiguous offsets
  * after the table, the validate rules, maxRetention = largest retention),
@@ -190,6 +204,12 @@ int whisper_create(const char *path, const struct whisper_retention *archives, s
  * at a time (handles in different threads are independent).
  */
 struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_err *err);
+
+/* whisper_open of `relpath` below `dirfd`, never following a link (the
+ * file itself included: -ELOOP) nor leaving the directory (-EXDEV).
+ * whisper_path then returns relpath. */
+struct whisper *whisper_openat(int dirfd, const char *relpath, unsigned flags,
+			       struct whisper_err *err);
 
 /*
  * WHISPER_OPEN_DEFER: python-whisper rewrites the coarse point of the

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "beneath.h"
 #include "fcache.h"
 #include "layout.h"
 #include "metric_map.h"
@@ -70,6 +71,7 @@ struct entity {
 	const struct metric_def *defs; /* its own metrics (domain or host set) */
 	size_t ndefs;
 	bool dir_ready;	   /* exists, and leftovers of crashed creates are swept */
+	bool refused;	   /* a symbolic link was met on its path: no more writes */
 	bool waiting;	   /* some slot holds points waiting for a flush */
 	double phase;	   /* 0..flush_interval: spreads flushes over frames */
 	double next_flush; /* frame time from which its waiting points are written */
@@ -336,6 +338,22 @@ static void space_ok(struct writer *self, enum space_fail kind)
 			     datadir_path(self->cfg.dir));
 }
 
+/* A symbolic link met on the way to an entity's file: whatever it points to
+ * is never written, the entity gets no more writes in this run, and the
+ * path is logged once (per entity: so one planted link is one line). */
+static void refuse_link(struct writer *self, struct entity *e, const char *relpath, int code)
+{
+	if (e->refused)
+		return;
+	e->refused = true;
+	self->c.symlinks_refused++;
+	sm_log_err("data %s: %s: %s on the way (%s): refused, nothing outside the data directory"
+		   " is touched; %s %s gets no more writes until restart",
+		   datadir_path(self->cfg.dir), relpath,
+		   code == -EXDEV ? "a path leaving the directory" : "a symbolic link",
+		   whisper_strerror(code), e->uuid ? "domain" : "host", e->uuid ? e->uuid : e->host);
+}
+
 /* ---- opening a metric's file (slow path) ------------------------------- */
 
 /* A slot's metric name and consolidation method, from its place. */
@@ -370,6 +388,8 @@ static int entity_dir_ready(struct writer *self, struct entity *e)
 	if (e->dir_ready)
 		return 0;
 	rc = datadir_mkdirs(self->cfg.dir, e->dir);
+	if (beneath_refused(rc))
+		refuse_link(self, e, e->dir, rc);
 	if (rc < 0)
 		return rc;
 	datadir_sweep_tmp(self->cfg.dir, e->dir);
@@ -379,7 +399,7 @@ static int entity_dir_ready(struct writer *self, struct entity *e)
 
 /* Creates the file (never replacing one) and opens it. */
 static struct whisper *create_open(struct writer *self, struct entity *e, const char *relpath,
-				   const char *abspath, enum whisper_aggregation agg, int *code)
+				   enum whisper_aggregation agg, int *code)
 {
 	unsigned flags = WHISPER_CREATE_NOSYNC;
 	struct whisper_err err = {0};
@@ -397,11 +417,13 @@ static struct whisper *create_open(struct writer *self, struct entity *e, const 
 	}
 	rc = entity_dir_ready(self, e);
 	if (rc == 0)
-		rc = whisper_create(abspath, self->cfg.archives, self->cfg.narchives, agg,
-				    self->cfg.xff, flags, &err);
+		rc = whisper_createat(datadir_fd(self->cfg.dir), relpath, self->cfg.archives,
+				      self->cfg.narchives, agg, self->cfg.xff, flags, &err);
 	if (rc < 0 && rc != -EEXIST) {
 		*code = rc;
-		if (datadir_is_space_error(rc)) {
+		if (beneath_refused(rc)) {
+			refuse_link(self, e, relpath, rc);
+		} else if (datadir_is_space_error(rc)) {
 			self->no_create = true;
 			space_failed(self, SPACE_CREATE, "create", relpath, rc);
 		} else {
@@ -415,11 +437,14 @@ static struct whisper *create_open(struct writer *self, struct entity *e, const 
 		self->c.files_created++;
 		space_ok(self, SPACE_CREATE);
 	}
-	w = whisper_open(abspath, WHISPER_OPEN_DEFER, &err);
+	w = whisper_openat(datadir_fd(self->cfg.dir), relpath, WHISPER_OPEN_DEFER, &err);
 	if (!w) {
 		*code = err.code;
-		sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot open %s: %s",
-			    datadir_path(self->cfg.dir), relpath, err.msg);
+		if (beneath_refused(err.code))
+			refuse_link(self, e, relpath, err.code);
+		else
+			sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot open %s: %s",
+				    datadir_path(self->cfg.dir), relpath, err.msg);
 	}
 	return w;
 }
@@ -434,7 +459,7 @@ static struct whisper *create_open(struct writer *self, struct entity *e, const 
 static struct whisper *slot_open(struct writer *self, struct entity *e, struct slot *s, double time,
 				 int *code)
 {
-	char relpath[LAYOUT_PATH_MAX], abspath[LAYOUT_PATH_MAX + 4096];
+	char relpath[LAYOUT_PATH_MAX];
 	char metric[LAYOUT_METRIC_MAX + 1];
 	struct whisper_err err = {0};
 	enum whisper_aggregation agg;
@@ -444,26 +469,35 @@ static struct whisper *slot_open(struct writer *self, struct entity *e, struct s
 		fcache_touch(self->cache, &s->node);
 		return s->node.w;
 	}
+	if (e->refused) {
+		*code = -ELOOP;
+		return NULL;
+	}
 	if (slot_metric(e, s, metric, sizeof(metric), &agg) < 0 ||
-	    layout_metric_path(e->dir, metric, relpath, sizeof(relpath)) < 0 ||
-	    datadir_abs(self->cfg.dir, relpath, abspath, sizeof(abspath)) < 0) {
+	    layout_metric_path(e->dir, metric, relpath, sizeof(relpath)) < 0) {
 		*code = -ENAMETOOLONG;
 		return NULL;
 	}
-	w = whisper_open(abspath, WHISPER_OPEN_DEFER, &err);
+	w = whisper_openat(datadir_fd(self->cfg.dir), relpath, WHISPER_OPEN_DEFER, &err);
 	if (!w && err.code == -ENOENT) {
-		w = create_open(self, e, relpath, abspath, agg, code);
+		w = create_open(self, e, relpath, agg, code);
 	} else if (!w && whisper_err_is_corrupt(err.code)) {
 		/* Never overwritten in place: an operator may want it back. */
-		if (datadir_quarantine(self->cfg.dir, relpath, err.msg, NULL, 0) == 0) {
+		int rc = datadir_quarantine(self->cfg.dir, relpath, err.msg, NULL, 0);
+
+		if (rc == 0) {
 			self->c.files_quarantined++;
-			w = create_open(self, e, relpath, abspath, agg, code);
+			w = create_open(self, e, relpath, agg, code);
 		} else {
 			*code = err.code;
+			if (beneath_refused(rc))
+				refuse_link(self, e, LAYOUT_QUARANTINE_DIR, rc);
 		}
 	} else if (!w) {
 		*code = err.code;
-		if (datadir_is_space_error(err.code))
+		if (beneath_refused(err.code))
+			refuse_link(self, e, relpath, err.code);
+		else if (datadir_is_space_error(err.code))
 			space_failed(self, SPACE_WRITE, "open", relpath, err.code);
 		else
 			sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot open %s: %s",
@@ -861,7 +895,19 @@ static int purge_one(void *arg, const char *uuid, double stopped_at)
 	if (sm_uuid_parse(uuid, bin) < 0 || layout_domain_dir(bin, dir, sizeof(dir)) < 0)
 		return 0;
 	dom_forget(self, bin);
-	rc = datadir_remove_dir(self->cfg.dir, dir);
+	rc = datadir_remove_dir(self->cfg.dir, dir, NULL);
+	if (beneath_refused(rc)) {
+		/* Not ours to delete, and retrying would change nothing: the
+		 * rows go, whatever the link points to stays. */
+		self->c.symlinks_refused++;
+		sm_log_err("data %s: %s of stopped domain %s: %s on the way (%s): nothing deleted"
+			   " there; its index rows are forgotten",
+			   datadir_path(self->cfg.dir), dir, uuid,
+			   rc == -EXDEV ? "a path leaving the directory" : "a symbolic link",
+			   strerror(-rc));
+		index_forget_domain(self->cfg.index, uuid);
+		return 0;
+	}
 	if (rc < 0) {
 		/* Kept in the index: retried at the next housekeeping. */
 		sm_complain(&self->purge_complaint, SM_LOG_ERR,

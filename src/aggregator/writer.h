@@ -60,6 +60,7 @@ struct writer_counters {
 	uint64_t domains_stopped;
 	uint64_t domains_purged;
 	uint64_t index_failures; /* frames whose index transaction failed */
+	uint64_t symlinks_refused; /* paths refused for a symbolic link (beneath.h) */
 };
 
 /* Returns NULL (logged) on allocation failure. */

@@ -5,6 +5,9 @@
  * fixed rate, with proper epoch and sequence numbers; on request it stops
  * reporting one domain and sends its "stopped" event, names a disk with a
  * hostile name, leaves a metric unknown, or first sends malformed messages.
+ * As an attacker it forges: another tenant (--project), a time ahead of
+ * the clock (--time-offset), a new set of domains in every frame (--fresh),
+ * uuids under another first byte (--uuid-prefix).
  * Binds its PUB (the aggregator subscribes to it as to a collector's
  * fan-out) or connects it (to a collector's fan-in).
  */
@@ -36,6 +39,10 @@ struct opts {
 	unsigned long long epoch;
 	bool unknown_steal; /* steal_pct nil: a gap in its file */
 	bool vanish;	    /* the stopped domain goes without an event (its host died) */
+	unsigned prefix;    /* first byte of every uuid */
+	const char *project; /* every domain's project id and name, NULL: proj<i % 2> */
+	double time_offset;  /* seconds added to every header's time */
+	bool fresh;	     /* each stats frame reports `domains` domains never seen */
 };
 
 static void usage(void)
@@ -44,14 +51,17 @@ static void usage(void)
 	    stderr,
 	    "usage: agg_testpub (--bind EP | --connect EP) [--host NAME] [--domains N]\n"
 	    "       [--first K] [--rate HZ] [--count N] [--stop-domain I --stop-after N]\n"
-	    "       [--vanish] [--disk-name NAME] [--garbage N] [--unknown-steal] [--epoch E]\n");
+	    "       [--vanish] [--disk-name NAME] [--garbage N] [--unknown-steal] [--epoch E]\n"
+	    "       [--uuid-prefix HEX] [--project ID] [--time-offset S] [--fresh]\n");
 	exit(2);
 }
+
+static unsigned uuid_prefix = 0xa9;
 
 static void uuid_of(unsigned i, uint8_t uuid[16])
 {
 	memset(uuid, 0, 16);
-	uuid[0] = 0xa9;
+	uuid[0] = (uint8_t)uuid_prefix;
 	uuid[1] = 0xe7;
 	uuid[6] = 0x40;
 	uuid[8] = 0x80;
@@ -64,7 +74,7 @@ static void header(struct sm_header *h, enum sm_msg_kind kind, const struct opts
 	h->version = SM_WIRE_VERSION;
 	h->kind = kind;
 	snprintf(h->host, sizeof(h->host), "%s", o->host);
-	h->time = sm_clock_wall();
+	h->time = sm_clock_wall() + o->time_offset;
 	h->seq = seq;
 	h->epoch = o->epoch;
 }
@@ -102,8 +112,13 @@ static void fill_stats(struct sm_message *m, const struct opts *o, uint64_t seq,
 		d->flags = SM_DOM_NOVA;
 		d->has_identity = true;
 		snprintf(id->display_name, sizeof(id->display_name), "vm-%u", i);
-		snprintf(id->project_id, sizeof(id->project_id), "proj%u", i % 2);
-		snprintf(id->project_name, sizeof(id->project_name), "tenant %u", i % 2);
+		if (o->project) {
+			snprintf(id->project_id, sizeof(id->project_id), "%s", o->project);
+			snprintf(id->project_name, sizeof(id->project_name), "%s", o->project);
+		} else {
+			snprintf(id->project_id, sizeof(id->project_id), "proj%u", i % 2);
+			snprintf(id->project_name, sizeof(id->project_name), "tenant %u", i % 2);
+		}
 		snprintf(id->user_id, sizeof(id->user_id), "user%u", i % 3);
 		snprintf(id->user_name, sizeof(id->user_name), "user %u", i % 3);
 		snprintf(id->flavor, sizeof(id->flavor), "m1.small");
@@ -207,8 +222,12 @@ int main(int argc, char **argv)
 						 {"unknown-steal", no_argument, NULL, 'u'},
 						 {"epoch", required_argument, NULL, 'E'},
 						 {"vanish", no_argument, NULL, 'V'},
+						 {"uuid-prefix", required_argument, NULL, 'P'},
+						 {"project", required_argument, NULL, 'p'},
+						 {"time-offset", required_argument, NULL, 'T'},
+						 {"fresh", no_argument, NULL, 'F'},
 						 {NULL, 0, NULL, 0}};
-	struct opts o = {.domains = 2, .rate = 10, .stop_domain = -1};
+	struct opts o = {.domains = 2, .rate = 10, .stop_domain = -1, .prefix = 0xa9};
 	struct sm_domain_stats *doms;
 	struct sm_disk_stats *disks;
 	struct sm_nic_stats *nics;
@@ -265,12 +284,25 @@ int main(int argc, char **argv)
 		case 'V':
 			o.vanish = true;
 			break;
+		case 'P':
+			o.prefix = (unsigned)strtoul(optarg, NULL, 16) & 0xff;
+			break;
+		case 'p':
+			o.project = optarg;
+			break;
+		case 'T':
+			o.time_offset = atof(optarg);
+			break;
+		case 'F':
+			o.fresh = true;
+			break;
 		default:
 			usage();
 		}
 	}
 	if ((!o.bind == !o.connect) || o.rate <= 0 || o.domains > SM_WIRE_MAX_DOMAINS)
 		usage();
+	uuid_prefix = o.prefix;
 	sm_log_open("agg_testpub", SM_LOG_NOTICE, false);
 	sm_daemon_install_signals();
 	ctx = zmq_ctx_new();
@@ -300,6 +332,8 @@ int main(int argc, char **argv)
 		fill_stats(&m, &o, ++stats_seq, doms, disks, nics);
 		if (send_msg(pub, &m, &buf) < 0)
 			fprintf(stderr, "agg_testpub: send failed\n");
+		if (o.fresh)
+			o.first += o.domains;
 		if (o.stop_domain >= 0 && stats_seq == o.stop_after && !o.vanish) {
 			memset(&m, 0, sizeof(m));
 			header(&m.hdr, SM_KIND_EVENT, &o, ++event_seq);
