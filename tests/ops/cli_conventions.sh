@@ -6,8 +6,10 @@
 # The CGI is run by a web server; it must still answer --help and --version,
 # and refuse to run without a CGI environment.
 # The configuration files shipped in etc/stackmon are checked too: every key
-# is there with the default --help states, and with every commented example
-# setting ("#key = value") taken in, -n must accept them.
+# is there with the default --help states (or set, as the production
+# settings are: curve and its key files), and with every commented example
+# setting ("#key = value") taken in besides those, -n must accept them, with
+# the key files their /etc/stackmon/keys/ names made by stackmon-keygen.
 # Usage: cli_conventions.sh VERSION [--etc DIR] [--cgi PROGRAM] NAME=PROGRAM...
 set -uo pipefail
 version=$1; shift
@@ -18,6 +20,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# What the .deb's postinst makes in /etc/stackmon/keys, made here for the
+# shipped files' production settings: each daemon's pair, the allow list.
+keys=$tmp/keys keygen=
+for pair in "$@"; do [ "${pair%%=*}" = stackmon-keygen ] && keygen=${pair#*=}; done
+if [ -n "$etc" ] && [ -n "$keygen" ]; then
+  mkdir -p "$keys/allow"
+  for k in monitor collector aggregator; do
+    "$keygen" --dir "$keys" --name "$k" >/dev/null || fail "stackmon-keygen --name $k"
+  done
+  cp "$keys/monitor.key" "$keys/aggregator.key" "$keys/allow/"
+fi
 
 # run OUT ERR PROGRAM ARGS...: runs with a timeout, returns its status.
 run() {
@@ -60,18 +74,27 @@ for pair in "$@"; do
   shipped=$etc/${name#stackmon-}.conf
   if [ -n "$etc" ] && [ -f "$shipped" ]; then
     # Every setting --help lists is in the file, commented out, with the
-    # default --help states ("#key = default"; an example where there is none).
+    # default --help states ("#key = default"; an example where there is
+    # none), or set to its production value ("key = value").
     run "$o" "$e" "$prog" --help
     nkeys=0
     while read -r opt default; do
       key=${opt//-/_} nkeys=$((nkeys + 1))
-      line=$(grep -m1 "^#$key =" "$shipped") || { fail "$shipped: no '#$key =' line"; continue; }
+      if ! line=$(grep -m1 "^#$key =" "$shipped"); then
+        grep -q "^$key = " "$shipped" || fail "$shipped: no '#$key =' or '$key =' line"
+        continue
+      fi
       if [ "$default" != none ] && [ "$line" != "#$key = $default" ]; then
         fail "$shipped: '$line', but --help says the default is '$default'"
       fi
     done < <(sed -n 's/^ *--\([a-z-]*\)=[^ ]* .*(default: \(.*\))$/\1 \2/p' "$o")
     ((nkeys > 0)) || fail "$name --help: no settings with defaults found"
-    sed -E 's/^#([a-z_]+ = )/\1/' "$shipped" >"$tmp/examples.conf"
+    # The examples taken in, but not those of a key the file sets; the
+    # production key paths pointed at the keys made above.
+    awk -v keys="$keys/" '
+      FNR == NR { if (match($0, /^[a-z_]+ = /)) set[substr($0, 1, RLENGTH - 3)] = 1; next }
+      /^#[a-z_]+ = / { k = substr($0, 2); sub(/ = .*/, "", k); if (k in set) next; $0 = substr($0, 2) }
+      { gsub("/etc/stackmon/keys/", keys); print }' "$shipped" "$shipped" >"$tmp/examples.conf"
     n=$(grep -cE '^[a-z_]+ = ' "$tmp/examples.conf")
     run "$o" "$e" "$prog" -n -c "$tmp/examples.conf"; rc=$?
     { ((rc == 0)) && [[ $(cat "$o") == "configuration OK" ]]; } ||

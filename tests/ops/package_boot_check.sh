@@ -2,9 +2,13 @@
 # Runs inside the root tests/ops/package_chroot.sh boots with systemd as PID
 # 1, from a oneshot unit ordered after StackMon's units; the unit powers the
 # container off when this ends. Boot 1 installs the package as an operator
-# on a compute node would and enables the three units; boot 2 finds them
-# running and takes them through reload, restart, upgrade, stop, removal,
-# reinstall and purge. Writes "boot N: done" to
+# on a compute node would and enables the three units; it checks the two
+# users (neither in group libvirt), the key pairs the postinst made, and
+# that libvirt lets stackmon-monitor read and neither user manage. Boot 2
+# finds them running, with CurveZMQ on as the shipped configs say: frames
+# reach a subscriber with an allowed key and none a plaintext one; then it
+# takes them through reload, restart, upgrade, stop, removal, reinstall and
+# purge. Writes "boot N: done" to
 # /root/stackmon-boot-check.result when it got to the end, and "boot N:
 # passed" when every check held. The expected
 # `systemd-analyze security` exposure of each unit is in
@@ -14,7 +18,19 @@ export LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
 result=/root/stackmon-boot-check.result
 units=(stackmon-collector.service stackmon-aggregator.service stackmon-monitor.service)
 fails=0
+keys=/etc/stackmon/keys
+# The name the monitor reports, which its key is bound to.
+host=$(uname -n | tr -c 'A-Za-z0-9._\n-' '-')
 bad() { echo "FAIL (booted): $*"; fails=$((fails + 1)); }
+in_group() { id -nG "$1" 2>/dev/null | tr ' ' '\n' | grep -qx "$2"; }
+# as USER COMMAND...: COMMAND as USER, with that user's HOME.
+as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
+# The supplementary and primary groups of a running process, by name.
+proc_groups() {
+  local ids g
+  ids=$(sed -n 's/^Groups:\t*//p; s/^Gid:\t*\([0-9]*\).*/\1/p' "/proc/$1/status")
+  for g in $ids; do getent group "$g" | cut -d: -f1; done | sort -u | tr '\n' ' '
+}
 ok() { echo "ok: $*"; }
 # A group of checks: `mark`, the checks, then `ok_if_clean MESSAGE`.
 mark() { marked=$fails; }
@@ -48,8 +64,37 @@ if [ "$boot" = 1 ]; then
   # ---- install, as on a compute node: apt, Recommends already there ----
   apt-get install -y /root/stackmon.deb >/root/install.log 2>&1 ||
     { cat /root/install.log; bad "apt-get install ./stackmon.deb"; }
-  id -nG www-data | grep -qw stackmon || bad "www-data is not in group stackmon"
-  id -nG stackmon | grep -qw libvirt || bad "stackmon is not in group libvirt: $(id stackmon)"
+  in_group www-data stackmon || bad "www-data is not in group stackmon"
+  mark
+  for u in stackmon stackmon-monitor; do
+    getent passwd "$u" >/dev/null || bad "no user $u"
+    in_group "$u" libvirt && bad "$u is in group libvirt: $(id "$u")"
+  done
+  ok_if_clean "users: $(id stackmon); $(id stackmon-monitor)"
+  # ---- the keys of the shipped configs: each secret its user's alone ----
+  mark
+  for want in "collector.key_secret stackmon:stackmon 600" "aggregator.key_secret stackmon:stackmon 600" \
+              "monitor.key_secret stackmon-monitor:stackmon-monitor 600" "collector.key root:root 644" \
+              "allow/$host.key root:root 644" "allow/aggregator.key root:root 644"; do
+    read -r f owner mode <<<"$want"
+    got=$(stat -c '%U:%G %a' "$keys/$f" 2>&1)
+    [ "$got" = "$owner $mode" ] || bad "$keys/$f is $got, want $owner $mode"
+  done
+  grep -q "host = \"$host\"" "$keys/allow/$host.key" || bad "the monitor's key is not bound to $host"
+  for f in /etc/stackmon/{monitor,collector,aggregator}.conf; do
+    grep -qx "curve = yes" "$f" || bad "$f does not say curve = yes"
+  done
+  ok_if_clean "keys: $(cd "$keys" && find . -type f -printf '%P %u %m, ' | sort)"
+  # ---- libvirt: the monitor's user may read, neither user may manage ----
+  mark
+  wait_for 30 virsh -c qemu:///system uri || bad "libvirtd does not answer root"
+  out=$(as stackmon-monitor virsh -r -c qemu:///system list --all 2>&1) ||
+    bad "stackmon-monitor cannot open qemu:///system read-only: $out"
+  for u in stackmon stackmon-monitor; do
+    out=$(as "$u" virsh -c qemu:///system list --all 2>&1) &&
+      bad "as $u, virsh -c qemu:///system (read-write) works: $out"
+  done
+  ok_if_clean "libvirt: stackmon-monitor reads read-only; read-write refused to both users ($(as stackmon virsh -c qemu:///system list 2>&1 | grep 'error:' | tail -1))"
   for u in "${units[@]}"; do
     [ "$(systemctl is-enabled "$u")" = disabled ] || bad "$u is $(systemctl is-enabled "$u") after install, want disabled"
     [ "$(systemctl is-active "$u")" = inactive ] || bad "$u was started by the install"
@@ -69,7 +114,7 @@ if [ "$boot" = 1 ]; then
     bad "'first frame sent' with no collector: $(journal stackmon-monitor.service | tail -5)"
   systemctl start stackmon-collector.service || bad "collector does not start"
   if wait_for 15 journal_has stackmon-monitor.service "first frame sent to tcp://127.0.0.1:5555"; then
-    ok "monitor: $(journal stackmon-monitor.service | grep -o 'first frame .*' | tr '\n' ';')"
+    ok "monitor (curve on): $(journal stackmon-monitor.service | grep -o 'first frame .*\|connected to libvirt.*' | tr '\n' ';')"
   else
     bad "no 'first frame sent' once the collector runs: $(journal stackmon-monitor.service | tail -5)"
   fi
@@ -88,6 +133,32 @@ done
 ok "active at boot: ${units[*]} ($(systemctl is-active libvirtd.service) libvirtd)"
 wait_for 20 journal_has stackmon-monitor.service "first frame sent to tcp://127.0.0.1:5555" ||
   bad "the monitor's first frame never reached the collector: $(journal stackmon-monitor.service | tail -5)"
+# ---- who runs what: no daemon carries group libvirt ----
+mark
+for u in "${units[@]}"; do
+  pid=$(main_pid "$u")
+  want=stackmon
+  [ "$u" = stackmon-monitor.service ] && want=stackmon-monitor
+  got="$(stat -c %U "/proc/$pid") $(proc_groups "$pid")"
+  [ "$got" = "$want $want " ] || bad "$u (pid $pid) runs as user and groups '$got', want '$want $want '"
+done
+ok_if_clean "the monitor runs as stackmon-monitor, the collector and aggregator as stackmon, no other group"
+# ---- curve on the wire: an allowed key reads the node's frames, plaintext nothing ----
+mark
+if as stackmon stackmon-sub --connect tcp://127.0.0.1:5556 --curve yes \
+     --curve-secret-key "$keys/aggregator.key_secret" --curve-server-key "$keys/collector.key" \
+     --kind stats --host "$host" --count 2 --timeout 20 >/root/sub-curve.json 2>/root/sub-curve.err &&
+   [ "$(grep -c '"kind":"stats"' /root/sub-curve.json)" = 2 ]; then
+  :
+else
+  bad "no stats of $host through CurveZMQ: $(cat /root/sub-curve.err; head -c 300 /root/sub-curve.json)"
+fi
+stackmon-sub --connect tcp://127.0.0.1:5556 --count 1 --timeout 5 >/root/sub-plain.json 2>/root/sub-plain.err
+rc=$?
+if [ "$rc" != 3 ] || [ -s /root/sub-plain.json ]; then
+  bad "a plaintext subscriber: exit $rc, $(wc -l </root/sub-plain.json) lines (want exit 3, nothing)"
+fi
+ok_if_clean "curve: $(wc -l </root/sub-curve.json) stats frames of $host with the aggregator's key, nothing in 5 s without curve"
 if wait_for 20 sh -c 'find /var/lib/stackmon/hosts -name "*.wsp" | grep -q .'; then
   ok "the aggregator writes the node's history: $(find /var/lib/stackmon -name '*.wsp' | wc -l) Whisper files"
 else

@@ -2,13 +2,16 @@
 # Proves the .deb on a clean Debian 12, as an operator meets it. Builds a
 # minimal bookworm root with mmdebstrap (minbase plus systemd and dbus, so
 # it can boot) and, in a chroot: installs the package with apt (which must
-# find every library in Depends), runs every program as root and, as user
-# stackmon, a collector, stackmon-sub and a monitor sample of libvirt's test
-# driver, checks the postinst's hint to restart the web server, and purges
-# it. Then it boots that root under systemd as PID 1 (systemd-nspawn,
+# find every library in Depends), runs every program as root, a collector
+# and stackmon-sub as user stackmon and a monitor sample of libvirt's test
+# driver as user stackmon-monitor, checks the postinst's hint to restart
+# the web server, and purges it. Then it boots that root under systemd as PID 1 (systemd-nspawn,
 # private network) with libvirtd installed, as on a compute node, and checks
-# there (tests/ops/package_boot_check.sh): READY without a collector, the
-# monitor's log of held and sent frames, the three units active at boot,
+# there (tests/ops/package_boot_check.sh): the users (not in group libvirt,
+# stackmon-monitor able to read libvirt read-only, neither to manage it) and
+# the key pairs the postinst made, READY without a collector, the monitor's
+# log of held and sent frames with CurveZMQ on, the three units active at
+# boot as their users, frames for an allowed key and none for plaintext,
 # their systemd-analyze security exposure as docs/OPERATIONS.md states,
 # clean reload, restart, upgrade and stop, `dpkg -r` leaving no unit link
 # behind and a reinstall enabling the units again, and a purge leaving
@@ -128,7 +131,7 @@ else
   bad "no heartbeat: $(cat /tmp/hb.json /tmp/collector.log)"
 fi
 kill -TERM "$c"; wait "$c" || bad "collector exited $? after SIGTERM"
-if runuser -u stackmon -- stackmon-monitor --once --uri test:///default >/tmp/once.json 2>/tmp/once.err &&
+if runuser -u stackmon-monitor -- stackmon-monitor --once --uri test:///default >/tmp/once.json 2>/tmp/once.err &&
    grep -q '"kind":"stats"' /tmp/once.json; then
   echo "ok: monitor sample of test:///default: $(wc -c </tmp/once.json) bytes of JSON"
 else

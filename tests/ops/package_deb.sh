@@ -5,7 +5,11 @@
 # (only the Essential and Priority: required packages) could install it with
 # its dependencies; then installs it for real with dpkg in a throw-away
 # overlay of this machine's root (its own mount namespace: nothing on the host
-# changes), runs every program there with --version, takes an enabled unit
+# changes) over an older install's user `stackmon` in group libvirt, checks
+# the users (neither in group libvirt), the key pairs the postinst made
+# (owners, modes, the local allow list) and that each daemon's user can read
+# its own secret key and not the others', runs every program there with
+# --version, takes an enabled unit
 # through `dpkg -r` (no link left) and a reinstall (enabled again), and
 # purges it (no file or unit state left).
 # Usage: package_deb.sh BUILD_DIR SOURCE_DIR NAME=PROGRAM...
@@ -184,21 +188,62 @@ cat >"$tmp/inside.sh" <<'INSIDE'
 set -u
 fails=0
 bad() { echo "FAIL (installed): $*"; fails=$((fails + 1)); }
+in_group() { id -nG "$1" 2>/dev/null | tr ' ' '\n' | grep -qx "$2"; }
 if getent passwd stackmon >/dev/null; then had_user=1; else had_user=0; fi
 rm -f /var/lib/man-db/auto-update # no man-db index rebuild in a throw-away root
+# As an earlier build left it: user stackmon in group libvirt.
+getent group libvirt >/dev/null || addgroup --system --quiet libvirt
+if ((had_user == 0)); then
+  addgroup --system --quiet stackmon
+  adduser --system --quiet --ingroup stackmon --home /var/lib/stackmon --no-create-home stackmon
+fi
+adduser --quiet stackmon libvirt
 dpkg -i /tmp/stackmon.deb >/tmp/dpkg-i.log 2>&1 || { cat /tmp/dpkg-i.log; bad "dpkg -i"; exit 1; }
 dpkg-query -W -f='${Status}\n' stackmon | grep -q 'install ok installed' || bad "not installed"
-getent passwd stackmon >/dev/null || bad "postinst did not create user stackmon"
-if getent group libvirt >/dev/null; then
-  id -nG stackmon | grep -qw libvirt || bad "stackmon is not in group libvirt: $(id stackmon)"
-fi
+for u in stackmon stackmon-monitor; do
+  getent passwd "$u" >/dev/null || bad "postinst did not create user $u"
+  in_group "$u" libvirt && bad "$u is in group libvirt: $(id "$u")"
+done
+# The keys of the shipped configs (curve = yes): each secret its daemon's
+# user's alone, the local monitor (bound to this host) and aggregator allowed.
+host=$(uname -n | tr -c 'A-Za-z0-9._\n-' '-')
+k=/etc/stackmon/keys
+for want in "collector.key_secret stackmon:stackmon 600" "aggregator.key_secret stackmon:stackmon 600" \
+            "monitor.key_secret stackmon-monitor:stackmon-monitor 600" "collector.key root:root 644" \
+            "allow/$host.key root:root 644" "allow/aggregator.key root:root 644"; do
+  read -r f owner mode <<<"$want" # not `set --`: "$@" is the program list
+  got=$(stat -c '%U:%G %a' "$k/$f" 2>&1)
+  [ "$got" = "$owner $mode" ] || bad "$k/$f is $got, want $owner $mode"
+done
+grep -q "host = \"$host\"" "$k/allow/$host.key" || bad "$k/allow/$host.key is not bound to host $host: $(cat "$k/allow/$host.key")"
+grep -q "host = " "$k/allow/aggregator.key" && bad "the aggregator's key speaks for a host"
+cmp -s "$k/monitor.key" "$k/allow/$host.key" || bad "the allowed key is not the monitor's"
+# Each daemon's user reads its own secret key and no other's; the collector
+# (whose -n loads its keys and allow list) takes its shipped config as
+# stackmon and refuses it as stackmon-monitor.
+as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
+for want in "stackmon collector aggregator" "stackmon-monitor monitor"; do
+  read -r u mine <<<"$want"
+  for d in collector aggregator monitor; do
+    if [[ " $mine " == *" $d "* ]]; then
+      as "$u" test -r "$k/$d.key_secret" || bad "$u cannot read $d.key_secret"
+    else
+      as "$u" test -r "$k/$d.key_secret" && bad "$u can read $d.key_secret"
+    fi
+  done
+done
+out=$(as stackmon stackmon-collector -n 2>&1) || bad "stackmon-collector -n as stackmon: $out"
+as stackmon-monitor stackmon-collector -n >/dev/null 2>&1 && bad "stackmon-monitor can use the collector's key"
 [ "$(stat -c '%U:%G %a' /var/lib/stackmon 2>/dev/null)" = "stackmon:stackmon 750" ] ||
   bad "/var/lib/stackmon is $(stat -c '%U:%G %a' /var/lib/stackmon 2>&1), want stackmon:stackmon 750"
 for p in "$@"; do
   if out=$("$p" --version 2>&1); then echo "ran: $out"; else bad "$p --version: $out"; fi
   ldd "$p" | grep -q "not found" && bad "$p: $(ldd "$p" | grep 'not found')"
 done
+sum_keys() { find /etc/stackmon/keys -type f -exec sha256sum {} + | sort; }
+keys_before=$(sum_keys)
 dpkg -i /tmp/stackmon.deb >/tmp/dpkg-i2.log 2>&1 || { cat /tmp/dpkg-i2.log; bad "reinstall (upgrade path)"; }
+[ "$(sum_keys)" = "$keys_before" ] || bad "the upgrade changed the keys"
 # An enabled unit through removal: no link may be left pointing at the
 # removed unit file, and installing again enables it again.
 unit_links() { find /etc/systemd -name 'stackmon-*' 2>/dev/null; find /etc/systemd -xtype l -lname '*stackmon*'; }
@@ -216,7 +261,7 @@ if command -v systemctl >/dev/null; then
   ((fails > fails_before)) || echo "ok: dpkg -r disables without a trace, installing again enables again"
 fi
 dpkg --purge stackmon >/tmp/dpkg-p.log 2>&1 || { cat /tmp/dpkg-p.log; bad "dpkg --purge"; }
-for p in "$@" /lib/systemd/system/stackmon-collector.service /var/lib/stackmon /etc/stackmon; do
+for p in "$@" /lib/systemd/system/stackmon-collector.service /var/lib/stackmon /etc/stackmon/keys /etc/stackmon; do
   [ -e "$p" ] && bad "$p is still there after purge"
 done
 [ -z "$(unit_links)" ] || bad "purge left $(unit_links | tr '\n' ' ')"
