@@ -31,6 +31,16 @@
 #   --run-dir DIR        logs, data, node file, dashboard files and DIR/pids:
 #                        one line "PID STARTTIME NAME" for each process it
 #                        started (default: run/; one run-suite per DIR)
+#   --secure             CurveZMQ on every hop, as the installed package
+#                        runs it: stackmon-keygen makes a key pair for the
+#                        collector, each monitor (bound to its host), the
+#                        aggregator and a "sub" for you in RUNDIR/keys; the
+#                        collector admits those public keys only (so a
+#                        plaintext subscriber gets nothing), and the
+#                        "Watch it" line carries the options to subscribe.
+#                        The dashboard and the demo node (which only drives
+#                        libvirt) are the same either way. Without it every
+#                        hop is plain text on 127.0.0.1.
 #   --no-build           run the daemons already built in the build directory
 #   --build-dir DIR      the build directory (default: build/)
 # Every port must be free on 127.0.0.1: a busy one stops it before anything
@@ -42,7 +52,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-mode=living want_qemu=1 churn=25 domains=12 duration=0 build=1
+mode=living want_qemu=1 churn=25 domains=12 duration=0 build=1 secure=0
 builddir=$top/build
 port_base='' dashboard_port=''
 run=$top/run
@@ -61,6 +71,7 @@ while (($#)); do
     --domains) [[ ${2-} =~ ^[0-9]+$ ]] || usage_error "--domains takes a number"; domains=$2; shift ;;
     --for) [[ ${2-} =~ ^[0-9]+$ ]] || usage_error "--for takes whole seconds"; duration=$2; shift ;;
     --no-build) build=0 ;;
+    --secure) secure=1 ;;
     --build-dir) builddir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
     --port-base) port_arg "$1" "${2-}" 2; port_base=$2; shift ;;
     --dashboard-port) port_arg "$1" "${2-}"; dashboard_port=$2; shift ;;
@@ -156,7 +167,9 @@ if ((build)); then
     tail -30 "$logs/build.log"; echo "run-suite: build failed, see $logs/build.log" >&2; exit 1; }
 fi
 bin=$builddir/src
-for b in collector/stackmon-collector monitor/stackmon-monitor sub/stackmon-sub; do
+need=(collector/stackmon-collector monitor/stackmon-monitor sub/stackmon-sub)
+((secure)) && need+=(keygen/stackmon-keygen)
+for b in "${need[@]}"; do
   [ -x "$bin/$b" ] || { echo "run-suite: $bin/$b is not built" >&2; exit 1; }
 done
 
@@ -351,23 +364,54 @@ if [ "$mode" = static ]; then
   monitors+=("test://$run/node.xml|$host|$domains domains of several tenants, in-process test driver: nothing moves")
 fi
 
+# --secure: every key pair made before anything starts, and every client's
+# public key in the collector's allow list before that client connects
+# (libzmq 4.3 never retries a connection the collector refused).
+keys=$run/keys
+collector_curve=() sub_curve=()
+curve_client() { # NAME: the options of a client whose key pair is NAME
+  ((secure)) || return 0
+  printf '%s\n' --curve yes --curve-secret-key "$keys/$1.key_secret" \
+    --curve-server-key "$keys/collector.key"
+}
+if ((secure)); then
+  rm -rf "$keys"
+  mkdir -p "$keys/allow"
+  keygen() { "$bin/keygen/stackmon-keygen" --dir "$keys" --name "$@" >/dev/null; }
+  keygen collector
+  for m in "${monitors[@]}"; do
+    IFS='|' read -r _ mhost _ <<<"$m"
+    keygen "monitor-$mhost" --host "$mhost" # may send this host's frames only
+  done
+  keygen aggregator
+  keygen sub
+  for f in "$keys"/*.key; do
+    [ "${f##*/}" = collector.key ] || cp "$f" "$keys/allow/"
+  done
+  collector_curve=(--curve yes --curve-secret-key "$keys/collector.key_secret"
+    --curve-allow-dir "$keys/allow")
+  mapfile -t sub_curve < <(curve_client sub)
+fi
+
 start collector "$bin/collector/stackmon-collector" --fan-in "$fan_in" --fan-out "$fan_out" \
-  --name master -c /dev/null
+  --name master "${collector_curve[@]}" -c /dev/null
 first=1 # the first monitor is "monitor"; the others are named after their host
 for m in "${monitors[@]}"; do
   IFS='|' read -r uri mhost _ <<<"$m"
   mname=monitor
   ((first)) || mname=monitor-$mhost
+  mapfile -t curve < <(curve_client "monitor-$mhost")
   start "$mname" "$bin/monitor/stackmon-monitor" --uri "$uri" \
-    --publish "$fan_in=$fan_out" --host "$mhost" -c /dev/null
+    --publish "$fan_in=$fan_out" --host "$mhost" "${curve[@]}" -c /dev/null
   first=0
 done
 
 dashboard_url="(the dashboard is not built yet)"
 if [ -x "$bin/aggregator/stackmon-aggregator" ]; then
   mkdir -p "$run/data"
+  mapfile -t curve < <(curve_client aggregator)
   start aggregator "$bin/aggregator/stackmon-aggregator" --subscribe "$fan_out" \
-    --data-dir "$run/data" -c /dev/null
+    --data-dir "$run/data" "${curve[@]}" -c /dev/null
 fi
 if [ -x "$builddir/dashboard/stackmon.cgi" ]; then
   export DASHBOARD_CGI=$builddir/dashboard/stackmon.cgi
@@ -389,13 +433,21 @@ for m in "${monitors[@]}"; do
   echo "              ($what)"
 done
 [ -z "$note" ] || echo "  note:       $note, so the figures never move"
+watch="$bin/sub/stackmon-sub --connect $fan_out"
+if ((secure)); then
+  security="CurveZMQ on every hop; keys in $keys/, allow list $keys/allow/"
+  watch+=" ${sub_curve[*]}"
+else
+  security="plain text on 127.0.0.1 (--secure: CurveZMQ)"
+fi
 cat <<MSG
   fan-in:     $fan_in   (monitors publish here)
   fan-out:    $fan_out   (subscribe here)
+  transport:  $security
   dashboard:  $dashboard_url
   logs:       $logs/
   run dir:    $run   (pids: what this run started)
-Watch it:     $bin/sub/stackmon-sub --connect $fan_out --table
+Watch it:     $watch --table
 Press Ctrl-C to stop everything.
 MSG
 

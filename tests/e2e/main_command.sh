@@ -121,7 +121,7 @@ trap cleanup EXIT
 
 # ---- --help names every option this test and the README rely on ----
 "$top/scripts/run-suite.sh" --help >"$tmp/help.out" 2>&1 || fail "run-suite.sh --help exited $?"
-for opt in --for --no-qemu --qemu --static --domains --churn --port-base --dashboard-port \
+for opt in --for --no-qemu --qemu --static --domains --churn --port-base --dashboard-port --secure \
            --run-dir --no-build --build-dir; do
   grep -q -- "^ *$opt " "$tmp/help.out" || fail "run-suite.sh --help does not describe $opt"
 done
