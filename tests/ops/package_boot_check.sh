@@ -94,7 +94,7 @@ if [ "$boot" = 1 ]; then
     out=$(as "$u" virsh -c qemu:///system list --all 2>&1) &&
       bad "as $u, virsh -c qemu:///system (read-write) works: $out"
   done
-  ok_if_clean "libvirt: stackmon-monitor reads read-only; read-write refused to both users ($(as stackmon virsh -c qemu:///system list 2>&1 | grep 'error:' | tail -1))"
+  ok_if_clean "libvirt: stackmon-monitor reads read-only; read-write refused to both users ($(as stackmon virsh -c qemu:///system list 2>&1 | grep 'error:' | tail -1)); sockets: $(stat -c '%n %a %U:%G' /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro | tr '\n' ' ')"
   for u in "${units[@]}"; do
     [ "$(systemctl is-enabled "$u")" = disabled ] || bad "$u is $(systemctl is-enabled "$u") after install, want disabled"
     [ "$(systemctl is-active "$u")" = inactive ] || bad "$u was started by the install"
