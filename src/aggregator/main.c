@@ -28,6 +28,7 @@
 #include "sm_daemon.h"
 #include "sm_log.h"
 #include "sm_sock.h"
+#include "sm_sockwatch.h"
 #include "sm_wire.h"
 #include "whisper.h"
 #include "writer.h"
@@ -344,6 +345,7 @@ int main(int argc, char **argv)
 	struct datadir *dir = NULL;
 	struct agg_index *idx = NULL;
 	void *zctx = NULL, *sub = NULL;
+	struct sm_sockwatch *watch = NULL;
 	const char *data_dir, *retention;
 	char err[512];
 	size_t narchives = 0, nsub;
@@ -379,6 +381,12 @@ int main(int argc, char **argv)
 	}
 	if (pol.stale <= 0 || pol.grace < 0) {
 		fprintf(stderr, "stackmon-aggregator: grace and stale_after must be positive\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (sm_sock_limits_check(sm_config_int(cfg, "max_msg_size"), (long long)d.max_frame, err,
+				 sizeof(err)) < 0) {
+		fprintf(stderr, "stackmon-aggregator: %s\n", err);
 		status = EXIT_USAGE;
 		goto out;
 	}
@@ -425,13 +433,15 @@ int main(int argc, char **argv)
 		goto out;
 	zctx = zmq_ctx_new();
 	sm_sock_opts_from_config(&opts, cfg);
-	if (opts.max_msg_size < 0 || opts.max_msg_size < (long long)d.max_frame + SM_TOPIC_MAX)
-		opts.max_msg_size = (long long)d.max_frame + SM_TOPIC_MAX + 64;
 	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
 	if (!sub || sm_sock_subscribe(sub, "stats/") < 0 || sm_sock_subscribe(sub, "event/") < 0)
 		goto out;
+	/* Connects through the watch: a subscription ZeroMQ drops is made again. */
+	watch = sm_sockwatch_new(zctx, sub, &opts);
+	if (!watch)
+		goto out;
 	for (size_t i = 0; i < nsub; i++)
-		if (sm_sock_connect(sub, sm_config_list_item(cfg, "subscribe", i)) < 0)
+		if (sm_sockwatch_connect(watch, sm_config_list_item(cfg, "subscribe", i)) < 0)
 			goto out;
 	sm_log_notice("aggregator: data %s, retention %s, xff %.2f, grace %.0f s, stale after"
 		      " %.0f s, up to %zu files open; subscribed to %s%s",
@@ -446,17 +456,20 @@ int main(int argc, char **argv)
 	sm_ticker_start(&summary_tick, (int64_t)(pol.summary_s * (double)SM_NS_PER_SEC));
 	sm_ticker_advance(&summary_tick); /* the first summary after one interval */
 	while (!sm_daemon_quit_requested()) {
-		zmq_pollitem_t item = {.socket = sub, .events = ZMQ_POLLIN};
+		zmq_pollitem_t items[2] = {{.socket = sub, .events = ZMQ_POLLIN},
+					   sm_sockwatch_pollitem(watch)};
 		int timeout = sm_ticker_timeout_ms(&house_tick);
 		int64_t start;
 
 		if (sm_ticker_timeout_ms(&summary_tick) < timeout)
 			timeout = sm_ticker_timeout_ms(&summary_tick);
-		if (zmq_poll(&item, 1, timeout) < 0 && errno != EINTR) {
+		timeout = sm_sockwatch_timeout_ms(watch, sm_clock_mono_ns(), timeout);
+		if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR) {
 			sm_log_err("zmq_poll: %s", zmq_strerror(errno));
 			status = EXIT_RUNTIME;
 			break;
 		}
+		sm_sockwatch_service(watch, sm_clock_mono_ns());
 		/* Drain what ZeroMQ has queued, but look at the timers now and then:
 		 * a backlog must not starve purges and summaries. */
 		start = sm_clock_mono_ns();
@@ -494,6 +507,7 @@ int main(int argc, char **argv)
 	summary(&d, &last, &last_bad, 0);
 
 out:
+	sm_sockwatch_destroy(&watch); /* before its socket */
 	sm_sock_close(&sub);
 	if (zctx)
 		zmq_ctx_term(zctx);

@@ -106,6 +106,7 @@ int main(int argc, char **argv)
 	struct sm_zap *zap = NULL;
 	const char *allow_dir;
 	long fds;
+	char err[512];
 	int status = EXIT_RUNTIME;
 
 	if (!cfg)
@@ -133,6 +134,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc.opts = &opts;
+	/* The fan-in receives frames up to max_frame: ZeroMQ must let them in,
+	 * or it drops the sender instead of the relay counting too_big. */
+	if (sm_sock_limits_check(opts.max_msg_size, (long long)rc.max_frame, err, sizeof(err)) <
+	    0) {
+		fprintf(stderr, "stackmon-collector: %s\n", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
 	allow_dir = sm_config_string(cfg, "curve_allow_dir");
 	if (opts.curve && !allow_dir) {
 		fprintf(stderr, "stackmon-collector: curve = yes needs curve_allow_dir (the public "
@@ -187,12 +196,13 @@ int main(int argc, char **argv)
 	items = calloc(nitems, sizeof(*items));
 	if (!relay || !self || !items)
 		goto out;
-	sm_log_notice("collector %s: fan-in %s%s, fan-out %s%s, %s%s; file descriptor limit %ld "
-		      "(one per connected publisher)",
+	sm_log_notice("collector %s: fan-in %s%s, fan-out %s%s, %s%s; relays bodies up to "
+		      "max_frame = %zu bytes (consumers need at least as much); file descriptor "
+		      "limit %ld (one per connected publisher)",
 		      name, fan_in[0], rc.nfan_in > 1 ? " (+more)" : "", fan_out[0],
 		      rc.nfan_out > 1 ? " (+more)" : "",
 		      rc.nupstream ? "intermediate, upstream " : "master",
-		      rc.nupstream ? upstream[0] : "", fds);
+		      rc.nupstream ? upstream[0] : "", rc.max_frame, fds);
 	sm_daemon_notify("READY=1");
 
 	/* ---- loop ---- */

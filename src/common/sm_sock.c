@@ -6,7 +6,9 @@
 #include "sm_sock.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,8 +30,9 @@ const struct sm_config_key sm_sock_config_keys[] = {
     {"tcp_keepalive", SM_CFG_BOOL, 0, 0, "yes", "TCP keepalive probes on idle connections"},
     {"tcp_keepalive_idle", SM_CFG_INT, 1, 86400, "60",
      "idle seconds before the first keepalive probe"},
-    {"max_msg_size", SM_CFG_INT, -1, 1073741824, "8388608",
-     "largest inbound frame in bytes; a peer sending more is dropped (-1 = no limit)"},
+    {"max_msg_size", SM_CFG_INT, -1, 1073745920, "8392704",
+     "largest inbound frame in bytes; a peer sending more is dropped (-1 = no limit); "
+     "at least max_frame + 4096 where frames are received"},
     {"curve", SM_CFG_BOOL, 0, 0, "no",
      "CurveZMQ: encrypt every connection and authenticate both ends (keys below)"},
     {"curve_secret_key", SM_CFG_STRING, 0, 0, NULL,
@@ -49,9 +52,10 @@ void sm_sock_opts_default(struct sm_sock_opts *opts)
 	opts->reconnect_ivl_max_ms = 5000;
 	opts->tcp_keepalive = true;
 	opts->tcp_keepalive_idle_s = 60;
-	/* Same limit as the wire decoder's, so a frame the decoder would refuse
-	 * is stopped at the transport before it is buffered. */
-	opts->max_msg_size = SM_WIRE_FRAME_MAX_DEFAULT;
+	/* The wire decoder's limit plus room for the frame's transport
+	 * overhead: a frame the decoder would refuse by far is stopped at the
+	 * transport before it is buffered, one it accepts never is. */
+	opts->max_msg_size = SM_SOCK_MAX_MSG_DEFAULT;
 	opts->curve = false;
 }
 
@@ -112,6 +116,39 @@ int sm_sock_opts_from_config(struct sm_sock_opts *opts, const struct sm_config *
 		return -1;
 	}
 	return 0;
+}
+
+int sm_sock_limits_check(long long max_msg_size, long long max_frame, char *err, size_t errlen)
+{
+	long long need;
+
+	if (max_frame < 1) {
+		snprintf(err, errlen, "max_frame = %lld: must be at least 1 byte", max_frame);
+		return -1;
+	}
+	if (max_frame > LLONG_MAX - SM_SOCK_FRAME_OVERHEAD) {
+		snprintf(err, errlen,
+			 "max_frame = %lld is too large: max_frame + %d bytes of overhead "
+			 "overflows",
+			 max_frame, SM_SOCK_FRAME_OVERHEAD);
+		return -1;
+	}
+	need = max_frame + SM_SOCK_FRAME_OVERHEAD;
+	if (max_msg_size == -1 || max_msg_size >= need)
+		return 0;
+	if (max_msg_size < -1)
+		snprintf(err, errlen,
+			 "max_msg_size = %lld: give -1 (no limit) or a size of at least max_frame "
+			 "(%lld) + %d = %lld bytes",
+			 max_msg_size, max_frame, SM_SOCK_FRAME_OVERHEAD, need);
+	else
+		snprintf(err, errlen,
+			 "max_msg_size = %lld is smaller than max_frame = %lld + %d bytes of "
+			 "frame overhead: ZeroMQ would drop, and not reconnect, a peer sending a "
+			 "frame that max_frame allows; set max_msg_size to at least %lld, or -1 "
+			 "for no limit (and give every daemon along one path the same max_frame)",
+			 max_msg_size, max_frame, SM_SOCK_FRAME_OVERHEAD, need);
+	return -1;
 }
 
 static int set_int(void *sock, int option, const char *name, int value)

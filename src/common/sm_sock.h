@@ -43,9 +43,25 @@ struct sm_sock_opts {
 extern const struct sm_config_key sm_sock_config_keys[];
 extern const size_t sm_sock_config_nkeys;
 
+/* Room a frame needs under ZMQ_MAXMSGSIZE beyond the body limit max_frame.
+ * libzmq applies the limit to each ZeroMQ frame as it arrives (the body is
+ * the largest; the topic travels in a frame of its own), after CURVE, whose
+ * box adds 33 bytes; the rest is margin. */
+#define SM_SOCK_FRAME_OVERHEAD 4096
+/* Default max_msg_size: the default max_frame plus the overhead. */
+#define SM_SOCK_MAX_MSG_DEFAULT (8388608 + SM_SOCK_FRAME_OVERHEAD)
+
 /* Defaults: hwm 10000, linger 200 ms, reconnect 100 ms..5 s, keepalive on
- * (60 s idle), max message SM_WIRE_FRAME_MAX_DEFAULT (8 MiB). */
+ * (60 s idle), max message SM_SOCK_MAX_MSG_DEFAULT (8 MiB + 4 KiB). */
 void sm_sock_opts_default(struct sm_sock_opts *opts);
+/* For a process that receives frames of bodies up to max_frame: checks that
+ * max_msg_size lets every such frame through, since ZeroMQ drops (and, for
+ * a connecting socket, does not reconnect) a peer whose frame is larger.
+ * max_msg_size must be -1 (no limit) or at least max_frame +
+ * SM_SOCK_FRAME_OVERHEAD; 0, other negatives and overflowing sums are
+ * refused. Returns 0, or -1 with one line naming both keys and values and
+ * the fix in err. */
+int sm_sock_limits_check(long long max_msg_size, long long max_frame, char *err, size_t errlen);
 /* Reads sm_sock_config_keys from a config into opts. With curve = yes it
  * loads the key files: the own secret key (must be mode 0600 or stricter)
  * and, when given, the server's public key. Returns 0, or -1 after logging

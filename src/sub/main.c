@@ -21,6 +21,7 @@
 #include "sm_daemon.h"
 #include "sm_log.h"
 #include "sm_sock.h"
+#include "sm_sockwatch.h"
 #include "sm_wire.h"
 #include "sub_filter.h"
 #include "sub_table.h"
@@ -109,6 +110,7 @@ int main(int argc, char **argv)
 	const char **kinds = NULL, **hosts = NULL, **endpoints = NULL;
 	size_t nendpoints = 0;
 	void *ctx = NULL, *sock = NULL;
+	struct sm_sockwatch *watch = NULL; /* makes a dropped subscription again */
 	long long count;
 	double timeout;
 	int64_t deadline = 0;
@@ -141,6 +143,12 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
+	if (sm_sock_limits_check(sm_config_int(cfg, "max_msg_size"),
+				 sm_config_int(cfg, "max_frame"), err, sizeof(err)) < 0) {
+		fprintf(stderr, "stackmon-sub: %s\n", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
 	if (cli.check_only) {
 		printf("configuration OK\n");
 		status = 0;
@@ -154,7 +162,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sock = ctx ? sm_sock_new(ctx, ZMQ_SUB, &opts) : NULL;
-	if (sock == NULL)
+	watch = sock ? sm_sockwatch_new(ctx, sock, &opts) : NULL;
+	if (watch == NULL)
 		goto out;
 	for (size_t i = 0; i < sub_filter_prefix_count(&filter); i++) {
 		char prefix[SM_TOPIC_MAX + 1];
@@ -164,7 +173,7 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	for (size_t i = 0; i < nendpoints; i++) {
-		if (sm_sock_connect(sock, endpoints[i]) < 0) {
+		if (sm_sockwatch_connect(watch, endpoints[i]) < 0) {
 			status = EXIT_USAGE; /* the message named the endpoint */
 			goto out;
 		}
@@ -176,7 +185,7 @@ int main(int argc, char **argv)
 
 	status = 0;
 	while (!sm_daemon_quit_requested() && (count == 0 || (long long)counts.printed < count)) {
-		zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+		zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, sm_sockwatch_pollitem(watch)};
 		long wait_ms = 1000;
 		int rc;
 
@@ -189,14 +198,17 @@ int main(int argc, char **argv)
 			}
 			wait_ms = left / 1000000 + 1 < 1000 ? left / 1000000 + 1 : 1000;
 		}
-		rc = zmq_poll(&item, 1, wait_ms);
+		wait_ms = sm_sockwatch_timeout_ms(watch, sm_clock_mono_ns(), (int)wait_ms);
+		rc = zmq_poll(items, 2, wait_ms);
 		if (rc < 0 && errno != EINTR) {
 			sm_log_err("zmq_poll: %s", zmq_strerror(errno));
 			status = EXIT_RUNTIME;
 			break;
 		}
-		if (rc > 0 && handle(sock, &filter, (size_t)sm_config_int(cfg, "max_frame"), table,
-				     &counts, &bad) < 0) {
+		sm_sockwatch_service(watch, sm_clock_mono_ns());
+		if ((items[0].revents & ZMQ_POLLIN) &&
+		    handle(sock, &filter, (size_t)sm_config_int(cfg, "max_frame"), table, &counts,
+			   &bad) < 0) {
 			/* A closed pipe is how a reader says "enough": not an error. */
 			if (errno != EPIPE) {
 				sm_log_err("writing to standard output: %s", strerror(errno));
@@ -209,6 +221,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)counts.received, (unsigned long long)counts.printed,
 		    (unsigned long long)counts.malformed);
 out:
+	sm_sockwatch_destroy(&watch); /* before its socket */
 	sm_sock_close(&sock);
 	if (ctx != NULL)
 		zmq_ctx_term(ctx);

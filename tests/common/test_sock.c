@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -616,7 +617,8 @@ static void sock_config_keys_defaults_match_opts_default(void **state)
 	sm_sock_opts_default(&a);
 	sm_sock_opts_from_config(&b, cfg);
 	assert_memory_equal(&a, &b, sizeof(a));
-	assert_int_equal(a.max_msg_size, SM_WIRE_FRAME_MAX_DEFAULT);
+	assert_int_equal(a.max_msg_size, SM_WIRE_FRAME_MAX_DEFAULT + SM_SOCK_FRAME_OVERHEAD);
+	assert_int_equal(a.max_msg_size, SM_SOCK_MAX_MSG_DEFAULT);
 	assert_int_equal(a.sndhwm, 10000);
 	assert_int_equal(a.linger_ms, 200);
 
@@ -633,9 +635,67 @@ static void sock_config_keys_defaults_match_opts_default(void **state)
 	assert_int_equal(sm_config_set(cfg, "hwm", "0", "--hwm", err, sizeof(err)), -1);
 	assert_string_equal(err, "--hwm: 0 is out of range [1, 10000000]");
 	assert_int_equal(
-	    sm_config_set(cfg, "max_msg_size", "1073741825", "--max-msg-size", err, sizeof(err)),
+	    sm_config_set(cfg, "max_msg_size", "1073745921", "--max-msg-size", err, sizeof(err)),
 	    -1);
+	/* The largest max_frame (1 GiB) has a max_msg_size that fits it. */
+	assert_int_equal(
+	    sm_config_set(cfg, "max_msg_size", "1073745920", "--max-msg-size", err, sizeof(err)),
+	    0);
 	sm_config_destroy(&cfg);
+}
+
+/* Every max_msg_size the check lets through admits a max_frame body with
+ * its overhead; everything else is refused naming both keys and values. */
+static void sock_limits_check_refuses_max_msg_size_below_max_frame(void **state)
+{
+	const long long frame = SM_WIRE_FRAME_MAX_DEFAULT;
+	const long long need = frame + SM_SOCK_FRAME_OVERHEAD;
+	char err[512];
+
+	(void)state;
+	/* consistent: the defaults, no limit, more than needed */
+	assert_int_equal(sm_sock_limits_check(SM_SOCK_MAX_MSG_DEFAULT, frame, err, sizeof(err)), 0);
+	assert_int_equal(sm_sock_limits_check(-1, frame, err, sizeof(err)), 0);
+	assert_int_equal(sm_sock_limits_check(need, frame, err, sizeof(err)), 0);
+	assert_int_equal(sm_sock_limits_check(LLONG_MAX, 1, err, sizeof(err)), 0);
+
+	/* equal to max_frame: no room for the frame's overhead (CURVE) */
+	assert_int_equal(sm_sock_limits_check(frame, frame, err, sizeof(err)), -1);
+	assert_string_equal(err,
+			    "max_msg_size = 8388608 is smaller than max_frame = 8388608 + 4096 "
+			    "bytes of frame overhead: ZeroMQ would drop, and not reconnect, a "
+			    "peer sending a frame that max_frame allows; set max_msg_size to at "
+			    "least 8392704, or -1 for no limit (and give every daemon along one "
+			    "path the same max_frame)");
+	assert_int_equal(sm_sock_limits_check(need - 1, frame, err, sizeof(err)), -1);
+	/* the finding: a collector's 16 MiB frames into an 8 MiB limit */
+	assert_int_equal(sm_sock_limits_check(SM_SOCK_MAX_MSG_DEFAULT, 16777216, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "max_msg_size = 8392704"));
+	assert_non_null(strstr(err, "max_frame = 16777216"));
+	/* 0 would drop every peer at its first frame */
+	assert_int_equal(sm_sock_limits_check(0, frame, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "max_msg_size = 0 is smaller than max_frame = 8388608"));
+	/* negative other than -1 */
+	assert_int_equal(sm_sock_limits_check(-2, frame, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "max_msg_size = -2: give -1 (no limit)"));
+	assert_int_equal(sm_sock_limits_check(LLONG_MIN, frame, err, sizeof(err)), -1);
+	/* no body limit at all is a caller's mistake, refused all the same */
+	assert_int_equal(sm_sock_limits_check(-1, 0, err, sizeof(err)), -1);
+	assert_string_equal(err, "max_frame = 0: must be at least 1 byte");
+	assert_int_equal(sm_sock_limits_check(-1, -5, err, sizeof(err)), -1);
+	/* max_frame + overhead would overflow: refused, not wrapped */
+	assert_int_equal(sm_sock_limits_check(-1, LLONG_MAX, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too large"));
+	assert_int_equal(sm_sock_limits_check(LLONG_MAX, LLONG_MAX - SM_SOCK_FRAME_OVERHEAD + 1,
+					      err, sizeof(err)),
+			 -1);
+	assert_int_equal(
+	    sm_sock_limits_check(LLONG_MAX, LLONG_MAX - SM_SOCK_FRAME_OVERHEAD, err, sizeof(err)),
+	    0);
+	/* a short buffer gets a truncated, terminated message */
+	assert_int_equal(sm_sock_limits_check(1, frame, err, 8), -1);
+	assert_int_equal(strlen(err), 7);
 }
 
 /* The socket file of an ipc:// bind is removed by its binder, but only
@@ -707,6 +767,7 @@ int main(void)
 	    T(sock_opts_refuse_open_missing_or_malformed_secret_key),
 	    T(sock_new_rejects_bad_option_value),
 	    T(sock_config_keys_defaults_match_opts_default),
+	    T(sock_limits_check_refuses_max_msg_size_below_max_frame),
 	    T(sock_ipc_file_removed_only_while_still_ours),
 	};
 #undef T
