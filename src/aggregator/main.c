@@ -193,6 +193,7 @@ static void checkpointer_stop(struct checkpointer *c)
 struct daemon {
 	struct writer *writer;
 	size_t max_frame;
+	struct sm_sockwatch *watch;	   /* the subscription's (main's): heartbeats' limits */
 	uint64_t bad;			   /* frames refused by the decoder */
 	struct sm_complaint bad_complaint; /* ... logged with rate limiting */
 };
@@ -238,6 +239,11 @@ static void handle(struct daemon *d, struct sm_frames *f)
 		sm_complain(&d->bad_complaint, SM_LOG_WARNING,
 			    "dropped a bad frame from %s: %s (%s)", sender,
 			    sm_wire_code_name(err.code), err.msg);
+		return;
+	}
+	if (m.hdr.kind == SM_KIND_HEARTBEAT) { /* only for the collector's max_frame */
+		sm_sockwatch_note_heartbeat(d->watch, &m, d->max_frame);
+		sm_message_clear(&m);
 		return;
 	}
 	writer_frame(d->writer, &m, sm_clock_wall());
@@ -434,12 +440,15 @@ int main(int argc, char **argv)
 	zctx = zmq_ctx_new();
 	sm_sock_opts_from_config(&opts, cfg);
 	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
-	if (!sub || sm_sock_subscribe(sub, "stats/") < 0 || sm_sock_subscribe(sub, "event/") < 0)
+	/* hb/: each collector's heartbeat says the max_frame it relays. */
+	if (!sub || sm_sock_subscribe(sub, "stats/") < 0 || sm_sock_subscribe(sub, "event/") < 0 ||
+	    sm_sock_subscribe(sub, "hb/") < 0)
 		goto out;
 	/* Connects through the watch: a subscription ZeroMQ drops is made again. */
 	watch = sm_sockwatch_new(zctx, sub, &opts);
 	if (!watch)
 		goto out;
+	d.watch = watch;
 	for (size_t i = 0; i < nsub; i++)
 		if (sm_sockwatch_connect(watch, sm_config_list_item(cfg, "subscribe", i)) < 0)
 			goto out;

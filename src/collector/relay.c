@@ -99,6 +99,7 @@ struct relay *relay_new(void *zctx, const struct relay_config *cfg)
 					cfg->failover_s);
 		if (!r->up)
 			goto fail;
+		sm_upstream_set_max_frame(r->up, r->max_frame);
 	}
 	return r;
 
@@ -329,6 +330,11 @@ size_t relay_loss_rows(const struct relay *r, struct sm_publisher_loss *rows, si
 size_t relay_senders(const struct relay *r)
 {
 	return loss_table_senders(r->loss);
+}
+
+size_t relay_max_frame(const struct relay *r)
+{
+	return r->max_frame;
 }
 
 void relay_complaints_tick(struct relay *r)

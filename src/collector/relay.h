@@ -67,6 +67,8 @@ void relay_stats(struct relay *r, struct sm_collector_stats *st, int64_t now_ns)
 size_t relay_loss_rows(const struct relay *r, struct sm_publisher_loss *rows, size_t max);
 /* Senders in the loss table. */
 size_t relay_senders(const struct relay *r);
+/* The largest body relayed (bigger ones are dropped as too_big). */
+size_t relay_max_frame(const struct relay *r);
 
 /* Ends the interval for rate-limited logging: a drop reason that did not
  * occur since the last call logs "recovered" once. */

@@ -97,6 +97,9 @@ int selfmon_heartbeat(struct selfmon *s, struct relay *r)
 	memset(&m, 0, sizeof(m));
 	header_init(s, &m, SM_KIND_HEARTBEAT, ++s->hb_seq);
 	m.u.hb.interval = s->hb_interval;
+	/* What this collector promises its consumers (docs/SECURITY.md,
+	 * "Message sizes"): they warn when their own limit is smaller. */
+	m.u.hb.max_frame = relay_max_frame(r);
 	return publish(s, r, &m, false);
 }
 

@@ -28,6 +28,8 @@
 #define STABLE_NS (30 * SM_NS_PER_SEC)
 /* Monitor events read per service call. */
 #define EVENTS_MAX 256
+/* Collectors whose announced max_frame is remembered (warn once each). */
+#define PEERS_MAX 64
 
 #define WATCHED_EVENTS                                                                             \
 	(ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_DELAYED | ZMQ_EVENT_CONNECT_RETRIED |             \
@@ -58,6 +60,12 @@ struct endpoint {
 	struct sm_complaint complaint; /* this endpoint's losses, rate-limited */
 };
 
+/* What a collector's heartbeat last said about its limit. */
+struct peer_limit {
+	char name[SM_HOST_MAX + 1]; /* the collector's name, "" for a free slot */
+	uint64_t max_frame;	    /* the largest body it relays */
+};
+
 struct sm_sockwatch {
 	void *sock;	      /* the watched socket (borrowed) */
 	void *mon;	      /* PAIR connected to the socket's monitor */
@@ -66,6 +74,8 @@ struct sm_sockwatch {
 	long long max_msg_size; /* the socket's ZMQ_MAXMSGSIZE, for the log */
 	int64_t backoff_min_ns, backoff_max_ns;
 	bool stopped; /* MONITOR_STOPPED: the socket is closing */
+	struct peer_limit peers[PEERS_MAX]; /* heartbeats' max_frame, by collector */
+	size_t next_peer;		    /* slot reused when all are taken */
 	uint64_t disconnects, reconnects;
 };
 
@@ -351,6 +361,48 @@ void sm_sockwatch_service(struct sm_sockwatch *w, int64_t now_ns)
 		if (e->state == EP_ABANDONED && now_ns >= e->due_ns)
 			ep_reconnect(w, e, now_ns);
 	}
+}
+
+void sm_sockwatch_note_heartbeat(struct sm_sockwatch *w, const struct sm_message *m,
+				 size_t own_max_frame)
+{
+	struct peer_limit *p = NULL;
+	uint64_t said;
+
+	if (!w || m->hdr.kind != SM_KIND_HEARTBEAT || m->u.hb.max_frame == 0)
+		return;
+	said = m->u.hb.max_frame;
+	for (size_t i = 0; i < PEERS_MAX && !p; i++) {
+		if (strcmp(w->peers[i].name, m->hdr.host) == 0)
+			p = &w->peers[i];
+	}
+	if (p && p->max_frame == said)
+		return;
+	if (!p) {
+		for (size_t i = 0; i < PEERS_MAX && !p; i++) {
+			if (!w->peers[i].name[0])
+				p = &w->peers[i];
+		}
+		if (!p) /* all taken: forget one; at worst it warns again */
+			p = &w->peers[w->next_peer++ % PEERS_MAX];
+		snprintf(p->name, sizeof(p->name), "%s", m->hdr.host);
+	} else if (said <= own_max_frame && p->max_frame > own_max_frame) {
+		sm_log_notice("collector %s now relays bodies up to max_frame = %llu bytes, which "
+			      "fits this side's max_frame = %zu",
+			      p->name, (unsigned long long)said, own_max_frame);
+	}
+	p->max_frame = said;
+	if (said <= own_max_frame)
+		return;
+	sm_log_warnx("collector %s relays bodies up to max_frame = %llu bytes, more than this "
+		     "side's max_frame = %zu: its larger frames will be lost here%s (give every "
+		     "daemon along one path the same max_frame)",
+		     p->name, (unsigned long long)said, own_max_frame,
+		     w->max_msg_size >= 0 &&
+			     (said > (uint64_t)w->max_msg_size ||
+			      (uint64_t)w->max_msg_size - said < SM_SOCK_FRAME_OVERHEAD)
+			 ? ", and one over max_msg_size costs the subscription for a moment"
+			 : "");
 }
 
 uint64_t sm_sockwatch_disconnects(const struct sm_sockwatch *w)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <zmq.h>
 
+struct sm_message;
 struct sm_sock_opts;
 struct sm_sockwatch; /* opaque */
 
@@ -41,6 +42,14 @@ int sm_sockwatch_timeout_ms(const struct sm_sockwatch *w, int64_t now_ns, int ti
  * connects again what is due. Call on every loop turn, with the monotonic
  * time in ns. */
 void sm_sockwatch_service(struct sm_sockwatch *w, int64_t now_ns);
+
+/* Notes a decoded message: a collector's heartbeat that says it relays
+ * bodies larger than `own_max_frame` (this side's max_frame) is logged as a
+ * warning, once per collector name and value, before any frame is lost.
+ * Anything else, and heartbeats that say nothing (older collectors), are
+ * ignored. */
+void sm_sockwatch_note_heartbeat(struct sm_sockwatch *w, const struct sm_message *m,
+				 size_t own_max_frame);
 
 /* Established connections lost since creation (any reason). */
 uint64_t sm_sockwatch_disconnects(const struct sm_sockwatch *w);

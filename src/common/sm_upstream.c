@@ -35,6 +35,7 @@ struct target {
 	char server_key[SM_CURVE_KEY_Z85 + 1]; /* its CURVE public key (Z85), "" for the default */
 	void *sub;			     /* SUB on heartbeat, subscribed "hb/"; NULL if none */
 	int64_t last_hb_ns;		     /* monotonic time of the last valid heartbeat */
+	uint64_t said_max_frame;	     /* max_frame its heartbeats announce, 0 unknown */
 	struct sm_complaint bad_hb;	     /* rate-limits complaints about invalid heartbeats */
 };
 
@@ -50,6 +51,7 @@ struct sm_upstream {
 	size_t current;	     /* index of the target in use */
 	int64_t failover_ns; /* silence after which a target counts as dead */
 	uint64_t switches;   /* target changes since creation */
+	size_t max_frame;    /* largest body sent from here, 0 = not checked */
 	char default_key[SM_CURVE_KEY_Z85 + 1]; /* CURVE server key for targets without their own, "" none */
 	/* ZeroMQ discards what an XPUB sends before its peer's subscription
 	 * arrives (just after start, a switch, a collector restart). So the
@@ -332,9 +334,23 @@ size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size
 	return n;
 }
 
+/* A target's heartbeat announced `said` as its max_frame: warns once per
+ * value when it is smaller than what this side may send it. */
+static void target_note_max_frame(struct target *t, uint64_t said, size_t own)
+{
+	if (said == 0 || said == t->said_max_frame)
+		return;
+	t->said_max_frame = said;
+	if (own && said < own)
+		sm_log_warnx("upstream %s relays bodies up to max_frame = %llu bytes, less than "
+			     "this side's max_frame = %zu: it drops larger frames from here "
+			     "(give every daemon along one path the same max_frame)",
+			     t->fanin, (unsigned long long)said, own);
+}
+
 /* Reads what waits on one heartbeat socket; a valid heartbeat refreshes the
  * target. Anything else is dropped with a rate-limited complaint. */
-static void target_drain(struct target *t, int64_t now_ns)
+static void target_drain(struct target *t, int64_t now_ns, size_t own_max_frame)
 {
 	for (int k = 0; k < HB_DRAIN_MAX; k++) {
 		struct sm_frames f;
@@ -349,6 +365,7 @@ static void target_drain(struct target *t, int64_t now_ns)
 					  HB_MAX_FRAME, &m, &err) == 0 &&
 		    m.hdr.kind == SM_KIND_HEARTBEAT) {
 			t->last_hb_ns = now_ns;
+			target_note_max_frame(t, m.u.hb.max_frame, own_max_frame);
 			sm_complaint_release(&t->bad_hb, "upstream: valid heartbeats again from %s",
 					     t->heartbeat);
 		} else {
@@ -394,7 +411,7 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 
 	for (size_t i = 0; i < up->ntargets; i++) {
 		if (up->targets[i].sub)
-			target_drain(&up->targets[i], now_ns);
+			target_drain(&up->targets[i], now_ns, up->max_frame);
 	}
 	out_drain(up);
 	held_flush(up);
@@ -429,6 +446,12 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 	/* The old peer's count may lag (its unsubscribe comes later): hold
 	 * until the new one has subscribed. */
 	up->awaiting = true;
+}
+
+void sm_upstream_set_max_frame(struct sm_upstream *up, size_t max_frame)
+{
+	if (up)
+		up->max_frame = max_frame;
 }
 
 const char *sm_upstream_current(const struct sm_upstream *up)

@@ -53,6 +53,11 @@ size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size
  * (after zmq_poll), with the monotonic time in ns. */
 void sm_upstream_service(struct sm_upstream *up, int64_t now_ns);
 
+/* The largest body this side sends (its max_frame): a target whose
+ * heartbeats announce a smaller max_frame is warned about once, since it
+ * would drop this side's larger frames. 0 (the default) checks nothing. */
+void sm_upstream_set_max_frame(struct sm_upstream *up, size_t max_frame);
+
 /* The fan-in endpoint in use ("" if none). */
 const char *sm_upstream_current(const struct sm_upstream *up);
 /* Index of the target in use (0 = most preferred). */

@@ -457,9 +457,13 @@ int sm_wire_encode(const struct sm_message *m, msgpack_sbuffer *out)
 		pack_event(&pk, &m->hdr, &m->u.event);
 		break;
 	case SM_KIND_HEARTBEAT:
-		pack_header(&pk, &m->hdr, 1);
+		pack_header(&pk, &m->hdr, m->u.hb.max_frame ? 2 : 1);
 		pack_key(&pk, "interval");
 		pack_f64(&pk, m->u.hb.interval);
+		if (m->u.hb.max_frame) {
+			pack_key(&pk, "max_frame");
+			msgpack_pack_uint64(&pk, m->u.hb.max_frame);
+		}
 		break;
 	case SM_KIND_COLLECTOR:
 		pack_collector(&pk, &m->hdr, &m->u.collector);

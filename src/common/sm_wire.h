@@ -161,7 +161,8 @@ struct sm_domain_event {
 
 /* Collector heartbeat. */
 struct sm_heartbeat {
-	double interval; /* seconds until the next one */
+	double interval;    /* seconds until the next one */
+	uint64_t max_frame; /* largest body the collector relays; 0 = not said (optional) */
 };
 
 /* One sender seen by a collector, for loss accounting per hop. */

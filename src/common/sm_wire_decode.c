@@ -916,6 +916,8 @@ static int read_payload_key(struct rd *r, const char *k, size_t klen, struct sm_
 						    "interval") < 0
 						   ? -1
 						   : 1;
+		if (key_is(k, klen, "max_frame"))
+			return read_uint(r, &m->u.hb.max_frame, UINT64_MAX, "max_frame") < 0 ? -1 : 1;
 		return 0;
 	case SM_KIND_COLLECTOR: {
 		struct sm_collector_stats *c = &m->u.collector;

@@ -250,6 +250,8 @@ void sm_wire_print_json(const struct sm_message *m, FILE *out)
 	}
 	case SM_KIND_HEARTBEAT:
 		json_f(out, "interval", m->u.hb.interval);
+		if (m->u.hb.max_frame)
+			json_u64(out, "max_frame", m->u.hb.max_frame);
 		break;
 	case SM_KIND_COLLECTOR:
 		json_collector(out, &m->u.collector);

@@ -51,8 +51,8 @@ struct sub_counts {
 /* Reads and prints one message. Returns 0, or -1 when stdout can no
  * longer be written (errno set: EPIPE when the reader went away, as with
  * `stackmon-sub ... | head -1`). */
-static int handle(void *sock, const struct sub_filter *filter, size_t max_frame, bool table,
-		  struct sub_counts *counts, struct sm_complaint *bad)
+static int handle(void *sock, struct sm_sockwatch *watch, const struct sub_filter *filter,
+		  size_t max_frame, bool table, struct sub_counts *counts, struct sm_complaint *bad)
 {
 	struct sm_frames f;
 	struct sm_message m;
@@ -76,6 +76,7 @@ static int handle(void *sock, const struct sub_filter *filter, size_t max_frame,
 			    sm_wire_code_name(err.code), err.msg);
 		goto out;
 	}
+	sm_sockwatch_note_heartbeat(watch, &m, max_frame); /* a collector's limit vs ours */
 	if (sub_filter_apply(filter, &m)) {
 		if (table) {
 			sub_table_print(stdout, &m);
@@ -207,8 +208,8 @@ int main(int argc, char **argv)
 		}
 		sm_sockwatch_service(watch, sm_clock_mono_ns());
 		if ((items[0].revents & ZMQ_POLLIN) &&
-		    handle(sock, &filter, (size_t)sm_config_int(cfg, "max_frame"), table, &counts,
-			   &bad) < 0) {
+		    handle(sock, watch, &filter, (size_t)sm_config_int(cfg, "max_frame"), table,
+			   &counts, &bad) < 0) {
 			/* A closed pipe is how a reader says "enough": not an error. */
 			if (errno != EPIPE) {
 				sm_log_err("writing to standard output: %s", strerror(errno));

@@ -22,6 +22,7 @@
 #include "sm_log.h"
 #include "sm_sock.h"
 #include "sm_sockwatch.h"
+#include "sm_wire.h"
 
 #define WAIT_MS 10000 /* upper bound on any wait */
 
@@ -245,6 +246,46 @@ static void sockwatch_leaves_a_restarted_peer_to_zeromq(void **state)
 	free(log);
 }
 
+/* A heartbeat says the collector's max_frame: a larger one than ours is
+ * warned about once per collector and value, before any frame is lost. */
+static void sockwatch_warns_once_when_a_collector_relays_more(void **state)
+{
+	struct fixture *fx = *state;
+	struct sm_message hb = {0}, stats = {0};
+	char *log;
+
+	fx->sub = sm_sock_new(fx->zctx, ZMQ_SUB, &fx->opts);
+	fx->watch = sm_sockwatch_new(fx->zctx, fx->sub, &fx->opts);
+	assert_non_null(fx->watch);
+	hb.hdr.kind = SM_KIND_HEARTBEAT;
+	snprintf(hb.hdr.host, sizeof(hb.hdr.host), "c1");
+	hb.u.hb.interval = 1;
+	stats.hdr.kind = SM_KIND_STATS;
+
+	log_capture(fx);
+	hb.u.hb.max_frame = 16777216;
+	sm_sockwatch_note_heartbeat(fx->watch, &hb, 8388608);
+	sm_sockwatch_note_heartbeat(fx->watch, &hb, 8388608); /* same: silent */
+	hb.u.hb.max_frame = 0;				      /* an older collector */
+	sm_sockwatch_note_heartbeat(fx->watch, &hb, 8388608);
+	sm_sockwatch_note_heartbeat(fx->watch, &stats, 8388608);
+	sm_sockwatch_note_heartbeat(NULL, &hb, 8388608);
+	snprintf(hb.hdr.host, sizeof(hb.hdr.host), "c2");
+	hb.u.hb.max_frame = 8388608; /* equal: fine */
+	sm_sockwatch_note_heartbeat(fx->watch, &hb, 8388608);
+	snprintf(hb.hdr.host, sizeof(hb.hdr.host), "c1");
+	hb.u.hb.max_frame = 4096; /* c1 brought in line */
+	sm_sockwatch_note_heartbeat(fx->watch, &hb, 8388608);
+	log = log_release(fx);
+	assert_non_null(strstr(log, "collector c1 relays bodies up to max_frame = 16777216 bytes, "
+				    "more than this side's max_frame = 8388608"));
+	assert_non_null(strstr(log, "max_msg_size costs the subscription"));
+	assert_null(strstr(strstr(log, "16777216 bytes") + 1, "16777216 bytes")); /* once */
+	assert_null(strstr(log, "collector c2"));
+	assert_non_null(strstr(log, "collector c1 now relays bodies up to max_frame = 4096"));
+	free(log);
+}
+
 static void sockwatch_refuses_malformed_endpoint(void **state)
 {
 	struct fixture *fx = *state;
@@ -269,6 +310,7 @@ int main(void)
 	    T(sockwatch_connects_again_after_oversized_message_drop),
 	    T(sockwatch_unserviced_sub_stays_silent_after_oversized_message),
 	    T(sockwatch_leaves_a_restarted_peer_to_zeromq),
+	    T(sockwatch_warns_once_when_a_collector_relays_more),
 	    T(sockwatch_refuses_malformed_endpoint),
 	};
 

@@ -212,6 +212,16 @@ static void wire_heartbeat_and_collector_round_trip(void **state)
 	encode(&m, &buf);
 	assert_int_equal(sm_wire_decode(buf.data, buf.size, 0, &out, NULL), 0);
 	assert_true(out.u.hb.interval == 0.5);
+	assert_int_equal(out.u.hb.max_frame, 0); /* optional: absent stays 0 */
+	sm_message_clear(&out);
+	msgpack_sbuffer_destroy(&buf);
+
+	/* The collector's max_frame, optional, round-trips when given. */
+	m.u.hb.max_frame = 16777216;
+	encode(&m, &buf);
+	assert_int_equal(sm_wire_decode(buf.data, buf.size, 0, &out, NULL), 0);
+	assert_int_equal(out.u.hb.max_frame, 16777216);
+	assert_true(out.u.hb.interval == 0.5);
 	sm_message_clear(&out);
 	msgpack_sbuffer_destroy(&buf);
 
