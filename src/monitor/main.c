@@ -324,6 +324,11 @@ int main(int argc, char **argv)
 	rc = EXIT_USAGE;
 	if (settings_read(cfg, cli.verbosity, once, &s) < 0)
 		goto out;
+	/* A missing, malformed or group-readable key file stops us here,
+	 * named on stderr, and -n finds it too: never a fall-back to plain
+	 * text. (--once publishes nothing and needs no keys.) */
+	if (!once && sm_sock_opts_from_config(&sock_opts, cfg) < 0)
+		goto out;
 	if (cli.check_only) {
 		printf("configuration OK\n");
 		rc = 0;
@@ -348,10 +353,6 @@ int main(int argc, char **argv)
 			sm_log_err("zmq_ctx_new: %s", zmq_strerror(errno));
 			goto out;
 		}
-		/* A missing, malformed or group-readable key file stops us
-		 * here, named in the log: never a fall-back to plain text. */
-		if (sm_sock_opts_from_config(&sock_opts, cfg) < 0)
-			goto out;
 		up = sm_upstream_new(zctx, s.publish, s.npublish, &sock_opts, s.failover);
 		if (!up)
 			goto out;

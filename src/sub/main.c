@@ -150,6 +150,11 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
+	/* Key files are checked here, so -n finds a bad one too. */
+	if (sm_sock_opts_from_config(&opts, cfg) < 0) {
+		status = EXIT_USAGE; /* the message named the key file */
+		goto out;
+	}
 	if (cli.check_only) {
 		printf("configuration OK\n");
 		status = 0;
@@ -158,10 +163,6 @@ int main(int argc, char **argv)
 
 	sm_daemon_install_signals();
 	ctx = zmq_ctx_new();
-	if (sm_sock_opts_from_config(&opts, cfg) < 0) {
-		status = EXIT_USAGE; /* the message named the key file */
-		goto out;
-	}
 	sock = ctx ? sm_sock_new(ctx, ZMQ_SUB, &opts) : NULL;
 	watch = sock ? sm_sockwatch_new(ctx, sock, &opts) : NULL;
 	if (watch == NULL)
