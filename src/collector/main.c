@@ -38,8 +38,8 @@ static const struct sm_config_key collector_keys[] = {
     {"fan_out", SM_CFG_LIST, 0, 0, "tcp://*:5556",
      "endpoint to bind the PUB on for consumers and heartbeat watchers (repeatable)"},
     {"upstream", SM_CFG_LIST, 0, 0, NULL,
-     "higher collector as FANIN=FANOUT, most preferred first (repeatable); "
-     "makes this an intermediate collector"},
+     "higher collector as FANIN=FANOUT[@KEYFILE], most preferred first (repeatable); "
+     "makes this an intermediate collector; KEYFILE: its public key, with curve"},
     {"name", SM_CFG_STRING, 0, 0, NULL,
      "collector name in its topics, [A-Za-z0-9._-]; unset: the host name"},
     {"heartbeat_interval", SM_CFG_DOUBLE, 0.05, 60, "1", "seconds between heartbeats"},

@@ -44,7 +44,8 @@ static const struct sm_config_key monitor_keys[] = {
 	{"uri", SM_CFG_STRING, 0, 0, NULL,
 	 "libvirt connection URI (unset: libvirt's default connection)"},
 	{"publish", SM_CFG_LIST, 0, 0, NULL,
-	 "collector fan-in endpoints, most preferred first; FANIN or FANIN=HEARTBEAT_ENDPOINT"},
+	 "collector fan-in endpoints, most preferred first; FANIN or FANIN=HEARTBEAT_ENDPOINT, "
+	 "each optionally ending @KEYFILE (that collector's public key, with curve)"},
 	{"interval", SM_CFG_DOUBLE, 0.05, 3600, "1", "seconds between two reports"},
 	{"host", SM_CFG_STRING, 0, 0, NULL,
 	 "name this node reports as, [A-Za-z0-9._-] (unset: the hostname)"},

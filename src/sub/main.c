@@ -29,7 +29,8 @@
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
 
 static const struct sm_config_key sub_keys[] = {
-	{"connect", SM_CFG_LIST, 0, 0, NULL, "fan-out endpoint to subscribe to (repeatable)"},
+	{"connect", SM_CFG_LIST, 0, 0, NULL, "fan-out endpoint to subscribe to (repeatable), optionally ENDPOINT@KEYFILE: "
+	 "that collector's public key, with curve"},
 	{"kind", SM_CFG_LIST, 0, 0, "", "only these kinds: stats, event, hb, collector"},
 	{"host", SM_CFG_LIST, 0, 0, "", "only messages from these hosts / collectors"},
 	{"tenant", SM_CFG_STRING, 0, 0, NULL, "only this project (id or name)"},
