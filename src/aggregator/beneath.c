@@ -19,8 +19,8 @@
 
 #define COMPONENT_MAX 255 /* NAME_MAX */
 
-static bool walk_only;	    /* tests: pretend openat2 is missing */
-static bool no_openat2;	    /* learnt once: this kernel returned ENOSYS */
+static bool walk_only;	/* tests: pretend openat2 is missing */
+static bool no_openat2; /* learnt once: this kernel returned ENOSYS */
 
 void beneath_set_walk_only(bool on)
 {

@@ -117,8 +117,8 @@ struct datadir *datadir_open(const char *path, char *err, size_t errlen)
 			 strerror(-rc));
 		goto fail;
 	}
-	self->lock_fd = openat(self->dirfd, LAYOUT_LOCK_FILE,
-			       O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	self->lock_fd =
+	    openat(self->dirfd, LAYOUT_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (self->lock_fd < 0) {
 		snprintf(err, errlen, "data directory %s: cannot create %s: %s", self->path,
 			 LAYOUT_LOCK_FILE, strerror(errno));
@@ -266,7 +266,8 @@ int datadir_remove_dir(const struct datadir *self, const char *reldir, struct da
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		sized = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+		sized =
+		    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 		/* unlinkat never follows: a link in here goes, not its target. */
 		if (unlinkat(fd, e->d_name, 0) < 0) {
 			if (errno != ENOENT && first == 0)
@@ -337,8 +338,8 @@ static void usage_scan(int fd, int depth, struct datadir_usage *u)
 		if (e->d_name[0] == '.' || fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (depth > 0 && S_ISDIR(st.st_mode)) {
-			int sub = openat(fd, e->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub =
+			    openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub >= 0)
 				usage_scan(sub, depth - 1, u);

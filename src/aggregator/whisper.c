@@ -1352,8 +1352,8 @@ fail:
 
 struct whisper *whisper_open(const char *path, unsigned flags, struct whisper_err *err)
 {
-	int fd = open(path, ((flags & WHISPER_OPEN_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-				O_NOCTTY);
+	int fd =
+	    open(path, ((flags & WHISPER_OPEN_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY);
 
 	return open_fd(fd < 0 ? -errno : fd, path, flags, err);
 }
@@ -1511,7 +1511,8 @@ static int build_header(const char *path, const struct whisper_retention *archiv
  * never opens an existing file or follows a link); its name into tmp. */
 static int make_tmp(int dirfd, const char *name, char *tmp, size_t len)
 {
-	static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static const char chars[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 	struct timespec ts;
 	uint64_t x;
 

@@ -179,8 +179,8 @@ static void whisper_at_refuses_links_and_writes_inside(void **state)
 	struct whisper_err err;
 	struct whisper *w;
 
-	assert_int_equal(whisper_createat(fx->fd, "linkdir/x.wsp", arch, 2, WHISPER_AGG_AVERAGE, 0.5,
-					  WHISPER_CREATE_NOSYNC, &err),
+	assert_int_equal(whisper_createat(fx->fd, "linkdir/x.wsp", arch, 2, WHISPER_AGG_AVERAGE,
+					  0.5, WHISPER_CREATE_NOSYNC, &err),
 			 -ELOOP);
 	assert_int_equal(err.code, -ELOOP);
 	assert_int_equal(outside_entries(fx), 1);

@@ -16,7 +16,6 @@ echo "keep me" >"$OUT/dom/$U5/keep"
 ln -s "$OUT/hostdir" "$DATA/hosts/cn9"                 # 1: a host's directory
 ln -s "$OUT/file.wsp" "$DATA/$D2/cpu_pct.wsp"          # 2: one metric file
 ln -s "$OUT/dom" "$DATA/domains/5e"                    # 3: a two-hex level, then purged
-rmdir "$DATA/quarantine" 2>/dev/null || true
 ln -s "$OUT/q" "$DATA/quarantine"                      # 4: where bad files go ...
 head -c 4096 /dev/urandom >"$DATA/$D1/mem_pct.wsp"     # ... and a bad file to send there
 snapshot() { (cd "$OUT" && find . -printf '%p %y %s %T@\n' | sort && find . -type f -exec md5sum {} + | sort); }
@@ -42,8 +41,12 @@ kill -0 "$AGG_PID" || fail "the aggregator died"
 stop_agg TERM
 [ "$AGG_STATUS" -eq 0 ] || fail "aggregator exited $AGG_STATUS"
 
-[ "$(snapshot)" = "$before" ] || fail "something outside the data directory changed:
-$(diff <(echo "$before") <(snapshot))"
+after=$(snapshot)
+[ "$after" = "$before" ] || fail "something outside the data directory changed:
+before:
+$before
+after:
+$after"
 [ -L "$DATA/quarantine" ] && [ -L "$DATA/$D2/cpu_pct.wsp" ] && [ -L "$DATA/hosts/cn9" ] ||
 	fail "a planted link was replaced"
 [ -f "$DATA/$D1/mem_pct.wsp" ] && [ "$(stat -c %s "$DATA/$D1/mem_pct.wsp")" = 4096 ] ||
