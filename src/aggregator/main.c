@@ -69,6 +69,24 @@ static const struct sm_config_key aggregator_keys[] = {
      "largest frame body accepted, bytes; bigger ones are dropped and counted"},
     {"summary_interval", SM_CFG_DOUBLE, 1, 86400, "60",
      "seconds between two summary lines (info level: -v)"},
+    {"future_tolerance", SM_CFG_DOUBLE, 0, 3600, "5",
+     "seconds a frame may be timed ahead of its receive time; later ones are written at the"
+     " receive time (counted: frames_future)"},
+    {"allow_project_change", SM_CFG_BOOL, 0, 0, "no",
+     "believe a known domain reported in another project without a \"started\" event from"
+     " its host (no: such reports are refused and counted)"},
+    {"max_hosts", SM_CFG_INT, 0, 1e9, "10000",
+     "hosts known in all; frames of further new hosts are refused (0 = no limit)"},
+    {"max_domains_per_host", SM_CFG_INT, 0, 1e9, "1024",
+     "domains known on one host; its further new domains are refused (0 = no limit)"},
+    {"max_new_domains_per_min", SM_CFG_INT, 0, 1e9, "120",
+     "new domains one host may start per minute (a bucket of this size refilled over a"
+     " minute; 0 = no limit)"},
+    {"max_data_files", SM_CFG_INT, 0, 1e12, "4000000",
+     "Whisper files in the data directory; past it no file is created (0 = no limit)"},
+    {"max_data_bytes", SM_CFG_INT, 0, 1e18, "0",
+     "bytes of Whisper files in the data directory (new files counted at full size); past it"
+     " no file is created (0 = no limit)"},
 };
 
 #define NAGG_KEYS (sizeof(aggregator_keys) / sizeof(aggregator_keys[0]))
@@ -262,7 +280,8 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	    " points %llu written, %llu unknown, %llu dropped (space %llu, old %llu,"
 	    " error %llu, ignored %llu); files %llu open (%llu closed for room),"
 	    " %llu created, %llu quarantined; domains %llu, %llu stopped, %llu purged;"
-	    " index failures %llu; links refused %llu",
+	    " index failures %llu; links refused %llu; frames_future %llu; refused: project %llu,"
+	    " hosts %llu, domains %llu, files %llu (points %llu); data %llu files, %llu bytes",
 	    seconds, (unsigned long long)(c.frames_stats - last->frames_stats),
 	    (unsigned long long)(c.frames_event - last->frames_event),
 	    (unsigned long long)(d->bad - *last_bad), (unsigned long long)(c.lost - last->lost),
@@ -282,7 +301,14 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	    (unsigned long long)(c.domains_stopped - last->domains_stopped),
 	    (unsigned long long)(c.domains_purged - last->domains_purged),
 	    (unsigned long long)(c.index_failures - last->index_failures),
-	    (unsigned long long)(c.symlinks_refused - last->symlinks_refused));
+	    (unsigned long long)(c.symlinks_refused - last->symlinks_refused),
+	    (unsigned long long)(c.frames_future - last->frames_future),
+	    (unsigned long long)(c.project_refused - last->project_refused),
+	    (unsigned long long)(c.hosts_refused - last->hosts_refused),
+	    (unsigned long long)(c.domains_refused - last->domains_refused),
+	    (unsigned long long)(c.files_refused - last->files_refused),
+	    (unsigned long long)(c.dropped_limit - last->dropped_limit),
+	    (unsigned long long)c.data_files, (unsigned long long)c.data_bytes);
 	*last = c;
 	*last_bad = d->bad;
 }
@@ -292,6 +318,9 @@ struct policy {
 	double grace, stale, summary_s, flush;
 	size_t max_open;
 	int verbosity;
+	double future_tolerance;
+	bool allow_project_change;
+	struct writer_limits limits;
 };
 
 static void policy_of(const struct sm_config *cfg, const struct sm_cli *cli, struct policy *p)
@@ -302,6 +331,15 @@ static void policy_of(const struct sm_config *cfg, const struct sm_cli *cli, str
 	p->flush = sm_config_double(cfg, "flush_interval");
 	p->max_open = (size_t)sm_config_int(cfg, "max_open_files");
 	p->verbosity = cli->verbosity;
+	p->future_tolerance = sm_config_double(cfg, "future_tolerance");
+	p->allow_project_change = sm_config_bool(cfg, "allow_project_change");
+	p->limits = (struct writer_limits){
+	    .max_hosts = (uint64_t)sm_config_int(cfg, "max_hosts"),
+	    .max_domains_per_host = (uint64_t)sm_config_int(cfg, "max_domains_per_host"),
+	    .max_new_domains_per_min = (uint64_t)sm_config_int(cfg, "max_new_domains_per_min"),
+	    .max_data_files = (uint64_t)sm_config_int(cfg, "max_data_files"),
+	    .max_data_bytes = (uint64_t)sm_config_int(cfg, "max_data_bytes"),
+	};
 }
 
 /* SIGHUP: reopens the log and re-reads the configuration (file, then the
@@ -323,10 +361,12 @@ static void reload(struct daemon *d, struct policy *p, const struct sm_cli *cli0
 	policy_of(cfg, &cli, &np);
 	np.max_open = fd_limit_fit(np.max_open);
 	writer_set_policy(d->writer, np.grace, np.stale, np.max_open, np.flush);
+	writer_set_limits(d->writer, &np.limits, np.future_tolerance, np.allow_project_change);
 	sm_log_set_level((enum sm_log_level)(SM_LOG_NOTICE + cli.verbosity));
 	sm_log_notice("SIGHUP: log reopened; grace %.0f s, stale_after %.0f s, max_open_files %zu,"
-		      " flush_interval %.0f s, summary every %.0f s (subscribe, data_dir,"
-		      " retention, xff, preallocate and socket options need a restart)",
+		      " flush_interval %.0f s, summary every %.0f s, limits and frame checks"
+		      " applied (subscribe, data_dir, retention, xff, preallocate and socket"
+		      " options need a restart)",
 		      np.grace, np.stale, np.max_open, np.flush, np.summary_s);
 	*p = np;
 	sm_config_destroy(&cfg);
@@ -431,6 +471,9 @@ int main(int argc, char **argv)
 		    .stale_s = pol.stale,
 		    .max_open_files = pol.max_open,
 		    .flush_interval = pol.flush,
+		    .future_tolerance_s = pol.future_tolerance,
+		    .allow_project_change = pol.allow_project_change,
+		    .limits = pol.limits,
 		};
 
 		d.writer = writer_new(&wc);

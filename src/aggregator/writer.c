@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,13 @@
 #include "sm_clock.h"
 #include "sm_log.h"
 
-#define DEVICES_MAX	    512	 /* devices remembered per domain (hot-plug churn bound) */
-#define SLOT_BUF_MAX	    64	 /* points waiting per file before it is flushed */
-#define STALE_SWEEP_S	    10.0 /* seconds between two index_stop_stale sweeps */
-#define PURGES_PER_CALL	    64	 /* domains purged per housekeeping call */
-#define ENTITY_SLOTS	    8	 /* max(METRIC_DOMAIN_N, METRIC_HOST_N) */
-#define INDEX_TOUCH_DEFAULT 10.0 /* see index_set_touch_interval */
+#define DEVICES_MAX	    512	    /* devices remembered per domain (hot-plug churn bound) */
+#define SLOT_BUF_MAX	    64	    /* points waiting per file before it is flushed */
+#define STALE_SWEEP_S	    10.0    /* seconds between two index_stop_stale sweeps */
+#define PURGES_PER_CALL	    64	    /* domains purged per housekeeping call */
+#define ENTITY_SLOTS	    8	    /* max(METRIC_DOMAIN_N, METRIC_HOST_N) */
+#define INDEX_TOUCH_DEFAULT 10.0    /* see index_set_touch_interval */
+#define WRITER_EBUDGET	    (-5000) /* a create refused by the budget (not an errno) */
 
 _Static_assert(METRIC_DOMAIN_N <= ENTITY_SLOTS && METRIC_HOST_N <= ENTITY_SLOTS,
 	       "ENTITY_SLOTS holds the biggest metric set");
@@ -82,13 +84,23 @@ struct entity {
 struct dom {
 	uint8_t uuid[16];
 	char uuid_text[37];
-	struct dom *hnext; /* hash chain */
+	struct dom *hnext;	     /* hash chain */
+	struct host *host;	     /* where it runs: counted in host->ndomains; NULL unknown */
+	struct host *started_on;     /* a "started" event came from there: the next report
+					from that host may change the project */
+	char project[SM_ID_MAX + 1]; /* its tenant as known ("" none): a report naming
+					another one is refused */
+	bool project_logged;	     /* a refused change has been logged */
 	struct entity e;
 };
 
 struct host {
 	char name[SM_HOST_MAX + 1];
 	struct host *next;
+	size_t ndomains;  /* domains of the table on this host */
+	double tokens;	  /* new domains it may start now (refilled per minute) */
+	double tokens_at; /* wall time tokens was last refilled */
+	struct sm_complaint limit_complaint; /* its limits: one line, then rate-limited */
 	struct entity e;
 };
 
@@ -102,7 +114,9 @@ struct writer {
 	struct dom **buckets; /* domains by uuid; chained */
 	size_t nbuckets;      /* power of two */
 	size_t ndoms;
-	struct host *hosts; /* few: a list */
+	struct host *hosts; /* few (max_hosts bounds them): a list */
+	size_t nhosts;
+	uint64_t file_bytes; /* size of a new file (the retention's), for the byte budget */
 
 	/* Per frame. */
 	struct slot **pending; /* slots registered in the open transaction */
@@ -117,6 +131,7 @@ struct writer {
 	struct sm_complaint io_complaint;    /* other file errors */
 	struct sm_complaint purge_complaint; /* a purge that could not delete */
 	struct sm_complaint future_complaint;
+	struct sm_complaint hosts_complaint; /* new hosts past max_hosts */
 	struct writer_counters c;
 };
 
@@ -250,19 +265,29 @@ static void dom_forget(struct writer *self, const uint8_t uuid[16])
 		struct dom *d = *pp;
 
 		*pp = d->hnext;
+		if (d->host)
+			d->host->ndomains--;
 		entity_free(self, &d->e);
 		free(d);
 		self->ndoms--;
 	}
 }
 
-static struct host *host_get(struct writer *self, const char *name)
+static struct host *host_find(const struct writer *self, const char *name)
 {
-	struct host *h;
-
-	for (h = self->hosts; h; h = h->next)
+	for (struct host *h = self->hosts; h; h = h->next)
 		if (strcmp(h->name, name) == 0)
 			return h;
+	return NULL;
+}
+
+/* The host named so, added if new (no limit checked: host_admit does). */
+static struct host *host_get(struct writer *self, const char *name)
+{
+	struct host *h = host_find(self, name);
+
+	if (h)
+		return h;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
@@ -273,13 +298,35 @@ static struct host *host_get(struct writer *self, const char *name)
 	h->e.phase = 0.5;
 	for (size_t k = 0; k < ENTITY_SLOTS; k++)
 		h->e.slots[k].idx = (uint8_t)k;
-	if (layout_host_dir(name, h->e.dir, sizeof(h->e.dir)) < 0) {
-		free(h);
-		return NULL; /* ".hidden", "..": never a directory */
-	}
+	/* ".hidden", "..": never a directory, so no host files; the host is
+	 * still counted, so its domains meet the same limits. */
+	if (layout_host_dir(name, h->e.dir, sizeof(h->e.dir)) < 0)
+		h->e.dir[0] = '\0';
+	h->tokens = (double)self->cfg.limits.max_new_domains_per_min;
 	h->next = self->hosts;
 	self->hosts = h;
+	self->nhosts++;
 	return h;
+}
+
+/* The host an entity's files are made for: itself, or its domain's host. */
+static struct host *entity_host(const struct writer *self, struct entity *e)
+{
+	if (e->host)
+		return host_find(self, e->host);
+	return ((struct dom *)((char *)e - offsetof(struct dom, e)))->host;
+}
+
+/* Counts domain d on host h (moving it from its previous host). */
+static void dom_attach(struct dom *d, struct host *h)
+{
+	if (d->host == h)
+		return;
+	if (d->host)
+		d->host->ndomains--;
+	d->host = h;
+	if (h)
+		h->ndomains++;
 }
 
 /* The device named `raw` of list `l`, added if new (NULL past DEVICES_MAX). */
@@ -313,6 +360,150 @@ static struct device *device_get(struct device_list *l, const char *raw, bool ni
 	}
 	l->v[l->n++] = dev;
 	return dev;
+}
+
+/* ---- what a frame may make: limits ------------------------------------ */
+
+/* used + add <= max, without overflow; max 0 means no limit. */
+static bool fits(uint64_t used, uint64_t add, uint64_t max)
+{
+	return max == 0 || (used <= max && add <= max - used);
+}
+
+/* Room in the data directory's budget for `files` new files. */
+static bool budget_has_room(const struct writer *self, uint64_t files)
+{
+	const struct writer_limits *l = &self->cfg.limits;
+	uint64_t bytes = self->file_bytes && files > UINT64_MAX / self->file_bytes
+			     ? UINT64_MAX
+			     : files * self->file_bytes;
+
+	return fits(self->c.data_files, files, l->max_data_files) &&
+	       fits(self->c.data_bytes, bytes, l->max_data_bytes);
+}
+
+/* Names the host over a limit: once, then rate-limited per host (a
+ * flood is one line, not one per frame). */
+static void host_over(struct writer *self, struct host *h, const char *name, const char *why)
+{
+	sm_complain(h ? &h->limit_complaint : &self->hosts_complaint, SM_LOG_WARNING,
+		    "host %s: %s: its new domains and files are refused and counted; its known"
+		    " domains keep being written",
+		    name, why);
+}
+
+/*
+ * The host of a frame: known, or added if max_hosts allows. NULL with
+ * *refused set past the limit (counted, logged); NULL alone when out of
+ * memory (its known domains are still written, no new ones).
+ */
+static struct host *host_admit(struct writer *self, const char *name, bool *refused)
+{
+	struct host *h = host_find(self, name);
+	uint64_t max = self->cfg.limits.max_hosts;
+
+	*refused = false;
+	if (h)
+		return h;
+	if (max && self->nhosts >= max) {
+		*refused = true;
+		self->c.hosts_refused++;
+		sm_complain(&self->hosts_complaint, SM_LOG_WARNING,
+			    "host %s is new and %zu hosts are known (max_hosts = %llu): its frames"
+			    " are refused and counted",
+			    name, self->nhosts, (unsigned long long)max);
+		return NULL;
+	}
+	return host_get(self, name);
+}
+
+/* Refills host h's bucket of new domains (max_new_domains_per_min per
+ * minute, never more than that in store) and takes one if it can. */
+static bool take_token(struct writer *self, struct host *h, double now)
+{
+	double cap = (double)self->cfg.limits.max_new_domains_per_min;
+
+	if (cap <= 0)
+		return true;
+	if (now > h->tokens_at) { /* a clock going back refills nothing */
+		h->tokens += (now - h->tokens_at) * cap / 60.0;
+		h->tokens_at = now;
+	}
+	if (h->tokens > cap)
+		h->tokens = cap;
+	if (h->tokens < 1.0)
+		return false;
+	h->tokens -= 1.0;
+	return true;
+}
+
+/* May host h (named `name`) add a domain never seen? Counts and logs a
+ * refusal. `now` is the receive time: a frame's own time is the sender's. */
+static bool domain_admit(struct writer *self, struct host *h, const char *name, double now)
+{
+	const struct writer_limits *l = &self->cfg.limits;
+	char why[160];
+
+	if (!h)
+		snprintf(why, sizeof(why), "out of memory");
+	else if (l->max_domains_per_host && h->ndomains >= l->max_domains_per_host)
+		snprintf(why, sizeof(why), "%zu domains known there (max_domains_per_host = %llu)",
+			 h->ndomains, (unsigned long long)l->max_domains_per_host);
+	else if (!budget_has_room(self, METRIC_DOMAIN_N))
+		snprintf(
+		    why, sizeof(why),
+		    "the data directory's budget is spent (%llu files, %llu bytes;"
+		    " max_data_files = %llu, max_data_bytes = %llu)",
+		    (unsigned long long)self->c.data_files, (unsigned long long)self->c.data_bytes,
+		    (unsigned long long)l->max_data_files, (unsigned long long)l->max_data_bytes);
+	else if (!take_token(self, h, now))
+		snprintf(why, sizeof(why), "more than max_new_domains_per_min = %llu new domains",
+			 (unsigned long long)l->max_new_domains_per_min);
+	else
+		return true;
+	self->c.domains_refused++;
+	host_over(self, h, name, why);
+	return false;
+}
+
+/*
+ * May this report of known domain `dom` say `project`? A uuid's tenant is
+ * fixed by Nova: a change is believed only after a "started" event for it
+ * from the reporting host, or with allow_project_change. A refusal is
+ * counted and logged once per domain.
+ */
+static bool project_allowed(struct writer *self, struct dom *dom, struct host *h, const char *host,
+			    const char *project)
+{
+	bool started = h && dom->started_on == h;
+
+	if (h && dom->started_on == h)
+		dom->started_on = NULL; /* one report after the event */
+	if (strcmp(dom->project, project) == 0)
+		return true;
+	if (self->cfg.allow_project_change || started) {
+		sm_log_notice("domain %s moved from project '%s' to '%s' (reported by %s; %s)",
+			      dom->uuid_text, dom->project, project, host,
+			      started ? "after its \"started\" event" : "allow_project_change");
+		snprintf(dom->project, sizeof(dom->project), "%s", project);
+		dom->project_logged = false;
+		return true;
+	}
+	self->c.project_refused++;
+	if (!dom->project_logged) {
+		dom->project_logged = true;
+		sm_log_warnx("host %s reported domain %s in project '%s' but it is in project '%s':"
+			     " refused and counted (a change needs a \"started\" event from its"
+			     " host, or allow_project_change = yes)",
+			     host, dom->uuid_text, project, dom->project);
+	}
+	return false;
+}
+
+/* A report's project as the index stores it: "" for none. */
+static const char *report_project(const struct sm_domain_stats *d)
+{
+	return d->has_identity ? d->identity.project_id : "";
 }
 
 /* ---- failures ---------------------------------------------------------- */
@@ -351,7 +542,8 @@ static void refuse_link(struct writer *self, struct entity *e, const char *relpa
 		   " is touched; %s %s gets no more writes until restart",
 		   datadir_path(self->cfg.dir), relpath,
 		   code == -EXDEV ? "a path leaving the directory" : "a symbolic link",
-		   whisper_strerror(code), e->uuid ? "domain" : "host", e->uuid ? e->uuid : e->host);
+		   whisper_strerror(code), e->uuid ? "domain" : "host",
+		   e->uuid ? e->uuid : e->host);
 }
 
 /* ---- opening a metric's file (slow path) ------------------------------- */
@@ -415,6 +607,15 @@ static struct whisper *create_open(struct writer *self, struct entity *e, const 
 		*code = -ENOSPC;
 		return NULL;
 	}
+	if (!budget_has_room(self, 1)) {
+		struct host *h = entity_host(self, e);
+
+		*code = WRITER_EBUDGET;
+		self->c.files_refused++;
+		host_over(self, h, h ? h->name : "(unknown)",
+			  "the data directory's budget is spent (max_data_files, max_data_bytes)");
+		return NULL;
+	}
 	rc = entity_dir_ready(self, e);
 	if (rc == 0)
 		rc = whisper_createat(datadir_fd(self->cfg.dir), relpath, self->cfg.archives,
@@ -435,6 +636,8 @@ static struct whisper *create_open(struct writer *self, struct entity *e, const 
 	}
 	if (rc == 0) {
 		self->c.files_created++;
+		self->c.data_files++;
+		self->c.data_bytes += self->file_bytes;
 		space_ok(self, SPACE_CREATE);
 	}
 	w = whisper_openat(datadir_fd(self->cfg.dir), relpath, WHISPER_OPEN_DEFER, &err);
@@ -548,7 +751,9 @@ struct point_time {
 /* Counts n points lost for `code` (from an open or a write). */
 static void count_lost(struct writer *self, int code, uint64_t n)
 {
-	if (code == WHISPER_ENOTCOVERED || code == -ERANGE)
+	if (code == WRITER_EBUDGET)
+		self->c.dropped_limit += n;
+	else if (code == WHISPER_ENOTCOVERED || code == -ERANGE)
 		self->c.dropped_old += n;
 	else if (datadir_is_space_error(code))
 		self->c.dropped_space += n;
@@ -758,7 +963,7 @@ static bool frame_end(struct writer *self)
 	return ok;
 }
 
-static void frame_stats(struct writer *self, const struct sm_message *m, double now)
+static void frame_stats(struct writer *self, const struct sm_message *m, struct host *h, double now)
 {
 	const struct sm_aggregate_domain_stats *a = &m->u.stats;
 	struct agg_index *idx = self->cfg.index;
@@ -767,7 +972,6 @@ static void frame_stats(struct writer *self, const struct sm_message *m, double 
 	    .time = m->hdr.time,
 	    .ts = (int64_t)floor(m->hdr.time),
 	};
-	struct host *h;
 
 	/* A monitor's clock a little ahead of ours must not push its points
 	 * out as "future" (python-whisper's rule): now is at least the point. */
@@ -776,8 +980,7 @@ static void frame_stats(struct writer *self, const struct sm_message *m, double 
 	if (self->index_ok)
 		index_put_host_latest(idx, m->hdr.host, &a->host, (uint32_t)a->ndomains,
 				      m->hdr.time);
-	h = host_get(self, m->hdr.host);
-	if (h) {
+	if (h && h->e.dir[0]) {
 		metric_host_values(&a->host, a->ndomains, hv);
 		put_set(self, &h->e, h->e.slots, METRIC_HOST_N, hv, &t);
 		if (h->e.waiting && t.time >= h->e.next_flush)
@@ -787,9 +990,27 @@ static void frame_stats(struct writer *self, const struct sm_message *m, double 
 	}
 	for (size_t i = 0; a->domains && i < a->ndomains; i++) {
 		const struct sm_domain_stats *d = &a->domains[i];
-		struct dom *dom;
+		struct dom *dom = dom_find(self, d->uuid);
 		int verdict = -1;
 
+		/* Checked before the index sees it: a refused report leaves no
+		 * row, no file and no memory behind. */
+		if (!dom) {
+			if (!domain_admit(self, h, m->hdr.host, now)) {
+				self->c.dropped_limit += domain_points(d);
+				continue;
+			}
+			dom = dom_get(self, d->uuid);
+			if (!dom) {
+				self->c.dropped_error += domain_points(d);
+				continue;
+			}
+			snprintf(dom->project, sizeof(dom->project), "%s", report_project(d));
+			dom_attach(dom, h);
+		} else if (!project_allowed(self, dom, h, m->hdr.host, report_project(d))) {
+			self->c.dropped_limit += domain_points(d);
+			continue;
+		}
 		if (self->index_ok) {
 			verdict = index_upsert_domain(idx, m->hdr.host, d, m->hdr.time);
 			if (verdict == INDEX_IGNORED) {
@@ -800,16 +1021,13 @@ static void frame_stats(struct writer *self, const struct sm_message *m, double 
 			}
 			if (verdict >= 0)
 				index_put_latest(idx, d, m->hdr.time);
+			if (verdict >= 0 && h)
+				dom_attach(dom, h); /* a move: now counted on its new host */
 		}
 		/* Stale: the monitor repeats the last known values. A gap is
 		 * the truth; the latest row carries the stale flag. */
 		if (d->flags & SM_DOM_STALE) {
 			self->c.unknown += domain_points(d);
-			continue;
-		}
-		dom = dom_get(self, d->uuid);
-		if (!dom) {
-			self->c.dropped_error += domain_points(d);
 			continue;
 		}
 		put_domain(self, &t, d, dom);
@@ -826,7 +1044,7 @@ static struct point_time time_now(double now)
 	return t;
 }
 
-static void frame_event(struct writer *self, const struct sm_message *m, double now)
+static void frame_event(struct writer *self, const struct sm_message *m, struct host *h, double now)
 {
 	const struct sm_domain_event *ev = &m->u.event;
 	struct point_time t = time_now(now);
@@ -835,6 +1053,10 @@ static void frame_event(struct writer *self, const struct sm_message *m, double 
 	int stopped = 0;
 
 	sm_uuid_format(ev->uuid, uuid);
+	/* A (re)started instance may come back in another project: its
+	 * host's next report says which (project_allowed). */
+	if (ev->type == SM_EVENT_STARTED && dom && h)
+		dom->started_on = h;
 	frame_begin(self, m);
 	if (self->index_ok && ev->type == SM_EVENT_STOPPED)
 		stopped = index_domain_stopped(self->cfg.index, uuid, m->hdr.host, m->hdr.time,
@@ -859,20 +1081,38 @@ static void frame_event(struct writer *self, const struct sm_message *m, double 
 
 void writer_frame(struct writer *self, const struct sm_message *m, double now)
 {
-	if (m->hdr.time > now + WRITER_FUTURE_MAX_S) {
-		self->c.frames_refused++;
+	struct sm_message clamped;
+	struct host *h;
+	bool refused;
+
+	if (m->hdr.kind != SM_KIND_STATS && m->hdr.kind != SM_KIND_EVENT)
+		return; /* not subscribed to */
+	/* A time ahead of ours would stay ahead: later true reports would look
+	 * late and be ignored. The receive time is what we know. (A shallow
+	 * copy: the arrays stay the caller's.) */
+	if (!(m->hdr.time <= now + self->cfg.future_tolerance_s)) {
+		self->c.frames_future++;
 		sm_complain(&self->future_complaint, SM_LOG_WARNING,
-			    "frame from %s is timed %.0f s ahead of this host's clock: refused"
+			    "frame from %s is timed %.0f s ahead of this host's clock (more than"
+			    " future_tolerance = %.0f s): written at the time it was received"
 			    " (is its clock wrong?)",
-			    m->hdr.host, m->hdr.time - now);
+			    m->hdr.host, m->hdr.time - now, self->cfg.future_tolerance_s);
+		clamped = *m;
+		clamped.hdr.time = now;
+		m = &clamped;
+	}
+	h = host_admit(self, m->hdr.host, &refused);
+	if (refused) {
+		if (m->hdr.kind == SM_KIND_STATS)
+			self->c.dropped_limit += METRIC_HOST_N;
 		return;
 	}
 	switch (m->hdr.kind) {
 	case SM_KIND_STATS:
-		frame_stats(self, m, now);
+		frame_stats(self, m, h, now);
 		break;
 	case SM_KIND_EVENT:
-		frame_event(self, m, now);
+		frame_event(self, m, h, now);
 		break;
 	default:
 		break; /* not subscribed to */
@@ -888,6 +1128,7 @@ void writer_frame(struct writer *self, const struct sm_message *m, double now)
 static int purge_one(void *arg, const char *uuid, double stopped_at)
 {
 	struct writer *self = arg;
+	struct datadir_usage freed;
 	char dir[LAYOUT_PATH_MAX];
 	uint8_t bin[16];
 	int rc;
@@ -895,7 +1136,9 @@ static int purge_one(void *arg, const char *uuid, double stopped_at)
 	if (sm_uuid_parse(uuid, bin) < 0 || layout_domain_dir(bin, dir, sizeof(dir)) < 0)
 		return 0;
 	dom_forget(self, bin);
-	rc = datadir_remove_dir(self->cfg.dir, dir, NULL);
+	rc = datadir_remove_dir(self->cfg.dir, dir, &freed);
+	self->c.data_files -= freed.files < self->c.data_files ? freed.files : self->c.data_files;
+	self->c.data_bytes -= freed.bytes < self->c.data_bytes ? freed.bytes : self->c.data_bytes;
 	if (beneath_refused(rc)) {
 		/* Not ours to delete, and retrying would change nothing: the
 		 * rows go, whatever the link points to stays. */
@@ -982,6 +1225,46 @@ int writer_housekeeping(struct writer *self, double now)
 
 /* ---- object ------------------------------------------------------------ */
 
+static int preload_host(void *arg, const struct index_host *row)
+{
+	host_get(arg, row->name);
+	return 0;
+}
+
+static int preload_domain(void *arg, const struct index_domain *row)
+{
+	struct writer *self = arg;
+	uint8_t uuid[16];
+	struct dom *d;
+
+	if (sm_uuid_parse(row->uuid, uuid) < 0)
+		return 0;
+	d = dom_get(self, uuid);
+	if (!d)
+		return 0; /* out of memory: it is admitted again as new */
+	snprintf(d->project, sizeof(d->project), "%s", row->project_id ? row->project_id : "");
+	dom_attach(d, row->host ? host_get(self, row->host) : NULL);
+	return 0;
+}
+
+/* What exists counts against the limits from the start: the hosts and
+ * domains of the index (with their projects: a restart must not make a
+ * forged change believable), the files on disk. */
+static void preload(struct writer *self)
+{
+	struct datadir_usage u;
+
+	index_list_hosts(self->cfg.index, preload_host, self);
+	index_list_domains(self->cfg.index, NULL, INDEX_LIST_STOPPED, preload_domain, self);
+	datadir_usage(self->cfg.dir, &u);
+	self->c.data_files = u.files;
+	self->c.data_bytes = u.bytes;
+	if (self->nhosts || self->ndoms || u.files)
+		sm_log_info("data %s: %zu hosts, %zu domains known; %llu files, %llu bytes",
+			    datadir_path(self->cfg.dir), self->nhosts, self->ndoms,
+			    (unsigned long long)u.files, (unsigned long long)u.bytes);
+}
+
 struct writer *writer_new(const struct writer_config *cfg)
 {
 	struct writer *self = calloc(1, sizeof(*self));
@@ -994,6 +1277,8 @@ struct writer *writer_new(const struct writer_config *cfg)
 	self->cache = fcache_new(cfg->max_open_files);
 	if (!self->buckets || !self->cache)
 		goto fail;
+	self->file_bytes = whisper_file_size(cfg->archives, cfg->narchives);
+	preload(self);
 	/* last_seen written once per touch interval: it must stay well under
 	 * the silence that marks a domain stale. */
 	index_set_touch_interval(cfg->index, cfg->stale_s / 3 < INDEX_TOUCH_DEFAULT
@@ -1049,6 +1334,14 @@ void writer_set_policy(struct writer *self, double grace_s, double stale_s, size
 	fcache_set_max(self->cache, max_open_files);
 	index_set_touch_interval(
 	    self->cfg.index, stale_s / 3 < INDEX_TOUCH_DEFAULT ? stale_s / 3 : INDEX_TOUCH_DEFAULT);
+}
+
+void writer_set_limits(struct writer *self, const struct writer_limits *limits,
+		       double future_tolerance_s, bool allow_project_change)
+{
+	self->cfg.limits = *limits;
+	self->cfg.future_tolerance_s = future_tolerance_s;
+	self->cfg.allow_project_change = allow_project_change;
 }
 
 void writer_counters(const struct writer *self, struct writer_counters *out)

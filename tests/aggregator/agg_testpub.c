@@ -37,12 +37,13 @@ struct opts {
 	unsigned long stop_after; /* ... after this many stats frames */
 	unsigned garbage;	  /* malformed messages sent first */
 	unsigned long long epoch;
-	bool unknown_steal; /* steal_pct nil: a gap in its file */
-	bool vanish;	    /* the stopped domain goes without an event (its host died) */
-	unsigned prefix;    /* first byte of every uuid */
+	bool unknown_steal;  /* steal_pct nil: a gap in its file */
+	bool vanish;	     /* the stopped domain goes without an event (its host died) */
+	unsigned prefix;     /* first byte of every uuid */
 	const char *project; /* every domain's project id and name, NULL: proj<i % 2> */
 	double time_offset;  /* seconds added to every header's time */
 	bool fresh;	     /* each stats frame reports `domains` domains never seen */
+	double delay;	     /* seconds to wait, bound, before the first message */
 };
 
 static void usage(void)
@@ -52,7 +53,7 @@ static void usage(void)
 	    "usage: agg_testpub (--bind EP | --connect EP) [--host NAME] [--domains N]\n"
 	    "       [--first K] [--rate HZ] [--count N] [--stop-domain I --stop-after N]\n"
 	    "       [--vanish] [--disk-name NAME] [--garbage N] [--unknown-steal] [--epoch E]\n"
-	    "       [--uuid-prefix HEX] [--project ID] [--time-offset S] [--fresh]\n");
+	    "       [--uuid-prefix HEX] [--project ID] [--time-offset S] [--fresh] [--delay S]\n");
 	exit(2);
 }
 
@@ -226,6 +227,7 @@ int main(int argc, char **argv)
 						 {"project", required_argument, NULL, 'p'},
 						 {"time-offset", required_argument, NULL, 'T'},
 						 {"fresh", no_argument, NULL, 'F'},
+						 {"delay", required_argument, NULL, 'D'},
 						 {NULL, 0, NULL, 0}};
 	struct opts o = {.domains = 2, .rate = 10, .stop_domain = -1, .prefix = 0xa9};
 	struct sm_domain_stats *doms;
@@ -296,6 +298,9 @@ int main(int argc, char **argv)
 		case 'F':
 			o.fresh = true;
 			break;
+		case 'D':
+			o.delay = atof(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -318,6 +323,8 @@ int main(int argc, char **argv)
 		return 1;
 	msgpack_sbuffer_init(&buf);
 	usleep(300 * 1000); /* let subscribers connect: PUB drops what nobody takes */
+	for (double waited = 0; waited < o.delay && !sm_daemon_quit_requested(); waited += 0.1)
+		usleep(100 * 1000);
 	send_garbage(pub, &o, o.garbage, &buf);
 	sm_ticker_start(&tick, (int64_t)((double)SM_NS_PER_SEC / o.rate));
 	while (!sm_daemon_quit_requested() && (o.count == 0 || stats_seq < o.count)) {

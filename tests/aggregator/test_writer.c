@@ -4,7 +4,11 @@
  * documented paths and names, values read back, unknown values as gaps,
  * hostile names, write-behind and the bounded cache, the domain lifecycle
  * (stopped, stale, purged), late and stale reports, a corrupt file moved
- * aside, and a disk that refuses writes (EFBIG through RLIMIT_FSIZE).
+ * aside, and a disk that refuses writes (EFBIG through RLIMIT_FSIZE);
+ * what a frame may not make: a known domain's project changed without a
+ * "started" event, new hosts, domains and files past the limits (0 = none,
+ * and limits too big to add up), a refill per minute, a restart that keeps
+ * all of it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -50,6 +54,8 @@ struct fixture {
 	struct writer_config cfg;
 	double t0; /* a whole second, 60 s in the past */
 	/* the frame being built */
+	unsigned first;	     /* uuid number of its domain 0 */
+	const char *project; /* project id of its domains ("p1" if NULL) */
 	struct sm_domain_stats doms[4];
 	struct sm_disk_stats disks[4][2];
 	struct sm_nic_stats nics[4];
@@ -195,12 +201,13 @@ static void fill_domain(struct fixture *fx, unsigned i, double k, const char *di
 	struct sm_domain_stats *d = &fx->doms[i];
 
 	memset(d, 0, sizeof(*d));
-	uuid_of(i, d->uuid);
+	uuid_of(fx->first + i, d->uuid);
 	snprintf(d->name, sizeof(d->name), "instance-%u", i);
 	d->state = 1;
 	d->has_identity = true;
 	snprintf(d->identity.display_name, sizeof(d->identity.display_name), "vm-%u", i);
-	snprintf(d->identity.project_id, sizeof(d->identity.project_id), "p1");
+	snprintf(d->identity.project_id, sizeof(d->identity.project_id), "%s",
+		 fx->project ? fx->project : "p1");
 	snprintf(d->identity.project_name, sizeof(d->identity.project_name), "one");
 	d->vcpus = 1;
 	d->cpu_pct = 10.0 * (i + 1) + k;
@@ -231,8 +238,10 @@ static void fill_domain(struct fixture *fx, unsigned i, double k, const char *di
 	d->nics = &fx->nics[i];
 }
 
-/* A stats frame of domains 0..n-1 from `host` at t0 + dt, seq dt + 1. */
-static void frame(struct fixture *fx, const char *host, unsigned n, double dt, const char *disk0)
+/* A stats frame of domains 0..n-1 from `host` at t0 + dt, seq dt + 1,
+ * received at `now`. */
+static void frame_at(struct fixture *fx, const char *host, unsigned n, double dt, const char *disk0,
+		     double now)
 {
 	struct sm_message m;
 
@@ -256,10 +265,16 @@ static void frame(struct fixture *fx, const char *host, unsigned n, double dt, c
 		fill_domain(fx, i, dt, disk0);
 	m.u.stats.ndomains = n;
 	m.u.stats.domains = fx->doms;
-	writer_frame(fx->w, &m, sm_clock_wall());
+	writer_frame(fx->w, &m, now);
 }
 
-static void stop_event(struct fixture *fx, unsigned i, double dt, uint64_t seq)
+/* The same, received now. */
+static void frame(struct fixture *fx, const char *host, unsigned n, double dt, const char *disk0)
+{
+	frame_at(fx, host, n, dt, disk0, sm_clock_wall());
+}
+
+static void event(struct fixture *fx, enum sm_event_type type, unsigned i, double dt, uint64_t seq)
 {
 	struct sm_message m;
 
@@ -270,10 +285,16 @@ static void stop_event(struct fixture *fx, unsigned i, double dt, uint64_t seq)
 				   .seq = seq,
 				   .epoch = 9};
 	snprintf(m.hdr.host, sizeof(m.hdr.host), "cn1");
-	m.u.event.type = SM_EVENT_STOPPED;
+	m.u.event.type = type;
 	uuid_of(i, m.u.event.uuid);
-	snprintf(m.u.event.reason, sizeof(m.u.event.reason), "destroyed");
+	snprintf(m.u.event.reason, sizeof(m.u.event.reason),
+		 type == SM_EVENT_STOPPED ? "destroyed" : "booted");
 	writer_frame(fx->w, &m, sm_clock_wall());
+}
+
+static void stop_event(struct fixture *fx, unsigned i, double dt, uint64_t seq)
+{
+	event(fx, SM_EVENT_STOPPED, i, dt, seq);
 }
 
 /* ---- reading back ------------------------------------------------------ */
@@ -594,19 +615,29 @@ static void writer_skips_late_stale_and_future_reports(void **state)
 	assert_true(isnan(value_at(fx, rel, 11, NULL)));
 	assert_int_equal(sql_int(fx, "SELECT stale FROM latest"), 1);
 
-	/* An hour ahead of our clock: refused whole. */
-	m.hdr.time = sm_clock_wall() + 3600;
+	/* An hour ahead of our clock: written at the time it was received,
+	 * logged once, counted; the true report after it is not "late". */
+	m.hdr.time = fx->t0 + 40 + 3600;
+	m.hdr.seq = 13;
 	fx->doms[0].flags = 0;
 	capture_start(fx);
-	writer_frame(fx->w, &m, sm_clock_wall());
-	writer_frame(fx->w, &m, sm_clock_wall());
+	writer_frame(fx->w, &m, fx->t0 + 40);
+	m.hdr.time = fx->t0 + 41 + 3600;
+	m.hdr.seq = 14;
+	writer_frame(fx->w, &m, fx->t0 + 41);
 	{
 		char *log = capture_stop(fx);
 
 		assert_int_equal(count_substr(log, "ahead of this host's clock"), 1);
 		free(log);
 	}
-	assert_int_equal(counters(fx).frames_refused, 2);
+	assert_int_equal(counters(fx).frames_future, 2);
+	assert_true(value_at(fx, rel, 40, NULL) == 15.0); /* doms[0] as the late frame left it */
+	assert_true(isnan(value_at(fx, rel, 40 + 3600, NULL)));
+	ignored = counters(fx).ignored;
+	frame(fx, "cn1", 1, 42, NULL);
+	assert_int_equal(counters(fx).ignored, ignored);
+	assert_true(value_at(fx, rel, 42, NULL) == 52.0);
 }
 
 /* Writes `len` bytes of garbage at `off` of a data file. */
@@ -699,6 +730,240 @@ static void writer_full_disk_logs_once_counts_and_resumes(void **state)
 	signal(SIGXFSZ, SIG_DFL);
 }
 
+/* ---- what a frame may not make ----------------------------------------- */
+
+static int64_t domains_of(struct fixture *fx, const char *host)
+{
+	char q[128];
+
+	snprintf(q, sizeof(q), "SELECT count(*) FROM domains WHERE host = '%s'", host);
+	return sql_int(fx, q);
+}
+
+static void writer_refuses_a_project_change_without_a_started_event(void **state)
+{
+	struct fixture *fx = *state;
+	char rel[256], *log;
+
+	writer_start(fx);
+	frame(fx, "cn1", 1, 0, NULL); /* domain 0 in p1 */
+	fx->project = "p2";
+	capture_start(fx);
+	frame(fx, "cn1", 1, 1, NULL);
+	frame(fx, "cn1", 1, 2, NULL);
+	log = capture_stop(fx);
+	/* One line naming host, uuid and both projects; both reports counted. */
+	assert_int_equal(count_substr(log,
+				      "host cn1 reported domain a9e70000-0000-4000-8000-"
+				      "000000000000 in project 'p2' but it is in project 'p1'"),
+			 1);
+	free(log);
+	assert_int_equal(counters(fx).project_refused, 2);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM domains WHERE project_id = 'p1'"), 1);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM tenants WHERE project_id = 'p2'"), 0);
+	domain_file(fx, 0, "cpu_pct", rel, sizeof(rel));
+	assert_true(isnan(value_at(fx, rel, 1, NULL))); /* nothing of the forged report */
+	/* The true report goes on being written. */
+	fx->project = NULL;
+	frame(fx, "cn1", 1, 3, NULL);
+	assert_true(value_at(fx, rel, 3, NULL) == 13.0);
+
+	/* A restart does not launder it: the project comes from the index. */
+	writer_stop(fx);
+	writer_start(fx);
+	fx->project = "p2";
+	frame(fx, "cn1", 1, 4, NULL);
+	assert_int_equal(counters(fx).project_refused, 1);
+	/* ... another host's "started" does not allow it either ... */
+	event(fx, SM_EVENT_STARTED, 0, 5, 100);
+	frame(fx, "cn2", 1, 5, NULL);
+	assert_int_equal(counters(fx).project_refused, 2);
+	/* ... its own host's does, for the next report. */
+	event(fx, SM_EVENT_STARTED, 0, 6, 101);
+	frame(fx, "cn1", 1, 7, NULL);
+	assert_int_equal(counters(fx).project_refused, 2);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM domains WHERE project_id = 'p2'"), 1);
+	/* and only for that one: back to p1 needs another event. */
+	fx->project = NULL;
+	frame(fx, "cn1", 1, 8, NULL);
+	assert_int_equal(counters(fx).project_refused, 3);
+}
+
+static void writer_allows_a_project_change_when_configured(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->cfg.allow_project_change = true;
+	writer_start(fx);
+	frame(fx, "cn1", 1, 0, NULL);
+	fx->project = "p2";
+	frame(fx, "cn1", 1, 1, NULL);
+	assert_int_equal(counters(fx).project_refused, 0);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM domains WHERE project_id = 'p2'"), 1);
+}
+
+static void writer_limits_domains_per_host_and_names_it_once(void **state)
+{
+	struct fixture *fx = *state;
+	char rel[256], *log;
+
+	fx->cfg.limits.max_domains_per_host = 2;
+	writer_start(fx);
+	capture_start(fx);
+	for (int k = 0; k < 5; k++)
+		frame(fx, "cn1", 4, k, NULL);
+	log = capture_stop(fx);
+	assert_int_equal(count_substr(log, "host cn1:"), 1);
+	assert_non_null(strstr(log, "max_domains_per_host = 2"));
+	free(log);
+	/* Two admitted and written every frame; two refused every frame,
+	 * leaving no row, no file and no memory. */
+	assert_int_equal(domains_of(fx, "cn1"), 2);
+	assert_int_equal(counters(fx).domains_refused, 10);
+	assert_int_equal(counters(fx).domains, 2);
+	assert_int_equal(counters(fx).dropped_limit, 10 * 25);
+	assert_int_equal(count_entries(fx, "domains/a9"), 2);
+	domain_file(fx, 1, "cpu_pct", rel, sizeof(rel));
+	assert_true(value_at(fx, rel, 4, NULL) == 24.0);
+	/* Another host has its own allowance. */
+	fx->first = 10;
+	frame(fx, "cn2", 2, 5, NULL);
+	assert_int_equal(domains_of(fx, "cn2"), 2);
+	/* A purge gives room back. */
+	fx->first = 0;
+	writer_set_policy(fx->w, 0, 300, 1000, 0);
+	stop_event(fx, 0, 6, 50);
+	fx->first = 1;
+	frame(fx, "cn1", 2, 7, NULL); /* domains 1 and 2: 2 fits now */
+	assert_int_equal(domains_of(fx, "cn1"), 2);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM domains WHERE uuid LIKE '%02'"), 1);
+}
+
+static void writer_limits_new_domains_per_minute(void **state)
+{
+	struct fixture *fx = *state;
+	double now = fx->t0 + 60;
+
+	fx->cfg.limits.max_new_domains_per_min = 2;
+	writer_start(fx);
+	frame_at(fx, "cn1", 4, 0, NULL, now);
+	assert_int_equal(domains_of(fx, "cn1"), 2);
+	frame_at(fx, "cn1", 4, 1, NULL, now + 1); /* 1/30 of a domain later: none */
+	assert_int_equal(domains_of(fx, "cn1"), 2);
+	frame_at(fx, "cn1", 4, 2, NULL, now + 31); /* half a minute: one more */
+	assert_int_equal(domains_of(fx, "cn1"), 3);
+	frame_at(fx, "cn1", 4, 3, NULL, now + 3600); /* an hour: the bucket holds 2, 1 left */
+	assert_int_equal(domains_of(fx, "cn1"), 4);
+	assert_int_equal(counters(fx).domains_refused, 2 + 2 + 1);
+	/* A clock going back mints nothing: the one left, then none. */
+	fx->first = 4;
+	frame_at(fx, "cn1", 2, 4, NULL, now - 3600);
+	frame_at(fx, "cn1", 2, 5, NULL, now + 3600);
+	assert_int_equal(domains_of(fx, "cn1"), 5);
+	assert_int_equal(counters(fx).domains_refused, 5 + 1 + 1);
+}
+
+static void writer_limits_hosts(void **state)
+{
+	struct fixture *fx = *state;
+	char *log;
+
+	fx->cfg.limits.max_hosts = 1;
+	writer_start(fx);
+	frame(fx, "cn1", 1, 0, NULL);
+	fx->first = 10;
+	capture_start(fx);
+	frame(fx, "cn2", 1, 1, NULL);
+	frame(fx, "cn2", 1, 2, NULL);
+	log = capture_stop(fx);
+	assert_int_equal(count_substr(log, "host cn2 is new and 1 hosts are known (max_hosts = 1)"),
+			 1);
+	free(log);
+	assert_int_equal(counters(fx).hosts_refused, 2);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM hosts"), 1);
+	assert_false(exists(fx, "hosts/cn2"));
+	/* The known host is unaffected; a restart remembers who is known. */
+	fx->first = 0;
+	frame(fx, "cn1", 1, 3, NULL);
+	writer_stop(fx);
+	writer_start(fx);
+	fx->first = 10;
+	frame(fx, "cn2", 1, 4, NULL);
+	assert_int_equal(counters(fx).hosts_refused, 1);
+}
+
+static void writer_budget_of_files_and_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t size = whisper_file_size(fx->arch, fx->narch);
+	uint64_t files;
+	char *log;
+
+	/* Room for the host's 8 files and a part of one domain's 24. */
+	fx->cfg.limits.max_data_files = 8 + 10;
+	writer_start(fx);
+	capture_start(fx);
+	frame(fx, "cn1", 1, 0, NULL);
+	frame(fx, "cn1", 1, 1, NULL);
+	log = capture_stop(fx);
+	assert_int_equal(count_substr(log, "host cn1:"), 1);
+	assert_non_null(strstr(log, "budget"));
+	free(log);
+	files = counters(fx).data_files;
+	assert_int_equal(files, 18);
+	assert_int_equal(counters(fx).files_created, 18);
+	assert_true(counters(fx).files_refused >= 14);
+	assert_int_equal(counters(fx).data_bytes, 18 * size);
+	/* A new domain is refused before it costs a row. */
+	fx->first = 1;
+	frame(fx, "cn1", 1, 2, NULL);
+	assert_int_equal(counters(fx).domains_refused, 1);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM domains"), 1);
+	/* The budget is seeded from the disk at start. */
+	writer_stop(fx);
+	fx->cfg.limits.max_data_files = 0;
+	fx->cfg.limits.max_data_bytes = 20 * size;
+	writer_start(fx);
+	assert_int_equal(counters(fx).data_files, 18);
+	assert_int_equal(counters(fx).data_bytes, 18 * size);
+	fx->first = 0;
+	frame(fx, "cn1", 1, 3, NULL);
+	assert_int_equal(counters(fx).data_files, 20);
+	assert_int_equal(counters(fx).files_created, 2);
+}
+
+static void writer_limits_of_zero_and_huge_change_nothing(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* 0 everywhere: no limit. */
+	writer_start(fx);
+	frame(fx, "cn1", 4, 0, NULL);
+	assert_int_equal(domains_of(fx, "cn1"), 4);
+	writer_stop(fx);
+	/* The largest values: no overflow turns them into a refusal. */
+	fx->cfg.limits =
+	    (struct writer_limits){UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+	fx->cfg.future_tolerance_s = 1e300;
+	writer_start(fx);
+	fx->first = 10;
+	frame(fx, "cn2", 4, 1, NULL);
+	assert_int_equal(domains_of(fx, "cn2"), 4);
+	assert_int_equal(counters(fx).domains_refused + counters(fx).files_refused, 0);
+	/* Limits below what exists keep what exists (set while running). */
+	writer_set_limits(fx->w, &(struct writer_limits){.max_domains_per_host = 1, .max_hosts = 1},
+			  5, false);
+	fx->first = 0;
+	frame(fx, "cn1", 4, 2, NULL);
+	assert_int_equal(counters(fx).domains_refused, 0);
+	assert_int_equal(counters(fx).hosts_refused, 0);
+	fx->first = 20;
+	frame(fx, "cn1", 1, 3, NULL);
+	assert_int_equal(counters(fx).domains_refused, 1);
+	/* A tolerance of 1e300 s clamps nothing. */
+	assert_int_equal(counters(fx).frames_future, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -719,6 +984,17 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(writer_moves_a_corrupt_file_aside_and_replaces_it,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(writer_full_disk_logs_once_counts_and_resumes, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(writer_refuses_a_project_change_without_a_started_event,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(writer_allows_a_project_change_when_configured, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(writer_limits_domains_per_host_and_names_it_once, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(writer_limits_new_domains_per_minute, setup, teardown),
+	    cmocka_unit_test_setup_teardown(writer_limits_hosts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(writer_budget_of_files_and_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(writer_limits_of_zero_and_huge_change_nothing, setup,
 					    teardown),
 	};
 
