@@ -4,13 +4,13 @@
 . "$(dirname "$0")/../aggregator/e2e_lib.sh"
 D0=$(domain_dir 0)
 
-start_agg
-up() { [ -f "$DATA/index.sqlite" ]; }
-wait_for 20 up || fail "aggregator did not start"
-sleep 0.5
-"$TESTPUB" --bind "$PUB_EP" --host .. --domains 1 --rate 5 --garbage 9 \
+# Bound first and speaking 2 s later: the aggregator is connected by then.
+# (Bound after it, the publisher may wait out ZeroMQ's reconnect back-off,
+# and a PUB drops what nobody takes: the garbage would never arrive.)
+"$TESTPUB" --bind "$PUB_EP" --host .. --domains 1 --rate 5 --garbage 9 --delay 2 \
 	--disk-name ../../etc --unknown-steal >>"$TMP/pub.log" 2>&1 &
 STARTED="$STARTED $!"
+start_agg
 written() { [ "$($CHECK count "$DATA/$D0/disk.______etc.rd_req_ps.wsp" 2>/dev/null)" -ge 2 ]; }
 wait_for 30 written || fail "the hostile disk's file was not written"
 sleep 1.5
