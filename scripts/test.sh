@@ -6,7 +6,7 @@
 #   3. starts libvirtd + virtlogd (scripts/libvirtd.sh) for the libvirt tests,
 #   4. runs the whole ctest suite: unit, integration, real-QEMU, end-to-end,
 #   5. runs each fuzz target for a short while (clang/libFuzzer): the wire
-#      decoder and the collector's receive path,
+#      decoder, the collector's receive path and the aggregator's writer,
 #   6. rebuilds with ASan+UBSan (build-asan/) and runs the suite again there,
 #   7. stops the services it started,
 #   8. proves the README's two commands on a brand-new Debian 12 root
@@ -79,7 +79,7 @@ if ((fuzz)); then
   CC=clang cmake -S . -B build-fuzz -DSTACKMON_FUZZ=ON -DBUILD_TESTING=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   mkdir -p fuzz/regressions # git keeps no empty folder; libFuzzer needs it to exist
-  for target in fuzz_wire_decode fuzz_collector_relay; do
+  for target in fuzz_wire_decode fuzz_collector_relay fuzz_aggregator_writer; do
     cmake --build build-fuzz -j"$jobs" --target "$target"
     fuzz_target "$target"
   done
