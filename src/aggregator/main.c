@@ -436,6 +436,13 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
+	/* A missing, malformed or group-readable key file stops us here,
+	 * named on stderr, and -n finds it too: never a fall-back to plain
+	 * text. */
+	if (sm_sock_opts_from_config(&opts, cfg) < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
 	if (cli.check_only) {
 		printf("configuration OK\n");
 		status = 0;
@@ -481,7 +488,6 @@ int main(int argc, char **argv)
 	if (!d.writer)
 		goto out;
 	zctx = zmq_ctx_new();
-	sm_sock_opts_from_config(&opts, cfg);
 	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
 	/* hb/: each collector's heartbeat says the max_frame it relays. */
 	if (!sub || sm_sock_subscribe(sub, "stats/") < 0 || sm_sock_subscribe(sub, "event/") < 0 ||

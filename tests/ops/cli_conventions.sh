@@ -100,6 +100,17 @@ for pair in "$@"; do
     { ((rc == 0)) && [[ $(cat "$o") == "configuration OK" ]]; } ||
       fail "$name -n -c $shipped with its $n examples: exit $rc, stdout '$(cat "$o")', stderr: $(cat "$e")"
     ((n > 0)) || fail "$shipped: no example setting found"
+    # -n checks the key files too: a secret key others may read is refused
+    # at once, naming the file, not at the first socket.
+    secret=$(sed -n 's/^curve_secret_key = //p' "$tmp/examples.conf")
+    if [ -n "$secret" ]; then
+      cp "$secret" "$tmp/loose.key_secret" && chmod 0644 "$tmp/loose.key_secret"
+      sed "s|^curve_secret_key = .*|curve_secret_key = $tmp/loose.key_secret|" \
+        "$tmp/examples.conf" >"$tmp/loose.conf"
+      run "$o" "$e" "$prog" -n -c "$tmp/loose.conf"; rc=$?
+      { ((rc == 2)) && grep -q "loose.key_secret" "$e"; } ||
+        fail "$name -n with a world-readable secret key: exit $rc, want 2 naming the file; stderr: $(cat "$e")"
+    fi
   fi
 
   echo "ok: $name"
