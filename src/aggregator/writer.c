@@ -467,6 +467,27 @@ static bool domain_admit(struct writer *self, struct host *h, const char *name, 
 }
 
 /*
+ * May host h report known domain `dom` that is counted on another host (a
+ * migration, or a claim)? Not into a host at max_domains_per_host: moves
+ * would otherwise pile any number of domains, each admitted elsewhere,
+ * onto one host. A legitimate host is far from the limit.
+ */
+static bool move_admit(struct writer *self, struct dom *dom, struct host *h, const char *name)
+{
+	uint64_t max = self->cfg.limits.max_domains_per_host;
+	char why[200];
+
+	if (!h || dom->host == h || !max || h->ndomains < max)
+		return true;
+	snprintf(why, sizeof(why),
+		 "%zu domains known there (max_domains_per_host = %llu), domain %s not moved in",
+		 h->ndomains, (unsigned long long)max, dom->uuid_text);
+	self->c.domains_refused++;
+	host_over(self, h, name, why);
+	return false;
+}
+
+/*
  * May this report of known domain `dom` say `project`? A uuid's tenant is
  * fixed by Nova: a change is believed only after a "started" event for it
  * from the reporting host, or with allow_project_change. A refusal is
@@ -1007,7 +1028,8 @@ static void frame_stats(struct writer *self, const struct sm_message *m, struct 
 			}
 			snprintf(dom->project, sizeof(dom->project), "%s", report_project(d));
 			dom_attach(dom, h);
-		} else if (!project_allowed(self, dom, h, m->hdr.host, report_project(d))) {
+		} else if (!move_admit(self, dom, h, m->hdr.host) ||
+			   !project_allowed(self, dom, h, m->hdr.host, report_project(d))) {
 			self->c.dropped_limit += domain_points(d);
 			continue;
 		}

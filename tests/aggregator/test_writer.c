@@ -829,6 +829,14 @@ static void writer_limits_domains_per_host_and_names_it_once(void **state)
 	fx->first = 10;
 	frame(fx, "cn2", 2, 5, NULL);
 	assert_int_equal(domains_of(fx, "cn2"), 2);
+	/* Nor can moves pile domains onto a full host: cn2 claiming cn1's
+	 * domain 0 is refused (each was admitted elsewhere, so the sum of all
+	 * hosts' limits would not hold). */
+	fx->first = 0;
+	frame(fx, "cn2", 1, 6, NULL);
+	assert_int_equal(domains_of(fx, "cn2"), 2);
+	assert_int_equal(domains_of(fx, "cn1"), 2);
+	assert_int_equal(counters(fx).domains_refused, 11);
 	/* A purge gives room back. */
 	fx->first = 0;
 	writer_set_policy(fx->w, 0, 300, 1000, 0);
