@@ -116,6 +116,8 @@ static int write_file(const char *path, mode_t mode, bool force, const struct sm
 	fprintf(f, "metadata\n");
 	for (size_t i = 0; i < c->nhosts; i++)
 		fprintf(f, "    host = \"%s\"\n", c->hosts[i]);
+	if (c->relay)
+		fprintf(f, "    role = \"%s\"\n", SM_CERT_ROLE_RELAY);
 	fprintf(f, "curve\n    public-key = \"%s\"\n", c->public_key);
 	if (with_secret)
 		fprintf(f, "    secret-key = \"%s\"\n", c->secret_key);
@@ -261,6 +263,13 @@ static int parse_cert(char *text, const char *path, struct sm_cert *c, char *err
 					 value);
 				return -1;
 			}
+		} else if (strcmp(section, "metadata") == 0 && strcmp(name, "role") == 0) {
+			if (strcmp(value, SM_CERT_ROLE_RELAY) != 0) {
+				snprintf(err, errlen, "%s:%d: unknown role '%.40s' (only '%s')",
+					 path, lineno, value, SM_CERT_ROLE_RELAY);
+				return -1;
+			}
+			c->relay = true;
 		}
 		continue;
 bad_key:

@@ -4,7 +4,9 @@
  * `curve` section with `public-key` and, in the secret file only,
  * `secret-key`, both 40-character Z85. NAME.key is the public half (safe to
  * copy anywhere), NAME.key_secret the pair (mode 0600, never leaves the host).
- * Metadata `host = PATTERN` lines say which hosts a key may speak for.
+ * Metadata `host = PATTERN` lines say which hosts a key may speak for;
+ * `role = relay` marks the key of a collector that passes on other keys'
+ * frames, each with the identity that first sent it (docs/SECURITY.md).
  */
 #ifndef SM_CERT_H
 #define SM_CERT_H
@@ -21,6 +23,7 @@ struct sm_cert {
 	char secret_key[SM_CURVE_KEY_Z85 + 1]; /* Z85; "" for a public-only file */
 	char **hosts;			       /* metadata `host` values (fnmatch patterns) */
 	size_t nhosts;
+	bool relay; /* metadata `role = relay`: may forward frames with their origin identity */
 };
 
 /* A fresh key pair (zmq_curve_keypair), no metadata. 0, or -1 (logged). */
@@ -28,6 +31,9 @@ int sm_cert_generate(struct sm_cert *c);
 /* Adds one `host` metadata value (copied). 0, or -1 when out of memory or
  * when `host` is empty or holds a quote, newline or '#'. */
 int sm_cert_add_host(struct sm_cert *c, const char *host);
+/* Role values a certificate may carry: only "relay" today. Any other value
+ * makes sm_cert_load refuse the file, so a typo never silently drops a right. */
+#define SM_CERT_ROLE_RELAY "relay"
 /* Frees the hosts and zeroes *c. NULL-safe. */
 void sm_cert_clear(struct sm_cert *c);
 

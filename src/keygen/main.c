@@ -3,7 +3,9 @@
  * itself with (docs/SECURITY.md): NAME.key_secret (0600, stays on the host)
  * and NAME.key (0644, copied into the allow-list directory of the collectors
  * it talks to, or given as the server key to those that connect to it).
- * Optional `host` metadata says which hosts' frames the key may send.
+ * Optional `host` metadata says which hosts' frames the key may send;
+ * --relay marks a collector's key (`role = relay`), whose upstream may then
+ * take the origin identity it sends along with relayed frames.
  *
  * Exit status: 0 written (or -n: arguments fine); 1 nothing written (files
  * exist without --force, or an I/O error); 2 usage error.
@@ -42,9 +44,13 @@ int main(int argc, char **argv)
 			     .summary = "Write a CurveZMQ key pair (ZeroMQ certificate format) "
 					"for a StackMon process.",
 			     .default_config = "/etc/stackmon/keygen.conf"};
-	bool force = false;
+	bool force = false, relay = false;
 	const struct sm_cli_flag flags[] = {
-	    {"force", "replace an existing key pair of that name", &force}};
+	    {"force", "replace an existing key pair of that name", &force},
+	    {"relay",
+	     "a collector's key: it relays others' frames with their origin identity "
+	     "(metadata role = relay)",
+	     &relay}};
 	struct sm_config *cfg = sm_config_new(keygen_keys, NKEYGEN_KEYS);
 	struct sm_cert cert = {0};
 	char hostname[SM_HOST_MAX + 2] = "", err[4400];
@@ -53,7 +59,7 @@ int main(int argc, char **argv)
 
 	if (!cfg)
 		return EXIT_RUNTIME;
-	status = sm_cli_start(&cli, cfg, flags, 1, argc, argv);
+	status = sm_cli_start(&cli, cfg, flags, 2, argc, argv);
 	if (status != SM_CLI_CONTINUE)
 		goto out;
 	status = EXIT_USAGE;
@@ -101,6 +107,7 @@ int main(int argc, char **argv)
 		cert.hosts = hosts;
 		cert.nhosts = nhosts;
 	}
+	cert.relay = relay;
 	if (sm_cert_save(&cert, dir, name, force, err, sizeof(err)) < 0) {
 		fprintf(stderr, "stackmon-keygen: %s\n", err);
 		goto out;

@@ -2,8 +2,9 @@
  * Tests of sm_cert: key pairs written in ZeroMQ's certificate format with
  * the file modes a secret needs, read back strictly (a loose mode, a bad
  * key, a secret that is not the public key's are refused with the file
- * named), files written by other tools (pyzmq's layout) accepted, and host
- * metadata matched as patterns. Files live in a private temp dir.
+ * named), files written by other tools (pyzmq's layout) accepted, host
+ * metadata matched as patterns, and the relay role written, read back and
+ * strict about its value. Files live in a private temp dir.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -241,6 +242,50 @@ static void cert_speaks_for_matches_host_patterns_only(void **state)
 	sm_cert_clear(&c);
 }
 
+static void cert_relay_role_round_trips_and_unknown_roles_are_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct sm_cert c = {0}, back = {0};
+	char p[256], text[512];
+
+	assert_int_equal(sm_cert_generate(&c), 0);
+	assert_int_equal(sm_cert_add_host(&c, "cn*"), 0);
+	snprintf(p, sizeof(p), "%s", path_of(fx, "role.key")); /* path_of's buffers rotate */
+	c.relay = true;
+	assert_int_equal(sm_cert_save(&c, fx->dir, "rack", false, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(sm_cert_load(path_of(fx, "rack.key"), false, &back, fx->err,
+				      sizeof(fx->err)),
+			 0);
+	assert_true(back.relay);
+	assert_true(sm_cert_speaks_for(&back, "cn4"));
+	assert_int_equal(sm_cert_load(path_of(fx, "rack.key_secret"), true, &back, fx->err,
+				      sizeof(fx->err)),
+			 0);
+	assert_true(back.relay);
+	/* No role line: no relay right (every key written before roles). */
+	snprintf(text, sizeof(text), "metadata\n    host = cn1\ncurve\n    public-key = \"%s\"\n",
+		 c.public_key);
+	write_text(p, text, 0644);
+	assert_int_equal(sm_cert_load(p, false, &back, fx->err, sizeof(fx->err)), 0);
+	assert_false(back.relay);
+	/* A misspelt role is an error naming file and line, not "no role". */
+	snprintf(text, sizeof(text),
+		 "metadata\n    role = \"relais\"\ncurve\n    public-key = \"%s\"\n",
+		 c.public_key);
+	write_text(p, text, 0644);
+	assert_int_equal(sm_cert_load(p, false, &back, fx->err, sizeof(fx->err)), -1);
+	assert_non_null(strstr(fx->err, "role.key:2: unknown role 'relais'"));
+	assert_false(back.relay);
+	/* A role outside metadata is not metadata: ignored, like any unknown name. */
+	snprintf(text, sizeof(text), "curve\n    role = relay\n    public-key = \"%s\"\n",
+		 c.public_key);
+	write_text(p, text, 0644);
+	assert_int_equal(sm_cert_load(p, false, &back, fx->err, sizeof(fx->err)), 0);
+	assert_false(back.relay);
+	sm_cert_clear(&back);
+	sm_cert_clear(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +295,7 @@ int main(void)
 	    cmocka_unit_test(cert_load_refuses_missing_and_malformed_files),
 	    cmocka_unit_test(cert_load_reads_other_tools_layout),
 	    cmocka_unit_test(cert_speaks_for_matches_host_patterns_only),
+	    cmocka_unit_test(cert_relay_role_round_trips_and_unknown_roles_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Proves: stackmon-keygen writes NAME.key_secret 0600 and NAME.key 0644 whatever the umask, in the certificate format pyzmq reads, with --host metadata; it refuses to overwrite (exit 1, files unchanged) unless --force, and -n writes nothing.
+# Proves: stackmon-keygen writes NAME.key_secret 0600 and NAME.key 0644 whatever the umask, in the certificate format pyzmq reads, with --host metadata and --relay as role = relay (only when asked); it refuses to overwrite (exit 1, files unchanged) unless --force, and -n writes nothing.
 set -eu
 KEYGEN=$1
 TMP=$(mktemp -d /tmp/sm-keygen-XXXXXX)
@@ -12,6 +12,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 [ "$(stat -c %a "$TMP/cn1.key")" = 644 ] || fail "public mode $(stat -c %a "$TMP/cn1.key")"
 grep -q 'secret-key' "$TMP/cn1.key" && fail "the public file holds the secret key"
 grep -q '^    host = "rack1-\*"$' "$TMP/cn1.key" || fail "no host metadata in cn1.key"
+grep -q 'role' "$TMP/cn1.key" && fail "a key made without --relay carries a role"
+"$KEYGEN" --dir "$TMP" --name rack1 --host 'cn*' --relay >/dev/null || fail "--relay: exit $?"
+grep -q '^    role = "relay"$' "$TMP/rack1.key" || fail "no role = relay in rack1.key"
+grep -q '^    role = "relay"$' "$TMP/rack1.key_secret" || fail "no role = relay in rack1.key_secret"
 
 # Another implementation of the format reads both files and agrees.
 /usr/bin/python3 - "$TMP" <<'PY' || fail "pyzmq cannot read the key pair"
