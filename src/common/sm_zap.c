@@ -338,16 +338,39 @@ size_t sm_zap_serve(struct sm_zap *z, size_t max)
 	return served;
 }
 
-bool sm_zap_speaks_for(const struct sm_zap *z, const char *user_id, const char *host)
+/* The allowed key named `id`, or NULL. */
+static const struct allowed *find_id(const struct sm_zap *z, const char *id)
 {
 	struct allowed probe;
-	const struct allowed *a;
 
-	if (!user_id || strlen(user_id) > SM_HOST_MAX)
-		return false;
-	snprintf(probe.id, sizeof(probe.id), "%s", user_id);
-	a = z->nkeys ? bsearch(&probe, z->keys, z->nkeys, sizeof(*z->keys), allowed_cmp) : NULL;
+	if (!id || strlen(id) > SM_HOST_MAX || z->nkeys == 0)
+		return NULL;
+	snprintf(probe.id, sizeof(probe.id), "%s", id);
+	return bsearch(&probe, z->keys, z->nkeys, sizeof(*z->keys), allowed_cmp);
+}
+
+bool sm_zap_speaks_for(const struct sm_zap *z, const char *user_id, const char *host)
+{
+	const struct allowed *a = find_id(z, user_id);
+
 	return a && sm_cert_speaks_for(&a->cert, host);
+}
+
+bool sm_zap_may_relay(const struct sm_zap *z, const char *user_id)
+{
+	const struct allowed *a = find_id(z, user_id);
+
+	return a && a->cert.relay;
+}
+
+enum sm_zap_origin sm_zap_origin_check(const struct sm_zap *z, const char *origin,
+				       const char *host)
+{
+	const struct allowed *a = find_id(z, origin);
+
+	if (!a)
+		return SM_ZAP_ORIGIN_UNKNOWN;
+	return sm_cert_speaks_for(&a->cert, host) ? SM_ZAP_ORIGIN_MATCH : SM_ZAP_ORIGIN_MISMATCH;
 }
 
 uint64_t sm_zap_refused(const struct sm_zap *z)

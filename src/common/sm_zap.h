@@ -42,6 +42,20 @@ size_t sm_zap_serve(struct sm_zap *z, size_t max);
  * and one of its host patterns matches `host`. */
 bool sm_zap_speaks_for(const struct sm_zap *z, const char *user_id, const char *host);
 
+/* True when identity `user_id` is in the allow list with `role = relay`:
+ * its connection may send a third frame naming each frame's origin
+ * identity (a collector below this one). */
+bool sm_zap_may_relay(const struct sm_zap *z, const char *user_id);
+
+/* What the allow list says about an origin identity a relay passed on. */
+enum sm_zap_origin {
+	SM_ZAP_ORIGIN_UNKNOWN = 0, /* not in this allow list: nothing to check against */
+	SM_ZAP_ORIGIN_MATCH,	   /* known, and one of its host patterns matches */
+	SM_ZAP_ORIGIN_MISMATCH,	   /* known, and none of its host patterns matches */
+};
+enum sm_zap_origin sm_zap_origin_check(const struct sm_zap *z, const char *origin,
+				       const char *host);
+
 /* Handshakes refused since creation; keys in the allow list now. */
 uint64_t sm_zap_refused(const struct sm_zap *z);
 size_t sm_zap_keys(const struct sm_zap *z);
