@@ -91,6 +91,7 @@ static int opts_load_keys(struct sm_sock_opts *opts, const struct sm_config *cfg
 	}
 	memcpy(opts->curve_public, cert.public_key, sizeof(opts->curve_public));
 	memcpy(opts->curve_secret, cert.secret_key, sizeof(opts->curve_secret));
+	opts->curve_relay = cert.relay;
 	sm_cert_clear(&cert);
 	if (server && sm_sock_load_server_key(server, opts->curve_server) < 0)
 		return -1;
@@ -413,6 +414,7 @@ int sm_sock_recv2(void *sock, struct sm_frames *f, int flags)
 
 	zmq_msg_init(&f->topic);
 	zmq_msg_init(&f->body);
+	zmq_msg_init(&f->origin);
 	f->parts = 0;
 	if (zmq_msg_recv(&f->topic, sock, flags) < 0)
 		goto fail; /* EAGAIN, EINTR, ETERM…: nothing was taken */
@@ -422,8 +424,13 @@ int sm_sock_recv2(void *sock, struct sm_frames *f, int flags)
 			goto fail;
 		f->parts = 2;
 	}
-	/* Drain the rest so the next call starts on a message boundary. */
 	if (f->parts == 2 && zmq_msg_more(&f->body)) {
+		if (recv_more(&f->origin, sock) < 0)
+			goto fail;
+		f->parts = 3;
+	}
+	/* Drain the rest so the next call starts on a message boundary. */
+	if (f->parts == 3 && zmq_msg_more(&f->origin)) {
 		zmq_msg_init(&extra);
 		do {
 			if (recv_more(&extra, sock) < 0) {
@@ -450,8 +457,10 @@ void sm_frames_close(struct sm_frames *f)
 		return;
 	zmq_msg_close(&f->topic);
 	zmq_msg_close(&f->body);
+	zmq_msg_close(&f->origin);
 	/* Leave valid empty messages behind so a second close is harmless. */
 	zmq_msg_init(&f->topic);
 	zmq_msg_init(&f->body);
+	zmq_msg_init(&f->origin);
 	f->parts = 0;
 }

@@ -36,6 +36,8 @@ struct sm_sock_opts {
 	char curve_secret[SM_CURVE_KEY_Z85 + 1];	     /* own secret key, Z85 */
 	char curve_server[SM_CURVE_KEY_Z85 + 1];	     /* server key for connecting sockets, Z85; "" none */
 	bool curve_unusable;	     /* curve asked for but keys not loaded: refuse sockets */
+	bool curve_relay;	     /* own key has role = relay: an intermediate collector
+				        sends each frame's origin identity upstream */
 };
 
 /* Config keys every daemon includes in its table, so the file and the
@@ -126,12 +128,16 @@ void sm_ipc_file_remove(struct sm_ipc_file *f);
 int sm_sock_send2(void *sock, const void *topic, size_t topic_len, const void *body,
 		  size_t body_len, int flags);
 
-/* One received message. `parts` is how many frames arrived; only the first
- * two are kept (extra frames are counted and discarded). */
+/* One received message. `parts` is how many frames arrived; the first three
+ * are kept (more are counted and discarded). StackMon messages are two
+ * frames; only the hop from an intermediate collector to its upstream may
+ * carry a third, the origin identity (docs/PROTOCOL.md), and only a
+ * collector looks at it: everyone else refuses parts != 2. */
 struct sm_frames {
-	zmq_msg_t topic; /* first frame */
-	zmq_msg_t body;  /* second frame (empty if parts < 2) */
-	int parts;       /* number of frames in the message as received */
+	zmq_msg_t topic;  /* first frame */
+	zmq_msg_t body;   /* second frame (empty if parts < 2) */
+	zmq_msg_t origin; /* third frame (empty if parts < 3) */
+	int parts;        /* number of frames in the message as received */
 };
 
 /* Receives one whole message (all its frames). flags: 0 or ZMQ_DONTWAIT.

@@ -42,6 +42,8 @@ struct target {
 /* One message given while no collector listened, in the order given. */
 struct held {
 	zmq_msg_t topic, body;
+	zmq_msg_t origin; /* third frame, sent only when has_origin */
+	bool has_origin;
 };
 
 struct sm_upstream {
@@ -207,6 +209,7 @@ void sm_upstream_destroy(struct sm_upstream **upp)
 	for (size_t i = up->head; i < up->nheld; i++) {
 		zmq_msg_close(&up->held[i].topic);
 		zmq_msg_close(&up->held[i].body);
+		zmq_msg_close(&up->held[i].origin);
 	}
 	free(up->held);
 	sm_sock_close(&up->out);
@@ -217,13 +220,16 @@ void sm_upstream_destroy(struct sm_upstream **upp)
 	*upp = NULL;
 }
 
-/* Sends a pair of messages; on success both are left empty. */
-static int out_send(void *out, zmq_msg_t *topic, zmq_msg_t *body)
+/* Sends topic and body, and origin as a third frame unless NULL; on
+ * success all are left empty. */
+static int out_send(void *out, zmq_msg_t *topic, zmq_msg_t *body, zmq_msg_t *origin)
 {
 	/* One peer, NODROP: EAGAIN on the first frame means nothing was queued. */
 	if (zmq_msg_send(topic, out, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
 		return -1;
-	return zmq_msg_send(body, out, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+	if (zmq_msg_send(body, out, (origin ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0)
+		return -1;
+	return origin && zmq_msg_send(origin, out, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
 /* Sends what was held, in order, while the collector takes it. */
@@ -231,12 +237,14 @@ static void held_flush(struct sm_upstream *up)
 {
 	while (up->subscribers > 0 && !up->awaiting && up->head < up->nheld) {
 		struct held *h = &up->held[up->head];
-		size_t size = zmq_msg_size(&h->topic) + zmq_msg_size(&h->body);
+		size_t size =
+		    zmq_msg_size(&h->topic) + zmq_msg_size(&h->body) + zmq_msg_size(&h->origin);
 
-		if (out_send(up->out, &h->topic, &h->body) < 0)
+		if (out_send(up->out, &h->topic, &h->body, h->has_origin ? &h->origin : NULL) < 0)
 			return; /* its queue is full: the rest waits */
 		zmq_msg_close(&h->topic);
 		zmq_msg_close(&h->body);
+		zmq_msg_close(&h->origin);
 		up->held_bytes -= size;
 		up->head++;
 	}
@@ -244,11 +252,12 @@ static void held_flush(struct sm_upstream *up)
 		up->head = up->nheld = 0;
 }
 
-/* Takes the messages' content into the hold (both left empty); -1 with
- * errno ENOTCONN when the hold is full. */
-static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body)
+/* Takes the messages' content into the hold (all left empty); origin may
+ * be NULL. -1 with errno ENOTCONN when the hold is full. */
+static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body, zmq_msg_t *origin)
 {
-	size_t size = zmq_msg_size(topic) + zmq_msg_size(body);
+	size_t size =
+	    zmq_msg_size(topic) + zmq_msg_size(body) + (origin ? zmq_msg_size(origin) : 0);
 	struct held *h;
 
 	if (up->nheld - up->head >= up->max_held || up->held_bytes + size > HOLD_MAX_BYTES) {
@@ -274,8 +283,12 @@ static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body)
 	h = &up->held[up->nheld];
 	zmq_msg_init(&h->topic);
 	zmq_msg_init(&h->body);
+	zmq_msg_init(&h->origin);
 	zmq_msg_move(&h->topic, topic);
 	zmq_msg_move(&h->body, body);
+	h->has_origin = origin != NULL;
+	if (origin)
+		zmq_msg_move(&h->origin, origin);
 	up->nheld++;
 	up->held_bytes += size;
 	return 0;
@@ -305,7 +318,7 @@ int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len
 	memcpy(zmq_msg_data(&t), topic, topic_len);
 	if (body_len)
 		memcpy(zmq_msg_data(&b), body, body_len);
-	rc = held_add(up, &t, &b);
+	rc = held_add(up, &t, &b, NULL);
 	zmq_msg_close(&t);
 	zmq_msg_close(&b);
 	return rc;
@@ -313,9 +326,15 @@ int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len
 
 int sm_upstream_send_msg(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body)
 {
+	return sm_upstream_send_origin(up, topic, body, NULL);
+}
+
+int sm_upstream_send_origin(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body,
+			    zmq_msg_t *origin)
+{
 	if (must_hold(up))
-		return held_add(up, topic, body);
-	return out_send(up->out, topic, body);
+		return held_add(up, topic, body, origin);
+	return out_send(up->out, topic, body, origin);
 }
 
 size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max)

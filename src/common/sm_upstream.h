@@ -46,6 +46,13 @@ int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len
  * above). */
 int sm_upstream_send_msg(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body);
 
+/* As sm_upstream_send_msg, with `origin` (unless NULL) as a third frame:
+ * the identity an intermediate collector's ZAP handler authenticated for
+ * the frame's first hop (docs/PROTOCOL.md, "Origin identity"). Left empty
+ * on success too; the caller closes it either way. */
+int sm_upstream_send_origin(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body,
+			    zmq_msg_t *origin);
+
 /* Poll items for the heartbeat sockets (so the caller's zmq_poll wakes on
  * them); returns how many were written, at most max. */
 size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max);

@@ -191,6 +191,10 @@ static void sock_recv_counts_one_and_three_frame_messages(void **state)
 	assert_int_equal(zmq_send(push, "a", 1, ZMQ_SNDMORE), 1);
 	assert_int_equal(zmq_send(push, "bb", 2, ZMQ_SNDMORE), 2);
 	assert_int_equal(zmq_send(push, "ccc", 3, 0), 3);
+	assert_int_equal(zmq_send(push, "w", 1, ZMQ_SNDMORE), 1);
+	assert_int_equal(zmq_send(push, "x", 1, ZMQ_SNDMORE), 1);
+	assert_int_equal(zmq_send(push, "y", 1, ZMQ_SNDMORE), 1);
+	assert_int_equal(zmq_send(push, "z", 1, 0), 1);
 	assert_int_equal(sm_sock_send2(push, "t", 1, "", 0, 0), 0);
 
 	assert_int_equal(recv_within(pull, &f, WAIT_MS), 0);
@@ -203,6 +207,13 @@ static void sock_recv_counts_one_and_three_frame_messages(void **state)
 	assert_int_equal(f.parts, 3);
 	assert_frame(&f.topic, "a");
 	assert_frame(&f.body, "bb");
+	assert_frame(&f.origin, "ccc"); /* the third frame is kept */
+	sm_frames_close(&f);
+
+	/* Four frames: three kept, the fourth counted and drained. */
+	assert_int_equal(recv_within(pull, &f, WAIT_MS), 0);
+	assert_int_equal(f.parts, 4);
+	assert_frame(&f.origin, "y");
 	sm_frames_close(&f);
 
 	/* The extra frame was drained: the next message starts clean. */
@@ -210,6 +221,7 @@ static void sock_recv_counts_one_and_three_frame_messages(void **state)
 	assert_int_equal(f.parts, 2);
 	assert_frame(&f.topic, "t");
 	assert_int_equal(zmq_msg_size(&f.body), 0);
+	assert_int_equal(zmq_msg_size(&f.origin), 0);
 	sm_frames_close(&f);
 }
 
