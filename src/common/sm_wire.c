@@ -392,7 +392,7 @@ const char *const sm_drop_reason_names[SM_DROP_COUNT] = {
 	[SM_DROP_MALFORMED] = "malformed", [SM_DROP_VERSION] = "version",
 	[SM_DROP_TOO_BIG] = "too_big",     [SM_DROP_HWM_OUT] = "hwm_fanout",
 	[SM_DROP_HWM_UP] = "hwm_upstream", [SM_DROP_HOST_MISMATCH] = "host_mismatch",
-	[SM_DROP_REFUSED] = "refused",
+	[SM_DROP_REFUSED] = "refused",     [SM_DROP_ORIGIN_MISMATCH] = "origin_mismatch",
 };
 
 static void pack_collector(msgpack_packer *pk, const struct sm_header *h,
@@ -400,7 +400,7 @@ static void pack_collector(msgpack_packer *pk, const struct sm_header *h,
 {
 	size_t nloss = c->nloss > SM_WIRE_MAX_PUBLISHERS ? SM_WIRE_MAX_PUBLISHERS : c->nloss;
 
-	pack_header(pk, h, 11);
+	pack_header(pk, h, 12);
 	pack_key(pk, "interval");
 	pack_f64(pk, c->interval);
 	pack_key(pk, "frames_in");
@@ -421,6 +421,8 @@ static void pack_collector(msgpack_packer *pk, const struct sm_header *h,
 	}
 	pack_key(pk, "lost");
 	msgpack_pack_uint64(pk, c->lost);
+	pack_key(pk, "origin_unknown");
+	msgpack_pack_uint64(pk, c->origin_unknown);
 	pack_key(pk, "publishers");
 	msgpack_pack_uint32(pk, c->publishers);
 	pack_key(pk, "upstream");

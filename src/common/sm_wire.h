@@ -182,6 +182,7 @@ enum sm_drop_reason {
 	SM_DROP_HWM_UP,        /* upstream queue full */
 	SM_DROP_HOST_MISMATCH, /* the sender's key may not speak for the frame's host */
 	SM_DROP_REFUSED,       /* CURVE handshakes refused (connections, not frames) */
+	SM_DROP_ORIGIN_MISMATCH, /* relayed with an origin identity that may not speak for the host */
 	SM_DROP_COUNT
 };
 
@@ -194,6 +195,7 @@ struct sm_collector_stats {
 	uint64_t frames_in, bytes_in, frames_out, bytes_out, frames_up;
 	uint64_t dropped[SM_DROP_COUNT];
 	uint64_t lost; /* sum of seq gaps over all senders */
+	uint64_t origin_unknown; /* relayed frames accepted whose origin identity is not in our allow list */
 	uint32_t publishers; /* senders currently seen */
 	char upstream[SM_ENDPOINT_MAX + 1]; /* endpoint in use, "" for a master */
 	size_t nloss;

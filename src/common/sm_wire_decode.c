@@ -921,15 +921,17 @@ static int read_payload_key(struct rd *r, const char *k, size_t klen, struct sm_
 		return 0;
 	case SM_KIND_COLLECTOR: {
 		struct sm_collector_stats *c = &m->u.collector;
-		static const char *const counters[] = {"frames_in", "bytes_in", "frames_out",
-						       "bytes_out", "frames_up", "lost"};
+		static const char *const counters[] = {"frames_in",  "bytes_in",  "frames_out",
+						       "bytes_out",  "frames_up", "lost",
+						       "origin_unknown"};
 		uint64_t *const slots[] = {&c->frames_in,  &c->bytes_in,  &c->frames_out,
-					   &c->bytes_out, &c->frames_up, &c->lost};
+					   &c->bytes_out, &c->frames_up, &c->lost,
+					   &c->origin_unknown};
 
 		if (key_is(k, klen, "interval"))
 			return *seen |= 1,
 			       read_num(r, &c->interval, false, 0, 86400, "interval") < 0 ? -1 : 1;
-		for (int i = 0; i < 6; i++) {
+		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 			if (key_is(k, klen, counters[i]))
 				return read_uint(r, slots[i], UINT64_MAX, counters[i]) < 0 ? -1
 											   : 1;

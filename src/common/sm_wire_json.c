@@ -209,6 +209,7 @@ static void json_collector(FILE *out, const struct sm_collector_stats *c)
 			(unsigned long long)c->dropped[i]);
 	fputc('}', out);
 	json_u64(out, "lost", c->lost);
+	json_u64(out, "origin_unknown", c->origin_unknown);
 	fprintf(out, ",\"publishers\":%u,\"upstream\":", c->publishers);
 	json_str(out, c->upstream);
 	fputs(",\"loss\":[", out);

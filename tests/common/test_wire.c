@@ -231,6 +231,8 @@ static void wire_heartbeat_and_collector_round_trip(void **state)
 	m.u.collector.frames_in = 1000;
 	m.u.collector.bytes_out = UINT64_C(1) << 40;
 	m.u.collector.dropped[SM_DROP_HWM_OUT] = 17;
+	m.u.collector.dropped[SM_DROP_ORIGIN_MISMATCH] = 4;
+	m.u.collector.origin_unknown = 6;
 	m.u.collector.lost = 3;
 	m.u.collector.publishers = 2;
 	strcpy(m.u.collector.upstream, "tcp://master:7100");
@@ -241,6 +243,8 @@ static void wire_heartbeat_and_collector_round_trip(void **state)
 	assert_true(out.u.collector.frames_in == 1000);
 	assert_true(out.u.collector.bytes_out == UINT64_C(1) << 40);
 	assert_true(out.u.collector.dropped[SM_DROP_HWM_OUT] == 17);
+	assert_true(out.u.collector.dropped[SM_DROP_ORIGIN_MISMATCH] == 4);
+	assert_true(out.u.collector.origin_unknown == 6);
 	assert_string_equal(out.u.collector.upstream, "tcp://master:7100");
 	assert_int_equal(out.u.collector.nloss, 2);
 	assert_string_equal(out.u.collector.loss[0].host, "cn-01");
@@ -740,6 +744,48 @@ static void wire_ignores_unknown_keys_and_extra_fields(void **state)
 	msgpack_sbuffer_destroy(&b.buf);
 }
 
+/* Collector counters across versions: an older collector's body (no
+ * origin_unknown, no origin_mismatch) decodes with zeros, and a newer one's
+ * drop reasons and counters this decoder does not know are skipped. */
+static void wire_collector_counters_old_and_new_decode(void **state)
+{
+	struct body b;
+	struct sm_message m;
+
+	(void)state;
+	body_begin(&b, "collector", 2, SM_WIRE_VERSION);
+	key(&b, "interval");
+	msgpack_pack_double(&b.pk, 10.0);
+	key(&b, "dropped");
+	msgpack_pack_map(&b.pk, 2);
+	key(&b, "host_mismatch");
+	msgpack_pack_uint64(&b.pk, 5);
+	key(&b, "refused");
+	msgpack_pack_uint64(&b.pk, 1);
+	assert_int_equal(sm_wire_decode(b.buf.data, b.buf.size, 0, &m, NULL), 0);
+	assert_true(m.u.collector.dropped[SM_DROP_HOST_MISMATCH] == 5);
+	assert_true(m.u.collector.dropped[SM_DROP_ORIGIN_MISMATCH] == 0);
+	assert_true(m.u.collector.origin_unknown == 0);
+	sm_message_clear(&m);
+	msgpack_sbuffer_destroy(&b.buf);
+
+	body_begin(&b, "collector", 3, SM_WIRE_VERSION);
+	key(&b, "interval");
+	msgpack_pack_double(&b.pk, 10.0);
+	key(&b, "dropped");
+	msgpack_pack_map(&b.pk, 2);
+	key(&b, "origin_mismatch");
+	msgpack_pack_uint64(&b.pk, 7);
+	key(&b, "some_future_reason");
+	msgpack_pack_uint64(&b.pk, 9);
+	key(&b, "some_future_counter");
+	msgpack_pack_uint64(&b.pk, 11);
+	assert_int_equal(sm_wire_decode(b.buf.data, b.buf.size, 0, &m, NULL), 0);
+	assert_true(m.u.collector.dropped[SM_DROP_ORIGIN_MISMATCH] == 7);
+	sm_message_clear(&m);
+	msgpack_sbuffer_destroy(&b.buf);
+}
+
 static void wire_peek_header_reads_header_only(void **state)
 {
 	struct sm_message m;
@@ -783,6 +829,7 @@ int main(void)
 		cmocka_unit_test(wire_rejects_unknown_kind_and_topic_mismatch),
 		cmocka_unit_test(wire_rejects_deep_nesting),
 		cmocka_unit_test(wire_ignores_unknown_keys_and_extra_fields),
+		cmocka_unit_test(wire_collector_counters_old_and_new_decode),
 		cmocka_unit_test(wire_peek_header_reads_header_only),
 	};
 
