@@ -60,6 +60,38 @@ int envelope_check(int parts, const void *topic, size_t topic_len, const void *b
 	return 0;
 }
 
+int envelope_origin(int parts, const void *origin, size_t len, bool may_relay, char *id,
+		    enum sm_drop_reason *reason, struct sm_wire_error *err)
+{
+	char msg[sizeof(err->msg)];
+
+	id[0] = '\0';
+	if (parts != 3) {
+		snprintf(msg, sizeof(msg), "%d frames, expected 2 (topic, body) or 3 (and origin)",
+			 parts);
+		return refuse(SM_DROP_MALFORMED, SM_WIRE_E_GARBAGE, reason, err, msg);
+	}
+	if (!may_relay)
+		return refuse(SM_DROP_MALFORMED, SM_WIRE_E_GARBAGE, reason, err,
+			      "origin frame from a key without role = relay");
+	if (len == 0 || len > SM_HOST_MAX) {
+		snprintf(msg, sizeof(msg), "origin identity of %zu bytes, want 1..%d", len,
+			 SM_HOST_MAX);
+		return refuse(SM_DROP_MALFORMED, SM_WIRE_E_GARBAGE, reason, err, msg);
+	}
+	memcpy(id, origin, len);
+	id[len] = '\0';
+	/* A NUL inside the frame ends the copy early: the lengths disagree. */
+	if (strlen(id) != len || !sm_wire_host_valid(id)) {
+		id[0] = '\0';
+		return refuse(SM_DROP_MALFORMED, SM_WIRE_E_GARBAGE, reason, err,
+			      "origin identity is not [A-Za-z0-9._-]");
+	}
+	err->code = SM_WIRE_OK;
+	err->msg[0] = '\0';
+	return 0;
+}
+
 void envelope_topic_printable(const void *topic, size_t len, char *buf, size_t bufsize)
 {
 	const unsigned char *p = topic;

@@ -2,12 +2,15 @@
  * envelope — what a collector checks on every inbound message before it
  * relays it, without decoding the body: exactly two frames, a well-formed
  * topic, the size limit, a structurally valid msgpack body of a protocol
- * version we speak, and a header that agrees with the topic. Pure function:
- * no sockets, no allocation, so it is tested on its own.
+ * version we speak, and a header that agrees with the topic; and, on the
+ * upstream hop with CurveZMQ, the optional third frame naming the frame's
+ * origin identity. Pure functions: no sockets, no allocation, so they are
+ * tested on their own.
  */
 #ifndef ENVELOPE_H
 #define ENVELOPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sm_wire.h"
@@ -23,6 +26,19 @@
 int envelope_check(int parts, const void *topic, size_t topic_len, const void *body,
 		   size_t body_len, size_t max_frame, struct sm_header *h,
 		   enum sm_drop_reason *reason, struct sm_wire_error *err);
+
+/*
+ * Checks the third frame a collector below may add on the upstream hop
+ * (docs/PROTOCOL.md, "Origin identity"), with CurveZMQ on. `parts` must be
+ * exactly 3, the connection's own key must have the relay right
+ * (`may_relay`), and the frame must be an identity of 1..SM_HOST_MAX
+ * characters of [A-Za-z0-9._-] (a key file's name). Returns 0 and copies it
+ * NUL-terminated into id[SM_HOST_MAX + 1]; otherwise -1 with *reason
+ * SM_DROP_MALFORMED and *err filled. Pure, like envelope_check, which the
+ * caller then runs on topic and body as a two-frame message.
+ */
+int envelope_origin(int parts, const void *origin, size_t len, bool may_relay, char *id,
+		    enum sm_drop_reason *reason, struct sm_wire_error *err);
 
 /* Copies at most `len` bytes of an untrusted topic into buf (size >= 2) for a
  * log line, replacing anything not printable ASCII with '?'. */

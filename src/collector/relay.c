@@ -3,6 +3,10 @@
  * its own zmq_msg_t buffers), peek at the envelope, then send those same
  * buffers on, so a frame's bytes are never copied by the collector. Every
  * send is non-blocking: a full queue costs a counted drop, never a stall.
+ * With CurveZMQ each frame is checked against the identity of the
+ * connection it came on and, when a relaying collector below named one,
+ * against its origin identity too; an intermediate whose own key has the
+ * relay role passes the first hop's identity on as a third frame.
  */
 #include "relay.h"
 
@@ -37,12 +41,16 @@ struct relay {
 	struct loss_table *loss; /* per-sender sequence accounting */
 	size_t max_frame;	 /* body size limit */
 	struct sm_zap *zap;	 /* allow list for the identity check; NULL when plain */
+	bool send_origin;	 /* curve on and own key has role = relay: origin frame upstream */
 	/* counters, cumulative (see struct sm_collector_stats) */
 	uint64_t frames_in, bytes_in, frames_out, bytes_out, frames_up;
+	uint64_t origin_unknown; /* relayed frames whose origin identity we do not know */
 	uint64_t dropped[SM_DROP_COUNT];
 	uint64_t lost;
 	/* rate-limited logging, one complaint per drop reason */
 	struct sm_complaint complaint[SM_DROP_COUNT];
+	struct sm_complaint bad_origin; /* third frames refused: their own line, with the key */
+	uint64_t bad_origin_n, bad_origin_at_tick;
 	uint64_t dropped_at_tick[SM_DROP_COUNT]; /* dropped[] at the last complaints tick */
 };
 
@@ -50,7 +58,7 @@ static const char *const drop_what[SM_DROP_COUNT] = {
     [SM_DROP_MALFORMED] = "malformed",	      [SM_DROP_VERSION] = "incompatible version",
     [SM_DROP_TOO_BIG] = "oversized",	      [SM_DROP_HWM_OUT] = "fan-out refused",
     [SM_DROP_HWM_UP] = "upstream queue full", [SM_DROP_HOST_MISMATCH] = "other host's",
-    [SM_DROP_REFUSED] = "unauthorised",
+    [SM_DROP_REFUSED] = "unauthorised",       [SM_DROP_ORIGIN_MISMATCH] = "other origin's",
 };
 
 struct relay *relay_new(void *zctx, const struct relay_config *cfg)
@@ -65,6 +73,7 @@ struct relay *relay_new(void *zctx, const struct relay_config *cfg)
 	}
 	r->max_frame = cfg->max_frame ? cfg->max_frame : SM_WIRE_FRAME_MAX_DEFAULT;
 	r->zap = cfg->zap;
+	r->send_origin = cfg->zap && cfg->opts && cfg->opts->curve_relay && cfg->nupstream > 0;
 	r->loss = loss_table_new(cfg->max_senders, cfg->sender_expiry_s);
 	r->in = calloc(cfg->nfan_in, sizeof(*r->in));
 	if (!r->loss || !r->in)
@@ -179,10 +188,11 @@ static int send_msgs(void *sock, zmq_msg_t *topic, zmq_msg_t *body)
 	return zmq_msg_send(body, sock, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
-static void forward_up(struct relay *r, struct sm_frames *f)
+/* Sends the message upstream; with `origin` (not NULL) as a third frame. */
+static void forward_up(struct relay *r, struct sm_frames *f, const char *origin)
 {
-	zmq_msg_t topic, body;
-	int rc;
+	zmq_msg_t topic, body, id;
+	int rc = -1;
 
 	/* zmq_msg_copy shares the buffer (reference-counted), it does not
 	 * duplicate the bytes; the originals then go to the fan-out. */
@@ -190,9 +200,18 @@ static void forward_up(struct relay *r, struct sm_frames *f)
 	zmq_msg_init(&body);
 	zmq_msg_copy(&topic, &f->topic);
 	zmq_msg_copy(&body, &f->body);
-	rc = sm_upstream_send_msg(r->up, &topic, &body);
+	if (!origin) {
+		zmq_msg_init(&id);
+		rc = sm_upstream_send_msg(r->up, &topic, &body);
+	} else if (zmq_msg_init_size(&id, strlen(origin)) == 0) {
+		memcpy(zmq_msg_data(&id), origin, strlen(origin));
+		rc = sm_upstream_send_origin(r->up, &topic, &body, &id);
+	} else {
+		zmq_msg_init(&id);
+	}
 	zmq_msg_close(&topic);
 	zmq_msg_close(&body);
+	zmq_msg_close(&id);
 	if (rc == 0) {
 		r->frames_up++;
 	} else {
@@ -211,11 +230,37 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 	struct sm_header h;
 	struct sm_wire_error err;
 	enum sm_drop_reason reason;
+	char origin[SM_HOST_MAX + 1] = ""; /* from a third frame, "" when none */
+	const char *id = NULL;		   /* the connection's User-Id, with CURVE */
+	int parts;
 	size_t size;
 
 	if (sm_sock_recv2(in->sock, &f, ZMQ_DONTWAIT) < 0)
 		return -1;
-	if (envelope_check(f.parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
+	parts = f.parts;
+	if (r->zap)
+		id = zmq_msg_gets(&f.topic, "User-Id");
+	/* A third frame is an origin identity, and only a relaying
+	 * collector's key may send one. Without CURVE there are no
+	 * identities: envelope_check refuses anything but two frames. */
+	if (r->zap && parts > 2) {
+		if (envelope_origin(parts, zmq_msg_data(&f.origin), zmq_msg_size(&f.origin),
+				    sm_zap_may_relay(r->zap, id), origin, &reason, &err) < 0) {
+			char topic[72];
+
+			r->dropped[reason]++;
+			r->bad_origin_n++;
+			envelope_topic_printable(zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
+						 topic, sizeof(topic));
+			sm_complain(&r->bad_origin, SM_LOG_WARNING,
+				    "dropped malformed message from fan-in %s, key '%s', topic "
+				    "'%s': %s",
+				    in->endpoint, id ? id : "(none)", topic, err.msg);
+			goto out;
+		}
+		parts = 2;
+	}
+	if (envelope_check(parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
 			   zmq_msg_data(&f.body), zmq_msg_size(&f.body), r->max_frame, &h, &reason,
 			   &err) < 0) {
 		r->dropped[reason]++;
@@ -226,8 +271,6 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 	 * be allowed to speak for the frame's host: a monitor's key cannot
 	 * forge another node's frames. */
 	if (r->zap) {
-		const char *id = zmq_msg_gets(&f.topic, "User-Id");
-
 		if (!sm_zap_speaks_for(r->zap, id, h.host)) {
 			char topic[72];
 
@@ -240,13 +283,39 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 				    in->endpoint, topic, id ? id : "(none)", h.host);
 			goto out;
 		}
+		/* Relayed: the first hop's identity, when this collector knows it,
+		 * must speak for the host as well. A relay can only claim
+		 * identities within its own delegation (checked above). */
+		if (origin[0]) {
+			enum sm_zap_origin o = sm_zap_origin_check(r->zap, origin, h.host);
+
+			if (o == SM_ZAP_ORIGIN_MISMATCH) {
+				char topic[72];
+
+				r->dropped[SM_DROP_ORIGIN_MISMATCH]++;
+				envelope_topic_printable(zmq_msg_data(&f.topic),
+							 zmq_msg_size(&f.topic), topic,
+							 sizeof(topic));
+				sm_complain(
+				    &r->complaint[SM_DROP_ORIGIN_MISMATCH], SM_LOG_WARNING,
+				    "dropped message from fan-in %s, topic '%s': relayed by "
+				    "key '%s' from origin '%s', which may not speak for host "
+				    "'%s'",
+				    in->endpoint, topic, id ? id : "(none)", origin, h.host);
+				goto out;
+			}
+			if (o == SM_ZAP_ORIGIN_UNKNOWN)
+				r->origin_unknown++;
+		}
 	}
 	size = zmq_msg_size(&f.topic) + zmq_msg_size(&f.body);
 	r->frames_in++;
 	r->bytes_in += size;
 	r->lost += loss_table_note(r->loss, &h, now_ns);
+	/* Upstream, a relaying collector names the first hop: the origin it
+	 * was given, or else the key this connection proved. */
 	if (r->up)
-		forward_up(r, &f);
+		forward_up(r, &f, !r->send_origin ? NULL : origin[0] ? origin : id);
 	if (send_msgs(r->out, &f.topic, &f.body) == 0) {
 		r->frames_out++;
 		r->bytes_out += size;
@@ -318,6 +387,7 @@ void relay_stats(struct relay *r, struct sm_collector_stats *st, int64_t now_ns)
 	memcpy(st->dropped, r->dropped, sizeof(st->dropped));
 	st->dropped[SM_DROP_REFUSED] = sm_zap_refused(r->zap); /* the ZAP handler counts them */
 	st->lost = r->lost;
+	st->origin_unknown = r->origin_unknown;
 	st->publishers = (uint32_t)loss_table_senders(r->loss);
 	snprintf(st->upstream, sizeof(st->upstream), "%s", r->up ? sm_upstream_current(r->up) : "");
 }
@@ -345,4 +415,7 @@ void relay_complaints_tick(struct relay *r)
 					     drop_what[i]);
 		r->dropped_at_tick[i] = r->dropped[i];
 	}
+	if (r->bad_origin_n == r->bad_origin_at_tick)
+		sm_complaint_release(&r->bad_origin, "no more malformed origin frames dropped");
+	r->bad_origin_at_tick = r->bad_origin_n;
 }

@@ -4,7 +4,9 @@
  * intermediate collector, the upstream (sm_upstream). Every message that
  * passes the envelope check is re-published unchanged (the received ZeroMQ
  * messages themselves, no copy) and forwarded upstream; the rest is dropped
- * and counted by reason. The relay also owns the loss table and the counters
+ * and counted by reason. With CurveZMQ and a key of role = relay, what goes
+ * upstream carries a third frame, the first hop's identity; the fan-out
+ * always carries two. The relay also owns the loss table and the counters
  * the self-monitoring frame reports.
  */
 #ifndef RELAY_H
@@ -33,7 +35,9 @@ struct relay_config {
 	double sender_expiry_s;		 /* silence after which a sender leaves the loss table */
 	const struct sm_sock_opts *opts; /* transport options of every socket */
 	struct sm_zap *zap;		 /* CURVE allow list (borrowed), NULL when plain:
-					    then no identity check */
+					    then no identity check and no origin frames;
+					    opts->curve_relay decides whether origin
+					    frames go upstream */
 };
 
 struct relay; /* opaque */

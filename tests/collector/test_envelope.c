@@ -1,7 +1,8 @@
 /*
  * test_envelope.c — the collector's envelope check: what it lets through
  * and every rejection, each charged to the right drop reason, with bodies
- * built by the real encoder or byte by byte with msgpack-c's packer.
+ * built by the real encoder or byte by byte with msgpack-c's packer; and the
+ * origin frame of the upstream hop, refused unless a relay sent a clean one.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -258,6 +259,53 @@ static void envelope_refuses_heartbeats_on_the_fan_in(void **state)
 	msgpack_sbuffer_destroy(&f.body);
 }
 
+/* Runs the origin check; returns the identity read, or NULL when refused
+ * (then always as malformed, with a reason text). */
+static const char *origin(int parts, const void *id, size_t len, bool may_relay)
+{
+	static char out[SM_HOST_MAX + 1];
+	struct sm_wire_error err;
+	enum sm_drop_reason reason = SM_DROP_COUNT;
+
+	memset(out, 'x', sizeof(out));
+	if (envelope_origin(parts, id, len, may_relay, out, &reason, &err) == 0) {
+		assert_int_equal(err.code, SM_WIRE_OK);
+		assert_int_equal(strlen(out), len);
+		return out;
+	}
+	assert_int_equal(reason, SM_DROP_MALFORMED);
+	assert_true(err.msg[0] != '\0');
+	assert_string_equal(out, ""); /* nothing half-copied to use by mistake */
+	return NULL;
+}
+
+static void envelope_origin_takes_a_valid_identity_from_a_relay_only(void **state)
+{
+	char longest[SM_HOST_MAX + 2];
+
+	(void)state;
+	assert_string_equal(origin(3, "m1", 2, true), "m1");
+	assert_string_equal(origin(3, "rack-2.cn_7", 11, true), "rack-2.cn_7");
+	/* The connection's key lacks role = relay: refused, however valid. */
+	assert_null(origin(3, "m1", 2, false));
+	/* Only exactly three frames. */
+	assert_null(origin(2, "m1", 2, true));
+	assert_null(origin(4, "m1", 2, true));
+	assert_null(origin(1000, "m1", 2, true));
+	/* Not an identity: empty, too long, outside [A-Za-z0-9._-], a NUL
+	 * inside, a log-forging newline, high bytes. */
+	assert_null(origin(3, "", 0, true));
+	memset(longest, 'a', sizeof(longest));
+	assert_non_null(origin(3, longest, SM_HOST_MAX, true));
+	assert_null(origin(3, longest, SM_HOST_MAX + 1, true));
+	assert_null(origin(3, "m 1", 3, true));
+	assert_null(origin(3, "m1/x", 4, true));
+	assert_null(origin(3, "m1\0evil", 7, true));
+	assert_null(origin(3, "m1\nfake log line", 17, true));
+	assert_null(origin(3, "\xc3\xa9t\xc3\xa9", 5, true));
+	assert_null(origin(3, "'m1'", 4, true));
+}
+
 static void envelope_topic_printable_masks_control_bytes(void **state)
 {
 	char buf[8];
@@ -281,6 +329,7 @@ int main(void)
 	    cmocka_unit_test(envelope_refuses_garbage_and_truncated_bodies),
 	    cmocka_unit_test(envelope_counts_other_versions_apart),
 	    cmocka_unit_test(envelope_refuses_heartbeats_on_the_fan_in),
+	    cmocka_unit_test(envelope_origin_takes_a_valid_identity_from_a_relay_only),
 	    cmocka_unit_test(envelope_topic_printable_masks_control_bytes),
 	};
 

@@ -280,6 +280,45 @@ static void relay_drops_and_counts_bad_frames_while_valid_ones_flow(void **state
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* Without CurveZMQ there are no identities: a valid message with an origin
+ * frame is malformed, exactly as any three-frame message was before, and
+ * what goes upstream stays two frames. */
+static void relay_plain_refuses_origin_frames_and_sends_two_upstream(void **state)
+{
+	struct rig *g = *state;
+	struct sm_collector_stats st = {0};
+	msgpack_sbuffer sb;
+	char topic[SM_TOPIC_MAX + 1];
+	size_t tlen;
+	struct got m;
+
+	warm_up(g);
+	relay_stats(g->relay, &st, sm_clock_mono_ns());
+	uint64_t malformed0 = st.dropped[SM_DROP_MALFORMED];
+
+	encode_event(g, "cn-01", &sb, topic, &tlen);
+	zmq_send(g->pub, topic, tlen, ZMQ_SNDMORE);
+	zmq_send(g->pub, sb.data, sb.size, ZMQ_SNDMORE);
+	zmq_send(g->pub, "m1", 2, 0);
+	sm_sock_send2(g->pub, topic, tlen, sb.data, sb.size, 0);
+	assert_true(wait_recv(g, g->up_in, &m));
+	assert_int_equal(m.parts, 2);
+	assert_memory_equal(m.body, sb.data, sb.size);
+	assert_true(wait_recv(g, g->consumer, &m));
+	assert_int_equal(m.parts, 2);
+	relay_stats(g->relay, &st, sm_clock_mono_ns());
+	assert_int_equal(st.dropped[SM_DROP_MALFORMED], malformed0 + 1);
+	assert_int_equal(st.dropped[SM_DROP_ORIGIN_MISMATCH], 0);
+	assert_int_equal(st.origin_unknown, 0);
+	for (int i = 0; i < 10; i++) {
+		relay_pump(g->relay, 100, sm_clock_mono_ns());
+		zmq_poll(NULL, 0, 10);
+		assert_false(try_recv(g->consumer, &m));
+		assert_false(try_recv(g->up_in, &m));
+	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void relay_keeps_heartbeats_local_and_sends_own_counters_upstream(void **state)
 {
 	struct rig *g = *state;
@@ -323,6 +362,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		relay_republishes_valid_frames_byte_for_byte_on_both_sides, rig_setup,
 		rig_teardown),
+	    cmocka_unit_test_setup_teardown(relay_plain_refuses_origin_frames_and_sends_two_upstream,
+					    rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(relay_drops_and_counts_bad_frames_while_valid_ones_flow,
 					    rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -4,6 +4,8 @@
  * and, every K frames, a started/stopped event, with proper epoch and
  * sequence numbers, sent through sm_upstream exactly as a monitor sends.
  * Prints "switch INDEX ENDPOINT" on each fail-over and a summary at exit.
+ * --origin ID adds a third frame, as a relaying collector does upstream,
+ * so tests can send one from a key that has no right to.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -28,18 +30,35 @@ static void usage(void)
 	fprintf(stderr, "usage: testpub --connect FANIN[=HEARTBEAT]... [--host NAME] [--rate HZ]\n"
 			"               [--count N] [--domains N] [--event-every K] "
 			"[--failover S] [--epoch E]\n"
-			"               [--curve-secret KEY_SECRET [--curve-server KEY]]\n");
+			"               [--curve-secret KEY_SECRET [--curve-server KEY]] "
+			"[--origin ID]\n");
 	exit(2);
 }
 
-static int send_msg(struct sm_upstream *up, const struct sm_message *m, msgpack_sbuffer *buf)
+/* Sends m; with origin (not NULL) as a third frame. */
+static int send_msg(struct sm_upstream *up, const struct sm_message *m, msgpack_sbuffer *buf,
+		    const char *origin)
 {
 	char topic[SM_TOPIC_MAX + 1];
 	size_t tlen = sm_wire_topic(m->hdr.kind, m->hdr.host, topic, sizeof(topic));
+	zmq_msg_t t, b, o;
+	int rc;
 
 	if (tlen == 0 || sm_wire_encode(m, buf) < 0)
 		return -1;
-	return sm_upstream_send(up, topic, tlen, buf->data, buf->size);
+	if (!origin)
+		return sm_upstream_send(up, topic, tlen, buf->data, buf->size);
+	zmq_msg_init_size(&t, tlen);
+	zmq_msg_init_size(&b, buf->size);
+	zmq_msg_init_size(&o, strlen(origin));
+	memcpy(zmq_msg_data(&t), topic, tlen);
+	memcpy(zmq_msg_data(&b), buf->data, buf->size);
+	memcpy(zmq_msg_data(&o), origin, strlen(origin));
+	rc = sm_upstream_send_origin(up, &t, &b, &o);
+	zmq_msg_close(&t);
+	zmq_msg_close(&b);
+	zmq_msg_close(&o);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -54,10 +73,12 @@ int main(int argc, char **argv)
 						 {"epoch", required_argument, NULL, 'E'},
 						 {"curve-secret", required_argument, NULL, 'S'},
 						 {"curve-server", required_argument, NULL, 'K'},
+						 {"origin", required_argument, NULL, 'O'},
 						 {NULL, 0, NULL, 0}};
 	const char *targets[MAX_TARGETS];
 	size_t ntargets = 0, ndomains = 2;
 	char host[SM_HOST_MAX + 1];
+	const char *origin = NULL;
 	double rate = 10, failover = 1;
 	unsigned long long count = 0, event_every = 0, epoch = (unsigned long long)getpid() << 16;
 	uint64_t stats_seq = 0, event_seq = 0, drops = 0, last_switches = 0;
@@ -98,6 +119,9 @@ int main(int argc, char **argv)
 			break;
 		case 'E':
 			epoch = strtoull(optarg, NULL, 10);
+			break;
+		case 'O':
+			origin = optarg;
 			break;
 		case 'S': /* CurveZMQ as a monitor does it: the same config keys */
 			if (!sock_cfg ||
@@ -148,7 +172,7 @@ int main(int argc, char **argv)
 		sm_ticker_advance(&tick);
 		if (fake_stats_fill(&m, host, ndomains, epoch, ++stats_seq) < 0)
 			return 1;
-		if (send_msg(up, &m, &buf) < 0)
+		if (send_msg(up, &m, &buf, origin) < 0)
 			drops++;
 		fake_stats_free(&m);
 		if (event_every && stats_seq % event_every == 0) {
@@ -157,7 +181,7 @@ int main(int argc, char **argv)
 
 			fake_event_fill(&m, host, type, (unsigned)(stats_seq / event_every), epoch,
 					++event_seq);
-			if (send_msg(up, &m, &buf) < 0)
+			if (send_msg(up, &m, &buf, origin) < 0)
 				drops++;
 		}
 	}
