@@ -490,22 +490,28 @@ static bool move_admit(struct writer *self, struct dom *dom, struct host *h, con
 /*
  * May this report of known domain `dom` say `project`? A uuid's tenant is
  * fixed by Nova: a change is believed only after a "started" event for it
- * from the reporting host, or with allow_project_change. A refusal is
- * counted and logged once per domain.
+ * from the reporting host, or with allow_project_change. One exception: a
+ * domain known without a project may gain one from the host it runs on
+ * (its Nova metadata came late); that host's frames are its own to send,
+ * and no tenant loses an instance. A refusal is counted and logged once
+ * per domain.
  */
 static bool project_allowed(struct writer *self, struct dom *dom, struct host *h, const char *host,
 			    const char *project)
 {
 	bool started = h && dom->started_on == h;
+	bool claimed = h && dom->host == h && dom->project[0] == '\0';
 
 	if (h && dom->started_on == h)
 		dom->started_on = NULL; /* one report after the event */
 	if (strcmp(dom->project, project) == 0)
 		return true;
-	if (self->cfg.allow_project_change || started) {
+	if (self->cfg.allow_project_change || started || claimed) {
 		sm_log_notice("domain %s moved from project '%s' to '%s' (reported by %s; %s)",
 			      dom->uuid_text, dom->project, project, host,
-			      started ? "after its \"started\" event" : "allow_project_change");
+			      started	? "after its \"started\" event"
+			      : claimed ? "its first project, from the host it runs on"
+					: "allow_project_change");
 		snprintf(dom->project, sizeof(dom->project), "%s", project);
 		dom->project_logged = false;
 		return true;

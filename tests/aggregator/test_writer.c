@@ -789,6 +789,32 @@ static void writer_refuses_a_project_change_without_a_started_event(void **state
 	assert_int_equal(counters(fx).project_refused, 3);
 }
 
+static void writer_lets_a_domain_without_project_gain_one_from_its_host(void **state)
+{
+	struct fixture *fx = *state;
+
+	writer_start(fx);
+	fx->project = ""; /* Nova metadata not there yet */
+	frame(fx, "cn1", 1, 0, NULL);
+	/* Another host cannot claim it for a tenant ... */
+	fx->project = "p2";
+	frame(fx, "cn2", 1, 1, NULL);
+	assert_int_equal(counters(fx).project_refused, 1);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM tenants WHERE project_id = 'p2'"), 0);
+	/* ... its own host gives it its first project ... */
+	fx->project = "p1";
+	frame(fx, "cn1", 1, 2, NULL);
+	assert_int_equal(counters(fx).project_refused, 1);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM domains WHERE project_id = 'p1'"), 1);
+	/* ... and from then on it is a change like any other. */
+	fx->project = "p2";
+	frame(fx, "cn1", 1, 3, NULL);
+	fx->project = "";
+	frame(fx, "cn1", 1, 4, NULL);
+	assert_int_equal(counters(fx).project_refused, 3);
+	assert_int_equal(sql_int(fx, "SELECT count(*) FROM domains WHERE project_id = 'p1'"), 1);
+}
+
 static void writer_allows_a_project_change_when_configured(void **state)
 {
 	struct fixture *fx = *state;
@@ -994,6 +1020,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(writer_full_disk_logs_once_counts_and_resumes, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(writer_refuses_a_project_change_without_a_started_event,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(writer_lets_a_domain_without_project_gain_one_from_its_host,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(writer_allows_a_project_change_when_configured, setup,
 					    teardown),
