@@ -4,7 +4,9 @@
  * collector (SUB on its fan-in, PUB sending heartbeats on its fan-out).
  * Checks that valid frames come out byte for byte on both sides, that bad
  * ones are dropped and counted while valid ones flow, and where the
- * collector's own heartbeats and counters go.
+ * collector's own heartbeats and counters go. A second rig runs the relay
+ * with CurveZMQ over ipc:// (real handshakes, a real allow list) for the
+ * identity checks: delegation, origin frames and who may send them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <zmq.h>
@@ -25,6 +28,7 @@
 #include "sm_log.h"
 #include "sm_sock.h"
 #include "sm_wire.h"
+#include "sm_zap.h"
 
 #define MAX_FRAME   4096
 #define DEADLINE_NS (20 * SM_NS_PER_SEC)
@@ -356,6 +360,277 @@ static void relay_keeps_heartbeats_local_and_sends_own_counters_upstream(void **
 	assert_null(self);
 }
 
+/* ---- CurveZMQ: identities and origin frames ------------------------------- */
+
+struct crig {
+	char dir[64];		/* tmp: keys/, allow/, ipc endpoints */
+	void *zctx;
+	struct sm_zap *zap;
+	struct relay *relay;	/* curve, own key "upper-facing" with role = relay */
+	void *up_in;		/* the upstream's fan-in: CURVE server SUB */
+	void *rack;		/* client with key "rack": role = relay, hosts cn* */
+	void *mon;		/* client with key "mon": hosts cn1, no relay right */
+	struct sm_cert server;	/* the relay's (and the fake upstream's) pair */
+	uint64_t seq;
+};
+
+static void cpath(struct crig *c, char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", c->dir, name);
+}
+
+/* Makes keys/NAME.key(_secret) and copies the public file into allow/. */
+static void ckey(struct crig *c, const char *name, const char *hosts, bool relay,
+		 struct sm_cert *out)
+{
+	char keys[128], err[4400], cmd[512];
+	char list[64], *save = NULL;
+
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(sm_cert_generate(out), 0);
+	snprintf(list, sizeof(list), "%s", hosts);
+	for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save))
+		assert_int_equal(sm_cert_add_host(out, h), 0);
+	out->relay = relay;
+	cpath(c, keys, sizeof(keys), "keys");
+	assert_int_equal(sm_cert_save(out, keys, name, false, err, sizeof(err)), 0);
+	snprintf(cmd, sizeof(cmd), "cp '%s/%s.key' '%s/allow/'", keys, name, c->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void *cclient(struct crig *c, const struct sm_cert *own)
+{
+	struct sm_sock_opts o;
+	char ep[128], in[96];
+	void *s;
+
+	sm_sock_opts_default(&o);
+	o.linger_ms = 0;
+	o.curve = true;
+	memcpy(o.curve_public, own->public_key, sizeof(o.curve_public));
+	memcpy(o.curve_secret, own->secret_key, sizeof(o.curve_secret));
+	memcpy(o.curve_server, c->server.public_key, sizeof(o.curve_server));
+	s = sm_sock_new(c->zctx, ZMQ_PUB, &o);
+	assert_non_null(s);
+	cpath(c, in, sizeof(in), "in");
+	snprintf(ep, sizeof(ep), "ipc://%s", in);
+	assert_int_equal(sm_sock_connect(s, ep), 0);
+	return s;
+}
+
+static int crig_setup(void **state)
+{
+	struct crig *c = calloc(1, sizeof(*c));
+	struct sm_cert rack, mon, m1;
+	struct sm_sock_opts o;
+	char sub[96], in[128], out[128], up[128], upspec[256], allow[96];
+	const char *ins[1], *outs[1], *ups[1];
+	struct relay_config rc = {.nfan_in = 1, .nfan_out = 1, .nupstream = 1, .failover_s = 600,
+				  .max_frame = MAX_FRAME, .max_senders = 100,
+				  .sender_expiry_s = 600, .opts = &o};
+
+	assert_non_null(c);
+	sm_log_set_level(SM_LOG_ERR);
+	snprintf(c->dir, sizeof(c->dir), "/tmp/sm-test-relay-XXXXXX");
+	assert_non_null(mkdtemp(c->dir));
+	cpath(c, sub, sizeof(sub), "keys");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	cpath(c, allow, sizeof(allow), "allow");
+	assert_int_equal(mkdir(allow, 0755), 0);
+	/* The relay's own key may relay, and is admitted by the fake upstream
+	 * (same context, same ZAP handler). */
+	ckey(c, "collector", "rack*", true, &c->server);
+	ckey(c, "rack", "cn*", true, &rack);
+	ckey(c, "mon", "cn1", false, &mon);
+	ckey(c, "m1", "cn9", false, &m1); /* known here for cn9 only */
+	c->zctx = zmq_ctx_new();
+	c->zap = sm_zap_new(c->zctx, allow);
+	assert_non_null(c->zap);
+
+	sm_sock_opts_default(&o);
+	o.linger_ms = 0;
+	o.curve = true;
+	memcpy(o.curve_public, c->server.public_key, sizeof(o.curve_public));
+	memcpy(o.curve_secret, c->server.secret_key, sizeof(o.curve_secret));
+	o.curve_relay = true;
+	c->up_in = sm_sock_new(c->zctx, ZMQ_SUB, &o);
+	assert_non_null(c->up_in);
+	assert_int_equal(sm_sock_subscribe(c->up_in, ""), 0);
+	cpath(c, sub, sizeof(sub), "up-in");
+	snprintf(up, sizeof(up), "ipc://%s", sub);
+	assert_int_equal(sm_sock_bind(c->up_in, up), 0);
+	cpath(c, sub, sizeof(sub), "in");
+	snprintf(in, sizeof(in), "ipc://%s", sub);
+	cpath(c, sub, sizeof(sub), "out");
+	snprintf(out, sizeof(out), "ipc://%s", sub);
+	snprintf(upspec, sizeof(upspec), "%s@%s/keys/collector.key", up, c->dir);
+	ins[0] = in;
+	outs[0] = out;
+	ups[0] = upspec;
+	rc.fan_in = ins;
+	rc.fan_out = outs;
+	rc.upstream = ups;
+	rc.zap = c->zap;
+	c->relay = relay_new(c->zctx, &rc);
+	assert_non_null(c->relay);
+	c->rack = cclient(c, &rack);
+	c->mon = cclient(c, &mon);
+	sm_cert_clear(&rack);
+	sm_cert_clear(&mon);
+	sm_cert_clear(&m1);
+	*state = c;
+	return 0;
+}
+
+static int crig_teardown(void **state)
+{
+	struct crig *c = *state;
+	char cmd[128];
+
+	relay_destroy(&c->relay);
+	zmq_close(c->rack);
+	zmq_close(c->mon);
+	zmq_close(c->up_in);
+	sm_zap_destroy(&c->zap);
+	zmq_ctx_term(c->zctx);
+	sm_cert_clear(&c->server);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
+	assert_int_equal(system(cmd), 0);
+	free(c);
+	return 0;
+}
+
+/* One turn of a collector's loop: ZAP, fan-in, upstream. */
+static void cturn(struct crig *c)
+{
+	zmq_pollitem_t items[4] = {{sm_zap_socket(c->zap), 0, ZMQ_POLLIN, 0}};
+	size_t n = 1 + relay_pollitems(c->relay, items + 1, 3);
+
+	zmq_poll(items, (int)n, 5);
+	sm_zap_serve(c->zap, 16);
+	relay_pump(c->relay, 100, sm_clock_mono_ns());
+	relay_service(c->relay, sm_clock_mono_ns());
+}
+
+/* Sends an event for `host` from client s, with `origin` as a third frame
+ * unless NULL, and a fourth when `extra`. */
+static void csend(struct crig *c, void *s, const char *host, const char *origin, bool extra)
+{
+	msgpack_sbuffer sb;
+	struct rig g = {.seq = c->seq};
+	char topic[SM_TOPIC_MAX + 1];
+	size_t tlen;
+
+	encode_event(&g, host, &sb, topic, &tlen);
+	c->seq = g.seq;
+	zmq_send(s, topic, tlen, ZMQ_SNDMORE);
+	zmq_send(s, sb.data, sb.size, origin ? ZMQ_SNDMORE : 0);
+	if (origin)
+		zmq_send(s, origin, strlen(origin), extra ? ZMQ_SNDMORE : 0);
+	if (extra)
+		zmq_send(s, "more", 4, 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* What reached the upstream: topic and the origin frame ("" if none). */
+struct upmsg {
+	char topic[SM_TOPIC_MAX + 1];
+	char origin[SM_HOST_MAX + 1];
+	int parts;
+};
+
+static bool up_recv(struct crig *c, struct upmsg *m)
+{
+	struct sm_frames f;
+	size_t tl, ol;
+
+	if (sm_sock_recv2(c->up_in, &f, ZMQ_DONTWAIT) < 0)
+		return false;
+	tl = zmq_msg_size(&f.topic) < SM_TOPIC_MAX ? zmq_msg_size(&f.topic) : SM_TOPIC_MAX;
+	ol = zmq_msg_size(&f.origin) < SM_HOST_MAX ? zmq_msg_size(&f.origin) : SM_HOST_MAX;
+	memcpy(m->topic, zmq_msg_data(&f.topic), tl);
+	m->topic[tl] = '\0';
+	memcpy(m->origin, zmq_msg_data(&f.origin), ol);
+	m->origin[ol] = '\0';
+	m->parts = f.parts;
+	sm_frames_close(&f);
+	return true;
+}
+
+/* Sends from s until a message for `host` arrives upstream (handshakes and
+ * subscriptions take a while); returns it in *m. */
+static void c_until_up(struct crig *c, void *s, const char *host, const char *origin,
+		       struct upmsg *m)
+{
+	int64_t end = sm_clock_mono_ns() + DEADLINE_NS;
+	char want[SM_TOPIC_MAX + 1];
+
+	snprintf(want, sizeof(want), "event/%s/", host);
+	while (sm_clock_mono_ns() < end) {
+		csend(c, s, host, origin, false);
+		for (int i = 0; i < 10; i++) {
+			cturn(c);
+			while (up_recv(c, m))
+				if (strcmp(m->topic, want) == 0)
+					return;
+		}
+	}
+	fail_msg("no %s upstream within the deadline", want);
+}
+
+/* Turns the loop for a while, draining the upstream into *last (if any). */
+static void c_settle(struct crig *c, struct upmsg *last, int *n)
+{
+	for (int i = 0; i < 100; i++) {
+		cturn(c);
+		while (up_recv(c, last))
+			(*n)++;
+	}
+}
+
+static void relay_curve_checks_origin_frames_and_names_the_first_hop(void **state)
+{
+	struct crig *c = *state;
+	struct sm_collector_stats st = {0};
+	struct upmsg m;
+	int n = 0;
+
+	/* A monitor's two frames go up with its own identity as origin. */
+	c_until_up(c, c->mon, "cn1", NULL, &m);
+	assert_int_equal(m.parts, 3);
+	assert_string_equal(m.origin, "mon");
+	/* A relay's origin for a host its key covers, unknown here: passes,
+	 * counted, and the first hop's name is kept, not replaced by "rack". */
+	c_until_up(c, c->rack, "cn2", "m7", &m);
+	assert_int_equal(m.parts, 3);
+	assert_string_equal(m.origin, "m7");
+	c_settle(c, &m, &n);
+	relay_stats(c->relay, &st, sm_clock_mono_ns());
+	assert_true(st.origin_unknown >= 1);
+	assert_int_equal(st.dropped[SM_DROP_MALFORMED], 0);
+	assert_int_equal(st.dropped[SM_DROP_ORIGIN_MISMATCH], 0);
+
+	/* Bad input, one of each, then nothing of it may come out. */
+	n = 0;
+	csend(c, c->rack, "cn1", "m1", false);	   /* m1 is known here for cn9 only */
+	csend(c, c->rack, "cn1", "m 1", false);	   /* not an identity */
+	csend(c, c->rack, "cn1", "", false);	   /* empty identity */
+	csend(c, c->rack, "cn1", "m7", true);	   /* four frames */
+	csend(c, c->mon, "cn1", "mon", false);	   /* no relay right, even naming itself */
+	csend(c, c->rack, "rack9x", "m7", false);  /* outside rack's delegation */
+	csend(c, c->rack, "cn9", "m1", false);	   /* known, matching: passes */
+	c_settle(c, &m, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(m.topic, "event/cn9/");
+	assert_string_equal(m.origin, "m1");
+	relay_stats(c->relay, &st, sm_clock_mono_ns());
+	assert_int_equal(st.dropped[SM_DROP_ORIGIN_MISMATCH], 1);
+	assert_int_equal(st.dropped[SM_DROP_MALFORMED], 4);
+	assert_int_equal(st.dropped[SM_DROP_HOST_MISMATCH], 1);
+	relay_complaints_tick(c->relay);
+	relay_complaints_tick(c->relay);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +644,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		relay_keeps_heartbeats_local_and_sends_own_counters_upstream, rig_setup,
 		rig_teardown),
+	    cmocka_unit_test_setup_teardown(relay_curve_checks_origin_frames_and_names_the_first_hop,
+					    crig_setup, crig_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
