@@ -99,6 +99,7 @@ def decode(topic, body):
         out.update({k: m[k] for k in ("interval", "frames_in", "bytes_in", "frames_out",
                                       "bytes_out", "frames_up", "dropped", "lost",
                                       "publishers", "upstream")})
+        out["origin_unknown"] = m.get("origin_unknown", 0)  # absent before it existed
         out["loss"] = [dict(zip(("host", "kind", "received", "lost"), row))
                        for row in m["loss"]]
     return out
