@@ -9,7 +9,7 @@ the configuration with the documented exit codes. Started before any
 collector, the monitor still reports READY=1 (it is sampling), logs its first
 frame as held, and "first frame sent" only once a collector has taken it.
 
-usage: node_test.py MONITOR SUB_CAPTURE GEN_NODE
+usage: node_test.py MONITOR SUB_CAPTURE GEN_NODE KEYGEN
 """
 import json
 import os
@@ -79,7 +79,7 @@ def expected_domains(path):
     return want
 
 
-def check_config(monitor, work):
+def check_config(monitor, keygen, work):
     """-n: 0 for a good configuration, 2 for each kind of bad one."""
     def run(text, *args):
         path = os.path.join(work, "m.conf")
@@ -111,16 +111,30 @@ def check_config(monitor, work):
     check(r.returncode == 2, "unknown option: exit %d" % r.returncode)
 
     # The shipped sample: valid as it is (plus an endpoint), and every
-    # commented default valid once uncommented.
-    sample = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "etc",
-                          "stackmon", "monitor.conf")
+    # commented default valid once uncommented. It turns CurveZMQ on with
+    # the keys the package's postinst makes in /etc/stackmon/keys/, which
+    # -n reads: made here with stackmon-keygen, the paths pointed at them.
+    shipped = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "etc",
+                           "stackmon", "monitor.conf")
+    keys = os.path.join(work, "keys")
+    os.makedirs(keys, exist_ok=True)
+    for name in ("monitor", "collector"):
+        subprocess.run([keygen, "--dir", keys, "--name", name], check=True,
+                       capture_output=True, timeout=30)
+    sample = os.path.join(work, "monitor.conf")
+    with open(shipped) as f, open(sample, "w") as out:
+        out.write(f.read().replace("/etc/stackmon/keys/", keys + "/"))
     r = subprocess.run([monitor, "-n", "-c", sample, "--publish", "tcp://127.0.0.1:5550"],
                        capture_output=True, text=True, timeout=30)
     check(r.returncode == 0, "sample config refused: %s" % r.stderr)
+    # Keys the sample sets (curve and its key files) keep their set value.
+    set_keys = {line.split("=")[0].strip() for line in open(sample)
+                if not line.startswith("#") and " = " in line}
     lines = []
     for line in open(sample):
         key = line[1:].split("=")[0].strip() if line.startswith("#") and " = " in line else None
-        if key and key.replace("_", "").isalnum() and not line[1:].split("=", 1)[1].strip() == "":
+        if key and key.replace("_", "").isalnum() and key not in set_keys and \
+                not line[1:].split("=", 1)[1].strip() == "":
             line = line[1:]
         lines.append(line)
     r = run("".join(lines))
@@ -169,9 +183,9 @@ def check_ready_without_collector(monitor, capture_bin, work):
 
 
 def main():
-    monitor, capture_bin, gen_node = sys.argv[1:4]
+    monitor, capture_bin, gen_node, keygen = sys.argv[1:5]
     work = monlib.tmpdir("node")
-    check_config(monitor, work)
+    check_config(monitor, keygen, work)
     check_ready_without_collector(monitor, capture_bin, work)
 
     node = os.path.join(work, "node.xml")
