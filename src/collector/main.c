@@ -56,6 +56,9 @@ static const struct sm_config_key collector_keys[] = {
     {"curve_allow_dir", SM_CFG_STRING, 0, 0, NULL,
      "with curve: directory of the public key files (NAME.key) allowed to connect; "
      "re-read on SIGHUP"},
+    {"require_known_origin", SM_CFG_BOOL, 0, 0, "no",
+     "with curve: drop relayed frames whose origin identity is not in curve_allow_dir "
+     "(no: pass them, counted as origin_unknown)"},
 };
 
 #define NCOLLECTOR_KEYS (sizeof(collector_keys) / sizeof(collector_keys[0]))
@@ -129,6 +132,7 @@ int main(int argc, char **argv)
 	rc.max_frame = (size_t)sm_config_int(cfg, "max_frame");
 	rc.max_senders = (size_t)sm_config_int(cfg, "max_publishers");
 	rc.sender_expiry_s = sm_config_double(cfg, "publisher_expiry");
+	rc.require_known_origin = sm_config_bool(cfg, "require_known_origin");
 	if (sm_sock_opts_from_config(&opts, cfg) < 0) {
 		status = EXIT_USAGE;
 		goto out;

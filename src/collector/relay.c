@@ -42,6 +42,7 @@ struct relay {
 	size_t max_frame;	 /* body size limit */
 	struct sm_zap *zap;	 /* allow list for the identity check; NULL when plain */
 	bool send_origin;	 /* curve on and own key has role = relay: origin frame upstream */
+	bool require_known_origin; /* an unknown origin identity is dropped, not counted */
 	/* counters, cumulative (see struct sm_collector_stats) */
 	uint64_t frames_in, bytes_in, frames_out, bytes_out, frames_up;
 	uint64_t origin_unknown; /* relayed frames whose origin identity we do not know */
@@ -73,6 +74,7 @@ struct relay *relay_new(void *zctx, const struct relay_config *cfg)
 	}
 	r->max_frame = cfg->max_frame ? cfg->max_frame : SM_WIRE_FRAME_MAX_DEFAULT;
 	r->zap = cfg->zap;
+	r->require_known_origin = cfg->require_known_origin;
 	r->send_origin = cfg->zap && cfg->opts && cfg->opts->curve_relay && cfg->nupstream > 0;
 	r->loss = loss_table_new(cfg->max_senders, cfg->sender_expiry_s);
 	r->in = calloc(cfg->nfan_in, sizeof(*r->in));
@@ -289,7 +291,8 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 		if (origin[0]) {
 			enum sm_zap_origin o = sm_zap_origin_check(r->zap, origin, h.host);
 
-			if (o == SM_ZAP_ORIGIN_MISMATCH) {
+			if (o == SM_ZAP_ORIGIN_MISMATCH ||
+			    (o == SM_ZAP_ORIGIN_UNKNOWN && r->require_known_origin)) {
 				char topic[72];
 
 				r->dropped[SM_DROP_ORIGIN_MISMATCH]++;
@@ -299,9 +302,12 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 				sm_complain(
 				    &r->complaint[SM_DROP_ORIGIN_MISMATCH], SM_LOG_WARNING,
 				    "dropped message from fan-in %s, topic '%s': relayed by "
-				    "key '%s' from origin '%s', which may not speak for host "
-				    "'%s'",
-				    in->endpoint, topic, id ? id : "(none)", origin, h.host);
+				    "key '%s' from origin '%s', which %s host '%s'",
+				    in->endpoint, topic, id ? id : "(none)", origin,
+				    o == SM_ZAP_ORIGIN_MISMATCH
+					? "may not speak for"
+					: "is not in the allow list (require_known_origin) for",
+				    h.host);
 				goto out;
 			}
 			if (o == SM_ZAP_ORIGIN_UNKNOWN)

@@ -34,6 +34,8 @@ struct relay_config {
 	size_t max_senders;		 /* loss table bound */
 	double sender_expiry_s;		 /* silence after which a sender leaves the loss table */
 	const struct sm_sock_opts *opts; /* transport options of every socket */
+	bool require_known_origin;	 /* with zap: an origin identity not in the allow
+					    list is dropped (origin_mismatch), not passed */
 	struct sm_zap *zap;		 /* CURVE allow list (borrowed), NULL when plain:
 					    then no identity check and no origin frames;
 					    opts->curve_relay decides whether origin

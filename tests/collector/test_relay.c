@@ -418,7 +418,7 @@ static void *cclient(struct crig *c, const struct sm_cert *own)
 	return s;
 }
 
-static int crig_setup(void **state)
+static int crig_setup_with(void **state, bool strict)
 {
 	struct crig *c = calloc(1, sizeof(*c));
 	struct sm_cert rack, mon, m1;
@@ -427,7 +427,8 @@ static int crig_setup(void **state)
 	const char *ins[1], *outs[1], *ups[1];
 	struct relay_config rc = {.nfan_in = 1, .nfan_out = 1, .nupstream = 1, .failover_s = 600,
 				  .max_frame = MAX_FRAME, .max_senders = 100,
-				  .sender_expiry_s = 600, .opts = &o};
+				  .sender_expiry_s = 600, .opts = &o,
+				  .require_known_origin = strict};
 
 	assert_non_null(c);
 	sm_log_set_level(SM_LOG_ERR);
@@ -480,6 +481,16 @@ static int crig_setup(void **state)
 	sm_cert_clear(&m1);
 	*state = c;
 	return 0;
+}
+
+static int crig_setup(void **state)
+{
+	return crig_setup_with(state, false);
+}
+
+static int crig_setup_strict(void **state)
+{
+	return crig_setup_with(state, true);
 }
 
 static int crig_teardown(void **state)
@@ -631,6 +642,36 @@ static void relay_curve_checks_origin_frames_and_names_the_first_hop(void **stat
 	relay_complaints_tick(c->relay);
 }
 
+/* require_known_origin = yes: an origin the allow list does not hold is
+ * dropped like a mismatch; a known, matching one still passes, and frames
+ * without an origin frame are judged by delegation as before. */
+static void relay_curve_strict_drops_unknown_origins(void **state)
+{
+	struct crig *c = *state;
+	struct sm_collector_stats st = {0};
+	struct upmsg m;
+	int n = 0;
+
+	c_until_up(c, c->mon, "cn1", NULL, &m);
+	c_until_up(c, c->rack, "cn9", "m1", &m);
+	assert_string_equal(m.origin, "m1");
+	c_settle(c, &m, &n);
+	relay_stats(c->relay, &st, sm_clock_mono_ns());
+	assert_int_equal(st.dropped[SM_DROP_ORIGIN_MISMATCH], 0);
+
+	n = 0;
+	csend(c, c->rack, "cn2", "m7", false); /* unknown here: dropped */
+	csend(c, c->rack, "cn1", "m1", false); /* known for cn9 only: dropped */
+	csend(c, c->rack, "cn3", NULL, false); /* no origin frame: delegation only */
+	c_settle(c, &m, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(m.topic, "event/cn3/");
+	assert_string_equal(m.origin, "rack"); /* named as its first hop here */
+	relay_stats(c->relay, &st, sm_clock_mono_ns());
+	assert_int_equal(st.dropped[SM_DROP_ORIGIN_MISMATCH], 2);
+	assert_int_equal(st.origin_unknown, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -646,6 +687,8 @@ int main(void)
 		rig_teardown),
 	    cmocka_unit_test_setup_teardown(relay_curve_checks_origin_frames_and_names_the_first_hop,
 					    crig_setup, crig_teardown),
+	    cmocka_unit_test_setup_teardown(relay_curve_strict_drops_unknown_origins,
+					    crig_setup_strict, crig_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
