@@ -89,8 +89,11 @@ struct whisper {
 	bool rdonly;			  /* WHISPER_OPEN_RDONLY */
 	bool nocache;			  /* WHISPER_OPEN_NOCACHE: windows live one call */
 	bool defer;			  /* WHISPER_OPEN_DEFER: propagation owed until flush */
-	bool owed;			  /* a propagation chain is owed (defer mode) */
-	int64_t owed_interval;		  /* ... for this finest-archive interval */
+	bool owed;			  /* propagation chains are owed (defer mode) */
+	int64_t owed_first;		  /* ... for the finest-archive intervals from */
+	int64_t owed_last;		  /* ... this one to this one (one chain per
+					   * interval of archive 1), oldest paid first */
+	int owed_err;			  /* the last failure paying them; 0 = none */
 	char *path;			  /* as given to whisper_open */
 	struct whisper_header hdr;	  /* validated header; hdr.archives -> archives */
 	struct whisper_archive *archives; /* hdr.archive_count entries, finest first */
@@ -605,41 +608,94 @@ static int propagate_chain(struct whisper *self, int64_t interval, size_t a)
 	return 0;
 }
 
-/* Pays the propagation owed in WHISPER_OPEN_DEFER mode. Idempotent: it
- * recomputes from the file, so after a failure a later call can retry. */
+/* The start of the archive-1 interval holding finest-archive interval t. */
+static int64_t align1(const struct whisper *self, int64_t t)
+{
+	return t - floor_mod(t, archive_step(self, 1));
+}
+
+/* Pays the propagation owed in WHISPER_OPEN_DEFER mode: python's chain for
+ * each interval of archive 1 from owed_first's to owed_last's, oldest first
+ * (normally one). Idempotent: it recomputes from the file, so after a
+ * failure (kept in owed_err) a later call retries from the interval that
+ * failed. */
 static int pay_owed(struct whisper *self)
 {
-	int rc;
+	uint32_t step1;
+	int rc = 0;
 
 	if (!self->owed)
 		return 0;
-	rc = propagate_chain(self, self->owed_interval, 0);
+	step1 = archive_step(self, 1);
+	for (int64_t iv = align1(self, self->owed_first); rc == 0; iv += step1) {
+		bool last = iv >= align1(self, self->owed_last);
+
+		rc = propagate_chain(self, last ? self->owed_last : iv, 0);
+		if (rc < 0)
+			self->owed_first = iv;
+		else if (last)
+			break;
+	}
+	self->owed_err = rc;
 	if (rc == 0)
 		self->owed = false;
 	return rc;
 }
 
-/* In defer mode, called before a write to the finest archive whose
- * propagation chain python would run right after it. The chain of any later
- * write within the same interval of archive 1 supersedes it (it rewrites
- * every archive this one would, from at least as many points), so it is
- * owed, and run only when a write for another interval comes, or at
- * flush/fetch/close. An older debt for another interval is paid first,
- * before the write changes what it reads. Returns 1, or an error. */
-static int defer_chain(struct whisper *self, int64_t interval)
+/* Adds the chains of finest-archive intervals [first, last] to the debt. A
+ * chain reads its archive-1 interval's finest points, so the debt must never
+ * span more than archive 0 holds: the points about to be written would
+ * overwrite what its oldest chains read. Those (owed for a whole lap of
+ * archive 0, by a disk full that long) are given up. */
+static void owe(struct whisper *self, int64_t first, int64_t last)
 {
 	uint32_t step1 = archive_step(self, 1);
-	int rc;
+	int64_t lap = archive_retention(self, 0), oldest;
 
-	if (self->owed && interval - floor_mod(interval, step1) !=
-			      self->owed_interval - floor_mod(self->owed_interval, step1)) {
-		rc = pay_owed(self);
-		if (rc < 0)
-			return rc;
+	if (!self->owed) {
+		self->owed = true;
+		self->owed_first = first;
+		self->owed_last = last;
+		return;
 	}
-	self->owed = true;
-	self->owed_interval = interval;
-	return 1;
+	if (first < self->owed_first)
+		self->owed_first = first;
+	if (last > self->owed_last)
+		self->owed_last = last;
+	oldest = align1(self, self->owed_last) + step1 - lap;
+	if (align1(self, self->owed_first) < oldest) /* no log: one per file would flood */
+		self->owed_first = oldest + floor_mod(-oldest, step1);
+}
+
+/*
+ * In defer mode, called before a write of finest-archive points [first,
+ * last] (one interval of archive 1) whose propagation chain python would run
+ * right after it. The chain of any later write within the same interval of
+ * archive 1 supersedes it (it rewrites every archive this one would, from at
+ * least as many points), so it is owed, and run only when a write for
+ * another interval comes, or at flush/fetch/close. An older debt for another
+ * interval is paid first, before the write changes what it reads.
+ *
+ * If paying fails (a full disk refusing a sparse file's coarse page), the
+ * finest points are written all the same: the debt is kept, this write's
+ * chain joins it, and every later write retries it (owed_err, which
+ * whisper_owed_error reports). Writing the new points first changes no
+ * owed chain's input: their archive-1 intervals differ and owe() keeps the
+ * debt within one lap of archive 0.
+ */
+static void defer_chain(struct whisper *self, int64_t first, int64_t last)
+{
+	if (self->owed &&
+	    (self->owed_err != 0 || align1(self, last) != align1(self, self->owed_last) ||
+	     align1(self, self->owed_first) != align1(self, self->owed_last)))
+		(void)pay_owed(self);
+	if (self->owed_err == 0) {
+		self->owed = true;
+		self->owed_first = first;
+		self->owed_last = last;
+	} else {
+		owe(self, first, last);
+	}
 }
 
 /* ---- update ---- */
@@ -662,8 +718,8 @@ static int update(struct whisper *self, int64_t ts, double value, int64_t now)
 	if (interval < 0 || interval > UINT32_MAX)
 		return -ERANGE;
 	if (self->defer && a == 0 && h->archive_count > 1) {
-		rc = defer_chain(self, interval);
-		return rc < 0 ? rc : write_point(self, 0, interval, value);
+		defer_chain(self, interval, interval);
+		return write_point(self, 0, interval, value);
 	}
 	rc = pay_owed(self);
 	if (rc == 0)
@@ -963,15 +1019,33 @@ static int update_many(struct whisper *self, const struct whisper_point *points,
 
 	if (__builtin_sub_overflow(now, s->batch[0].ts, &oldest_age))
 		oldest_age = INT64_MAX;
-	if (self->defer && h->archive_count > 1 && oldest_age <= archive_retention(self, 0) &&
-	    batch_is_one_chain(self, s, n)) {
+	if (self->defer && h->archive_count > 1 && oldest_age <= archive_retention(self, 0)) {
+		/* all in archive 0: its points are written even when paying the
+		 * debt, or this batch's own propagation, fails (defer_chain) */
 		int64_t t0 = s->batch[0].ts, t = s->batch[n - 1].ts;
 		uint32_t step = archive_step(self, 0);
+		int64_t first = t0 - floor_mod(t0, step), last = t - floor_mod(t, step);
 
-		if (t0 - floor_mod(t0, step) < 0 || t - floor_mod(t, step) > UINT32_MAX)
+		if (first < 0 || last > UINT32_MAX)
 			return -ERANGE; /* python refuses it before writing anything */
-		rc = defer_chain(self, t - floor_mod(t, step));
-		return rc < 0 ? rc : write_group(self, s, 0, 0, n);
+		if (batch_is_one_chain(self, s, n)) {
+			defer_chain(self, first, last);
+			return write_group(self, s, 0, 0, n);
+		}
+		if (pay_owed(self) < 0) {
+			owe(self, first, last);
+			return write_group(self, s, 0, 0, n);
+		}
+		rc = write_group(self, s, 0, 0, n);
+		if (rc == 0) {
+			int prc = propagate_batch(self, s, 0, n);
+
+			if (prc < 0) {
+				owe(self, first, last);
+				self->owed_err = prc;
+			}
+		}
+		return rc;
 	}
 	rc = pay_owed(self);
 	if (rc < 0)
@@ -1014,6 +1088,11 @@ int whisper_update_many(struct whisper *self, const struct whisper_point *points
 	if (self->nocache)
 		window_drop_all(self);
 	return rc;
+}
+
+int whisper_owed_error(const struct whisper *self)
+{
+	return self->owed ? self->owed_err : 0;
 }
 
 int whisper_flush(struct whisper *self)

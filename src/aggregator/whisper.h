@@ -225,8 +225,20 @@ struct whisper *whisper_openat(int dirfd, const char *relpath, unsigned flags,
  * points are written at once). Writes to coarser archives (old points) and
  * batches spanning several coarse intervals pay first and run as usual.
  * Returns 0 or an error (the debt stays, a later flush retries).
+ *
+ * Paying can fail where the finest points' writes do not: a sparse file
+ * (WHISPER_CREATE_SPARSE) on a full disk has the finest archive's current
+ * pages but not yet a coarse archive's. Then the finest points are written
+ * all the same and the update returns 0: the debt is kept, grows with the
+ * chains of the new points (never past one lap of archive 0: older chains
+ * are then given up, with a warning) and every later update, flush, fetch
+ * or close retries it, oldest first. whisper_owed_error says it is failing.
  */
 int whisper_flush(struct whisper *self);
+
+/* The error of the last failed attempt to pay the deferred propagation
+ * (-ENOSPC, ...), or 0 when nothing owed is failing. */
+int whisper_owed_error(const struct whisper *self);
 
 /* Pays any deferred propagation (a failure is logged), closes the file and
  * frees the handle; NULL-safe; nulls *self_p. */
@@ -247,9 +259,10 @@ struct whisper_iostats whisper_iostats(const struct whisper *self);
  * format's uint32 timestamp. On a write error (-ENOSPC, -EIO, ...) points
  * already on disk stay intact; a point cut by a short write is invalidated
  * (its timestamp zeroed) when possible rather than left half-written. With
- * WHISPER_OPEN_DEFER the propagation may be owed instead (whisper_flush),
- * and an error paying an older debt is returned here, before this point is
- * written.
+ * WHISPER_OPEN_DEFER the propagation may be owed instead (whisper_flush);
+ * an error paying an older debt then does not stop a point bound for the
+ * finest archive, which is written and 0 returned (whisper_owed_error), but
+ * is returned for a point bound for a coarser one, which is not written.
  */
 int whisper_update(struct whisper *self, int64_t ts, double value, int64_t now);
 
@@ -262,7 +275,9 @@ int whisper_update(struct whisper *self, int64_t ts, double value, int64_t now);
  * propagated once per coarse interval touched, in the order CPython would.
  * `points` need not be sorted and is not modified. Errors and
  * WHISPER_OPEN_DEFER as whisper_update (a batch within one interval of
- * archive 1 is owed like one point).
+ * archive 1 is owed like one point; a batch wholly in the finest archive is
+ * written even if its propagation, or an older debt, fails: that
+ * propagation is then owed).
  */
 int whisper_update_many(struct whisper *self, const struct whisper_point *points, size_t n,
 			int64_t now);
