@@ -277,8 +277,9 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	writer_counters(d->writer, &c);
 	sm_log_info(
 	    "last %.0f s: frames %llu stats, %llu events, %llu bad, %llu lost;"
-	    " points %llu written, %llu unknown, %llu dropped (space %llu, old %llu,"
-	    " error %llu, ignored %llu); files %llu open (%llu closed for room),"
+	    " points %llu written (%llu coarse owed), %llu unknown,"
+	    " %llu dropped (space %llu, old %llu, error %llu, ignored %llu);"
+	    " files %llu open (%llu closed for room),"
 	    " %llu created, %llu quarantined; domains %llu, %llu stopped, %llu purged;"
 	    " index failures %llu; links refused %llu; frames_future %llu; refused: project %llu,"
 	    " hosts %llu, domains %llu, files %llu (points %llu); data %llu files, %llu bytes",
@@ -286,6 +287,7 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	    (unsigned long long)(c.frames_event - last->frames_event),
 	    (unsigned long long)(d->bad - *last_bad), (unsigned long long)(c.lost - last->lost),
 	    (unsigned long long)(c.points - last->points),
+	    (unsigned long long)(c.coarse_owed - last->coarse_owed),
 	    (unsigned long long)(c.unknown - last->unknown),
 	    (unsigned long long)((c.dropped_space + c.dropped_old + c.dropped_error + c.ignored) -
 				 (last->dropped_space + last->dropped_old + last->dropped_error +

@@ -48,6 +48,8 @@ struct slot {
 	struct device *dev; /* its device, NULL for a domain's or host's own metric */
 	bool registered;    /* its index row is committed */
 	bool pending;	    /* registered in the open transaction */
+	bool space_hit;	    /* its last write met a full disk: its next success
+			     * proves space has returned */
 };
 
 /* One disk or interface of a domain. */
@@ -535,15 +537,21 @@ static const char *report_project(const struct sm_domain_stats *d)
 
 /* ---- failures ---------------------------------------------------------- */
 
-/* A full or read-only disk: logged once (then rate-limited), counted by the caller. */
+/* A full or read-only disk: logged once (then rate-limited), counted by the
+ * caller. `then` says what happens to the data meanwhile. */
+static void space_failed_then(struct writer *self, enum space_fail kind, const char *what,
+			      const char *relpath, int code, const char *then)
+{
+	self->space_fail = kind;
+	sm_complain(&self->space_complaint, SM_LOG_ERR, "data %s: cannot %s %s: %s; %s",
+		    datadir_path(self->cfg.dir), what, relpath, whisper_strerror(code), then);
+}
+
 static void space_failed(struct writer *self, enum space_fail kind, const char *what,
 			 const char *relpath, int code)
 {
-	self->space_fail = kind;
-	sm_complain(&self->space_complaint, SM_LOG_ERR,
-		    "data %s: cannot %s %s: %s; points are dropped and counted until space"
-		    " returns",
-		    datadir_path(self->cfg.dir), what, relpath, whisper_strerror(code));
+	space_failed_then(self, kind, what, relpath, code,
+			  "points are dropped and counted until space returns");
 }
 
 /* Something worked again where space had failed. */
@@ -725,13 +733,15 @@ static struct whisper *slot_open(struct writer *self, struct entity *e, struct s
 		}
 	} else if (!w) {
 		*code = err.code;
-		if (beneath_refused(err.code))
+		if (beneath_refused(err.code)) {
 			refuse_link(self, e, relpath, err.code);
-		else if (datadir_is_space_error(err.code))
+		} else if (datadir_is_space_error(err.code)) {
+			s->space_hit = true;
 			space_failed(self, SPACE_WRITE, "open", relpath, err.code);
-		else
+		} else {
 			sm_complain(&self->io_complaint, SM_LOG_ERR, "data %s: cannot open %s: %s",
 				    datadir_path(self->cfg.dir), relpath, err.msg);
+		}
 	}
 	if (!w)
 		return NULL;
@@ -797,15 +807,40 @@ static void file_write(struct writer *self, struct slot *s, struct whisper *w,
 			: whisper_update_many(w, pts, n, now);
 
 	if (rc == 0) {
+		int owed = whisper_owed_error(w);
+
 		self->c.points += n;
-		if (self->space_fail == SPACE_WRITE)
+		/* The points are on disk, but a full disk refused the coarse
+		 * archives' share (a sparse file's page not yet allocated):
+		 * whisper keeps it owed and retries it on every write. */
+		if (owed != 0) {
+			self->c.coarse_owed += n;
+			s->space_hit = datadir_is_space_error(owed);
+			if (s->space_hit)
+				space_failed_then(
+				    self, SPACE_WRITE, "update the coarse archives of",
+				    whisper_path(w), owed,
+				    "points are written, coarse ones caught up when space"
+				    " returns");
+			else
+				sm_complain(&self->io_complaint, SM_LOG_ERR,
+					    "data %s: cannot update the coarse archives of %s: %s",
+					    datadir_path(self->cfg.dir), whisper_path(w),
+					    whisper_strerror(owed));
+			return;
+		}
+		/* Only a file that failed proves it: while some files still
+		 * fail, others (their pages allocated) succeed. */
+		if (s->space_hit && self->space_fail == SPACE_WRITE)
 			space_ok(self, SPACE_WRITE);
+		s->space_hit = false;
 		return;
 	}
 	count_lost(self, rc, n);
 	if (rc == WHISPER_ENOTCOVERED || rc == -ERANGE)
 		return;
 	if (datadir_is_space_error(rc)) {
+		s->space_hit = true;
 		space_failed(self, SPACE_WRITE, "write to", whisper_path(w), rc);
 		return;
 	}

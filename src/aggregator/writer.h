@@ -66,6 +66,8 @@ struct writer_counters {
 	uint64_t dropped_space; /* points lost to a full or read-only disk */
 	uint64_t dropped_old;	/* points outside every archive's retention */
 	uint64_t dropped_error; /* points lost to other errors (I/O, bad file) */
+	uint64_t coarse_owed;	/* points written whose coarse archives' update failed
+				 * (full disk): owed and retried, not lost */
 	uint64_t files_created;
 	uint64_t files_quarantined;
 	uint64_t files_open;	  /* now */
