@@ -47,8 +47,6 @@
 #define EVENT_QUEUE_MAX SM_WIRE_MAX_DOMAINS     /* unsent events before dropping */
 #define EVENT_BUFFER_KEEP 64                    /* event buffer kept between bursts */
 #define DEADLINE_MAX_NS (2 * SM_NS_PER_SEC)      /* longest wait for a pass */
-#define BACKOFF_MIN_NS (1 * SM_NS_PER_SEC)       /* first reconnect delay */
-#define BACKOFF_MAX_NS (30 * SM_NS_PER_SEC)      /* reconnect delay ceiling */
 #define JOIN_WAIT_S 5                           /* shutdown wait for a libvirt call */
 #define KEEPALIVE_INTERVAL_S 5                  /* libvirt keepalive: probe period */
 #define KEEPALIVE_COUNT 3                       /* unanswered probes before closing */
@@ -119,6 +117,7 @@ struct publisher {
 	/* written by the sampler (or libvirt's event thread), read anywhere */
 	atomic_bool conn_up;         /* a connection is open */
 	atomic_bool conn_closed;     /* libvirt's close callback fired */
+	atomic_int close_reason;     /* its VIR_CONNECT_CLOSE_REASON_* */
 	atomic_bool bulk_flag;       /* mirror of `bulk` for counters */
 	atomic_int_fast64_t call_start_ns; /* start of the libvirt call in progress, 0 = none */
 	atomic_int_fast64_t call_max_ns;   /* slowest call since the last frame */
@@ -130,8 +129,10 @@ struct publisher {
 	bool bulk;                   /* use virConnectGetAllDomainStats */
 	bool ever_connected;         /* first connection made */
 	bool told_per_domain;        /* the per-domain fallback was logged */
-	int64_t next_connect_ns;     /* no attempt before this */
-	int64_t backoff_ns;          /* current reconnect delay */
+	int64_t lost_ns;             /* when the connection was lost (0 = never, or open) */
+	uint64_t failed_opens;       /* connection attempts failed since then */
+	char last_error[256];        /* error of the last failed call ("" = none) */
+	char open_error[256];        /* error of the last failed connection attempt */
 	struct dom_watcher *watcher; /* ActiveDomainWatcher */
 	struct sm_complaint lv_complaint; /* libvirt unreachable */
 	uint64_t pass_gen;           /* generation being sampled */
@@ -194,6 +195,25 @@ static const char *lv_error(void)
 	const char *msg = virGetLastErrorMessage();
 
 	return msg ? msg : "unknown error";
+}
+
+/* Keeps the error of the call that just failed: libvirt resets it at the
+ * start of every API call, virConnectIsAlive included, so asking whether the
+ * connection still lives would otherwise leave only "no error" to log.
+ * Sampler thread. */
+static void lv_keep_error(struct publisher *p)
+{
+	virErrorPtr err = virGetLastError();
+
+	if (err && err->code != VIR_ERR_OK && err->message)
+		snprintf(p->last_error, sizeof(p->last_error), "%s", err->message);
+}
+
+/* After a failed call on p->conn: true while the connection still lives. */
+static bool lv_conn_alive(struct publisher *p)
+{
+	lv_keep_error(p);
+	return virConnectIsAlive(p->conn) == 1;
 }
 
 static void quiet_errors(void *opaque, virErrorPtr err)
@@ -376,6 +396,7 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 {
 	struct publisher *p = opaque;
 
+	atomic_store(&p->close_reason, reason);
 	atomic_store(&p->conn_closed, true);
 	on_wakeup(p);
 }
@@ -396,15 +417,43 @@ static void drop_connection(struct publisher *p, const char *why)
 	virResetLastError();
 	p->conn = NULL;
 	atomic_store(&p->conn_up, false);
-	p->backoff_ns = BACKOFF_MIN_NS;
-	p->next_connect_ns = sm_clock_mono_ns() + p->backoff_ns;
+	p->lost_ns = sm_clock_mono_ns();
+	p->failed_opens = 0;
+	p->open_error[0] = '\0';
+}
+
+/* What libvirt's close callback says about why the connection ended, with
+ * the error of the call that failed meanwhile, if one did. */
+static void close_cause(struct publisher *p, char *buf, size_t size)
+{
+	const char *why;
+
+	switch (atomic_load(&p->close_reason)) {
+	case VIR_CONNECT_CLOSE_REASON_EOF:
+		why = "end of file from libvirtd (it closed the connection or exited)";
+		break;
+	case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+		why = "keepalive timeout (libvirtd stopped answering)";
+		break;
+	case VIR_CONNECT_CLOSE_REASON_CLIENT:
+		why = "closed by this client";
+		break;
+	default:
+		why = "I/O error on the connection";
+		break;
+	}
+	if (p->last_error[0])
+		snprintf(buf, size, "%s; last call failed: %s", why, p->last_error);
+	else
+		snprintf(buf, size, "%s", why);
 }
 
 /* After a failed call: was it the connection? Drops it if so; true if it did. */
 static bool check_connection(struct publisher *p)
 {
-	if (p->conn && virConnectIsAlive(p->conn) != 1) {
-		drop_connection(p, lv_error());
+	if (p->conn && !lv_conn_alive(p)) {
+		drop_connection(p, p->last_error[0] ? p->last_error
+						    : "libvirt reports the connection dead, without an error");
 		return true;
 	}
 	return false;
@@ -424,10 +473,10 @@ static int open_connection(struct publisher *p)
 	c = virConnectOpenReadOnly(p->uri);
 	lv_end(p);
 	if (!c) {
+		snprintf(p->open_error, sizeof(p->open_error), "%s", lv_error());
+		p->failed_opens++;
 		sm_complain(&p->lv_complaint, SM_LOG_ERR, "cannot connect to libvirt %s: %s",
-			    p->uri ? p->uri : "(default)", lv_error());
-		p->next_connect_ns = sm_clock_mono_ns() + p->backoff_ns;
-		p->backoff_ns = p->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : p->backoff_ns * 2;
+			    p->uri ? p->uri : "(default)", p->open_error);
 		virResetLastError();
 		return -1;
 	}
@@ -448,12 +497,15 @@ static int open_connection(struct publisher *p)
 	p->bulk = true; /* until the driver shows it cannot */
 	atomic_store(&p->bulk_flag, true);
 	atomic_store(&p->conn_up, true);
-	p->backoff_ns = BACKOFF_MIN_NS;
 	driver = virConnectGetType(c);
 	if (p->ever_connected) {
 		atomic_fetch_add(&p->reconnects, 1);
-		sm_complaint_release(&p->lv_complaint, "libvirt connection to %s recovered",
-				     p->uri ? p->uri : "(default)");
+		sm_complaint_release(&p->lv_complaint,
+				     "libvirt connection to %s recovered after %.1f s "
+				     "(%" PRIu64 " failed attempt(s)%s%s)",
+				     p->uri ? p->uri : "(default)",
+				     (double)(sm_clock_mono_ns() - p->lost_ns) / 1e9, p->failed_opens,
+				     p->open_error[0] ? ", last: " : "", p->open_error);
 	} else {
 		sm_complaint_release(&p->lv_complaint, "libvirt %s answers now",
 				     p->uri ? p->uri : "(default)");
@@ -461,6 +513,7 @@ static int open_connection(struct publisher *p)
 			    driver ? driver : "?");
 	}
 	p->ever_connected = true;
+	p->lost_ns = 0;
 	virResetLastError();
 	return 0;
 }
@@ -576,7 +629,7 @@ static int sample_one(struct publisher *p, struct entry *e, virDomainPtr dom)
 		rc = virDomainBlockStats(dom, e->devices.disks[i], &bs, sizeof(bs));
 		lv_end(p);
 		if (rc < 0) {
-			if (virConnectIsAlive(p->conn) != 1)
+			if (!lv_conn_alive(p))
 				return -1;
 			/* Unplugged or never had statistics: stop asking until
 			 * the device list is read again. */
@@ -600,7 +653,7 @@ static int sample_one(struct publisher *p, struct entry *e, virDomainPtr dom)
 		rc = virDomainInterfaceStats(dom, e->devices.nics[i], &is, sizeof(is));
 		lv_end(p);
 		if (rc < 0) {
-			if (virConnectIsAlive(p->conn) != 1)
+			if (!lv_conn_alive(p))
 				return -1;
 			dom_devices_drop_nic(&e->devices, i--);
 			continue;
@@ -819,10 +872,20 @@ static void pass_resolve(struct publisher *p)
 static void sampler_pass(struct publisher *p, uint64_t gen, bool tick, bool refresh)
 {
 	p->pass_gen = gen;
-	if (p->conn && atomic_load(&p->conn_closed))
-		drop_connection(p, "closed by libvirt");
+	if (p->conn && atomic_load(&p->conn_closed)) {
+		char why[sizeof(p->last_error) + 96];
+
+		close_cause(p, why, sizeof(why));
+		drop_connection(p, why);
+	}
+	p->last_error[0] = '\0';
+	/* No back-off beyond the tick: while libvirtd is away, each tick makes
+	 * one attempt (on a local socket, a refused connect costs a syscall;
+	 * a slow one costs this thread, never a frame), so the first tick after
+	 * libvirtd answers again reconnects and its frame is already fresh. The
+	 * failures are logged rate-limited. */
 	if (!p->conn) {
-		if (!tick || sm_clock_mono_ns() < p->next_connect_ns || open_connection(p) < 0)
+		if (!tick || open_connection(p) < 0)
 			return;
 	}
 	if (refresh) {
@@ -924,9 +987,9 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 	if (p->efd < 0 || !p->host_tracker || !p->watcher || !p->sdisks || !p->snics ||
 	    !p->topic_stats_len || !p->topic_event_len)
 		goto fail;
-	p->backoff_ns = BACKOFF_MIN_NS;
 	atomic_init(&p->conn_up, false);
 	atomic_init(&p->conn_closed, false);
+	atomic_init(&p->close_reason, VIR_CONNECT_CLOSE_REASON_ERROR);
 	atomic_init(&p->bulk_flag, false);
 	atomic_init(&p->call_start_ns, 0);
 	atomic_init(&p->call_max_ns, 0);

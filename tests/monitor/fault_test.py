@@ -4,12 +4,15 @@ on its UNIX socket that this test can freeze (a wedged libvirtd: calls hang)
 and cut (libvirtd gone). Frames must keep coming on time throughout, with
 domains marked stale and the libvirt latency reported while calls hang,
 libvirt_ok false while the connection is gone, no "stopped" events for
-domains that kept running, one "lost" and one "recovered" log line, and
-fresh data again afterwards; SIGTERM during a hang still ends the monitor.
+domains that kept running, one "lost" line naming libvirt's real error and
+one "recovered" line naming the failed reconnects' error, and fresh data
+within 2 intervals of libvirtd answering again, however long it was away
+(no growing back-off); SIGTERM during a hang still ends the monitor.
 
 usage: fault_test.py MONITOR SUB_CAPTURE
 """
 import os
+import re
 import socket
 import sys
 import threading
@@ -25,6 +28,10 @@ URI = "test+unix:///default"
 # through libvirt-sock-ro when no socket is named.
 LIBVIRT_SOCK = "/run/libvirt/libvirt-sock-ro"
 INTERVAL = 0.5
+# libvirtd's absence in phase 2: long enough for a doubling back-off to
+# sleep through its return (attempts 1, 2, 4, 8, 16 s after the loss: the
+# next after 11 s is 5 s late).
+OUTAGE = 11
 
 
 class Proxy:
@@ -157,12 +164,12 @@ def main():
                                    if d["uuid"] in uuids), 10, "fresh data after the hang")
         log("phase 1: %d frames during a 4 s hang, max gap %.2fs" % (len(fs), max(gaps)))
 
-        # Phase 2: libvirtd goes away for 4 s, then comes back.
+        # Phase 2: libvirtd goes away for OUTAGE s, then comes back.
         t0 = time.monotonic()
         proxy.cut()
         cap.wait(lambda _: not cap.stats(host)[-1]["msg"]["node"]["libvirt_ok"], 10,
                  "libvirt_ok false after the cut")
-        time.sleep(4)
+        time.sleep(max(0, OUTAGE - (time.monotonic() - t0)))
         t1 = time.monotonic()
         proxy.open()
         fs = frames_between(cap, host, t0 + 1, t1)
@@ -174,9 +181,15 @@ def main():
         cap.wait(lambda _: cap.stats(host)[-1]["msg"]["node"]["libvirt_ok"] and
                  not any(d["stale"] for d in cap.stats(host)[-1]["msg"]["domains"]
                          if d["uuid"] in uuids), 30, "recovery after libvirtd came back")
-        t2 = time.monotonic()
-        log("phase 2: %d frames while libvirtd was gone; recovered %.1fs after it returned"
-            % (len(fs), t2 - t1))
+        fresh = [r for r in cap.stats(host) if r["rx"] > t1 and
+                 r["msg"]["node"]["libvirt_ok"] and
+                 all(u in monlib.by_uuid(r["msg"]) and not monlib.by_uuid(r["msg"])[u]["stale"]
+                     for u in uuids)]
+        back = fresh[0]["rx"] - t1
+        log("phase 2: %d frames while libvirtd was gone %.1fs; first fresh frame %.2fs after "
+            "it returned" % (len(fs), t1 - t0, back))
+        check(back <= 2 * INTERVAL, "fresh data %.2fs after libvirtd returned, want within 2 "
+              "intervals (%.2fs)" % (back, 2 * INTERVAL))
         cap.wait_frames(2, 10, host)
 
         # Phase 3: SIGTERM while a libvirt call hangs: the monitor still
@@ -205,6 +218,15 @@ def main():
     recovered = [line for line in err.splitlines() if "recovered" in line]
     check(len(lost) == 1, "want one 'lost' line, got:\n" + err)
     check(len(recovered) == 1, "want one 'recovered' line, got:\n" + err)
+    # The cause, in libvirt's words: the close callback's reason or the
+    # failed call's error, never libvirt's placeholder "no error".
+    check("no error" not in lost[0] and
+          re.search(r"lost: .*(end of file|I/O error|keepalive|Cannot recv|Connection reset|"
+                    r"Broken pipe|Input/output error)", lost[0], re.I),
+          "'lost' line names no cause: " + lost[0])
+    check(re.search(r"recovered after [0-9.]+ s \([1-9][0-9]* failed attempt\(s\), last: "
+                    r".*Failed to connect socket", recovered[0]),
+          "'recovered' line does not say what failed meanwhile: " + recovered[0])
     ok, seqs = monlib.seqs_contiguous(cap.stats(host))
     check(ok, "stats seq gaps: %r" % seqs)
     log("fault: OK")
