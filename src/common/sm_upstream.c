@@ -65,6 +65,15 @@ struct sm_upstream {
 	struct held *held;   /* held[head..nheld) wait */
 	size_t head, nheld, held_cap, max_held;
 	size_t held_bytes;
+	/* Whether any collector answers, for the two log lines of an outage
+	 * (one when none has for failover_ns, one when one does again). A
+	 * collector answers while the target in use has subscribed and, if it
+	 * is watched, its heartbeats arrive. */
+	int64_t last_answer_ns;	 /* monotonic time it last answered */
+	bool silent;		 /* the "no collector answered" line was logged */
+	uint64_t held_total;	 /* messages ever put in the hold */
+	uint64_t dropped_total;	 /* messages ever refused (hold full, queue full) */
+	uint64_t held_mark, dropped_mark; /* the totals when it last answered */
 };
 
 /* Splits "FANIN[=HEARTBEAT][@KEYFILE]" into t, reading the key file; -1 on a
@@ -178,6 +187,7 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 	}
 	up->max_held = opts->sndhwm > 0 ? (size_t)opts->sndhwm : 1000;
 	up->awaiting = true;
+	up->last_answer_ns = now_ns; /* a collector gets failover_s to answer */
 	/* Check every fan-in endpoint now (connect then disconnect): a typo
 	 * must stop the daemon at start, not surface during a fail-over. */
 	for (size_t i = 1; i < ntargets; i++) {
@@ -290,6 +300,7 @@ static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body, z
 	if (origin)
 		zmq_msg_move(&h->origin, origin);
 	up->nheld++;
+	up->held_total++;
 	up->held_bytes += size;
 	return 0;
 }
@@ -307,13 +318,16 @@ int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len
 	zmq_msg_t t, b;
 	int rc;
 
-	if (!must_hold(up))
-		return sm_sock_send2(up->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT);
+	if (!must_hold(up)) {
+		rc = sm_sock_send2(up->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT);
+		goto out;
+	}
+	rc = -1;
 	if (zmq_msg_init_size(&t, topic_len) < 0)
-		return -1;
+		goto out;
 	if (zmq_msg_init_size(&b, body_len) < 0) {
 		zmq_msg_close(&t);
-		return -1;
+		goto out;
 	}
 	memcpy(zmq_msg_data(&t), topic, topic_len);
 	if (body_len)
@@ -321,6 +335,9 @@ int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len
 	rc = held_add(up, &t, &b, NULL);
 	zmq_msg_close(&t);
 	zmq_msg_close(&b);
+out:
+	if (rc < 0)
+		up->dropped_total++;
 	return rc;
 }
 
@@ -332,9 +349,12 @@ int sm_upstream_send_msg(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *bo
 int sm_upstream_send_origin(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body,
 			    zmq_msg_t *origin)
 {
-	if (must_hold(up))
-		return held_add(up, topic, body, origin);
-	return out_send(up->out, topic, body, origin);
+	int rc = must_hold(up) ? held_add(up, topic, body, origin)
+			       : out_send(up->out, topic, body, origin);
+
+	if (rc < 0)
+		up->dropped_total++;
+	return rc;
 }
 
 size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max)
@@ -423,6 +443,41 @@ static void out_drain(struct sm_upstream *up)
 	}
 }
 
+/* Logs once when no collector has answered for failover_ns, and once when
+ * one answers again, each with what was held and dropped meanwhile: an
+ * outage of the collectors is otherwise silent (frames are held quietly
+ * until the hold fills). */
+static void answer_check(struct sm_upstream *up, int64_t now_ns)
+{
+	const struct target *t = &up->targets[up->current];
+	bool answers = up->subscribers > 0 && !up->awaiting &&
+		       target_alive(t, now_ns, up->failover_ns);
+
+	if (answers) {
+		if (up->silent)
+			sm_log_notice("upstream: collector at %s answers again after %.1f s "
+				      "without one: %llu message(s) held meanwhile "
+				      "(%zu still waiting), %llu dropped",
+				      t->fanin, (double)(now_ns - up->last_answer_ns) / 1e9,
+				      (unsigned long long)(up->held_total - up->held_mark),
+				      up->nheld - up->head,
+				      (unsigned long long)(up->dropped_total - up->dropped_mark));
+		up->silent = false;
+		up->last_answer_ns = now_ns;
+		up->held_mark = up->held_total;
+		up->dropped_mark = up->dropped_total;
+		return;
+	}
+	if (up->silent || now_ns - up->last_answer_ns < up->failover_ns)
+		return;
+	up->silent = true;
+	sm_log_warnx("upstream: no collector answered for %.1f s (%zu target(s), using %s): "
+		     "%llu message(s) held so far (%zu waiting), %llu dropped; holding up to %zu",
+		     (double)(now_ns - up->last_answer_ns) / 1e9, up->ntargets, t->fanin,
+		     (unsigned long long)(up->held_total - up->held_mark), up->nheld - up->head,
+		     (unsigned long long)(up->dropped_total - up->dropped_mark), up->max_held);
+}
+
 void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 {
 	size_t best = up->current;
@@ -443,8 +498,10 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 			break;
 		}
 	}
-	if (best == up->current)
+	if (best == up->current) {
+		answer_check(up, now_ns);
 		return;
+	}
 
 	from = &up->targets[up->current];
 	to = &up->targets[best];
@@ -452,10 +509,9 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 	 * discarded with its pipe, never re-routed, so nothing is counted twice. */
 	/* Endpoints were checked at creation; should a call still fail, stay
 	 * on the old target and retry on the next call. */
-	if (sm_sock_disconnect(up->out, from->fanin) < 0)
-		return;
-	if (target_connect(up, to) < 0) {
+	if (sm_sock_disconnect(up->out, from->fanin) < 0 || target_connect(up, to) < 0) {
 		(void)target_connect(up, from);
+		answer_check(up, now_ns);
 		return;
 	}
 	sm_log_notice("upstream: switched from %s to %s (%s)", from->fanin, to->fanin,
@@ -465,6 +521,7 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 	/* The old peer's count may lag (its unsubscribe comes later): hold
 	 * until the new one has subscribed. */
 	up->awaiting = true;
+	answer_check(up, now_ns);
 }
 
 void sm_upstream_set_max_frame(struct sm_upstream *up, size_t max_frame)
@@ -491,4 +548,9 @@ uint64_t sm_upstream_switches(const struct sm_upstream *up)
 size_t sm_upstream_held(const struct sm_upstream *up)
 {
 	return up ? up->nheld - up->head : 0;
+}
+
+uint64_t sm_upstream_dropped(const struct sm_upstream *up)
+{
+	return up ? up->dropped_total : 0;
 }

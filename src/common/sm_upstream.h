@@ -4,8 +4,11 @@
  * It watches the heartbeats of the collector in use (a SUB socket on that
  * collector's fan-out); when none arrive for failover_s it moves to the next
  * target, and it returns to a more preferred target as soon as that one's
- * heartbeats are seen again. One PUB socket is connected to one fan-in at a
- * time, so no frame ever reaches two collectors.
+ * heartbeats are seen again. When no collector has answered (subscribed,
+ * and heartbeats if watched) for failover_s, that is logged once, with the
+ * messages held and dropped so far, and once more when one answers again.
+ * One PUB socket is connected to one fan-in at a time, so no frame ever
+ * reaches two collectors.
  */
 #ifndef SM_UPSTREAM_H
 #define SM_UPSTREAM_H
@@ -74,5 +77,8 @@ uint64_t sm_upstream_switches(const struct sm_upstream *up);
 /* Messages held until the collector in use subscribes: 0 once it has taken
  * them all (they are then ZeroMQ's to deliver), or when none were held. */
 size_t sm_upstream_held(const struct sm_upstream *up);
+/* Messages refused since creation (hold full, or the collector's queue
+ * full): what the callers counted as drops. */
+uint64_t sm_upstream_dropped(const struct sm_upstream *up);
 
 #endif

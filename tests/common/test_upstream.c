@@ -5,6 +5,7 @@
  * with sm_wire_encode, or stops sending them to simulate a dead collector.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +50,7 @@ struct world {
 	struct fake fake[2];
 	int64_t next_hb_ns;
 	struct sm_upstream *up; /* under test; teardown frees it if a test failed */
+	int saved_stderr;	/* stderr while a test captures it, or -1 */
 };
 
 static void fake_open(struct world *w, struct fake *f, int i)
@@ -78,6 +80,7 @@ static int world_setup(void **state)
 	snprintf(w->dir, sizeof(w->dir), "/tmp/sm-upstream-XXXXXX");
 	assert_non_null(mkdtemp(w->dir));
 	w->zctx = zmq_ctx_new();
+	w->saved_stderr = -1;
 	assert_non_null(w->zctx);
 	/* A failed assertion must not leave zmq_ctx_term waiting forever. */
 	zmq_ctx_set(w->zctx, ZMQ_BLOCKY, 0);
@@ -94,6 +97,13 @@ static int world_teardown(void **state)
 	char path[256];
 
 	sm_upstream_destroy(&w->up);
+	if (w->saved_stderr >= 0) {
+		fflush(stderr);
+		dup2(w->saved_stderr, STDERR_FILENO);
+		close(w->saved_stderr);
+		snprintf(path, sizeof(path), "%s/stderr", w->dir);
+		unlink(path);
+	}
 	for (int i = 0; i < 2; i++) {
 		zmq_close(w->fake[i].fanin_sub);
 		zmq_close(w->fake[i].hb_pub);
@@ -479,6 +489,100 @@ static void upstream_hold_is_bounded_when_nobody_subscribes(void **state)
 	sm_upstream_destroy(&w->up); /* frees what is held (LSan checks) */
 }
 
+/* stderr (where sm_log writes) goes to a file while a test reads the log;
+ * teardown puts it back should the test fail. */
+struct log_capture {
+	char path[128];
+};
+
+static void log_capture_start(struct world *w, struct log_capture *c)
+{
+	int fd;
+
+	snprintf(c->path, sizeof(c->path), "%s/stderr", w->dir);
+	fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	w->saved_stderr = dup(STDERR_FILENO);
+	assert_true(w->saved_stderr >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	close(fd);
+}
+
+/* Lines of the captured log containing `what`; the last one in line. */
+static int log_count(const struct log_capture *c, const char *what, char *line, size_t size)
+{
+	char buf[1024];
+	int n = 0;
+	FILE *f;
+
+	fflush(stderr);
+	f = fopen(c->path, "r");
+	assert_non_null(f);
+	while (fgets(buf, sizeof(buf), f)) {
+		if (strstr(buf, what)) {
+			n++;
+			if (line)
+				snprintf(line, size, "%s", buf);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* No collector at all for longer than failover_s: one warning with what is
+ * held and dropped so far, however long it lasts. Then a watched collector
+ * whose heartbeats stop: one warning, and one notice when they resume. */
+static void upstream_logs_once_when_no_collector_answers_and_once_when_back(void **state)
+{
+	struct world *w = *state;
+	char nowhere[160], t1[300], line[1024];
+	const char *targets[1] = {nowhere};
+	struct sm_sock_opts opts;
+	struct log_capture c;
+	struct sm_upstream *up;
+
+	snprintf(nowhere, sizeof(nowhere), "ipc://%s/nobody", w->dir);
+	sm_sock_opts_default(&opts);
+	opts.sndhwm = 20; /* the hold fills: drops are counted too */
+	opts.linger_ms = 0;
+	log_capture_start(w, &c);
+	sm_log_set_level(SM_LOG_NOTICE); /* "answers again" is a notice */
+	up = w->up = sm_upstream_new(w->zctx, targets, 1, &opts, 0.4);
+	assert_non_null(up);
+
+	pump(w, up, true, until_never, 0, 0.2);
+	assert_int_equal(log_count(&c, "no collector answered", NULL, 0), 0);
+	pump(w, up, true, until_never, 0, 1.5); /* several failover_s */
+	assert_int_equal(log_count(&c, "no collector answered", line, sizeof(line)), 1);
+	assert_non_null(strstr(line, "20 message(s) held so far"));
+	assert_non_null(strstr(line, "dropped"));
+	assert_true(sm_upstream_dropped(up) > 0);
+	assert_int_equal(log_count(&c, "answers again", NULL, 0), 0);
+
+	pump(w, up, true, until_never, 0, 1.0);
+	assert_int_equal(log_count(&c, "no collector answered", NULL, 0), 1);
+	sm_upstream_destroy(&w->up);
+
+	/* A watched collector: subscribed all along, but its heartbeats stop. */
+	snprintf(t1, sizeof(t1), "%s=%s", w->fake[0].fanin, w->fake[0].hb);
+	targets[0] = t1;
+	up = w->up = sm_upstream_new(w->zctx, targets, 1, NULL, 0.4);
+	assert_non_null(up);
+	assert_true(pump(w, up, true, until_received, 0, DEADLINE_S) >= 0);
+	w->fake[0].mode = HB_OFF;
+	pump(w, up, true, until_never, 0, 1.5);
+	assert_int_equal(log_count(&c, "no collector answered", NULL, 0), 2);
+	w->fake[0].mode = HB_VALID;
+	pump(w, up, true, until_never, 0, 1.0);
+	assert_int_equal(log_count(&c, "answers again", line, sizeof(line)), 1);
+	assert_non_null(strstr(line, "held meanwhile"));
+	assert_non_null(strstr(line, "0 dropped"));
+	assert_int_equal(log_count(&c, "no collector answered", NULL, 0), 2);
+	sm_upstream_destroy(&w->up);
+	sm_log_set_level(SM_LOG_WARNING);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +603,9 @@ int main(void)
 					    world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(upstream_switch_loses_nothing_sent_right_after,
 					    world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(
+		upstream_logs_once_when_no_collector_answers_and_once_when_back, world_setup,
+		world_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
