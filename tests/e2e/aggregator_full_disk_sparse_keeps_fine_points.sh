@@ -9,17 +9,20 @@ if ! mount -t tmpfs -o size=2m tmpfs "$DATA" 2>/dev/null; then
 fi
 UNMOUNT="$DATA"
 F="$DATA/$(domain_dir 0)/cpu_pct.wsp"
-STEP=30 # archive 1; archive 0 (680 points) ends at byte 8200: the coarse
-# archive starts on page 2, which its first propagation allocates
+STEP=30 # archive 1. Archive 0 has 338 points: with the 40-byte header it
+# ends at byte 4096 exactly, so every 1-second point lies on page 0, which
+# the file's creation allocated, wherever the clock puts it in the ring;
+# the coarse archive starts on page 1, which only a propagation allocates.
+FINE=338
 
 # points SINCE STEP: points with a timestamp >= SINCE in the archive of STEP
 # seconds per point (1 or $STEP), read by python3-whisper
 points() {
-	$PY - "$F" "$1" "$2" <<'EOF'
+	$PY - "$F" "$1" "$2" "$FINE" <<'EOF'
 import sys, time, whisper
-path, since, step = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, since, step, fine = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 now = int(time.time())
-span = 680 if step == 1 else 86400
+span = fine if step == 1 else 86400
 (start, _end, st), vals = whisper.fetch(path, max(since - 1, now - span + 1), now + 1,
                                         archiveToSelect=step)
 print(sum(1 for i, v in enumerate(vals) if v is not None and start + i * st >= since))
@@ -29,10 +32,19 @@ EOF
 # Start just after an interval of archive 1 begins, so the files are made
 # and the disk filled before their first propagation.
 while [ $(($(date +%s) % STEP)) -ne 1 ]; do sleep 0.2; done
-start_agg --flush-interval 1 --retention "1s:680,${STEP}s:1d" --preallocate no
+start_agg --flush-interval 1 --retention "1s:$FINE,${STEP}s:1d" --preallocate no
 start_pub --domains 2 --rate 5
-made() { [ "$(points 0 1)" -ge 2 ]; }
-wait_for 15 made || fail "files not made"
+# Every file made before the disk fills (a slow build, e.g. under ASan,
+# makes them over a few seconds; one made later fails, rightly, for space):
+# both domains have points and the number of files held still for 1 s.
+nfiles() { find "$DATA" -name '*.wsp' | wc -l; }
+made() {
+	local before
+	before=$(nfiles)
+	[ "$(points 0 1)" -ge 2 ] && [ -s "$DATA/$(domain_dir 1)/cpu_pct.wsp" ] &&
+		sleep 1 && [ "$(nfiles)" = "$before" ]
+}
+wait_for 20 made || fail "files not made"
 dd if=/dev/zero of="$DATA/filler" bs=64k 2>/dev/null || true # until ENOSPC
 dd if=/dev/zero of="$DATA/filler2" bs=4k 2>/dev/null || true  # the last pages
 [ "$(df --output=avail "$DATA" | tail -1)" -lt 4 ] || fail "the tmpfs is not full"
