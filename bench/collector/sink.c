@@ -18,7 +18,7 @@
 #include <zmq.h>
 
 #include "benchlib.h"
-#include "loss.h"
+#include "sm_loss.h"
 #include "sm_clock.h"
 #include "sm_wire.h"
 

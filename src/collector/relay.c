@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "envelope.h"
-#include "loss.h"
+#include "sm_loss.h"
 #include "sm_config.h" /* sm_sock.h wants struct sm_config_key complete */
 #include "sm_log.h"
 #include "sm_sock.h"

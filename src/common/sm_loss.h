@@ -1,12 +1,13 @@
 /*
- * loss — a collector's loss accounting per sender: for each (host, kind) the
+ * sm_loss — loss accounting per sender, for every hop that receives frames
+ * (collector, aggregator, stackmon-sub): for each (host, kind) the
  * last (epoch, seq) seen, frames received and frames found missing from the
  * gaps in seq (docs/PROTOCOL.md "Counting loss"). The table is bounded: a
  * sender silent for longer than the expiry leaves it, and when it is full
  * the least recently heard sender makes room for a new one.
  */
-#ifndef LOSS_H
-#define LOSS_H
+#ifndef SM_LOSS_H
+#define SM_LOSS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,10 +1,10 @@
 /*
- * loss — see loss.h. A chained hash table of hosts plus an LRU list, so that
+ * sm_loss — see sm_loss.h. A chained hash table of hosts plus an LRU list, so that
  * a frame costs one hash lookup and a list move, eviction takes the list's
  * tail, and expiry walks the tail only as far as the silent senders go.
  * Each host holds one slot per kind (stats, event, collector, …).
  */
-#include "loss.h"
+#include "sm_loss.h"
 
 #include <math.h>
 #include <stdbool.h>

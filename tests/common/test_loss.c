@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "loss.h"
+#include "sm_loss.h"
 #include "sm_clock.h"
 
 #define SEC SM_NS_PER_SEC
