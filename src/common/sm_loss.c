@@ -142,23 +142,28 @@ static void forget(struct loss_table *t, struct sender *s)
 	free(s);
 }
 
-uint64_t loss_table_note(struct loss_table *t, const struct sm_header *h, int64_t now_ns)
+void loss_table_note_frame(struct loss_table *t, const struct sm_header *h, int64_t now_ns,
+			   struct loss_note *note)
 {
 	uint32_t hash = hash_host(h->host);
 	struct sender *s = find(t, h->host, hash);
 	struct kind_slot *k;
-	uint64_t gap = 0;
 
-	if ((unsigned)h->kind >= KIND_SLOTS)
-		return 0;
+	*note = (struct loss_note){0};
+	if ((unsigned)h->kind >= KIND_SLOTS) {
+		note->untracked = true;
+		return;
+	}
 	if (!s) {
 		if (t->count >= t->max) {
 			forget(t, t->oldest);
 			t->evictions++;
 		}
 		s = calloc(1, sizeof(*s));
-		if (!s)
-			return 0; /* not tracked this time; relaying goes on */
+		if (!s) {
+			note->untracked = true; /* not tracked this time; relaying goes on */
+			return;
+		}
 		snprintf(s->host, sizeof(s->host), "%s", h->host);
 		s->hash = hash;
 		s->chain = t->buckets[hash & t->mask];
@@ -175,19 +180,35 @@ uint64_t loss_table_note(struct loss_table *t, const struct sm_header *h, int64_
 	if (!k->seen || k->epoch != h->epoch) {
 		/* First frame, or the publisher restarted: its seq starts over,
 		 * and what it sent before we heard it is not ours to count. */
+		note->first = !k->seen;
+		note->restart = k->seen;
 		k->seen = true;
 		k->epoch = h->epoch;
 		k->last_seq = h->seq;
 	} else if (h->seq > k->last_seq) {
-		gap = h->seq - k->last_seq - 1;
-		if (gap > LOSS_MAX_GAP)
-			gap = 0;
+		uint64_t gap = h->seq - k->last_seq - 1;
+
+		if (gap > LOSS_MAX_GAP) {
+			note->jumped = gap;
+		} else if (gap > 0) {
+			note->lost = gap;
+			note->first_missing = k->last_seq + 1;
+			note->last_missing = h->seq - 1;
+			k->lost += gap;
+		}
 		k->last_seq = h->seq;
-		k->lost += gap;
 	} else {
+		note->duplicate = true;
 		t->reordered++;
 	}
-	return gap;
+}
+
+uint64_t loss_table_note(struct loss_table *t, const struct sm_header *h, int64_t now_ns)
+{
+	struct loss_note note;
+
+	loss_table_note_frame(t, h, now_ns, &note);
+	return note.lost;
 }
 
 size_t loss_table_expire(struct loss_table *t, int64_t now_ns)

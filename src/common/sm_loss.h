@@ -9,6 +9,7 @@
 #ifndef SM_LOSS_H
 #define SM_LOSS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,9 +26,28 @@ struct loss_table; /* opaque */
 struct loss_table *loss_table_new(size_t max_senders, double expiry_s);
 void loss_table_destroy(struct loss_table **t);
 
-/* Accounts one valid frame (header already validated) received at now_ns.
- * Returns how many frames this one shows were lost (0 when in order, for a
- * duplicate or reordered frame, and for a sender's first frame or new epoch). */
+/* What one frame showed about its sender's stream (loss_table_note_frame):
+ * enough for a receiver to log a gap by its sequence numbers. */
+struct loss_note {
+	uint64_t lost;		/* frames missing just before this one (0: none) */
+	uint64_t first_missing; /* seq of the first of them (when lost > 0) */
+	uint64_t last_missing;	/* ... and of the last, this frame's seq - 1 */
+	uint64_t jumped;	/* seq leapt forward by more than LOSS_MAX_GAP: this many
+				   frames "missing", not believed, not counted (0: no leap) */
+	bool first;		/* the first frame of this (host, kind) the table holds */
+	bool restart;		/* a new epoch: the publisher restarted */
+	bool duplicate;		/* seq not after the last: a duplicate or a late frame */
+	bool untracked;		/* not accounted: a kind beyond the table, or no memory */
+};
+
+/* Accounts one valid frame (header already validated) received at now_ns,
+ * and tells what it showed in *note (all fields set). */
+void loss_table_note_frame(struct loss_table *t, const struct sm_header *h, int64_t now_ns,
+			   struct loss_note *note);
+
+/* loss_table_note_frame for callers that want the count only: how many
+ * frames this one shows were lost (0 when in order, for a duplicate or
+ * reordered frame, a sender's first frame or new epoch, and a leap). */
 uint64_t loss_table_note(struct loss_table *t, const struct sm_header *h, int64_t now_ns);
 
 /* Forgets the senders silent for longer than the expiry; returns how many. */

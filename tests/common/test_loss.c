@@ -1,5 +1,5 @@
 /*
- * test_loss.c — the collector's per-sender loss accounting: gaps counted,
+ * test_loss.c — per-sender loss accounting (collector, aggregator, sub): gaps counted,
  * duplicates and reordering not, a new epoch starting over, kinds kept
  * apart, and the table's bounds (eviction of the least recently heard
  * sender when full, expiry of silent ones).
@@ -132,6 +132,60 @@ static void loss_does_not_believe_absurd_jumps(void **state)
 	loss_table_destroy(&t);
 }
 
+/* The note says which seqs went missing, so a receiver can log the gap. */
+static void loss_note_names_the_missing_range(void **state)
+{
+	struct loss_table *t = loss_table_new(16, 60);
+	struct sm_header a = hdr("cn-01", SM_KIND_STATS, 7, 1180);
+	struct sm_header b = hdr("cn-01", SM_KIND_STATS, 7, 1499);
+	struct loss_note n;
+
+	loss_table_note_frame(t, &a, 0, &n);
+	assert_true(n.first);
+	assert_false(n.restart);
+	assert_int_equal(n.lost, 0);
+	loss_table_note_frame(t, &b, 0, &n);
+	assert_false(n.first);
+	assert_int_equal(n.lost, 318);
+	assert_int_equal(n.first_missing, 1181);
+	assert_int_equal(n.last_missing, 1498);
+	assert_int_equal(n.jumped, 0);
+	row_is(t, "cn-01", SM_KIND_STATS, 2, 318);
+	loss_table_destroy(&t);
+}
+
+/* Duplicates, new epochs and leaps are told apart, none of them is loss. */
+static void loss_note_tells_duplicate_restart_and_leap(void **state)
+{
+	struct loss_table *t = loss_table_new(16, 60);
+	struct sm_header h = hdr("cn-01", SM_KIND_EVENT, 1, 10);
+	struct loss_note n;
+
+	loss_table_note_frame(t, &h, 0, &n);
+	loss_table_note_frame(t, &h, 0, &n);
+	assert_true(n.duplicate);
+	assert_int_equal(n.lost, 0);
+	h.epoch = 2;
+	h.seq = 500;
+	loss_table_note_frame(t, &h, 0, &n);
+	assert_true(n.restart);
+	assert_false(n.first);
+	assert_int_equal(n.lost, 0);
+	h.seq = 500 + LOSS_MAX_GAP + 2;
+	loss_table_note_frame(t, &h, 0, &n);
+	assert_int_equal(n.jumped, LOSS_MAX_GAP + 1);
+	assert_int_equal(n.lost, 0);
+	h.seq += 3; /* counting goes on from the leap */
+	loss_table_note_frame(t, &h, 0, &n);
+	assert_int_equal(n.lost, 2);
+	assert_int_equal(n.first_missing, 500 + LOSS_MAX_GAP + 3);
+	row_is(t, "cn-01", SM_KIND_EVENT, 5, 2);
+	h.kind = (enum sm_msg_kind)99;
+	loss_table_note_frame(t, &h, 0, &n);
+	assert_true(n.untracked);
+	loss_table_destroy(&t);
+}
+
 static void loss_evicts_least_recently_heard_when_full(void **state)
 {
 	struct loss_table *t = loss_table_new(3, 3600);
@@ -221,6 +275,8 @@ int main(void)
 	    cmocka_unit_test(loss_new_epoch_restarts_the_count),
 	    cmocka_unit_test(loss_kinds_and_hosts_are_counted_apart),
 	    cmocka_unit_test(loss_does_not_believe_absurd_jumps),
+	    cmocka_unit_test(loss_note_names_the_missing_range),
+	    cmocka_unit_test(loss_note_tells_duplicate_restart_and_leap),
 	    cmocka_unit_test(loss_evicts_least_recently_heard_when_full),
 	    cmocka_unit_test(loss_expires_silent_senders),
 	    cmocka_unit_test(loss_table_holds_ten_thousand_senders),
