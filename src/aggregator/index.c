@@ -18,6 +18,7 @@
 
 #include "index_schema.h"
 #include "sm_log.h"
+#include "sm_loss.h"
 
 #define BUSY_TIMEOUT_WRITER_MS 2000 /* the writer must not stall its socket long */
 #define BUSY_TIMEOUT_READER_MS 5000 /* a dashboard request can wait */
@@ -55,6 +56,8 @@ enum stmt_id {
 	ST_LATEST_PUT,
 	ST_HOST_LATEST_PUT,
 	ST_LATEST_FORGET,
+	ST_LOSS_MINUTE_ADD,
+	ST_LOSS_MINUTE_PRUNE,
 	ST_FIRST_READ,
 	ST_PURGE_LIST = ST_FIRST_READ,
 	ST_LIST_PROJECTS,
@@ -72,6 +75,7 @@ enum stmt_id {
 	ST_GET_LATEST,
 	ST_GET_HOST_LATEST,
 	ST_LIST_HOST_LATEST,
+	ST_LIST_LOSS_MINUTES,
 	ST_COUNT
 };
 
@@ -171,6 +175,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	" domains = excluded.domains, libvirt_ok = excluded.libvirt_ok"
 	" WHERE excluded.time >= host_latest.time",
     [ST_LATEST_FORGET] = "DELETE FROM latest WHERE uuid = ?1",
+    [ST_LOSS_MINUTE_ADD] = "INSERT INTO host_loss_minutes(host, minute, received, lost)"
+			   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(host, minute) DO UPDATE SET"
+			   " received = received + excluded.received,"
+			   " lost = lost + excluded.lost",
+    [ST_LOSS_MINUTE_PRUNE] = "DELETE FROM host_loss_minutes WHERE minute < ?1",
     [ST_PURGE_LIST] = "SELECT uuid, stopped_at FROM domains WHERE purge_after <= ?1"
 		      " ORDER BY purge_after, uuid LIMIT ?2",
     [ST_LIST_PROJECTS] = "SELECT t.project_id, t.project_name, t.first_seen, t.last_seen,"
@@ -204,6 +213,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GET_LATEST] = LATEST_SELECT " WHERE d.uuid = ?1",
     [ST_GET_HOST_LATEST] = "SELECT " HOST_LATEST_COLS " FROM host_latest WHERE host = ?1",
     [ST_LIST_HOST_LATEST] = "SELECT " HOST_LATEST_COLS " FROM host_latest ORDER BY host",
+    [ST_LIST_LOSS_MINUTES] = "SELECT minute, received, lost FROM host_loss_minutes"
+			     " WHERE host = ?1 AND minute >= ?2 ORDER BY minute",
 };
 
 struct agg_index {
@@ -1021,6 +1032,8 @@ int index_note_frame(struct agg_index *self, const char *host, enum sm_msg_kind 
 		v.restart = true;
 	} else if (seq > last_seq) {
 		v.lost = seq - last_seq - 1;
+		if (v.lost > LOSS_MAX_GAP)
+			v.lost = 0; /* a leap is not believed (sm_loss.h): counting goes on */
 	} else {
 		v.duplicate = true;
 		new_seq = last_seq;
@@ -1583,6 +1596,72 @@ out:
 	return write_leave(self, own, result);
 }
 
+/* ---- Frame loss per minute ------------------------------------------- */
+
+static int64_t clamp_count(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+int index_add_loss_minutes(struct agg_index *self, const struct index_loss_minute *counts, size_t n,
+			   double time)
+{
+	bool own = false;
+	int written = 0, result = -1;
+
+	if (self == NULL || (counts == NULL && n > 0) || !isfinite(time))
+		return -1;
+	if (n == 0)
+		return 0;
+	if (write_enter(self, &own) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct index_loss_minute *c = &counts[i];
+		sqlite3_stmt *st;
+		int rc = SQLITE_OK;
+
+		if (c->host == NULL || !sm_wire_host_valid(c->host) || c->minute % 60 != 0) {
+			fail_call(self, INDEX_E_INVALID,
+				  "loss minute with a bad host name or minute refused");
+			continue;
+		}
+		if (host_ensure(self, c->host, time) < 0)
+			goto out;
+		st = stmt_get(self, ST_LOSS_MINUTE_ADD);
+		if (st == NULL)
+			goto out;
+		bind_text(st, 1, c->host, &rc);
+		bind_int64(st, 2, c->minute, &rc);
+		bind_int64(st, 3, clamp_count(c->received), &rc);
+		bind_int64(st, 4, clamp_count(c->lost), &rc);
+		if (stmt_exec(self, st, rc, "adding frame loss of a minute") < 0)
+			goto out;
+		written++;
+	}
+	result = written;
+out:
+	return write_leave(self, own, result);
+}
+
+int index_prune_loss_minutes(struct agg_index *self, double before)
+{
+	sqlite3_stmt *st;
+	bool own = false;
+	int rc = SQLITE_OK, result = -1;
+
+	if (self == NULL || !isfinite(before))
+		return -1;
+	if (write_enter(self, &own) < 0)
+		return -1;
+	st = stmt_get(self, ST_LOSS_MINUTE_PRUNE);
+	if (st == NULL)
+		goto out;
+	bind_int64(st, 1, (int64_t)floor(before), &rc);
+	result = stmt_exec(self, st, rc, "pruning old loss minutes");
+out:
+	return write_leave(self, own, result);
+}
+
 /* ---- Reads ----------------------------------------------------------- */
 
 /* What a read adapter needs: the caller's callback and its argument. */
@@ -1595,6 +1674,7 @@ struct read_ctx {
 		index_move_fn move;
 		index_latest_fn latest;
 		index_host_latest_fn host_latest;
+		index_loss_minute_fn loss_minute;
 	} fn;
 	void *arg;
 };
@@ -1926,4 +2006,36 @@ int index_list_host_latest(struct agg_index *self, index_host_latest_fn fn, void
 	if (st == NULL)
 		return -1;
 	return query_rows(self, st, SQLITE_OK, "listing host latest values", host_latest_row, &ctx);
+}
+
+static int loss_minute_row(const struct read_ctx *ctx, sqlite3_stmt *st)
+{
+	struct index_loss_minute m = {
+	    .minute = sqlite3_column_int64(st, 0),
+	    .received = (uint64_t)sqlite3_column_int64(st, 1),
+	    .lost = (uint64_t)sqlite3_column_int64(st, 2),
+	};
+
+	return ctx->fn.loss_minute(ctx->arg, &m);
+}
+
+int index_list_loss_minutes(struct agg_index *self, const char *host, double since,
+			    index_loss_minute_fn fn, void *arg)
+{
+	struct read_ctx ctx = {.fn.loss_minute = fn, .arg = arg};
+	sqlite3_stmt *st;
+	int rc = SQLITE_OK;
+
+	if (self == NULL || fn == NULL || !isfinite(since))
+		return -1;
+	if (host == NULL || !sm_wire_host_valid(host)) {
+		fail_call(self, INDEX_E_INVALID, "loss minutes of a bad host name refused");
+		return -1;
+	}
+	st = stmt_get(self, ST_LIST_LOSS_MINUTES);
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, host, &rc);
+	bind_int64(st, 2, (int64_t)ceil(since), &rc);
+	return query_rows(self, st, rc, "listing loss minutes", loss_minute_row, &ctx);
 }

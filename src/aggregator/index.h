@@ -18,7 +18,7 @@
 #include "sm_wire.h"
 
 /* Schema version this build writes and reads (PRAGMA user_version). */
-#define INDEX_SCHEMA_VERSION 2
+#define INDEX_SCHEMA_VERSION 3
 
 /* Default: a domain's last_seen is written at most once per this many
  * seconds of frame time when nothing else about it changed (see
@@ -229,6 +229,37 @@ int index_put_latest(struct agg_index *self, const struct sm_domain_stats *d, do
  * the host row if needed). Returns 1, 0 or -1. */
 int index_put_host_latest(struct agg_index *self, const char *host, const struct sm_host_stats *h,
 			  uint32_t ndomains, double time);
+
+/* ---- Frame loss per minute (schema v3: the dashboard's node page) ------ */
+
+/* One host's frames in one minute of receive time. */
+struct index_loss_minute {
+	const char *host;  /* in writes; NULL in rows read back (the host asked for) */
+	int64_t minute;	   /* its start, seconds since the epoch, a multiple of 60 */
+	uint64_t received; /* frames received (all kinds) */
+	uint64_t lost;	   /* frames found missing from gaps in seq */
+};
+
+/*
+ * Adds n counts to the rows of their (host, minute), creating rows (and
+ * hosts) as needed: one statement per count, all in the caller's
+ * transaction (or one of their own), so a batch of hosts costs one commit.
+ * A count whose host name is invalid or minute is not a multiple of 60 is
+ * refused (INVALID) and the others are still written. Returns how many were
+ * written, or -1 on a database failure.
+ */
+int index_add_loss_minutes(struct agg_index *self, const struct index_loss_minute *counts, size_t n,
+			   double time);
+
+/* Deletes the loss minutes before `before` (seconds since the epoch).
+ * Returns how many rows went, or -1. */
+int index_prune_loss_minutes(struct agg_index *self, double before);
+
+typedef int (*index_loss_minute_fn)(void *arg, const struct index_loss_minute *m);
+/* The loss minutes of `host` from `since` on (seconds since the epoch),
+ * oldest first. */
+int index_list_loss_minutes(struct agg_index *self, const char *host, double since,
+			    index_loss_minute_fn fn, void *arg);
 
 /* ---- Reads (dashboard) ----------------------------------------------- */
 /* Row structs point into sqlite's buffers: valid during the callback only.

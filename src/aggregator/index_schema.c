@@ -105,9 +105,23 @@ static const char schema_v2[] =
     " domains INTEGER NOT NULL,"
     " libvirt_ok INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Frame loss per host per minute of receive time (all kinds together),
+ * for the dashboard's "last hour" of a node: the aggregator adds its counts
+ * in batches (index_add_loss_minutes) and deletes rows older than a day.
+ * A minute with no frame has no row. */
+static const char schema_v3[] =
+    "CREATE TABLE host_loss_minutes ("
+    " host TEXT NOT NULL REFERENCES hosts(name) ON DELETE CASCADE,"
+    " minute INTEGER NOT NULL,"
+    " received INTEGER NOT NULL,"
+    " lost INTEGER NOT NULL,"
+    " PRIMARY KEY (host, minute)) WITHOUT ROWID;"
+    "CREATE INDEX host_loss_minutes_by_minute ON host_loss_minutes(minute);";
+
 const struct index_migration index_migrations[] = {
     {1, "hosts, frame loss, tenants, domains, moves, metrics", schema_v1},
     {2, "latest values of domains and hosts (dashboard snapshot)", schema_v2},
+    {3, "frame loss per host per minute", schema_v3},
 };
 const size_t index_migrations_count = sizeof(index_migrations) / sizeof(index_migrations[0]);
 

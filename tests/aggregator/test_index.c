@@ -1612,6 +1612,134 @@ static void index_upgrades_a_v1_file_to_latest_tables(void **state)
 	assert_int_equal(index_put_latest(idx, &d, 5.0), 1);
 	c = get_latest(idx, "10111213-1415-1617-1819-1a1b00000001");
 	assert_true(c.l.cpu_pct == 5.0);
+	/* ... and the loss minutes of schema v3. */
+	{
+		const struct index_loss_minute m = {.host = "cn1", .minute = 0, .received = 1};
+
+		assert_int_equal(index_add_loss_minutes(idx, &m, 1, 5.0), 1);
+	}
+	index_close(&idx);
+}
+
+/* ---- frame loss per minute ------------------------------------------- */
+
+struct minutes_copy {
+	size_t n;
+	struct index_loss_minute m[8];
+};
+
+static int copy_minute(void *arg, const struct index_loss_minute *m)
+{
+	struct minutes_copy *c = arg;
+
+	if (c->n < 8)
+		c->m[c->n++] = *m;
+	return 0;
+}
+
+static void index_adds_loss_minutes_in_one_transaction_and_prunes(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *idx = open_rw(fx);
+	struct index_stats before, after;
+	struct minutes_copy c = {0};
+	const struct index_loss_minute batch[] = {
+	    {.host = "cn1", .minute = 6000, .received = 50, .lost = 10},
+	    {.host = "cn2", .minute = 6000, .received = 60, .lost = 0},
+	    {.host = "cn1", .minute = 6060, .received = 58, .lost = 2},
+	};
+	const struct index_loss_minute more = {
+	    .host = "cn1", .minute = 6000, .received = 5, .lost = 318};
+	char *log;
+
+	index_get_stats(idx, &before);
+	assert_int_equal(index_add_loss_minutes(idx, batch, 3, 6070.0), 3);
+	index_get_stats(idx, &after);
+	assert_int_equal(after.commits - before.commits, 1); /* a batch is one commit */
+	/* Counts add up: a minute's frames may be saved in several batches. */
+	assert_int_equal(index_add_loss_minutes(idx, &more, 1, 6071.0), 1);
+	assert_int_equal(index_list_loss_minutes(idx, "cn1", 0, copy_minute, &c), 2);
+	assert_int_equal(c.m[0].minute, 6000);
+	assert_int_equal(c.m[0].received, 55);
+	assert_int_equal(c.m[0].lost, 328);
+	assert_int_equal(c.m[1].minute, 6060);
+	assert_int_equal(c.m[1].received, 58);
+	assert_int_equal(c.m[1].lost, 2);
+	/* "since" leaves out the older minute; another host is apart. */
+	c.n = 0;
+	assert_int_equal(index_list_loss_minutes(idx, "cn1", 6001, copy_minute, &c), 1);
+	assert_int_equal(c.m[0].minute, 6060);
+	c.n = 0;
+	assert_int_equal(index_list_loss_minutes(idx, "cn2", 0, copy_minute, &c), 1);
+	assert_int_equal(c.m[0].received, 60);
+	/* A host gets its row in hosts (the foreign key). */
+	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM hosts"), 2);
+	/* Pruning deletes what is older than the bound, nothing else. */
+	assert_int_equal(index_prune_loss_minutes(idx, 6060.0), 2);
+	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM host_loss_minutes"), 1);
+	assert_int_equal(index_prune_loss_minutes(idx, 6060.0), 0);
+
+	/* A bad count is refused and logged, the good ones of its batch written. */
+	{
+		const struct index_loss_minute bad[] = {
+		    {.host = "<b>x</b>", .minute = 6120, .received = 1, .lost = 1},
+		    {.host = "cn1", .minute = 6121, .received = 1, .lost = 1},
+		    {.host = "cn1", .minute = 6120, .received = 7, .lost = 1},
+		};
+
+		capture_start(fx);
+		assert_int_equal(index_add_loss_minutes(idx, bad, 3, 6130.0), 1);
+		log = capture_stop(fx);
+		assert_non_null(strstr(log, "loss minute with a bad host name or minute refused"));
+		free(log);
+		assert_int_equal(
+		    raw_int(index_sqlite(idx),
+			    "SELECT received FROM host_loss_minutes WHERE minute = 6120"),
+		    7);
+		capture_start(fx);
+		assert_int_equal(index_list_loss_minutes(idx, "a<b", 0, copy_minute, &c), -1);
+		free(capture_stop(fx));
+	}
+	index_close(&idx);
+}
+
+/* The dashboard reads minutes through a read-only handle; it cannot write them. */
+static void index_read_only_lists_loss_minutes_but_never_adds(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *idx = open_rw(fx);
+	struct agg_index *ro;
+	struct minutes_copy c = {0};
+	const struct index_loss_minute one = {
+	    .host = "cn1", .minute = 120, .received = 3, .lost = 1};
+
+	assert_int_equal(index_add_loss_minutes(idx, &one, 1, 130.0), 1);
+	ro = index_open(fx->path, INDEX_READ_ONLY, NULL);
+	assert_non_null(ro);
+	assert_int_equal(index_list_loss_minutes(ro, "cn1", 60, copy_minute, &c), 1);
+	assert_int_equal(c.m[0].lost, 1);
+	capture_start(fx);
+	assert_int_equal(index_add_loss_minutes(ro, &one, 1, 130.0), -1);
+	assert_int_equal(index_last_error(ro), INDEX_E_READONLY);
+	assert_int_equal(index_prune_loss_minutes(ro, 1e9), -1);
+	free(capture_stop(fx));
+	index_close(&ro);
+	index_close(&idx);
+}
+
+/* A leap of seq beyond LOSS_MAX_GAP is not loss in the index either. */
+static void index_does_not_believe_a_seq_leap(void **state)
+{
+	struct fixture *fx = *state;
+	struct agg_index *idx = open_rw(fx);
+	struct index_frame_note v;
+
+	note(idx, "cn1", SM_KIND_STATS, 1, 1, &v);
+	note(idx, "cn1", SM_KIND_STATS, 1, 3 + (UINT64_C(1) << 32), &v);
+	assert_int_equal(v.lost, 0);
+	note(idx, "cn1", SM_KIND_STATS, 1, 6 + (UINT64_C(1) << 32), &v);
+	assert_int_equal(v.lost, 2);
+	assert_int_equal(host_totals(idx, "cn1").lost, 2);
 	index_close(&idx);
 }
 
@@ -1957,6 +2085,11 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(index_upgrades_a_v1_file_to_latest_tables, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(index_adds_loss_minutes_in_one_transaction_and_prunes,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(index_read_only_lists_loss_minutes_but_never_adds,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(index_does_not_believe_a_seq_leap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(index_names_a_file_that_is_not_a_database, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(index_reports_a_damaged_database, setup, teardown),
