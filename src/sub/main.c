@@ -4,6 +4,9 @@
  * every frame, applies the operator's filters and prints one JSON object per
  * line (or a compact table). It is the reference consumer of
  * docs/PROTOCOL.md in C, as docs/examples/subscriber.py is in Python.
+ * It also counts loss by sender (sub_loss.h): each gap in a sender's seq
+ * on stderr as it is found, a summary by sender when it ends (--loss: the
+ * summary alone, on stdout).
  *
  * Exit status: 0 done (count reached, timeout with no count, signal, or
  * the reader closed the pipe);
@@ -24,6 +27,7 @@
 #include "sm_sockwatch.h"
 #include "sm_wire.h"
 #include "sub_filter.h"
+#include "sub_loss.h"
 #include "sub_table.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
@@ -52,8 +56,12 @@ struct sub_counts {
 /* Reads and prints one message. Returns 0, or -1 when stdout can no
  * longer be written (errno set: EPIPE when the reader went away, as with
  * `stackmon-sub ... | head -1`). */
+/* How a message that passed the filters is shown. */
+enum output { OUT_JSON, OUT_TABLE, OUT_NONE };
+
 static int handle(void *sock, struct sm_sockwatch *watch, const struct sub_filter *filter,
-		  size_t max_frame, bool table, struct sub_counts *counts, struct sm_complaint *bad)
+		  size_t max_frame, enum output output, struct sub_loss *loss,
+		  struct sub_counts *counts, struct sm_complaint *bad)
 {
 	struct sm_frames f;
 	struct sm_message m;
@@ -78,10 +86,13 @@ static int handle(void *sock, struct sm_sockwatch *watch, const struct sub_filte
 		goto out;
 	}
 	sm_sockwatch_note_heartbeat(watch, &m, max_frame); /* a collector's limit vs ours */
+	/* Every frame received counts, whatever the content filters say: a
+	 * gap is in the sender's stream, not in what we show of it. */
+	sub_loss_note(loss, &m.hdr, output == OUT_NONE ? NULL : stderr);
 	if (sub_filter_apply(filter, &m)) {
-		if (table) {
+		if (output == OUT_TABLE) {
 			sub_table_print(stdout, &m);
-		} else {
+		} else if (output == OUT_JSON) {
 			sm_wire_print_json(&m, stdout);
 			fputc('\n', stdout);
 		}
@@ -101,8 +112,13 @@ int main(int argc, char **argv)
 	struct sm_cli cli = {.program = "stackmon-sub",
 			     .summary = "Subscribe to StackMon frames and print them as JSON lines.",
 			     .default_config = "/etc/stackmon/sub.conf"};
-	bool table = false;
-	const struct sm_cli_flag flags[] = {{"table", "print a compact human table", &table}};
+	bool table = false, loss_only = false;
+	const struct sm_cli_flag flags[] = {
+	    {"table", "print a compact human table", &table},
+	    {"loss", "print no message, only the loss summary by sender (stdout) at the end",
+	     &loss_only}};
+	struct sub_loss *loss = NULL;
+	enum output output;
 	struct sub_filter filter = {0};
 	struct sub_counts counts = {0};
 	struct sm_complaint bad = SM_COMPLAINT_INIT;
@@ -121,7 +137,7 @@ int main(int argc, char **argv)
 
 	if (cfg == NULL)
 		return EXIT_RUNTIME;
-	status = sm_cli_start(&cli, cfg, flags, 1, argc, argv);
+	status = sm_cli_start(&cli, cfg, flags, sizeof(flags) / sizeof(flags[0]), argc, argv);
 	if (status != SM_CLI_CONTINUE)
 		goto out;
 	status = EXIT_RUNTIME;
@@ -156,6 +172,12 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE; /* the message named the key file */
 		goto out;
 	}
+	if (table && loss_only) {
+		fprintf(stderr, "stackmon-sub: --table and --loss exclude each other\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	output = loss_only ? OUT_NONE : table ? OUT_TABLE : OUT_JSON;
 	if (cli.check_only) {
 		printf("configuration OK\n");
 		status = 0;
@@ -166,7 +188,8 @@ int main(int argc, char **argv)
 	ctx = zmq_ctx_new();
 	sock = ctx ? sm_sock_new(ctx, ZMQ_SUB, &opts) : NULL;
 	watch = sock ? sm_sockwatch_new(ctx, sock, &opts) : NULL;
-	if (watch == NULL)
+	loss = sub_loss_new();
+	if (watch == NULL || loss == NULL)
 		goto out;
 	for (size_t i = 0; i < sub_filter_prefix_count(&filter); i++) {
 		char prefix[SM_TOPIC_MAX + 1];
@@ -210,8 +233,8 @@ int main(int argc, char **argv)
 		}
 		sm_sockwatch_service(watch, sm_clock_mono_ns());
 		if ((items[0].revents & ZMQ_POLLIN) &&
-		    handle(sock, watch, &filter, (size_t)sm_config_int(cfg, "max_frame"), table,
-			   &counts, &bad) < 0) {
+		    handle(sock, watch, &filter, (size_t)sm_config_int(cfg, "max_frame"), output,
+			   loss, &counts, &bad) < 0) {
 			/* A closed pipe is how a reader says "enough": not an error. */
 			if (errno != EPIPE) {
 				sm_log_err("writing to standard output: %s", strerror(errno));
@@ -220,10 +243,13 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	/* stdout carries the messages, so the summary goes beside the gap lines. */
+	sub_loss_report(loss, loss_only ? stdout : stderr);
 	sm_log_info("received %llu, printed %llu, malformed %llu",
 		    (unsigned long long)counts.received, (unsigned long long)counts.printed,
 		    (unsigned long long)counts.malformed);
 out:
+	sub_loss_destroy(&loss);
 	sm_sockwatch_destroy(&watch); /* before its socket */
 	sm_sock_close(&sock);
 	if (ctx != NULL)
