@@ -10,6 +10,7 @@ add_library(stackmon_aggregator_core STATIC
   ${CMAKE_CURRENT_LIST_DIR}/fcache.c
   ${CMAKE_CURRENT_LIST_DIR}/datadir.c
   ${CMAKE_CURRENT_LIST_DIR}/writer.c
+  ${CMAKE_CURRENT_LIST_DIR}/frame_loss.c
 )
 target_include_directories(stackmon_aggregator_core PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(stackmon_aggregator_core PUBLIC stackmon_whisper stackmon_index

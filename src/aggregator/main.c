@@ -276,7 +276,8 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 
 	writer_counters(d->writer, &c);
 	sm_log_info(
-	    "last %.0f s: frames %llu stats, %llu events, %llu bad, %llu lost;"
+	    "last %.0f s: frames %llu stats, %llu events, %llu bad, %llu lost in %llu gaps"
+	    " (%llu seq leaps not counted);"
 	    " points %llu written (%llu coarse owed), %llu unknown,"
 	    " %llu dropped (space %llu, old %llu, error %llu, ignored %llu);"
 	    " files %llu open (%llu closed for room),"
@@ -286,6 +287,8 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	    seconds, (unsigned long long)(c.frames_stats - last->frames_stats),
 	    (unsigned long long)(c.frames_event - last->frames_event),
 	    (unsigned long long)(d->bad - *last_bad), (unsigned long long)(c.lost - last->lost),
+	    (unsigned long long)(c.gaps - last->gaps),
+	    (unsigned long long)(c.seq_leaps - last->seq_leaps),
 	    (unsigned long long)(c.points - last->points),
 	    (unsigned long long)(c.coarse_owed - last->coarse_owed),
 	    (unsigned long long)(c.unknown - last->unknown),
@@ -565,6 +568,9 @@ int main(int argc, char **argv)
 	sm_daemon_notify("STOPPING=1");
 	sm_log_notice("aggregator stopping: closing files");
 	summary(&d, &last, &last_bad, 0);
+	sm_log_notice("since start: %llu frames lost in %llu gaps (by monitor: the index's"
+		      " host_streams and host_loss_minutes)",
+		      (unsigned long long)last.lost, (unsigned long long)last.gaps);
 
 out:
 	sm_sockwatch_destroy(&watch); /* before its socket */

@@ -22,6 +22,7 @@
 
 #include "beneath.h"
 #include "fcache.h"
+#include "frame_loss.h"
 #include "layout.h"
 #include "metric_map.h"
 #include "sm_clock.h"
@@ -113,6 +114,7 @@ enum space_fail { SPACE_OK, SPACE_CREATE, SPACE_WRITE };
 struct writer {
 	struct writer_config cfg;
 	struct fcache *cache;
+	struct frame_loss *loss; /* gaps by seq: logged, counted per host per minute */
 	struct dom **buckets; /* domains by uuid; chained */
 	size_t nbuckets;      /* power of two */
 	size_t ndoms;
@@ -991,8 +993,9 @@ static uint64_t domain_points(const struct sm_domain_stats *d)
 
 /* ---- frames ------------------------------------------------------------ */
 
-/* Opens the frame's index transaction and accounts its sequence number. */
-static void frame_begin(struct writer *self, const struct sm_message *m)
+/* Opens the frame's index transaction and accounts its sequence number;
+ * the per-minute loss counts ride along when a save is due. */
+static void frame_begin(struct writer *self, const struct sm_message *m, double now)
 {
 	struct index_frame_note note = {0};
 
@@ -1003,9 +1006,10 @@ static void frame_begin(struct writer *self, const struct sm_message *m)
 		return; /* logged by the index; points are still written */
 	if (index_note_frame(self->cfg.index, m->hdr.host, m->hdr.kind, m->hdr.epoch, m->hdr.seq,
 			     m->hdr.time, &note) == 0) {
-		self->c.lost += note.lost;
 		self->c.duplicates += note.duplicate;
 	}
+	if (frame_loss_save_due(self->loss, now))
+		frame_loss_save(self->loss, self->cfg.index, now);
 }
 
 /* Commits; files registered in a failed transaction are registered again
@@ -1038,7 +1042,7 @@ static void frame_stats(struct writer *self, const struct sm_message *m, struct 
 	/* A monitor's clock a little ahead of ours must not push its points
 	 * out as "future" (python-whisper's rule): now is at least the point. */
 	t.now = (int64_t)floor(now) > t.ts ? (int64_t)floor(now) : t.ts;
-	frame_begin(self, m);
+	frame_begin(self, m, now);
 	if (self->index_ok)
 		index_put_host_latest(idx, m->hdr.host, &a->host, (uint32_t)a->ndomains,
 				      m->hdr.time);
@@ -1120,7 +1124,7 @@ static void frame_event(struct writer *self, const struct sm_message *m, struct 
 	 * host's next report says which (project_allowed). */
 	if (ev->type == SM_EVENT_STARTED && dom && h)
 		dom->started_on = h;
-	frame_begin(self, m);
+	frame_begin(self, m, now);
 	if (self->index_ok && ev->type == SM_EVENT_STOPPED)
 		stopped = index_domain_stopped(self->cfg.index, uuid, m->hdr.host, m->hdr.time,
 					       self->cfg.grace_s);
@@ -1170,6 +1174,8 @@ void writer_frame(struct writer *self, const struct sm_message *m, double now)
 			self->c.dropped_limit += METRIC_HOST_N;
 		return;
 	}
+	/* After admission: a refused host leaves no trace, not even a count. */
+	frame_loss_note(self->loss, &m->hdr, now);
 	switch (m->hdr.kind) {
 	case SM_KIND_STATS:
 		frame_stats(self, m, h, now);
@@ -1274,6 +1280,14 @@ int writer_housekeeping(struct writer *self, double now)
 	int n;
 
 	flush_waiting(self, now, false);
+	/* No frame came to carry the loss counts: a transaction of their own. */
+	if (frame_loss_save_due(self->loss, now)) {
+		bool own = index_begin(self->cfg.index) == 0;
+
+		frame_loss_save(self->loss, self->cfg.index, now);
+		if (own && index_commit(self->cfg.index) < 0)
+			self->c.index_failures++;
+	}
 	if (now >= self->next_stale) {
 		self->next_stale = now + STALE_SWEEP_S;
 		n = index_stop_stale(self->cfg.index, now, self->cfg.stale_s, self->cfg.grace_s);
@@ -1338,7 +1352,10 @@ struct writer *writer_new(const struct writer_config *cfg)
 	self->nbuckets = 1024;
 	self->buckets = calloc(self->nbuckets, sizeof(*self->buckets));
 	self->cache = fcache_new(cfg->max_open_files);
-	if (!self->buckets || !self->cache)
+	self->loss = frame_loss_new((size_t)(cfg->limits.max_hosts < SM_WIRE_MAX_PUBLISHERS
+						 ? cfg->limits.max_hosts
+						 : SM_WIRE_MAX_PUBLISHERS));
+	if (!self->buckets || !self->cache || !self->loss)
 		goto fail;
 	self->file_bytes = whisper_file_size(cfg->archives, cfg->narchives);
 	preload(self);
@@ -1363,6 +1380,14 @@ void writer_destroy(struct writer **self_p)
 	self = *self_p;
 	if (self->cache)
 		flush_waiting(self, sm_clock_wall(), true);
+	if (self->loss) {
+		bool own = index_begin(self->cfg.index) == 0;
+
+		frame_loss_save(self->loss, self->cfg.index, sm_clock_wall());
+		if (own)
+			index_commit(self->cfg.index);
+		frame_loss_destroy(&self->loss);
+	}
 	for (size_t i = 0; self->buckets && i < self->nbuckets; i++) {
 		struct dom *d = self->buckets[i], *next;
 
@@ -1409,7 +1434,13 @@ void writer_set_limits(struct writer *self, const struct writer_limits *limits,
 
 void writer_counters(const struct writer *self, struct writer_counters *out)
 {
+	struct frame_loss_counters l;
+
+	frame_loss_counters(self->loss, &l);
 	*out = self->c;
+	out->lost = l.lost;
+	out->gaps = l.gaps;
+	out->seq_leaps = l.leaps;
 	out->files_open = fcache_count(self->cache);
 	out->evictions = fcache_evictions(self->cache);
 	out->domains = self->ndoms;

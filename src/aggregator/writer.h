@@ -58,7 +58,9 @@ struct writer_counters {
 	uint64_t frames_stats;	/* stats frames written */
 	uint64_t frames_event;	/* event frames handled */
 	uint64_t frames_future; /* timed beyond future_tolerance: clamped to receive time */
-	uint64_t lost;		/* frames missing according to sequence numbers */
+	uint64_t lost;		/* frames missing according to sequence numbers (frame_loss.h) */
+	uint64_t gaps;		/* ... in this many gaps */
+	uint64_t seq_leaps;	/* seq leaps beyond LOSS_MAX_GAP: not counted as loss */
 	uint64_t duplicates;	/* frames not after the last one of their sender */
 	uint64_t points;	/* points written */
 	uint64_t unknown;	/* values unknown (NaN, or a stale domain): gaps, not drops */
