@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "esc.h"
+#include "host_loss.h"
 #include "page.h"
 
 int api_index(struct dash *d)
@@ -313,18 +314,21 @@ int api_host(struct dash *d)
 	struct snap_hosts hosts = {0};
 	struct snap_list list = {0};
 	struct metric_files files = {0};
+	struct host_loss hour;
 	int status = host_lookup(d, name, &hosts);
 
 	if (status != 200)
 		goto out;
 	if (snapshot_list(d->snap, SNAP_BY_HOST, name, &list) < 0 ||
-	    metric_files_load(d, NULL, name, &files) < 0) {
+	    host_loss_load(d, name, &hour) < 0 || metric_files_load(d, NULL, name, &files) < 0) {
 		status = dash_fail(d, 500, "cannot read the index");
 		goto out;
 	}
 	table_sort(list.rows, list.n, SORT_NAME, false, d->now);
 	fputs("{\"host\":", d->body);
 	json_host(d, &hosts.rows[0]);
+	fputc(',', d->body);
+	host_loss_json(d, &hour);
 	fputs(",\"instances\":[", d->body);
 	for (size_t i = 0; i < list.n; i++) {
 		if (i)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "esc.h"
+#include "host_loss.h"
 #include "page.h"
 #include "sm_wire.h"
 
@@ -642,6 +643,7 @@ int page_host(struct dash *d)
 	const char *wtext = dash_param(d, "window");
 	struct snap_hosts hosts = {0};
 	struct loss_ctx loss = {0};
+	struct host_loss hour;
 	struct metric_files files = {0};
 	struct snap_list list = {0};
 	struct table_opts o = {0};
@@ -655,7 +657,7 @@ int page_host(struct dash *d)
 		goto out;
 	}
 	if (index_list_hosts(d->idx, collect_loss, &loss) < 0 ||
-	    metric_files_load(d, NULL, name, &files) < 0 ||
+	    host_loss_load(d, name, &hour) < 0 || metric_files_load(d, NULL, name, &files) < 0 ||
 	    snapshot_list(d->snap, SNAP_BY_HOST, name, &list) < 0) {
 		status = dash_fail(d, 500, "Cannot read the index (see the server's error log).");
 		goto out;
@@ -673,6 +675,7 @@ int page_host(struct dash *d)
 		fputs("<span class=\"badge b-stale\">stale</span>", d->body);
 	fputs("</h1>\n", d->body);
 	hosts_table(d, &hosts, &loss, false);
+	host_loss_html(d, &hour);
 	fprintf(d->body, "<h2>Instances on this node (%zu)</h2>", list.n);
 	if (list.n == 0)
 		fputs("<p class=\"empty\">No active instance on this node.</p>", d->body);
