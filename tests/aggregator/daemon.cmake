@@ -8,6 +8,8 @@ sm_add_unit_test(test_agg_layout SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_agg_layo
                  LIBS stackmon_aggregator_core LABELS aggregator)
 sm_add_unit_test(test_fcache SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_fcache.c
                  LIBS stackmon_aggregator_core LABELS aggregator)
+sm_add_unit_test(test_frame_loss SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_frame_loss.c
+                 LIBS stackmon_aggregator_core LABELS aggregator)
 sm_add_unit_test(test_writer SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_writer.c
                  LIBS stackmon_aggregator_core LABELS aggregator)
 set_tests_properties(test_writer PROPERTIES TIMEOUT 300)
