@@ -320,6 +320,21 @@ try:
     r = cgi("/host", "name=cn1&window=1d", user="root")
     expect(r, 200, "host page")
     check(len(svgs(r)) >= 5 and I["alpha_web1"] in r.text, "host graphs and instances")
+    # Frame loss over the last hour: the minute two hours ago is left out.
+    check("<span>frames received</span><b>118</b>" in r.text and
+          "<span>frames lost</span><b>2</b>" in r.text and
+          "<span>minutes with loss</span><b>1 of 2</b>" in r.text,
+          "host page: frame loss of the last hour")
+    loss_rows = re.findall(r"<tr><td class=\"l\">[^<]*</td><td>(\d+)</td><td>(\d+)</td>",
+                           r.text.split('id="loss-minutes"', 1)[-1].split("</table>", 1)[0])
+    check(loss_rows == [("58", "2")], f"host page: minutes with loss {loss_rows}")
+    r = cgi("/host", "name=cn2", user="root")
+    check("No frame lost in the last hour." in r.text, "host without loss says so")
+    r = cgi("/api/v1/host", "name=cn1", user="root")
+    l1 = r.json.get("loss_1h", {})
+    check(l1.get("received") == 118 and l1.get("lost") == 2 and
+          [m["lost"] for m in l1.get("minutes_with_loss", [])] == [2] and
+          abs(l1.get("loss_pct", 0) - 100 * 2 / 120) < 1e-4, f"api host: loss_1h {l1}")
 
     # Nothing to list: a project without instances (the access list names
     # it, the index does not know it), a node that runs none and has no
@@ -337,11 +352,14 @@ try:
     r = cgi("/host", "name=cn4&sort=cpu", user="root")
     expect(r, 200, "host without instances or metric files")
     check("No active instance on this node." in r.text and
-          "The aggregator has no files for this yet." in r.text, "empty host says so")
+          "The aggregator has no files for this yet." in r.text and
+          "No frame received from this node in the last hour." in r.text, "empty host says so")
     r = cgi("/api/v1/host", "name=cn4", user="root")
     expect(r, 200, "api host without instances or metric files")
     check(r.json.get("instances") == [] and r.json.get("metrics") == [],
           "empty host: no instances, no metrics in JSON")
+    check(r.json.get("loss_1h") == {"received": 0, "lost": 0, "loss_pct": None,
+                                    "minutes_with_loss": []}, "empty host: no loss figures")
     r = cgi("/instance", f"uuid={I['gamma_new']}", user="root")
     expect(r, 200, "instance without metric files")
     check("The aggregator has no files for this yet." in r.text, "no files yet says so")

@@ -412,6 +412,22 @@ int main(int argc, char **argv)
 		if (host_files(idx, data_dir, host, h) < 0)
 			goto out;
 	}
+	{
+		/* cn1's frame loss: 2 of 120 frames lost in the last hour (one
+		 * minute with loss), and a worse minute two hours ago that the
+		 * node page's last hour leaves out; cn2 lost nothing. */
+		int64_t m = now_s / 60 * 60;
+		const struct index_loss_minute loss[] = {
+		    {.host = "cn1", .minute = m - 7200, .received = 20, .lost = 40},
+		    {.host = "cn1", .minute = m - 120, .received = 58, .lost = 2},
+		    {.host = "cn1", .minute = m - 60, .received = 60, .lost = 0},
+		    {.host = "cn2", .minute = m - 60, .received = 60, .lost = 0},
+		};
+
+		if (index_add_loss_minutes(idx, loss, sizeof(loss) / sizeof(loss[0]),
+					   (double)now_s) < 0)
+			goto out;
+	}
 	if (index_commit(idx) < 0)
 		goto out;
 	if (bench == 0) {
