@@ -8,7 +8,10 @@
  *                           bytes a real encoder refuses (e.g. HTML)
  *   sleep SECONDS           a pause
  * Blank lines and lines starting with '#' are skipped.
- * Usage: seq_publisher ENDPOINT [SECONDS_BEFORE_FIRST]
+ * Usage: seq_publisher ENDPOINT [MAX_SECONDS_BEFORE_FIRST]
+ * The socket is an XPUB: the script starts once a subscriber has
+ * subscribed (or after the maximum wait), so no frame is lost to a
+ * subscriber that had not connected yet: the only gaps are the script's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,13 +85,26 @@ static int send_frame(void *pub, msgpack_sbuffer *buf, const char *host, const c
 	return sm_sock_send2(pub, topic, tlen, buf->data, buf->size, 0);
 }
 
+/* Waits up to `max_s` for a first subscription, then a little more for
+ * the subscriber's other prefixes, which it sends together. */
+static void wait_for_subscriber(void *pub, double max_s)
+{
+	zmq_pollitem_t item = {pub, 0, ZMQ_POLLIN, 0};
+	char msg[SM_TOPIC_MAX + 2];
+
+	if (zmq_poll(&item, 1, (long)(max_s * 1000)) == 1)
+		while (zmq_recv(pub, msg, sizeof(msg), ZMQ_DONTWAIT) >= 0)
+			;
+	usleep(300 * 1000);
+}
+
 int main(int argc, char **argv)
 {
 	struct sm_sock_opts so;
 	msgpack_sbuffer buf;
 	char line[1024];
 	void *ctx, *pub;
-	double wait = argc > 2 ? atof(argv[2]) : 1.0;
+	double wait = argc > 2 ? atof(argv[2]) : 10.0;
 	unsigned long sent = 0;
 
 	if (argc < 2) {
@@ -98,11 +114,11 @@ int main(int argc, char **argv)
 	ctx = zmq_ctx_new();
 	sm_sock_opts_default(&so);
 	so.sndhwm = 100000;
-	pub = sm_sock_new(ctx, ZMQ_PUB, &so);
+	pub = sm_sock_new(ctx, ZMQ_XPUB, &so);
 	if (!pub || sm_sock_bind(pub, argv[1]) < 0)
 		return 1;
 	msgpack_sbuffer_init(&buf);
-	usleep((useconds_t)(wait * 1e6)); /* PUB drops what nobody takes yet */
+	wait_for_subscriber(pub, wait); /* PUB drops what nobody takes yet */
 	while (fgets(line, sizeof(line), stdin)) {
 		char a[300], b[300], c[32];
 		unsigned long long epoch, seq;

@@ -31,7 +31,7 @@ hostile <b>cn3</b> stats 1 9
 S
 
 ep="ipc://$tmp/pub"
-"$publisher" "$ep" 1.5 < "$tmp/script" > "$tmp/pub.txt" & pids+=($!)
+"$publisher" "$ep" 10 < "$tmp/script" > "$tmp/pub.txt" & pids+=($!)
 "$sub" --connect "$ep" --timeout 4 > "$tmp/out.json" 2> "$tmp/err.txt" || fail "exit $?"
 wait "${pids[-1]}"
 grep -q "sent 16" "$tmp/pub.txt" || fail "publisher did not send its script"
@@ -53,7 +53,7 @@ echo "gap lines and summary OK"
 
 # --loss: no message, the summary alone on stdout; --count still ends it.
 ep2="ipc://$tmp/pub2"
-head -n 11 "$tmp/script" | "$publisher" "$ep2" 1.5 > /dev/null & pids+=($!)
+head -n 11 "$tmp/script" | "$publisher" "$ep2" 10 > /dev/null & pids+=($!)
 "$sub" --connect "$ep2" --loss --count 11 --timeout 10 > "$tmp/loss.txt" 2> "$tmp/loss_err.txt" ||
   fail "--loss exit $?"
 grep -q "gap from" "$tmp/loss_err.txt" "$tmp/loss.txt" && fail "--loss printed gap lines"
