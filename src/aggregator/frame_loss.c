@@ -126,9 +126,9 @@ static void account_roll(struct frame_loss *self, struct account *a, int64_t min
 		return;
 	if (a->received || a->lost) {
 		if (a->closed && a->closed_minute != a->minute) {
-			/* Two minutes ended with no save between (an index that
-			 * failed a whole minute): the older one's counts join the
-			 * newer rather than vanish. */
+			/* Two minutes ended with no save between (a loop that
+			 * stalled, a clock that stepped): the older one's counts
+			 * join the newer rather than vanish. */
 			a->closed_minute = a->minute;
 		} else if (!a->closed) {
 			a->closed_minute = a->minute;
