@@ -7,6 +7,7 @@ end-to-end checks use) for reading Whisper files.
 
   faults.py ports N                       N free TCP ports on 127.0.0.1
   faults.py seq JSONL HOST KIND           expected received lost epochs gap
+  faults.py resume JSONL HOST KIND TK TB  seconds from TB to the frame after the outage's gap
   faults.py stale JSONL HOST T_UP         libvirt_down_frames stale_frames fresh_after
   faults.py events JSONL HOST PREFIX      started events of domains named PREFIX*
   faults.py colldrops JSONL               the last collector counters' drops
@@ -70,6 +71,23 @@ def cmd_seq(path, host, kind):
         received += len(seqs)
     gap = max((b - a for a, b in zip(times, times[1:])), default=0.0)
     print(expected, received, expected - received, len(epochs), "%.1f" % gap)
+
+
+def cmd_resume(path, host, kind, t_kill, t_back):
+    """Where the loss of an outage ended: of the seq gaps after T_KILL, the
+    longest in time; prints the sampling time of the frame after it minus
+    T_BACK (the collector running again), i.e. how long after the collector
+    was back the first frame it passed on was sampled; "none" without a gap."""
+    t_kill, t_back = float(t_kill), float(t_back)
+    last = {}  # epoch -> previous frame
+    best = None
+    for m in frames(path, host, kind):
+        prev = last.get(m["epoch"])
+        last[m["epoch"]] = m
+        if prev and m["seq"] > prev["seq"] + 1 and m["time"] > t_kill:
+            if best is None or m["time"] - prev["time"] > best[1]:
+                best = (m["time"], m["time"] - prev["time"])
+    print("none" if best is None else "%+.1f" % (best[0] - t_back))
 
 
 def cmd_stale(path, host, t_up):
@@ -182,7 +200,7 @@ def cmd_held(log):
 
 
 def main():
-    cmds = {"ports": cmd_ports, "seq": cmd_seq, "stale": cmd_stale, "events": cmd_events,
+    cmds = {"ports": cmd_ports, "seq": cmd_seq, "resume": cmd_resume, "stale": cmd_stale, "events": cmd_events,
             "colldrops": cmd_colldrops, "wsp": cmd_wsp, "index": cmd_index,
             "aggsum": cmd_aggsum, "held": cmd_held, "now": lambda: print("%.3f" % time.time())}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:

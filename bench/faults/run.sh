@@ -63,11 +63,19 @@ done
 [[ $BUILD == /* ]] || BUILD="$ROOT/$BUILD"
 
 # Durations (seconds). WARM: flow before the fault; RECOVER: after it.
+# REPS: runs of the short collector outage, whose loss varies from run to run.
 if ((QUICK)); then
-	WARM=4 RECOVER=8 COLL_LONG=10 LV_DOWN=8 NOCOLL=10 DISK_FULL=10 STOP_S=5 STALL=10 LV_WAIT=20
+	D_WARM=6 D_RECOVER=8 D_REPS=2 D_COLL_LONG=10 D_LV_DOWN=8 D_NOCOLL=10 D_DISK_FULL=10 D_STOP_S=5
+	D_STALL=10 D_LV_WAIT=20
 else
-	WARM=5 RECOVER=15 COLL_LONG=30 LV_DOWN=20 NOCOLL=30 DISK_FULL=65 STOP_S=10 STALL=20 LV_WAIT=40
+	D_WARM=6 D_RECOVER=15 D_REPS=3 D_COLL_LONG=30 D_LV_DOWN=20 D_NOCOLL=30 D_DISK_FULL=65 D_STOP_S=10
+	D_STALL=20 D_LV_WAIT=40
 fi
+# Any of them may be set in the environment (WARM=10 bench/faults/run.sh).
+for v in WARM RECOVER REPS COLL_LONG LV_DOWN NOCOLL DISK_FULL STOP_S STALL LV_WAIT; do
+	d=D_$v
+	[[ -n ${!v:-} ]] || printf -v "$v" '%s' "${!d}"
+done
 BURST=250 # domains started at once in the hwm fault
 HWM=50
 
@@ -242,6 +250,15 @@ pipeline() {
 	sleep 1
 }
 
+# pipeline_default_flush: the same with the aggregator's default
+# flush_interval (10 s): what a kill -9 or a restart costs as installed.
+pipeline_default_flush() {
+	start_collector
+	start_sub
+	start_agg --flush-interval 10
+	sleep 1
+}
+
 # end_pipeline: the monitor first (its last frames get through), then the rest.
 end_pipeline() {
 	stop "${PID_MON:-}"
@@ -273,34 +290,44 @@ agg_notes() {
 
 # ---- 1. collector restart -------------------------------------------------------
 
-fault_collector_restart() { # DOWN HZ
-	local down=$1 hz=$2 name t0 tk tb t1 ivl e r l ep gap silent back held dropped
+fault_collector_restart() { # DOWN HZ REPS
+	local down=$1 hz=$2 reps=$3 name i t0 tk tb t1 ivl e r l ep gap silent back held dropped res
+	local se=0 sr=0 sl=0 ar=0 ws=0 wh=0 per="" ir il w1 w2
 	name="collector-down${down}s-${hz}Hz"
 	selected "$name" || return 0
-	say "$name"
-	new_run "$name"
 	ivl=$(awk -v h="$hz" 'BEGIN { print 1 / h }')
-	pipeline
-	start_monitor "test://$NODE_XML" "$ivl"
-	t0=$(now)
-	sleep "$WARM"
-	tk=$(now)
-	stop "$PID_COL"
-	sleep "$down"
-	start_collector
-	tb=$(now)
-	sleep "$RECOVER"
-	t1=$(now)
-	end_pipeline
-	read -r e r l ep gap < <($FX seq "$RUN/sub.jsonl" "$HOST" stats)
-	read -r silent back held dropped < <($FX held "$RUN/monitor.log")
-	[[ ${e:-0} -gt 0 ]] || {
-		harness_fail "$name" "no frame reached the subscriber"
-		return
-	}
-	result "$name" "$e" "$r" "$l" "at stackmon-sub; longest gap ${gap} s;" \
-		"$(agg_notes $(wsp_window "$t0" "$t1") "$e");" \
-		"monitor: 'no collector answered' x$silent, 'answers again' x$back ($held held, $dropped dropped)"
+	for ((i = 1; i <= reps; i++)); do
+		say "$name (run $i of $reps)"
+		new_run "$name.$i"
+		pipeline
+		start_monitor "test://$NODE_XML" "$ivl"
+		t0=$(now)
+		sleep "$WARM"
+		tk=$(now)
+		stop "$PID_COL"
+		sleep "$down"
+		start_collector
+		tb=$(now)
+		sleep "$RECOVER"
+		t1=$(now)
+		end_pipeline
+		read -r e r l ep gap < <($FX seq "$RUN/sub.jsonl" "$HOST" stats)
+		[[ ${e:-0} -gt 0 ]] || {
+			harness_fail "$name" "no frame reached the subscriber"
+			return
+		}
+		read -r silent back held dropped < <($FX held "$RUN/monitor.log")
+		res=$($FX resume "$RUN/sub.jsonl" "$HOST" stats "$tk" "$tb")
+		read -r ir il _ < <($FX index "$DATA" "$HOST" stats)
+		read -r w1 w2 < <($FX wsp "$DATA" "$HOST" domains $(wsp_window "$t0" "$t1"))
+		se=$((se + e)) sr=$((sr + r)) sl=$((sl + l)) ar=$((ar + ir)) ws=$((ws + w1)) wh=$((wh + w2))
+		[[ $res == none ]] && res="" || res=", resumed ${res} s"
+		per="$per${per:+, }$l (gap ${gap} s$res)"
+	done
+	result "$name" "$se" "$sr" "$sl" "at stackmon-sub; per run lost $per;" \
+		"aggregator received $ar of $se, Whisper $wh/$ws s with a point;" \
+		"monitor (last run): 'no collector answered' x$silent, 'answers again' x$back" \
+		"($held held, $dropped dropped)"
 }
 
 # ---- 2. libvirtd down -------------------------------------------------------------
@@ -476,7 +503,7 @@ fault_agg_kill9() {
 	selected "$name" || return 0
 	say "$name"
 	new_run "$name"
-	pipeline
+	pipeline_default_flush
 	start_monitor "test://$NODE_XML" 1
 	t0=$(now)
 	sleep "$WARM"
@@ -486,14 +513,14 @@ fault_agg_kill9() {
 	else
 		readable="UNREADABLE: $(tail -n1 "$RUN/readable.txt")"
 	fi
-	start_agg
+	start_agg --flush-interval 10
 	sleep "$RECOVER"
 	t1=$(now)
 	end_pipeline
 	read -r e r l ep gap < <($FX seq "$RUN/sub.jsonl" "$HOST" stats)
 	read -r ws wh < <($FX wsp "$DATA" "$HOST" domains $(wsp_window "$t0" "$t1"))
 	result "$name" "$ws" "$wh" $((ws - wh)) "seconds with a point in the host's Whisper file" \
-		"across the kill and restart; $readable; stackmon-sub lost $l of $e"
+		"across the kill and restart (flush_interval 10 s, the default); $readable; stackmon-sub lost $l of $e"
 }
 
 fault_monitor_sigstop() {
@@ -516,17 +543,25 @@ fault_monitor_sigstop() {
 		"monitor: '${late:-no tick late line}' (samples not taken are not frames lost)"
 }
 
+# A subscriber that stops reading (SIGSTOP) while frames are big and the
+# collector's queue per subscriber small (--hwm 50): it must lose frames,
+# and the normal subscriber next to it none. 300 domains at 10 Hz make about
+# 1 MB/s, more than the socket buffers and 50 queued frames hold in STALL s.
 fault_stalled_sub() {
-	local name="held-stalled-subscriber${STALL}s" e r l ep gap se sr sl pid_stalled
+	local name="held-stalled-subscriber${STALL}s" e r l ep gap se sr sl pid_stalled pid_normal
 	selected "$name" || return 0
 	say "$name"
 	new_run "$name"
-	pipeline
-	local pid_normal=$PID_SUB
+	$PY "$ROOT/tests/fixtures/gen_node.py" --domains 300 --out "$RUN/node300.xml" ||
+		{ harness_fail "$name" "gen_node.py failed"; return; }
+	start_collector --hwm "$HWM"
+	start_sub
+	pid_normal=$PID_SUB
 	start_sub stalled
 	pid_stalled=$PID_SUB
 	PID_SUB=$pid_normal
-	start_monitor "test://$NODE_XML" 0.1
+	sleep 1
+	start_monitor "test://$RUN/node300.xml" 0.1
 	sleep "$WARM"
 	kill -STOP "$pid_stalled"
 	sleep "$STALL"
@@ -536,8 +571,10 @@ fault_stalled_sub() {
 	end_pipeline
 	read -r e r l ep gap < <($FX seq "$RUN/sub.jsonl" "$HOST" stats)
 	read -r se sr sl _ _ < <($FX seq "$RUN/stalled.jsonl" "$HOST" stats)
-	result "$name" "$e" "$r" "$l" "at the normal stackmon-sub, monitor at 10 Hz;" \
-		"the one stopped ${STALL} s lost $sl of $se"
+	result "$name" "$e" "$r" "$l" "at the normal stackmon-sub (300 domains at 10 Hz, collector" \
+		"--hwm $HWM); the one stopped ${STALL} s lost $sl of $se;" \
+		"collector drops: $($FX colldrops "$RUN/sub.jsonl")"
+	rm -f "$RUN"/*.jsonl # about 100 MB each
 }
 
 fault_monitor_restart() {
@@ -562,29 +599,29 @@ fault_agg_restart() {
 	selected "$name" || return 0
 	say "$name"
 	new_run "$name"
-	pipeline
+	pipeline_default_flush
 	start_monitor "test://$NODE_XML" 1
 	t0=$(now)
 	sleep "$WARM"
 	stop "$PID_AGG"
-	start_agg
+	start_agg --flush-interval 10
 	sleep "$RECOVER"
 	t1=$(now)
 	end_pipeline
 	read -r ws wh < <($FX wsp "$DATA" "$HOST" domains $(wsp_window "$t0" "$t1"))
 	idx=$($FX index "$DATA" "$HOST" stats)
 	result "$name" "$ws" "$wh" $((ws - wh)) "seconds with a point in the host's Whisper file" \
-		"across a TERM and restart; index received/lost/restarts: $idx"
+		"across a TERM and restart (flush_interval 10 s); index received/lost/restarts: $idx"
 }
 
 # ---- main ------------------------------------------------------------------------------
 
 T_START=$(now)
 say "build $BUILD, temp dir $TMP, $( ((QUICK)) && echo quick || echo full) mode"
-fault_collector_restart 1.5 1
-fault_collector_restart 1.5 10
-fault_collector_restart "$COLL_LONG" 1
-fault_collector_restart "$COLL_LONG" 10
+fault_collector_restart 1.5 1 "$REPS"
+fault_collector_restart 1.5 10 "$REPS"
+fault_collector_restart "$COLL_LONG" 1 1
+fault_collector_restart "$COLL_LONG" 10 1
 fault_libvirtd_down
 fault_no_collector
 fault_full_disk
@@ -596,8 +633,12 @@ fault_monitor_restart
 fault_agg_restart
 
 echo
-echo "## Fault injection: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')," \
-	"$(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ), $( ((QUICK)) && echo --quick || echo full), $(since "$T_START") s"
+# What was measured: the commit, and whether the sources differed from it.
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)
+((DIRTY == 0)) || REV="$REV + $DIRTY uncommitted file(s) in src/"
+echo "## Fault injection: $REV, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)," \
+	"$( ((QUICK)) && echo --quick || echo full), $(since "$T_START") s"
 echo
 echo '| fault | expected | received | lost | notes |'
 echo '| --- | ---: | ---: | ---: | --- |'
