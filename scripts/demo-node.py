@@ -413,6 +413,7 @@ class Demo:
         return now + self.a.churn * self.rng.uniform(0.8, 1.2)
 
     def stop(self):
+        log("stopping")
         if self.paused_guests:
             virsh(QEMU_URI, [["resume", g] for g in sorted(self.paused_guests)])
         if self.domains:

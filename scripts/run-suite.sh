@@ -184,22 +184,40 @@ stopping=0
 # wait for each (10 s, then SIGKILL). Pass "daemons" is everything but the
 # demo node; pass "demo" stops that last, after the monitors, so that its
 # domains do not all show as stopped on the way out.
+# The 10 s are counted on the clock, not in sleeps: on a loaded machine a
+# hundred `sleep 0.1` take far longer than 10 s. No `wait PID` here: bash
+# reaps its children as they exit (kill -0 then fails), and when a signal
+# to the whole process group (a terminal's Ctrl-C) ended some of them while
+# the trap ran, `wait PID` for one of those blocked for good, waiting on the
+# children still running (the demo node) that only this stop would end.
 stop_pids() {
-  local i n want=$1
+  local i n want=$1 deadline
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     n=daemons; [ "${names[i]}" = demo ] && n=demo
     [ "$n" = "$want" ] && kill -TERM "${pids[i]}" 2>/dev/null
   done
+  deadline=$(($(now_ms) + 10000))
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     n=daemons; [ "${names[i]}" = demo ] && n=demo
     [ "$n" = "$want" ] || continue
-    for _ in $(seq 100); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
+    while kill -0 "${pids[i]}" 2>/dev/null && (($(now_ms) < deadline)); do sleep 0.1; done
     if kill -0 "${pids[i]}" 2>/dev/null; then
       echo "run-suite: ${names[i]} did not stop in 10 s; killing it" >&2
       kill -KILL "${pids[i]}" 2>/dev/null
+      for _ in $(seq 20); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
     fi
-    wait "${pids[i]}" 2>/dev/null
   done
+}
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+# step WHAT COMMAND...: runs one step of the stop and says so when it was
+# slow, so that a stop that takes long tells where the time went.
+step() {
+  local what=$1 t0
+  shift
+  t0=$(now_ms)
+  "$@"
+  local took=$(($(now_ms) - t0))
+  ((took < 3000)) || printf 'run-suite: %s took %d.%d s\n' "$what" $((took / 1000)) $((took % 1000 / 100)) >&2
 }
 stop_all() {
   ((stopping)) && return
@@ -208,13 +226,16 @@ stop_all() {
   if [ -n "$waiter" ]; then kill "$waiter" 2>/dev/null; fi
   echo
   echo "run-suite: stopping"
-  stop_pids daemons # consumers first, the monitors, then the collector
-  stop_pids demo
-  destroy_guests
+  local t0
+  t0=$(now_ms)
+  step "stopping the daemons" stop_pids daemons # consumers first, the monitors, then the collector
+  step "stopping the demo node" stop_pids demo
+  step "destroying the QEMU guests" destroy_guests
   # The demo node destroys its domains itself; this catches a killed one.
-  if ((demo_node)); then scripts/demo-node.py down --run-dir "$run"; fi
-  if ((started_libvirtd)); then scripts/libvirtd.sh stop >/dev/null 2>&1; fi
-  echo "run-suite: stopped; logs are in $logs"
+  if ((demo_node)); then step "checking the test driver" scripts/demo-node.py down --run-dir "$run"; fi
+  if ((started_libvirtd)); then step "stopping libvirtd" scripts/libvirtd.sh stop >/dev/null 2>&1; fi
+  t0=$(($(now_ms) - t0))
+  echo "run-suite: stopped in $((t0 / 1000)).$((t0 % 1000 / 100)) s; logs are in $logs"
 }
 trap stop_all EXIT
 # Ctrl-C or SIGTERM while starting: stop at once. Once everything runs, the
