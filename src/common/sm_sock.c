@@ -25,7 +25,9 @@ const struct sm_config_key sm_sock_config_keys[] = {
     {"linger_ms", SM_CFG_INT, 0, 60000, "200",
      "how long closing a socket waits for unsent messages (ms)"},
     {"reconnect_ivl_ms", SM_CFG_INT, 1, 600000, "100", "first reconnect delay (ms)"},
-    {"reconnect_ivl_max_ms", SM_CFG_INT, 0, 3600000, "5000",
+    /* A restarted collector holds its fan-in for startup_grace (2 s): its
+     * subscribers must be back within that, so the ceiling stays at 1 s. */
+    {"reconnect_ivl_max_ms", SM_CFG_INT, 0, 3600000, "1000",
      "reconnect back-off ceiling (ms; 0 = no back-off)"},
     {"tcp_keepalive", SM_CFG_BOOL, 0, 0, "yes", "TCP keepalive probes on idle connections"},
     {"tcp_keepalive_idle", SM_CFG_INT, 1, 86400, "60",
@@ -49,7 +51,7 @@ void sm_sock_opts_default(struct sm_sock_opts *opts)
 	opts->rcvhwm = 10000;
 	opts->linger_ms = 200;
 	opts->reconnect_ivl_ms = 100;
-	opts->reconnect_ivl_max_ms = 5000;
+	opts->reconnect_ivl_max_ms = 1000;
 	opts->tcp_keepalive = true;
 	opts->tcp_keepalive_idle_s = 60;
 	/* The wire decoder's limit plus room for the frame's transport

@@ -53,7 +53,7 @@ extern const size_t sm_sock_config_nkeys;
 /* Default max_msg_size: the default max_frame plus the overhead. */
 #define SM_SOCK_MAX_MSG_DEFAULT (8388608 + SM_SOCK_FRAME_OVERHEAD)
 
-/* Defaults: hwm 10000, linger 200 ms, reconnect 100 ms..5 s, keepalive on
+/* Defaults: hwm 10000, linger 200 ms, reconnect 100 ms..1 s, keepalive on
  * (60 s idle), max message SM_SOCK_MAX_MSG_DEFAULT (8 MiB + 4 KiB). */
 void sm_sock_opts_default(struct sm_sock_opts *opts);
 /* For a process that receives frames of bodies up to max_frame: checks that
