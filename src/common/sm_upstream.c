@@ -27,6 +27,11 @@
 /* What may wait for a collector that has not subscribed yet: a few seconds
  * of a large node's frames, never more memory than this. */
 #define HOLD_MAX_BYTES (16u << 20)
+/* Lifecycle events may go beyond the hold's bounds by this much, so that
+ * when it fills, stats are refused before events: a start-up burst is one
+ * event per domain at most. */
+#define HOLD_EVENT_RESERVE SM_WIRE_MAX_DOMAINS
+#define HOLD_EVENT_RESERVE_BYTES (8u << 20)
 
 /* One collector we may send to. */
 struct target {
@@ -58,8 +63,9 @@ struct sm_upstream {
 	/* ZeroMQ discards what an XPUB sends before its peer's subscription
 	 * arrives (just after start, a switch, a collector restart). So the
 	 * subscriptions are counted, and while there is none, messages are
-	 * held here (at most max_held and HOLD_MAX_BYTES) and sent in order
-	 * once the collector has subscribed. */
+	 * held here (at most max_held and HOLD_MAX_BYTES, events a reserve
+	 * beyond) and sent in order once the collector has subscribed. A
+	 * message its full queue refused (EAGAIN) is held the same way. */
 	int subscribers;     /* peers subscribed now (XPUB_VERBOSER notices) */
 	bool awaiting;	     /* switched (or new) and the new peer has not subscribed yet */
 	struct held *held;   /* held[head..nheld) wait */
@@ -262,15 +268,27 @@ static void held_flush(struct sm_upstream *up)
 		up->head = up->nheld = 0;
 }
 
+static bool is_event(const zmq_msg_t *topic)
+{
+	static const char prefix[] = "event/";
+
+	return zmq_msg_size(topic) >= sizeof(prefix) - 1 &&
+	       memcmp(zmq_msg_data((zmq_msg_t *)topic), prefix, sizeof(prefix) - 1) == 0;
+}
+
 /* Takes the messages' content into the hold (all left empty); origin may
- * be NULL. -1 with errno ENOTCONN when the hold is full. */
+ * be NULL. -1 with errno ENOTCONN when the hold is full (for stats; events
+ * have a reserve beyond). */
 static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body, zmq_msg_t *origin)
 {
 	size_t size =
 	    zmq_msg_size(topic) + zmq_msg_size(body) + (origin ? zmq_msg_size(origin) : 0);
+	bool event = is_event(topic);
+	size_t max_n = up->max_held + (event ? HOLD_EVENT_RESERVE : 0);
+	size_t max_bytes = HOLD_MAX_BYTES + (event ? HOLD_EVENT_RESERVE_BYTES : 0);
 	struct held *h;
 
-	if (up->nheld - up->head >= up->max_held || up->held_bytes + size > HOLD_MAX_BYTES) {
+	if (up->nheld - up->head >= max_n || up->held_bytes + size > max_bytes) {
 		errno = ENOTCONN;
 		return -1;
 	}
@@ -320,7 +338,9 @@ int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len
 
 	if (!must_hold(up)) {
 		rc = sm_sock_send2(up->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT);
-		goto out;
+		/* Its queue is full: hold it, in order, rather than drop it. */
+		if (rc == 0 || errno != EAGAIN)
+			goto out;
 	}
 	rc = -1;
 	if (zmq_msg_init_size(&t, topic_len) < 0)
@@ -352,9 +372,23 @@ int sm_upstream_send_origin(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t 
 	int rc = must_hold(up) ? held_add(up, topic, body, origin)
 			       : out_send(up->out, topic, body, origin);
 
+	/* Its queue is full (nothing was queued): hold it rather than drop it. */
+	if (rc < 0 && errno == EAGAIN)
+		rc = held_add(up, topic, body, origin);
 	if (rc < 0)
 		up->dropped_total++;
 	return rc;
+}
+
+int sm_upstream_timeout_ms(const struct sm_upstream *up, int timeout_ms)
+{
+	/* The XPUB cannot wake the caller when its peer's queue drains (its
+	 * POLLOUT is always set): held messages are retried every few ms
+	 * while the collector is there to take them. */
+	if (up->head < up->nheld && up->subscribers > 0 && !up->awaiting &&
+	    (timeout_ms < 0 || timeout_ms > 5))
+		return 5;
+	return timeout_ms;
 }
 
 size_t sm_upstream_pollitems(struct sm_upstream *up, zmq_pollitem_t *items, size_t max)

@@ -35,11 +35,12 @@ void sm_upstream_destroy(struct sm_upstream **up);
 
 /* Sends one two-frame message to the target in use, never blocking. Until
  * that collector has subscribed (just after start or a switch, when ZeroMQ
- * would silently discard it) the message is held, in order, and sent once it
- * has: at most the high-water mark's count of messages and 16 MiB.
- * Returns 0, or -1 with errno EAGAIN (the collector's queue is full) or
- * ENOTCONN (nobody subscribed and the hold is full); the caller counts the
- * drop. */
+ * would silently discard it), and while its queue is full, the message is
+ * held, in order, and sent once it can be: at most the high-water mark's
+ * count of messages and 16 MiB, and lifecycle events (topic "event/") a
+ * reserve of SM_WIRE_MAX_DOMAINS more and 8 MiB, so that stats are refused
+ * before events. Returns 0, or -1 with errno ENOTCONN (the hold is full)
+ * or ENOMEM; the caller counts the drop. */
 int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len,
 		     const void *body, size_t body_len);
 
@@ -55,6 +56,10 @@ int sm_upstream_send_msg(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *bo
  * on success too; the caller closes it either way. */
 int sm_upstream_send_origin(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body,
 			    zmq_msg_t *origin);
+
+/* `timeout_ms` shortened while held messages wait for room at a collector
+ * that is there (call sm_upstream_service when it expires). */
+int sm_upstream_timeout_ms(const struct sm_upstream *up, int timeout_ms);
 
 /* Poll items for the heartbeat sockets (so the caller's zmq_poll wakes on
  * them); returns how many were written, at most max. */

@@ -247,6 +247,7 @@ static int run_loop(struct publisher *p, struct sm_upstream *up, const struct se
 
 		if (ptimeout >= 0 && ptimeout < timeout)
 			timeout = ptimeout;
+		timeout = sm_upstream_timeout_ms(up, timeout);
 		items[0] = (zmq_pollitem_t){.socket = NULL, .fd = publisher_fd(p), .events = ZMQ_POLLIN};
 		n += sm_upstream_pollitems(up, items + 1, sizeof(items) / sizeof(items[0]) - 1);
 		if (zmq_poll(items, (int)n, timeout) < 0 && errno != EINTR) {
