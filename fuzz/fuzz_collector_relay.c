@@ -97,12 +97,14 @@ static struct harness *harness_get(void)
 	}
 	zmq_msg_close(&sub);
 	/* The tap's subscription must reach the relay's PUB the same way;
-	 * inproc delivers it when the PUB next processes commands, which a
-	 * relay_publish_own does. Publish a marker until the tap sees one. */
+	 * inproc delivers it when the XPUB next processes commands, and the
+	 * relay reads it in relay_service (it sends nothing nobody subscribed
+	 * to). Publish a marker until the tap sees one. */
 	for (;;) {
 		zmq_msg_t m;
 		static const char marker[] = "fuzz/ready";
 
+		relay_service(h.relay, 0); /* reads the tap's subscription */
 		relay_publish_own(h.relay, marker, sizeof(marker) - 1, "", 0, false);
 		zmq_msg_init(&m);
 		if (zmq_msg_recv(&m, h.tap, ZMQ_DONTWAIT) >= 0) {

@@ -59,6 +59,12 @@ static const struct sm_config_key collector_keys[] = {
     {"require_known_origin", SM_CFG_BOOL, 0, 0, "no",
      "with curve: drop relayed frames whose origin identity is not in curve_allow_dir "
      "(no: pass them, counted as origin_unknown)"},
+    {"startup_grace", SM_CFG_DOUBLE, 0, 60, "2",
+     "seconds the fan-in is held at start, so that subscribers reconnect before frames "
+     "monitors held for this collector are relayed (0 = relay at once)"},
+    {"grace_subscribers", SM_CFG_INT, 0, 65536, "0",
+     "end the start-up grace early once this many subscriptions for frames are on the "
+     "fan-out (0 = always wait startup_grace)"},
 };
 
 #define NCOLLECTOR_KEYS (sizeof(collector_keys) / sizeof(collector_keys[0]))
@@ -133,6 +139,8 @@ int main(int argc, char **argv)
 	rc.max_senders = (size_t)sm_config_int(cfg, "max_publishers");
 	rc.sender_expiry_s = sm_config_double(cfg, "publisher_expiry");
 	rc.require_known_origin = sm_config_bool(cfg, "require_known_origin");
+	rc.startup_grace_s = sm_config_double(cfg, "startup_grace");
+	rc.grace_subscriptions = (size_t)sm_config_int(cfg, "grace_subscribers");
 	if (sm_sock_opts_from_config(&opts, cfg) < 0) {
 		status = EXIT_USAGE;
 		goto out;
@@ -195,8 +203,9 @@ int main(int argc, char **argv)
 	rc.zap = zap;
 	relay = relay_new(zctx, &rc);
 	self = selfmon_new(name, hb_interval, stats_interval);
-	/* fan-ins, the upstream's XPUB and heartbeat SUBs, the ZAP handler */
-	nitems = rc.nfan_in + rc.nupstream + 2;
+	/* fan-ins, the fan-out, the upstream's XPUB and heartbeat SUBs, the
+	 * ZAP handler */
+	nitems = rc.nfan_in + rc.nupstream + 3;
 	items = calloc(nitems, sizeof(*items));
 	if (!relay || !self || !items)
 		goto out;
@@ -222,6 +231,7 @@ int main(int argc, char **argv)
 			timeout = sm_ticker_timeout_ms(&hb_tick);
 		if (sm_ticker_timeout_ms(&stats_tick) < timeout)
 			timeout = sm_ticker_timeout_ms(&stats_tick);
+		timeout = relay_timeout_ms(relay, sm_clock_mono_ns(), timeout);
 		if (zap)
 			items[n++] = (zmq_pollitem_t){.socket = sm_zap_socket(zap),
 						      .events = ZMQ_POLLIN};

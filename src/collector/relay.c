@@ -16,9 +16,11 @@
 #include <string.h>
 
 #include "envelope.h"
-#include "sm_loss.h"
+#include "fanout.h"
+#include "sm_clock.h"
 #include "sm_config.h" /* sm_sock.h wants struct sm_config_key complete */
 #include "sm_log.h"
+#include "sm_loss.h"
 #include "sm_sock.h"
 #include "sm_upstream.h"
 #include "sm_zap.h"
@@ -34,9 +36,13 @@ struct relay {
 	struct fanin *in; /* nin fan-in sockets */
 	size_t nin;
 	size_t next_in;		 /* where the next pump starts, for fairness */
-	void *out;		 /* PUB bound on every fan-out endpoint */
-	struct sm_ipc_file *out_files; /* one per fan-out endpoint */
-	size_t nout;
+	struct fanout *out;	 /* XPUB bound on every fan-out endpoint */
+	/* Start-up grace: the fan-in is not read until grace_end_ns (0 once
+	 * over), or until grace_subs data subscriptions are on the fan-out,
+	 * so that subscribers reconnecting to a restarted collector are back
+	 * before the frames monitors held for it are relayed. */
+	int64_t grace_start_ns, grace_end_ns;
+	size_t grace_subs;
 	struct sm_upstream *up;	 /* NULL for a master collector */
 	struct loss_table *loss; /* per-sender sequence accounting */
 	size_t max_frame;	 /* body size limit */
@@ -60,6 +66,7 @@ static const char *const drop_what[SM_DROP_COUNT] = {
     [SM_DROP_TOO_BIG] = "oversized",	      [SM_DROP_HWM_OUT] = "fan-out refused",
     [SM_DROP_HWM_UP] = "upstream queue full", [SM_DROP_HOST_MISMATCH] = "other host's",
     [SM_DROP_REFUSED] = "unauthorised",       [SM_DROP_ORIGIN_MISMATCH] = "other origin's",
+    [SM_DROP_NO_SUBSCRIBER] = "unheard (no subscriber)",
 };
 
 struct relay *relay_new(void *zctx, const struct relay_config *cfg)
@@ -91,19 +98,18 @@ struct relay *relay_new(void *zctx, const struct relay_config *cfg)
 			goto fail;
 		sm_ipc_file_note(&in->file, in->endpoint);
 	}
-	/* A plain PUB: at its high-water mark it drops for that one slow
-	 * subscriber only. (XPUB_NODROP would report EAGAIN, but for all
-	 * subscribers at once: one slow consumer would stall everyone.) */
-	r->out = sm_sock_new(zctx, ZMQ_PUB, cfg->opts);
-	r->out_files = calloc(cfg->nfan_out, sizeof(*r->out_files));
-	if (!r->out_files)
-		goto fail_nomem;
+	/* Stats go out the lossy way: at a full queue a slow subscriber loses
+	 * them, and only that one. Lifecycle events wait for room (fanout.h). */
+	r->out = fanout_new(zctx, cfg->fan_out, cfg->nfan_out, cfg->opts);
 	if (!r->out)
 		goto fail;
-	for (size_t i = 0; i < cfg->nfan_out; i++) {
-		if (sm_sock_bind(r->out, cfg->fan_out[i]) < 0)
-			goto fail;
-		sm_ipc_file_note(&r->out_files[r->nout++], cfg->fan_out[i]);
+	if (cfg->startup_grace_s > 0) {
+		r->grace_start_ns = sm_clock_mono_ns();
+		r->grace_end_ns = r->grace_start_ns + (int64_t)(cfg->startup_grace_s * 1e9);
+		r->grace_subs = cfg->grace_subscriptions;
+		sm_log_info("fan-in held for up to %.1f s (startup_grace), so that subscribers "
+			    "reconnect before held frames are relayed",
+			    cfg->startup_grace_s);
 	}
 	if (cfg->nupstream > 0) {
 		r->up = sm_upstream_new(zctx, cfg->upstream, cfg->nupstream, cfg->opts,
@@ -132,22 +138,40 @@ void relay_destroy(struct relay **rp)
 		sm_ipc_file_remove(&r->in[i].file);
 	}
 	free(r->in);
-	sm_sock_close(&r->out);
-	for (size_t i = 0; i < r->nout; i++)
-		sm_ipc_file_remove(&r->out_files[i]);
-	free(r->out_files);
+	fanout_destroy(&r->out);
 	sm_upstream_destroy(&r->up);
 	loss_table_destroy(&r->loss);
 	free(r);
 	*rp = NULL;
 }
 
+/* Whether the start-up grace still holds the fan-in; ends it (logged)
+ * when its time is up or enough subscribers are back. */
+static bool in_grace(struct relay *r, int64_t now_ns)
+{
+	size_t subs;
+
+	if (!r->grace_end_ns)
+		return false;
+	subs = fanout_data_subscriptions(r->out);
+	if (now_ns < r->grace_end_ns && (r->grace_subs == 0 || subs < r->grace_subs))
+		return true;
+	sm_log_notice("fan-in open after %.1f s with %zu subscription(s) for frames on the fan-out",
+		    (double)(now_ns - r->grace_start_ns) / 1e9, subs);
+	r->grace_end_ns = 0;
+	return false;
+}
+
 size_t relay_pollitems(struct relay *r, zmq_pollitem_t *items, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < r->nin && n < max; i++)
+	/* During the grace the fan-in is not polled: what arrives waits in
+	 * ZeroMQ's queues (bounded by the high-water mark). */
+	for (size_t i = 0; !r->grace_end_ns && i < r->nin && n < max; i++)
 		items[n++] = (zmq_pollitem_t){.socket = r->in[i].sock, .events = ZMQ_POLLIN};
+	if (n < max)
+		items[n++] = fanout_pollitem(r->out);
 	if (r->up)
 		n += sm_upstream_pollitems(r->up, items + n, max - n);
 	return n;
@@ -180,14 +204,6 @@ static void complain_unsent(struct relay *r, enum sm_drop_reason reason, const c
 	sm_complain(&r->complaint[reason], SM_LOG_WARNING,
 		    "dropped message %s (%s), topic '%s': %s", where, drop_what[reason], topic,
 		    zmq_strerror(saved));
-}
-
-/* Sends both frames (ownership goes to ZeroMQ on success), never blocking. */
-static int send_msgs(void *sock, zmq_msg_t *topic, zmq_msg_t *body)
-{
-	if (zmq_msg_send(topic, sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-		return -1;
-	return zmq_msg_send(body, sock, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
 /* Sends the message upstream; with `origin` (not NULL) as a third frame. */
@@ -322,12 +338,23 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 	 * was given, or else the key this connection proved. */
 	if (r->up)
 		forward_up(r, &f, !r->send_origin ? NULL : origin[0] ? origin : id);
-	if (send_msgs(r->out, &f.topic, &f.body) == 0) {
+	switch (fanout_send(r->out, &f.topic, &f.body, h.kind == SM_KIND_EVENT, now_ns)) {
+	case FANOUT_SENT:
+	case FANOUT_HELD:
 		r->frames_out++;
 		r->bytes_out += size;
-	} else {
+		break;
+	case FANOUT_UNHEARD:
+		r->dropped[SM_DROP_NO_SUBSCRIBER]++;
+		sm_complain(&r->complaint[SM_DROP_NO_SUBSCRIBER], SM_LOG_WARNING,
+			    "relaying with nobody subscribed on the fan-out: frames such as "
+			    "%s from %s are discarded (counted as no_subscriber)",
+			    sm_wire_kind_name(h.kind), h.host);
+		break;
+	case FANOUT_DROPPED:
 		r->dropped[SM_DROP_HWM_OUT]++;
 		complain_unsent(r, SM_DROP_HWM_OUT, "on the fan-out", &f);
+		break;
 	}
 out:
 	sm_frames_close(&f);
@@ -338,6 +365,9 @@ size_t relay_pump(struct relay *r, size_t budget, int64_t now_ns)
 {
 	size_t per = budget / r->nin ? budget / r->nin : 1;
 	size_t total = 0;
+
+	if (in_grace(r, now_ns))
+		return 0;
 
 	/* Round-robin over the fan-in sockets, starting at a different one
 	 * each call, so a flooded endpoint cannot starve the others. */
@@ -355,8 +385,26 @@ size_t relay_pump(struct relay *r, size_t budget, int64_t now_ns)
 
 void relay_service(struct relay *r, int64_t now_ns)
 {
+	fanout_service(r->out, now_ns);
 	if (r->up)
 		sm_upstream_service(r->up, now_ns);
+}
+
+int relay_timeout_ms(const struct relay *r, int64_t now_ns, int timeout_ms)
+{
+	if (r->grace_end_ns) {
+		int64_t left = (r->grace_end_ns - now_ns + 999999) / 1000000;
+
+		if (left < 0)
+			left = 0;
+		/* Subscriptions can end the grace early: look again soon. */
+		if (left > 50)
+			left = 50;
+		if (timeout_ms < 0 || left < timeout_ms)
+			timeout_ms = (int)left;
+	}
+	timeout_ms = fanout_timeout_ms(r->out, timeout_ms);
+	return r->up ? sm_upstream_timeout_ms(r->up, timeout_ms) : timeout_ms;
 }
 
 int relay_publish_own(struct relay *r, const void *topic, size_t topic_len, const void *body,
@@ -372,10 +420,24 @@ int relay_publish_own(struct relay *r, const void *topic, size_t topic_len, cons
 			rc = -1;
 		}
 	}
-	if (sm_sock_send2(r->out, topic, topic_len, body, body_len, ZMQ_DONTWAIT) == 0) {
+	zmq_msg_t t, b;
+	enum fanout_result res = FANOUT_DROPPED;
+
+	if (zmq_msg_init_size(&t, topic_len) == 0) {
+		if (zmq_msg_init_size(&b, body_len) == 0) {
+			memcpy(zmq_msg_data(&t), topic, topic_len);
+			if (body_len)
+				memcpy(zmq_msg_data(&b), body, body_len);
+			/* The collector's own frames: nobody listening is no loss. */
+			res = fanout_send(r->out, &t, &b, false, sm_clock_mono_ns());
+			zmq_msg_close(&b);
+		}
+		zmq_msg_close(&t);
+	}
+	if (res == FANOUT_SENT) {
 		r->frames_out++;
 		r->bytes_out += topic_len + body_len;
-	} else {
+	} else if (res == FANOUT_DROPPED) {
 		r->dropped[SM_DROP_HWM_OUT]++;
 		rc = -1;
 	}

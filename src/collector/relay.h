@@ -1,6 +1,6 @@
 /*
  * relay — the collector's data path: SUB sockets bound on the fan-in
- * endpoints, one PUB bound on the fan-out endpoints, and, for an
+ * endpoints, the fan-out (fanout.h) bound on the fan-out endpoints, and, for an
  * intermediate collector, the upstream (sm_upstream). Every message that
  * passes the envelope check is re-published unchanged (the received ZeroMQ
  * messages themselves, no copy) and forwarded upstream; the rest is dropped
@@ -36,6 +36,9 @@ struct relay_config {
 	const struct sm_sock_opts *opts; /* transport options of every socket */
 	bool require_known_origin;	 /* with zap: an origin identity not in the allow
 					    list is dropped (origin_mismatch), not passed */
+	double startup_grace_s;		 /* fan-in held this long at start (0 = not) */
+	size_t grace_subscriptions;	 /* ... or until this many subscriptions for
+					    frames are on the fan-out (0 = the whole grace) */
 	struct sm_zap *zap;		 /* CURVE allow list (borrowed), NULL when plain:
 					    then no identity check and no origin frames;
 					    opts->curve_relay decides whether origin
@@ -57,8 +60,12 @@ size_t relay_pollitems(struct relay *r, zmq_pollitem_t *items, size_t max);
  * read (relayed or dropped). */
 size_t relay_pump(struct relay *r, size_t budget, int64_t now_ns);
 
-/* Housekeeping on every loop turn: upstream heartbeats and fail-over. */
+/* Housekeeping on every loop turn: fan-out subscriptions and waiting
+ * events, upstream heartbeats and fail-over. */
 void relay_service(struct relay *r, int64_t now_ns);
+/* `timeout_ms` shortened for the relay's own deadlines (the end of the
+ * start-up grace, events waiting for room). */
+int relay_timeout_ms(const struct relay *r, int64_t now_ns, int timeout_ms);
 
 /* Publishes a message the collector made itself on the fan-out, and also
  * upstream when `up` (and there is an upstream). Returns 0 or -1. */

@@ -393,6 +393,7 @@ const char *const sm_drop_reason_names[SM_DROP_COUNT] = {
 	[SM_DROP_TOO_BIG] = "too_big",     [SM_DROP_HWM_OUT] = "hwm_fanout",
 	[SM_DROP_HWM_UP] = "hwm_upstream", [SM_DROP_HOST_MISMATCH] = "host_mismatch",
 	[SM_DROP_REFUSED] = "refused",     [SM_DROP_ORIGIN_MISMATCH] = "origin_mismatch",
+	[SM_DROP_NO_SUBSCRIBER] = "no_subscriber",
 };
 
 static void pack_collector(msgpack_packer *pk, const struct sm_header *h,

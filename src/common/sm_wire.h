@@ -183,6 +183,7 @@ enum sm_drop_reason {
 	SM_DROP_HOST_MISMATCH, /* the sender's key may not speak for the frame's host */
 	SM_DROP_REFUSED,       /* CURVE handshakes refused (connections, not frames) */
 	SM_DROP_ORIGIN_MISMATCH, /* relayed with an origin identity that may not speak for the host */
+	SM_DROP_NO_SUBSCRIBER,   /* relayed while no fan-out subscription matched: nobody got it */
 	SM_DROP_COUNT
 };
 

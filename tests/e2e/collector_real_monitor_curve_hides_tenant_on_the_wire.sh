@@ -71,8 +71,11 @@ run() {
 		col_curve="" mon_curve="" publish="$fanin=$fanout"
 	fi
 	# shellcheck disable=SC2086 # the curve options are words
+	# No start-up grace: the capture is sized for a steady flow from the
+	# monitor's first frame, not for frames held back and sent in a burst.
 	"$COLLECTOR" --name wire-$mode --fan-in "$fanin" --fan-out "$fanout" \
-		--heartbeat-interval 0.2 --stats-interval 0.5 $col_curve >>"$TMP/collector-$mode.log" 2>&1 &
+		--heartbeat-interval 0.2 --stats-interval 0.5 --startup-grace 0 $col_curve \
+		>>"$TMP/collector-$mode.log" 2>&1 &
 	col=$!
 	STARTED="$STARTED $col"
 
