@@ -13,7 +13,7 @@
 #      (scripts/clean-root-check.sh: mmdebstrap, then run-suite.sh --for 30
 #      and test.sh --no-fuzz --no-asan inside it, in a private network).
 # Options: --no-fuzz, --no-asan, --no-clean-root (quicker local runs);
-# FUZZ_SECONDS per target (default 60). Inside a container the clean-root stage is
+# FUZZ_SECONDS per target (default 30). Inside a container the clean-root stage is
 # skipped (it is what runs this script in one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,15 +54,15 @@ status=0
 step "tests"
 ctest --test-dir build --output-on-failure --timeout 600 || status=1
 
-# Runs one libFuzzer target for FUZZ_SECONDS (default 60) from the shared
+# Runs one libFuzzer target for FUZZ_SECONDS (default 30) from the shared
 # seed corpus. A crash leaves its input in fuzz/regressions/ (check it in:
 # it is then replayed by every test build).
 fuzz_target() {
   local target=$1 work
-  step "fuzz $target (${FUZZ_SECONDS:-60} s)"
+  step "fuzz $target (${FUZZ_SECONDS:-30} s)"
   work=$(mktemp -d)
   cp fuzz/corpus/* "$work/"
-  if ! "build-fuzz/fuzz/$target" -max_total_time="${FUZZ_SECONDS:-60}" \
+  if ! "build-fuzz/fuzz/$target" -max_total_time="${FUZZ_SECONDS:-30}" \
        -max_len=65536 -print_final_stats=1 -artifact_prefix="$top/fuzz/regressions/" \
        "$work" 2>"build-fuzz/$target.log"; then
     tail -40 "build-fuzz/$target.log"
