@@ -114,11 +114,29 @@ for host, rate in (("cn-fast", 10), ("cn-slow", 1)):
 sys.exit(1 if bad else 0)
 PY
 
-# The aggregator counts gaps by monitor and sequence number: none.
+# The aggregator counts gaps by monitor and sequence number: none, and it
+# received at least every stats frame stackmon-sub did (its per-minute
+# counts include the monitors' events too).
 if grep -E "gap from host" "$TMP/aggregator.log"; then
 	echo "FAIL: the aggregator saw frames missing (above)" >&2
 	exit 1
 fi
+$PY - "$TMP/data/index.sqlite" "$(frames cn-fast)" "$(frames cn-slow)" <<'PY'
+import sqlite3, sys
+db, want = sys.argv[1], {"cn-fast": int(sys.argv[2]), "cn-slow": int(sys.argv[3])}
+rows = dict((h, (r, l)) for h, r, l in sqlite3.connect(db).execute(
+    "SELECT host, SUM(received), SUM(lost) FROM host_loss_minutes GROUP BY host"))
+bad = 0
+for host, n in want.items():
+    received, lost = rows.get(host, (0, 0))
+    if received < n or lost:
+        print("FAIL: the aggregator's index: %s received %d, lost %d (stackmon-sub got %d)"
+              % (host, received, lost, n))
+        bad = 1
+    else:
+        print("ok: aggregator: %s received %d frames, lost 0" % (host, received))
+sys.exit(bad)
+PY
 # The collector said what it did at each start.
 n=$(grep -c "fan-in open after" "$TMP/master.log" || true)
 [ "$n" -eq 3 ] || { echo "FAIL: 'fan-in open after' logged $n times, want 3 (one per start)" >&2; exit 1; }
