@@ -24,7 +24,9 @@
 # docs/OPERATIONS.md, "Fault injection", records a run and what it means.
 set -uo pipefail
 # The whole script is one block, so bash has read all of it before it runs
-# (editing the file during a run cannot change the run).
+# (editing the file during a run cannot change the run). $(wsp_window ...)
+# is meant to split into two words; cleanup runs from the trap.
+# shellcheck disable=SC2046,SC2317
 {
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -64,18 +66,14 @@ done
 
 # Durations (seconds). WARM: flow before the fault; RECOVER: after it.
 # REPS: runs of the short collector outage, whose loss varies from run to run.
-if ((QUICK)); then
-	D_WARM=6 D_RECOVER=8 D_REPS=2 D_COLL_LONG=10 D_LV_DOWN=8 D_NOCOLL=10 D_DISK_FULL=10 D_STOP_S=5
-	D_STALL=10 D_LV_WAIT=20
-else
-	D_WARM=6 D_RECOVER=15 D_REPS=3 D_COLL_LONG=30 D_LV_DOWN=20 D_NOCOLL=30 D_DISK_FULL=65 D_STOP_S=10
-	D_STALL=20 D_LV_WAIT=40
-fi
 # Any of them may be set in the environment (WARM=10 bench/faults/run.sh).
-for v in WARM RECOVER REPS COLL_LONG LV_DOWN NOCOLL DISK_FULL STOP_S STALL LV_WAIT; do
-	d=D_$v
-	[[ -n ${!v:-} ]] || printf -v "$v" '%s' "${!d}"
-done
+if ((QUICK)); then
+	: "${WARM:=6}" "${RECOVER:=8}" "${REPS:=2}" "${COLL_LONG:=10}" "${LV_DOWN:=8}" "${NOCOLL:=10}"
+	: "${DISK_FULL:=10}" "${STOP_S:=5}" "${STALL:=10}" "${LV_WAIT:=20}"
+else
+	: "${WARM:=6}" "${RECOVER:=15}" "${REPS:=3}" "${COLL_LONG:=30}" "${LV_DOWN:=20}" "${NOCOLL:=30}"
+	: "${DISK_FULL:=65}" "${STOP_S:=10}" "${STALL:=20}" "${LV_WAIT:=40}"
+fi
 BURST=250 # domains started at once in the hwm fault
 HWM=50
 
@@ -399,7 +397,7 @@ fault_no_collector() {
 
 fault_full_disk() {
 	local name="full-disk${DISK_FULL}s" n0 n1 l_full l_free l_end e r l ep gap works nospace i
-	local wf df of cf rf pf wa da oa ca ra pa
+	local wf df of rf pf wa da ca
 	selected "$name" || return 0
 	say "$name"
 	new_run "$name"
@@ -439,8 +437,8 @@ fault_full_disk() {
 	sleep "$RECOVER"
 	l_end=$(wc -l <"$RUN/agg.log")
 	end_pipeline
-	read -r wf df of cf rf pf < <($FX aggsum "$RUN/agg.log" $((l_full + 1)) "$l_free")
-	read -r wa da oa ca ra pa < <($FX aggsum "$RUN/agg.log" $((l_free + 1)) "$l_end")
+	read -r wf df of _ rf pf < <($FX aggsum "$RUN/agg.log" $((l_full + 1)) "$l_free")
+	read -r wa da _ ca _ _ < <($FX aggsum "$RUN/agg.log" $((l_free + 1)) "$l_end")
 	read -r e r l ep gap < <($FX seq "$RUN/sub.jsonl" "$HOST" stats)
 	works=$(grep -c "writing works again" "$RUN/agg.log")
 	nospace=$(grep -ci "no space left" "$RUN/agg.log")
@@ -467,7 +465,7 @@ lv_create() {
 # ---- 5. small hwm and a start-up burst ----------------------------------------------
 
 fault_hwm_burst() {
-	local name="hwm${HWM}-burst${BURST}" i t0 st sp ee er el sl se sr drops took ar al ad
+	local name="hwm${HWM}-burst${BURST}" t0 st ee el sl se sr drops took ar al ad
 	selected "$name" || return 0
 	say "$name"
 	new_run "$name"
@@ -484,8 +482,8 @@ fault_hwm_burst() {
 	took=$(since "$t0")
 	sleep "$RECOVER"
 	end_pipeline
-	read -r st sp < <($FX events "$RUN/sub.jsonl" "$HOST" burst-)
-	read -r ee er el _ _ < <($FX seq "$RUN/sub.jsonl" "$HOST" event)
+	read -r st _ < <($FX events "$RUN/sub.jsonl" "$HOST" burst-)
+	read -r ee _ el _ _ < <($FX seq "$RUN/sub.jsonl" "$HOST" event)
 	read -r se sr sl _ _ < <($FX seq "$RUN/sub.jsonl" "$HOST" stats)
 	drops=$($FX colldrops "$RUN/sub.jsonl")
 	read -r ar al _ < <($FX index "$DATA" "$HOST" event)
