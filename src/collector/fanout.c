@@ -2,8 +2,7 @@
  * fanout — see fanout.h. Subscriptions are a small table of prefixes with
  * reference counts (subscribers often share one, "" or "stats/"); a frame is
  * heard when some prefix with a count is a prefix of its topic. Waiting
- * messages are a FIFO in an array with a head index, as in sm_upstream's
- * hold.
+ * messages are an sm_msgq, as in sm_upstream's hold.
  *
  * Why everything waits, not only events: libzmq takes a subscriber whose
  * queue refused a lossy send out of the matching set until it reads again,
@@ -23,6 +22,7 @@
 #include "sm_clock.h"
 #include "sm_config.h" /* sm_sock.h wants struct sm_config_key complete */
 #include "sm_log.h"
+#include "sm_msgq.h"
 #include "sm_sock.h"
 
 /* Subscription messages read per service call, so a subscriber flooding
@@ -35,10 +35,6 @@ struct prefix {
 	long count; /* subscriptions of this prefix now */
 };
 
-struct waiting {
-	zmq_msg_t topic, body;
-	int64_t since_ns; /* when it first found no room */
-};
 
 struct fanout {
 	void *sock; /* XPUB, VERBOSER, NODROP but for one send at a stall */
@@ -47,8 +43,7 @@ struct fanout {
 	struct prefix *prefixes; /* nprefixes used, FANOUT_PREFIXES_MAX at most */
 	size_t nprefixes;
 	bool untracked; /* the table overflowed: every frame counts as heard */
-	struct waiting *wait;	/* wait[head..nwait) */
-	size_t head, nwait, wait_cap, wait_bytes;
+	struct sm_msgq *wait; /* messages that found no room, in order */
 	uint64_t delayed, forced;
 	struct sm_complaint stall;
 };
@@ -60,7 +55,8 @@ struct fanout *fanout_new(void *zctx, const char *const *endpoints, size_t n,
 	int one = 1;
 
 	if (!f || !(f->files = calloc(n ? n : 1, sizeof(*f->files))) ||
-	    !(f->prefixes = calloc(FANOUT_PREFIXES_MAX, sizeof(*f->prefixes)))) {
+	    !(f->prefixes = calloc(FANOUT_PREFIXES_MAX, sizeof(*f->prefixes))) ||
+	    !(f->wait = sm_msgq_new())) {
 		sm_log_err("fan-out: out of memory");
 		goto fail;
 	}
@@ -83,21 +79,13 @@ fail:
 	return NULL;
 }
 
-static void waiting_close(struct waiting *w)
-{
-	zmq_msg_close(&w->topic);
-	zmq_msg_close(&w->body);
-}
-
 void fanout_destroy(struct fanout **fp)
 {
 	struct fanout *f = fp ? *fp : NULL;
 
 	if (!f)
 		return;
-	for (size_t i = f->head; i < f->nwait; i++)
-		waiting_close(&f->wait[i]);
-	free(f->wait);
+	sm_msgq_destroy(&f->wait);
 	sm_sock_close(&f->sock);
 	for (size_t i = 0; i < f->nfiles; i++)
 		sm_ipc_file_remove(&f->files[i]);
@@ -116,7 +104,7 @@ int fanout_timeout_ms(const struct fanout *f, int timeout_ms)
 {
 	/* The XPUB cannot wake us when a queue drains (its POLLOUT is always
 	 * set), so waiting messages are retried every few ms. */
-	if (f->head < f->nwait && (timeout_ms < 0 || timeout_ms > 5))
+	if (sm_msgq_count(f->wait) > 0 && (timeout_ms < 0 || timeout_ms > 5))
 		return 5;
 	return timeout_ms;
 }
@@ -250,31 +238,10 @@ static int wait_add(struct fanout *f, zmq_msg_t *topic, zmq_msg_t *body, bool co
 	size_t size = zmq_msg_size(topic) + zmq_msg_size(body);
 	size_t max_n = control ? FANOUT_HOLD_MAX : FANOUT_HOLD_MAX / 4 * 3;
 	size_t max_bytes = control ? FANOUT_HOLD_BYTES : FANOUT_HOLD_BYTES / 4 * 3;
-	struct waiting *w;
 
-	if (f->nwait - f->head >= max_n || f->wait_bytes + size > max_bytes)
+	if (sm_msgq_count(f->wait) >= max_n || sm_msgq_bytes(f->wait) + size > max_bytes ||
+	    sm_msgq_push(f->wait, topic, body, NULL, now_ns) < 0)
 		return -1;
-	if (f->head > 0 && f->nwait == f->wait_cap) {
-		memmove(f->wait, f->wait + f->head, (f->nwait - f->head) * sizeof(*f->wait));
-		f->nwait -= f->head;
-		f->head = 0;
-	}
-	if (f->nwait == f->wait_cap) {
-		size_t cap = f->wait_cap ? f->wait_cap * 2 : 64;
-		struct waiting *grown = realloc(f->wait, cap * sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		f->wait = grown;
-		f->wait_cap = cap;
-	}
-	w = &f->wait[f->nwait++];
-	zmq_msg_init(&w->topic);
-	zmq_msg_init(&w->body);
-	zmq_msg_move(&w->topic, topic);
-	zmq_msg_move(&w->body, body);
-	w->since_ns = now_ns;
-	f->wait_bytes += size;
 	f->delayed++;
 	return 0;
 }
@@ -285,55 +252,44 @@ static int wait_add(struct fanout *f, zmq_msg_t *topic, zmq_msg_t *body, bool co
  * it. Logged once per episode. */
 static void end_stall(struct fanout *f, int64_t now_ns)
 {
-	struct waiting *w = &f->wait[f->head];
-	size_t size = zmq_msg_size(&w->topic) + zmq_msg_size(&w->body);
-	int64_t waited = now_ns - w->since_ns;
+	struct sm_msgq_item *w = sm_msgq_front(f->wait);
 
 	sm_complain(&f->stall, SM_LOG_WARNING,
 		    "fan-out: a subscriber's queue stayed full for %.1f s: it is passed over "
 		    "until it reads again (it loses what does not reach it; %zu message(s) "
 		    "were waiting)",
-		    (double)waited / 1e9, f->nwait - f->head);
+		    (double)(now_ns - w->since_ns) / 1e9, sm_msgq_count(f->wait));
 	if (set_nodrop(f, 0) == 0) {
 		if (send_both(f, &w->topic, &w->body) == 0)
 			f->forced++;
 		set_nodrop(f, 1);
 	}
-	waiting_close(w);
-	f->wait_bytes -= size;
-	f->head++;
+	sm_msgq_pop(f->wait);
 }
 
 /* Sends what waits, in order, while there is room; a message that has
- * waited too long means a stalled subscriber (end_stall). */
+ * waited too long means a stalled subscriber (end_stall). A message ZeroMQ
+ * refuses for another reason is dropped: nothing more can be tried for it. */
 static void wait_flush(struct fanout *f, int64_t now_ns)
 {
-	while (f->head < f->nwait) {
-		struct waiting *w = &f->wait[f->head];
-		size_t size = zmq_msg_size(&w->topic) + zmq_msg_size(&w->body);
+	struct sm_msgq_item *w;
 
-		if (send_both(f, &w->topic, &w->body) < 0) {
-			if (errno != EAGAIN)
-				goto done; /* failed otherwise: nothing more to try for it */
+	while ((w = sm_msgq_front(f->wait))) {
+		if (send_both(f, &w->topic, &w->body) < 0 && errno == EAGAIN) {
 			if (now_ns - w->since_ns < (int64_t)FANOUT_WAIT_MS * 1000000)
 				break; /* no room yet: the rest waits too */
 			end_stall(f, now_ns);
 			continue;
 		}
-done:
-		waiting_close(w);
-		f->wait_bytes -= size;
-		f->head++;
+		sm_msgq_pop(f->wait);
 	}
-	if (f->head == f->nwait)
-		f->head = f->nwait = 0;
 }
 
 void fanout_service(struct fanout *f, int64_t now_ns)
 {
 	read_subscriptions(f);
 	wait_flush(f, now_ns);
-	if (f->head == f->nwait)
+	if (sm_msgq_count(f->wait) == 0)
 		sm_complaint_release(&f->stall, "fan-out: every subscriber takes messages again");
 }
 
@@ -343,7 +299,7 @@ enum fanout_result fanout_send(struct fanout *f, zmq_msg_t *topic, zmq_msg_t *bo
 	if (!heard(f, zmq_msg_data(topic), zmq_msg_size(topic)))
 		return FANOUT_UNHEARD;
 	/* Behind waiting ones, a message waits too: order is kept. */
-	if (f->head == f->nwait) {
+	if (sm_msgq_count(f->wait) == 0) {
 		if (send_both(f, topic, body) == 0)
 			return FANOUT_SENT;
 		if (errno != EAGAIN)
@@ -352,12 +308,12 @@ enum fanout_result fanout_send(struct fanout *f, zmq_msg_t *topic, zmq_msg_t *bo
 	if (wait_add(f, topic, body, control, now_ns) < 0)
 		return FANOUT_DROPPED;
 	wait_flush(f, now_ns);
-	return f->head == f->nwait ? FANOUT_SENT : FANOUT_HELD;
+	return sm_msgq_count(f->wait) == 0 ? FANOUT_SENT : FANOUT_HELD;
 }
 
 size_t fanout_waiting(const struct fanout *f)
 {
-	return f->nwait - f->head;
+	return sm_msgq_count(f->wait);
 }
 
 uint64_t fanout_delayed(const struct fanout *f)

@@ -16,6 +16,7 @@
 #include "sm_clock.h"
 #include "sm_config.h" /* sm_sock.h needs struct sm_config_key complete */
 #include "sm_log.h"
+#include "sm_msgq.h"
 #include "sm_sock.h"
 #include "sm_wire.h"
 
@@ -44,13 +45,6 @@ struct target {
 	struct sm_complaint bad_hb;	     /* rate-limits complaints about invalid heartbeats */
 };
 
-/* One message given while no collector listened, in the order given. */
-struct held {
-	zmq_msg_t topic, body;
-	zmq_msg_t origin; /* third frame, sent only when has_origin */
-	bool has_origin;
-};
-
 struct sm_upstream {
 	void *out;		/* XPUB (NODROP) connected to targets[current].fanin only */
 	struct target *targets; /* ntargets entries, most preferred first */
@@ -68,9 +62,8 @@ struct sm_upstream {
 	 * message its full queue refused (EAGAIN) is held the same way. */
 	int subscribers;     /* peers subscribed now (XPUB_VERBOSER notices) */
 	bool awaiting;	     /* switched (or new) and the new peer has not subscribed yet */
-	struct held *held;   /* held[head..nheld) wait */
-	size_t head, nheld, held_cap, max_held;
-	size_t held_bytes;
+	struct sm_msgq *hold; /* what waits, in the order given */
+	size_t max_held;
 	/* Whether any collector answers, for the two log lines of an outage
 	 * (one when none has for failover_ns, one when one does again). A
 	 * collector answers while the target in use has subscribed and, if it
@@ -192,6 +185,11 @@ struct sm_upstream *sm_upstream_new(void *zctx, const char *const *targets, size
 		goto fail;
 	}
 	up->max_held = opts->sndhwm > 0 ? (size_t)opts->sndhwm : 1000;
+	up->hold = sm_msgq_new();
+	if (!up->hold) {
+		sm_log_err("upstream: out of memory");
+		goto fail;
+	}
 	up->awaiting = true;
 	up->last_answer_ns = now_ns; /* a collector gets failover_s to answer */
 	/* Check every fan-in endpoint now (connect then disconnect): a typo
@@ -219,15 +217,10 @@ void sm_upstream_destroy(struct sm_upstream **upp)
 
 	if (!up)
 		return;
-	if (up->nheld > up->head)
-		sm_log_notice("upstream: %zu message(s) never sent: %s did not subscribe",
-			      up->nheld - up->head, up->targets[up->current].fanin);
-	for (size_t i = up->head; i < up->nheld; i++) {
-		zmq_msg_close(&up->held[i].topic);
-		zmq_msg_close(&up->held[i].body);
-		zmq_msg_close(&up->held[i].origin);
-	}
-	free(up->held);
+	if (up->hold && sm_msgq_count(up->hold) > 0)
+		sm_log_notice("upstream: %zu message(s) never sent: %s did not take them",
+			      sm_msgq_count(up->hold), up->targets[up->current].fanin);
+	sm_msgq_destroy(&up->hold);
 	sm_sock_close(&up->out);
 	for (size_t i = 0; up->targets && i < up->ntargets; i++)
 		sm_sock_close(&up->targets[i].sub);
@@ -251,21 +244,13 @@ static int out_send(void *out, zmq_msg_t *topic, zmq_msg_t *body, zmq_msg_t *ori
 /* Sends what was held, in order, while the collector takes it. */
 static void held_flush(struct sm_upstream *up)
 {
-	while (up->subscribers > 0 && !up->awaiting && up->head < up->nheld) {
-		struct held *h = &up->held[up->head];
-		size_t size =
-		    zmq_msg_size(&h->topic) + zmq_msg_size(&h->body) + zmq_msg_size(&h->origin);
+	struct sm_msgq_item *h;
 
+	while (up->subscribers > 0 && !up->awaiting && (h = sm_msgq_front(up->hold))) {
 		if (out_send(up->out, &h->topic, &h->body, h->has_origin ? &h->origin : NULL) < 0)
 			return; /* its queue is full: the rest waits */
-		zmq_msg_close(&h->topic);
-		zmq_msg_close(&h->body);
-		zmq_msg_close(&h->origin);
-		up->held_bytes -= size;
-		up->head++;
+		sm_msgq_pop(up->hold);
 	}
-	if (up->head == up->nheld)
-		up->head = up->nheld = 0;
 }
 
 static bool is_event(const zmq_msg_t *topic)
@@ -286,40 +271,14 @@ static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body, z
 	bool event = is_event(topic);
 	size_t max_n = up->max_held + (event ? HOLD_EVENT_RESERVE : 0);
 	size_t max_bytes = HOLD_MAX_BYTES + (event ? HOLD_EVENT_RESERVE_BYTES : 0);
-	struct held *h;
 
-	if (up->nheld - up->head >= max_n || up->held_bytes + size > max_bytes) {
+	if (sm_msgq_count(up->hold) >= max_n || sm_msgq_bytes(up->hold) + size > max_bytes) {
 		errno = ENOTCONN;
 		return -1;
 	}
-	if (up->head > 0 && up->nheld == up->held_cap) {
-		memmove(up->held, up->held + up->head, (up->nheld - up->head) * sizeof(*up->held));
-		up->nheld -= up->head;
-		up->head = 0;
-	}
-	if (up->nheld == up->held_cap) {
-		size_t cap = up->held_cap ? up->held_cap * 2 : 64;
-		struct held *grown = realloc(up->held, cap * sizeof(*grown));
-
-		if (!grown) {
-			errno = ENOMEM;
-			return -1;
-		}
-		up->held = grown;
-		up->held_cap = cap;
-	}
-	h = &up->held[up->nheld];
-	zmq_msg_init(&h->topic);
-	zmq_msg_init(&h->body);
-	zmq_msg_init(&h->origin);
-	zmq_msg_move(&h->topic, topic);
-	zmq_msg_move(&h->body, body);
-	h->has_origin = origin != NULL;
-	if (origin)
-		zmq_msg_move(&h->origin, origin);
-	up->nheld++;
+	if (sm_msgq_push(up->hold, topic, body, origin, 0) < 0)
+		return -1;
 	up->held_total++;
-	up->held_bytes += size;
 	return 0;
 }
 
@@ -327,7 +286,7 @@ static int held_add(struct sm_upstream *up, zmq_msg_t *topic, zmq_msg_t *body, z
 static bool must_hold(struct sm_upstream *up)
 {
 	held_flush(up);
-	return up->subscribers <= 0 || up->awaiting || up->head < up->nheld;
+	return up->subscribers <= 0 || up->awaiting || sm_msgq_count(up->hold) > 0;
 }
 
 int sm_upstream_send(struct sm_upstream *up, const void *topic, size_t topic_len, const void *body,
@@ -385,7 +344,7 @@ int sm_upstream_timeout_ms(const struct sm_upstream *up, int timeout_ms)
 	/* The XPUB cannot wake the caller when its peer's queue drains (its
 	 * POLLOUT is always set): held messages are retried every few ms
 	 * while the collector is there to take them. */
-	if (up->head < up->nheld && up->subscribers > 0 && !up->awaiting &&
+	if (sm_msgq_count(up->hold) > 0 && up->subscribers > 0 && !up->awaiting &&
 	    (timeout_ms < 0 || timeout_ms > 5))
 		return 5;
 	return timeout_ms;
@@ -494,7 +453,7 @@ static void answer_check(struct sm_upstream *up, int64_t now_ns)
 				      "(%zu still waiting), %llu dropped",
 				      t->fanin, (double)(now_ns - up->last_answer_ns) / 1e9,
 				      (unsigned long long)(up->held_total - up->held_mark),
-				      up->nheld - up->head,
+				      sm_msgq_count(up->hold),
 				      (unsigned long long)(up->dropped_total - up->dropped_mark));
 		up->silent = false;
 		up->last_answer_ns = now_ns;
@@ -508,7 +467,7 @@ static void answer_check(struct sm_upstream *up, int64_t now_ns)
 	sm_log_warnx("upstream: no collector answered for %.1f s (%zu target(s), using %s): "
 		     "%llu message(s) held so far (%zu waiting), %llu dropped; holding up to %zu",
 		     (double)(now_ns - up->last_answer_ns) / 1e9, up->ntargets, t->fanin,
-		     (unsigned long long)(up->held_total - up->held_mark), up->nheld - up->head,
+		     (unsigned long long)(up->held_total - up->held_mark), sm_msgq_count(up->hold),
 		     (unsigned long long)(up->dropped_total - up->dropped_mark), up->max_held);
 }
 
@@ -581,7 +540,7 @@ uint64_t sm_upstream_switches(const struct sm_upstream *up)
 
 size_t sm_upstream_held(const struct sm_upstream *up)
 {
-	return up ? up->nheld - up->head : 0;
+	return up && up->hold ? sm_msgq_count(up->hold) : 0;
 }
 
 uint64_t sm_upstream_dropped(const struct sm_upstream *up)
