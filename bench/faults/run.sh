@@ -615,6 +615,11 @@ fault_agg_restart() {
 # ---- main ------------------------------------------------------------------------------
 
 T_START=$(now)
+# What is measured: the tree's commit when the run starts, and whether the
+# sources differed from it (the programs should have been built from it).
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)
+((DIRTY == 0)) || REV="$REV + $DIRTY uncommitted file(s) in src/"
 say "build $BUILD, temp dir $TMP, $( ((QUICK)) && echo quick || echo full) mode"
 fault_collector_restart 1.5 1 "$REPS"
 fault_collector_restart 1.5 10 "$REPS"
@@ -631,10 +636,6 @@ fault_monitor_restart
 fault_agg_restart
 
 echo
-# What was measured: the commit, and whether the sources differed from it.
-REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
-DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | wc -l)
-((DIRTY == 0)) || REV="$REV + $DIRTY uncommitted file(s) in src/"
 echo "## Fault injection: $REV, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)," \
 	"$( ((QUICK)) && echo --quick || echo full), $(since "$T_START") s"
 echo
