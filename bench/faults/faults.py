@@ -8,6 +8,8 @@ end-to-end checks use) for reading Whisper files.
   faults.py ports N                       N free TCP ports on 127.0.0.1
   faults.py seq JSONL HOST KIND           expected received lost epochs gap
   faults.py resume JSONL HOST KIND TK TB  seconds from TB to the frame after the outage's gap
+  faults.py stamp OUT ARRIVALS            stdin to OUT, arrival times of stats to ARRIVALS
+  faults.py latency ARRIVALS              median and largest sampling-to-arrival delay
   faults.py stale JSONL HOST T_UP         libvirt_down_frames stale_frames fresh_after
   faults.py events JSONL HOST PREFIX      started events of domains named PREFIX*
   faults.py colldrops JSONL               the last collector counters' drops
@@ -88,6 +90,31 @@ def cmd_resume(path, host, kind, t_kill, t_back):
             if best is None or m["time"] - prev["time"] > best[1]:
                 best = (m["time"], m["time"] - prev["time"])
     print("none" if best is None else "%+.1f" % (best[0] - t_back))
+
+
+def cmd_stamp(out, arrivals):
+    """Copies standard input (stackmon-sub's JSON lines) to OUT and writes,
+    for each stats line, "seq time arrival" to ARRIVALS: how late a frame
+    reached this subscriber (stackmon-sub flushes every line)."""
+    with open(out, "ab") as o, open(arrivals, "a") as a:
+        for raw in sys.stdin.buffer:
+            t = time.time()
+            o.write(raw)
+            o.flush()
+            if b'"kind":"stats"' in raw[:64]:
+                m = re.search(rb'"time":([0-9.]+),"seq":([0-9]+)', raw[:200])
+                if m:
+                    a.write("%s %s %.6f\n" % (m.group(2).decode(), m.group(1).decode(), t))
+                    a.flush()
+
+
+def cmd_latency(arrivals):
+    """median and largest delay (s) from sampling to arrival."""
+    d = sorted(float(x.split()[2]) - float(x.split()[1]) for x in open(arrivals) if x.strip())
+    if not d:
+        print("? ?")
+        return
+    print("%.3f %.3f" % (d[len(d) // 2], d[-1]))
 
 
 def cmd_stale(path, host, t_up):
@@ -200,7 +227,8 @@ def cmd_held(log):
 
 
 def main():
-    cmds = {"ports": cmd_ports, "seq": cmd_seq, "resume": cmd_resume, "stale": cmd_stale, "events": cmd_events,
+    cmds = {"ports": cmd_ports, "seq": cmd_seq, "resume": cmd_resume, "stale": cmd_stale,
+            "stamp": cmd_stamp, "latency": cmd_latency, "events": cmd_events,
             "colldrops": cmd_colldrops, "wsp": cmd_wsp, "index": cmd_index,
             "aggsum": cmd_aggsum, "held": cmd_held, "now": lambda: print("%.3f" % time.time())}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:

@@ -170,11 +170,13 @@ start_agg() {
 	STARTED="$STARTED $PID_AGG"
 }
 
-# start_sub [NAME]: JSON lines in $RUN/NAME.jsonl (default sub).
+# start_sub [NAME]: JSON lines in $RUN/NAME.jsonl (default sub), and each
+# stats frame's arrival time in $RUN/NAME.arrivals (through faults.py stamp,
+# which ends when the subscriber does).
 start_sub() {
 	local name=${1:-sub}
 	"$SUB" -c /dev/null --connect "$FAN_OUT" --kind stats,event,collector \
-		>>"$RUN/$name.jsonl" 2>>"$RUN/$name.log" &
+		> >($FX stamp "$RUN/$name.jsonl" "$RUN/$name.arrivals") 2>>"$RUN/$name.log" &
 	PID_SUB=$!
 	STARTED="$STARTED $PID_SUB"
 }
@@ -546,7 +548,7 @@ fault_monitor_sigstop() {
 # and the normal subscriber next to it none. 300 domains at 10 Hz make about
 # 1 MB/s, more than the socket buffers and 50 queued frames hold in STALL s.
 fault_stalled_sub() {
-	local name="held-stalled-subscriber${STALL}s" e r l ep gap se sr sl pid_stalled pid_normal
+	local name="held-stalled-subscriber${STALL}s" e r l ep gap se sr sl pid_stalled pid_normal lat_med lat_max
 	selected "$name" || return 0
 	say "$name"
 	new_run "$name"
@@ -569,8 +571,10 @@ fault_stalled_sub() {
 	end_pipeline
 	read -r e r l ep gap < <($FX seq "$RUN/sub.jsonl" "$HOST" stats)
 	read -r se sr sl _ _ < <($FX seq "$RUN/stalled.jsonl" "$HOST" stats)
+	read -r lat_med lat_max < <($FX latency "$RUN/sub.arrivals")
 	result "$name" "$e" "$r" "$l" "at the normal stackmon-sub (300 domains at 10 Hz, collector" \
-		"--hwm $HWM); the one stopped ${STALL} s lost $sl of $se;" \
+		"--hwm $HWM), delay from sampling to arrival median $lat_med s, largest $lat_max s;" \
+		"the one stopped ${STALL} s lost $sl of $se;" \
 		"collector drops: $($FX colldrops "$RUN/sub.jsonl")"
 	rm -f "$RUN"/*.jsonl # about 100 MB each
 }
