@@ -39,9 +39,13 @@ QUICK=0
 KEEP=0
 ONLY=()
 
-usage() {
-	sed -n '14,23p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
+usage() { # [STATUS]: 0 for --help (to stdout), 2 for a usage error
+	if ((${1:-2} == 0)); then
+		sed -n '14,23p' "$0" | sed 's/^# \{0,1\}//'
+	else
+		sed -n '14,23p' "$0" | sed 's/^# \{0,1\}//' >&2
+	fi
+	exit "${1:-2}"
 }
 while (($#)); do
 	case $1 in
@@ -57,7 +61,7 @@ while (($#)); do
 		BUILD=$2
 		shift
 		;;
-	-h | --help) usage ;;
+	-h | --help) usage 0 ;;
 	*) usage ;;
 	esac
 	shift
@@ -639,6 +643,7 @@ fault_stalled_sub
 fault_monitor_restart
 fault_agg_restart
 
+[[ -s $RESULTS ]] || die "no fault is named ${ONLY[*]}"
 echo
 echo "## Fault injection: $REV, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)," \
 	"$( ((QUICK)) && echo --quick || echo full), $(since "$T_START") s"
