@@ -3,13 +3,12 @@
  *
  * Threads and what they own:
  *  - sampler thread: the libvirt connection, the watcher, every libvirt call,
- *    the entries array's structure (it alone inserts and removes), each
- *    entry's device list and "needs" flags;
+ *    the table's structure and its entries' sampler-only fields;
  *  - caller's thread (main loop): the host tracker, the frame buffers,
  *    sequence numbers, sending;
- *  - shared under `lock`: trackers' stats, refreshed_gen, the entries array
- *    (read by main), the outgoing event queue. No libvirt call is ever made
- *    with `lock` held, so main never waits for libvirt;
+ *  - shared: the dom_table (tracked domains and the event queue) under its
+ *    one lock (see dom_table.h). No libvirt call is ever made with that
+ *    lock held, so main never waits for libvirt;
  *  - sampler control (generations, wake flags) under `ctl`.
  * Generations: each tick is a generation; a domain sampled in the tick's
  * generation is fresh in that tick's frame, any other is stale.
@@ -34,6 +33,7 @@
 
 #include "bulk_stats.h"
 #include "dom_devices.h"
+#include "dom_table.h"
 #include "dom_tracker.h"
 #include "dom_watcher.h"
 #include "host_tracker.h"
@@ -41,11 +41,8 @@
 #include "sm_clock.h"
 #include "sm_log.h"
 #include "sm_upstream.h"
-#include "sm_utf8.h"
 #include "sm_wire.h"
 
-#define EVENT_QUEUE_MAX SM_WIRE_MAX_DOMAINS     /* unsent events before dropping */
-#define EVENT_BUFFER_KEEP 64                    /* event buffer kept between bursts */
 #define DEADLINE_MAX_NS (2 * SM_NS_PER_SEC)      /* longest wait for a pass */
 #define JOIN_WAIT_S 5                           /* shutdown wait for a libvirt call */
 #define KEEPALIVE_INTERVAL_S 5                  /* libvirt keepalive: probe period */
@@ -55,17 +52,6 @@
 static const unsigned int bulk_stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
 				       VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
 				       VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
-
-/* One tracked domain. */
-struct entry {
-	uint8_t uuid[16];             /* identity; first member: the bsearch key */
-	struct dom_tracker *tracker;  /* its DomainStatTracker (stats read under lock) */
-	uint64_t refreshed_gen;       /* generation of the last sample (under lock) */
-	bool need_identity;           /* sampler: read Nova metadata before next sample */
-	bool need_devices;            /* sampler: read disk/interface targets (per-domain path) */
-	struct dom_devices devices;   /* sampler: targets for the per-domain path */
-};
-
 
 struct publisher {
 	/* configuration (immutable after new) */
@@ -89,19 +75,12 @@ struct publisher {
 	double frame_wall;           /* wall time of its tick */
 	char topic_stats[SM_TOPIC_MAX + 1], topic_event[SM_TOPIC_MAX + 1];
 	size_t topic_stats_len, topic_event_len;
-	struct sm_domain_event *ev_out; /* events being sent (swapped with `events`) */
-	size_t ev_out_cap;
 	struct sm_complaint send_complaint; /* upstream refusing messages */
 	struct sm_complaint frame_complaint; /* frame too big */
 	uint64_t frames, events_sent, send_drops, late_frames;
 
-	/* shared, under lock */
-	pthread_mutex_t lock;
-	struct entry **entries;      /* sorted by UUID */
-	size_t nentries, entries_cap;
-	struct sm_domain_event *events; /* started/stopped waiting to be sent */
-	size_t nevents, events_cap;
-	uint64_t events_dropped;
+	/* shared with the sampler thread under the table's lock */
+	struct dom_table *table;     /* tracked domains and queued events */
 
 	/* sampler control, under ctl */
 	pthread_mutex_t ctl;
@@ -122,7 +101,6 @@ struct publisher {
 	atomic_int_fast64_t call_start_ns; /* start of the libvirt call in progress, 0 = none */
 	atomic_int_fast64_t call_max_ns;   /* slowest call since the last frame */
 	atomic_uint_fast64_t passes, reconnects;
-	atomic_size_t ndomains;
 
 	/* sampler thread only */
 	virConnectPtr conn;          /* open connection, or NULL */
@@ -147,22 +125,6 @@ struct publisher {
 };
 
 /* ---- Small helpers ----------------------------------------------------- */
-
-static int entry_key_cmp(const void *key, const void *elem)
-{
-	return memcmp(key, (*(struct entry *const *)elem)->uuid, 16);
-}
-
-/* The entry of `uuid`, or NULL. Sampler: any time; main: under lock. */
-static struct entry *entry_find(const struct publisher *p, const uint8_t uuid[16])
-{
-	struct entry **e;
-
-	if (!p->nentries)
-		return NULL;
-	e = bsearch(uuid, p->entries, p->nentries, sizeof(*p->entries), entry_key_cmp);
-	return e ? *e : NULL;
-}
 
 static void signal_main(struct publisher *p)
 {
@@ -222,156 +184,74 @@ static void quiet_errors(void *opaque, virErrorPtr err)
 	 * failures itself, rate-limited, so a dead libvirtd logs once. */
 }
 
-/* ---- Events (sampler side) ------------------------------------------- */
-
-/* Queues a lifecycle event for main; caller holds lock. */
-static void queue_event(struct publisher *p, enum sm_event_type type, const uint8_t uuid[16],
-			const struct sm_domain_stats *st, const char *reason)
-{
-	struct sm_domain_event *ev;
-
-	if (p->nevents == p->events_cap) {
-		size_t cap = p->events_cap ? p->events_cap * 2 : 16;
-		struct sm_domain_event *q =
-			cap <= EVENT_QUEUE_MAX ? realloc(p->events, cap * sizeof(*q)) : NULL;
-
-		if (!q) {
-			p->events_dropped++;
-			return;
-		}
-		p->events = q;
-		p->events_cap = cap;
-	}
-	ev = &p->events[p->nevents++];
-	memset(ev, 0, sizeof(*ev));
-	ev->type = type;
-	memcpy(ev->uuid, uuid, 16);
-	memcpy(ev->name, st->name, sizeof(ev->name));
-	ev->has_identity = st->has_identity;
-	ev->identity = st->identity;
-	sm_utf8_sanitize(ev->reason, sizeof(ev->reason), reason, strlen(reason));
-}
-
 /* ---- Watcher callbacks (sampler thread) ---------------------------- */
 
-static void read_identity(struct publisher *p, struct entry *e, virDomainPtr dom)
+/* Nova metadata of `dom`: 1 read, 0 none, -1 failed (asked again before
+ * the next sample). */
+static int ask_identity(struct publisher *p, virDomainPtr dom, struct sm_identity *id)
 {
-	struct sm_identity id;
 	int rc;
 
 	lv_begin(p);
-	rc = nova_meta_read(dom, &id);
+	rc = nova_meta_read(dom, id);
 	lv_end(p);
+	return rc;
+}
+
+static void read_identity(struct publisher *p, struct dom_entry *e, virDomainPtr dom)
+{
+	struct sm_identity id;
+	int rc = ask_identity(p, dom, &id);
+
 	if (rc < 0)
-		return; /* try again before the next sample */
-	pthread_mutex_lock(&p->lock);
-	dom_tracker_set_identity(e->tracker, rc == 1 ? &id : NULL);
-	pthread_mutex_unlock(&p->lock);
+		return;
+	dom_table_set_identity(p->table, e, rc == 1 ? &id : NULL);
 	e->need_identity = false;
 }
 
 static void on_appeared(void *arg, virDomainPtr dom, const uint8_t uuid[16], const char *reason)
 {
 	struct publisher *p = arg;
-	struct entry *e = calloc(1, sizeof(*e));
-	size_t lo = 0, hi;
+	struct dom_tracker *tracker = dom_tracker_new(uuid, virDomainGetName(dom));
+	struct dom_entry *e;
+	struct sm_identity id;
+	int rc;
 
+	if (!tracker)
+		goto fail;
+	/* The identity goes into the "started" event, so it is read now,
+	 * before the table (and so main) can see the tracker. */
+	rc = ask_identity(p, dom, &id);
+	if (rc >= 0)
+		dom_tracker_set_identity(tracker, rc == 1 ? &id : NULL);
+	e = dom_table_add(p->table, uuid, &tracker, reason);
 	if (!e)
 		goto fail;
-	memcpy(e->uuid, uuid, 16);
-	e->tracker = dom_tracker_new(uuid, virDomainGetName(dom));
-	if (!e->tracker)
-		goto fail;
-	e->need_identity = true;
-	e->need_devices = true;
-	/* The identity goes into the "started" event, so it is read now. */
-	read_identity(p, e, dom);
-
-	pthread_mutex_lock(&p->lock);
-	if (p->nentries == p->entries_cap) {
-		size_t cap = p->entries_cap ? p->entries_cap * 2 : 64;
-		struct entry **grown = realloc(p->entries, cap * sizeof(*grown));
-
-		if (!grown) {
-			pthread_mutex_unlock(&p->lock);
-			goto fail;
-		}
-		p->entries = grown;
-		p->entries_cap = cap;
-	}
-	hi = p->nentries;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (memcmp(p->entries[mid]->uuid, uuid, 16) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	memmove(&p->entries[lo + 1], &p->entries[lo], (p->nentries - lo) * sizeof(*p->entries));
-	p->entries[lo] = e;
-	p->nentries++;
-	queue_event(p, SM_EVENT_STARTED, uuid, dom_tracker_stats(e->tracker), reason);
-	pthread_mutex_unlock(&p->lock);
-	atomic_store(&p->ndomains, p->nentries);
+	e->need_identity = rc < 0;
 
 	if (p->nfresh + 1 < p->fresh_cap) /* one slot kept for a NULL terminator */
 		p->fresh[p->nfresh++] = dom;
-	if (sm_log_enabled(SM_LOG_DEBUG)) {
-		char text[37];
-
-		sm_uuid_format(uuid, text);
-		sm_log_debug("domain %s (%s) appeared: %s", text,
-			     dom_tracker_stats(e->tracker)->name, reason);
-	}
 	signal_main(p);
 	return;
 fail:
 	/* The watcher counts it as known; it is sampled nowhere until it
 	 * restarts. Memory is what failed, so say so loudly. */
 	sm_log_err("out of memory tracking a new domain");
-	if (e)
-		dom_tracker_destroy(&e->tracker);
-	free(e);
+	dom_tracker_destroy(&tracker);
 }
 
 static void on_disappeared(void *arg, const uint8_t uuid[16], const char *reason)
 {
 	struct publisher *p = arg;
-	struct entry *e;
-	size_t i;
 
-	pthread_mutex_lock(&p->lock);
-	e = entry_find(p, uuid);
-	if (!e) {
-		pthread_mutex_unlock(&p->lock);
-		return;
-	}
-	for (i = 0; p->entries[i] != e; i++)
-		;
-	memmove(&p->entries[i], &p->entries[i + 1], (p->nentries - i - 1) * sizeof(*p->entries));
-	p->nentries--;
-	queue_event(p, SM_EVENT_STOPPED, uuid, dom_tracker_stats(e->tracker), reason);
-	pthread_mutex_unlock(&p->lock);
-	atomic_store(&p->ndomains, p->nentries);
-
-	if (sm_log_enabled(SM_LOG_DEBUG)) {
-		char text[37];
-
-		sm_uuid_format(uuid, text);
-		sm_log_debug("domain %s (%s) disappeared: %s", text,
-			     dom_tracker_stats(e->tracker)->name, reason);
-	}
-	dom_tracker_destroy(&e->tracker);
-	dom_devices_clear(&e->devices);
-	free(e);
-	signal_main(p);
+	if (dom_table_remove(p->table, uuid, reason))
+		signal_main(p);
 }
 
 static void on_changed(void *arg, virDomainPtr dom, const uint8_t uuid[16], unsigned what)
 {
 	struct publisher *p = arg;
-	struct entry *e = entry_find(p, uuid);
+	struct dom_entry *e = dom_table_find(p->table, uuid);
 
 	if (!e)
 		return;
@@ -527,25 +407,13 @@ static void use_per_domain(struct publisher *p, const char *why)
 	       "libvirt bulk statistics unusable (%s): sampling domain by domain", why);
 	p->told_per_domain = true;
 	/* The per-domain path needs each domain's device targets. */
-	for (size_t i = 0; i < p->nentries; i++)
-		p->entries[i]->need_devices = true;
+	for (size_t i = 0; i < dom_table_count(p->table); i++)
+		dom_table_at(p->table, i)->need_devices = true;
 }
 
 /* ---- Sampling (sampler thread) --------------------------------------- */
 
-/* Folds a sample into an entry's tracker and marks it fresh. */
-static void apply_sample(struct publisher *p, struct entry *e, const char *name,
-			 const struct dom_sample *s)
-{
-	pthread_mutex_lock(&p->lock);
-	if (name && strcmp(name, dom_tracker_stats(e->tracker)->name) != 0)
-		dom_tracker_set_name(e->tracker, name);
-	if (dom_tracker_update(e->tracker, s) == 0)
-		e->refreshed_gen = p->pass_gen;
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void read_devices(struct publisher *p, struct entry *e, virDomainPtr dom)
+static void read_devices(struct publisher *p, struct dom_entry *e, virDomainPtr dom)
 {
 	char *xml;
 	struct dom_devices d;
@@ -570,7 +438,7 @@ static uint64_t nonneg(long long v)
 
 /* The per-domain path: four kinds of calls per domain. Returns 0, or -1 when
  * libvirt failed (the domain may be gone, or the connection). */
-static int sample_one(struct publisher *p, struct entry *e, virDomainPtr dom)
+static int sample_one(struct publisher *p, struct dom_entry *e, virDomainPtr dom)
 {
 	virDomainInfo info;
 	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
@@ -673,7 +541,7 @@ static int sample_one(struct publisher *p, struct entry *e, virDomainPtr dom)
 	s.disks = p->sdisks;
 	s.nics = p->snics;
 	virResetLastError();
-	apply_sample(p, e, virDomainGetName(dom), &s);
+	dom_table_apply(p->table, e, virDomainGetName(dom), &s, p->pass_gen);
 	return 0;
 }
 
@@ -697,14 +565,14 @@ static bool fill_uuids(struct publisher *p, virDomainPtr *doms, size_t n)
 }
 
 /* The entry of doms[i] (uuids may be NULL), or NULL if it is not tracked. */
-static struct entry *entry_of(struct publisher *p, virDomainPtr dom, const uint8_t (*uuids)[16],
+static struct dom_entry *entry_of(struct publisher *p, virDomainPtr dom, const uint8_t (*uuids)[16],
 			      size_t i)
 {
 	uint8_t uuid[16];
 
 	if (uuids)
-		return entry_find(p, uuids[i]);
-	return virDomainGetUUID(dom, uuid) < 0 ? NULL : entry_find(p, uuid);
+		return dom_table_find(p->table, uuids[i]);
+	return virDomainGetUUID(dom, uuid) < 0 ? NULL : dom_table_find(p->table, uuid);
 }
 
 /* Applies bulk records; returns -1 when the driver turned out not to give
@@ -715,7 +583,7 @@ static int apply_records(struct publisher *p, virDomainStatsRecordPtr *recs,
 	struct dom_sample s;
 
 	for (int i = 0; i < n; i++) {
-		struct entry *e = entry_of(p, recs[i]->dom, uuids, (size_t)i);
+		struct dom_entry *e = entry_of(p, recs[i]->dom, uuids, (size_t)i);
 
 		if (!e)
 			continue;
@@ -728,7 +596,7 @@ static int apply_records(struct publisher *p, virDomainStatsRecordPtr *recs,
 		case BULK_PARTIAL:
 			continue; /* stays stale this tick */
 		case BULK_OK:
-			apply_sample(p, e, virDomainGetName(recs[i]->dom), &s);
+			dom_table_apply(p->table, e, virDomainGetName(recs[i]->dom), &s, p->pass_gen);
 			break;
 		}
 	}
@@ -739,7 +607,7 @@ static void sample_each(struct publisher *p, virDomainPtr *doms, const uint8_t (
 			size_t n)
 {
 	for (size_t i = 0; i < n && p->conn; i++) {
-		struct entry *e = entry_of(p, doms[i], uuids, i);
+		struct dom_entry *e = entry_of(p, doms[i], uuids, i);
 
 		if (!e)
 			continue;
@@ -889,8 +757,11 @@ static void sampler_pass(struct publisher *p, uint64_t gen, bool tick, bool refr
 			return;
 	}
 	if (refresh) {
-		for (size_t i = 0; i < p->nentries; i++)
-			p->entries[i]->need_identity = p->entries[i]->need_devices = true;
+		for (size_t i = 0; i < dom_table_count(p->table); i++) {
+			struct dom_entry *e = dom_table_at(p->table, i);
+
+			e->need_identity = e->need_devices = true;
+		}
 	}
 	/* Appearing domains are collected during the pass (for pass_resolve);
 	 * room for as many as there could be is made up front. */
@@ -960,7 +831,6 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 	if (!p)
 		return NULL;
 	p->efd = -1;
-	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->ctl, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	msgpack_sbuffer_init(&p->frame);
@@ -981,10 +851,11 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 		sm_wire_topic(SM_KIND_EVENT, p->host, p->topic_event, sizeof(p->topic_event));
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	p->host_tracker = host_tracker_new(cfg->proc_root);
+	p->table = dom_table_new();
 	p->watcher = dom_watcher_new(&watcher_ops, p, on_wakeup);
 	p->sdisks = calloc(SM_WIRE_MAX_DEVICES, sizeof(*p->sdisks));
 	p->snics = calloc(SM_WIRE_MAX_DEVICES, sizeof(*p->snics));
-	if (p->efd < 0 || !p->host_tracker || !p->watcher || !p->sdisks || !p->snics ||
+	if (p->efd < 0 || !p->host_tracker || !p->table || !p->watcher || !p->sdisks || !p->snics ||
 	    !p->topic_stats_len || !p->topic_event_len)
 		goto fail;
 	atomic_init(&p->conn_up, false);
@@ -995,7 +866,6 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 	atomic_init(&p->call_max_ns, 0);
 	atomic_init(&p->passes, 0);
 	atomic_init(&p->reconnects, 0);
-	atomic_init(&p->ndomains, 0);
 	virSetErrorFunc(NULL, quiet_errors);
 	return p;
 fail:
@@ -1039,14 +909,7 @@ void publisher_destroy(struct publisher **pp)
 		p->conn = NULL;
 	}
 	dom_watcher_destroy(&p->watcher);
-	for (size_t i = 0; i < p->nentries; i++) {
-		dom_tracker_destroy(&p->entries[i]->tracker);
-		dom_devices_clear(&p->entries[i]->devices);
-		free(p->entries[i]);
-	}
-	free(p->entries);
-	free(p->events);
-	free(p->ev_out);
+	dom_table_destroy(&p->table);
 	free(p->fresh);
 	free(p->scratch_doms);
 	free(p->uuids);
@@ -1059,7 +922,6 @@ void publisher_destroy(struct publisher **pp)
 		close(p->efd);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->ctl);
-	pthread_mutex_destroy(&p->lock);
 	free(p->uri);
 	free(p);
 }
@@ -1107,32 +969,14 @@ static void send_body(struct publisher *p, const char *topic, size_t tlen, const
 	}
 }
 
-/* Moves queued events to ev_out; caller holds lock. Returns how many. */
-static size_t take_events(struct publisher *p)
-{
-	struct sm_domain_event *tmp = p->ev_out;
-	size_t cap = p->ev_out_cap, n = p->nevents;
-
-	p->ev_out = p->events;
-	p->ev_out_cap = p->events_cap;
-	p->events = tmp;
-	p->events_cap = cap;
-	p->nevents = 0;
-	if (p->events_dropped) {
-		sm_log_warnx("%" PRIu64 " lifecycle events dropped (queue full)", p->events_dropped);
-		p->events_dropped = 0;
-	}
-	return n;
-}
-
-static void send_events(struct publisher *p, size_t n)
+static void send_events(struct publisher *p, const struct sm_domain_event *evs, size_t n)
 {
 	struct sm_message m;
 
 	for (size_t i = 0; i < n; i++) {
 		memset(&m, 0, sizeof(m));
 		fill_header(p, &m.hdr, SM_KIND_EVENT, ++p->seq_events, sm_clock_wall());
-		m.u.event = p->ev_out[i];
+		m.u.event = evs[i];
 		if (sm_wire_encode(&m, &p->evbuf) < 0) {
 			sm_log_err("out of memory encoding an event");
 			continue;
@@ -1140,13 +984,7 @@ static void send_events(struct publisher *p, size_t n)
 		send_body(p, p->topic_event, p->topic_event_len, p->evbuf.data, p->evbuf.size);
 		p->events_sent++;
 	}
-	/* A burst (the first pass over a full node, a mass migration) grows the
-	 * buffer to thousands of 1.6 KiB events; it is not kept afterwards. */
-	if (p->ev_out_cap > EVENT_BUFFER_KEEP) {
-		free(p->ev_out);
-		p->ev_out = NULL;
-		p->ev_out_cap = 0;
-	}
+	dom_table_events_sent(p->table);
 }
 
 /* Builds and sends the pending frame (with whatever the sampler has);
@@ -1157,6 +995,7 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 	struct sm_header h;
 	int64_t lat = atomic_exchange(&p->call_max_ns, 0);
 	int64_t start = atomic_load(&p->call_start_ns);
+	const struct sm_domain_event *evs;
 	size_t nev, n, stale = 0;
 
 	memset(&hs, 0, sizeof(hs));
@@ -1166,25 +1005,25 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 		lat = now_ns - start; /* a call still hanging counts as it is so far */
 	hs.libvirt_latency_ms = (double)lat / 1e6;
 
-	pthread_mutex_lock(&p->lock);
+	dom_table_lock(p->table);
 	/* Events first, under the same lock as the frame: a frame never lists a
 	 * domain before its "started" or after its "stopped". */
-	nev = take_events(p);
-	n = p->nentries;
+	nev = dom_table_take_events(p->table, &evs);
+	n = dom_table_count(p->table);
 	if (n > SM_WIRE_MAX_DOMAINS) {
 		sm_complain(&p->frame_complaint, SM_LOG_WARNING,
 			    "%zu domains: only %d fit in a frame", n, SM_WIRE_MAX_DOMAINS);
 		n = SM_WIRE_MAX_DOMAINS;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (p->entries[i]->refreshed_gen != p->frame_gen)
+		if (dom_table_at(p->table, i)->refreshed_gen != p->frame_gen)
 			stale++;
 	hs.domains_stale = (uint32_t)stale;
 	fill_header(p, &h, SM_KIND_STATS, ++p->seq_stats, p->frame_wall);
 	msgpack_sbuffer_clear(&p->frame);
 	sm_wire_pack_stats_begin(&p->pk, &h, p->interval, &hs, n);
 	for (size_t i = 0; i < n; i++) {
-		const struct entry *e = p->entries[i];
+		const struct dom_entry *e = dom_table_at(p->table, i);
 		const struct sm_domain_stats *st = dom_tracker_stats(e->tracker);
 
 		if (e->refreshed_gen != p->frame_gen) {
@@ -1196,9 +1035,9 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 			sm_wire_pack_domain(&p->pk, st);
 		}
 	}
-	pthread_mutex_unlock(&p->lock);
+	dom_table_unlock(p->table);
 
-	send_events(p, nev);
+	send_events(p, evs, nev);
 	p->frame_pending = false;
 	if (late)
 		p->late_frames++;
@@ -1249,6 +1088,7 @@ bool publisher_pass_done(struct publisher *p)
 
 int publisher_service(struct publisher *p, int64_t now_ns)
 {
+	const struct sm_domain_event *evs;
 	uint64_t v;
 	size_t nev;
 
@@ -1263,10 +1103,10 @@ int publisher_service(struct publisher *p, int64_t now_ns)
 		}
 	}
 	/* Events between ticks go out at once. */
-	pthread_mutex_lock(&p->lock);
-	nev = take_events(p);
-	pthread_mutex_unlock(&p->lock);
-	send_events(p, nev);
+	dom_table_lock(p->table);
+	nev = dom_table_take_events(p->table, &evs);
+	dom_table_unlock(p->table);
+	send_events(p, evs, nev);
 	return 0;
 }
 
@@ -1292,7 +1132,7 @@ void publisher_counters(const struct publisher *p, struct publisher_counters *c)
 	c->late_frames = p->late_frames;
 	c->passes = atomic_load(&p->passes);
 	c->reconnects = atomic_load(&p->reconnects);
-	c->domains = atomic_load(&p->ndomains);
+	c->domains = dom_table_size(p->table);
 	c->last_frame_size = p->frame.size;
 	c->bulk = atomic_load(&p->bulk_flag);
 	c->connected = atomic_load(&p->conn_up);
