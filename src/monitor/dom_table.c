@@ -247,10 +247,21 @@ size_t dom_table_take_events(struct dom_table *t, const struct sm_domain_event *
 	t->events_cap = cap;
 	t->nevents = 0;
 	if (t->events_dropped) {
-		sm_log_warnx("%" PRIu64 " lifecycle events dropped (queue full)", t->events_dropped);
+		sm_log_warnx("%" PRIu64 " lifecycle events dropped (queue full)",
+			     t->events_dropped);
 		t->events_dropped = 0;
 	}
 	*evs = t->taken;
+	return n;
+}
+
+size_t dom_table_take_events_now(struct dom_table *t, const struct sm_domain_event **evs)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = dom_table_take_events(t, evs);
+	pthread_mutex_unlock(&t->lock);
 	return n;
 }
 

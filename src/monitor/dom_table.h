@@ -94,6 +94,9 @@ size_t dom_table_size(const struct dom_table *t);
  * SM_WIRE_MAX_DOMAINS unsent) were dropped; this logs how many, once. */
 size_t dom_table_take_events(struct dom_table *t, const struct sm_domain_event **evs);
 
+/* The same, taking and releasing the lock itself (events between frames). */
+size_t dom_table_take_events_now(struct dom_table *t, const struct sm_domain_event **evs);
+
 /* The taken batch is sent: a burst's large buffer is freed rather than kept
  * (the first pass over a full node, a mass migration). Taking thread, no
  * lock needed. */

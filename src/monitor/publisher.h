@@ -1,13 +1,15 @@
 /*
- * publisher — the seed's LibvirtDomainStatPublisher. It owns the libvirt
- * connection, the ActiveDomainWatcher, one DomainStatTracker per active
- * domain and the host tracker, and turns them into one AggregateDomainStats
- * frame per tick plus "started"/"stopped" events.
+ * publisher — the seed's LibvirtDomainStatPublisher. It owns a sampler (the
+ * libvirt connection, the ActiveDomainWatcher, the sampler thread), the
+ * dom_table the sampler fills (one DomainStatTracker per active domain, the
+ * event queue) and the host tracker, and turns them into one
+ * AggregateDomainStats frame per tick plus "started"/"stopped" events.
  *
- * Two threads: every libvirt call happens in the publisher's sampler
- * thread; the caller's thread (the daemon's main loop) only ticks, packs
- * and sends, so a libvirt call that hangs never delays a frame: the frame
- * goes out on time with the domains not refreshed marked stale.
+ * Two threads: every libvirt call happens in the sampler thread; the
+ * caller's thread (the daemon's main loop) owns everything here: it only
+ * ticks, packs and sends, so a libvirt call that hangs never delays a
+ * frame: the frame goes out on time with the domains not refreshed marked
+ * stale.
  */
 #ifndef PUBLISHER_H
 #define PUBLISHER_H

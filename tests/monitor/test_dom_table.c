@@ -42,16 +42,6 @@ static struct dom_entry *add(struct dom_table *t, unsigned n, const char *name)
 	return e;
 }
 
-static size_t take(struct dom_table *t, const struct sm_domain_event **evs)
-{
-	size_t n;
-
-	dom_table_lock(t);
-	n = dom_table_take_events(t, evs);
-	dom_table_unlock(t);
-	return n;
-}
-
 static void table_keeps_entries_in_uuid_order(void **state)
 {
 	struct dom_table *t = dom_table_new();
@@ -100,7 +90,10 @@ static void table_queues_started_then_stopped_once(void **state)
 	assert_int_equal(dom_table_count(t), 0);
 	assert_int_equal(dom_table_size(t), 0);
 
-	n = take(t, &evs);
+	/* As a frame takes them: under the lock it holds while packing. */
+	dom_table_lock(t);
+	n = dom_table_take_events(t, &evs);
+	dom_table_unlock(t);
 	assert_int_equal(n, 2);
 	assert_int_equal(evs[0].type, SM_EVENT_STARTED);
 	assert_string_equal(evs[0].name, "web-1");
@@ -110,7 +103,7 @@ static void table_queues_started_then_stopped_once(void **state)
 	/* The reason comes from libvirt: sanitised before it reaches the wire. */
 	assert_null(strchr(evs[1].reason, '\n'));
 	dom_table_events_sent(t);
-	assert_int_equal(take(t, &evs), 0);
+	assert_int_equal(dom_table_take_events_now(t, &evs), 0);
 	dom_table_destroy(&t);
 }
 
@@ -128,7 +121,7 @@ static void table_event_carries_identity_set_before_add(void **state)
 	tr = dom_tracker_new(uuid, "instance-7");
 	dom_tracker_set_identity(tr, &id);
 	assert_non_null(dom_table_add(t, uuid, &tr, "booted"));
-	assert_int_equal(take(t, &evs), 1);
+	assert_int_equal(dom_table_take_events_now(t, &evs), 1);
 	assert_true(evs[0].has_identity);
 	assert_string_equal(evs[0].identity.display_name, "shop");
 	dom_table_destroy(&t);
@@ -163,11 +156,11 @@ static void table_event_queue_is_bounded(void **state)
 	for (unsigned i = 0; i < SM_WIRE_MAX_DOMAINS + 10; i++)
 		add(t, i, "d");
 	assert_int_equal(dom_table_count(t), SM_WIRE_MAX_DOMAINS + 10);
-	assert_int_equal(take(t, &evs), SM_WIRE_MAX_DOMAINS);
+	assert_int_equal(dom_table_take_events_now(t, &evs), SM_WIRE_MAX_DOMAINS);
 	dom_table_events_sent(t);
 	/* Taken: the queue accepts again. */
 	add(t, SM_WIRE_MAX_DOMAINS + 20, "late");
-	assert_int_equal(take(t, &evs), 1);
+	assert_int_equal(dom_table_take_events_now(t, &evs), 1);
 	assert_string_equal(evs[0].name, "late");
 	dom_table_events_sent(t);
 	dom_table_destroy(&t);

@@ -1,0 +1,951 @@
+/*
+ * sampler — the libvirt side of the LibvirtDomainStatPublisher (see
+ * sampler.h for which thread owns what). A pass connects if needed (no
+ * back-off beyond the tick), lists or bulk-samples the active domains, lets
+ * the watcher reconcile them with queued events (its callbacks add and
+ * remove dom_table entries) and folds each sample into its entry, marked
+ * with the pass's generation. The table's lock is never held across a
+ * libvirt call, so main never waits for libvirt.
+ */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
+#include "sampler.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulk_stats.h"
+#include "dom_devices.h"
+#include "dom_table.h"
+#include "dom_tracker.h"
+#include "dom_watcher.h"
+#include "nova_meta.h"
+#include "sm_clock.h"
+#include "sm_log.h"
+#include "sm_wire.h"
+
+#define JOIN_WAIT_S 5          /* shutdown wait for a libvirt call */
+#define KEEPALIVE_INTERVAL_S 5 /* libvirt keepalive: probe period */
+#define KEEPALIVE_COUNT 3      /* unanswered probes before closing */
+
+/* What the bulk call asks for: everything DESIGN.md measures. */
+static const unsigned int bulk_stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
+				       VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
+				       VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+
+struct sampler {
+	/* set by new, immutable after */
+	char *uri;                   /* libvirt URI, NULL = default */
+	struct dom_table *table;     /* where samples go (borrowed) */
+	int efd;                     /* eventfd: sampler -> main "work to do" */
+
+	/* control, under ctl */
+	pthread_mutex_t ctl;
+	pthread_cond_t cond;
+	uint64_t kick_gen;           /* latest generation asked for */
+	uint64_t done_gen;           /* latest generation whose pass ended */
+	bool wake_events;            /* libvirt events queued: resolve now */
+	bool refresh_all;            /* re-read identities and devices */
+	bool quit;                   /* the thread must exit */
+	pthread_t thread;            /* main: set by start */
+	bool thread_started;         /* main: the thread runs (or ran) */
+	bool thread_stuck;           /* main: stop gave up waiting for it */
+
+	/* written by the sampler (or libvirt's event thread), read anywhere */
+	atomic_bool conn_up;         /* a connection is open */
+	atomic_bool conn_closed;     /* libvirt's close callback fired */
+	atomic_int close_reason;     /* its VIR_CONNECT_CLOSE_REASON_* */
+	atomic_bool bulk_flag;       /* mirror of `bulk` for counters */
+	atomic_int_fast64_t call_start_ns; /* start of the libvirt call in progress, 0 = none */
+	atomic_int_fast64_t call_max_ns;   /* slowest call since the last take */
+	atomic_uint_fast64_t passes, reconnects;
+
+	/* sampler thread only */
+	virConnectPtr conn;          /* open connection, or NULL */
+	bool bulk;                   /* use virConnectGetAllDomainStats */
+	bool ever_connected;         /* first connection made */
+	bool told_per_domain;        /* the per-domain fallback was logged */
+	int64_t lost_ns;             /* when the connection was lost (0 = never, or open) */
+	uint64_t failed_opens;       /* connection attempts failed since then */
+	char last_error[256];        /* error of the last failed call ("" = none) */
+	char open_error[256];        /* error of the last failed connection attempt */
+	struct dom_watcher *watcher; /* ActiveDomainWatcher */
+	struct sm_complaint lv_complaint; /* libvirt unreachable */
+	uint64_t pass_gen;           /* generation being sampled */
+	virDomainPtr *fresh;         /* domains that appeared in this pass (borrowed) */
+	size_t nfresh, fresh_cap;
+	virDomainPtr *scratch_doms;  /* the bulk records' domains, for the watcher */
+	size_t scratch_doms_cap;
+	uint8_t (*uuids)[16];        /* UUIDs of the pass's domains, asked once */
+	size_t uuids_cap;
+	struct sm_disk_stats *sdisks; /* one sample's disks */
+	struct sm_nic_stats *snics;   /* one sample's nics */
+};
+
+/* ---- Small helpers ----------------------------------------------------- */
+
+static void signal_main(struct sampler *smp)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN only when the counter is saturated: main is awake anyway. */
+	if (write(smp->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		sm_log_warn("sampler: eventfd write");
+}
+
+/* Times a libvirt call, so that main can report the slowest one (including
+ * one still hanging). */
+static void lv_begin(struct sampler *smp)
+{
+	atomic_store(&smp->call_start_ns, sm_clock_mono_ns());
+}
+
+static void lv_end(struct sampler *smp)
+{
+	int64_t start = atomic_exchange(&smp->call_start_ns, 0);
+	int64_t d = sm_clock_mono_ns() - start;
+	int64_t max = atomic_load(&smp->call_max_ns);
+
+	while (d > max && !atomic_compare_exchange_weak(&smp->call_max_ns, &max, d))
+		;
+}
+
+static const char *lv_error(void)
+{
+	const char *msg = virGetLastErrorMessage();
+
+	return msg ? msg : "unknown error";
+}
+
+/* Keeps the error of the call that just failed: libvirt resets it at the
+ * start of every API call, virConnectIsAlive included, so asking whether the
+ * connection still lives would otherwise leave only "no error" to log.
+ * Sampler thread. */
+static void lv_keep_error(struct sampler *smp)
+{
+	virErrorPtr err = virGetLastError();
+
+	if (err && err->code != VIR_ERR_OK && err->message)
+		snprintf(smp->last_error, sizeof(smp->last_error), "%s", err->message);
+}
+
+/* After a failed call on smp->conn: true while the connection still lives. */
+static bool lv_conn_alive(struct sampler *smp)
+{
+	lv_keep_error(smp);
+	return virConnectIsAlive(smp->conn) == 1;
+}
+
+static void quiet_errors(void *opaque, virErrorPtr err)
+{
+	/* libvirt prints every error to stderr by default; the monitor reports
+	 * failures itself, rate-limited, so a dead libvirtd logs once. */
+}
+
+/* ---- Watcher callbacks (sampler thread) ---------------------------- */
+
+/* Nova metadata of `dom`: 1 read, 0 none, -1 failed (asked again before
+ * the next sample). */
+static int ask_identity(struct sampler *smp, virDomainPtr dom, struct sm_identity *id)
+{
+	int rc;
+
+	lv_begin(smp);
+	rc = nova_meta_read(dom, id);
+	lv_end(smp);
+	return rc;
+}
+
+static void read_identity(struct sampler *smp, struct dom_entry *e, virDomainPtr dom)
+{
+	struct sm_identity id;
+	int rc = ask_identity(smp, dom, &id);
+
+	if (rc < 0)
+		return;
+	dom_table_set_identity(smp->table, e, rc == 1 ? &id : NULL);
+	e->need_identity = false;
+}
+
+static void on_appeared(void *arg, virDomainPtr dom, const uint8_t uuid[16], const char *reason)
+{
+	struct sampler *smp = arg;
+	struct dom_tracker *tracker = dom_tracker_new(uuid, virDomainGetName(dom));
+	struct dom_entry *e;
+	struct sm_identity id;
+	int rc;
+
+	if (!tracker)
+		goto fail;
+	/* The identity goes into the "started" event, so it is read now,
+	 * before the table (and so main) can see the tracker. */
+	rc = ask_identity(smp, dom, &id);
+	if (rc >= 0)
+		dom_tracker_set_identity(tracker, rc == 1 ? &id : NULL);
+	e = dom_table_add(smp->table, uuid, &tracker, reason);
+	if (!e)
+		goto fail;
+	e->need_identity = rc < 0;
+
+	if (smp->nfresh + 1 < smp->fresh_cap) /* one slot kept for a NULL terminator */
+		smp->fresh[smp->nfresh++] = dom;
+	signal_main(smp);
+	return;
+fail:
+	/* The watcher counts it as known; it is sampled nowhere until it
+	 * restarts. Memory is what failed, so say so loudly. */
+	sm_log_err("out of memory tracking a new domain");
+	dom_tracker_destroy(&tracker);
+}
+
+static void on_disappeared(void *arg, const uint8_t uuid[16], const char *reason)
+{
+	struct sampler *smp = arg;
+
+	if (dom_table_remove(smp->table, uuid, reason))
+		signal_main(smp);
+}
+
+static void on_changed(void *arg, virDomainPtr dom, const uint8_t uuid[16], unsigned what)
+{
+	struct sampler *smp = arg;
+	struct dom_entry *e = dom_table_find(smp->table, uuid);
+
+	if (!e)
+		return;
+	if (what & DOM_CHANGE_METADATA)
+		e->need_identity = true;
+	if (what & DOM_CHANGE_DEVICES)
+		e->need_devices = true;
+}
+
+/* Called in libvirt's event thread: only signal. */
+static void on_wakeup(void *arg)
+{
+	struct sampler *smp = arg;
+
+	pthread_mutex_lock(&smp->ctl);
+	smp->wake_events = true;
+	pthread_cond_signal(&smp->cond);
+	pthread_mutex_unlock(&smp->ctl);
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+	struct sampler *smp = opaque;
+
+	atomic_store(&smp->close_reason, reason);
+	atomic_store(&smp->conn_closed, true);
+	on_wakeup(smp);
+}
+
+static const struct dom_watcher_ops watcher_ops = {on_appeared, on_disappeared, on_changed};
+
+/* ---- Connection (sampler thread) ------------------------------------ */
+
+static void drop_connection(struct sampler *smp, const char *why)
+{
+	if (!smp->conn)
+		return;
+	sm_complain(&smp->lv_complaint, SM_LOG_ERR,
+		    "libvirt connection to %s lost: %s; reconnecting",
+		    smp->uri ? smp->uri : "(default)", why);
+	dom_watcher_detach(smp->watcher);
+	virConnectUnregisterCloseCallback(smp->conn, on_close);
+	virConnectClose(smp->conn);
+	virResetLastError();
+	smp->conn = NULL;
+	atomic_store(&smp->conn_up, false);
+	smp->lost_ns = sm_clock_mono_ns();
+	smp->failed_opens = 0;
+	smp->open_error[0] = '\0';
+}
+
+/* What libvirt's close callback says about why the connection ended, with
+ * the error of the call that failed meanwhile, if one did. */
+static void close_cause(struct sampler *smp, char *buf, size_t size)
+{
+	const char *why;
+
+	switch (atomic_load(&smp->close_reason)) {
+	case VIR_CONNECT_CLOSE_REASON_EOF:
+		why = "end of file from libvirtd (it closed the connection or exited)";
+		break;
+	case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+		why = "keepalive timeout (libvirtd stopped answering)";
+		break;
+	case VIR_CONNECT_CLOSE_REASON_CLIENT:
+		why = "closed by this client";
+		break;
+	default:
+		why = "I/O error on the connection";
+		break;
+	}
+	if (smp->last_error[0])
+		snprintf(buf, size, "%s; last call failed: %s", why, smp->last_error);
+	else
+		snprintf(buf, size, "%s", why);
+}
+
+/* After a failed call: was it the connection? Drops it if so; true if it did. */
+static bool check_connection(struct sampler *smp)
+{
+	if (smp->conn && !lv_conn_alive(smp)) {
+		drop_connection(smp, smp->last_error[0]
+					 ? smp->last_error
+					 : "libvirt reports the connection dead, without an error");
+		return true;
+	}
+	return false;
+}
+
+static int open_connection(struct sampler *smp)
+{
+	virConnectPtr c;
+	const char *driver;
+
+	/* Read-only: statistics, metadata, XML (without secrets) and lifecycle
+	 * events are all a read-only connection may have, and that is all the
+	 * monitor asks for. On a compute node that means libvirt's world-usable
+	 * libvirt-sock-ro, so the monitor's user needs no group or polkit rule
+	 * that would also let it start, stop or redefine domains. */
+	lv_begin(smp);
+	c = virConnectOpenReadOnly(smp->uri);
+	lv_end(smp);
+	if (!c) {
+		snprintf(smp->open_error, sizeof(smp->open_error), "%s", lv_error());
+		smp->failed_opens++;
+		sm_complain(&smp->lv_complaint, SM_LOG_ERR, "cannot connect to libvirt %s: %s",
+			    smp->uri ? smp->uri : "(default)", smp->open_error);
+		virResetLastError();
+		return -1;
+	}
+	/* Keepalive turns a libvirtd that stopped answering into a closed
+	 * connection (and failing calls) instead of calls that hang forever.
+	 * Local drivers do not support it, which is fine. */
+	if (virConnectSetKeepAlive(c, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
+		sm_log_debug("libvirt keepalive unavailable: %s", lv_error());
+	if (virConnectRegisterCloseCallback(c, on_close, smp, NULL) < 0)
+		sm_log_debug("libvirt close callback unavailable: %s", lv_error());
+	atomic_store(&smp->conn_closed, false);
+	if (dom_watcher_attach(smp->watcher, c) < 0)
+		sm_log_warnx(
+		    "libvirt %s: no lifecycle events (%s); starts and stops are seen on the "
+		    "next tick",
+		    smp->uri ? smp->uri : "(default)", lv_error());
+	virResetLastError();
+	smp->conn = c;
+	smp->bulk = true; /* until the driver shows it cannot */
+	atomic_store(&smp->bulk_flag, true);
+	atomic_store(&smp->conn_up, true);
+	driver = virConnectGetType(c);
+	if (smp->ever_connected) {
+		atomic_fetch_add(&smp->reconnects, 1);
+		sm_complaint_release(&smp->lv_complaint,
+				     "libvirt connection to %s recovered after %.1f s "
+				     "(%" PRIu64 " failed attempt(s)%s%s)",
+				     smp->uri ? smp->uri : "(default)",
+				     (double)(sm_clock_mono_ns() - smp->lost_ns) / 1e9,
+				     smp->failed_opens, smp->open_error[0] ? ", last: " : "",
+				     smp->open_error);
+	} else {
+		sm_complaint_release(&smp->lv_complaint, "libvirt %s answers now",
+				     smp->uri ? smp->uri : "(default)");
+		sm_log_info("connected to libvirt %s (driver %s)",
+			    smp->uri ? smp->uri : "(default)", driver ? driver : "?");
+	}
+	smp->ever_connected = true;
+	smp->lost_ns = 0;
+	virResetLastError();
+	return 0;
+}
+
+static void use_per_domain(struct sampler *smp, const char *why)
+{
+	smp->bulk = false;
+	atomic_store(&smp->bulk_flag, false);
+	/* Said once per process: after a reconnection it is no news. */
+	sm_log(smp->told_per_domain ? SM_LOG_DEBUG : SM_LOG_INFO,
+	       "libvirt bulk statistics unusable (%s): sampling domain by domain", why);
+	smp->told_per_domain = true;
+	/* The per-domain path needs each domain's device targets. */
+	for (size_t i = 0; i < dom_table_count(smp->table); i++)
+		dom_table_at(smp->table, i)->need_devices = true;
+}
+
+/* ---- Sampling (sampler thread) --------------------------------------- */
+
+static void read_devices(struct sampler *smp, struct dom_entry *e, virDomainPtr dom)
+{
+	char *xml;
+	struct dom_devices d;
+
+	lv_begin(smp);
+	xml = virDomainGetXMLDesc(dom, 0);
+	lv_end(smp);
+	if (!xml)
+		return;
+	if (dom_devices_parse(xml, strlen(xml), &d) == 0) {
+		dom_devices_clear(&e->devices);
+		e->devices = d;
+		e->need_devices = false;
+	}
+	free(xml);
+}
+
+static uint64_t nonneg(long long v)
+{
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+/* The per-domain path: four kinds of calls per domain. Returns 0, or -1 when
+ * libvirt failed (the domain may be gone, or the connection). */
+static int sample_one(struct sampler *smp, struct dom_entry *e, virDomainPtr dom)
+{
+	virDomainInfo info;
+	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
+	struct dom_sample s = {0};
+	int rc, n;
+
+	if (e->need_identity)
+		read_identity(smp, e, dom);
+	if (e->need_devices)
+		read_devices(smp, e, dom);
+
+	lv_begin(smp);
+	rc = virDomainGetInfo(dom, &info);
+	lv_end(smp);
+	if (rc < 0)
+		return -1;
+	s.mono_ns = sm_clock_mono_ns();
+	s.state = info.state;
+	s.vcpus = info.nrVirtCpu;
+	s.has_cpu = true;
+	s.cpu_time_ns = info.cpuTime;
+	dom_mem_set(&s.mem, DOM_MEM_CURRENT, info.memory);
+	dom_mem_set(&s.mem, DOM_MEM_MAXIMUM, info.maxMem);
+
+	lv_begin(smp);
+	n = virDomainMemoryStats(dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+	lv_end(smp);
+	for (int i = 0; i < n; i++) {
+		switch (ms[i].tag) {
+		case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
+			dom_mem_set(&s.mem, DOM_MEM_AVAILABLE, ms[i].val);
+			break;
+		case VIR_DOMAIN_MEMORY_STAT_UNUSED:
+			dom_mem_set(&s.mem, DOM_MEM_UNUSED, ms[i].val);
+			break;
+		case VIR_DOMAIN_MEMORY_STAT_USABLE:
+			dom_mem_set(&s.mem, DOM_MEM_USABLE, ms[i].val);
+			break;
+		case VIR_DOMAIN_MEMORY_STAT_RSS:
+			dom_mem_set(&s.mem, DOM_MEM_RSS, ms[i].val);
+			break;
+		case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
+			/* The balloon's size now: fresher than GetInfo's. */
+			dom_mem_set(&s.mem, DOM_MEM_CURRENT, ms[i].val);
+			break;
+		default:
+			break;
+		}
+	}
+
+	for (size_t i = 0; i < e->devices.ndisks; i++) {
+		virDomainBlockStatsStruct bs;
+		struct sm_disk_stats *d = &smp->sdisks[s.ndisks];
+
+		lv_begin(smp);
+		rc = virDomainBlockStats(dom, e->devices.disks[i], &bs, sizeof(bs));
+		lv_end(smp);
+		if (rc < 0) {
+			if (!lv_conn_alive(smp))
+				return -1;
+			/* Unplugged or never had statistics: stop asking until
+			 * the device list is read again. */
+			dom_devices_drop_disk(&e->devices, i--);
+			continue;
+		}
+		memset(d, 0, sizeof(*d));
+		memcpy(d->name, e->devices.disks[i], sizeof(d->name));
+		d->rd_req = nonneg(bs.rd_req);
+		d->rd_bytes = nonneg(bs.rd_bytes);
+		d->wr_req = nonneg(bs.wr_req);
+		d->wr_bytes = nonneg(bs.wr_bytes);
+		d->errors = nonneg(bs.errs);
+		s.ndisks++;
+	}
+	for (size_t i = 0; i < e->devices.nnics; i++) {
+		virDomainInterfaceStatsStruct is;
+		struct sm_nic_stats *d = &smp->snics[s.nnics];
+
+		lv_begin(smp);
+		rc = virDomainInterfaceStats(dom, e->devices.nics[i], &is, sizeof(is));
+		lv_end(smp);
+		if (rc < 0) {
+			if (!lv_conn_alive(smp))
+				return -1;
+			dom_devices_drop_nic(&e->devices, i--);
+			continue;
+		}
+		memset(d, 0, sizeof(*d));
+		memcpy(d->name, e->devices.nics[i], sizeof(d->name));
+		d->rx_bytes = nonneg(is.rx_bytes);
+		d->rx_packets = nonneg(is.rx_packets);
+		d->rx_errors = nonneg(is.rx_errs);
+		d->rx_drops = nonneg(is.rx_drop);
+		d->tx_bytes = nonneg(is.tx_bytes);
+		d->tx_packets = nonneg(is.tx_packets);
+		d->tx_errors = nonneg(is.tx_errs);
+		d->tx_drops = nonneg(is.tx_drop);
+		s.nnics++;
+	}
+	s.disks = smp->sdisks;
+	s.nics = smp->snics;
+	virResetLastError();
+	dom_table_apply(smp->table, e, virDomainGetName(dom), &s, smp->pass_gen);
+	return 0;
+}
+
+/* Fills smp->uuids with the UUIDs of doms[0..n), asked of libvirt once per
+ * pass (watcher and sampler share them); false if that failed (callers then
+ * pass NULL and ask per domain). */
+static bool fill_uuids(struct sampler *smp, virDomainPtr *doms, size_t n)
+{
+	if (n > smp->uuids_cap) {
+		uint8_t(*grown)[16] = realloc(smp->uuids, n * sizeof(*grown));
+
+		if (!grown)
+			return false;
+		smp->uuids = grown;
+		smp->uuids_cap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (virDomainGetUUID(doms[i], smp->uuids[i]) < 0)
+			return false;
+	return true;
+}
+
+/* The entry of doms[i] (uuids may be NULL), or NULL if it is not tracked. */
+static struct dom_entry *entry_of(struct sampler *smp, virDomainPtr dom, const uint8_t (*uuids)[16],
+			      size_t i)
+{
+	uint8_t uuid[16];
+
+	if (uuids)
+		return dom_table_find(smp->table, uuids[i]);
+	return virDomainGetUUID(dom, uuid) < 0 ? NULL : dom_table_find(smp->table, uuid);
+}
+
+/* Applies bulk records; returns -1 when the driver turned out not to give
+ * CPU time in bulk (the caller switches to the per-domain path). */
+static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
+			 const uint8_t (*uuids)[16], int n)
+{
+	struct dom_sample s;
+
+	for (int i = 0; i < n; i++) {
+		struct dom_entry *e = entry_of(smp, recs[i]->dom, uuids, (size_t)i);
+
+		if (!e)
+			continue;
+		if (e->need_identity)
+			read_identity(smp, e, recs[i]->dom);
+		switch (bulk_stats_parse(recs[i]->params, recs[i]->nparams, &s, smp->sdisks,
+					 smp->snics)) {
+		case BULK_NO_CPU:
+			return -1;
+		case BULK_PARTIAL:
+			continue; /* stays stale this tick */
+		case BULK_OK:
+			dom_table_apply(smp->table, e, virDomainGetName(recs[i]->dom), &s,
+					smp->pass_gen);
+			break;
+		}
+	}
+	return 0;
+}
+
+static void sample_each(struct sampler *smp, virDomainPtr *doms, const uint8_t (*uuids)[16],
+			size_t n)
+{
+	for (size_t i = 0; i < n && smp->conn; i++) {
+		struct dom_entry *e = entry_of(smp, doms[i], uuids, i);
+
+		if (!e)
+			continue;
+		if (sample_one(smp, e, doms[i]) < 0) {
+			/* A domain that just went away fails harmlessly; a dead
+			 * connection ends the pass. */
+			check_connection(smp);
+			virResetLastError();
+		}
+	}
+}
+
+static void free_domains(virDomainPtr *doms, int n)
+{
+	for (int i = 0; i < n; i++)
+		virDomainFree(doms[i]);
+	free(doms);
+}
+
+/* Lists the active domains and reconciles the watcher; returns the list
+ * (caller frees with free_domains) and its length, or -1. *uuids is set to
+ * their UUIDs, or NULL. */
+static int list_and_resolve(struct sampler *smp, virDomainPtr **doms, const uint8_t (**uuids)[16])
+{
+	int n;
+
+	*doms = NULL;
+	lv_begin(smp);
+	n = virConnectListAllDomains(smp->conn, doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	lv_end(smp);
+	if (n < 0) {
+		if (!check_connection(smp))
+			sm_log_warnx("libvirt: cannot list domains: %s", lv_error());
+		virResetLastError();
+		return -1;
+	}
+	*uuids = fill_uuids(smp, *doms, (size_t)n) ? (const uint8_t(*)[16])smp->uuids : NULL;
+	if (dom_watcher_update(smp->watcher, *doms, *uuids, (size_t)n) < 0)
+		sm_log_err("out of memory resolving active domains");
+	return n;
+}
+
+static void pass_each(struct sampler *smp)
+{
+	virDomainPtr *doms;
+	const uint8_t(*uuids)[16];
+	int n = list_and_resolve(smp, &doms, &uuids);
+
+	if (n < 0)
+		return;
+	sample_each(smp, doms, uuids, (size_t)n);
+	free_domains(doms, n);
+}
+
+static void pass_bulk(struct sampler *smp)
+{
+	virDomainStatsRecordPtr *recs = NULL;
+	const uint8_t(*uuids)[16];
+	int n;
+
+	lv_begin(smp);
+	n = virConnectGetAllDomainStats(smp->conn, bulk_stats, &recs,
+					VIR_CONNECT_LIST_DOMAINS_ACTIVE |
+						VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+	lv_end(smp);
+	if (n < 0) {
+		if (check_connection(smp))
+			return;
+		use_per_domain(smp, lv_error());
+		virResetLastError();
+		pass_each(smp);
+		return;
+	}
+	if ((size_t)n > smp->scratch_doms_cap) {
+		virDomainPtr *grown = realloc(smp->scratch_doms, (size_t)n * sizeof(*grown));
+
+		if (!grown) {
+			sm_log_err("out of memory listing domains");
+			goto out;
+		}
+		smp->scratch_doms = grown;
+		smp->scratch_doms_cap = (size_t)n;
+	}
+	for (int i = 0; i < n; i++)
+		smp->scratch_doms[i] = recs[i]->dom;
+	uuids =
+	    fill_uuids(smp, smp->scratch_doms, (size_t)n) ? (const uint8_t(*)[16])smp->uuids : NULL;
+	if (dom_watcher_update(smp->watcher, smp->scratch_doms, uuids, (size_t)n) < 0)
+		sm_log_err("out of memory resolving active domains");
+	if (apply_records(smp, recs, uuids, n) < 0) {
+		use_per_domain(smp, "no CPU time for running domains");
+		virDomainStatsRecordListFree(recs);
+		recs = NULL;
+		pass_each(smp);
+	}
+out:
+	virDomainStatsRecordListFree(recs);
+}
+
+/* Between ticks, after lifecycle events: reconcile now, and take a first
+ * sample of new domains so that their first frame already has rates. */
+static void pass_resolve(struct sampler *smp)
+{
+	virDomainPtr *doms;
+	const uint8_t(*uuids)[16];
+	int n = list_and_resolve(smp, &doms, &uuids);
+
+	if (n < 0)
+		return;
+	if (smp->nfresh && smp->bulk) {
+		virDomainStatsRecordPtr *recs = NULL;
+		int m;
+
+		smp->fresh[smp->nfresh] = NULL; /* virDomainListGetStats wants it terminated */
+		lv_begin(smp);
+		m = virDomainListGetStats(smp->fresh, bulk_stats, &recs,
+					  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+		lv_end(smp);
+		if (m > 0 && apply_records(smp, recs, NULL, m) < 0)
+			use_per_domain(smp, "no CPU time for running domains");
+		virDomainStatsRecordListFree(recs);
+		virResetLastError();
+	}
+	if (smp->nfresh && !smp->bulk)
+		sample_each(smp, smp->fresh, NULL, smp->nfresh);
+	free_domains(doms, n);
+}
+
+/* One pass of the sampler: connect if needed, then a full sample (a tick)
+ * or only a reconciliation (events between ticks). */
+static void sampler_pass(struct sampler *smp, uint64_t gen, bool tick, bool refresh)
+{
+	smp->pass_gen = gen;
+	if (smp->conn && atomic_load(&smp->conn_closed)) {
+		char why[sizeof(smp->last_error) + 96];
+
+		close_cause(smp, why, sizeof(why));
+		drop_connection(smp, why);
+	}
+	smp->last_error[0] = '\0';
+	/* No back-off beyond the tick: while libvirtd is away, each tick makes
+	 * one attempt (on a local socket, a refused connect costs a syscall;
+	 * a slow one costs this thread, never a frame), so the first tick after
+	 * libvirtd answers again reconnects and its frame is already fresh. The
+	 * failures are logged rate-limited. */
+	if (!smp->conn) {
+		if (!tick || open_connection(smp) < 0)
+			return;
+	}
+	if (refresh) {
+		for (size_t i = 0; i < dom_table_count(smp->table); i++) {
+			struct dom_entry *e = dom_table_at(smp->table, i);
+
+			e->need_identity = e->need_devices = true;
+		}
+	}
+	/* Appearing domains are collected during the pass (for pass_resolve);
+	 * room for as many as there could be is made up front. */
+	smp->nfresh = 0;
+	if (smp->fresh_cap < 1024) {
+		virDomainPtr *f = realloc(smp->fresh, 1024 * sizeof(*f));
+
+		if (f) {
+			smp->fresh = f;
+			smp->fresh_cap = 1024;
+		}
+	}
+	if (!tick)
+		pass_resolve(smp);
+	else if (smp->bulk)
+		pass_bulk(smp);
+	else
+		pass_each(smp);
+	smp->nfresh = 0;
+	atomic_fetch_add(&smp->passes, 1);
+}
+
+static void *sampler_main(void *arg)
+{
+	struct sampler *smp = arg;
+
+	pthread_mutex_lock(&smp->ctl);
+	for (;;) {
+		uint64_t gen;
+		bool tick, refresh;
+
+		while (!smp->quit && smp->kick_gen == smp->done_gen && !smp->wake_events)
+			pthread_cond_wait(&smp->cond, &smp->ctl);
+		if (smp->quit)
+			break;
+		gen = smp->kick_gen;
+		tick = gen != smp->done_gen;
+		refresh = smp->refresh_all;
+		smp->refresh_all = false;
+		smp->wake_events = false;
+		pthread_mutex_unlock(&smp->ctl);
+
+		sampler_pass(smp, gen, tick, refresh);
+
+		pthread_mutex_lock(&smp->ctl);
+		if (tick)
+			smp->done_gen = gen;
+		pthread_mutex_unlock(&smp->ctl);
+		signal_main(smp);
+		pthread_mutex_lock(&smp->ctl);
+	}
+	pthread_mutex_unlock(&smp->ctl);
+	return NULL;
+}
+/* ---- Caller's thread ------------------------------------------------- */
+
+struct sampler *sampler_new(const char *uri, struct dom_table *table)
+{
+	struct sampler *smp = calloc(1, sizeof(*smp));
+
+	if (!smp)
+		goto fail;
+	smp->efd = -1;
+	smp->table = table;
+	pthread_mutex_init(&smp->ctl, NULL);
+	pthread_cond_init(&smp->cond, NULL);
+	if (uri && *uri && !(smp->uri = strdup(uri)))
+		goto fail;
+	smp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	smp->watcher = dom_watcher_new(&watcher_ops, smp, on_wakeup);
+	smp->sdisks = calloc(SM_WIRE_MAX_DEVICES, sizeof(*smp->sdisks));
+	smp->snics = calloc(SM_WIRE_MAX_DEVICES, sizeof(*smp->snics));
+	if (smp->efd < 0 || !smp->watcher || !smp->sdisks || !smp->snics)
+		goto fail;
+	atomic_init(&smp->conn_up, false);
+	atomic_init(&smp->conn_closed, false);
+	atomic_init(&smp->close_reason, VIR_CONNECT_CLOSE_REASON_ERROR);
+	atomic_init(&smp->bulk_flag, false);
+	atomic_init(&smp->call_start_ns, 0);
+	atomic_init(&smp->call_max_ns, 0);
+	atomic_init(&smp->passes, 0);
+	atomic_init(&smp->reconnects, 0);
+	virSetErrorFunc(NULL, quiet_errors);
+	return smp;
+fail:
+	sm_log_err("sampler: cannot allocate");
+	sampler_destroy(&smp);
+	return NULL;
+}
+
+bool sampler_stop(struct sampler *smp)
+{
+	struct timespec deadline;
+
+	if (!smp->thread_started)
+		return true;
+	if (smp->thread_stuck)
+		return false;
+	pthread_mutex_lock(&smp->ctl);
+	smp->quit = true;
+	pthread_cond_signal(&smp->cond);
+	pthread_mutex_unlock(&smp->ctl);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += JOIN_WAIT_S;
+	if (pthread_timedjoin_np(smp->thread, NULL, &deadline) != 0) {
+		sm_log_warnx("a libvirt call is still hanging after %d s: leaving it", JOIN_WAIT_S);
+		smp->thread_stuck = true;
+		return false;
+	}
+	smp->thread_started = false;
+	return true;
+}
+
+void sampler_destroy(struct sampler **sp)
+{
+	struct sampler *smp;
+
+	if (!sp || !*sp)
+		return;
+	smp = *sp;
+	*sp = NULL;
+	/* Freeing what a stuck thread uses would crash it; the process exits
+	 * right after this anyway. */
+	if (!sampler_stop(smp))
+		return;
+	if (smp->conn) {
+		dom_watcher_detach(smp->watcher);
+		virConnectUnregisterCloseCallback(smp->conn, on_close);
+		virConnectClose(smp->conn);
+		smp->conn = NULL;
+	}
+	dom_watcher_destroy(&smp->watcher);
+	free(smp->fresh);
+	free(smp->scratch_doms);
+	free(smp->uuids);
+	free(smp->sdisks);
+	free(smp->snics);
+	if (smp->efd >= 0)
+		close(smp->efd);
+	pthread_cond_destroy(&smp->cond);
+	pthread_mutex_destroy(&smp->ctl);
+	free(smp->uri);
+	free(smp);
+}
+
+int sampler_start(struct sampler *smp)
+{
+	if (smp->thread_started)
+		return 0;
+	if (pthread_create(&smp->thread, NULL, sampler_main, smp) != 0) {
+		sm_log_err("cannot start the sampler thread");
+		return -1;
+	}
+	smp->thread_started = true;
+	return 0;
+}
+
+int sampler_fd(const struct sampler *smp)
+{
+	return smp->efd;
+}
+
+void sampler_fd_clear(struct sampler *smp)
+{
+	uint64_t v;
+
+	while (read(smp->efd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+uint64_t sampler_kick(struct sampler *smp)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&smp->ctl);
+	gen = ++smp->kick_gen;
+	pthread_cond_signal(&smp->cond);
+	pthread_mutex_unlock(&smp->ctl);
+	return gen;
+}
+
+bool sampler_pass_done(struct sampler *smp)
+{
+	bool done;
+
+	pthread_mutex_lock(&smp->ctl);
+	done = smp->done_gen == smp->kick_gen;
+	pthread_mutex_unlock(&smp->ctl);
+	return done;
+}
+
+void sampler_refresh(struct sampler *smp)
+{
+	pthread_mutex_lock(&smp->ctl);
+	smp->refresh_all = true;
+	pthread_mutex_unlock(&smp->ctl);
+}
+
+int64_t sampler_take_latency_ns(struct sampler *smp, int64_t now_ns)
+{
+	int64_t lat = atomic_exchange(&smp->call_max_ns, 0);
+	int64_t start = atomic_load(&smp->call_start_ns);
+
+	if (start && now_ns - start > lat)
+		lat = now_ns - start; /* a call still hanging counts as it is so far */
+	return lat;
+}
+
+void sampler_counters(const struct sampler *smp, struct sampler_counters *c)
+{
+	c->passes = atomic_load(&smp->passes);
+	c->reconnects = atomic_load(&smp->reconnects);
+	c->bulk = atomic_load(&smp->bulk_flag);
+	c->connected = atomic_load(&smp->conn_up);
+}

@@ -1,0 +1,79 @@
+/*
+ * sampler — the thread that makes every libvirt call of the monitor: it
+ * keeps the one connection (keepalive, loss and reconnection on each tick),
+ * the ActiveDomainWatcher, and samples the active domains in one bulk call
+ * or domain by domain, folding each sample into the dom_table it is given.
+ * Keeping libvirt in this one thread is what lets the publisher send every
+ * frame on time however long a libvirt call hangs.
+ *
+ * Threads and what they own:
+ *  - sampler thread: the connection, the watcher, every libvirt call, the
+ *    table's structure and its entries' sampler-only fields;
+ *  - caller's thread (main): sampler_kick/_pass_done/_refresh, through the
+ *    control mutex; the eventfd it polls;
+ *  - libvirt's event thread: only flags work and wakes the sampler;
+ *  - any thread: the atomic health figures (connected, call latency,
+ *    counters).
+ */
+#ifndef SAMPLER_H
+#define SAMPLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct dom_table;
+
+struct sampler_counters {
+	uint64_t passes;     /* passes over libvirt ended */
+	uint64_t reconnects; /* connections opened after the first */
+	bool bulk;           /* the bulk statistics API is in use */
+	bool connected;      /* a connection is open */
+};
+
+struct sampler; /* opaque */
+
+/*
+ * A sampler of `uri` (NULL or "": libvirt's default; copied) into `table`
+ * (borrowed: it must outlive the sampler). libvirt's event loop must already
+ * run (event_loop_start). Returns NULL and logs on failure. Nothing touches
+ * libvirt until sampler_start and the first kick.
+ */
+struct sampler *sampler_new(const char *uri, struct dom_table *table);
+
+/* Stops the thread (see sampler_stop), closes the connection, frees the
+ * watcher; nulls *s. NULL-safe. After a sampler_stop that returned false
+ * it frees nothing: the stuck thread still uses it. */
+void sampler_destroy(struct sampler **s);
+
+/* Starts the thread; it connects on the first kick. Returns 0, or -1 when
+ * the thread cannot be created. */
+int sampler_start(struct sampler *s);
+
+/* Asks the thread to end and waits a few seconds for a libvirt call in
+ * progress. True when it ended (or never started); false when a call still
+ * hangs, and then neither the sampler nor its table may be freed. */
+bool sampler_stop(struct sampler *s);
+
+/* Readable when a pass ended or lifecycle events were queued: poll it,
+ * then sampler_fd_clear. */
+int sampler_fd(const struct sampler *s);
+void sampler_fd_clear(struct sampler *s);
+
+/* Asks for a full pass in a new generation and returns that generation:
+ * entries sampled in it carry it as refreshed_gen. */
+uint64_t sampler_kick(struct sampler *s);
+
+/* True once the pass of the latest kick has ended. */
+bool sampler_pass_done(struct sampler *s);
+
+/* The next pass reads every domain's identity and device list again. */
+void sampler_refresh(struct sampler *s);
+
+/* Nanoseconds of the slowest libvirt call since the previous call of this
+ * (one still in progress counts as long as it has lasted by now_ns), and
+ * starts a new period. */
+int64_t sampler_take_latency_ns(struct sampler *s, int64_t now_ns);
+
+void sampler_counters(const struct sampler *s, struct sampler_counters *c);
+
+#endif
