@@ -110,12 +110,14 @@ void publisher_destroy(struct publisher **pp)
 		return;
 	p = *pp;
 	*pp = NULL;
-	/* Freeing what a stuck sampler thread uses would crash it; the
-	 * process exits right after this anyway. */
-	if (p->sampler && !sampler_stop(p->sampler))
-		return;
-	sampler_destroy(&p->sampler);
-	dom_table_destroy(&p->table);
+	/* A sampler thread stuck in libvirt still uses the sampler and the
+	 * table: those are left to it (the process exits right after this
+	 * anyway, and they stay reachable from that thread); the rest is the
+	 * publisher's own and is freed either way. */
+	if (!p->sampler || sampler_stop(p->sampler)) {
+		sampler_destroy(&p->sampler);
+		dom_table_destroy(&p->table);
+	}
 	host_tracker_destroy(&p->host_tracker);
 	msgpack_sbuffer_destroy(&p->frame);
 	msgpack_sbuffer_destroy(&p->evbuf);
