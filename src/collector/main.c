@@ -31,6 +31,8 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 #define PUMP_BUDGET 2048
 /* Upper bound on a poll, so upstream fail-over is decided promptly. */
 #define SERVICE_MS 100
+/* The most a stop spends relaying what is still on the fan-in. */
+#define DRAIN_MS 300
 
 static const struct sm_config_key collector_keys[] = {
     {"fan_in", SM_CFG_LIST, 0, 0, "tcp://*:5555",
@@ -266,6 +268,14 @@ int main(int argc, char **argv)
 	}
 	sm_daemon_notify("STOPPING=1");
 	sm_log_notice("collector %s stopping", name);
+	{
+		/* Frames that arrived in the last moments would go with the
+		 * sockets: relay them first. */
+		size_t late = relay_drain(relay, DRAIN_MS);
+
+		if (late)
+			sm_log_info("relayed %zu message(s) that arrived while stopping", late);
+	}
 
 out:
 	relay_destroy(&relay);

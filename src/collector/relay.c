@@ -383,6 +383,32 @@ size_t relay_pump(struct relay *r, size_t budget, int64_t now_ns)
 	return total;
 }
 
+size_t relay_drain(struct relay *r, int max_ms)
+{
+	int64_t now = sm_clock_mono_ns();
+	int64_t end = now + (int64_t)max_ms * 1000000, quiet_since = now;
+	zmq_pollitem_t items[64];
+	size_t total = 0, n;
+
+	/* Stopping during the grace: relaying late beats discarding. */
+	r->grace_end_ns = 0;
+	n = relay_pollitems(r, items, r->nin < 64 ? r->nin : 64);
+	while (now < end) {
+		size_t got = relay_pump(r, 2048, now);
+
+		fanout_service(r->out, now);
+		total += got;
+		if (got)
+			quiet_since = now;
+		else if (now - quiet_since >= 50 * 1000000LL)
+			break;
+		zmq_poll(items, (int)n, 10);
+		now = sm_clock_mono_ns();
+	}
+	fanout_service(r->out, now);
+	return total;
+}
+
 void relay_service(struct relay *r, int64_t now_ns)
 {
 	fanout_service(r->out, now_ns);

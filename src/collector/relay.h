@@ -63,6 +63,11 @@ size_t relay_pump(struct relay *r, size_t budget, int64_t now_ns);
 /* Housekeeping on every loop turn: fan-out subscriptions and waiting
  * events, upstream heartbeats and fail-over. */
 void relay_service(struct relay *r, int64_t now_ns);
+/* At shutdown: relays what is still waiting on the fan-in (frames that
+ * monitors sent just before the stop) until it has been quiet for 50 ms, at
+ * most max_ms; the fan-out's linger then delivers them. Returns how many
+ * messages were read. */
+size_t relay_drain(struct relay *r, int max_ms);
 /* `timeout_ms` shortened for the relay's own deadlines (the end of the
  * start-up grace, events waiting for room). */
 int relay_timeout_ms(const struct relay *r, int64_t now_ns, int timeout_ms);

@@ -236,6 +236,33 @@ static void relay_republishes_valid_frames_byte_for_byte_on_both_sides(void **st
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* What arrived on the fan-in but was not relayed yet when the collector is
+ * told to stop is relayed by the drain, not discarded with the sockets. */
+static void relay_drain_relays_what_waits_on_the_fan_in(void **state)
+{
+	struct rig *g = *state;
+	struct got m;
+	int got = 0;
+
+	warm_up(g);
+	for (int i = 0; i < 20; i++) {
+		msgpack_sbuffer sb;
+		char topic[SM_TOPIC_MAX + 1];
+		size_t tlen;
+
+		encode_event(g, "cn-stop", &sb, topic, &tlen);
+		assert_int_equal(sm_sock_send2(g->pub, topic, tlen, sb.data, sb.size, 0), 0);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	/* Nothing pumped them: the drain alone must bring all 20 out. */
+	assert_int_equal(relay_drain(g->relay, 2000), 20);
+	while (try_recv(g->consumer, &m))
+		got += strncmp(m.topic, "event/cn-stop/", 14) == 0;
+	assert_int_equal(got, 20);
+	/* Nothing left: a second drain reads nothing and returns quickly. */
+	assert_int_equal(relay_drain(g->relay, 2000), 0);
+}
+
 static void relay_drops_and_counts_bad_frames_while_valid_ones_flow(void **state)
 {
 	struct rig *g = *state;
@@ -680,6 +707,8 @@ int main(void)
 		rig_teardown),
 	    cmocka_unit_test_setup_teardown(relay_plain_refuses_origin_frames_and_sends_two_upstream,
 					    rig_setup, rig_teardown),
+	    cmocka_unit_test_setup_teardown(relay_drain_relays_what_waits_on_the_fan_in, rig_setup,
+					    rig_teardown),
 	    cmocka_unit_test_setup_teardown(relay_drops_and_counts_bad_frames_while_valid_ones_flow,
 					    rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(
