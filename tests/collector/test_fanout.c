@@ -74,6 +74,8 @@ static void *subscriber(struct rig *g, const char *prefix, int rcvhwm)
 	assert_non_null(s);
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(s, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm));
+	/* Its subscriptions travel on its send side: room for many. */
+	zmq_setsockopt(s, ZMQ_SNDHWM, &(int){10000}, sizeof(int));
 	zmq_setsockopt(s, ZMQ_SUBSCRIBE, prefix, strlen(prefix));
 	assert_int_equal(zmq_connect(s, "inproc://fanout"), 0);
 	for (size_t i = 0; i < 4; i++)
@@ -258,6 +260,44 @@ static void test_a_stalled_subscriber_holds_messages_back_one_wait_only(void **s
 	assert_int_equal(fanout_waiting(g->f), 0);
 }
 
+/* A subscriber is a network peer: a prefix longer than the table keeps is
+ * tracked by its first bytes, and a flood of distinct prefixes overflows
+ * the table into "everything is heard" (frames then go out as a PUB would
+ * send them) rather than growing without bound or failing. */
+static void test_hostile_subscriptions_are_bounded(void **state)
+{
+	struct rig *g = *state;
+	char longp[300 + 1], topic[400], junk[16];
+	void *s;
+	int64_t end;
+	enum fanout_result r = FANOUT_UNHEARD;
+
+	memset(longp, 'a', sizeof(longp) - 1);
+	memcpy(longp, "stats/", 6);
+	longp[sizeof(longp) - 1] = '\0';
+	s = subscriber(g, longp, 100);
+	await_subscriptions(g, 1);
+	snprintf(topic, sizeof(topic), "%s/", longp);
+	assert_int_equal(send_text(g, topic, "x", false), FANOUT_SENT);
+	assert_int_equal(send_text(g, "stats/b/", "x", false), FANOUT_UNHEARD);
+	/* More distinct prefixes than the table holds, on the same peer. */
+	for (int i = 0; i < FANOUT_PREFIXES_MAX + 100; i++) {
+		snprintf(junk, sizeof(junk), "x%05d", i);
+		assert_int_equal(zmq_setsockopt(s, ZMQ_SUBSCRIBE, junk, strlen(junk)), 0);
+	}
+	for (end = sm_clock_mono_ns() + 5 * SM_NS_PER_SEC;
+	     r == FANOUT_UNHEARD && sm_clock_mono_ns() < end;) {
+		zmq_pollitem_t it = fanout_pollitem(g->f);
+
+		zmq_poll(&it, 1, 10);
+		fanout_service(g->f, sm_clock_mono_ns());
+		r = send_text(g, "stats/b/", "x", false);
+	}
+	assert_int_equal(r, FANOUT_SENT);
+	/* The long subscription still counts as one for frames. */
+	assert_int_equal(fanout_data_subscriptions(g->f), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +311,8 @@ int main(void)
 					    rig_setup, rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_a_stalled_subscriber_holds_messages_back_one_wait_only,
 					    rig_setup, rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_subscriptions_are_bounded, rig_setup,
+					    rig_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
