@@ -23,6 +23,7 @@
 #include "datadir.h"
 #include "index.h"
 #include "layout.h"
+#include "sm_cli.h"
 #include "sm_clock.h"
 #include "sm_config.h"
 #include "sm_daemon.h"

@@ -17,6 +17,7 @@
 
 #include "relay.h"
 #include "selfmon.h"
+#include "sm_cli.h"
 #include "sm_clock.h"
 #include "sm_config.h"
 #include "sm_daemon.h"

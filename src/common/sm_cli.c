@@ -1,5 +1,5 @@
 /*
- * sm_cli — the command line every daemon shares (declared in sm_config.h).
+ * sm_cli — see sm_cli.h: the command line every daemon shares.
  * Long options are generated from the config table. Parsing runs in three
  * steps so options win over the file whatever their order on the line:
  * collect options, read the config file, then apply the options on top.
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sm_cli.h"
 #include "sm_config.h"
 #include "sm_log.h"
 

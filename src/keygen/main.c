@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sm_cert.h"
+#include "sm_cli.h"
 #include "sm_config.h"
 #include "sm_log.h"
 #include "sm_wire.h"

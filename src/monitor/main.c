@@ -25,6 +25,7 @@
 #include "event_loop.h"
 #include "nova_meta.h"
 #include "publisher.h"
+#include "sm_cli.h"
 #include "sm_clock.h"
 #include "sm_config.h"
 #include "sm_daemon.h"

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "sm_cli.h"
 #include "sm_clock.h"
 #include "sm_config.h"
 #include "sm_daemon.h"

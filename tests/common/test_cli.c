@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "sm_cli.h"
 #include "sm_config.h"
 #include "sm_log.h"
 
