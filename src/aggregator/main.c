@@ -449,14 +449,12 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (cli.check_only) {
-		printf("configuration OK\n");
-		status = 0;
+	status = sm_cli_ready(&cli);
+	if (status != SM_CLI_CONTINUE)
 		goto out;
-	}
+	status = EXIT_RUNTIME;
 
 	/* ---- resources ---- */
-	sm_daemon_install_signals();
 	dir = datadir_open(data_dir, err, sizeof(err));
 	if (!dir) {
 		sm_log_err("%s", err);

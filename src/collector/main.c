@@ -185,14 +185,12 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (cli.check_only) {
-		printf("configuration OK\n");
-		status = 0;
+	status = sm_cli_ready(&cli);
+	if (status != SM_CLI_CONTINUE)
 		goto out;
-	}
+	status = EXIT_RUNTIME;
 
 	/* ---- resources ---- */
-	sm_daemon_install_signals();
 	fds = fd_limit_raise();
 	zctx = zmq_ctx_new();
 	if (!zctx || zmq_ctx_set(zctx, ZMQ_IO_THREADS, (int)sm_config_int(cfg, "io_threads")) < 0) {

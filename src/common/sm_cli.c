@@ -14,6 +14,7 @@
 
 #include "sm_cli.h"
 #include "sm_config.h"
+#include "sm_daemon.h"
 #include "sm_log.h"
 
 /* getopt_long's `val` for long-only options: above any short option char. */
@@ -291,5 +292,18 @@ int sm_cli_start(struct sm_cli *cli, struct sm_config *cfg, const struct sm_cli_
 	}
 	sm_log_open(cli->program, (enum sm_log_level)(SM_LOG_NOTICE + cli->verbosity),
 		    cli->use_syslog);
+	return SM_CLI_CONTINUE;
+}
+
+int sm_cli_ready(const struct sm_cli *cli)
+{
+	if (cli->check_only) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (sm_daemon_install_signals() < 0) {
+		sm_log_warn("cannot install signal handlers");
+		return 1;
+	}
 	return SM_CLI_CONTINUE;
 }

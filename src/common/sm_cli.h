@@ -59,4 +59,12 @@ enum { SM_CLI_CONTINUE = -1 };
 int sm_cli_start(struct sm_cli *cli, struct sm_config *cfg, const struct sm_cli_flag *flags,
 		 size_t nflags, int argc, char **argv);
 
+/* For main(), once it has checked its configuration: the end of start-up
+ * every daemon shares. With -n, prints "configuration OK" and returns 0;
+ * else installs the signal handlers (sm_daemon_install_signals) and
+ * returns SM_CLI_CONTINUE, or logs one line and returns 1 when they cannot
+ * be installed (a daemon that cannot hear SIGTERM must not run). The
+ * returned value other than SM_CLI_CONTINUE is the status to exit with. */
+int sm_cli_ready(const struct sm_cli *cli);
+
 #endif

@@ -332,19 +332,14 @@ int main(int argc, char **argv)
 	 * text. (--once publishes nothing and needs no keys.) */
 	if (!once && sm_sock_opts_from_config(&sock_opts, cfg) < 0)
 		goto out;
-	if (cli.check_only) {
-		printf("configuration OK\n");
-		rc = 0;
-		goto out;
-	}
+	/* The level the config file asks for (-n prints nothing through it). */
 	sm_log_open(PROGRAM, s.log_level, cli.use_syslog);
+	rc = sm_cli_ready(&cli);
+	if (rc != SM_CLI_CONTINUE)
+		goto out;
 	rc = EXIT_RUNTIME;
 
 	/* Resources. libvirt's event loop must exist before any connection. */
-	if (sm_daemon_install_signals() < 0) {
-		sm_log_warn("cannot install signal handlers");
-		goto out;
-	}
 	nova_meta_init();
 	xml_ready = true;
 	loop = event_loop_start();

@@ -179,13 +179,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	output = loss_only ? OUT_NONE : table ? OUT_TABLE : OUT_JSON;
-	if (cli.check_only) {
-		printf("configuration OK\n");
-		status = 0;
+	status = sm_cli_ready(&cli);
+	if (status != SM_CLI_CONTINUE)
 		goto out;
-	}
+	status = EXIT_RUNTIME;
 
-	sm_daemon_install_signals();
 	ctx = zmq_ctx_new();
 	sock = ctx ? sm_sock_new(ctx, ZMQ_SUB, &opts) : NULL;
 	watch = sock ? sm_sockwatch_new(ctx, sock, &opts) : NULL;

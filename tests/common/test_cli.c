@@ -5,6 +5,7 @@
  * the file and line. stdout/stderr are captured through their fds.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -355,6 +356,36 @@ static void cli_start_gives_exit_status_and_log_level(void **state)
 	assert_true(sm_log_enabled(SM_LOG_DEBUG));
 }
 
+/* sm_cli_ready: -n stops start-up with "configuration OK" and status 0;
+ * otherwise the daemon goes on with its signal handlers in place. */
+static void cli_ready_checks_only_or_installs_signals(void **state)
+{
+	struct fixture *fx = *state;
+	struct sigaction sa;
+	int r;
+
+	assert_int_equal(PARSE(fx, "-n"), SM_CLI_RUN);
+	assert_true(fx->cli.check_only);
+	capture_start(fx);
+	r = sm_cli_ready(&fx->cli);
+	capture_stop(fx);
+	assert_int_equal(r, 0);
+	assert_string_equal(fx->out, "configuration OK\n");
+	assert_int_equal(sigaction(SIGPIPE, NULL, &sa), 0);
+	assert_true(sa.sa_handler != SIG_IGN); /* -n installs nothing */
+
+	assert_int_equal(PARSE(fx, "-v"), SM_CLI_RUN);
+	assert_false(fx->cli.check_only);
+	capture_start(fx);
+	r = sm_cli_ready(&fx->cli);
+	capture_stop(fx);
+	assert_int_equal(r, SM_CLI_CONTINUE);
+	assert_string_equal(fx->out, "");
+	assert_int_equal(sigaction(SIGPIPE, NULL, &sa), 0);
+	assert_true(sa.sa_handler == SIG_IGN);
+	signal(SIGPIPE, SIG_DFL);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -373,6 +404,7 @@ int main(void)
 	    T(cli_help_lists_every_key_default_and_help),
 	    T(cli_version_prints_program_and_version),
 	    T(cli_start_gives_exit_status_and_log_level),
+	    T(cli_ready_checks_only_or_installs_signals),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
