@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -97,31 +96,14 @@ static const struct sm_config_key aggregator_keys[] = {
  * may then keep open (possibly fewer than asked, logged). */
 static size_t fd_limit_fit(size_t max_open)
 {
-	rlim_t want = (rlim_t)max_open + FD_RESERVE;
-	struct rlimit rl;
+	long want = (long)max_open + FD_RESERVE;
+	long limit = sm_daemon_raise_fd_limit(want);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		sm_log_warn("getrlimit(RLIMIT_NOFILE)");
-		return max_open;
-	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		struct rlimit nl = rl;
-
-		nl.rlim_cur = want;
-		if (nl.rlim_max != RLIM_INFINITY && nl.rlim_max < want)
-			nl.rlim_max = want; /* only root may: else fall back below */
-		if (setrlimit(RLIMIT_NOFILE, &nl) < 0 && rl.rlim_max > rl.rlim_cur) {
-			nl = rl;
-			nl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &nl);
-		}
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-		size_t fit = rl.rlim_cur > 2 * FD_RESERVE ? (size_t)(rl.rlim_cur - FD_RESERVE) : 16;
+	if (limit >= 0 && limit < want) {
+		size_t fit = limit > 2 * FD_RESERVE ? (size_t)(limit - FD_RESERVE) : 16;
 
 		sm_log_warnx("RLIMIT_NOFILE is %llu: keeping at most %zu files open instead of %zu",
-			     (unsigned long long)rl.rlim_cur, fit, max_open);
+			     (unsigned long long)limit, fit, max_open);
 		return fit;
 	}
 	return max_open;

@@ -7,11 +7,9 @@
  * path), selfmon (heartbeats and counters); fail-over is sm_upstream.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -71,29 +69,6 @@ static const struct sm_config_key collector_keys[] = {
 };
 
 #define NCOLLECTOR_KEYS (sizeof(collector_keys) / sizeof(collector_keys[0]))
-
-/* Each publisher connection costs the collector one file descriptor, so the
- * soft limit (often 1024) caps how many monitors it can serve: raise it to
- * the hard limit. Returns the limit in effect. */
-static long fd_limit_raise(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		sm_log_warn("getrlimit(RLIMIT_NOFILE)");
-		return -1;
-	}
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t want = rl.rlim_max;
-
-		rl.rlim_cur = want;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			sm_log_warn("setrlimit(RLIMIT_NOFILE, %llu)", (unsigned long long)want);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > LONG_MAX ? LONG_MAX
-								      : (long)rl.rlim_cur;
-}
 
 int main(int argc, char **argv)
 {
@@ -191,7 +166,10 @@ int main(int argc, char **argv)
 	status = EXIT_RUNTIME;
 
 	/* ---- resources ---- */
-	fds = fd_limit_raise();
+	/* Each publisher connection costs one file descriptor, so the soft
+	 * limit (often 1024) caps how many monitors we can serve: raise it
+	 * to the hard limit. */
+	fds = sm_daemon_raise_fd_limit(0);
 	zctx = zmq_ctx_new();
 	if (!zctx || zmq_ctx_set(zctx, ZMQ_IO_THREADS, (int)sm_config_int(cfg, "io_threads")) < 0) {
 		sm_log_err("zmq context: %s", zmq_strerror(errno));

@@ -7,13 +7,17 @@
 #include "sm_daemon.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "sm_log.h"
 
 static volatile sig_atomic_t quit_flag;	  /* SIGTERM/SIGINT seen, or requested */
 static volatile sig_atomic_t reload_flag; /* SIGHUP seen since last take */
@@ -118,4 +122,38 @@ out:
 		close(fd);
 	errno = saved;
 	return rc;
+}
+
+long sm_daemon_raise_fd_limit(long want)
+{
+	struct rlimit rl, nl;
+	rlim_t target;
+	long limit = -1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		sm_log_warn("getrlimit(RLIMIT_NOFILE)");
+		goto out;
+	}
+	target = want > 0 ? (rlim_t)want : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < target) {
+		nl = rl;
+		nl.rlim_cur = target;
+		if (nl.rlim_max != RLIM_INFINITY && nl.rlim_max < target)
+			nl.rlim_max = target; /* only root may: else the fall-back below */
+		if (setrlimit(RLIMIT_NOFILE, &nl) < 0 && rl.rlim_max > rl.rlim_cur) {
+			nl = rl;
+			nl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &nl) < 0)
+				sm_log_warn("setrlimit(RLIMIT_NOFILE, %llu)",
+					    (unsigned long long)nl.rlim_cur);
+		}
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			sm_log_warn("getrlimit(RLIMIT_NOFILE)");
+			goto out;
+		}
+	}
+	limit =
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > LONG_MAX ? LONG_MAX : (long)rl.rlim_cur;
+out:
+	return limit;
 }

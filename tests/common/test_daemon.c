@@ -2,9 +2,11 @@
  * Tests of sm_daemon: real signals raised at the process (quit ones in a
  * forked child, since the quit flag cannot be cleared), SIGPIPE ignored,
  * and the systemd notify protocol against real AF_UNIX datagram sockets,
- * both a path in a temp dir and an abstract '@' name.
+ * both a path in a temp dir and an abstract '@' name. The open-file limit
+ * is changed in forked children only: a lowered hard limit stays lowered.
  */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -242,6 +245,105 @@ static void daemon_notify_rejects_bad_socket_values(void **state)
 	unsetenv("NOTIFY_SOCKET");
 }
 
+/* ---- open-file limit ---- */
+
+/* Sets the soft (and, unless 0, the hard) RLIMIT_NOFILE; 0 or -1. */
+static int nofile_set(rlim_t soft, rlim_t hard)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	rl.rlim_cur = soft;
+	if (hard)
+		rl.rlim_max = hard;
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static long nofile_soft(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -2;
+	return rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur;
+}
+
+/* Exit statuses of the children: 0 = as expected, else which check failed. */
+static int child_raise_to_hard(void)
+{
+	long got;
+
+	if (nofile_set(64, 256) < 0)
+		return 1;
+	got = sm_daemon_raise_fd_limit(0);
+	if (got != 256)
+		return 2;
+	return nofile_soft() == 256 ? 0 : 3;
+}
+
+static int child_raise_to_want_only(void)
+{
+	if (nofile_set(64, 256) < 0)
+		return 1;
+	if (sm_daemon_raise_fd_limit(100) != 100)
+		return 2;
+	return nofile_soft() == 100 ? 0 : 3;
+}
+
+static int child_never_lowers(void)
+{
+	if (nofile_set(200, 256) < 0)
+		return 1;
+	if (sm_daemon_raise_fd_limit(100) != 200)
+		return 2;
+	if (sm_daemon_raise_fd_limit(200) != 200)
+		return 3;
+	return nofile_soft() == 200 ? 0 : 4;
+}
+
+/* Past the hard limit: a process allowed to (CAP_SYS_RESOURCE) raises
+ * both, any other gets the hard one, having been refused the rest. */
+static int child_past_hard_limit(void)
+{
+	long got;
+
+	if (nofile_set(64, 256) < 0)
+		return 1;
+	got = sm_daemon_raise_fd_limit(300);
+	if (got != 300 && got != 256)
+		return 2;
+	if (nofile_soft() != got)
+		return 3;
+	if (got == 256 && nofile_set(300, 300) == 0)
+		return 4; /* it could have had 300 */
+	return 0;
+}
+
+static void daemon_fd_limit_raised_to_hard_limit(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(child_raise_to_hard), 0);
+}
+
+static void daemon_fd_limit_raised_to_want_only(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(child_raise_to_want_only), 0);
+}
+
+static void daemon_fd_limit_never_lowered(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(child_never_lowers), 0);
+}
+
+static void daemon_fd_limit_past_hard_limit_settles_for_it(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(child_past_hard_limit), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +357,10 @@ int main(void)
 	    cmocka_unit_test(daemon_notify_sends_datagram_to_path_socket),
 	    cmocka_unit_test(daemon_notify_sends_datagram_to_abstract_socket),
 	    cmocka_unit_test(daemon_notify_rejects_bad_socket_values),
+	    cmocka_unit_test(daemon_fd_limit_raised_to_hard_limit),
+	    cmocka_unit_test(daemon_fd_limit_raised_to_want_only),
+	    cmocka_unit_test(daemon_fd_limit_never_lowered),
+	    cmocka_unit_test(daemon_fd_limit_past_hard_limit_settles_for_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
