@@ -6,25 +6,11 @@
  */
 #include "query.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sm_log.h"
-
-static void set_why(char *why, size_t whylen, const char *fmt, ...) SM_PRINTF(3, 4);
-static void set_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
+#include "sm_err.h"
 
 static int hexval(char c)
 {
@@ -124,7 +110,7 @@ int query_parse(const char *qs, const struct query_key *keys, size_t nkeys, char
 		return 0;
 	len = strlen(qs);
 	if (len > QUERY_MAX_LEN) {
-		set_why(why, whylen, "query string longer than %d bytes", QUERY_MAX_LEN);
+		sm_err_set(why, whylen, "query string longer than %d bytes", QUERY_MAX_LEN);
 		goto fail;
 	}
 	for (p = qs, end = qs + len; p <= end; p++) {
@@ -141,12 +127,12 @@ int query_parse(const char *qs, const struct query_key *keys, size_t nkeys, char
 			continue;
 		}
 		if (++pairs > QUERY_MAX_PAIRS) {
-			set_why(why, whylen, "more than %d parameters", QUERY_MAX_PAIRS);
+			sm_err_set(why, whylen, "more than %d parameters", QUERY_MAX_PAIRS);
 			goto fail;
 		}
 		eq = memchr(p, '=', (size_t)(stop - p));
 		if (eq == NULL) {
-			set_why(why, whylen, "parameter without '='");
+			sm_err_set(why, whylen, "parameter without '='");
 			goto fail;
 		}
 		klen = (size_t)(eq - p);
@@ -154,26 +140,26 @@ int query_parse(const char *qs, const struct query_key *keys, size_t nkeys, char
 			if (strlen(keys[k].name) == klen && memcmp(keys[k].name, p, klen) == 0)
 				break;
 		if (k == nkeys) {
-			set_why(why, whylen, "unknown parameter");
+			sm_err_set(why, whylen, "unknown parameter");
 			goto fail;
 		}
 		if (values[k] != NULL) {
-			set_why(why, whylen, "parameter '%s' given twice", keys[k].name);
+			sm_err_set(why, whylen, "parameter '%s' given twice", keys[k].name);
 			goto fail;
 		}
 		if ((size_t)(stop - eq - 1) > 3 * keys[k].max_len) {
-			set_why(why, whylen, "parameter '%s' too long", keys[k].name);
+			sm_err_set(why, whylen, "parameter '%s' too long", keys[k].name);
 			goto fail;
 		}
 		v = decode(eq + 1, (size_t)(stop - eq - 1), &oom);
 		if (v == NULL) {
-			set_why(why, whylen, oom ? "out of memory" : "bad %%-encoding in '%s'",
-				keys[k].name);
+			sm_err_set(why, whylen, oom ? "out of memory" : "bad %%-encoding in '%s'",
+				   keys[k].name);
 			goto fail;
 		}
 		values[k] = v;
 		if (strlen(v) > keys[k].max_len || !in_class(v, keys[k].class)) {
-			set_why(why, whylen, "bad value for '%s'", keys[k].name);
+			sm_err_set(why, whylen, "bad value for '%s'", keys[k].name);
 			goto fail;
 		}
 		if (amp == NULL)

@@ -11,13 +11,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "sm_log.h"
+#include "sm_err.h"
 #include "sm_utf8.h"
 
 #define CONFIG_LINE_MAX 4095 /* bytes in one file line or one value, without newline */
@@ -50,18 +49,6 @@ struct sm_config {
 	struct config_value *vals;	  /* one per key, same index */
 	unsigned next_serial;		  /* next free source serial */
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) SM_PRINTF(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static long config_find(const struct sm_config *cfg, const char *key)
 {
@@ -156,11 +143,12 @@ static int config_assign(struct sm_config *cfg, size_t idx, const char *text, un
 	bool bval;
 
 	if (len > CONFIG_LINE_MAX) {
-		set_err(err, errlen, "%s: value too long (max %d bytes)", where, CONFIG_LINE_MAX);
+		sm_err_set(err, errlen, "%s: value too long (max %d bytes)", where,
+			   CONFIG_LINE_MAX);
 		return -1;
 	}
 	if (!sm_utf8_valid(text, len)) {
-		set_err(err, errlen, "%s: value is not valid UTF-8", where);
+		sm_err_set(err, errlen, "%s: value is not valid UTF-8", where);
 		return -1;
 	}
 
@@ -207,13 +195,13 @@ static int config_assign(struct sm_config *cfg, size_t idx, const char *text, un
 		errno = 0;
 		ival = strtoll(text, &end, 10);
 		if (len == 0 || errno == ERANGE || *end != '\0' || isspace((unsigned char)*text)) {
-			set_err(err, errlen, "%s: '%s' is not an integer", where, text);
+			sm_err_set(err, errlen, "%s: '%s' is not an integer", where, text);
 			return -1;
 		}
 		if (key_bounded(k) && ((long double)ival < (long double)k->min ||
 				       (long double)ival > (long double)k->max)) {
-			set_err(err, errlen, "%s: %lld is out of range [%.0f, %.0f]", where, ival,
-				k->min, k->max);
+			sm_err_set(err, errlen, "%s: %lld is out of range [%.0f, %.0f]", where,
+				   ival, k->min, k->max);
 			return -1;
 		}
 		v->i = ival;
@@ -224,12 +212,12 @@ static int config_assign(struct sm_config *cfg, size_t idx, const char *text, un
 		dval = strtod(text, &end);
 		if (len == 0 || errno == ERANGE || *end != '\0' || !isfinite(dval) ||
 		    isspace((unsigned char)*text)) {
-			set_err(err, errlen, "%s: '%s' is not a finite number", where, text);
+			sm_err_set(err, errlen, "%s: '%s' is not a finite number", where, text);
 			return -1;
 		}
 		if (key_bounded(k) && (dval < k->min || dval > k->max)) {
-			set_err(err, errlen, "%s: %g is out of range [%g, %g]", where, dval, k->min,
-				k->max);
+			sm_err_set(err, errlen, "%s: %g is out of range [%g, %g]", where, dval,
+				   k->min, k->max);
 			return -1;
 		}
 		v->d = dval;
@@ -237,9 +225,9 @@ static int config_assign(struct sm_config *cfg, size_t idx, const char *text, un
 		break;
 	case SM_CFG_BOOL:
 		if (!parse_bool(text, &bval)) {
-			set_err(err, errlen,
-				"%s: '%s' is not a boolean (yes/no, true/false, on/off, 1/0)",
-				where, text);
+			sm_err_set(err, errlen,
+				   "%s: '%s' is not a boolean (yes/no, true/false, on/off, 1/0)",
+				   where, text);
 			return -1;
 		}
 		v->b = bval;
@@ -249,7 +237,7 @@ static int config_assign(struct sm_config *cfg, size_t idx, const char *text, un
 	v->serial = serial;
 	return 0;
 nomem:
-	set_err(err, errlen, "%s: out of memory", where);
+	sm_err_set(err, errlen, "%s: out of memory", where);
 	return -1;
 }
 
@@ -411,7 +399,7 @@ int sm_config_load_file(struct sm_config *cfg, const char *path, bool missing_ok
 	if (!f) {
 		if (errno == ENOENT && missing_ok)
 			return 0;
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		sm_err_set(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	serial = cfg->next_serial++;
@@ -427,29 +415,29 @@ int sm_config_load_file(struct sm_config *cfg, const char *path, bool missing_ok
 		if (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
 		if (n > CONFIG_LINE_MAX) {
-			set_err(err, errlen, "%s:%u: line too long (max %d bytes)", path, lineno,
-				CONFIG_LINE_MAX);
+			sm_err_set(err, errlen, "%s:%u: line too long (max %d bytes)", path, lineno,
+				   CONFIG_LINE_MAX);
 			goto out;
 		}
 		if (strlen(line) != (size_t)n) {
-			set_err(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+			sm_err_set(err, errlen, "%s:%u: NUL byte in line", path, lineno);
 			goto out;
 		}
 		kind = parse_line(line, &key, &value, &why);
 		if (kind < 0) {
-			set_err(err, errlen, "%s:%u: %s", path, lineno, why);
+			sm_err_set(err, errlen, "%s:%u: %s", path, lineno, why);
 			goto out;
 		}
 		if (kind == 0)
 			continue;
 		idx = config_find(cfg, key);
 		if (idx < 0) {
-			set_err(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
+			sm_err_set(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
 			goto out;
 		}
 		if (cfg->vals[idx].serial == serial) {
-			set_err(err, errlen, "%s:%u: duplicate key '%s' (first set on line %u)",
-				path, lineno, key, cfg->vals[idx].file_line);
+			sm_err_set(err, errlen, "%s:%u: duplicate key '%s' (first set on line %u)",
+				   path, lineno, key, cfg->vals[idx].file_line);
 			goto out;
 		}
 		snprintf(where, sizeof(where), "%s:%u: %s", path, lineno, key);
@@ -458,7 +446,7 @@ int sm_config_load_file(struct sm_config *cfg, const char *path, bool missing_ok
 		cfg->vals[idx].file_line = lineno;
 	}
 	if (ferror(f)) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		sm_err_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -479,11 +467,11 @@ int sm_config_set(struct sm_config *cfg, const char *key, const char *value, con
 		origin = "(set)";
 	idx = config_find(cfg, key);
 	if (idx < 0) {
-		set_err(err, errlen, "%s: unknown key '%s'", origin, key ? key : "(null)");
+		sm_err_set(err, errlen, "%s: unknown key '%s'", origin, key ? key : "(null)");
 		return -1;
 	}
 	if (!value) {
-		set_err(err, errlen, "%s: missing value", origin);
+		sm_err_set(err, errlen, "%s: missing value", origin);
 		return -1;
 	}
 	/* An option ("--x") already names the key; any other origin does not. */
