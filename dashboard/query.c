@@ -11,17 +11,8 @@
 #include <string.h>
 
 #include "sm_err.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "sm_hex.h"
+#include "sm_uuid.h"
 
 /* Decodes s[0..len) ('+' is a space, %XX a byte) into a new string; NULL
  * on a bad escape, an encoded NUL, or no memory (*oom set). */
@@ -42,8 +33,8 @@ static char *decode(const char *s, size_t len, bool *oom)
 				free(out);
 				return NULL;
 			}
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = sm_hex_value(s[i + 1]);
+			lo = sm_hex_value(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				free(out);
 				return NULL;
@@ -64,17 +55,8 @@ static bool in_class(const char *v, enum query_class class)
 
 	if (len == 0)
 		return false;
-	if (class == QUERY_UUID) {
-		if (len != 32 && len != 36)
-			return false;
-		for (size_t i = 0; i < len; i++) {
-			bool dash = len == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
-
-			if (dash ? v[i] != '-' : hexval(v[i]) < 0)
-				return false;
-		}
-		return true;
-	}
+	if (class == QUERY_UUID)
+		return sm_uuid_valid(v);
 	for (const char *p = v; *p; p++) {
 		char c = *p;
 		bool ok = (c >= '0' && c <= '9');
