@@ -12,14 +12,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "whisper.h"
 
 /* Embedded in the owner of one file. Zero-initialise; w is NULL when the
  * file is not open. The links belong to the cache. */
 struct fcache_node {
-	struct whisper *w;		 /* open handle, owned by the cache while linked */
-	struct fcache_node *prev, *next; /* LRU order, most recent at the head */
+	struct whisper *w;	      /* open handle, owned by the cache while linked */
+	TAILQ_ENTRY(fcache_node) lru; /* LRU order, most recent at the head */
 };
 
 struct fcache;

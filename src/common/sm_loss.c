@@ -1,7 +1,8 @@
 /*
- * sm_loss — see sm_loss.h. A chained hash table of hosts plus an LRU list, so that
- * a frame costs one hash lookup and a list move, eviction takes the list's
- * tail, and expiry walks the tail only as far as the silent senders go.
+ * sm_loss — see sm_loss.h. A chained hash table of hosts plus an LRU list
+ * (a <sys/queue.h> tail queue, newest first), so that a frame costs one
+ * hash lookup and a list move, eviction takes the list's tail, and expiry
+ * walks the tail only as far as the silent senders go.
  * Each host holds one slot per kind (stats, event, collector, …).
  */
 #include "sm_loss.h"
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "sm_clock.h"
 
@@ -29,17 +31,17 @@ struct sender {
 	char host[SM_HOST_MAX + 1];
 	uint32_t hash;	      /* of host */
 	struct sender *chain; /* next in the hash bucket */
-	struct sender *newer; /* LRU list, towards the most recently heard */
-	struct sender *older; /* LRU list, towards the least recently heard */
-	int64_t last_ns;      /* when it was last heard */
+	TAILQ_ENTRY(sender) lru; /* LRU list, most recently heard first */
+	int64_t last_ns;	 /* when it was last heard */
 	struct kind_slot kinds[KIND_SLOTS];
 };
+
+TAILQ_HEAD(sender_lru, sender);
 
 struct loss_table {
 	struct sender **buckets; /* nbuckets chains */
 	uint32_t mask;		 /* nbuckets - 1 (a power of two) */
-	struct sender *newest;	 /* head of the LRU list */
-	struct sender *oldest;	 /* tail of the LRU list */
+	struct sender_lru lru;	 /* newest first; the last is the next to evict */
 	size_t count;		 /* senders in the table */
 	size_t max;		 /* bound on count */
 	int64_t expiry_ns;	 /* silence after which a sender is forgotten */
@@ -76,6 +78,7 @@ struct loss_table *loss_table_new(size_t max_senders, double expiry_s)
 		free(t);
 		return NULL;
 	}
+	TAILQ_INIT(&t->lru);
 	t->mask = (uint32_t)(nbuckets - 1);
 	t->max = max_senders;
 	t->expiry_ns = (int64_t)(expiry_s * (double)SM_NS_PER_SEC);
@@ -88,8 +91,8 @@ void loss_table_destroy(struct loss_table **tp)
 
 	if (!t)
 		return;
-	for (struct sender *s = t->newest, *next; s; s = next) {
-		next = s->older;
+	for (struct sender *s = TAILQ_FIRST(&t->lru), *next; s; s = next) {
+		next = TAILQ_NEXT(s, lru);
 		free(s);
 	}
 	free(t->buckets);
@@ -97,28 +100,10 @@ void loss_table_destroy(struct loss_table **tp)
 	*tp = NULL;
 }
 
-static void lru_unlink(struct loss_table *t, struct sender *s)
+/* The least recently heard sender, or NULL when the table is empty. */
+static struct sender *oldest(const struct loss_table *t)
 {
-	if (s->newer)
-		s->newer->older = s->older;
-	else
-		t->newest = s->older;
-	if (s->older)
-		s->older->newer = s->newer;
-	else
-		t->oldest = s->newer;
-	s->newer = s->older = NULL;
-}
-
-static void lru_push(struct loss_table *t, struct sender *s)
-{
-	s->older = t->newest;
-	s->newer = NULL;
-	if (t->newest)
-		t->newest->newer = s;
-	t->newest = s;
-	if (!t->oldest)
-		t->oldest = s;
+	return TAILQ_LAST(&t->lru, sender_lru);
 }
 
 static struct sender *find(const struct loss_table *t, const char *host, uint32_t hash)
@@ -137,7 +122,7 @@ static void forget(struct loss_table *t, struct sender *s)
 	while (*pp != s)
 		pp = &(*pp)->chain;
 	*pp = s->chain;
-	lru_unlink(t, s);
+	TAILQ_REMOVE(&t->lru, s, lru);
 	t->count--;
 	free(s);
 }
@@ -156,7 +141,7 @@ void loss_table_note_frame(struct loss_table *t, const struct sm_header *h, int6
 	}
 	if (!s) {
 		if (t->count >= t->max) {
-			forget(t, t->oldest);
+			forget(t, oldest(t));
 			t->evictions++;
 		}
 		s = calloc(1, sizeof(*s));
@@ -170,9 +155,9 @@ void loss_table_note_frame(struct loss_table *t, const struct sm_header *h, int6
 		t->buckets[hash & t->mask] = s;
 		t->count++;
 	} else {
-		lru_unlink(t, s);
+		TAILQ_REMOVE(&t->lru, s, lru);
 	}
-	lru_push(t, s);
+	TAILQ_INSERT_HEAD(&t->lru, s, lru);
 	s->last_ns = now_ns;
 
 	k = &s->kinds[h->kind];
@@ -213,10 +198,11 @@ uint64_t loss_table_note(struct loss_table *t, const struct sm_header *h, int64_
 
 size_t loss_table_expire(struct loss_table *t, int64_t now_ns)
 {
+	struct sender *s;
 	size_t n = 0;
 
-	while (t->oldest && now_ns - t->oldest->last_ns > t->expiry_ns) {
-		forget(t, t->oldest);
+	while ((s = oldest(t)) && now_ns - s->last_ns > t->expiry_ns) {
+		forget(t, s);
 		n++;
 	}
 	return n;
@@ -249,7 +235,7 @@ size_t loss_table_rows(const struct loss_table *t, struct sm_publisher_loss *row
 {
 	size_t n = 0;
 
-	for (const struct sender *s = t->newest; s && n < max; s = s->older) {
+	for (const struct sender *s = TAILQ_FIRST(&t->lru); s && n < max; s = TAILQ_NEXT(s, lru)) {
 		for (int kind = 0; kind < KIND_SLOTS && n < max; kind++) {
 			if (s->kinds[kind].seen)
 				fill_row(s, kind, &rows[n++]);
