@@ -406,6 +406,84 @@ static uint64_t nonneg(long long v)
 	return v < 0 ? 0 : (uint64_t)v;
 }
 
+/* Asks libvirt for one disk's counters into smp->sdisks[slot]; 0 or -1. */
+static int read_disk(struct sampler *smp, virDomainPtr dom, const char name[SM_DEV_MAX + 1],
+		     size_t slot)
+{
+	virDomainBlockStatsStruct bs;
+	struct sm_disk_stats *d = &smp->sdisks[slot];
+	int rc;
+
+	lv_begin(smp);
+	rc = virDomainBlockStats(dom, name, &bs, sizeof(bs));
+	lv_end(smp);
+	if (rc < 0)
+		return -1;
+	memset(d, 0, sizeof(*d));
+	memcpy(d->name, name, sizeof(d->name));
+	d->rd_req = nonneg(bs.rd_req);
+	d->rd_bytes = nonneg(bs.rd_bytes);
+	d->wr_req = nonneg(bs.wr_req);
+	d->wr_bytes = nonneg(bs.wr_bytes);
+	d->errors = nonneg(bs.errs);
+	return 0;
+}
+
+/* Asks libvirt for one interface's counters into smp->snics[slot]; 0 or -1. */
+static int read_nic(struct sampler *smp, virDomainPtr dom, const char name[SM_DEV_MAX + 1],
+		    size_t slot)
+{
+	virDomainInterfaceStatsStruct is;
+	struct sm_nic_stats *d = &smp->snics[slot];
+	int rc;
+
+	lv_begin(smp);
+	rc = virDomainInterfaceStats(dom, name, &is, sizeof(is));
+	lv_end(smp);
+	if (rc < 0)
+		return -1;
+	memset(d, 0, sizeof(*d));
+	memcpy(d->name, name, sizeof(d->name));
+	d->rx_bytes = nonneg(is.rx_bytes);
+	d->rx_packets = nonneg(is.rx_packets);
+	d->rx_errors = nonneg(is.rx_errs);
+	d->rx_drops = nonneg(is.rx_drop);
+	d->tx_bytes = nonneg(is.tx_bytes);
+	d->tx_packets = nonneg(is.tx_packets);
+	d->tx_errors = nonneg(is.tx_errs);
+	d->tx_drops = nonneg(is.tx_drop);
+	return 0;
+}
+
+enum dev_kind { DEV_DISK, DEV_NIC };
+
+/* The per-domain path's loop over one kind of device: reads each one
+ * listed in *dev into the sampler's array for that kind, *got receiving
+ * how many were filled. Returns 0, or -1 when the connection is gone. */
+static int sample_devices(struct sampler *smp, virDomainPtr dom, struct dom_devices *dev,
+			  enum dev_kind kind, size_t *got)
+{
+	*got = 0;
+	for (size_t i = 0; i < (kind == DEV_DISK ? dev->ndisks : dev->nnics); i++) {
+		int rc = kind == DEV_DISK ? read_disk(smp, dom, dev->disks[i], *got)
+					  : read_nic(smp, dom, dev->nics[i], *got);
+
+		if (rc < 0) {
+			if (!lv_conn_alive(smp))
+				return -1;
+			/* Unplugged or never had statistics: stop asking until
+			 * the device list is read again. */
+			if (kind == DEV_DISK)
+				dom_devices_drop_disk(dev, i--);
+			else
+				dom_devices_drop_nic(dev, i--);
+			continue;
+		}
+		(*got)++;
+	}
+	return 0;
+}
+
 /* The per-domain path: four kinds of calls per domain. Returns 0, or -1 when
  * libvirt failed (the domain may be gone, or the connection). */
 static int sample_one(struct sampler *smp, struct dom_entry *e, virDomainPtr dom)
@@ -459,55 +537,9 @@ static int sample_one(struct sampler *smp, struct dom_entry *e, virDomainPtr dom
 		}
 	}
 
-	for (size_t i = 0; i < e->devices.ndisks; i++) {
-		virDomainBlockStatsStruct bs;
-		struct sm_disk_stats *d = &smp->sdisks[s.ndisks];
-
-		lv_begin(smp);
-		rc = virDomainBlockStats(dom, e->devices.disks[i], &bs, sizeof(bs));
-		lv_end(smp);
-		if (rc < 0) {
-			if (!lv_conn_alive(smp))
-				return -1;
-			/* Unplugged or never had statistics: stop asking until
-			 * the device list is read again. */
-			dom_devices_drop_disk(&e->devices, i--);
-			continue;
-		}
-		memset(d, 0, sizeof(*d));
-		memcpy(d->name, e->devices.disks[i], sizeof(d->name));
-		d->rd_req = nonneg(bs.rd_req);
-		d->rd_bytes = nonneg(bs.rd_bytes);
-		d->wr_req = nonneg(bs.wr_req);
-		d->wr_bytes = nonneg(bs.wr_bytes);
-		d->errors = nonneg(bs.errs);
-		s.ndisks++;
-	}
-	for (size_t i = 0; i < e->devices.nnics; i++) {
-		virDomainInterfaceStatsStruct is;
-		struct sm_nic_stats *d = &smp->snics[s.nnics];
-
-		lv_begin(smp);
-		rc = virDomainInterfaceStats(dom, e->devices.nics[i], &is, sizeof(is));
-		lv_end(smp);
-		if (rc < 0) {
-			if (!lv_conn_alive(smp))
-				return -1;
-			dom_devices_drop_nic(&e->devices, i--);
-			continue;
-		}
-		memset(d, 0, sizeof(*d));
-		memcpy(d->name, e->devices.nics[i], sizeof(d->name));
-		d->rx_bytes = nonneg(is.rx_bytes);
-		d->rx_packets = nonneg(is.rx_packets);
-		d->rx_errors = nonneg(is.rx_errs);
-		d->rx_drops = nonneg(is.rx_drop);
-		d->tx_bytes = nonneg(is.tx_bytes);
-		d->tx_packets = nonneg(is.tx_packets);
-		d->tx_errors = nonneg(is.tx_errs);
-		d->tx_drops = nonneg(is.tx_drop);
-		s.nnics++;
-	}
+	if (sample_devices(smp, dom, &e->devices, DEV_DISK, &s.ndisks) < 0 ||
+	    sample_devices(smp, dom, &e->devices, DEV_NIC, &s.nnics) < 0)
+		return -1;
 	s.disks = smp->sdisks;
 	s.nics = smp->snics;
 	virResetLastError();
