@@ -20,7 +20,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 fi
 cmake --build "$BUILD" --target index_bench -j2 >"$BUILD/index_bench.build.log" 2>&1 ||
 	{ cat "$BUILD/index_bench.build.log"; exit 1; }
-BIN="$BUILD/src/aggregator/index_bench"
+BIN="$BUILD/bench/index_bench"
 
 DATA=$(mktemp -d "$DATA_PARENT/index_bench.XXXXXX")
 trap 'rm -rf "$DATA"' EXIT

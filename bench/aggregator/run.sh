@@ -40,7 +40,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 fi
 cmake --build "$BUILD" --target agg_bench stackmon-aggregator -j2 >"$BUILD/agg_bench.build.log" 2>&1 ||
 	{ cat "$BUILD/agg_bench.build.log"; exit 1; }
-BENCH="$BUILD/src/aggregator/agg_bench"
+BENCH="$BUILD/bench/agg_bench"
 AGG="$BUILD/src/aggregator/stackmon-aggregator"
 
 DATA=$(mktemp -d "$DATA_PARENT/agg_bench.XXXXXX")

@@ -29,7 +29,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 fi
 cmake --build "$BUILD" --target whisper_bench -j2 >"$BUILD/whisper_bench.build.log" 2>&1 ||
 	{ cat "$BUILD/whisper_bench.build.log"; exit 1; }
-BIN="$BUILD/src/aggregator/whisper_bench"
+BIN="$BUILD/bench/whisper_bench"
 
 DATA=$(mktemp -d "$DATA_PARENT/whisper_bench.XXXXXX")
 trap 'rm -rf "$DATA"' EXIT

@@ -28,7 +28,7 @@ cmake --build "$BUILD" --target stackmon.cgi dash_fixture -j2 >"$BUILD/dashboard
 
 DIR=$(mktemp -d "$DATA_PARENT/dashboard_bench.XXXXXX")
 trap 'rm -rf "$DIR"' EXIT
-"$BUILD/dashboard/dash_fixture" "$DIR/data" --bench "$INSTANCES" 2>/dev/null
+"$BUILD/bench/dash_fixture" "$DIR/data" --bench "$INSTANCES" 2>/dev/null
 printf 'user bench-user proj-bench\nadmin bench-admin\n' >"$DIR/access.list"
 printf 'data_dir = %s\naccess_list = %s\n' "$DIR/data" "$DIR/access.list" >"$DIR/dashboard.conf"
 

@@ -8,8 +8,8 @@
  * link met anywhere inside is refused (-ELOOP; -EXDEV for a way out), so
  * nothing outside the directory is ever touched.
  */
-#ifndef AGG_DATADIR_H
-#define AGG_DATADIR_H
+#ifndef STORE_DATADIR_H
+#define STORE_DATADIR_H
 
 #include <stdbool.h>
 #include <stddef.h>

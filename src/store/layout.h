@@ -6,8 +6,8 @@
  * path relative to the data directory, never one with an empty, "." or ".."
  * component, or fails.
  */
-#ifndef AGG_LAYOUT_H
-#define AGG_LAYOUT_H
+#ifndef STORE_LAYOUT_H
+#define STORE_LAYOUT_H
 
 #include <stdbool.h>
 #include <stddef.h>

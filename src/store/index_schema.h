@@ -5,12 +5,10 @@
  * an index with a list of their own to prove that an upgrade to a later
  * version works and that a failing one leaves the file as it was.
  */
-#ifndef AGG_INDEX_SCHEMA_H
-#define AGG_INDEX_SCHEMA_H
+#ifndef STORE_INDEX_SCHEMA_H
+#define STORE_INDEX_SCHEMA_H
 
 #include <stddef.h>
-
-#include "index.h"
 
 /* PRAGMA application_id of every StackMon index ("SMIX"): a file carrying
  * another id, or tables without it, is not ours and is never written. */
@@ -27,15 +25,5 @@ struct index_migration {
  * INDEX_SCHEMA_VERSION. */
 extern const struct index_migration index_migrations[];
 extern const size_t index_migrations_count;
-
-/* index_open with another migration list (tests). The schema this open
- * knows is the list's last version. */
-struct agg_index *index_open_with(const char *path, enum index_mode mode,
-				  const struct index_migration *list, size_t n,
-				  enum index_error *err);
-
-struct sqlite3;
-/* The connection underneath (tests: corrupt, lock or limit it on purpose). */
-struct sqlite3 *index_sqlite(struct agg_index *self);
 
 #endif

@@ -8,8 +8,8 @@
  * query that hands rows to a callback. Nothing here ends the process. A
  * handle is used by one thread at a time; a second thread opens its own.
  */
-#ifndef AGG_INDEX_H
-#define AGG_INDEX_H
+#ifndef STORE_INDEX_H
+#define STORE_INDEX_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,6 +65,14 @@ struct agg_index; /* opaque */
  */
 struct agg_index *index_open(const char *path, enum index_mode mode, enum index_error *err);
 
+/* index_open with another migration list (index_schema.h holds this
+ * build's; tests pass their own to prove an upgrade, or a failed one). The
+ * schema this open knows is the list's last version. */
+struct index_migration;
+struct agg_index *index_open_with(const char *path, enum index_mode mode,
+				  const struct index_migration *list, size_t n,
+				  enum index_error *err);
+
 /* Closes and frees the index and sets *self_p to NULL. An open transaction
  * is rolled back (and logged). Safe on NULL and on *self_p == NULL. */
 void index_close(struct agg_index **self_p);
@@ -101,6 +109,10 @@ void index_set_auto_checkpoint(struct agg_index *self, bool on);
  * `done_pages` (optional) receive the WAL's size and how much of it is now
  * in the main file. Returns 0, or -1 (logged). */
 int index_checkpoint(struct agg_index *self, int *wal_pages, int *done_pages);
+
+struct sqlite3;
+/* The connection underneath (tests: corrupt, lock or limit it on purpose). */
+struct sqlite3 *index_sqlite(struct agg_index *self);
 
 /* Counters since open, for the aggregator's own monitoring. */
 struct index_stats {

@@ -8,6 +8,8 @@
  */
 #include "index_schema.h"
 
+#include "index.h"
+
 static const char schema_v1[] =
     /* One row per monitor host ever seen. */
     "CREATE TABLE hosts ("

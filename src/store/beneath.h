@@ -8,8 +8,8 @@
  * at a time, where it returns ENOSYS. A refusal is -ELOOP (a link) or
  * -EXDEV (a path that would leave the directory).
  */
-#ifndef AGG_BENEATH_H
-#define AGG_BENEATH_H
+#ifndef STORE_BENEATH_H
+#define STORE_BENEATH_H
 
 #include <stdbool.h>
 #include <sys/types.h>
