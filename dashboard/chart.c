@@ -22,7 +22,7 @@
 #define BUCKET_W 2   /* px per bucket: PLOT_W = CHART_BUCKETS * BUCKET_W = 496 */
 #define PLOT_W	 (CHART_BUCKETS * BUCKET_W)
 
-double chart_nice_max(double max, enum unit u, int *divisions)
+double chart_nice_max(double max, enum metric_unit u, int *divisions)
 {
 	double scale = 1, f, e, nf;
 
@@ -151,7 +151,7 @@ static void write_legend(FILE *out, const struct chart *c)
  * as the grid step needs (0.5 MiB/s, 1.0 MiB/s), other values with an SI
  * prefix (0, 20, 40; 200M, 400M — never 1000000000, which the gutter would
  * cut). */
-static void axis_label(enum unit u, double v, double step, char *buf, size_t len)
+static void axis_label(enum metric_unit u, double v, double step, char *buf, size_t len)
 {
 	int decimals = 0;
 

@@ -30,7 +30,7 @@ struct chart_series {
 
 struct chart {
 	const char *title; /* plain text */
-	enum unit unit;
+	enum metric_unit unit;
 	int64_t from, until; /* range drawn */
 	int64_t tick;	     /* seconds between time ticks */
 	size_t nseries;
@@ -43,7 +43,7 @@ void chart_write(FILE *out, const struct chart *c);
 
 /* The "nice" top of a y axis for data reaching `max` in unit `u`, and the
  * number of grid divisions that suits it. */
-double chart_nice_max(double max, enum unit u, int *divisions);
+double chart_nice_max(double max, enum metric_unit u, int *divisions);
 
 /* Writes `v` for an axis tick: at most three significant digits with an SI
  * prefix (k, M, G, T, P, E) from 1,000 up, trailing zeros dropped: "0",

@@ -1,5 +1,5 @@
 /*
- * metric — see metric.h. A table of the names the aggregator writes; the
+ * metric — see metric.h. Names are looked up in the store's catalogue; the
  * per-device names are matched as <kind>.<dev>.<what> where <dev> is
  * everything between the first and the last dot, so a device called
  * "sda.1" still lands on its own chart.
@@ -10,64 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* One known metric (or the <what> of a per-device one). */
-struct known {
-	const char *name;
-	const char *chart; /* chart key suffix */
-	const char *title; /* chart title ("%s" = device for per-device ones) */
-	const char *label;
-	enum unit unit;
-	int major, minor, order;
-};
-
-static const struct known domain_metrics[] = {
-    {"cpu_pct", "cpu", "vCPU utilisation", "used", UNIT_PCT, 0, 0, 0},
-    {"steal_pct", "cpu", "vCPU utilisation", "steal", UNIT_PCT, 0, 0, 1},
-    {"load1", "load", "vCPU load average", "1 min", UNIT_LOAD, 1, 0, 0},
-    {"load5", "load", "vCPU load average", "5 min", UNIT_LOAD, 1, 0, 1},
-    {"load15", "load", "vCPU load average", "15 min", UNIT_LOAD, 1, 0, 2},
-    {"mem_pct", "mem", "Memory utilisation", "used", UNIT_PCT, 2, 0, 0},
-    {"mem_used_kib", "memkib", "Memory used", "used", UNIT_KIB, 3, 0, 0},
-};
-
-static const struct known host_metrics[] = {
-    {"cpu_pct", "cpu", "Node CPU utilisation", "used", UNIT_PCT, 0, 0, 0},
-    {"load1", "load", "Node load average", "1 min", UNIT_LOAD, 1, 0, 0},
-    {"load5", "load", "Node load average", "5 min", UNIT_LOAD, 1, 0, 1},
-    {"load15", "load", "Node load average", "15 min", UNIT_LOAD, 1, 0, 2},
-    {"mem_pct", "mem", "Node memory utilisation", "used", UNIT_PCT, 2, 0, 0},
-    {"mem_used_kib", "memkib", "Node memory used", "used", UNIT_KIB, 3, 0, 0},
-    {"libvirt_latency_ms", "libvirt", "libvirt latency (slowest call per tick)", "latency", UNIT_MS,
-     4, 0, 0},
-    {"domains", "domains", "Active domains", "domains", UNIT_COUNT, 5, 0, 0},
-};
-
-static const struct known disk_metrics[] = {
-    {"rd_req_ps", "req", "Disk %s: requests", "read", UNIT_REQ_PS, 10, 0, 0},
-    {"wr_req_ps", "req", "Disk %s: requests", "write", UNIT_REQ_PS, 10, 0, 1},
-    {"rd_bytes_ps", "bytes", "Disk %s: throughput", "read", UNIT_BYTES_PS, 10, 1, 0},
-    {"wr_bytes_ps", "bytes", "Disk %s: throughput", "write", UNIT_BYTES_PS, 10, 1, 1},
-    {"errors", "err", "Disk %s: errors (cumulative)", "errors", UNIT_COUNT, 10, 2, 0},
-};
-
-static const struct known nic_metrics[] = {
-    {"rx_bytes_ps", "bytes", "Network %s: throughput", "rx", UNIT_BYTES_PS, 20, 0, 0},
-    {"tx_bytes_ps", "bytes", "Network %s: throughput", "tx", UNIT_BYTES_PS, 20, 0, 1},
-    {"rx_packets_ps", "pkts", "Network %s: packets", "rx", UNIT_PKT_PS, 20, 1, 0},
-    {"tx_packets_ps", "pkts", "Network %s: packets", "tx", UNIT_PKT_PS, 20, 1, 1},
-    {"rx_errors", "err", "Network %s: errors and drops (cumulative)", "rx errors", UNIT_COUNT, 20,
-     2, 0},
-    {"rx_drops", "err", "Network %s: errors and drops (cumulative)", "rx drops", UNIT_COUNT, 20, 2,
-     1},
-    {"tx_errors", "err", "Network %s: errors and drops (cumulative)", "tx errors", UNIT_COUNT, 20,
-     2, 2},
-    {"tx_drops", "err", "Network %s: errors and drops (cumulative)", "tx drops", UNIT_COUNT, 20, 2,
-     3},
-};
-
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-const char *unit_name(enum unit u)
+const char *unit_name(enum metric_unit u)
 {
 	switch (u) {
 	case UNIT_PCT:
@@ -125,7 +70,7 @@ static void bytes(double v, const char *suffix, char *buf, size_t len)
 	snprintf(buf, len, "%s %s%s", num, prefix[i], suffix);
 }
 
-void unit_format(enum unit u, double v, bool with_unit, char *buf, size_t len)
+void unit_format(enum metric_unit u, double v, bool with_unit, char *buf, size_t len)
 {
 	char num[32];
 
@@ -171,7 +116,7 @@ void unit_format(enum unit u, double v, bool with_unit, char *buf, size_t len)
 	}
 }
 
-static void fill(struct metric_class *out, const struct known *k, const char *dev,
+static void fill(struct metric_class *out, const struct metric_def *k, const char *dev,
 		 const char *chart_prefix)
 {
 	out->unit = k->unit;
@@ -193,12 +138,13 @@ static void fill(struct metric_class *out, const struct known *k, const char *de
 	}
 }
 
-/* Matches "<prefix>.<dev>.<what>" against a per-device table. */
-static bool classify_device(const char *name, const char *prefix, const struct known *table,
-			    size_t n, struct metric_class *out)
+/* Matches "<prefix>.<dev>.<what>" against the catalogue's `record`. */
+static bool classify_device(const char *name, const char *prefix, enum metric_record record,
+			    struct metric_class *out)
 {
 	size_t plen = strlen(prefix);
 	const char *last = strrchr(name, '.');
+	const struct metric_def *def;
 	char dev[64];
 	size_t dlen;
 
@@ -210,29 +156,25 @@ static bool classify_device(const char *name, const char *prefix, const struct k
 		return false;
 	memcpy(dev, name + plen + 1, dlen);
 	dev[dlen] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(last + 1, table[i].name) == 0) {
-			fill(out, &table[i], dev, prefix);
-			return true;
-		}
-	}
-	return false;
+	def = catalogue_find(record, last + 1);
+	if (def == NULL)
+		return false;
+	fill(out, def, dev, prefix);
+	return true;
 }
 
 void metric_classify(const char *name, bool host, struct metric_class *out)
 {
-	const struct known *table = host ? host_metrics : domain_metrics;
-	size_t n = host ? NELEM(host_metrics) : NELEM(domain_metrics);
+	const struct metric_def *def =
+	    catalogue_find(host ? METRIC_OF_HOST : METRIC_OF_DOMAIN, name);
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(name, table[i].name) == 0) {
-			fill(out, &table[i], NULL, NULL);
-			return;
-		}
+	if (def) {
+		fill(out, def, NULL, NULL);
+		return;
 	}
-	if (!host && (classify_device(name, "disk", disk_metrics, NELEM(disk_metrics), out) ||
-		      classify_device(name, "nic", nic_metrics, NELEM(nic_metrics), out)))
+	if (!host && (classify_device(name, METRIC_DISK_PREFIX, METRIC_OF_DISK, out) ||
+		      classify_device(name, METRIC_NIC_PREFIX, METRIC_OF_NIC, out)))
 		return;
 	/* Unknown: a chart of its own, after all known ones. */
 	out->unit = UNIT_NONE;

@@ -1,9 +1,10 @@
 /*
- * metric — what the dashboard knows about metric names (the aggregator's
- * contract: cpu_pct, load1, disk.<dev>.rd_bytes_ps, nic.<dev>.rx_drops, …):
- * which chart each goes on, its legend label and its unit, and how values
- * of each unit are written for people. A name it does not know still gets
- * a chart of its own, so every file the index lists is drawn.
+ * metric — how the dashboard shows the metrics the index lists (cpu_pct,
+ * load1, disk.<dev>.rd_bytes_ps, nic.<dev>.rx_drops, …): the store's
+ * catalogue gives each one's chart, legend label and unit; this module
+ * matches names against it and writes values of each unit for people. A
+ * name the catalogue does not know still gets a chart of its own, so every
+ * file the index lists is drawn.
  */
 #ifndef DASH_METRIC_H
 #define DASH_METRIC_H
@@ -11,32 +12,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum unit {
-	UNIT_NONE,     /* a plain number */
-	UNIT_PCT,      /* percent, 0..100 */
-	UNIT_LOAD,     /* load average (vCPUs or processes busy or waiting) */
-	UNIT_BYTES_PS, /* bytes per second */
-	UNIT_REQ_PS,   /* requests per second */
-	UNIT_PKT_PS,   /* packets per second */
-	UNIT_KIB,      /* KiB (memory) */
-	UNIT_MS,       /* milliseconds */
-	UNIT_COUNT,    /* a cumulative counter or a count */
-};
+#include "catalogue.h"
 
 /* Stable unit name for the JSON API ("percent", "bytes_per_second", …). */
-const char *unit_name(enum unit u);
+const char *unit_name(enum metric_unit u);
 
 /* Writes `v` for people into buf: "12.3 %", "1.21 MiB/s", "0.42", "—" for
  * NaN. With with_unit false, units that a column header can carry (%,
  * req/s, pkt/s, ms) are left out; byte sizes always keep theirs. */
-void unit_format(enum unit u, double v, bool with_unit, char *buf, size_t len);
+void unit_format(enum metric_unit u, double v, bool with_unit, char *buf, size_t len);
 
 /* Where a metric goes. */
 struct metric_class {
 	char chart[320]; /* chart key: metrics with the same key share a chart */
 	char title[320]; /* chart title (plain text; escape it when writing) */
 	char label[272]; /* legend label of this metric within its chart */
-	enum unit unit;
+	enum metric_unit unit;
 	int major;    /* chart order: major, then dev, then minor */
 	char dev[64]; /* device name for disk/nic charts, else "" */
 	int minor;

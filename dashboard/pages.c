@@ -475,7 +475,7 @@ int instance_lookup(struct dash *d, const char *param, char uuid[37], struct sna
 	return 200;
 }
 
-static void tile(FILE *o, const char *label, enum unit u, double v)
+static void tile(FILE *o, const char *label, enum metric_unit u, double v)
 {
 	char buf[48];
 

@@ -185,7 +185,7 @@ static void th_sort(struct dash *d, const struct table_opts *o, enum sort_key ke
 	fprintf(d->body, "\">%s%s</a></th>", label, on ? (o->desc ? " \u25be" : " \u25b4") : "");
 }
 
-static void td_value(FILE *out, enum unit u, double v, const char *cls, bool hot)
+static void td_value(FILE *out, enum metric_unit u, double v, const char *cls, bool hot)
 {
 	char buf[48];
 

@@ -1,39 +1,10 @@
 /*
- * metric_map — see metric_map.h. Rates, percentages and loads consolidate
- * by average; a cumulative counter by "last" (an average of a counter's
- * samples is a value it never had); the host's slowest libvirt call by
- * "max" (a spike is the point); the domain count by "last".
+ * metric_map — see metric_map.h. Each function fills its values in the
+ * order of the matching catalogue table (catalogue.c).
  */
 #include "metric_map.h"
 
 #include <math.h>
-
-const struct metric_def metric_domain[METRIC_DOMAIN_N] = {
-    {"cpu_pct", WHISPER_AGG_AVERAGE},	   {"steal_pct", WHISPER_AGG_AVERAGE},
-    {"load1", WHISPER_AGG_AVERAGE},	   {"load5", WHISPER_AGG_AVERAGE},
-    {"load15", WHISPER_AGG_AVERAGE},	   {"mem_pct", WHISPER_AGG_AVERAGE},
-    {"mem_used_kib", WHISPER_AGG_AVERAGE},
-};
-
-const struct metric_def metric_disk[METRIC_DISK_N] = {
-    {"rd_req_ps", WHISPER_AGG_AVERAGE}, {"rd_bytes_ps", WHISPER_AGG_AVERAGE},
-    {"wr_req_ps", WHISPER_AGG_AVERAGE}, {"wr_bytes_ps", WHISPER_AGG_AVERAGE},
-    {"errors", WHISPER_AGG_LAST},
-};
-
-const struct metric_def metric_nic[METRIC_NIC_N] = {
-    {"rx_bytes_ps", WHISPER_AGG_AVERAGE}, {"rx_packets_ps", WHISPER_AGG_AVERAGE},
-    {"tx_bytes_ps", WHISPER_AGG_AVERAGE}, {"tx_packets_ps", WHISPER_AGG_AVERAGE},
-    {"rx_errors", WHISPER_AGG_LAST},	  {"rx_drops", WHISPER_AGG_LAST},
-    {"tx_errors", WHISPER_AGG_LAST},	  {"tx_drops", WHISPER_AGG_LAST},
-};
-
-const struct metric_def metric_host[METRIC_HOST_N] = {
-    {"cpu_pct", WHISPER_AGG_AVERAGE},	     {"load1", WHISPER_AGG_AVERAGE},
-    {"load5", WHISPER_AGG_AVERAGE},	     {"load15", WHISPER_AGG_AVERAGE},
-    {"mem_pct", WHISPER_AGG_AVERAGE},	     {"mem_used_kib", WHISPER_AGG_AVERAGE},
-    {"libvirt_latency_ms", WHISPER_AGG_MAX}, {"domains", WHISPER_AGG_LAST},
-};
 
 void metric_domain_values(const struct sm_domain_stats *d, double v[METRIC_DOMAIN_N])
 {

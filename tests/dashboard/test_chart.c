@@ -138,7 +138,7 @@ static void chart_si_keeps_tick_labels_short(void **state)
 
 /* Renders a chart of one or two series in `unit` into a string (caller
  * frees). */
-static char *render_unit(struct chart_series *s, size_t n, const char *title, enum unit unit)
+static char *render_unit(struct chart_series *s, size_t n, const char *title, enum metric_unit unit)
 {
 	struct chart c = {title, unit, 0, 1000, 300, n, s};
 	/* Static: the stream's buffer outlives this call (GCC's dangling-pointer
