@@ -100,7 +100,7 @@ int api_snapshot(struct dash *d)
 				 "project not readable");
 	if (table_opts_parse(d, dash_param(d, "sort"), dash_param(d, "order"), &o) < 0)
 		return 400;
-	if (snapshot_list(d->snap, SNAP_BY_PROJECT, project, &list) < 0)
+	if (snapshot_list(d->idx, SNAP_BY_PROJECT, project, &list) < 0)
 		return dash_fail(d, 500, "cannot read the index");
 	table_sort(list.rows, list.n, o.sort, o.desc, d->now);
 	fputs("{\"project\":{\"id\":", d->body);
@@ -295,7 +295,7 @@ int api_hosts(struct dash *d)
 	if (!d->admin)
 		return dash_deny(d, 403, "administrators only",
 				 "host list for a non-administrator");
-	if (snapshot_hosts(d->snap, NULL, &hosts) < 0)
+	if (snapshot_hosts(d->idx, NULL, &hosts) < 0)
 		return dash_fail(d, 500, "cannot read the index");
 	fputs("{\"hosts\":[", d->body);
 	for (size_t i = 0; i < hosts.n; i++) {
@@ -319,7 +319,7 @@ int api_host(struct dash *d)
 
 	if (status != 200)
 		goto out;
-	if (snapshot_list(d->snap, SNAP_BY_HOST, name, &list) < 0 ||
+	if (snapshot_list(d->idx, SNAP_BY_HOST, name, &list) < 0 ||
 	    host_loss_load(d, name, &hour) < 0 || metric_files_load(d, NULL, name, &files) < 0) {
 		status = dash_fail(d, 500, "cannot read the index");
 		goto out;

@@ -41,8 +41,7 @@ struct dash {
 	char *q[DASH_MAX_KEYS]; /* query values by the route's key order; NULL = absent */
 	double now;		/* wall clock at the start of the request */
 	/* data */
-	struct agg_index *idx; /* read-only */
-	struct snapshot *snap; /* read-only */
+	struct agg_index *idx; /* read-only: the request's one connection to the index */
 	/* response */
 	FILE *body; /* the body, in memory until the status is known */
 	const char *content_type;

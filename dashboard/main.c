@@ -24,7 +24,6 @@
 #include "sm_clock.h"
 #include "sm_config.h"
 #include "sm_log.h"
-#include "snapshot.h"
 
 #define DEFAULT_CONF "/etc/stackmon/dashboard.conf"
 
@@ -284,11 +283,6 @@ static int prepare(struct dash *d, struct sm_config **cfg, const struct page_rou
 		d->idx = index_open(d->index_path, INDEX_READ_ONLY, &ierr);
 		if (d->idx == NULL)
 			return index_unavailable(d, ierr);
-		d->snap = snapshot_open(d->index_path, err, sizeof(err));
-		if (d->snap == NULL) {
-			sm_log_err("%s", err);
-			return dash_fail(d, 503, "The aggregator's index cannot be read.");
-		}
 		load_project_names(d);
 	}
 	return 200;
@@ -394,7 +388,6 @@ int main(int argc, char **argv)
 	fclose(d.body);
 	free(body.data);
 	query_free(d.q, DASH_MAX_KEYS);
-	snapshot_close(&d.snap);
 	index_close(&d.idx);
 	for (size_t i = 0; d.project_names && i < d.nprojects; i++)
 		free(d.project_names[i]);

@@ -222,7 +222,7 @@ static int overview_instances(struct dash *d)
 	size_t shown;
 	char all[64];
 
-	if (snapshot_list(d->snap, SNAP_ALL, NULL, &list) < 0)
+	if (snapshot_list(d->idx, SNAP_ALL, NULL, &list) < 0)
 		return -1;
 	table_sort(list.rows, list.n, SORT_CPU, true, d->now);
 	shown = list.n < OVERVIEW_INSTANCES ? list.n : OVERVIEW_INSTANCES;
@@ -272,7 +272,7 @@ static int page_overview(struct dash *d)
 	if (overview_instances(d) < 0)
 		goto out;
 	fputs("<h2>Compute nodes</h2>", d->body);
-	if (snapshot_hosts(d->snap, NULL, &hosts) < 0 ||
+	if (snapshot_hosts(d->idx, NULL, &hosts) < 0 ||
 	    index_list_hosts(d->idx, collect_loss, &loss) < 0)
 		goto out;
 	if (hosts.n == 0)
@@ -300,7 +300,7 @@ int page_instances(struct dash *d)
 		return dash_deny(d, 403, ADMIN_ONLY, "all instances for a non-administrator");
 	if (table_opts_parse(d, dash_param(d, "sort"), dash_param(d, "order"), &o) < 0)
 		return 400;
-	if (snapshot_list(d->snap, SNAP_ALL, NULL, &list) < 0)
+	if (snapshot_list(d->idx, SNAP_ALL, NULL, &list) < 0)
 		return dash_fail(d, 500, "Cannot read the index (see the server's error log).");
 	table_sort(list.rows, list.n, o.sort, o.desc, d->now);
 	o.path = "/instances";
@@ -359,7 +359,7 @@ int page_home(struct dash *d)
 	if (refresh_parse(d, dash_param(d, "refresh"), &refresh) < 0 ||
 	    table_opts_parse(d, dash_param(d, "sort"), dash_param(d, "order"), &o) < 0)
 		return 400;
-	if (snapshot_list(d->snap, SNAP_BY_PROJECT, project, &list) < 0)
+	if (snapshot_list(d->idx, SNAP_BY_PROJECT, project, &list) < 0)
 		return dash_fail(d, 500, "Cannot read the index (see the server's error log).");
 	table_sort(list.rows, list.n, o.sort, o.desc, d->now);
 	if (list.n && list.rows[0].project_name)
@@ -462,7 +462,7 @@ int instance_lookup(struct dash *d, const char *param, char uuid[37], struct sna
 		return dash_fail(d, 400, "uuid is required.");
 	if (canonical_uuid(param, uuid) < 0)
 		return dash_fail(d, 400, "Bad uuid.");
-	found = snapshot_get(d->snap, uuid, row);
+	found = snapshot_get(d->idx, uuid, row);
 	if (found < 0)
 		return dash_fail(d, 500, "Cannot read the index (see the server's error log).");
 	if (found == 0) {
@@ -630,7 +630,7 @@ int host_lookup(struct dash *d, const char *name, struct snap_hosts *hosts)
 		return dash_fail(d, 400, "name is required.");
 	if (!sm_wire_host_valid(name))
 		return dash_fail(d, 404, "No such host.");
-	if (snapshot_hosts(d->snap, name, hosts) < 0)
+	if (snapshot_hosts(d->idx, name, hosts) < 0)
 		return dash_fail(d, 500, "Cannot read the index (see the server's error log).");
 	if (hosts->n == 0)
 		return dash_fail(d, 404, "No such host.");
@@ -658,7 +658,7 @@ int page_host(struct dash *d)
 	}
 	if (index_list_hosts(d->idx, collect_loss, &loss) < 0 ||
 	    host_loss_load(d, name, &hour) < 0 || metric_files_load(d, NULL, name, &files) < 0 ||
-	    snapshot_list(d->snap, SNAP_BY_HOST, name, &list) < 0) {
+	    snapshot_list(d->idx, SNAP_BY_HOST, name, &list) < 0) {
 		status = dash_fail(d, 500, "Cannot read the index (see the server's error log).");
 		goto out;
 	}

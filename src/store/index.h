@@ -351,49 +351,4 @@ typedef int (*index_move_fn)(void *arg, const struct index_move *m);
 /* Moves of domain `uuid`, oldest first. */
 int index_list_moves(struct agg_index *self, const char *uuid, index_move_fn fn, void *arg);
 
-/* A domain's latest report (table `latest`). Unknown values are NAN. */
-struct index_latest {
-	double time;	    /* frame time of the report */
-	bool stale;	    /* libvirt did not answer: values are the last known */
-	double cpu_pct;	    /* 0..100 of the domain's vCPUs */
-	double steal_pct;   /* 0..100 */
-	double load[3];	    /* 1, 5, 15 min, in vCPUs */
-	double mem_pct;	    /* 0..100; NAN with basis 0 */
-	uint32_t mem_basis; /* enum sm_mem_basis: never compare percentages of different bases */
-	double disk_rd_req_ps, disk_wr_req_ps;	   /* sums over the domain's disks */
-	double disk_rd_bytes_ps, disk_wr_bytes_ps; /* idem */
-	double net_rx_bytes_ps, net_tx_bytes_ps;   /* sums over its interfaces */
-	double net_rx_packets_ps, net_tx_packets_ps;
-};
-/* `l` is NULL for a domain without a latest row yet. */
-typedef int (*index_latest_fn)(void *arg, const struct index_domain *d,
-			       const struct index_latest *l);
-
-/* The snapshot of a tenant: its domains as index_list_domains lists them
- * (same project_id and flags rules, same order), each with its latest row. */
-int index_list_latest(struct agg_index *self, const char *project_id, unsigned flags,
-		      index_latest_fn fn, void *arg);
-/* One domain with its latest row. Returns 1 if the domain is known (fn
- * called once), 0 if not, -1 on error. */
-int index_get_latest(struct agg_index *self, const char *uuid, index_latest_fn fn, void *arg);
-
-/* A host's latest node report (table `host_latest`). Unknown values are NAN. */
-struct index_host_latest {
-	const char *host;
-	double time;
-	uint32_t ncpus;
-	double cpu_pct; /* 0..100 of all CPUs */
-	double load[3]; /* the node's /proc/loadavg */
-	double mem_pct;
-	uint64_t mem_used_kib, mem_total_kib;
-	uint32_t domains; /* domains in that frame */
-	bool libvirt_ok;  /* the monitor's libvirt connection was up */
-};
-typedef int (*index_host_latest_fn)(void *arg, const struct index_host_latest *h);
-/* The latest report of `host`: 1 if there is one (fn called once), 0 if not, -1. */
-int index_get_host_latest(struct agg_index *self, const char *host, index_host_latest_fn fn,
-			  void *arg);
-/* Every host's latest report, by host name. */
-int index_list_host_latest(struct agg_index *self, index_host_latest_fn fn, void *arg);
-
 #endif

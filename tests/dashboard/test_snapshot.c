@@ -1,7 +1,8 @@
 /*
- * Tests of the dashboard's snapshot reader and instance table
- * (dashboard/snapshot.c, dashboard/table.c) on a real index in a temp dir,
- * written through the aggregator's index API: filters by project, host,
+ * Tests of the snapshot reads the dashboard makes (src/store/snapshot.c,
+ * through the read-only index it opens) and of its instance table
+ * (dashboard/table.c) on a real index in a temp dir, written through the
+ * store's index API: filters by project, host,
  * "no project" and none, stopped instances, unknown values, hosts, hostile
  * ids as bound parameters, and the server-side sort (empty lists
  * included).
@@ -99,10 +100,18 @@ static const struct snap_row *find(const struct snap_list *l, const char *uuid)
 	return NULL;
 }
 
+/* The fixture's index, read-only, as the dashboard opens it. */
+static struct agg_index *open_ro(void)
+{
+	struct agg_index *idx = index_open(path, INDEX_READ_ONLY, NULL);
+
+	assert_non_null(idx);
+	return idx;
+}
+
 static void snapshot_lists_active_instances_of_one_project(void **state)
 {
-	char err[256];
-	struct snapshot *s = snapshot_open(path, err, sizeof(err));
+	struct agg_index *s = open_ro();
 	struct snap_list l;
 	const struct snap_row *r;
 
@@ -138,13 +147,13 @@ static void snapshot_lists_active_instances_of_one_project(void **state)
 	assert_int_equal(l.n, 5);
 	assert_null(find(&l, "10000000-0000-4000-8000-0000000000ff"));
 	snap_list_clear(&l);
-	snapshot_close(&s);
+	index_close(&s);
 	assert_null(s);
 }
 
 static void snapshot_hostile_ids_are_only_values(void **state)
 {
-	struct snapshot *s = snapshot_open(path, NULL, 0);
+	struct agg_index *s = open_ro();
 	struct snap_list l;
 
 	assert_int_equal(snapshot_list(s, SNAP_BY_PROJECT, "p1' OR '1'='1", &l), 0);
@@ -154,12 +163,12 @@ static void snapshot_hostile_ids_are_only_values(void **state)
 	assert_int_equal(snapshot_list(s, SNAP_BY_PROJECT, "p1", &l), 0);
 	assert_int_equal(l.n, 3);
 	snap_list_clear(&l);
-	snapshot_close(&s);
+	index_close(&s);
 }
 
 static void snapshot_get_finds_stopped_and_reports_unknown(void **state)
 {
-	struct snapshot *s = snapshot_open(path, NULL, 0);
+	struct agg_index *s = open_ro();
 	struct snap_row r;
 
 	assert_int_equal(snapshot_get(s, "10000000-0000-4000-8000-0000000000ff", &r), 1);
@@ -169,12 +178,12 @@ static void snapshot_get_finds_stopped_and_reports_unknown(void **state)
 	assert_true(isnan(r.stopped_at));
 	snap_row_clear(&r);
 	assert_int_equal(snapshot_get(s, "99999999-0000-4000-8000-000000000001", &r), 0);
-	snapshot_close(&s);
+	index_close(&s);
 }
 
 static void snapshot_hosts_with_and_without_latest(void **state)
 {
-	struct snapshot *s = snapshot_open(path, NULL, 0);
+	struct agg_index *s = open_ro();
 	struct snap_hosts h;
 
 	assert_int_equal(snapshot_hosts(s, NULL, &h), 0);
@@ -194,26 +203,31 @@ static void snapshot_hosts_with_and_without_latest(void **state)
 	snap_hosts_clear(&h);
 	assert_int_equal(snapshot_hosts(s, "nope", &h), 0);
 	assert_int_equal(h.n, 0);
-	snapshot_close(&s);
+	index_close(&s);
 }
 
-static void snapshot_open_refuses_what_is_not_an_index(void **state)
+/* The snapshot reads through the index's own connection: what is not an
+ * index is refused when it is opened. */
+static void snapshot_index_refuses_what_is_not_an_index(void **state)
 {
-	char err[256], junk[160];
+	enum index_error err = INDEX_OK;
+	char junk[160];
 	FILE *f;
 
-	assert_null(snapshot_open("/nonexistent/index.sqlite", err, sizeof(err)));
-	assert_non_null(strstr(err, "/nonexistent/index.sqlite"));
+	assert_null(index_open("/nonexistent/index.sqlite", INDEX_READ_ONLY, &err));
+	assert_int_equal(err, INDEX_E_IO);
 	snprintf(junk, sizeof(junk), "%s/junk.sqlite", dir);
 	f = fopen(junk, "w");
 	fputs("not sqlite at all, just some bytes that are long enough to look like a header", f);
 	fclose(f);
-	assert_null(snapshot_open(junk, err, sizeof(err)));
+	err = INDEX_OK;
+	assert_null(index_open(junk, INDEX_READ_ONLY, &err));
+	assert_int_not_equal(err, INDEX_OK);
 }
 
 static void table_sort_puts_unknown_last_both_ways(void **state)
 {
-	struct snapshot *s = snapshot_open(path, NULL, 0);
+	struct agg_index *s = open_ro();
 	struct snap_list l;
 
 	assert_int_equal(snapshot_list(s, SNAP_BY_PROJECT, "p1", &l), 0);
@@ -232,7 +246,7 @@ static void table_sort_puts_unknown_last_both_ways(void **state)
 	table_sort(l.rows, l.n, SORT_AGE, false, T + 10);
 	assert_string_equal(l.rows[2].display_name, "mid"); /* no point: last */
 	snap_list_clear(&l);
-	snapshot_close(&s);
+	index_close(&s);
 
 	assert_int_equal(sort_parse("rx"), SORT_RX);
 	assert_int_equal(sort_parse("cpu;drop"), -1);
@@ -244,7 +258,7 @@ static void table_sort_puts_unknown_last_both_ways(void **state)
  * no-op, not a NULL handed to qsort_r (the sanitizer build aborts on it). */
 static void table_sort_of_an_empty_list(void **state)
 {
-	struct snapshot *s = snapshot_open(path, NULL, 0);
+	struct agg_index *s = open_ro();
 	struct snap_list l;
 
 	assert_int_equal(snapshot_list(s, SNAP_BY_PROJECT, "no-such-project", &l), 0);
@@ -255,7 +269,7 @@ static void table_sort_of_an_empty_list(void **state)
 	}
 	assert_int_equal(l.n, 0);
 	snap_list_clear(&l);
-	snapshot_close(&s);
+	index_close(&s);
 }
 
 int main(void)
@@ -265,7 +279,7 @@ int main(void)
 	    cmocka_unit_test(snapshot_hostile_ids_are_only_values),
 	    cmocka_unit_test(snapshot_get_finds_stopped_and_reports_unknown),
 	    cmocka_unit_test(snapshot_hosts_with_and_without_latest),
-	    cmocka_unit_test(snapshot_open_refuses_what_is_not_an_index),
+	    cmocka_unit_test(snapshot_index_refuses_what_is_not_an_index),
 	    cmocka_unit_test(table_sort_puts_unknown_last_both_ways),
 	    cmocka_unit_test(table_sort_of_an_empty_list),
 	};

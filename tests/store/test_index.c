@@ -27,6 +27,7 @@
 
 #include "index.h"
 #include "index_schema.h"
+#include "snapshot.h"
 
 /* Per-test fixture: a temp dir, the index path in it, and stderr capture. */
 struct fixture {
@@ -1338,36 +1339,34 @@ static void index_failed_migration_rolls_back(void **state)
 	index_close(&idx);
 }
 
-/* ---- latest values (schema v2) --------------------------------------- */
+/* ---- latest values (schema v2), read back as the dashboard reads them -- */
 
-/* A copy of one latest row, taken in the callback. */
-struct latest_copy {
-	int calls, with_latest;
-	char uuid[37], display[SM_NAME_MAX + 1];
-	struct index_latest l;
-};
-
-static int copy_latest(void *arg, const struct index_domain *d, const struct index_latest *l)
+/* The latest row of domain `uuid` (snapshot_get: the one reader of it). */
+static struct snap_row get_latest(struct agg_index *idx, const char *uuid)
 {
-	struct latest_copy *c = arg;
+	struct snap_row r;
 
-	c->calls++;
-	snprintf(c->uuid, sizeof(c->uuid), "%s", d->uuid);
-	snprintf(c->display, sizeof(c->display), "%s", d->display_name ? d->display_name : "");
-	if (l) {
-		c->with_latest++;
-		c->l = *l;
-	}
-	return 0;
+	assert_int_equal(snapshot_get(idx, uuid, &r), 1);
+	return r;
 }
 
-static struct latest_copy get_latest(struct agg_index *idx, const char *uuid)
+/* Rows of a list that have a latest row (a time). */
+static size_t with_latest(const struct snap_list *l)
 {
-	struct latest_copy c = {0};
+	size_t n = 0;
 
-	assert_int_equal(index_get_latest(idx, uuid, copy_latest, &c), 1);
-	assert_int_equal(c.calls, 1);
-	return c;
+	for (size_t i = 0; i < l->n; i++)
+		n += !isnan(l->rows[i].time);
+	return n;
+}
+
+/* The listed row of display name `display`, or NULL. */
+static const struct snap_row *find_display(const struct snap_list *l, const char *display)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->rows[i].display_name && strcmp(l->rows[i].display_name, display) == 0)
+			return &l->rows[i];
+	return NULL;
 }
 
 /* Gives a domain two disks and one nic with known rates. */
@@ -1401,7 +1400,7 @@ static void index_latest_holds_the_last_report_with_device_sums(void **state)
 	struct sm_domain_stats d;
 	struct sm_disk_stats disks[2];
 	struct sm_nic_stats nic;
-	struct latest_copy c;
+	struct snap_row c;
 	char uuid[37];
 
 	mkdom(&d, 1, 3);
@@ -1421,18 +1420,18 @@ static void index_latest_holds_the_last_report_with_device_sums(void **state)
 	assert_int_equal(index_upsert_domain(idx, "cn1", &d, 100.0), INDEX_NEW);
 	assert_int_equal(index_put_latest(idx, &d, 100.0), 1);
 	c = get_latest(idx, uuid);
-	assert_int_equal(c.with_latest, 1);
-	assert_true(c.l.time == 100.0);
-	assert_false(c.l.stale);
-	assert_true(c.l.cpu_pct == 37.5);
-	assert_true(isnan(c.l.steal_pct)); /* unknown: stored as NULL */
-	assert_true(c.l.load[0] == 0.5 && c.l.load[1] == 0.25 && c.l.load[2] == 0.125);
-	assert_true(c.l.mem_pct == 41.0);
-	assert_int_equal(c.l.mem_basis, SM_MEM_GUEST_USABLE);
-	assert_true(c.l.disk_rd_req_ps == 30.0 && c.l.disk_wr_req_ps == 3.0);
-	assert_true(c.l.disk_rd_bytes_ps == 12288.0 && c.l.disk_wr_bytes_ps == 1536.0);
-	assert_true(c.l.net_rx_bytes_ps == 1500.0 && c.l.net_tx_bytes_ps == 700.0);
-	assert_true(c.l.net_rx_packets_ps == 3.0 && c.l.net_tx_packets_ps == 2.0);
+	assert_false(isnan(c.time)); /* it has a latest row */
+	assert_true(c.time == 100.0);
+	assert_false(c.stale);
+	assert_true(c.v[SNAP_CPU] == 37.5);
+	assert_true(isnan(c.v[SNAP_STEAL])); /* unknown: stored as NULL */
+	assert_true(c.v[SNAP_LOAD1] == 0.5 && c.v[SNAP_LOAD5] == 0.25 && c.v[SNAP_LOAD15] == 0.125);
+	assert_true(c.v[SNAP_MEM] == 41.0);
+	assert_int_equal(c.mem_basis, SM_MEM_GUEST_USABLE);
+	assert_true(c.v[SNAP_RD_REQ] == 30.0 && c.v[SNAP_WR_REQ] == 3.0);
+	assert_true(c.v[SNAP_RD_BYTES] == 12288.0 && c.v[SNAP_WR_BYTES] == 1536.0);
+	assert_true(c.v[SNAP_RX_BYTES] == 1500.0 && c.v[SNAP_TX_BYTES] == 700.0);
+	assert_true(c.v[SNAP_RX_PKTS] == 3.0 && c.v[SNAP_TX_PKTS] == 2.0);
 	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM latest WHERE"
 						    " steal_pct IS NULL"),
 			 1);
@@ -1444,18 +1443,22 @@ static void index_latest_holds_the_last_report_with_device_sums(void **state)
 	disks[1].rd_bytes_ps = NAN;
 	d.nnics = 0;
 	assert_int_equal(index_put_latest(idx, &d, 101.0), 1);
+	snap_row_clear(&c);
 	c = get_latest(idx, uuid);
-	assert_true(c.l.time == 101.0 && c.l.cpu_pct == 80.0);
-	assert_true(c.l.stale);
-	assert_true(isnan(c.l.disk_rd_bytes_ps));
-	assert_true(c.l.disk_rd_req_ps == 30.0);
-	assert_true(c.l.net_rx_bytes_ps == 0.0 && c.l.net_tx_packets_ps == 0.0);
+	assert_true(c.time == 101.0 && c.v[SNAP_CPU] == 80.0);
+	assert_true(c.stale);
+	assert_true(isnan(c.v[SNAP_RD_BYTES]));
+	assert_true(c.v[SNAP_RD_REQ] == 30.0);
+	assert_true(c.v[SNAP_RX_BYTES] == 0.0 && c.v[SNAP_TX_PKTS] == 0.0);
 	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM latest"), 1);
 
 	/* A late report does not replace a newer one. */
 	d.cpu_pct = 1.0;
 	assert_int_equal(index_put_latest(idx, &d, 99.0), 0);
-	assert_true(get_latest(idx, uuid).l.cpu_pct == 80.0);
+	snap_row_clear(&c);
+	c = get_latest(idx, uuid);
+	assert_true(c.v[SNAP_CPU] == 80.0);
+	snap_row_clear(&c);
 	index_close(&idx);
 }
 
@@ -1464,7 +1467,8 @@ static void index_lists_latest_by_project_and_forgets_it(void **state)
 	struct fixture *fx = *state;
 	struct agg_index *idx = open_rw(fx);
 	struct sm_domain_stats d;
-	struct latest_copy c = {0};
+	struct snap_list l;
+	struct snap_row r;
 	char uuid1[37];
 
 	/* Domains 1 and 2 in project p1 (2 never reported values), 3 in p2, 4
@@ -1479,32 +1483,36 @@ static void index_lists_latest_by_project_and_forgets_it(void **state)
 	mkdom(&d, 1, 1);
 	uuid_of(&d, uuid1);
 
-	assert_int_equal(index_list_latest(idx, "p1", 0, copy_latest, &c), 2);
-	assert_int_equal(c.with_latest, 1);	/* domain 2 comes with l == NULL */
-	assert_string_equal(c.display, "vm-2"); /* ordered by display name */
-	c = (struct latest_copy){0};
-	assert_int_equal(index_list_latest(idx, "", 0, copy_latest, &c), 1);
-	assert_true(c.l.cpu_pct == 40.0);
-	c = (struct latest_copy){0};
-	assert_int_equal(index_list_latest(idx, NULL, 0, copy_latest, &c), 4);
-	assert_int_equal(c.with_latest, 3);
+	assert_int_equal(snapshot_list(idx, SNAP_BY_PROJECT, "p1", &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(with_latest(&l), 1); /* domain 2 comes without values */
+	assert_non_null(find_display(&l, "vm-2"));
+	assert_true(isnan(find_display(&l, "vm-2")->time));
+	snap_list_clear(&l);
+	assert_int_equal(snapshot_list(idx, SNAP_WITHOUT_PROJECT, NULL, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_true(l.rows[0].v[SNAP_CPU] == 40.0);
+	snap_list_clear(&l);
+	assert_int_equal(snapshot_list(idx, SNAP_ALL, NULL, &l), 0);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(with_latest(&l), 3);
+	snap_list_clear(&l);
 
-	/* A stopped domain is listed only on request; forgetting it deletes its
-	 * latest row too. */
+	/* A stopped domain is listed no more, but still read by uuid;
+	 * forgetting it deletes its latest row too. */
 	assert_int_equal(index_domain_stopped(idx, uuid1, "cn1", 110.0, 5.0), 1);
-	c = (struct latest_copy){0};
-	assert_int_equal(index_list_latest(idx, "p1", 0, copy_latest, &c), 1);
-	c = (struct latest_copy){0};
-	assert_int_equal(index_list_latest(idx, "p1", INDEX_LIST_STOPPED, copy_latest, &c), 2);
+	assert_int_equal(snapshot_list(idx, SNAP_BY_PROJECT, "p1", &l), 0);
+	assert_int_equal(l.n, 1);
+	snap_list_clear(&l);
+	r = get_latest(idx, uuid1);
+	assert_true(r.stopped_at == 110.0);
+	snap_row_clear(&r);
 	assert_int_equal(index_forget_domain(idx, uuid1), 1);
 	assert_int_equal(raw_int(index_sqlite(idx), "SELECT count(*) FROM latest"), 2);
-	c = (struct latest_copy){0};
-	assert_int_equal(index_get_latest(idx, uuid1, copy_latest, &c), 0);
-	assert_int_equal(c.calls, 0);
+	assert_int_equal(snapshot_get(idx, uuid1, &r), 0);
 	/* A malformed uuid is refused before any query, and said so. */
 	capture_start(fx);
-	assert_int_equal(index_get_latest(idx, "1234", copy_latest, &c), -1);
-	assert_int_equal(c.calls, 0);
+	assert_int_equal(snapshot_get(idx, "1234", &r), -1);
 	assert_int_equal(index_last_error(idx), INDEX_E_INVALID);
 	{
 		char *log = capture_stop(fx);
@@ -1513,23 +1521,6 @@ static void index_lists_latest_by_project_and_forgets_it(void **state)
 		free(log);
 	}
 	index_close(&idx);
-}
-
-struct host_latest_copy {
-	int calls;
-	char host[SM_HOST_MAX + 1];
-	struct index_host_latest h;
-};
-
-static int copy_host_latest(void *arg, const struct index_host_latest *h)
-{
-	struct host_latest_copy *c = arg;
-
-	c->calls++;
-	snprintf(c->host, sizeof(c->host), "%s", h->host);
-	c->h = *h;
-	c->h.host = c->host;
-	return 0;
 }
 
 static void index_host_latest_holds_the_last_node_report(void **state)
@@ -1543,35 +1534,39 @@ static void index_host_latest_holds_the_last_node_report(void **state)
 				  .mem_used_kib = 190000000,
 				  .mem_pct = NAN,
 				  .libvirt_ok = true};
-	struct host_latest_copy c = {0};
+	struct snap_hosts c;
 
-	assert_int_equal(index_get_host_latest(idx, "cn1", copy_host_latest, &c), 0);
+	assert_int_equal(snapshot_hosts(idx, "cn1", &c), 0);
+	assert_int_equal(c.n, 0);
 	/* Creates the host row itself. */
 	assert_int_equal(index_put_host_latest(idx, "cn1", &h, 12, 100.0), 1);
-	assert_int_equal(index_get_host_latest(idx, "cn1", copy_host_latest, &c), 1);
-	assert_string_equal(c.host, "cn1");
-	assert_true(c.h.time == 100.0);
-	assert_int_equal(c.h.ncpus, 32);
-	assert_true(c.h.cpu_pct == 41.5 && c.h.load[2] == 3.0);
-	assert_true(isnan(c.h.mem_pct));
-	assert_int_equal(c.h.mem_used_kib, 190000000);
-	assert_int_equal(c.h.mem_total_kib, 263921000);
-	assert_int_equal(c.h.domains, 12);
-	assert_true(c.h.libvirt_ok);
+	assert_int_equal(snapshot_hosts(idx, "cn1", &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.rows[0].name, "cn1");
+	assert_true(c.rows[0].time == 100.0);
+	assert_int_equal(c.rows[0].ncpus, 32);
+	assert_true(c.rows[0].cpu_pct == 41.5 && c.rows[0].load[2] == 3.0);
+	assert_true(isnan(c.rows[0].mem_pct));
+	assert_true(c.rows[0].mem_used_kib == 190000000);
+	assert_true(c.rows[0].mem_total_kib == 263921000);
+	assert_int_equal(c.rows[0].domains, 12);
+	assert_int_equal(c.rows[0].libvirt_ok, 1);
+	snap_hosts_clear(&c);
 
 	h.libvirt_ok = false;
 	assert_int_equal(index_put_host_latest(idx, "cn1", &h, 0, 101.0), 1);
 	assert_int_equal(index_put_host_latest(idx, "cn1", &h, 5, 50.0), 0); /* late */
 	assert_int_equal(index_put_host_latest(idx, "cn0", &h, 1, 101.0), 1);
-	c = (struct host_latest_copy){0};
-	assert_int_equal(index_list_host_latest(idx, copy_host_latest, &c), 2);
-	assert_string_equal(c.host, "cn1"); /* by name: cn0 then cn1 */
-	assert_int_equal(c.h.domains, 0);
-	assert_false(c.h.libvirt_ok);
+	assert_int_equal(snapshot_hosts(idx, NULL, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.rows[1].name, "cn1"); /* by name: cn0 then cn1 */
+	assert_int_equal(c.rows[1].domains, 0);
+	assert_int_equal(c.rows[1].libvirt_ok, 0);
+	snap_hosts_clear(&c);
 
 	capture_start(fx);
 	assert_int_equal(index_put_host_latest(idx, "../etc", &h, 0, 1.0), -1);
-	assert_int_equal(index_get_host_latest(idx, "a b", copy_host_latest, &c), -1);
+	assert_int_equal(snapshot_hosts(idx, "a b", &c), -1);
 	free(capture_stop(fx));
 	index_close(&idx);
 
@@ -1581,8 +1576,9 @@ static void index_host_latest_holds_the_last_node_report(void **state)
 		struct agg_index *ro = index_open(fx->path, INDEX_READ_ONLY, &err);
 
 		assert_non_null(ro);
-		c = (struct host_latest_copy){0};
-		assert_int_equal(index_list_host_latest(ro, copy_host_latest, &c), 2);
+		assert_int_equal(snapshot_hosts(ro, NULL, &c), 0);
+		assert_int_equal(c.n, 2);
+		snap_hosts_clear(&c);
 		capture_start(fx);
 		assert_int_equal(index_put_host_latest(ro, "cn1", &h, 0, 200.0), -1);
 		free(capture_stop(fx));
@@ -1595,7 +1591,8 @@ static void index_upgrades_a_v1_file_to_latest_tables(void **state)
 {
 	struct fixture *fx = *state;
 	struct agg_index *idx;
-	struct latest_copy c = {0};
+	struct snap_list l;
+	struct snap_row c;
 	struct sm_domain_stats d;
 
 	make_v1_by_hand(fx->path);
@@ -1604,14 +1601,17 @@ static void index_upgrades_a_v1_file_to_latest_tables(void **state)
 	free(capture_stop(fx));
 	assert_int_equal(raw_int(index_sqlite(idx), "PRAGMA user_version"), INDEX_SCHEMA_VERSION);
 	/* The v1 domain is listed, without latest values until it reports. */
-	assert_int_equal(index_list_latest(idx, "p1", 0, copy_latest, &c), 1);
-	assert_int_equal(c.with_latest, 0);
+	assert_int_equal(snapshot_list(idx, SNAP_BY_PROJECT, "p1", &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(with_latest(&l), 0);
+	snap_list_clear(&l);
 	mkdom(&d, 1, 1);
 	d.cpu_pct = 5.0;
 	assert_int_equal(index_upsert_domain(idx, "cn1", &d, 5.0), INDEX_CHANGED);
 	assert_int_equal(index_put_latest(idx, &d, 5.0), 1);
 	c = get_latest(idx, "10111213-1415-1617-1819-1a1b00000001");
-	assert_true(c.l.cpu_pct == 5.0);
+	assert_true(c.v[SNAP_CPU] == 5.0);
+	snap_row_clear(&c);
 	/* ... and the loss minutes of schema v3. */
 	{
 		const struct index_loss_minute m = {.host = "cn1", .minute = 0, .received = 1};

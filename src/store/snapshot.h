@@ -3,17 +3,18 @@
  * index's `latest` and `host_latest` tables (schema v2, written by the
  * aggregator on every frame) joined with `domains`, `tenants` and `hosts`:
  * one query per page, never the Whisper files, so a tenant page of 1,000
- * instances costs one indexed scan. The only module that reads those two
- * tables. It opens its own read-only sqlite connection (SQLITE_OPEN_READONLY
- * and query_only) beside the index API's: the API's index_list_latest
- * lacks the tenant's name and a per-host filter, which one join gives.
+ * instances costs one indexed scan. The only reader of those two tables.
+ * It reads through an open index's own connection (the dashboard's is
+ * read-only), so a request holds one connection to the file.
  */
-#ifndef DASH_SNAPSHOT_H
-#define DASH_SNAPSHOT_H
+#ifndef STORE_SNAPSHOT_H
+#define STORE_SNAPSHOT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "index.h"
 
 /* The latest values of an instance, in the order of the `latest` columns.
  * NAN = unknown. */
@@ -91,24 +92,19 @@ enum snap_filter {
 	SNAP_ALL,	      /* every active instance, of every project or none; arg unused */
 };
 
-struct snapshot; /* opaque */
-
-/* Opens the index at `path` read-only. NULL on failure (no file, not
- * sqlite, no v2 tables), reason in err. */
-struct snapshot *snapshot_open(const char *path, char *err, size_t errlen);
-/* NULL-safe; nulls *self_p. */
-void snapshot_close(struct snapshot **self_p);
-
 /* Active instances matching the filter, in no particular order (callers
- * sort). Fills *out (clear it with snap_list_clear). Returns 0 or -1. */
-int snapshot_list(struct snapshot *self, enum snap_filter filter, const char *arg,
+ * sort), read from index `idx` (index_open: the schema is checked there).
+ * Fills *out (clear it with snap_list_clear). Returns 0 or -1 (logged). */
+int snapshot_list(struct agg_index *idx, enum snap_filter filter, const char *arg,
 		  struct snap_list *out);
-/* One instance, active or stopped, by canonical uuid. Returns 1 and fills
- * *out (clear with snap_row_clear), 0 if unknown, -1 on error. */
-int snapshot_get(struct snapshot *self, const char *uuid, struct snap_row *out);
+/* One instance, active or stopped, by uuid (any case). Returns 1 and fills
+ * *out (clear with snap_row_clear), 0 if unknown, -1 on error or when
+ * `uuid` is not one (INDEX_E_INVALID). */
+int snapshot_get(struct agg_index *idx, const char *uuid, struct snap_row *out);
 
-/* Every host (name NULL) or one, by name. Returns 0 or -1. */
-int snapshot_hosts(struct snapshot *self, const char *name, struct snap_hosts *out);
+/* Every host (name NULL) or one, by name. Returns 0, or -1 on error or
+ * when `name` cannot be a host name (INDEX_E_INVALID). */
+int snapshot_hosts(struct agg_index *idx, const char *name, struct snap_hosts *out);
 
 void snap_row_clear(struct snap_row *row);
 void snap_list_clear(struct snap_list *list);

@@ -1,21 +1,21 @@
 /*
  * snapshot — see snapshot.h. The SQL is assembled from fixed fragments
- * (never from request text: every value is a bound parameter).
+ * (never from request text: every value is a bound parameter) and runs on
+ * the index's connection. A uuid or host name that cannot be one is
+ * refused before any query, as the index's other readers do.
  */
 #include "snapshot.h"
 
 #include <math.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "index.h"
+#include "index_impl.h"
 #include "sm_log.h"
-
-/* Readers wait this long for the aggregator's write lock to clear (WAL
- * readers rarely wait at all: only while a checkpoint resets the log). */
-#define SNAP_BUSY_MS 5000
+#include "sm_wire.h"
 
 const char *const snap_value_names[SNAP_NVALUES] = {
     [SNAP_CPU] = "cpu_pct",
@@ -50,83 +50,6 @@ const char *const snap_value_names[SNAP_NVALUES] = {
 	" hl.mem_pct, hl.mem_used_kib, hl.mem_total_kib, hl.domains, hl.libvirt_ok"
 #define HOST_ACTIVE                                                                                \
 	", (SELECT count(*) FROM domains d WHERE d.host = h.name AND d.stopped_at IS NULL)"
-
-struct snapshot {
-	sqlite3 *db; /* read-only connection */
-	char *path;  /* for messages */
-};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) SM_PRINTF(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static bool table_exists(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *st = NULL;
-	bool found = false;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-			       -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK)
-		found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
-
-struct snapshot *snapshot_open(const char *path, char *err, size_t errlen)
-{
-	struct snapshot *self = calloc(1, sizeof(*self));
-	int rc;
-
-	if (self == NULL || (self->path = strdup(path)) == NULL) {
-		set_err(err, errlen, "out of memory");
-		goto fail;
-	}
-	rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "index %s: %s", path,
-			self->db ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_busy_timeout(self->db, SNAP_BUSY_MS);
-	if (sqlite3_exec(self->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
-		set_err(err, errlen, "index %s: %s", path, sqlite3_errmsg(self->db));
-		goto fail;
-	}
-	/* Schema v2 or later: what index_open also checks, said here in terms
-	 * of what this module reads. */
-	if (!table_exists(self->db, "domains") || !table_exists(self->db, "latest") ||
-	    !table_exists(self->db, "host_latest")) {
-		set_err(err, errlen, "index %s: not a StackMon index of schema v2 or later", path);
-		goto fail;
-	}
-	return self;
-
-fail:
-	snapshot_close(&self);
-	return NULL;
-}
-
-void snapshot_close(struct snapshot **self_p)
-{
-	struct snapshot *self;
-
-	if (self_p == NULL || *self_p == NULL)
-		return;
-	self = *self_p;
-	sqlite3_close(self->db);
-	free(self->path);
-	free(self);
-	*self_p = NULL;
-}
 
 static char *col_text(sqlite3_stmt *st, int i)
 {
@@ -210,16 +133,18 @@ static int read_row(sqlite3_stmt *st, struct snap_row *r)
 	return 0;
 }
 
-static int prepare(struct snapshot *self, const char *sql, sqlite3_stmt **st)
+static int prepare(struct agg_index *idx, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(self->db, sql, -1, st, NULL) != SQLITE_OK) {
-		sm_log_err("index %s: %s", self->path, sqlite3_errmsg(self->db));
+	sqlite3 *db = index_sqlite(idx);
+
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+		sm_log_err("index %s: %s", index_path(idx), sqlite3_errmsg(db));
 		return -1;
 	}
 	return 0;
 }
 
-int snapshot_list(struct snapshot *self, enum snap_filter filter, const char *arg,
+int snapshot_list(struct agg_index *idx, enum snap_filter filter, const char *arg,
 		  struct snap_list *out)
 {
 	static const char *const where[] = {
@@ -237,7 +162,7 @@ int snapshot_list(struct snapshot *self, enum snap_filter filter, const char *ar
 	out->n = 0;
 	snprintf(sql, sizeof(sql), "SELECT " DOMAIN_COLS LATEST_COLS DOMAIN_FROM LATEST_JOIN "%s",
 		 where[filter]);
-	if (prepare(self, sql, &st) < 0)
+	if (prepare(idx, sql, &st) < 0)
 		goto out;
 	if ((filter == SNAP_BY_PROJECT || filter == SNAP_BY_HOST) &&
 	    sqlite3_bind_text(st, 1, arg ? arg : "", -1, SQLITE_STATIC) != SQLITE_OK)
@@ -257,7 +182,7 @@ int snapshot_list(struct snapshot *self, enum snap_filter filter, const char *ar
 		out->n++;
 	}
 	if (rc != SQLITE_DONE) {
-		sm_log_err("index %s: %s", self->path, sqlite3_errmsg(self->db));
+		sm_log_err("index %s: %s", index_path(idx), sqlite3_errmsg(index_sqlite(idx)));
 		goto out;
 	}
 	ret = 0;
@@ -268,16 +193,21 @@ out:
 	return ret;
 }
 
-int snapshot_get(struct snapshot *self, const char *uuid, struct snap_row *out)
+int snapshot_get(struct agg_index *idx, const char *uuid, struct snap_row *out)
 {
 	static const char sql[] =
 	    "SELECT " DOMAIN_COLS LATEST_COLS DOMAIN_FROM LATEST_JOIN " WHERE d.uuid = ?1";
 	sqlite3_stmt *st = NULL;
+	char canon[37];
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (prepare(self, sql, &st) < 0 ||
-	    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC) != SQLITE_OK)
+	if (ix_uuid_canon(uuid, canon) < 0) {
+		ix_fail_call(idx, INDEX_E_INVALID, "reading latest values: bad uuid refused");
+		return -1;
+	}
+	if (prepare(idx, sql, &st) < 0 ||
+	    sqlite3_bind_text(st, 1, canon, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -285,13 +215,13 @@ int snapshot_get(struct snapshot *self, const char *uuid, struct snap_row *out)
 	else if (rc == SQLITE_DONE)
 		ret = 0;
 	else
-		sm_log_err("index %s: %s", self->path, sqlite3_errmsg(self->db));
+		sm_log_err("index %s: %s", index_path(idx), sqlite3_errmsg(index_sqlite(idx)));
 out:
 	sqlite3_finalize(st);
 	return ret;
 }
 
-int snapshot_hosts(struct snapshot *self, const char *name, struct snap_hosts *out)
+int snapshot_hosts(struct agg_index *idx, const char *name, struct snap_hosts *out)
 {
 	char sql[1024];
 	sqlite3_stmt *st = NULL;
@@ -300,11 +230,15 @@ int snapshot_hosts(struct snapshot *self, const char *name, struct snap_hosts *o
 
 	out->rows = NULL;
 	out->n = 0;
+	if (name && !sm_wire_host_valid(name)) {
+		ix_fail_call(idx, INDEX_E_INVALID, "host lookup with a bad host name refused");
+		return -1;
+	}
 	snprintf(sql, sizeof(sql),
 		 "SELECT " HOST_COLS HOST_ACTIVE
 		 " FROM hosts h LEFT JOIN host_latest hl ON hl.host = h.name%s ORDER BY h.name",
 		 name ? " WHERE h.name = ?1" : "");
-	if (prepare(self, sql, &st) < 0)
+	if (prepare(idx, sql, &st) < 0)
 		goto out;
 	if (name && sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
@@ -339,7 +273,7 @@ int snapshot_hosts(struct snapshot *self, const char *name, struct snap_hosts *o
 		h->active = (unsigned)sqlite3_column_int(st, 13);
 	}
 	if (rc != SQLITE_DONE) {
-		sm_log_err("index %s: %s", self->path, sqlite3_errmsg(self->db));
+		sm_log_err("index %s: %s", index_path(idx), sqlite3_errmsg(index_sqlite(idx)));
 		goto out;
 	}
 	ret = 0;
