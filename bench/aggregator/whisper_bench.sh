@@ -1,5 +1,5 @@
 #!/bin/bash
-# whisper_bench.sh — the C Whisper writer (stackmon_whisper) against Debian's
+# whisper_bench.sh — the C Whisper writer (the store library's) against Debian's
 # python3-whisper, side by side in one run: the same points to the same
 # retention, update_many on both sides. Prints points/s, CPU seconds per
 # million points and the ratio, and checks that both wrote identical files.
