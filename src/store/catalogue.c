@@ -23,8 +23,8 @@ const struct metric_def metric_disk[METRIC_DISK_N] = {
     {"rd_bytes_ps", WHISPER_AGG_AVERAGE, UNIT_BYTES_PS, "Disk %s: throughput", "read", "bytes", 10,
      1, 0},
     {"wr_req_ps", WHISPER_AGG_AVERAGE, UNIT_REQ_PS, "Disk %s: requests", "write", "req", 10, 0, 1},
-    {"wr_bytes_ps", WHISPER_AGG_AVERAGE, UNIT_BYTES_PS, "Disk %s: throughput", "write", "bytes",
-     10, 1, 1},
+    {"wr_bytes_ps", WHISPER_AGG_AVERAGE, UNIT_BYTES_PS, "Disk %s: throughput", "write", "bytes", 10,
+     1, 1},
     {"errors", WHISPER_AGG_LAST, UNIT_COUNT, "Disk %s: errors (cumulative)", "errors", "err", 10, 2,
      0},
 };

@@ -139,7 +139,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " WHERE host = ?1 AND minute >= ?2 ORDER BY minute",
 };
 
-
 static const char *const error_names[] = {
     [INDEX_OK] = "ok",
     [INDEX_E_IO] = "io",
@@ -462,7 +461,8 @@ static int migrate(struct agg_index *self, const struct index_migration *list, s
 		if (rc == SQLITE_OK)
 			rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
-			ix_fail_call(self, INDEX_E_SCHEMA, "migration leaves dangling foreign keys");
+			ix_fail_call(self, INDEX_E_SCHEMA,
+				     "migration leaves dangling foreign keys");
 		else if (rc != SQLITE_DONE)
 			ix_fail_sqlite(self, rc, "checking foreign keys");
 		sqlite3_finalize(st);
@@ -824,4 +824,3 @@ void index_rollback(struct agg_index *self)
 	if (self && self->in_txn)
 		ix_txn_abandon(self);
 }
-

@@ -26,7 +26,6 @@
 #define TOUCH_INTERVAL_MAX     3600.0
 #define AUTO_CHECKPOINT_PAGES  1000 /* sqlite's own default */
 
-
 /* Prepared statements, by role. Reads come last: a read-only index may
  * prepare only those. */
 enum stmt_id {
@@ -92,7 +91,8 @@ struct agg_index {
  * else poisons it. */
 void ix_fail_sqlite(struct agg_index *self, int rc, const char *what);
 /* A refused call (bad argument, wrong mode, caller bug). */
-void ix_fail_call(struct agg_index *self, enum index_error err, const char *fmt, ...) SM_PRINTF(3, 4);
+void ix_fail_call(struct agg_index *self, enum index_error err, const char *fmt, ...)
+    SM_PRINTF(3, 4);
 
 /* ---- Statements ------------------------------------------------------ */
 

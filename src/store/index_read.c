@@ -128,8 +128,8 @@ static int list_by_project(struct agg_index *self, const enum stmt_id ids[3],
 }
 
 /* A query for one domain by uuid (in any accepted spelling). */
-static int get_by_uuid(struct agg_index *self, enum stmt_id id, const char *uuid,
-		       const char *what, row_fn row, const struct read_ctx *ctx)
+static int get_by_uuid(struct agg_index *self, enum stmt_id id, const char *uuid, const char *what,
+		       row_fn row, const struct read_ctx *ctx)
 {
 	char canon[37];
 	sqlite3_stmt *st;

@@ -88,7 +88,7 @@ int index_note_frame(struct agg_index *self, const char *host, enum sm_msg_kind 
 		return -1;
 	if (host == NULL || !sm_wire_host_valid(host) || kname == NULL || !isfinite(time)) {
 		ix_fail_call(self, INDEX_E_INVALID,
-			  "frame with a bad host name, kind or time refused");
+			     "frame with a bad host name, kind or time refused");
 		return -1;
 	}
 	if (write_enter(self, &own) < 0)
@@ -313,7 +313,7 @@ int index_upsert_domain(struct agg_index *self, const char *host, const struct s
 		return -1;
 	if (host == NULL || d == NULL || !sm_wire_host_valid(host) || !isfinite(time)) {
 		ix_fail_call(self, INDEX_E_INVALID,
-			  "domain report with a bad host name or time refused");
+			     "domain report with a bad host name or time refused");
 		return -1;
 	}
 	if (write_enter(self, &own) < 0)
@@ -382,7 +382,7 @@ int index_domain_stopped(struct agg_index *self, const char *uuid, const char *h
 	if (ix_uuid_canon(uuid, id) < 0 || (host && !sm_wire_host_valid(host)) || !isfinite(time) ||
 	    !(grace_s >= 0) || !isfinite(grace_s)) {
 		ix_fail_call(self, INDEX_E_INVALID,
-			  "stop with a bad uuid, host, time or grace refused");
+			     "stop with a bad uuid, host, time or grace refused");
 		return -1;
 	}
 	if (write_enter(self, &own) < 0)
@@ -555,9 +555,9 @@ int index_register_metric(struct agg_index *self, const char *uuid, const char *
 	    (host && !sm_wire_host_valid(host)) || mlen == 0 || mlen > METRIC_NAME_MAX ||
 	    relpath == NULL || !ix_relpath_valid(relpath) || !isfinite(time)) {
 		ix_fail_call(self, INDEX_E_INVALID,
-			  "metric refused: needs one of uuid/host, a name of 1-%d bytes and a"
-			  " relative path without '..'",
-			  METRIC_NAME_MAX);
+			     "metric refused: needs one of uuid/host, a name of 1-%d bytes and a"
+			     " relative path without '..'",
+			     METRIC_NAME_MAX);
 		return -1;
 	}
 	if (write_enter(self, &own) < 0)
@@ -616,7 +616,7 @@ int index_put_latest(struct agg_index *self, const struct sm_domain_stats *d, do
 		return -1;
 	if (d == NULL || !isfinite(time)) {
 		ix_fail_call(self, INDEX_E_INVALID,
-			  "latest values without a domain or a time refused");
+			     "latest values without a domain or a time refused");
 		return -1;
 	}
 	if (write_enter(self, &own) < 0)
@@ -662,7 +662,7 @@ int index_put_host_latest(struct agg_index *self, const char *host, const struct
 		return -1;
 	if (host == NULL || h == NULL || !sm_wire_host_valid(host) || !isfinite(time)) {
 		ix_fail_call(self, INDEX_E_INVALID,
-			  "host latest values with a bad host name or time refused");
+			     "host latest values with a bad host name or time refused");
 		return -1;
 	}
 	if (write_enter(self, &own) < 0)
@@ -680,9 +680,10 @@ int index_put_host_latest(struct agg_index *self, const char *host, const struct
 	ix_bind_value(st, 6, h->load[1], &rc);
 	ix_bind_value(st, 7, h->load[2], &rc);
 	ix_bind_value(st, 8, h->mem_pct, &rc);
-	ix_bind_int64(st, 9, h->mem_used_kib > INT64_MAX ? INT64_MAX : (int64_t)h->mem_used_kib, &rc);
+	ix_bind_int64(st, 9, h->mem_used_kib > INT64_MAX ? INT64_MAX : (int64_t)h->mem_used_kib,
+		      &rc);
 	ix_bind_int64(st, 10, h->mem_total_kib > INT64_MAX ? INT64_MAX : (int64_t)h->mem_total_kib,
-		   &rc);
+		      &rc);
 	ix_bind_int64(st, 11, ndomains, &rc);
 	ix_bind_int64(st, 12, h->libvirt_ok, &rc);
 	changed = ix_stmt_exec(self, st, rc, "writing host latest values");
@@ -718,7 +719,7 @@ int index_add_loss_minutes(struct agg_index *self, const struct index_loss_minut
 
 		if (c->host == NULL || !sm_wire_host_valid(c->host) || c->minute % 60 != 0) {
 			ix_fail_call(self, INDEX_E_INVALID,
-				  "loss minute with a bad host name or minute refused");
+				     "loss minute with a bad host name or minute refused");
 			continue;
 		}
 		if (host_ensure(self, c->host, time) < 0)
@@ -757,4 +758,3 @@ int index_prune_loss_minutes(struct agg_index *self, double before)
 out:
 	return write_leave(self, own, result);
 }
-
