@@ -36,7 +36,9 @@ enum snap_value {
 	SNAP_NVALUES
 };
 
-/* Column names of enum snap_value in `latest` (and the JSON API's keys). */
+/* Column names of enum snap_value in `latest` (and the JSON API's keys):
+ * catalogue metrics, a domain's own by name, the device sums as "disk_" or
+ * "net_" + the device metric (tests/store/test_catalogue.c holds them to it). */
 extern const char *const snap_value_names[SNAP_NVALUES];
 
 /* One instance: identity from `domains`, values from `latest`. Strings are

@@ -1,7 +1,8 @@
 /*
  * Tests of the metric catalogue: every name is one path component, unique
  * in its table, with the consolidation method the contract gives it, and
- * found by catalogue_find in its own record only.
+ * found by catalogue_find in its own record only; the snapshot's latest
+ * values are catalogue metrics.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "catalogue.h"
+#include "snapshot.h"
 
 /* True if s could be joined to a directory without leaving it: no '/'
  * and not "." or "..". */
@@ -88,11 +90,32 @@ static void catalogue_finds_a_name_in_its_record_only(void **state)
 	assert_null(catalogue_find((enum metric_record)99, "cpu_pct"));
 }
 
+/* The latest values the snapshot reads are catalogue metrics: a domain's
+ * own by name, the disk and nic sums as "disk_" or "net_" + the device
+ * metric's name. A column the catalogue does not know fails here. */
+static void snapshot_values_are_catalogue_metrics(void **state)
+{
+	for (int i = 0; i < SNAP_NVALUES; i++) {
+		const char *col = snap_value_names[i];
+		const struct metric_def *def;
+
+		if (strncmp(col, "disk_", 5) == 0)
+			def = catalogue_find(METRIC_OF_DISK, col + 5);
+		else if (strncmp(col, "net_", 4) == 0)
+			def = catalogue_find(METRIC_OF_NIC, col + 4);
+		else
+			def = catalogue_find(METRIC_OF_DOMAIN, col);
+		if (def == NULL)
+			fail_msg("latest column %s is no catalogue metric", col);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(metric_names_and_methods_follow_the_contract),
 	    cmocka_unit_test(catalogue_finds_a_name_in_its_record_only),
+	    cmocka_unit_test(snapshot_values_are_catalogue_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
