@@ -8,11 +8,11 @@
 #include "access.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sm_err.h"
 #include "sm_log.h"
 
 /* One grant: user may read project. user NULL = anonymous. */
@@ -27,18 +27,6 @@ struct access {
 	struct grant *grants; /* user and anonymous grants, in file order */
 	size_t ngrants;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) SM_PRINTF(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 bool access_user_valid(const char *user)
 {
@@ -129,12 +117,12 @@ static int apply_line(struct access *self, char **w, size_t n, char *err, size_t
 
 	if (strcmp(w[0], "admin") == 0) {
 		if (n < 2) {
-			set_err(err, errlen, "'admin' needs at least one user");
+			sm_err_set(err, errlen, "'admin' needs at least one user");
 			return -1;
 		}
 		for (size_t i = 1; i < n; i++) {
 			if (!access_user_valid(w[i])) {
-				set_err(err, errlen,
+				sm_err_set(err, errlen,
 					"bad user name (printable ASCII, no '#', "
 					"at most %d bytes)",
 					ACCESS_USER_MAX);
@@ -147,11 +135,11 @@ static int apply_line(struct access *self, char **w, size_t n, char *err, size_t
 	}
 	if (strcmp(w[0], "user") == 0) {
 		if (n < 3) {
-			set_err(err, errlen, "'user' needs a user and at least one project id");
+			sm_err_set(err, errlen, "'user' needs a user and at least one project id");
 			return -1;
 		}
 		if (!access_user_valid(w[1])) {
-			set_err(err, errlen,
+			sm_err_set(err, errlen,
 				"bad user name (printable ASCII, no '#', at most %d bytes)",
 				ACCESS_USER_MAX);
 			return -1;
@@ -160,17 +148,17 @@ static int apply_line(struct access *self, char **w, size_t n, char *err, size_t
 		first = 2;
 	} else if (strcmp(w[0], "anonymous") == 0) {
 		if (n < 2) {
-			set_err(err, errlen, "'anonymous' needs at least one project id");
+			sm_err_set(err, errlen, "'anonymous' needs at least one project id");
 			return -1;
 		}
 		first = 1;
 	} else {
-		set_err(err, errlen, "unknown rule '%.32s' (admin, user or anonymous)", w[0]);
+		sm_err_set(err, errlen, "unknown rule '%.32s' (admin, user or anonymous)", w[0]);
 		return -1;
 	}
 	for (size_t i = first; i < n; i++) {
 		if (!access_project_valid(w[i])) {
-			set_err(err, errlen, "bad project id ([A-Za-z0-9._-], at most %d bytes)",
+			sm_err_set(err, errlen, "bad project id ([A-Za-z0-9._-], at most %d bytes)",
 				ACCESS_PROJECT_MAX);
 			return -1;
 		}
@@ -179,7 +167,7 @@ static int apply_line(struct access *self, char **w, size_t n, char *err, size_t
 	}
 	return 0;
 oom:
-	set_err(err, errlen, "out of memory");
+	sm_err_set(err, errlen, "out of memory");
 	return -1;
 }
 
@@ -235,18 +223,18 @@ struct access *access_load(const char *path, char *err, size_t errlen)
 	enum line_status st;
 
 	if (path == NULL) {
-		set_err(err, errlen, "no access list configured (access_list)");
+		sm_err_set(err, errlen, "no access list configured (access_list)");
 		goto fail;
 	}
 	f = fopen(path, "re");
 	if (f == NULL) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		sm_err_set(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	self = calloc(1, sizeof(*self));
 	line = malloc(ACCESS_LINE_MAX + 1);
 	if (self == NULL || line == NULL) {
-		set_err(err, errlen, "%s: out of memory", path);
+		sm_err_set(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	while ((st = read_line(f, line, &total)) == LINE_OK) {
@@ -258,7 +246,7 @@ struct access *access_load(const char *path, char *err, size_t errlen)
 			*hash = '\0';
 		for (w = strtok_r(line, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
 			if (n == sizeof(words) / sizeof(words[0])) {
-				set_err(err, errlen, "%s:%u: more than %zu words: split the line",
+				sm_err_set(err, errlen, "%s:%u: more than %zu words: split the line",
 					path, lineno, n);
 				goto fail;
 			}
@@ -267,7 +255,7 @@ struct access *access_load(const char *path, char *err, size_t errlen)
 		if (n == 0)
 			continue;
 		if (apply_line(self, words, n, why, sizeof(why)) < 0) {
-			set_err(err, errlen, "%s:%u: %s", path, lineno, why);
+			sm_err_set(err, errlen, "%s:%u: %s", path, lineno, why);
 			goto fail;
 		}
 	}
@@ -275,18 +263,18 @@ struct access *access_load(const char *path, char *err, size_t errlen)
 	case LINE_EOF:
 		break;
 	case LINE_NUL:
-		set_err(err, errlen, "%s:%u: NUL byte in line", path, lineno + 1);
+		sm_err_set(err, errlen, "%s:%u: NUL byte in line", path, lineno + 1);
 		goto fail;
 	case LINE_LONG:
-		set_err(err, errlen, "%s:%u: line longer than %u bytes: split the line", path,
+		sm_err_set(err, errlen, "%s:%u: line longer than %u bytes: split the line", path,
 			lineno + 1, ACCESS_LINE_MAX);
 		goto fail;
 	case LINE_BIG:
-		set_err(err, errlen, "%s: larger than %u bytes", path, ACCESS_FILE_MAX);
+		sm_err_set(err, errlen, "%s: larger than %u bytes", path, ACCESS_FILE_MAX);
 		goto fail;
 	case LINE_ERROR:
 	case LINE_OK:
-		set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
+		sm_err_set(err, errlen, "%s: read error: %s", path, strerror(errno));
 		goto fail;
 	}
 	free(line);

@@ -15,6 +15,7 @@
 #include "esc.h"
 #include "host_loss.h"
 #include "page.h"
+#include "sm_uuid.h"
 #include "sm_wire.h"
 
 /* Answers for objects that are missing or not the requester's: one text
@@ -412,17 +413,6 @@ int page_home(struct dash *d)
 
 /* ---- "/instance" ---- */
 
-/* Canonical lowercase uuid with dashes of a validated parameter. */
-static int canonical_uuid(const char *text, char out[37])
-{
-	uint8_t raw[16];
-
-	if (text == NULL || sm_uuid_parse(text, raw) < 0)
-		return -1;
-	sm_uuid_format(raw, out);
-	return 0;
-}
-
 struct ident_ctx {
 	struct dash *d;
 	char *user_name, *user_id;
@@ -460,7 +450,7 @@ int instance_lookup(struct dash *d, const char *param, char uuid[37], struct sna
 	memset(row, 0, sizeof(*row));
 	if (param == NULL)
 		return dash_fail(d, 400, "uuid is required.");
-	if (canonical_uuid(param, uuid) < 0)
+	if (sm_uuid_canonical(param, uuid) < 0)
 		return dash_fail(d, 400, "Bad uuid.");
 	found = snapshot_get(d->idx, uuid, row);
 	if (found < 0)

@@ -347,18 +347,6 @@ bool ix_col_equals(sqlite3_stmt *st, int i, const char *s, size_t size)
 	       memcmp(sqlite3_column_text(st, i), s, len) == 0;
 }
 
-/* Canonical lowercase text of a uuid given in any case, with or without
- * dashes; -1 if it is not one. */
-int ix_uuid_canon(const char *in, char out[37])
-{
-	uint8_t bin[16];
-
-	if (in == NULL || sm_uuid_parse(in, bin) < 0)
-		return -1;
-	sm_uuid_format(bin, out);
-	return 0;
-}
-
 /* A path the dashboard may join to the data directory: relative, no
  * empty, "." or ".." component, bounded. */
 bool ix_relpath_valid(const char *p)

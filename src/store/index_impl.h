@@ -118,7 +118,6 @@ bool ix_col_equals(sqlite3_stmt *st, int i, const char *s, size_t size);
 /* ---- Arguments and transactions -------------------------------------- */
 
 /* Canonical lowercase uuid of `in`, or -1 if it is not one. */
-int ix_uuid_canon(const char *in, char out[37]);
 /* A relative path without empty, "." or ".." components, bounded. */
 bool ix_relpath_valid(const char *p);
 /* Ends the open transaction by rolling it back. */

@@ -11,6 +11,7 @@
 
 #include "index.h"
 #include "index_impl.h"
+#include "sm_uuid.h"
 
 /* ---- Reads ----------------------------------------------------------- */
 
@@ -135,7 +136,7 @@ static int get_by_uuid(struct agg_index *self, enum stmt_id id, const char *uuid
 	sqlite3_stmt *st;
 	int rc = SQLITE_OK;
 
-	if (ix_uuid_canon(uuid, canon) < 0) {
+	if (sm_uuid_canonical(uuid, canon) < 0) {
 		ix_fail_call(self, INDEX_E_INVALID, "%s: bad uuid refused", what);
 		return -1;
 	}
@@ -191,7 +192,7 @@ int index_list_metrics(struct agg_index *self, const char *uuid, const char *hos
 
 	if (self == NULL || fn == NULL)
 		return -1;
-	if ((uuid == NULL) == (host == NULL) || (uuid && ix_uuid_canon(uuid, id) < 0)) {
+	if ((uuid == NULL) == (host == NULL) || (uuid && sm_uuid_canonical(uuid, id) < 0)) {
 		ix_fail_call(self, INDEX_E_INVALID, "metric listing needs one valid uuid or host");
 		return -1;
 	}

@@ -13,6 +13,7 @@
 
 #include "index.h"
 #include "index_impl.h"
+#include "sm_uuid.h"
 
 /* Every write call starts here: refuses a read-only index and a poisoned
  * transaction, and begins a transaction of the call's own when the caller
@@ -379,7 +380,7 @@ int index_domain_stopped(struct agg_index *self, const char *uuid, const char *h
 
 	if (self == NULL)
 		return -1;
-	if (ix_uuid_canon(uuid, id) < 0 || (host && !sm_wire_host_valid(host)) || !isfinite(time) ||
+	if (sm_uuid_canonical(uuid, id) < 0 || (host && !sm_wire_host_valid(host)) || !isfinite(time) ||
 	    !(grace_s >= 0) || !isfinite(grace_s)) {
 		ix_fail_call(self, INDEX_E_INVALID,
 			     "stop with a bad uuid, host, time or grace refused");
@@ -507,7 +508,7 @@ int index_forget_domain(struct agg_index *self, const char *uuid)
 
 	if (self == NULL)
 		return -1;
-	if (ix_uuid_canon(uuid, id) < 0) {
+	if (sm_uuid_canonical(uuid, id) < 0) {
 		ix_fail_call(self, INDEX_E_INVALID, "forget with a bad uuid refused");
 		return -1;
 	}
@@ -551,7 +552,7 @@ int index_register_metric(struct agg_index *self, const char *uuid, const char *
 
 	if (self == NULL)
 		return -1;
-	if ((uuid == NULL) == (host == NULL) || (uuid && ix_uuid_canon(uuid, id) < 0) ||
+	if ((uuid == NULL) == (host == NULL) || (uuid && sm_uuid_canonical(uuid, id) < 0) ||
 	    (host && !sm_wire_host_valid(host)) || mlen == 0 || mlen > METRIC_NAME_MAX ||
 	    relpath == NULL || !ix_relpath_valid(relpath) || !isfinite(time)) {
 		ix_fail_call(self, INDEX_E_INVALID,

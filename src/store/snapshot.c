@@ -14,6 +14,7 @@
 
 #include "index.h"
 #include "index_impl.h"
+#include "sm_uuid.h"
 #include "sm_log.h"
 #include "sm_wire.h"
 
@@ -202,7 +203,7 @@ int snapshot_get(struct agg_index *idx, const char *uuid, struct snap_row *out)
 	int rc, ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (ix_uuid_canon(uuid, canon) < 0) {
+	if (sm_uuid_canonical(uuid, canon) < 0) {
 		ix_fail_call(idx, INDEX_E_INVALID, "reading latest values: bad uuid refused");
 		return -1;
 	}
