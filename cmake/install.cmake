@@ -11,26 +11,14 @@ set(STACKMON_SYSTEMD_UNITDIR "" CACHE PATH
     "where the systemd units go (empty: /lib/systemd/system for prefix /usr, else /etc/systemd/system)")
 
 # Daemons: system administration programs, run by systemd → sbin.
-foreach(daemon stackmon-monitor stackmon-collector stackmon-aggregator)
-  if(TARGET ${daemon})
-    install(TARGETS ${daemon} RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
-  endif()
-endforeach()
+install(TARGETS stackmon-monitor stackmon-collector stackmon-aggregator
+        RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 # The subscriber is a user command for ops scripts → bin; so is the key
 # generator (as ssh-keygen: anyone may make a key pair).
-foreach(cmd stackmon-sub stackmon-keygen)
-  if(TARGET ${cmd})
-    install(TARGETS ${cmd} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-  endif()
-endforeach()
+install(TARGETS stackmon-sub stackmon-keygen RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # The dashboard CGI, where Debian's web servers look for CGI programs
-# (/usr/lib/cgi-bin with prefix /usr). Its target name is the dashboard's own.
-foreach(cgi stackmon.cgi stackmon-cgi stackmon_cgi stackmon-dashboard)
-  if(TARGET ${cgi})
-    install(PROGRAMS $<TARGET_FILE:${cgi}> DESTINATION lib/cgi-bin RENAME stackmon.cgi)
-    break()
-  endif()
-endforeach()
+# (/usr/lib/cgi-bin with prefix /usr).
+install(TARGETS stackmon.cgi RUNTIME DESTINATION lib/cgi-bin)
 
 # Sample configurations: every file the daemons' folders ship in etc/stackmon/
 # (NAME.conf, the dashboard's access.list). In the .deb they are conffiles
@@ -92,9 +80,7 @@ file(GLOB STACKMON_DOCS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${STACKMON_DOCS}
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
-if(EXISTS ${PROJECT_SOURCE_DIR}/docs/examples)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
-endif()
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 # The dashboard's web-server snippets (lighttpd, nginx + fcgiwrap, Apache), to
 # copy into the web server's configuration: examples, not conffiles, since a
 # node without the dashboard has no use for them.
