@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sm_utf8.h"
+#include "sm_wire_fields.h"
 
 static const char *const kind_names[] = {
 	[SM_KIND_STATS] = "stats",
@@ -248,143 +249,165 @@ static void pack_header(msgpack_packer *pk, const struct sm_header *h, size_t ex
 	msgpack_pack_uint64(pk, h->epoch);
 }
 
-static void pack_identity(msgpack_packer *pk, bool has, const struct sm_identity *id)
+/* ---- one packer per field type (sm_wire_fields.h) --------------------- */
+
+/* Each takes the field as SM_WIRE_ARG_<type> hands it over, and the
+ * field's `hi` column (a string's or a list's limit; unused by the rest). */
+
+static void pack_U32(msgpack_packer *pk, const uint32_t *v, double hi)
 {
-	if (!has) {
-		msgpack_pack_nil(pk);
-		return;
-	}
-	msgpack_pack_array(pk, 6);
-	pack_text(pk, id->display_name, SM_NAME_MAX);
-	pack_text(pk, id->project_id, SM_ID_MAX);
-	pack_text(pk, id->project_name, SM_NAME_MAX);
-	pack_text(pk, id->user_id, SM_ID_MAX);
-	pack_text(pk, id->user_name, SM_NAME_MAX);
-	pack_text(pk, id->flavor, SM_NAME_MAX);
+	(void)hi;
+	msgpack_pack_uint32(pk, *v);
 }
 
-static void pack_load(msgpack_packer *pk, const double load[3])
+static void pack_U64(msgpack_packer *pk, const uint64_t *v, double hi)
 {
+	(void)hi;
+	msgpack_pack_uint64(pk, *v);
+}
+
+static void pack_F32(msgpack_packer *pk, const double *v, double hi)
+{
+	(void)hi;
+	pack_f32(pk, *v);
+}
+
+static void pack_F64(msgpack_packer *pk, const double *v, double hi)
+{
+	(void)hi;
+	pack_f64(pk, *v);
+}
+
+static void pack_BOOL(msgpack_packer *pk, const bool *v, double hi)
+{
+	(void)hi;
+	if (*v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+static void pack_TEXT(msgpack_packer *pk, const char *s, double hi)
+{
+	pack_text(pk, s, (size_t)hi);
+}
+
+static void pack_UUID(msgpack_packer *pk, const uint8_t uuid[16], double hi)
+{
+	(void)hi;
+	msgpack_pack_bin(pk, 16);
+	msgpack_pack_bin_body(pk, uuid, 16);
+}
+
+static void pack_LOAD(msgpack_packer *pk, const double load[3], double hi)
+{
+	(void)hi;
 	msgpack_pack_array(pk, 3);
 	for (int i = 0; i < 3; i++)
 		pack_f32(pk, load[i]);
 }
 
-void sm_wire_pack_stats_begin(msgpack_packer *pk, const struct sm_header *h, double interval,
-			      const struct sm_host_stats *n, size_t ndomains)
+static void pack_DOM_FLAGS(msgpack_packer *pk, const uint32_t *v, double hi)
 {
-	pack_header(pk, h, 3);
-	pack_key(pk, "interval");
-	pack_f64(pk, interval);
-	pack_key(pk, "node");
-	msgpack_pack_map(pk, 9);
-	pack_key(pk, "ncpus");
-	msgpack_pack_uint32(pk, n->ncpus);
-	pack_key(pk, "cpu_pct");
-	pack_f32(pk, n->cpu_pct);
-	pack_key(pk, "load");
-	pack_load(pk, n->load);
-	pack_key(pk, "mem_total_kib");
-	msgpack_pack_uint64(pk, n->mem_total_kib);
-	pack_key(pk, "mem_used_kib");
-	msgpack_pack_uint64(pk, n->mem_used_kib);
-	pack_key(pk, "mem_pct");
-	pack_f32(pk, n->mem_pct);
-	pack_key(pk, "libvirt_ok");
-	if (n->libvirt_ok)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-	pack_key(pk, "libvirt_latency_ms");
-	pack_f32(pk, n->libvirt_latency_ms);
-	pack_key(pk, "domains_stale");
-	msgpack_pack_uint32(pk, n->domains_stale);
-	pack_key(pk, "domains");
-	msgpack_pack_array(pk, ndomains);
+	pack_U32(pk, v, hi);
 }
 
-static void pack_disk(msgpack_packer *pk, const struct sm_disk_stats *d)
+static void pack_MEM_BASIS(msgpack_packer *pk, const uint32_t *v, double hi)
 {
-	msgpack_pack_array(pk, 10);
-	pack_text(pk, d->name, SM_DEV_MAX);
-	msgpack_pack_uint64(pk, d->rd_req);
-	msgpack_pack_uint64(pk, d->rd_bytes);
-	msgpack_pack_uint64(pk, d->wr_req);
-	msgpack_pack_uint64(pk, d->wr_bytes);
-	msgpack_pack_uint64(pk, d->errors);
-	pack_f32(pk, d->rd_req_ps);
-	pack_f32(pk, d->rd_bytes_ps);
-	pack_f32(pk, d->wr_req_ps);
-	pack_f32(pk, d->wr_bytes_ps);
+	pack_U32(pk, v, hi);
 }
 
-static void pack_nic(msgpack_packer *pk, const struct sm_nic_stats *n)
+static void pack_KIND(msgpack_packer *pk, const enum sm_msg_kind *k, double hi)
 {
-	msgpack_pack_array(pk, 13);
-	pack_text(pk, n->name, SM_DEV_MAX);
-	msgpack_pack_uint64(pk, n->rx_bytes);
-	msgpack_pack_uint64(pk, n->rx_packets);
-	msgpack_pack_uint64(pk, n->rx_errors);
-	msgpack_pack_uint64(pk, n->rx_drops);
-	msgpack_pack_uint64(pk, n->tx_bytes);
-	msgpack_pack_uint64(pk, n->tx_packets);
-	msgpack_pack_uint64(pk, n->tx_errors);
-	msgpack_pack_uint64(pk, n->tx_drops);
-	pack_f32(pk, n->rx_bytes_ps);
-	pack_f32(pk, n->rx_packets_ps);
-	pack_f32(pk, n->tx_bytes_ps);
-	pack_f32(pk, n->tx_packets_ps);
+	(void)hi;
+	pack_cstr(pk, sm_wire_kind_name(*k) ? sm_wire_kind_name(*k) : "?");
 }
 
-void sm_wire_pack_domain(msgpack_packer *pk, const struct sm_domain_stats *d)
+static void pack_EVENT(msgpack_packer *pk, const enum sm_event_type *t, double hi)
 {
-	size_t ndisks = d->ndisks > SM_WIRE_MAX_DEVICES ? SM_WIRE_MAX_DEVICES : d->ndisks;
-	size_t nnics = d->nnics > SM_WIRE_MAX_DEVICES ? SM_WIRE_MAX_DEVICES : d->nnics;
-
-	msgpack_pack_array(pk, 16);
-	msgpack_pack_bin(pk, 16);
-	msgpack_pack_bin_body(pk, d->uuid, 16);
-	pack_text(pk, d->name, SM_NAME_MAX);
-	msgpack_pack_uint32(pk, d->state);
-	msgpack_pack_uint32(pk, d->flags);
-	pack_identity(pk, d->has_identity, &d->identity);
-	msgpack_pack_uint32(pk, d->vcpus);
-	msgpack_pack_uint64(pk, d->cpu_time_ns);
-	pack_f32(pk, d->cpu_pct);
-	pack_f32(pk, d->steal_pct);
-	pack_load(pk, d->load);
-	msgpack_pack_uint32(pk, d->mem_basis);
-	msgpack_pack_uint64(pk, d->mem_total_kib);
-	msgpack_pack_uint64(pk, d->mem_used_kib);
-	pack_f32(pk, d->mem_pct);
-	msgpack_pack_array(pk, ndisks);
-	for (size_t i = 0; i < ndisks; i++)
-		pack_disk(pk, &d->disks[i]);
-	msgpack_pack_array(pk, nnics);
-	for (size_t i = 0; i < nnics; i++)
-		pack_nic(pk, &d->nics[i]);
+	(void)hi;
+	pack_cstr(pk, *t == SM_EVENT_STARTED ? "started" : "stopped");
 }
 
-static const char *event_type_name(enum sm_event_type t)
+/* Positional records: an array of the list's fields, in order. */
+#define PACK_FIELD(T, m, key, json, lo, hi, pres, unit) pack_##T(pk, SM_WIRE_ARG_##T(rec, m), hi);
+
+static void pack_IDENTITY(msgpack_packer *pk, const bool *has, const struct sm_identity *rec,
+			  double hi)
 {
-	return t == SM_EVENT_STARTED ? "started" : "stopped";
+	(void)hi;
+	if (!*has) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	msgpack_pack_array(pk, SM_WIRE_COUNT(SM_WIRE_IDENTITY_FIELDS));
+	SM_WIRE_IDENTITY_FIELDS(PACK_FIELD)
 }
 
-static void pack_event(msgpack_packer *pk, const struct sm_header *h,
-		       const struct sm_domain_event *e)
+static void pack_disk(msgpack_packer *pk, const struct sm_disk_stats *rec)
 {
-	pack_header(pk, h, 5);
-	pack_key(pk, "event");
-	pack_cstr(pk, event_type_name(e->type));
-	pack_key(pk, "uuid");
-	msgpack_pack_bin(pk, 16);
-	msgpack_pack_bin_body(pk, e->uuid, 16);
-	pack_key(pk, "name");
-	pack_text(pk, e->name, SM_NAME_MAX);
-	pack_key(pk, "identity");
-	pack_identity(pk, e->has_identity, &e->identity);
-	pack_key(pk, "reason");
-	pack_text(pk, e->reason, SM_REASON_MAX);
+	msgpack_pack_array(pk, SM_WIRE_COUNT(SM_WIRE_DISK_FIELDS));
+	SM_WIRE_DISK_FIELDS(PACK_FIELD)
+}
+
+static void pack_nic(msgpack_packer *pk, const struct sm_nic_stats *rec)
+{
+	msgpack_pack_array(pk, SM_WIRE_COUNT(SM_WIRE_NIC_FIELDS));
+	SM_WIRE_NIC_FIELDS(PACK_FIELD)
+}
+
+static void pack_loss_row(msgpack_packer *pk, const struct sm_publisher_loss *rec)
+{
+	msgpack_pack_array(pk, SM_WIRE_COUNT(SM_WIRE_LOSS_FIELDS));
+	SM_WIRE_LOSS_FIELDS(PACK_FIELD)
+}
+
+/* Lists longer than their limit are cut to it, so the output decodes. */
+static size_t clamp(size_t n, double hi)
+{
+	return n > (size_t)hi ? (size_t)hi : n;
+}
+
+static void pack_DISKS(msgpack_packer *pk, const size_t *n, struct sm_disk_stats *const *a,
+		       double hi)
+{
+	size_t count = clamp(*n, hi);
+
+	msgpack_pack_array(pk, count);
+	for (size_t i = 0; i < count; i++)
+		pack_disk(pk, &(*a)[i]);
+}
+
+static void pack_NICS(msgpack_packer *pk, const size_t *n, struct sm_nic_stats *const *a,
+		      double hi)
+{
+	size_t count = clamp(*n, hi);
+
+	msgpack_pack_array(pk, count);
+	for (size_t i = 0; i < count; i++)
+		pack_nic(pk, &(*a)[i]);
+}
+
+static void pack_LOSS(msgpack_packer *pk, const size_t *n, struct sm_publisher_loss *const *a,
+		      double hi)
+{
+	size_t count = clamp(*n, hi);
+
+	msgpack_pack_array(pk, count);
+	for (size_t i = 0; i < count; i++)
+		pack_loss_row(pk, &(*a)[i]);
+}
+
+/* The domain list is not cut: a streaming publisher announces its count
+ * before it has the domains. With no array (*a NULL) only the list's
+ * header is written, and the domains follow by sm_wire_pack_domain. */
+static void pack_DOMAINS(msgpack_packer *pk, const size_t *n,
+			 struct sm_domain_stats *const *a, double hi)
+{
+	(void)hi;
+	msgpack_pack_array(pk, *n);
+	for (size_t i = 0; *a != NULL && i < *n; i++)
+		sm_wire_pack_domain(pk, &(*a)[i]);
 }
 
 /* Names of enum sm_drop_reason, as keys of a collector's "dropped" map. */
@@ -396,49 +419,76 @@ const char *const sm_drop_reason_names[SM_DROP_COUNT] = {
 	[SM_DROP_NO_SUBSCRIBER] = "no_subscriber",
 };
 
-static void pack_collector(msgpack_packer *pk, const struct sm_header *h,
-			   const struct sm_collector_stats *c)
+static void pack_DROPPED(msgpack_packer *pk, const uint64_t dropped[SM_DROP_COUNT], double hi)
 {
-	size_t nloss = c->nloss > SM_WIRE_MAX_PUBLISHERS ? SM_WIRE_MAX_PUBLISHERS : c->nloss;
-
-	pack_header(pk, h, 12);
-	pack_key(pk, "interval");
-	pack_f64(pk, c->interval);
-	pack_key(pk, "frames_in");
-	msgpack_pack_uint64(pk, c->frames_in);
-	pack_key(pk, "bytes_in");
-	msgpack_pack_uint64(pk, c->bytes_in);
-	pack_key(pk, "frames_out");
-	msgpack_pack_uint64(pk, c->frames_out);
-	pack_key(pk, "bytes_out");
-	msgpack_pack_uint64(pk, c->bytes_out);
-	pack_key(pk, "frames_up");
-	msgpack_pack_uint64(pk, c->frames_up);
-	pack_key(pk, "dropped");
+	(void)hi;
 	msgpack_pack_map(pk, SM_DROP_COUNT);
 	for (int i = 0; i < SM_DROP_COUNT; i++) {
 		pack_key(pk, sm_drop_reason_names[i]);
-		msgpack_pack_uint64(pk, c->dropped[i]);
+		msgpack_pack_uint64(pk, dropped[i]);
 	}
-	pack_key(pk, "lost");
-	msgpack_pack_uint64(pk, c->lost);
-	pack_key(pk, "origin_unknown");
-	msgpack_pack_uint64(pk, c->origin_unknown);
-	pack_key(pk, "publishers");
-	msgpack_pack_uint32(pk, c->publishers);
-	pack_key(pk, "upstream");
-	pack_text(pk, c->upstream, SM_ENDPOINT_MAX);
-	pack_key(pk, "loss");
-	msgpack_pack_array(pk, nloss);
-	for (size_t i = 0; i < nloss; i++) {
-		const struct sm_publisher_loss *l = &c->loss[i];
+}
 
-		msgpack_pack_array(pk, 4);
-		pack_text(pk, l->host, SM_HOST_MAX);
-		pack_cstr(pk, sm_wire_kind_name(l->kind) ? sm_wire_kind_name(l->kind) : "?");
-		msgpack_pack_uint64(pk, l->received);
-		msgpack_pack_uint64(pk, l->lost);
+/* Map records: whether a field is sent, and then its key and value. */
+#define SENT_REQ(T, ...) 1
+#define SENT_OPT(T, ...) 1
+#define SENT_OMIT0(T, ...) (*(__VA_ARGS__) != 0)
+#define COUNT_SENT(T, m, key, json, lo, hi, pres, unit) +SENT_##pres(T, SM_WIRE_ARG_##T(rec, m))
+#define PACK_KEYED(T, m, key, json, lo, hi, pres, unit) \
+	if (SENT_##pres(T, SM_WIRE_ARG_##T(rec, m))) { \
+		pack_key(pk, key); \
+		pack_##T(pk, SM_WIRE_ARG_##T(rec, m), hi); \
 	}
+
+static void pack_NODE(msgpack_packer *pk, const struct sm_host_stats *rec, double hi)
+{
+	(void)hi;
+	msgpack_pack_map(pk, 0 SM_WIRE_NODE_FIELDS(COUNT_SENT));
+	SM_WIRE_NODE_FIELDS(PACK_KEYED)
+}
+
+static void pack_stats(msgpack_packer *pk, const struct sm_header *h,
+		       const struct sm_aggregate_domain_stats *rec)
+{
+	pack_header(pk, h, 0 SM_WIRE_STATS_FIELDS(COUNT_SENT));
+	SM_WIRE_STATS_FIELDS(PACK_KEYED)
+}
+
+void sm_wire_pack_stats_begin(msgpack_packer *pk, const struct sm_header *h, double interval,
+			      const struct sm_host_stats *host, size_t ndomains)
+{
+	/* Without the domain array, pack_DOMAINS writes only the list's header. */
+	const struct sm_aggregate_domain_stats stats = {
+		.interval = interval, .host = *host, .ndomains = ndomains, .domains = NULL};
+
+	pack_stats(pk, h, &stats);
+}
+
+void sm_wire_pack_domain(msgpack_packer *pk, const struct sm_domain_stats *rec)
+{
+	msgpack_pack_array(pk, SM_WIRE_COUNT(SM_WIRE_DOMAIN_FIELDS));
+	SM_WIRE_DOMAIN_FIELDS(PACK_FIELD)
+}
+
+static void pack_event(msgpack_packer *pk, const struct sm_header *h,
+		       const struct sm_domain_event *rec)
+{
+	pack_header(pk, h, 0 SM_WIRE_EVENT_FIELDS(COUNT_SENT));
+	SM_WIRE_EVENT_FIELDS(PACK_KEYED)
+}
+
+static void pack_heartbeat(msgpack_packer *pk, const struct sm_header *h,
+			   const struct sm_heartbeat *rec)
+{
+	pack_header(pk, h, 0 SM_WIRE_HEARTBEAT_FIELDS(COUNT_SENT));
+	SM_WIRE_HEARTBEAT_FIELDS(PACK_KEYED)
+}
+
+static void pack_collector(msgpack_packer *pk, const struct sm_header *h,
+			   const struct sm_collector_stats *rec)
+{
+	pack_header(pk, h, 0 SM_WIRE_COLLECTOR_FIELDS(COUNT_SENT));
+	SM_WIRE_COLLECTOR_FIELDS(PACK_KEYED)
 }
 
 int sm_wire_encode(const struct sm_message *m, msgpack_sbuffer *out)
@@ -448,25 +498,14 @@ int sm_wire_encode(const struct sm_message *m, msgpack_sbuffer *out)
 	msgpack_sbuffer_clear(out);
 	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
 	switch (m->hdr.kind) {
-	case SM_KIND_STATS: {
-		const struct sm_aggregate_domain_stats *s = &m->u.stats;
-
-		sm_wire_pack_stats_begin(&pk, &m->hdr, s->interval, &s->host, s->ndomains);
-		for (size_t i = 0; i < s->ndomains; i++)
-			sm_wire_pack_domain(&pk, &s->domains[i]);
+	case SM_KIND_STATS:
+		pack_stats(&pk, &m->hdr, &m->u.stats);
 		break;
-	}
 	case SM_KIND_EVENT:
 		pack_event(&pk, &m->hdr, &m->u.event);
 		break;
 	case SM_KIND_HEARTBEAT:
-		pack_header(&pk, &m->hdr, m->u.hb.max_frame ? 2 : 1);
-		pack_key(&pk, "interval");
-		pack_f64(&pk, m->u.hb.interval);
-		if (m->u.hb.max_frame) {
-			pack_key(&pk, "max_frame");
-			msgpack_pack_uint64(&pk, m->u.hb.max_frame);
-		}
+		pack_heartbeat(&pk, &m->hdr, &m->u.hb);
 		break;
 	case SM_KIND_COLLECTOR:
 		pack_collector(&pk, &m->hdr, &m->u.collector);
