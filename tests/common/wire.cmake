@@ -1,6 +1,8 @@
 # Wire protocol: unit tests, and the Python reference subscriber decoding a
 # real C publisher (docs/examples/subscriber.py).
 sm_add_unit_test(test_wire SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_wire.c LABELS wire)
+# The bounded msgpack reader under the decoder, on hostile bytes.
+sm_add_unit_test(test_mpread SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_mpread.c LABELS wire)
 # Exact bytes and JSON of a representative message of every kind.
 sm_add_unit_test(test_wire_golden SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_wire_golden.c
   LABELS wire)
