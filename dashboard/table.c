@@ -14,6 +14,7 @@
 #include "esc.h"
 #include "metric.h"
 #include "page.h"
+#include "sm_json.h"
 
 static const char *const sort_names[SORT_COUNT] = {
     [SORT_NAME] = "name",
@@ -333,12 +334,7 @@ void table_write(struct dash *d, const struct snap_row *rows, size_t n, const st
 
 void json_num(FILE *out, double v)
 {
-	if (!isfinite(v))
-		fputs("null", out);
-	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
-		fprintf(out, "%.0f", v); /* counters and sizes: exact */
-	else
-		fprintf(out, "%.7g", v); /* the wire carries float32: 7 digits */
+	sm_json_put_number(out, v); /* the project's one JSON number format */
 }
 
 void json_time(FILE *out, double t)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sm_json.h"
 #include "sm_utf8.h"
 #include "sm_wire.h"
 #include "sm_wire_fields.h"
@@ -50,14 +51,6 @@ static void json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void json_num(FILE *out, double v)
-{
-	if (!isfinite(v))
-		fputs("null", out);
-	else
-		fprintf(out, "%.10g", v);
-}
-
 /* ---- one printer per field type (sm_wire_fields.h) --------------------- */
 
 static void json_U32(FILE *out, const uint32_t *v)
@@ -72,12 +65,12 @@ static void json_U64(FILE *out, const uint64_t *v)
 
 static void json_F32(FILE *out, const double *v)
 {
-	json_num(out, *v);
+	sm_json_put_number(out, *v);
 }
 
 static void json_F64(FILE *out, const double *v)
 {
-	json_num(out, *v);
+	sm_json_put_number(out, *v);
 }
 
 static void json_BOOL(FILE *out, const bool *v)
@@ -104,7 +97,7 @@ static void json_LOAD(FILE *out, const double load[3])
 	for (int i = 0; i < 3; i++) {
 		if (i > 0)
 			fputc(',', out);
-		json_num(out, load[i]);
+		sm_json_put_number(out, load[i]);
 	}
 	fputc(']', out);
 }
