@@ -169,8 +169,8 @@ void table_write(struct dash *d, const struct snap_row *rows, size_t n, const st
 
 /* Writes one row as a JSON object (API). */
 void json_row(struct dash *d, const struct snap_row *r);
-/* Writes a number (integers exactly, others with 7 digits), or null for
- * NaN. */
+/* Writes a number in the project's one JSON format (sm_json_number), or
+ * null for NaN. */
 void json_num(FILE *out, double v);
 /* Writes a time in seconds since the epoch with milliseconds, or null. */
 void json_time(FILE *out, double t);

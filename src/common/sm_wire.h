@@ -5,10 +5,12 @@
  * AggregateDomainStats are the plain structs below (sm_domain_stats,
  * sm_aggregate_domain_stats).
  *
- * Encoding uses msgpack-c's packer. Decoding uses our own bounds-checked
- * reader: every length and count is checked against the bytes that remain
- * before anything is allocated, so a hostile frame can neither crash a
- * daemon nor make it allocate more than a small multiple of its own size.
+ * Each record's fields are listed once, in sm_wire_fields.h; encoding,
+ * decoding and JSON are generated from those lists. Encoding uses
+ * msgpack-c's packer. Decoding uses our own bounds-checked reader
+ * (sm_mpread): every length and count is checked against the bytes that
+ * remain before anything is allocated, so a hostile frame can neither crash
+ * a daemon nor make it allocate more than a small multiple of its own size.
  */
 #ifndef SM_WIRE_H
 #define SM_WIRE_H
