@@ -2,7 +2,9 @@
  * sm_wire.c — encoding side of the wire protocol (docs/PROTOCOL.md), plus
  * topics and UUID text. Bodies are msgpack maps with readable keys for the
  * once-per-frame envelope, and positional arrays for the records that repeat
- * per domain and per device, which keeps a 1,000-domain frame small.
+ * per domain and per device, which keeps a 1,000-domain frame small. Each
+ * record is packed from its field list (sm_wire_fields.h) by one packer per
+ * field type; only the header is packed by hand.
  * Invariant: whatever the caller's structs hold, the output decodes — every
  * string is sanitised to valid, bounded UTF-8, every NaN float becomes nil.
  */

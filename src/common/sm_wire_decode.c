@@ -565,6 +565,7 @@ static void absent_zero(const void *v)
 	_Generic(&(rec)->m, double *: absent_nan, default: absent_zero)(&(rec)->m);
 
 #define MAP_RECORD(name, type, list, subname) \
+	_Static_assert(SM_WIRE_COUNT(list) <= 32, #list " has more fields than seen has bits"); \
 	static int name##_key(struct dec *d, const char *k, size_t klen, type *rec, \
 			      uint32_t *seen) \
 	{ \
