@@ -192,11 +192,10 @@ int sm_wire_peek_header(const void *body, size_t len, size_t max_frame, struct s
 /* Each takes the field as SM_WIRE_ARG_<type> hands it over, the field's
  * lo and hi columns, and its name for error messages. */
 
-/* hi as an integer limit; UINT64_MAX does not survive the trip through a
- * double, so anything at or above 2^64 means "no limit". */
+/* hi as an integer limit: SM_WIRE_UNBOUNDED (2^64) is any uint64. */
 static uint64_t int_limit(double hi)
 {
-	return hi >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)hi;
+	return hi >= SM_WIRE_UNBOUNDED ? UINT64_MAX : (uint64_t)hi;
 }
 
 static int read_U32(struct dec *d, uint32_t *v, double lo, double hi, const char *field)

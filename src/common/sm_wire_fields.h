@@ -17,7 +17,8 @@
  *   key       its map key; for positional records its name in error messages
  *   json      its name in stackmon-sub's and the monitor's JSON
  *   lo, hi    what a decoder accepts: numbers in [lo, hi]; TEXT at most hi
- *             bytes; U32/U64 at most hi; lists at most hi elements; else 0
+ *             bytes; U32/U64 at most hi (SM_WIRE_UNBOUNDED: any); lists at
+ *             most hi elements; else 0
  *   presence  REQ: a map without it is refused (every positional field is
  *             REQ); OPT: may be absent (reads as 0, or unknown for F32), is
  *             always sent; OMIT0: optional, and neither sent nor printed when 0
@@ -51,6 +52,9 @@
 
 #include "sm_wire.h"
 
+/* hi of an integer field that takes any uint64: 2^64, as UINT64_MAX has no
+ * exact double. */
+#define SM_WIRE_UNBOUNDED 18446744073709551616.0
 #define SM_WIRE_RATE_MAX 1e18 /* no device moves an exabyte per second */
 #define SM_WIRE_LOAD_MAX 1e9
 #define SM_WIRE_INTERVAL_MAX 86400 /* seconds */
@@ -69,11 +73,11 @@
 /* struct sm_disk_stats: Disk, array[10+]. */
 #define SM_WIRE_DISK_FIELDS(X) \
 	X(TEXT, name, "name", "name", 0, SM_DEV_MAX, REQ, "") \
-	X(U64, rd_req, "rd_req", "rd_req", 0, UINT64_MAX, REQ, "requests") \
-	X(U64, rd_bytes, "rd_bytes", "rd_bytes", 0, UINT64_MAX, REQ, "bytes") \
-	X(U64, wr_req, "wr_req", "wr_req", 0, UINT64_MAX, REQ, "requests") \
-	X(U64, wr_bytes, "wr_bytes", "wr_bytes", 0, UINT64_MAX, REQ, "bytes") \
-	X(U64, errors, "errors", "errors", 0, UINT64_MAX, REQ, "errors") \
+	X(U64, rd_req, "rd_req", "rd_req", 0, SM_WIRE_UNBOUNDED, REQ, "requests") \
+	X(U64, rd_bytes, "rd_bytes", "rd_bytes", 0, SM_WIRE_UNBOUNDED, REQ, "bytes") \
+	X(U64, wr_req, "wr_req", "wr_req", 0, SM_WIRE_UNBOUNDED, REQ, "requests") \
+	X(U64, wr_bytes, "wr_bytes", "wr_bytes", 0, SM_WIRE_UNBOUNDED, REQ, "bytes") \
+	X(U64, errors, "errors", "errors", 0, SM_WIRE_UNBOUNDED, REQ, "errors") \
 	X(F32, rd_req_ps, "rd_req_ps", "rd_req_ps", 0, SM_WIRE_RATE_MAX, REQ, "requests/s") \
 	X(F32, rd_bytes_ps, "rd_bytes_ps", "rd_bytes_ps", 0, SM_WIRE_RATE_MAX, REQ, "bytes/s") \
 	X(F32, wr_req_ps, "wr_req_ps", "wr_req_ps", 0, SM_WIRE_RATE_MAX, REQ, "requests/s") \
@@ -82,14 +86,14 @@
 /* struct sm_nic_stats: Nic, array[13+]. */
 #define SM_WIRE_NIC_FIELDS(X) \
 	X(TEXT, name, "name", "name", 0, SM_DEV_MAX, REQ, "") \
-	X(U64, rx_bytes, "rx_bytes", "rx_bytes", 0, UINT64_MAX, REQ, "bytes") \
-	X(U64, rx_packets, "rx_packets", "rx_packets", 0, UINT64_MAX, REQ, "packets") \
-	X(U64, rx_errors, "rx_errors", "rx_errors", 0, UINT64_MAX, REQ, "packets") \
-	X(U64, rx_drops, "rx_drops", "rx_drops", 0, UINT64_MAX, REQ, "packets") \
-	X(U64, tx_bytes, "tx_bytes", "tx_bytes", 0, UINT64_MAX, REQ, "bytes") \
-	X(U64, tx_packets, "tx_packets", "tx_packets", 0, UINT64_MAX, REQ, "packets") \
-	X(U64, tx_errors, "tx_errors", "tx_errors", 0, UINT64_MAX, REQ, "packets") \
-	X(U64, tx_drops, "tx_drops", "tx_drops", 0, UINT64_MAX, REQ, "packets") \
+	X(U64, rx_bytes, "rx_bytes", "rx_bytes", 0, SM_WIRE_UNBOUNDED, REQ, "bytes") \
+	X(U64, rx_packets, "rx_packets", "rx_packets", 0, SM_WIRE_UNBOUNDED, REQ, "packets") \
+	X(U64, rx_errors, "rx_errors", "rx_errors", 0, SM_WIRE_UNBOUNDED, REQ, "packets") \
+	X(U64, rx_drops, "rx_drops", "rx_drops", 0, SM_WIRE_UNBOUNDED, REQ, "packets") \
+	X(U64, tx_bytes, "tx_bytes", "tx_bytes", 0, SM_WIRE_UNBOUNDED, REQ, "bytes") \
+	X(U64, tx_packets, "tx_packets", "tx_packets", 0, SM_WIRE_UNBOUNDED, REQ, "packets") \
+	X(U64, tx_errors, "tx_errors", "tx_errors", 0, SM_WIRE_UNBOUNDED, REQ, "packets") \
+	X(U64, tx_drops, "tx_drops", "tx_drops", 0, SM_WIRE_UNBOUNDED, REQ, "packets") \
 	X(F32, rx_bytes_ps, "rx_bytes_ps", "rx_bytes_ps", 0, SM_WIRE_RATE_MAX, REQ, "bytes/s") \
 	X(F32, rx_packets_ps, "rx_packets_ps", "rx_packets_ps", 0, SM_WIRE_RATE_MAX, REQ, \
 	  "packets/s") \
@@ -105,13 +109,13 @@
 	X(DOM_FLAGS, flags, "flags", "stale", 0, UINT32_MAX, REQ, "") \
 	X(IDENTITY, identity, "identity", "identity", 0, 0, REQ, "") \
 	X(U32, vcpus, "vcpus", "vcpus", 0, 65536, REQ, "vCPUs") \
-	X(U64, cpu_time_ns, "cpu_time_ns", "cpu_time_ns", 0, UINT64_MAX, REQ, "ns") \
+	X(U64, cpu_time_ns, "cpu_time_ns", "cpu_time_ns", 0, SM_WIRE_UNBOUNDED, REQ, "ns") \
 	X(F32, cpu_pct, "cpu_pct", "cpu_pct", 0, 100, REQ, "%") \
 	X(F32, steal_pct, "steal_pct", "steal_pct", 0, 100, REQ, "%") \
 	X(LOAD, load, "load", "load", 0, SM_WIRE_LOAD_MAX, REQ, "vCPUs") \
 	X(MEM_BASIS, mem_basis, "mem_basis", "mem_basis", 0, 255, REQ, "") \
-	X(U64, mem_total_kib, "mem_total_kib", "mem_total_kib", 0, UINT64_MAX, REQ, "KiB") \
-	X(U64, mem_used_kib, "mem_used_kib", "mem_used_kib", 0, UINT64_MAX, REQ, "KiB") \
+	X(U64, mem_total_kib, "mem_total_kib", "mem_total_kib", 0, SM_WIRE_UNBOUNDED, REQ, "KiB") \
+	X(U64, mem_used_kib, "mem_used_kib", "mem_used_kib", 0, SM_WIRE_UNBOUNDED, REQ, "KiB") \
 	X(F32, mem_pct, "mem_pct", "mem_pct", 0, 100, REQ, "%") \
 	X(DISKS, disks, "disks", "disks", 0, SM_WIRE_MAX_DEVICES, REQ, "") \
 	X(NICS, nics, "nics", "nics", 0, SM_WIRE_MAX_DEVICES, REQ, "")
@@ -120,8 +124,8 @@
 #define SM_WIRE_LOSS_FIELDS(X) \
 	X(TEXT, host, "host", "host", 0, SM_HOST_MAX, REQ, "") \
 	X(KIND, kind, "kind", "kind", 0, 0, REQ, "") \
-	X(U64, received, "received", "received", 0, UINT64_MAX, REQ, "messages") \
-	X(U64, lost, "lost", "lost", 0, UINT64_MAX, REQ, "messages")
+	X(U64, received, "received", "received", 0, SM_WIRE_UNBOUNDED, REQ, "messages") \
+	X(U64, lost, "lost", "lost", 0, SM_WIRE_UNBOUNDED, REQ, "messages")
 
 /* ---- map records ------------------------------------------------------------ */
 
@@ -130,8 +134,8 @@
 	X(U32, ncpus, "ncpus", "ncpus", 0, 1u << 20, REQ, "CPUs") \
 	X(F32, cpu_pct, "cpu_pct", "cpu_pct", 0, 100, REQ, "%") \
 	X(LOAD, load, "load", "load", 0, SM_WIRE_LOAD_MAX, REQ, "") \
-	X(U64, mem_total_kib, "mem_total_kib", "mem_total_kib", 0, UINT64_MAX, REQ, "KiB") \
-	X(U64, mem_used_kib, "mem_used_kib", "mem_used_kib", 0, UINT64_MAX, REQ, "KiB") \
+	X(U64, mem_total_kib, "mem_total_kib", "mem_total_kib", 0, SM_WIRE_UNBOUNDED, REQ, "KiB") \
+	X(U64, mem_used_kib, "mem_used_kib", "mem_used_kib", 0, SM_WIRE_UNBOUNDED, REQ, "KiB") \
 	X(F32, mem_pct, "mem_pct", "mem_pct", 0, 100, REQ, "%") \
 	X(BOOL, libvirt_ok, "libvirt_ok", "libvirt_ok", 0, 0, REQ, "") \
 	X(F32, libvirt_latency_ms, "libvirt_latency_ms", "libvirt_latency_ms", 0, 1e9, OPT, "ms") \
@@ -155,19 +159,19 @@
 /* struct sm_heartbeat: an hb body after the header. */
 #define SM_WIRE_HEARTBEAT_FIELDS(X) \
 	X(F64, interval, "interval", "interval", 0, SM_WIRE_INTERVAL_MAX, REQ, "s") \
-	X(U64, max_frame, "max_frame", "max_frame", 0, UINT64_MAX, OMIT0, "bytes")
+	X(U64, max_frame, "max_frame", "max_frame", 0, SM_WIRE_UNBOUNDED, OMIT0, "bytes")
 
 /* struct sm_collector_stats: a collector body after the header. */
 #define SM_WIRE_COLLECTOR_FIELDS(X) \
 	X(F64, interval, "interval", "interval", 0, SM_WIRE_INTERVAL_MAX, REQ, "s") \
-	X(U64, frames_in, "frames_in", "frames_in", 0, UINT64_MAX, OPT, "messages") \
-	X(U64, bytes_in, "bytes_in", "bytes_in", 0, UINT64_MAX, OPT, "bytes") \
-	X(U64, frames_out, "frames_out", "frames_out", 0, UINT64_MAX, OPT, "messages") \
-	X(U64, bytes_out, "bytes_out", "bytes_out", 0, UINT64_MAX, OPT, "bytes") \
-	X(U64, frames_up, "frames_up", "frames_up", 0, UINT64_MAX, OPT, "messages") \
+	X(U64, frames_in, "frames_in", "frames_in", 0, SM_WIRE_UNBOUNDED, OPT, "messages") \
+	X(U64, bytes_in, "bytes_in", "bytes_in", 0, SM_WIRE_UNBOUNDED, OPT, "bytes") \
+	X(U64, frames_out, "frames_out", "frames_out", 0, SM_WIRE_UNBOUNDED, OPT, "messages") \
+	X(U64, bytes_out, "bytes_out", "bytes_out", 0, SM_WIRE_UNBOUNDED, OPT, "bytes") \
+	X(U64, frames_up, "frames_up", "frames_up", 0, SM_WIRE_UNBOUNDED, OPT, "messages") \
 	X(DROPPED, dropped, "dropped", "dropped", 0, 0, OPT, "messages") \
-	X(U64, lost, "lost", "lost", 0, UINT64_MAX, OPT, "messages") \
-	X(U64, origin_unknown, "origin_unknown", "origin_unknown", 0, UINT64_MAX, OPT, \
+	X(U64, lost, "lost", "lost", 0, SM_WIRE_UNBOUNDED, OPT, "messages") \
+	X(U64, origin_unknown, "origin_unknown", "origin_unknown", 0, SM_WIRE_UNBOUNDED, OPT, \
 	  "messages") \
 	X(U32, publishers, "publishers", "publishers", 0, UINT32_MAX, OPT, "senders") \
 	X(TEXT, upstream, "upstream", "upstream", 0, SM_ENDPOINT_MAX, OPT, "") \
