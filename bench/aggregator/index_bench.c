@@ -19,6 +19,7 @@
 
 #include "index.h"
 #include "sm_log.h"
+#include "sm_uuid.h"
 
 static double now_s(clockid_t clk)
 {

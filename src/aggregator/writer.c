@@ -27,6 +27,7 @@
 #include "metric_map.h"
 #include "sm_clock.h"
 #include "sm_log.h"
+#include "sm_uuid.h"
 
 #define DEVICES_MAX	    512	    /* devices remembered per domain (hot-plug churn bound) */
 #define SLOT_BUF_MAX	    64	    /* points waiting per file before it is flushed */

@@ -8,6 +8,7 @@
  * Invariant: whatever the caller's structs hold, the output decodes — every
  * string is sanitised to valid, bounded UTF-8, every NaN float becomes nil.
  */
+#include "sm_uuid.h"
 #include "sm_wire.h"
 
 #include <math.h>
@@ -132,59 +133,6 @@ bad:
 			 "topic: not '<kind>/<host>/' (%zu bytes)", len);
 	}
 	return -1;
-}
-
-/* ---- UUIDs ------------------------------------------------------------ */
-
-void sm_uuid_format(const uint8_t uuid[16], char buf[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			buf[o++] = '-';
-		buf[o++] = hex[uuid[i] >> 4];
-		buf[o++] = hex[uuid[i] & 15];
-	}
-	buf[o] = '\0';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int sm_uuid_parse(const char *text, uint8_t uuid[16])
-{
-	size_t len = strlen(text);
-	int n = 0;
-
-	if (len != 36 && len != 32)
-		return -1;
-	for (size_t i = 0; i < len;) {
-		int hi, lo;
-
-		if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
-			if (text[i] != '-')
-				return -1;
-			i++;
-			continue;
-		}
-		hi = hexval(text[i]);
-		lo = hexval(text[i + 1]);
-		if (hi < 0 || lo < 0 || n >= 16)
-			return -1;
-		uuid[n++] = (uint8_t)(hi << 4 | lo);
-		i += 2;
-	}
-	return n == 16 ? 0 : -1;
 }
 
 /* ---- packing helpers -------------------------------------------------- */

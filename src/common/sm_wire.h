@@ -296,9 +296,4 @@ void sm_message_clear(struct sm_message *m);
 /* Writes the message as one JSON object on one line (no newline). */
 void sm_wire_print_json(const struct sm_message *m, FILE *out);
 
-/* UUID as 36-char lowercase text (buf >= 37). */
-void sm_uuid_format(const uint8_t uuid[16], char buf[37]);
-/* Parses 36-char text (with dashes) or 32 hex digits; 0 or -1. */
-int sm_uuid_parse(const char *text, uint8_t uuid[16]);
-
 #endif

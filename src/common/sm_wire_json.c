@@ -11,6 +11,7 @@
 
 #include "sm_json.h"
 #include "sm_utf8.h"
+#include "sm_uuid.h"
 #include "sm_wire.h"
 #include "sm_wire_fields.h"
 

@@ -15,6 +15,7 @@
 #include "dom_tracker.h"
 #include "sm_log.h"
 #include "sm_utf8.h"
+#include "sm_uuid.h"
 
 #define EVENT_QUEUE_MAX SM_WIRE_MAX_DOMAINS /* unsent events before dropping */
 #define EVENT_BUFFER_KEEP 64                /* event buffer kept between bursts */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sm_uuid.h"
 #include "sm_wire.h"
 
 static bool device_byte_ok(unsigned char c)

@@ -2,6 +2,7 @@
  * sub_filter.c — stackmon-sub's message selection (see sub_filter.h).
  */
 #include "sub_filter.h"
+#include "sm_uuid.h"
 
 #include <stdio.h>
 #include <stdlib.h>

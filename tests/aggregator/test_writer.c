@@ -38,6 +38,7 @@
 #include "layout.h"
 #include "sm_clock.h"
 #include "writer.h"
+#include "sm_uuid.h"
 
 #define RETENTION "1s:10m,1m:1h"
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "sm_utf8.h"
+#include "sm_uuid.h"
 #include "sm_wire.h"
 
 /* ---- fixtures ------------------------------------------------------------ */

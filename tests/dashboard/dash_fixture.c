@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "sm_uuid.h"
 #include "sm_wire.h"
 #include "whisper.h"
 

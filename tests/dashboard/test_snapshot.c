@@ -23,6 +23,7 @@
 #include "index.h"
 #include "page.h"
 #include "snapshot.h"
+#include "sm_uuid.h"
 
 static char dir[64], path[128];
 static const double T = 1800000000.0;

@@ -28,6 +28,7 @@
 #include "index.h"
 #include "index_schema.h"
 #include "snapshot.h"
+#include "sm_uuid.h"
 
 /* Per-test fixture: a temp dir, the index path in it, and stderr capture. */
 struct fixture {
