@@ -5,10 +5,12 @@
  * in JSON").
  *
  * Integral values below 2^53 print as integers ("42", no ".0", no
- * exponent); other finite values print in the fewest significant digits
- * (15 to 17) that read back as the same double, so no digit is invented
- * and none is lost; NaN and infinities, which JSON cannot hold, print as
- * null (they mean "unknown" on the wire).
+ * exponent); a value a float32 holds exactly (the wire's rates,
+ * percentages and loads) prints in the fewest digits (6 to 9) that read
+ * back as the same float; other finite values print in the fewest (15 to
+ * 17) that read back as the same double, so no digit is invented and none
+ * the value carried is lost; NaN and infinities, which JSON cannot hold,
+ * print as null (they mean "unknown" on the wire).
  */
 #ifndef SM_JSON_H
 #define SM_JSON_H

@@ -47,8 +47,11 @@ static void json_fractions_print_shortest_round_trip(void **state)
 	assert_string_equal(num(0.5), "0.5");
 	assert_string_equal(num(1.0 / 3), "0.3333333333333333");
 	assert_string_equal(num(0.1 + 0.2), "0.30000000000000004");
-	/* A float32 from the wire keeps every digit its double has. */
-	assert_string_equal(num((float)12.3), "12.300000190734863");
+	/* A float32 from the wire prints at a float's precision: what the
+	 * monitor measured, not its double expansion. */
+	assert_string_equal(num((float)12.3), "12.3");
+	assert_string_equal(num((float)(1.0 / 3)), "0.33333334");
+	assert_string_equal(num((float)0.1), "0.1");
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 		assert_true(strtod(num(values[i]), NULL) == values[i]);
 }
@@ -79,6 +82,32 @@ static void json_number_truncates_to_small_buffer(void **state)
 	free(s);
 }
 
+/* Every float32 the wire can carry reads back as the same float, and a
+ * double that is not a float keeps its double digits. */
+static void json_float32_values_read_back_as_the_same_float(void **state)
+{
+	uint32_t bits = 2463534242u;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		float f;
+
+		bits ^= bits << 13; /* xorshift32: spread over every exponent */
+		bits ^= bits >> 17;
+		bits ^= bits << 5;
+		memcpy(&f, &bits, sizeof(f));
+		if (!isfinite(f) || f == floorf(f))
+			continue;
+		assert_true(strtof(num(f), NULL) == f);
+	}
+	assert_true(strtod(num(12.3), NULL) == 12.3);
+	assert_string_equal(num(12.3), "12.3");
+	/* One double past the float 12.3: not a float, so double digits. */
+	double past = nextafter((double)(float)12.3, 13);
+	assert_true(strtod(num(past), NULL) == past);
+	assert_true(strlen(num(past)) > 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +115,7 @@ int main(void)
 		cmocka_unit_test(json_fractions_print_shortest_round_trip),
 		cmocka_unit_test(json_nan_and_infinity_print_null),
 		cmocka_unit_test(json_number_truncates_to_small_buffer),
+		cmocka_unit_test(json_float32_values_read_back_as_the_same_float),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
