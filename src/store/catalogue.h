@@ -1,5 +1,6 @@
 /*
- * catalogue — every metric the data directory holds, defined once: its
+ * catalogue — every metric the data directory holds (one line each in
+ * catalogue_list.h), as tables to look them up in: its
  * name (a device metric's is the suffix of "disk.<dev>.<suffix>" or
  * "nic.<dev>.<suffix>"), the record it belongs to, its unit, how coarser
  * Whisper archives consolidate it, and the words and chart the dashboard
@@ -12,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "catalogue_list.h"
 #include "whisper.h"
 
 /* What a value measures. */
@@ -48,16 +50,17 @@ struct metric_def {
 	int major, minor, order;
 };
 
+#define METRIC_COUNT_ONE(...) +1
 enum {
-	METRIC_DOMAIN_N = 7, /* cpu_pct … mem_used_kib */
-	METRIC_DISK_N = 5,   /* disk.<dev>.* */
-	METRIC_NIC_N = 8,    /* nic.<dev>.* */
-	METRIC_HOST_N = 8,   /* the compute node itself */
-	METRIC_DEVICE_MAX_N = 8,
+	METRIC_DOMAIN_N = 0 METRIC_DOMAIN_LIST(METRIC_COUNT_ONE), /* the domain's own */
+	METRIC_DISK_N = 0 METRIC_DISK_LIST(METRIC_COUNT_ONE),	  /* disk.<dev>.* */
+	METRIC_NIC_N = 0 METRIC_NIC_LIST(METRIC_COUNT_ONE),	  /* nic.<dev>.* */
+	METRIC_HOST_N = 0 METRIC_HOST_LIST(METRIC_COUNT_ONE),	  /* the compute node itself */
+	METRIC_DEVICE_MAX_N = METRIC_DISK_N > METRIC_NIC_N ? METRIC_DISK_N : METRIC_NIC_N,
 };
 
-/* The four tables, in the order the aggregator's values come in
- * (metric_map.h). */
+/* The four tables, generated from catalogue_list.h in its order (the
+ * order the aggregator's values come in, metric_map.h). */
 extern const struct metric_def metric_domain[METRIC_DOMAIN_N];
 extern const struct metric_def metric_disk[METRIC_DISK_N];
 extern const struct metric_def metric_nic[METRIC_NIC_N];
