@@ -71,16 +71,17 @@ run_one() {
 			1s:3h,1m:7d,10m:1y sparse 10 | tr ' ' '\n' | grep -E "phase=|_s=|_per_|_ms_" >"$out"
 		rm -rf "$data"
 		;;
-	dashboard) BUILD=$tree/build-bench RUNS=40 "$tree/bench/dashboard/run.sh" >"$out" 2>&1 ;;
+	dashboard) BUILD=$(mkbuild "$tree") RUNS=40 "$tree/bench/dashboard/run.sh" >"$out" 2>&1 ;;
 	*) echo "compare.sh: unknown benchmark $what" >&2; exit 2 ;;
 	esac
 }
 
 # The Release build the benchmarks share (each script builds its own targets in it).
+# Configured every time: a benchmark script may have made it without the
+# tests, whose programs (the collector's load generator) others need.
 mkbuild() {
 	local b=$1/build-bench
-	[ -f "$b/CMakeCache.txt" ] ||
-		cmake -S "$1" -B "$b" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
+	cmake -S "$1" -B "$b" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
 	echo "$b"
 }
 
