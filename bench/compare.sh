@@ -13,7 +13,7 @@
 # benchmark scripts that changed between A and B are each used with their
 # own tree. The quick mode of each benchmark is used:
 #   monitor     bench/monitor/run.sh --quick --no-qemu   (needs libvirtd: scripts/libvirtd.sh start)
-#   collector   bench/collector/run.sh BUILD --quick --only throughput
+#   collector   bench/collector/run.sh BUILD --quick --only cost (CPU per frame, beside zmq_proxy)
 #   aggregator  agg_bench direct at 1,000 domains (bench/aggregator/run.sh's first figure)
 #   dashboard   RUNS=40 bench/dashboard/run.sh
 # Prints Markdown; asserts nothing. Needs root for the monitor benchmark.
@@ -58,7 +58,7 @@ run_one() {
 		cmake --build "$(mkbuild "$tree")" -j2 >"$out.build" 2>&1 || { cat "$out.build"; return 1; }
 		"$tree/bench/monitor/run.sh" --quick --no-qemu --build "$tree/build-bench" >"$out" 2>&1
 		;;
-	collector) "$tree/bench/collector/run.sh" "$(mkbuild "$tree")" --quick --only throughput >"$out" 2>&1 ;;
+	collector) "$tree/bench/collector/run.sh" "$(mkbuild "$tree")" --quick --only cost >"$out" 2>&1 ;;
 	aggregator)
 		# The data path at 1,000 domains, the first figure of
 		# bench/aggregator/run.sh, without its 10,000-domain runs (minutes
