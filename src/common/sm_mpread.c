@@ -247,7 +247,7 @@ int sm_mpread_uint(struct sm_mpread *r, uint64_t *v, uint64_t max, const char *f
 
 int sm_mpread_u32(struct sm_mpread *r, uint32_t *v, uint32_t max, const char *field)
 {
-	uint64_t x;
+	uint64_t x = 0; /* set on success; gcc -O3 cannot see it and warns */
 
 	if (sm_mpread_uint(r, &x, max, field) < 0)
 		return -1;
