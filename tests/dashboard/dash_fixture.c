@@ -103,8 +103,9 @@ static int mkdirs(const char *path)
 	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* A plausible value of `metric` at time t for instance number k. */
-static double wave(const char *metric, int64_t t, int k)
+/* A plausible value of `metric` at time t for instance number k, before
+ * the wire. */
+static double wave_measured(const char *metric, int64_t t, int k)
 {
 	unsigned h = 5381;
 	double x, base = 1 + k % 5, day, slow, fast;
@@ -134,6 +135,14 @@ static double wave(const char *metric, int64_t t, int k)
 	if (strcmp(metric, "domains") == 0)
 		return 3;
 	return floor((double)(t - (now_s - 8 * 86400)) / 3600); /* counters */
+}
+
+/* The value as the aggregator receives it: rates, percentages and loads
+ * travel as float32 (docs/PROTOCOL.md), so what it stores, and what the
+ * dashboard prints, is a float's value. */
+static double wave(const char *metric, int64_t t, int k)
+{
+	return (float)wave_measured(metric, t, k);
 }
 
 static bool is_counter(const char *metric)
