@@ -56,9 +56,9 @@ run_one() {
 	monitor)
 		# The monitor's benchmark expects a whole build.
 		cmake --build "$(mkbuild "$tree")" -j2 >"$out.build" 2>&1 || { cat "$out.build"; return 1; }
-		"$tree/bench/monitor/run.sh" --quick --no-qemu --build "$tree/build-bench" >"$out" 2>&1
+		"$tree/bench/monitor/run.sh" --quick --no-qemu --build "$tree/build-bench" >"$out" 2>"$out.err"
 		;;
-	collector) "$tree/bench/collector/run.sh" "$(mkbuild "$tree")" --quick --only cost >"$out" 2>&1 ;;
+	collector) "$tree/bench/collector/run.sh" "$(mkbuild "$tree")" --quick --only cost >"$out" 2>"$out.err" ;;
 	aggregator)
 		# The data path at 1,000 domains, the first figure of
 		# bench/aggregator/run.sh, without its 10,000-domain runs (minutes
@@ -71,7 +71,7 @@ run_one() {
 			1s:3h,1m:7d,10m:1y sparse 10 | tr ' ' '\n' | grep -E "phase=|_s=|_per_|_ms_" >"$out"
 		rm -rf "$data"
 		;;
-	dashboard) BUILD=$(mkbuild "$tree") RUNS=40 "$tree/bench/dashboard/run.sh" >"$out" 2>&1 ;;
+	dashboard) BUILD=$(mkbuild "$tree") RUNS=40 "$tree/bench/dashboard/run.sh" >"$out" 2>"$out.err" ;;
 	*) echo "compare.sh: unknown benchmark $what" >&2; exit 2 ;;
 	esac
 }
@@ -120,8 +120,8 @@ echo "# B = $(git -C "$tree_b" log -1 --format='%h %s')"
 echo "# reports: $res"
 for what in ${ONLY//,/ }; do
 	for r in $(seq "$ROUNDS"); do
-		run_one "$what" "$tree_a" "$res/$what.A.$r" || { echo "A $what failed:"; tail -20 "$res/$what.A.$r"; exit 1; }
-		run_one "$what" "$tree_b" "$res/$what.B.$r" || { echo "B $what failed:"; tail -20 "$res/$what.B.$r"; exit 1; }
+		run_one "$what" "$tree_a" "$res/$what.A.$r" || { echo "A $what failed:"; tail -20 "$res/$what.A.$r"*; exit 1; }
+		run_one "$what" "$tree_b" "$res/$what.B.$r" || { echo "B $what failed:"; tail -20 "$res/$what.B.$r"*; exit 1; }
 	done
 	for r in $(seq "$ROUNDS"); do
 		echo
