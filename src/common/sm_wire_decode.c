@@ -440,16 +440,14 @@ static int read_domain(struct dec *d, struct sm_domain_stats *rec)
 	return skip_extra(d, n, fields, 4, "domain");
 }
 
-/* The lists a map holds allocate: a second copy of the key would leak or
- * shadow the first, so it is refused. */
+/* The lists a map holds allocate; a second copy of their key is refused
+ * before it gets here (READ_KEYED). */
 static int read_LOSS(struct dec *d, size_t *n, struct sm_publisher_loss **arr, double lo,
 		     double hi, const char *field)
 {
 	size_t count;
 
 	(void)lo;
-	if (*arr != NULL)
-		return fail(d, SM_WIRE_E_GARBAGE, field, "given twice");
 	if (sm_mpread_array(&d->r, &count, (size_t)hi, MIN_LOSS_BYTES, field) < 0)
 		return -1;
 	if (count == 0)
@@ -474,8 +472,6 @@ static int read_DOMAINS(struct dec *d, size_t *n, struct sm_domain_stats **arr, 
 	size_t count;
 
 	(void)lo;
-	if (*arr != NULL)
-		return fail(d, SM_WIRE_E_GARBAGE, field, "given twice");
 	if (sm_mpread_array(&d->r, &count, (size_t)hi, MIN_DOMAIN_BYTES, field) < 0)
 		return -1;
 	if (count == 0)
@@ -537,10 +533,16 @@ static int read_DROPPED(struct dec *d, uint64_t dropped[SM_DROP_COUNT], double l
 #define IS_REQ_OPT 0
 #define IS_REQ_OMIT0 0
 
+/* A key given twice is refused, whatever its type: a list read twice would
+ * leak or shadow the first, and a value read twice is one that two readers
+ * of the same frame could take differently. */
 #define READ_KEYED(T, m, key, json, lo, hi, pres, unit) \
 	if (rc == 0 && sm_mpread_key_is(k, klen, key)) { \
+		if (*seen & bit) \
+			rc = fail(d, SM_WIRE_E_GARBAGE, key, "given twice"); \
+		else \
+			rc = read_##T(d, SM_WIRE_ARG_##T(rec, m), lo, hi, key) < 0 ? -1 : 1; \
 		*seen |= bit; \
-		rc = read_##T(d, SM_WIRE_ARG_##T(rec, m), lo, hi, key) < 0 ? -1 : 1; \
 	} \
 	bit <<= 1;
 

@@ -548,6 +548,31 @@ static void wire_rejects_missing_required_fields(void **state)
 	assert_int_equal(decode_code(&b), SM_WIRE_E_MISSING);
 }
 
+/* A record's key given twice is refused, a list's as a scalar's, even when
+ * the first copy was empty (nothing to leak, but two readers could differ). */
+static void wire_rejects_a_key_given_twice(void **state)
+{
+	struct body b;
+
+	(void)state;
+	body_begin(&b, "stats", 3, SM_WIRE_VERSION);
+	key(&b, "interval");
+	msgpack_pack_double(&b.pk, 1.0);
+	key(&b, "interval");
+	msgpack_pack_double(&b.pk, 2.0);
+	key(&b, "domains");
+	msgpack_pack_array(&b.pk, 0);
+	assert_int_equal(decode_code(&b), SM_WIRE_E_GARBAGE);
+	body_begin(&b, "stats", 3, SM_WIRE_VERSION);
+	key(&b, "interval");
+	msgpack_pack_double(&b.pk, 1.0);
+	key(&b, "domains");
+	msgpack_pack_array(&b.pk, 0);
+	key(&b, "domains");
+	msgpack_pack_array(&b.pk, 0);
+	assert_int_equal(decode_code(&b), SM_WIRE_E_GARBAGE);
+}
+
 static void wire_rejects_absurd_counts(void **state)
 {
 	struct body b;
@@ -823,6 +848,7 @@ int main(void)
 		cmocka_unit_test(wire_rejects_garbage),
 		cmocka_unit_test(wire_rejects_wrong_types),
 		cmocka_unit_test(wire_rejects_missing_required_fields),
+		cmocka_unit_test(wire_rejects_a_key_given_twice),
 		cmocka_unit_test(wire_rejects_absurd_counts),
 		cmocka_unit_test(wire_rejects_overlong_and_invalid_strings),
 		cmocka_unit_test(wire_rejects_nan_and_infinity),
