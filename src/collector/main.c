@@ -30,8 +30,9 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 #define PUMP_BUDGET 2048
 /* Upper bound on a poll, so upstream fail-over is decided promptly. */
 #define SERVICE_MS 100
-/* The most a stop spends relaying what is still on the fan-in. */
-#define DRAIN_MS 300
+/* The most a stop spends relaying what is still on the fan-in (usually
+ * 300 ms: publishers hold once told that it stops). */
+#define DRAIN_MS 1000
 
 static const struct sm_config_key collector_keys[] = {
     {"fan_in", SM_CFG_LIST, 0, 0, "tcp://*:5555",

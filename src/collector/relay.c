@@ -25,6 +25,10 @@
 #include "sm_upstream.h"
 #include "sm_zap.h"
 
+/* How long a stop reads its fan-in at least, after telling the publishers
+ * it stops (SM_STOP_NOTICE). */
+#define STOP_READ_MIN_MS 250
+
 /* One bound fan-in endpoint. */
 struct fanin {
 	const char *endpoint;	   /* borrowed from the config */
@@ -385,13 +389,20 @@ size_t relay_pump(struct relay *r, size_t budget, int64_t now_ns)
 
 size_t relay_drain(struct relay *r, int max_ms)
 {
-	int64_t now = sm_clock_mono_ns();
+	int64_t now = sm_clock_mono_ns(), start = now;
 	int64_t end = now + (int64_t)max_ms * 1000000, quiet_since = now;
 	zmq_pollitem_t items[64];
 	size_t total = 0, n;
 
 	/* Stopping during the grace: relaying late beats discarding. */
 	r->grace_end_ns = 0;
+	/* Tell the publishers to hold from now on; what they sent before they
+	 * heard it is read here, so they are given STOP_READ_MIN_MS to hear
+	 * it (a loaded node's monitor may take a while to run). */
+	for (size_t k = 0; k < r->nin; k++)
+		if (sm_sock_subscribe(r->in[k].sock, SM_STOP_NOTICE) < 0)
+			sm_log_warnx("fan-in %s: could not tell publishers that this collector "
+				     "stops: %s", r->in[k].endpoint, zmq_strerror(zmq_errno()));
 	n = relay_pollitems(r, items, r->nin < 64 ? r->nin : 64);
 	while (now < end) {
 		size_t got = relay_pump(r, 2048, now);
@@ -400,7 +411,8 @@ size_t relay_drain(struct relay *r, int max_ms)
 		total += got;
 		if (got)
 			quiet_since = now;
-		else if (now - quiet_since >= 50 * 1000000LL)
+		else if (now - quiet_since >= 50 * 1000000LL &&
+			 now - start >= (int64_t)STOP_READ_MIN_MS * 1000000)
 			break;
 		zmq_poll(items, (int)n, 10);
 		now = sm_clock_mono_ns();

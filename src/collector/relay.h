@@ -63,10 +63,11 @@ size_t relay_pump(struct relay *r, size_t budget, int64_t now_ns);
 /* Housekeeping on every loop turn: fan-out subscriptions and waiting
  * events, upstream heartbeats and fail-over. */
 void relay_service(struct relay *r, int64_t now_ns);
-/* At shutdown: relays what is still waiting on the fan-in (frames that
- * monitors sent just before the stop) until it has been quiet for 50 ms, at
- * most max_ms; the fan-out's linger then delivers them. Returns how many
- * messages were read. */
+/* At shutdown: tells the publishers on the fan-in that this collector stops
+ * (SM_STOP_NOTICE: they hold what they would send), then relays what is
+ * still on its way (frames sent before they heard it) for at least 250 ms
+ * and until it has been quiet for 50 ms, at most max_ms; the fan-out's
+ * linger then delivers them. Returns how many messages were read. */
 size_t relay_drain(struct relay *r, int max_ms);
 /* `timeout_ms` shortened for the relay's own deadlines (the end of the
  * start-up grace, events waiting for room). */

@@ -410,8 +410,15 @@ static void target_drain(struct target *t, int64_t now_ns, size_t own_max_frame)
 	}
 }
 
+static bool is_stop_notice(const unsigned char *d, size_t n)
+{
+	return n == sizeof(SM_STOP_NOTICE) &&
+	       memcmp(d + 1, SM_STOP_NOTICE, sizeof(SM_STOP_NOTICE) - 1) == 0;
+}
+
 /* Counts the subscribe (first byte 1) and unsubscribe (0) notices a peer's
- * connection and its end put on the XPUB's inbound side. */
+ * connection and its end put on the XPUB's inbound side; a stopping
+ * collector's notice makes everything wait for the next subscription. */
 static void out_drain(struct sm_upstream *up)
 {
 	for (int k = 0; k < HB_DRAIN_MAX; k++) {
@@ -423,12 +430,19 @@ static void out_drain(struct sm_upstream *up)
 		if (rc >= 1) {
 			const unsigned char *d = zmq_msg_data(&msg);
 
-			if (d[0] == 1) {
+			if (is_stop_notice(d, (size_t)rc)) {
+				if (d[0] == 1 && !up->awaiting)
+					sm_log_info("upstream: collector at %s is stopping: holding "
+						    "until a collector subscribes",
+						    up->targets[up->current].fanin);
+				if (d[0] == 1)
+					up->awaiting = true;
+			} else if (d[0] == 1) {
 				up->subscribers++;
 				up->awaiting = false;
-			}
-			else if (d[0] == 0 && up->subscribers > 0)
+			} else if (d[0] == 0 && up->subscribers > 0) {
 				up->subscribers--;
+			}
 		}
 		zmq_msg_close(&msg);
 		if (rc < 0)

@@ -20,6 +20,16 @@
 struct sm_sock_opts;
 struct sm_upstream; /* opaque */
 
+/* The subscription a stopping collector adds on its fan-in: "stop sending
+ * to me". A publisher that sees it holds what it would send, as before the
+ * collector's first subscription, until a collector subscribes again (the
+ * restarted one, or another after a fail-over). What was already on its way
+ * is read by the stopping collector, which reads on for a moment after
+ * saying so; without the notice, a frame written as the collector closed
+ * its connection was lost with it. Publishers that ignore it (a plain PUB)
+ * lose nothing more than before. */
+#define SM_STOP_NOTICE "stopping/"
+
 /*
  * targets: "FANIN" or "FANIN=HEARTBEAT" strings, most preferred first,
  * each optionally followed by "@KEYFILE" (that collector's public key file,

@@ -464,6 +464,73 @@ static void upstream_switch_loses_nothing_sent_right_after(void **state)
 	sm_upstream_destroy(&w->up);
 }
 
+/* Services the upstream for `seconds` without sending, collecting what
+ * the first fake collector receives. */
+static size_t serve_and_collect(struct world *w, struct sm_upstream *up, double seconds, int *got,
+				size_t n, size_t max)
+{
+	int64_t end = sm_clock_mono_ns() + (int64_t)(seconds * SM_NS_PER_SEC);
+
+	while (sm_clock_mono_ns() < end) {
+		zmq_pollitem_t items[4];
+		size_t k = sm_upstream_pollitems(up, items, 4);
+
+		zmq_poll(items, (int)k, 10);
+		sm_upstream_service(up, sm_clock_mono_ns());
+		n = fake_collect(&w->fake[0], got, n, max);
+	}
+	return n;
+}
+
+/* A stopping collector says so (SM_STOP_NOTICE): from then on nothing is
+ * sent into its closing connection, where it would be lost; it is held and
+ * goes, in order, to the collector that subscribes next (the restarted one). */
+static void upstream_holds_once_the_collector_says_it_stops(void **state)
+{
+	struct world *w = *state;
+	const char *targets[1] = {w->fake[0].fanin};
+	enum { N = 20 };
+	int got[N + 1];
+	size_t n = 0;
+	int zero = 0;
+	struct sm_upstream *up = w->up = sm_upstream_new(w->zctx, targets, 1, NULL, 5.0);
+
+	assert_non_null(up);
+	/* Flowing: a first message reaches the collector. */
+	assert_int_equal(sm_upstream_send(up, "stats/h/", 8, "0", 1), 0);
+	n = serve_and_collect(w, up, 0.5, got, n, N + 1);
+	assert_int_equal(n, 1);
+
+	assert_int_equal(sm_sock_subscribe(w->fake[0].fanin_sub, SM_STOP_NOTICE), 0);
+	n = serve_and_collect(w, up, 0.5, got, n, N + 1);
+	for (int i = 1; i < N; i++) {
+		char body[16];
+		int len = snprintf(body, sizeof(body), "%d", i);
+
+		assert_int_equal(sm_upstream_send(up, "stats/h/", 8, body, (size_t)len), 0);
+	}
+	assert_int_equal(sm_upstream_held(up), N - 1);
+	n = serve_and_collect(w, up, 0.3, got, n, N + 1);
+	assert_int_equal(n, 1); /* the stopping collector got none of them */
+
+	/* The collector restarts on the same endpoint and subscribes. */
+	zmq_close(w->fake[0].fanin_sub);
+	unlink(w->fake[0].fanin + strlen("ipc://"));
+	w->fake[0].fanin_sub = zmq_socket(w->zctx, ZMQ_SUB);
+	assert_non_null(w->fake[0].fanin_sub);
+	zmq_setsockopt(w->fake[0].fanin_sub, ZMQ_LINGER, &zero, sizeof(zero));
+	assert_int_equal(zmq_setsockopt(w->fake[0].fanin_sub, ZMQ_SUBSCRIBE, "", 0), 0);
+	assert_int_equal(zmq_bind(w->fake[0].fanin_sub, w->fake[0].fanin), 0);
+	for (int64_t end = sm_clock_mono_ns() + (int64_t)(DEADLINE_S * SM_NS_PER_SEC);
+	     n < N && sm_clock_mono_ns() < end;)
+		n = serve_and_collect(w, up, 0.05, got, n, N + 1);
+	assert_int_equal(n, N);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(got[i], i);
+	assert_int_equal(sm_upstream_held(up), 0);
+	sm_upstream_destroy(&w->up);
+}
+
 /* A collector that never subscribes: the hold stops at its bound (the
  * high-water mark) and says why a message was refused. */
 static void upstream_hold_is_bounded_when_nobody_subscribes(void **state)
@@ -598,6 +665,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(upstream_rejects_malformed_targets, world_setup,
 					    world_teardown),
 	    cmocka_unit_test_setup_teardown(upstream_holds_messages_until_the_collector_subscribed,
+					    world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(upstream_holds_once_the_collector_says_it_stops,
 					    world_setup, world_teardown),
 	    cmocka_unit_test_setup_teardown(upstream_hold_is_bounded_when_nobody_subscribes,
 					    world_setup, world_teardown),
