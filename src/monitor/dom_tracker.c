@@ -23,6 +23,7 @@ struct dom_tracker {
 	bool prev_has_delay;          /* the baseline carried vcpu delay */
 	uint64_t prev_delay_ns;       /* its summed vcpu delay */
 	uint64_t samples;             /* samples since creation or reset */
+	struct dom_load load;         /* behind stats.load */
 };
 
 void dom_mem_set(struct dom_mem_sample *m, enum dom_mem_have which, uint64_t kib)
@@ -75,21 +76,24 @@ void dom_load_factors(double dt_s, double f[3])
 		f[i] = exp(-dt_s / load_periods[i]);
 }
 
-void dom_load_update(double load[3], double inst, double dt_s)
+void dom_load_reset(struct dom_load *l)
+{
+	*l = (struct dom_load){{0, 0, 0}, {0, 0, 0}};
+}
+
+void dom_load_update(struct dom_load *l, double inst, double dt_s, double avg[3])
 {
 	double f[3];
 
-	if (isnan(inst))
-		return;
-	if (isnan(load[0])) {
-		load[0] = load[1] = load[2] = inst;
-		return;
+	if (!isnan(inst) && dt_s > 0) {
+		dom_load_factors(dt_s, f);
+		for (int i = 0; i < 3; i++) {
+			l->damped[i] = l->damped[i] * f[i] + inst * (1.0 - f[i]);
+			l->seen[i] = l->seen[i] * f[i] + (1.0 - f[i]);
+		}
 	}
-	if (!(dt_s > 0))
-		return;
-	dom_load_factors(dt_s, f);
 	for (int i = 0; i < 3; i++)
-		load[i] = load[i] * f[i] + inst * (1.0 - f[i]);
+		avg[i] = l->seen[i] > 0 ? l->damped[i] / l->seen[i] : NAN;
 }
 
 enum sm_mem_basis dom_mem_basis_choose(const struct dom_mem_sample *m, uint64_t *used_kib,
@@ -194,6 +198,7 @@ void dom_tracker_reset(struct dom_tracker *t)
 	t->samples = 0;
 	st->cpu_pct = st->steal_pct = NAN;
 	st->load[0] = st->load[1] = st->load[2] = NAN;
+	dom_load_reset(&t->load);
 	st->mem_pct = NAN;
 	/* Without a baseline every device is "new": its rates become NaN. */
 	st->ndisks = 0;
@@ -394,7 +399,7 @@ int dom_tracker_update(struct dom_tracker *t, const struct dom_sample *s)
 	if (!isnan(st->steal_pct))
 		waiting = st->steal_pct / 100.0 * st->vcpus;
 	inst = isnan(busy) ? NAN : busy + waiting;
-	dom_load_update(st->load, inst, dt);
+	dom_load_update(&t->load, inst, dt, st->load);
 
 	st->mem_basis = dom_mem_basis_choose(&s->mem, &used, &total);
 	st->mem_used_kib = used;

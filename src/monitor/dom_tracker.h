@@ -71,12 +71,28 @@ double dom_cpu_pct(uint64_t prev_ns, uint64_t cur_ns, double dt_s, uint32_t vcpu
 /* Damping factors of the 1, 5 and 15 minute averages for a sample every dt_s seconds. */
 void dom_load_factors(double dt_s, double f[3]);
 
-/* Moves the 1/5/15-minute averages toward the instantaneous load `inst`
- * (vCPUs busy plus vCPUs waiting for a host CPU) as Unix load averages do:
- * load = load*f + inst*(1-f), f = exp(-dt/period). The first known value
- * seeds all three (so a new domain does not report a 15-minute ramp from
- * zero). A NaN `inst` or dt_s <= 0 leaves them unchanged. */
-void dom_load_update(double load[3], double inst, double dt_s);
+/* The 1/5/15-minute load averages of one domain, as Unix damps them
+ * (avg = avg*f + inst*(1-f), f = exp(-dt/period)), but started from
+ * nothing rather than from a guess: `damped` starts at 0 and `seen` is the
+ * share of each window the samples so far cover (1 - exp(-elapsed/period)).
+ * The average reported is damped/seen: for a history much longer than the
+ * period it is the Unix figure; for a shorter one it is the exponentially
+ * weighted mean of the samples seen, so one unusual first second counts
+ * for one second, not for the whole 15 minutes (as seeding did), and a new
+ * domain does not ramp up from zero either. */
+struct dom_load {
+	double damped[3];
+	double seen[3];
+};
+
+/* Forgets every sample: the averages are unknown (NaN) until the next. */
+void dom_load_reset(struct dom_load *l);
+
+/* Adds the instantaneous load `inst` (vCPUs busy plus vCPUs waiting for a
+ * host CPU) measured over the last dt_s seconds and writes the three
+ * averages to avg. A NaN `inst` or dt_s <= 0 (or NaN) adds nothing; avg is
+ * NaN while nothing has been added. */
+void dom_load_update(struct dom_load *l, double inst, double dt_s, double avg[3]);
 
 /* Chooses the best memory basis available in `m` and computes used/total:
  * guest's view from balloon stats (available - usable, else available -

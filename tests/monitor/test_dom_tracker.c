@@ -280,7 +280,7 @@ static void tracker_steal_percent_from_vcpu_delay(void **state)
 	st = dom_tracker_stats(t);
 	assert_float_equal(st->cpu_pct, 50.0, 1e-9);
 	assert_float_equal(st->steal_pct, 25.0, 1e-9);
-	/* Load counts running and waiting vCPUs: 1 + 0.5, seeded at once. */
+	/* Load counts running and waiting vCPUs: 1 + 0.5, known at once. */
 	assert_float_equal(st->load[0], 1.5, 1e-9);
 	assert_float_equal(st->load[2], 1.5, 1e-9);
 	dom_tracker_destroy(&t);
@@ -300,24 +300,63 @@ static void tracker_steal_unknown_without_delay(void **state)
 
 static void load_average_decays_like_unix_after_a_step(void **state)
 {
-	double load[3] = {0, 0, 0};
+	struct dom_load l;
+	double load[3];
 
-	/* A step from 0 to 1: after one period, 1 - 1/e of the way. */
+	/* A long idle history, then a step from 0 to 1: after one period,
+	 * 1 - 1/e of the way, as a Unix load average. */
+	dom_load_reset(&l);
+	for (int i = 0; i < 4 * 3600; i++)
+		dom_load_update(&l, 0.0, 1.0, load);
 	for (int i = 0; i < 60; i++)
-		dom_load_update(load, 1.0, 1.0);
-	assert_float_equal(load[0], 1.0 - exp(-1.0), 1e-9);
-	assert_float_equal(load[1], 1.0 - exp(-60.0 / 300), 1e-9);
-	assert_float_equal(load[2], 1.0 - exp(-60.0 / 900), 1e-9);
+		dom_load_update(&l, 1.0, 1.0, load);
+	assert_float_equal(load[0], 1.0 - exp(-1.0), 1e-6);
+	assert_float_equal(load[1], 1.0 - exp(-60.0 / 300), 1e-6);
+	assert_float_equal(load[2], 1.0 - exp(-60.0 / 900), 1e-6);
+}
+
+/* One unusual first second (a guest with 24 % steal as it was first seen,
+ * then 0.02 busy) counts for one second: after 100 s the 15-minute figure
+ * is the weighted mean of what was seen, about 0.022, not the 0.22 a
+ * seeded average still showed. */
+static void load_average_first_second_does_not_dominate(void **state)
+{
+	struct dom_load l;
+	double load[3], mean = 0, w = 0;
+
+	dom_load_reset(&l);
+	dom_load_update(&l, 0.24, 1.0, load);
+	assert_float_equal(load[2], 0.24, 1e-12); /* all that is known so far */
+	for (int i = 0; i < 99; i++)
+		dom_load_update(&l, 0.02, 1.0, load);
+	/* The exact weighted mean: sample k (0 = newest) weighs exp(-k/900). */
+	for (int k = 0; k < 100; k++) {
+		mean += exp(-k / 900.0) * (k == 99 ? 0.24 : 0.02);
+		w += exp(-k / 900.0);
+	}
+	assert_float_equal(load[2], mean / w, 1e-9);
+	assert_true(load[2] < 0.025);
+	assert_true(load[0] < load[1] && load[1] < load[2]);
+	/* A constant load reads as itself from the first sample on. */
+	dom_load_reset(&l);
+	for (int i = 0; i < 5; i++) {
+		dom_load_update(&l, 0.7, 1.0, load);
+		for (int k = 0; k < 3; k++)
+			assert_float_equal(load[k], 0.7, 1e-12);
+	}
 }
 
 static void load_average_independent_of_interval(void **state)
 {
-	double a[3] = {0, 0, 0}, b[3] = {0, 0, 0};
+	struct dom_load la, lb;
+	double a[3], b[3];
 
+	dom_load_reset(&la);
+	dom_load_reset(&lb);
 	for (int i = 0; i < 120; i++)
-		dom_load_update(a, 3.0, 0.5);
+		dom_load_update(&la, i < 60 ? 1.0 : 3.0, 0.5, a);
 	for (int i = 0; i < 6; i++)
-		dom_load_update(b, 3.0, 10.0);
+		dom_load_update(&lb, i < 3 ? 1.0 : 3.0, 10.0, b);
 	for (int k = 0; k < 3; k++)
 		assert_float_equal(a[k], b[k], 1e-9);
 }
@@ -359,16 +398,23 @@ static void load_average_converges_over_long_run(void **state)
 
 static void load_average_ignores_unknown_instants(void **state)
 {
-	double load[3] = {NAN, NAN, NAN};
+	struct dom_load l;
+	double load[3];
 
-	dom_load_update(load, NAN, 1.0);
+	dom_load_reset(&l);
+	dom_load_update(&l, NAN, 1.0, load);
 	assert_true(isnan(load[0]));
-	dom_load_update(load, 2.0, NAN); /* first known value seeds, whatever dt */
+	dom_load_update(&l, 2.0, NAN, load); /* over no known time: adds nothing */
+	assert_true(isnan(load[1]));
+	dom_load_update(&l, 2.0, 1.0, load);
 	assert_float_equal(load[1], 2.0, 1e-12);
-	dom_load_update(load, NAN, 1.0);
+	dom_load_update(&l, NAN, 1.0, load);
 	assert_float_equal(load[1], 2.0, 1e-12);
-	dom_load_update(load, 0.0, 0.0); /* no time passed: no change */
+	dom_load_update(&l, 0.0, 0.0, load); /* no time passed: no change */
 	assert_float_equal(load[0], 2.0, 1e-12);
+	dom_load_reset(&l);
+	dom_load_update(&l, NAN, 1.0, load);
+	assert_true(isnan(load[2]));
 }
 
 static void memory_basis_prefers_guest_usable(void **state)
@@ -601,6 +647,7 @@ int main(void)
 		cmocka_unit_test(tracker_steal_percent_from_vcpu_delay),
 		cmocka_unit_test(tracker_steal_unknown_without_delay),
 		cmocka_unit_test(load_average_decays_like_unix_after_a_step),
+		cmocka_unit_test(load_average_first_second_does_not_dominate),
 		cmocka_unit_test(load_average_independent_of_interval),
 		cmocka_unit_test(load_average_converges_over_long_run),
 		cmocka_unit_test(load_average_ignores_unknown_instants),
