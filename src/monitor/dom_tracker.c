@@ -132,11 +132,11 @@ enum sm_mem_basis dom_mem_basis_choose(const struct dom_mem_sample *m, uint64_t 
 	return basis;
 }
 
-double dom_mem_pct(uint64_t used_kib, uint64_t total_kib)
+double dom_mem_pct(enum sm_mem_basis basis, uint64_t used_kib, uint64_t total_kib)
 {
 	double pct;
 
-	if (total_kib == 0)
+	if (total_kib == 0 || basis == SM_MEM_NONE || basis == SM_MEM_HOST_RSS)
 		return NAN;
 	pct = (double)used_kib / (double)total_kib * 100.0;
 	return pct > 100.0 ? 100.0 : pct;
@@ -404,7 +404,7 @@ int dom_tracker_update(struct dom_tracker *t, const struct dom_sample *s)
 	st->mem_basis = dom_mem_basis_choose(&s->mem, &used, &total);
 	st->mem_used_kib = used;
 	st->mem_total_kib = total;
-	st->mem_pct = dom_mem_pct(used, total);
+	st->mem_pct = dom_mem_pct(st->mem_basis, used, total);
 
 	t->have_prev = true;
 	t->prev_ns = s->mono_ns;

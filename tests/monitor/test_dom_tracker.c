@@ -432,7 +432,7 @@ static void memory_basis_prefers_guest_usable(void **state)
 	assert_int_equal(dom_mem_basis_choose(&m, &used, &total), SM_MEM_GUEST_USABLE);
 	assert_int_equal(total, 2097152);
 	assert_int_equal(used, 1048576);
-	assert_float_equal(dom_mem_pct(used, total), 50.0, 1e-9);
+	assert_float_equal(dom_mem_pct(SM_MEM_GUEST_USABLE, used, total), 50.0, 1e-9);
 }
 
 static void memory_basis_falls_back_in_documented_order(void **state)
@@ -452,16 +452,18 @@ static void memory_basis_falls_back_in_documented_order(void **state)
 	assert_int_equal(dom_mem_basis_choose(&m, &used, &total), SM_MEM_HOST_RSS);
 	assert_int_equal(used, 300);
 	assert_int_equal(total, 1000);
+	/* QEMU's RSS and the guest's size are not comparable: no percentage. */
+	assert_true(isnan(dom_mem_pct(SM_MEM_HOST_RSS, used, total)));
 	m.have &= ~(uint32_t)DOM_MEM_RSS;
 	assert_int_equal(dom_mem_basis_choose(&m, &used, &total), SM_MEM_HOST_ALLOC);
 	assert_int_equal(used, 1000);
 	assert_int_equal(total, 4000);
-	assert_float_equal(dom_mem_pct(used, total), 25.0, 1e-9);
+	assert_float_equal(dom_mem_pct(SM_MEM_HOST_ALLOC, used, total), 25.0, 1e-9);
 	m.have = 0;
 	assert_int_equal(dom_mem_basis_choose(&m, &used, &total), SM_MEM_NONE);
 	assert_int_equal(used, 0);
 	assert_int_equal(total, 0);
-	assert_true(isnan(dom_mem_pct(used, total)));
+	assert_true(isnan(dom_mem_pct(SM_MEM_NONE, used, total)));
 }
 
 static void memory_basis_rejects_bad_guest_figures(void **state)
@@ -479,12 +481,41 @@ static void memory_basis_rejects_bad_guest_figures(void **state)
 	m.usable_kib = 5000; /* more usable than available: nothing used, not negative */
 	assert_int_equal(dom_mem_basis_choose(&m, &used, &total), SM_MEM_GUEST_USABLE);
 	assert_int_equal(used, 0);
-	assert_float_equal(dom_mem_pct(used, total), 0.0, 1e-9);
-	/* RSS above the allocation (hypervisor overhead) is clamped to 100. */
-	assert_float_equal(dom_mem_pct(1500, 1000), 100.0, 1e-9);
+	assert_float_equal(dom_mem_pct(SM_MEM_GUEST_USABLE, used, total), 0.0, 1e-9);
+	/* Never above 100. */
+	assert_float_equal(dom_mem_pct(SM_MEM_HOST_ALLOC, 1500, 1000), 100.0, 1e-9);
 	/* Available alone is not a basis. */
 	m.have = DOM_MEM_AVAILABLE;
 	assert_int_equal(dom_mem_basis_choose(&m, &used, &total), SM_MEM_NONE);
+}
+
+/* A guest that boots: until its balloon driver reports, libvirt gives
+ * QEMU's RSS (more than the guest's size, with QEMU's own memory) and the
+ * allocation. Both are published; the percentage is nil, not 100 %. */
+static void tracker_memory_of_a_booting_guest_has_no_percentage(void **state)
+{
+	struct dom_tracker *t = dom_tracker_new(uuid_a, "vm-a");
+	struct dom_sample s = sample_at(0, 0, 1);
+	const struct sm_domain_stats *st;
+
+	s.mem.have = DOM_MEM_RSS | DOM_MEM_CURRENT | DOM_MEM_MAXIMUM;
+	s.mem.rss_kib = 200 * 1024;
+	s.mem.current_kib = s.mem.maximum_kib = 128 * 1024;
+	dom_tracker_update(t, &s);
+	st = dom_tracker_stats(t);
+	assert_int_equal(st->mem_basis, SM_MEM_HOST_RSS);
+	assert_int_equal(st->mem_used_kib, 200 * 1024);
+	assert_int_equal(st->mem_total_kib, 128 * 1024);
+	assert_true(isnan(st->mem_pct));
+	/* The balloon driver is up: the guest's own view, with a percentage. */
+	s.mono_ns = SEC;
+	s.mem.have |= DOM_MEM_AVAILABLE | DOM_MEM_USABLE;
+	s.mem.available_kib = 120 * 1024;
+	s.mem.usable_kib = 90 * 1024;
+	dom_tracker_update(t, &s);
+	assert_int_equal(st->mem_basis, SM_MEM_GUEST_USABLE);
+	assert_float_equal(st->mem_pct, 25.0, 1e-9);
+	dom_tracker_destroy(&t);
 }
 
 static void tracker_memory_reports_basis_and_moves(void **state)
@@ -655,6 +686,7 @@ int main(void)
 		cmocka_unit_test(memory_basis_falls_back_in_documented_order),
 		cmocka_unit_test(memory_basis_rejects_bad_guest_figures),
 		cmocka_unit_test(tracker_memory_reports_basis_and_moves),
+		cmocka_unit_test(tracker_memory_of_a_booting_guest_has_no_percentage),
 		cmocka_unit_test(tracker_rename_keeps_history),
 		cmocka_unit_test(tracker_hostile_name_is_sanitised_and_bounded),
 		cmocka_unit_test(tracker_identity_sets_and_clears_nova_flag),
