@@ -111,7 +111,7 @@ struct sm_domain_stats {
 	bool has_identity;             /* identity is meaningful (Nova metadata found) */
 	struct sm_identity identity;
 	uint32_t vcpus;                /* number of vCPUs */
-	uint64_t cpu_time_ns;          /* cumulative CPU time of all vCPUs */
+	uint64_t cpu_time_ns;          /* libvirt cpu.time: the whole QEMU process */
 	double cpu_pct;                /* 0..100, share of the domain's own vCPUs */
 	double steal_pct;              /* 0..100, vCPU time spent waiting for a host CPU */
 	double load[3];                /* 1/5/15-min damped averages, in vCPUs busy or waiting */
