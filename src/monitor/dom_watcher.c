@@ -13,12 +13,17 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "sm_clock.h"
 #include "sm_log.h"
 #include "sm_wire.h"
 
 /* Events queued between two updates before the queue is declared
  * overflowed; then the next update re-reads every domain's details. */
 #define QUEUE_MAX 4096
+/* How long a domain listed as active may wait for libvirt's start event
+ * before it is reported without one ("first-seen"). The list shows a domain
+ * while QEMU is still starting it, up to a second before the event. */
+#define START_WAIT_S 5.0
 
 enum qkind { Q_STARTED, Q_STOPPED, Q_CHANGED };
 
@@ -55,6 +60,19 @@ struct dom_watcher {
 	size_t nknown, kcap;
 	struct current *cur;         /* scratch for the list of an update */
 	size_t ccap;
+	/* Listed, not known, and waiting for their start event (which says
+	 * "booted", "restored", "migrated" …) since `since_ns`. */
+	struct waiting {
+		uint8_t uuid[16];
+		int64_t since_ns;
+		/* The start event's reason when it came before the list
+		 * showed the domain; "" while it has not come. */
+		char reason[SM_REASON_MAX + 1];
+	} *waiting;
+	size_t nwaiting, wcap;
+	int64_t start_wait_ns;       /* START_WAIT_S, or what a test set */
+	bool fresh;                  /* no update since creation or attach: what is
+					listed now started before we could hear it */
 };
 
 const char *dom_watcher_reason(int event, int detail)
@@ -171,6 +189,8 @@ struct dom_watcher *dom_watcher_new(const struct dom_watcher_ops *ops, void *arg
 		w->cb_ids[i] = -1;
 	atomic_init(&w->nevents, 0);
 	pthread_mutex_init(&w->lock, NULL);
+	w->start_wait_ns = (int64_t)(START_WAIT_S * SM_NS_PER_SEC);
+	w->fresh = true;
 	return w;
 }
 
@@ -187,6 +207,7 @@ void dom_watcher_destroy(struct dom_watcher **wp)
 	free(w->batch);
 	free(w->known);
 	free(w->cur);
+	free(w->waiting);
 	free(w);
 	*wp = NULL;
 }
@@ -197,6 +218,8 @@ int dom_watcher_attach(struct dom_watcher *w, virConnectPtr conn)
 
 	dom_watcher_detach(w);
 	w->conn = conn;
+	/* What started while we were not attached sent its event to nobody. */
+	w->fresh = true;
 	w->cb_ids[0] = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 							VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
 							w, NULL);
@@ -296,18 +319,102 @@ static struct current *cur_find(const struct dom_watcher *w, size_t n, const uin
 	return n ? bsearch(uuid, w->cur, n, sizeof(*w->cur), uuid_cmp) : NULL;
 }
 
+static struct waiting *waiting_find(struct dom_watcher *w, const uint8_t uuid[16])
+{
+	for (size_t i = 0; i < w->nwaiting; i++)
+		if (memcmp(w->waiting[i].uuid, uuid, 16) == 0)
+			return &w->waiting[i];
+	return NULL;
+}
+
+static void waiting_forget(struct dom_watcher *w, const uint8_t uuid[16])
+{
+	struct waiting *q = waiting_find(w, uuid);
+
+	if (q)
+		*q = w->waiting[--w->nwaiting];
+}
+
 /* The appeared callback, once the domain is in the known set. */
 static void appear(struct dom_watcher *w, struct current *c, const char *reason)
 {
+	waiting_forget(w, c->uuid);
 	known_insert(w, c->uuid);
 	c->appeared = true;
 	w->ops.appeared(w->arg, c->dom, c->uuid, reason);
+}
+
+/* Whether a listed domain we do not know yet should wait for its start
+ * event rather than be reported now as "first-seen": only while events
+ * work and none was lost (a domain listed in the first update after
+ * attaching started before we listened), and for start_wait_ns at most. */
+static bool wait_for_start_event(struct dom_watcher *w, const struct current *c, bool overflow,
+				 int64_t now_ns)
+{
+	struct waiting *q;
+
+	if (w->fresh || overflow || !w->conn || w->cb_ids[0] < 0 || w->start_wait_ns <= 0)
+		return false;
+	q = waiting_find(w, c->uuid);
+	if (!q) {
+		/* Room was reserved for every listed domain, unless early start
+		 * events took some: then report it now. */
+		if (w->nwaiting == w->wcap)
+			return false;
+		q = &w->waiting[w->nwaiting++];
+		memcpy(q->uuid, c->uuid, 16);
+		q->since_ns = now_ns;
+		q->reason[0] = '\0';
+	}
+	return now_ns - q->since_ns < w->start_wait_ns;
+}
+
+/* A start event for a domain the list (taken just before) did not show
+ * yet: its reason is kept for the update that lists it. Without room the
+ * reason is lost, never the domain (it is then reported as first-seen). */
+static void waiting_note_start(struct dom_watcher *w, const uint8_t uuid[16], const char *reason,
+			       int64_t now_ns)
+{
+	struct waiting *q = waiting_find(w, uuid);
+
+	if (!q) {
+		if (w->nwaiting == w->wcap) {
+			size_t cap = w->wcap ? 2 * w->wcap : 16;
+			struct waiting *grown = realloc(w->waiting, cap * sizeof(*grown));
+
+			if (!grown)
+				return;
+			w->waiting = grown;
+			w->wcap = cap;
+		}
+		q = &w->waiting[w->nwaiting++];
+		memcpy(q->uuid, uuid, 16);
+		q->since_ns = now_ns;
+	}
+	snprintf(q->reason, sizeof(q->reason), "%s", reason);
+}
+
+/* Forgets waiting domains that are known now, and those no longer listed
+ * (stopped before their start event, or never started; they were never
+ * reported), except a start event's reason for a domain not listed yet,
+ * kept for start_wait_ns. */
+static void waiting_prune(struct dom_watcher *w, size_t nc, int64_t now_ns)
+{
+	for (size_t i = w->nwaiting; i-- > 0;) {
+		const struct waiting *q = &w->waiting[i];
+		bool listed = cur_find(w, nc, q->uuid) != NULL;
+		bool early = q->reason[0] && now_ns - q->since_ns < w->start_wait_ns;
+
+		if (known_find(w, q->uuid) >= 0 || (!listed && !early))
+			w->waiting[i] = w->waiting[--w->nwaiting];
+	}
 }
 
 int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t (*uuids)[16],
 		       size_t n)
 {
 	size_t nb, nc = 0;
+	int64_t now_ns = sm_clock_mono_ns();
 	bool overflow;
 	struct qevent *tmp;
 	size_t tmpcap;
@@ -324,6 +431,15 @@ int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t 
 	}
 	if (known_reserve(w, w->nknown + n) < 0)
 		return -1;
+	if (w->nwaiting + n > w->wcap) {
+		size_t cap = w->nwaiting + n;
+		struct waiting *q = realloc(w->waiting, cap * sizeof(*q));
+
+		if (!q)
+			return -1;
+		w->waiting = q;
+		w->wcap = cap;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct current *c = &w->cur[nc];
 
@@ -361,6 +477,7 @@ int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t 
 
 		switch (e->kind) {
 		case Q_STOPPED:
+			waiting_forget(w, e->uuid);
 			if (k >= 0) {
 				known_remove(w, (size_t)k);
 				w->ops.disappeared(w->arg, e->uuid, e->reason);
@@ -375,6 +492,8 @@ int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t 
 				c->suppress = false;
 				if (k < 0)
 					appear(w, c, e->reason);
+			} else if (k < 0) {
+				waiting_note_start(w, e->uuid, e->reason, now_ns);
 			}
 			break;
 		case Q_CHANGED:
@@ -401,7 +520,16 @@ int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t 
 		if (c->suppress || c->appeared)
 			continue;
 		if (known_find(w, c->uuid) < 0) {
-			appear(w, c, "first-seen");
+			const struct waiting *q = waiting_find(w, c->uuid);
+
+			if (q && q->reason[0]) {
+				char reason[SM_REASON_MAX + 1];
+
+				memcpy(reason, q->reason, sizeof(reason));
+				appear(w, c, reason);
+			} else if (!wait_for_start_event(w, c, overflow, now_ns)) {
+				appear(w, c, "first-seen");
+			}
 			continue;
 		}
 		if (overflow)
@@ -409,7 +537,19 @@ int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t 
 		if (c->what && w->ops.changed)
 			w->ops.changed(w->arg, c->dom, c->uuid, c->what);
 	}
+	waiting_prune(w, nc, now_ns);
+	w->fresh = false;
 	return 0;
+}
+
+void dom_watcher_set_start_wait(struct dom_watcher *w, double seconds)
+{
+	w->start_wait_ns = seconds > 0 ? (int64_t)(seconds * SM_NS_PER_SEC) : 0;
+}
+
+size_t dom_watcher_waiting(const struct dom_watcher *w)
+{
+	return w->nwaiting;
 }
 
 bool dom_watcher_pending(struct dom_watcher *w)

@@ -55,11 +55,22 @@ void dom_watcher_detach(struct dom_watcher *w);
  * known domain reports it gone with the event's reason (and, if a start
  * event follows it in the queue, active again — a restart); known domains
  * missing from the list are reported gone ("vanished"), listed domains not
- * known are reported appeared. Returns 0, or -1 on allocation failure (the
+ * known are reported appeared (see dom_watcher_set_start_wait for when). Returns 0, or -1 on allocation failure (the
  * known set is unchanged and the next update tries again).
  */
 int dom_watcher_update(struct dom_watcher *w, virDomainPtr *doms, const uint8_t (*uuids)[16],
 		       size_t n);
+
+/* A domain that appears in the list while the watcher is attached (and
+ * was not listed in the first update after attaching) is reported when its
+ * start event arrives, with the event's reason ("booted", …): the list
+ * shows a domain while QEMU is still starting it, before libvirt says it
+ * started. If no event comes within `seconds` (default 5; 0 = never wait)
+ * it is reported as "first-seen". Not attached, or after lost events, a
+ * listed domain is reported at once. */
+void dom_watcher_set_start_wait(struct dom_watcher *w, double seconds);
+/* Listed domains waiting for their start event (for tests and logs). */
+size_t dom_watcher_waiting(const struct dom_watcher *w);
 
 /* True if events were queued since the last update. */
 bool dom_watcher_pending(struct dom_watcher *w);

@@ -135,16 +135,15 @@ def main():
     # Exactly once each, with reasons, and never listed outside its life.
     recs = [r for r in cap.snapshot() if r["msg"]["host"] == host]
     ev = [r["msg"] for r in recs if r["msg"]["kind"] == "event" and r["msg"]["uuid"] in by_uuid]
-    # The reason comes from libvirt's event; when a tick's list sees the
-    # domain before the event arrives it is the list's word (the watcher's
-    # unit tests pin the event path down exactly).
+    # The reason comes from libvirt's event, also when a tick's list sees
+    # the domain before the event arrives (the monitor waits for it).
     for n in names:
         mine = [e["event"] for e in ev if e["uuid"] == uuids[n]]
         want = ["started", "stopped"] * (2 if n == names[0] else 1)
         check(mine == want, "%s: events %r, want %r" % (n, mine, want))
         for e in ev:
             if e["uuid"] == uuids[n]:
-                check(e["reason"] in ({"booted", "first-seen"} if e["event"] == "started"
+                check(e["reason"] in ({"booted"} if e["event"] == "started"
                                       else {"destroyed", "vanished"}),
                       "%s: reason %r" % (n, e["reason"]))
                 check(e["name"] == n, "event name %r" % e["name"])

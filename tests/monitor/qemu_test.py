@@ -2,8 +2,10 @@
 """End to end against real QEMU domains (TCG) under libvirtd: with guests
 that compute, write their disk and send packets every second, the monitor's
 frames show CPU, steal, load, block, interface and balloon figures moving,
-the Nova identity of the domain that has it, and a "stopped" event (and no
-more frames listing it) once a domain is destroyed.
+the Nova identity of the domain that has it, "started" events with reason
+first-seen for guests that ran before the monitor and booted for one started
+while it runs, and a "stopped" event (and no more frames listing it) once a
+domain is destroyed.
 
 usage: qemu_test.py MONITOR SUB_CAPTURE QEMU_DOMAIN_SH
 """
@@ -50,14 +52,14 @@ def main():
     monlib.require_libvirtd(URI)
     work = monlib.tmpdir("qemu")
     host = "qemu-%d" % os.getpid()
-    names = ["smtest-mq%d-%d" % (os.getpid(), i) for i in range(2)]
+    names = ["smtest-mq%d-%d" % (os.getpid(), i) for i in range(3)]
     infos = []
     try:
         infos.append(create(qemu_domain, names[0], "--nova", "a1a1a1a1000000000000000000000001",
                             "alpha", "0a000000000000000000000000000001:alice", "web-01",
                             "m1.tiny"))
         infos.append(create(qemu_domain, names[1]))
-        for n in names:
+        for n in names[:2]:
             r = subprocess.run([qemu_domain, "wait-boot", n, "240"], capture_output=True,
                                text=True, timeout=300)
             check(r.returncode == 0, "%s did not boot: %s" % (n, r.stderr))
@@ -69,6 +71,11 @@ def main():
         cap.wait_frames(8, 60, host)
         frames = cap.stats(host)[1:]  # the first frame has no rates yet
 
+        # Present before the monitor: "started" with reason first-seen.
+        first = [e["msg"] for e in cap.events(host) if e["msg"]["event"] == "started"]
+        check(sorted(e["uuid"] for e in first if e["uuid"] in uuids) == sorted(uuids) and
+              all(e["reason"] == "first-seen" for e in first if e["uuid"] in uuids),
+              "events at start %r" % first)
         for u, n in zip(uuids, names):
             d = monlib.by_uuid(frames[-1]["msg"]).get(u)
             check(d is not None, "%s missing from frames" % n)
@@ -114,6 +121,16 @@ def main():
               after["mem_pct"] != before["mem_pct"],
               "balloon: %r -> %r" % ((before["mem_total_kib"], before["mem_pct"]),
                                      (after["mem_total_kib"], after["mem_pct"])))
+
+        # Started while the monitor runs: QEMU's start-up shows the domain in
+        # the active list before libvirt's start event; the monitor waits for
+        # that event and reports its reason, "booted".
+        third = create(qemu_domain, names[2])["uuid"]
+        cap.wait(lambda _: any(e["msg"]["event"] == "started" and e["msg"]["uuid"] == third
+                               for e in cap.events(host)), 60, "started event of a new guest")
+        start = [e["msg"] for e in cap.events(host) if e["msg"]["uuid"] == third]
+        check(len(start) == 1 and start[0]["reason"] == "booted",
+              "new guest's events %r (want one started, booted)" % start)
 
         # Destroy one: a "stopped" event, then frames without it.
         subprocess.run([qemu_domain, "destroy", names[1]], check=True, timeout=120)

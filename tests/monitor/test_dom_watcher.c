@@ -189,6 +189,121 @@ static void watcher_sees_start_by_event_with_reason(void **state)
 	virDomainFree(d);
 }
 
+/* An update with the active domains plus `extra` (a domain libvirt has
+ * defined but not started: the list of a node where QEMU is still starting
+ * it), or without any domain named `skip`. */
+static void update_with(struct fixture *f, virDomainPtr extra, const char *skip)
+{
+	virDomainPtr *doms = NULL, list[16];
+	int n = virConnectListAllDomains(f->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	size_t k = 0;
+
+	assert_true(n >= 0 && n < 15);
+	for (int i = 0; i < n; i++)
+		if (!skip || strcmp(virDomainGetName(doms[i]), skip) != 0)
+			list[k++] = doms[i];
+	if (extra)
+		list[k++] = extra;
+	assert_int_equal(dom_watcher_update(f->w, list, NULL, k), 0);
+	for (int i = 0; i < n; i++)
+		virDomainFree(doms[i]);
+	free(doms);
+}
+
+static virDomainPtr define(struct fixture *f, const char *name, const char *uuid)
+{
+	char xml[512];
+	virDomainPtr d;
+
+	snprintf(xml, sizeof(xml),
+		 "<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory>"
+		 "<vcpu>1</vcpu><os><type>hvm</type></os></domain>",
+		 name, uuid);
+	d = virDomainDefineXML(f->conn, xml);
+	assert_non_null(d);
+	return d;
+}
+
+/* The list shows a domain while QEMU is still starting it, before libvirt's
+ * start event: it is reported when the event comes, as "booted", not
+ * earlier as "first-seen". */
+static void watcher_waits_for_the_start_event_of_a_new_domain(void **state)
+{
+	struct fixture *f = *state;
+	virDomainPtr d;
+
+	assert_int_equal(dom_watcher_attach(f->w, f->conn), 0);
+	update(f);
+	f->ncalls = 0;
+	d = define(f, "smtest-w9", "11111111-2222-3333-4444-555555555559");
+	update_with(f, d, NULL);
+	update_with(f, d, NULL);
+	assert_int_equal(f->ncalls, 0);
+	assert_int_equal(dom_watcher_waiting(f->w), 1);
+	assert_int_equal(virDomainCreate(d), 0);
+	wait_pending(f);
+	update(f);
+	assert_int_equal(f->ncalls, 1);
+	assert_int_equal(f->calls[0].kind, 'a');
+	assert_string_equal(f->calls[0].reason, "booted");
+	assert_int_equal(dom_watcher_waiting(f->w), 0);
+	virDomainFree(d);
+}
+
+/* No start event within the wait: reported anyway, as "first-seen". In the
+ * first update after attaching, a listed domain started before we listened
+ * and is reported at once. */
+static void watcher_reports_first_seen_when_no_start_event_comes(void **state)
+{
+	struct fixture *f = *state;
+	virDomainPtr d = define(f, "smtest-w10", "11111111-2222-3333-4444-555555555560");
+
+	assert_int_equal(dom_watcher_attach(f->w, f->conn), 0);
+	dom_watcher_set_start_wait(f->w, 0.3);
+	update(f);
+	f->ncalls = 0;
+	update_with(f, d, NULL);
+	assert_int_equal(f->ncalls, 0);
+	usleep(400 * 1000);
+	update_with(f, d, NULL);
+	assert_int_equal(f->ncalls, 1);
+	assert_string_equal(f->calls[0].reason, "first-seen");
+
+	/* Reattached: what is listed then is reported at once. */
+	f->ncalls = 0;
+	assert_int_equal(dom_watcher_attach(f->w, f->conn), 0);
+	update(f); /* d is not active: gone, "vanished" */
+	assert_int_equal(f->ncalls, 1);
+	assert_int_equal(f->calls[0].kind, 'd');
+	assert_int_equal(dom_watcher_attach(f->w, f->conn), 0);
+	update_with(f, d, NULL);
+	assert_int_equal(f->ncalls, 2);
+	assert_string_equal(f->calls[1].reason, "first-seen");
+	virDomainFree(d);
+}
+
+/* The start event can come before the list shows the domain (it started
+ * between the listing and the update): its reason is kept for the update
+ * that lists it. */
+static void watcher_keeps_the_reason_of_an_early_start_event(void **state)
+{
+	struct fixture *f = *state;
+	virDomainPtr d;
+
+	assert_int_equal(dom_watcher_attach(f->w, f->conn), 0);
+	update(f);
+	f->ncalls = 0;
+	d = create(f, "smtest-w11", "11111111-2222-3333-4444-555555555561");
+	wait_pending(f);
+	update_with(f, NULL, "smtest-w11");
+	assert_int_equal(f->ncalls, 0);
+	update(f);
+	assert_int_equal(f->ncalls, 1);
+	assert_int_equal(f->calls[0].kind, 'a');
+	assert_string_equal(f->calls[0].reason, "booted");
+	virDomainFree(d);
+}
+
 static void watcher_reports_removed_domain_once(void **state)
 {
 	struct fixture *f = *state;
@@ -379,6 +494,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(watcher_detach_keeps_known_domains, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(watcher_update_with_empty_list_reports_all_gone,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(watcher_waits_for_the_start_event_of_a_new_domain,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(watcher_reports_first_seen_when_no_start_event_comes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(watcher_keeps_the_reason_of_an_early_start_event,
 						setup, teardown),
 		cmocka_unit_test(watcher_reason_words),
 	};
