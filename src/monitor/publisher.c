@@ -160,13 +160,18 @@ static void send_body(struct publisher *p, const char *topic, size_t tlen, const
 	}
 }
 
-static void send_events(struct publisher *p, const struct sm_domain_event *evs, size_t n)
+/* Sends events; `wall` is their time: the frame's for those that go out
+ * with a frame (learnt during its pass, they are part of that tick, and a
+ * frame listing a domain is never older than its "started"), now for those
+ * between ticks. */
+static void send_events(struct publisher *p, const struct sm_domain_event *evs, size_t n,
+			double wall)
 {
 	struct sm_message m;
 
 	for (size_t i = 0; i < n; i++) {
 		memset(&m, 0, sizeof(m));
-		fill_header(p, &m.hdr, SM_KIND_EVENT, ++p->seq_events, sm_clock_wall());
+		fill_header(p, &m.hdr, SM_KIND_EVENT, ++p->seq_events, wall);
 		m.u.event = evs[i];
 		if (sm_wire_encode(&m, &p->evbuf) < 0) {
 			sm_log_err("out of memory encoding an event");
@@ -186,7 +191,7 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 	struct sm_header h;
 	struct sampler_counters sc;
 	const struct sm_domain_event *evs;
-	size_t nev, n, stale = 0;
+	size_t nev, total, n = 0, stale = 0;
 
 	memset(&hs, 0, sizeof(hs));
 	host_tracker_update(p->host_tracker, &hs);
@@ -198,22 +203,35 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 	/* Events first, under the same lock as the frame: a frame never lists a
 	 * domain before its "started" or after its "stopped". */
 	nev = dom_table_take_events(p->table, &evs);
-	n = dom_table_count(p->table);
+	total = dom_table_count(p->table);
+	/* A domain never sampled yet (its first pass has not reached it) has
+	 * nothing true to say: it is left out until it has, rather than listed
+	 * with placeholders (state 0, no vCPUs, no devices). */
+	for (size_t i = 0; i < total; i++) {
+		const struct dom_entry *e = dom_table_at(p->table, i);
+
+		if (dom_tracker_samples(e->tracker) == 0)
+			continue;
+		n++;
+		if (e->refreshed_gen != p->frame_gen)
+			stale++;
+	}
 	if (n > SM_WIRE_MAX_DOMAINS) {
 		sm_complain(&p->frame_complaint, SM_LOG_WARNING,
 			    "%zu domains: only %d fit in a frame", n, SM_WIRE_MAX_DOMAINS);
 		n = SM_WIRE_MAX_DOMAINS;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (dom_table_at(p->table, i)->refreshed_gen != p->frame_gen)
-			stale++;
 	hs.domains_stale = (uint32_t)stale;
 	fill_header(p, &h, SM_KIND_STATS, ++p->seq_stats, p->frame_wall);
 	msgpack_sbuffer_clear(&p->frame);
 	sm_wire_pack_stats_begin(&p->pk, &h, p->interval, &hs, n);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, packed = 0; i < total && packed < n; i++) {
 		const struct dom_entry *e = dom_table_at(p->table, i);
 		const struct sm_domain_stats *st = dom_tracker_stats(e->tracker);
+
+		if (dom_tracker_samples(e->tracker) == 0)
+			continue;
+		packed++;
 
 		if (e->refreshed_gen != p->frame_gen) {
 			struct sm_domain_stats copy = *st;
@@ -226,7 +244,7 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 	}
 	dom_table_unlock(p->table);
 
-	send_events(p, evs, nev);
+	send_events(p, evs, nev, p->frame_wall);
 	p->frame_pending = false;
 	if (late)
 		p->late_frames++;
@@ -283,7 +301,7 @@ int publisher_service(struct publisher *p, int64_t now_ns)
 	}
 	/* Events between ticks go out at once. */
 	nev = dom_table_take_events_now(p->table, &evs);
-	send_events(p, evs, nev);
+	send_events(p, evs, nev, sm_clock_wall());
 	return 0;
 }
 

@@ -147,14 +147,27 @@ def main():
                                       else {"destroyed", "vanished"}),
                       "%s: reason %r" % (n, e["reason"]))
                 check(e["name"] == n, "event name %r" % e["name"])
-    alive = set()
+    alive = {}
     for r in recs:
         m = r["msg"]
         if m["kind"] == "event" and m["uuid"] in by_uuid:
-            (alive.add if m["event"] == "started" else alive.discard)(m["uuid"])
+            if m["event"] == "started":
+                alive[m["uuid"]] = m["time"]
+            else:
+                alive.pop(m["uuid"], None)
         elif m["kind"] == "stats":
-            extra = {d["uuid"] for d in m["domains"] if d["uuid"] in by_uuid} - alive
+            extra = {d["uuid"] for d in m["domains"] if d["uuid"] in by_uuid} - set(alive)
             check(not extra, "frame %d lists %r outside started..stopped" % (m["seq"], extra))
+            for d in m["domains"]:
+                # Listed only with real figures, never placeholders, and
+                # never in a frame older than its "started".
+                check(1 <= d["state"] <= 7 and d["vcpus"] >= 1,
+                      "frame %d: %s state %r, %r vCPUs" % (m["seq"], d["name"], d["state"],
+                                                           d["vcpus"]))
+                if d["uuid"] in alive:
+                    check(m["time"] >= alive[d["uuid"]],
+                          "frame %d (time %r) lists %s, started at %r" %
+                          (m["seq"], m["time"], d["name"], alive[d["uuid"]]))
     for kind in ("stats", "event"):
         ok, seqs = monlib.seqs_contiguous([r for r in recs if r["msg"]["kind"] == kind])
         check(ok, "%s seq not contiguous: %r" % (kind, seqs))
