@@ -25,14 +25,13 @@
 
 #include "dom_table.h"
 #include "dom_tracker.h"
+#include "frame_deadline.h"
 #include "host_tracker.h"
 #include "sampler.h"
 #include "sm_clock.h"
 #include "sm_log.h"
 #include "sm_upstream.h"
 #include "sm_wire.h"
-
-#define DEADLINE_MAX_NS (2 * SM_NS_PER_SEC) /* longest wait for a pass */
 
 struct publisher {
 	/* configuration (immutable after new) */
@@ -55,6 +54,9 @@ struct publisher {
 	bool frame_pending;          /* a tick's frame waits for its pass */
 	uint64_t frame_gen;          /* its generation */
 	int64_t frame_deadline_ns;   /* send it by then whatever the pass does */
+	struct frame_deadline deadline; /* how long frames wait, from recent passes */
+	int64_t tick_ns;             /* monotonic time of the last tick */
+	bool pass_timed;             /* its pass's duration was noted */
 	double frame_wall;           /* wall time of its tick */
 	char topic_stats[SM_TOPIC_MAX + 1], topic_event[SM_TOPIC_MAX + 1];
 	size_t topic_stats_len, topic_event_len;
@@ -79,6 +81,8 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 	msgpack_packer_init(&p->pk, &p->frame, msgpack_sbuffer_write);
 	snprintf(p->host, sizeof(p->host), "%s", cfg->host);
 	p->interval = cfg->interval;
+	frame_deadline_init(&p->deadline, cfg->interval);
+	p->pass_timed = true; /* no tick yet */
 	p->max_frame = cfg->max_frame ? cfg->max_frame : SM_WIRE_FRAME_MAX_DEFAULT;
 	p->up = up;
 	if (getrandom(&p->epoch, sizeof(p->epoch), 0) != sizeof(p->epoch))
@@ -260,14 +264,14 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 
 void publisher_tick(struct publisher *p, int64_t now_ns)
 {
-	int64_t budget = (int64_t)(p->interval * 0.5 * 1e9);
-
 	if (p->frame_pending)
 		send_frame(p, now_ns, true);
 	p->frame_gen = sampler_kick(p->sampler);
 	p->frame_pending = true;
-	p->frame_deadline_ns = now_ns + (budget > DEADLINE_MAX_NS ? DEADLINE_MAX_NS : budget);
+	p->frame_deadline_ns = now_ns + frame_deadline_budget_ns(&p->deadline);
 	p->frame_wall = sm_clock_wall();
+	p->tick_ns = now_ns;
+	p->pass_timed = false;
 }
 
 int publisher_timeout_ms(const struct publisher *p, int64_t now_ns)
@@ -291,6 +295,11 @@ int publisher_service(struct publisher *p, int64_t now_ns)
 	size_t nev;
 
 	sampler_fd_clear(p->sampler);
+	/* How long libvirt took, also when the frame did not wait for it. */
+	if (!p->pass_timed && publisher_pass_done(p)) {
+		frame_deadline_pass(&p->deadline, now_ns - p->tick_ns);
+		p->pass_timed = true;
+	}
 	if (p->frame_pending) {
 		bool done = publisher_pass_done(p);
 

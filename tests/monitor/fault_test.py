@@ -5,8 +5,9 @@ and cut (libvirtd gone). Frames must keep coming on time throughout, with
 domains marked stale and the libvirt latency reported while calls hang,
 libvirt_ok false while the connection is gone, no "stopped" events for
 domains that kept running, one "lost" line naming libvirt's real error and
-one "recovered" line naming the failed reconnects' error, and fresh data
-within 2 intervals of libvirtd answering again, however long it was away
+one "recovered" line naming the failed reconnects' error, frames that wait
+for a slow libvirtd whose passes still fit the interval (fresh, not stale),
+and fresh data within 2 intervals of libvirtd answering again, however long it was away
 (no growing back-off); SIGTERM during a hang still ends the monitor.
 
 usage: fault_test.py MONITOR SUB_CAPTURE
@@ -32,6 +33,9 @@ INTERVAL = 0.5
 # sleep through its return (attempts 1, 2, 4, 8, 16 s after the loss: the
 # next after 11 s is 5 s late).
 OUTAGE = 11
+# How long a pass takes in phase 1b: past the base deadline (INTERVAL / 2),
+# within 90 % of the interval with a quarter to spare.
+SLOW_PASS = 0.32
 
 
 class Proxy:
@@ -40,6 +44,8 @@ class Proxy:
     def __init__(self, path, target):
         self.path, self.target = path, target
         self.frozen = threading.Event()
+        self.delay = 0.0   # seconds each chunk from libvirtd waits (a slow libvirtd)
+        self.replies = 0   # chunks forwarded from libvirtd
         self.lock = threading.Lock()
         self.conns = []
         self.listener = None
@@ -63,9 +69,9 @@ class Proxy:
             with self.lock:
                 self.conns += [c, u]
             threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
-            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, True), daemon=True).start()
 
-    def _pump(self, src, dst):
+    def _pump(self, src, dst, from_libvirtd=False):
         while True:
             while self.frozen.is_set():
                 time.sleep(0.02)
@@ -75,6 +81,10 @@ class Proxy:
                     time.sleep(0.02)
                 if not data:
                     break
+                if from_libvirtd:
+                    self.replies += 1
+                    if self.delay:
+                        time.sleep(self.delay)
                 dst.sendall(data)
             except OSError:
                 break
@@ -163,6 +173,33 @@ def main():
         cap.wait(lambda _: not any(d["stale"] for d in cap.stats(host)[-1]["msg"]["domains"]
                                    if d["uuid"] in uuids), 10, "fresh data after the hang")
         log("phase 1: %d frames during a 4 s hang, max gap %.2fs" % (len(fs), max(gaps)))
+
+        # Phase 1b: libvirtd slow, but answering within the interval: each
+        # reply delayed so that a pass takes ~SLOW_PASS s, past the base
+        # deadline (half an interval) but within the interval. The frames
+        # wait for the pass (the deadline follows what libvirt takes) rather
+        # than go out with every domain stale.
+        n0 = proxy.replies
+        time.sleep(INTERVAL * 4)
+        per_pass = max(1.0, (proxy.replies - n0) / 4.0)
+        delay = proxy.delay = SLOW_PASS / per_pass
+        time.sleep(INTERVAL * 4)  # the deadline learns from the slow passes
+        t0 = time.monotonic()
+        time.sleep(INTERVAL * 16)
+        t1 = time.monotonic()
+        proxy.delay = 0.0
+        fs = frames_between(cap, host, t0, t1)
+        fresh = [f for f in fs if all(u in monlib.by_uuid(f["msg"]) and
+                                      not monlib.by_uuid(f["msg"])[u]["stale"] for u in uuids)]
+        log("phase 1b: libvirt replies delayed %.0f ms (%.1f per pass): %d of %d frames fresh" %
+            (delay * 1e3, per_pass, len(fresh), len(fs)))
+        check(len(fs) >= 12, "only %d frames while libvirt was slow" % len(fs))
+        check(len(fresh) >= 0.8 * len(fs), "slow libvirt: only %d of %d frames fresh (the frame "
+              "did not wait for a pass that fits the interval)" % (len(fresh), len(fs)))
+        gaps = [b["rx"] - a["rx"] for a, b in zip(fs, fs[1:])]
+        check(max(gaps) < INTERVAL * 2, "frames irregular while libvirt was slow: %r" % gaps)
+        cap.wait(lambda _: not any(d["stale"] for d in cap.stats(host)[-1]["msg"]["domains"]
+                                   if d["uuid"] in uuids), 10, "fresh data after phase 1b")
 
         # Phase 2: libvirtd goes away for OUTAGE s, then comes back.
         t0 = time.monotonic()
