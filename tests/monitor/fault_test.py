@@ -15,6 +15,7 @@ usage: fault_test.py MONITOR SUB_CAPTURE
 import os
 import re
 import socket
+import struct
 import sys
 import threading
 import time
@@ -33,9 +34,13 @@ INTERVAL = 0.5
 # sleep through its return (attempts 1, 2, 4, 8, 16 s after the loss: the
 # next after 11 s is 5 s late).
 OUTAGE = 11
-# How long a pass takes in phase 1b: past the base deadline (INTERVAL / 2),
-# within 90 % of the interval with a quarter to spare.
-SLOW_PASS = 0.32
+# How late libvirtd's answer to each pass's first call is in phase 1b: past
+# the base deadline (INTERVAL / 2), within 90 % of the interval with room.
+SLOW_PASS = 0.3
+# libvirt's remote protocol: procedure numbers, as the header of a reply
+# carries them (bytes 12..16): REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS and
+PROC_LIST_ALL_DOMAINS = 273
+PROC_DOMAIN_GET_INFO = 16  # REMOTE_PROC_DOMAIN_GET_INFO
 
 
 class Proxy:
@@ -44,8 +49,12 @@ class Proxy:
     def __init__(self, path, target):
         self.path, self.target = path, target
         self.frozen = threading.Event()
-        self.delay = 0.0   # seconds each chunk from libvirtd waits (a slow libvirtd)
-        self.replies = 0   # chunks forwarded from libvirtd
+        # Seconds libvirtd's answer to the list of domains waits (a slow
+        # libvirtd: every pass starts with that call, so the whole pass ends
+        # this much later).
+        self.list_delay = 0.0
+        # The same for each answer to virDomainGetInfo (per-domain path).
+        self.info_delay = 0.0
         self.lock = threading.Lock()
         self.conns = []
         self.listener = None
@@ -81,10 +90,12 @@ class Proxy:
                     time.sleep(0.02)
                 if not data:
                     break
-                if from_libvirtd:
-                    self.replies += 1
-                    if self.delay:
-                        time.sleep(self.delay)
+                if from_libvirtd and len(data) >= 16:
+                    proc = struct.unpack(">I", data[12:16])[0]
+                    if proc == PROC_LIST_ALL_DOMAINS and self.list_delay:
+                        time.sleep(self.list_delay)
+                    elif proc == PROC_DOMAIN_GET_INFO and self.info_delay:
+                        time.sleep(self.info_delay)
                 dst.sendall(data)
             except OSError:
                 break
@@ -126,12 +137,17 @@ def main():
                                      stdout=monlib.subprocess.DEVNULL)
     monlib.PROCS.append(holder)
     time.sleep(0.5)
-    for n, u in zip(names, uuids):
+    def create(n, u):
         path = os.path.join(work, n + ".xml")
         with open(path, "w") as f:
             f.write("<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory>"
                     "<vcpu>1</vcpu><os><type>hvm</type></os></domain>" % (n, u))
         monlib.virsh(URI, "create", path)
+
+    for n, u in zip(names, uuids):
+        create(n, u)
+    # Started in phase 1c, while libvirt is too slow for its first sample.
+    late_name, late_uuid = "smtest-fault%d-late" % os.getpid(), str(uuidlib.uuid4())
 
     cap = monlib.Capture(capture_bin, "ipc://%s/fanin" % work)
     # Phase 0: libvirtd wedged before the monitor even connects.
@@ -174,25 +190,22 @@ def main():
                                    if d["uuid"] in uuids), 10, "fresh data after the hang")
         log("phase 1: %d frames during a 4 s hang, max gap %.2fs" % (len(fs), max(gaps)))
 
-        # Phase 1b: libvirtd slow, but answering within the interval: each
-        # reply delayed so that a pass takes ~SLOW_PASS s, past the base
-        # deadline (half an interval) but within the interval. The frames
-        # wait for the pass (the deadline follows what libvirt takes) rather
-        # than go out with every domain stale.
-        n0 = proxy.replies
-        time.sleep(INTERVAL * 4)
-        per_pass = max(1.0, (proxy.replies - n0) / 4.0)
-        delay = proxy.delay = SLOW_PASS / per_pass
+        # Phase 1b: libvirtd slow, but answering within the interval: its
+        # answer to the list of domains, the first call of every pass, waits
+        # SLOW_PASS s, past the base deadline (half an interval) but within
+        # the interval. The frames wait for the pass (the deadline follows
+        # what libvirt takes) rather than go out with every domain stale.
+        proxy.list_delay = SLOW_PASS
         time.sleep(INTERVAL * 4)  # the deadline learns from the slow passes
         t0 = time.monotonic()
         time.sleep(INTERVAL * 16)
         t1 = time.monotonic()
-        proxy.delay = 0.0
+        proxy.list_delay = 0.0
         fs = frames_between(cap, host, t0, t1)
         fresh = [f for f in fs if all(u in monlib.by_uuid(f["msg"]) and
                                       not monlib.by_uuid(f["msg"])[u]["stale"] for u in uuids)]
-        log("phase 1b: libvirt replies delayed %.0f ms (%.1f per pass): %d of %d frames fresh" %
-            (delay * 1e3, per_pass, len(fresh), len(fs)))
+        log("phase 1b: each pass %.0f ms late: %d of %d frames fresh" %
+            (SLOW_PASS * 1e3, len(fresh), len(fs)))
         check(len(fs) >= 12, "only %d frames while libvirt was slow" % len(fs))
         check(len(fresh) >= 0.8 * len(fs), "slow libvirt: only %d of %d frames fresh (the frame "
               "did not wait for a pass that fits the interval)" % (len(fresh), len(fs)))
@@ -200,6 +213,35 @@ def main():
         check(max(gaps) < INTERVAL * 2, "frames irregular while libvirt was slow: %r" % gaps)
         cap.wait(lambda _: not any(d["stale"] for d in cap.stats(host)[-1]["msg"]["domains"]
                                    if d["uuid"] in uuids), 10, "fresh data after phase 1b")
+
+        # Phase 1c: a domain starts while libvirt's per-domain answers take
+        # longer than the frame waits: it is left out of the frames until its
+        # first sample, never listed with placeholders (state 0, no vCPUs),
+        # and no frame listing it is older than its "started".
+        proxy.info_delay = INTERVAL * 1.6
+        create(late_name, late_uuid)
+        time.sleep(INTERVAL * 8)
+        proxy.info_delay = 0.0
+        cap.wait(lambda _: late_uuid in monlib.by_uuid(cap.stats(host)[-1]["msg"]) and
+                 not monlib.by_uuid(cap.stats(host)[-1]["msg"])[late_uuid]["stale"], 15,
+                 "the late domain fresh in frames")
+        started = [e["msg"] for e in cap.events(host) if e["msg"]["uuid"] == late_uuid]
+        check(len(started) == 1 and started[0]["event"] == "started" and
+              started[0]["reason"] == "booted", "late domain's events %r" % started)
+        listing = [f["msg"] for f in cap.stats(host) if late_uuid in monlib.by_uuid(f["msg"])]
+        for m in listing:
+            d = monlib.by_uuid(m)[late_uuid]
+            check(d["state"] == 1 and d["vcpus"] == 1,
+                  "frame %d lists the late domain with state %r, %r vCPUs" %
+                  (m["seq"], d["state"], d["vcpus"]))
+        check(listing[0]["time"] >= started[0]["time"],
+              "frame %d (time %r) older than the late domain's started (%r)" %
+              (listing[0]["seq"], listing[0]["time"], started[0]["time"]))
+        log("phase 1c: a domain started while each GetInfo took %.1f s: first listed in frame "
+            "%d, %.2f s after its started event, never with placeholders" %
+            (INTERVAL * 1.6, listing[0]["seq"], listing[0]["time"] - started[0]["time"]))
+        names.append(late_name)
+        uuids.append(late_uuid)
 
         # Phase 2: libvirtd goes away for OUTAGE s, then comes back.
         t0 = time.monotonic()
