@@ -70,7 +70,8 @@ double dom_cpu_pct(uint64_t prev_ns, uint64_t cur_ns, double dt_s, uint32_t vcpu
 	return pct > 100.0 ? 100.0 : pct;
 }
 
-void dom_load_factors(double dt_s, double f[3])
+/* Damping factors of the 1, 5 and 15 minute averages for a sample every dt_s seconds. */
+static void dom_load_factors(double dt_s, double f[3])
 {
 	for (int i = 0; i < 3; i++)
 		f[i] = exp(-dt_s / load_periods[i]);

@@ -68,9 +68,6 @@ double dom_rate(uint64_t prev, uint64_t cur, double dt_s);
  * otherwise overshoot by a little). */
 double dom_cpu_pct(uint64_t prev_ns, uint64_t cur_ns, double dt_s, uint32_t vcpus);
 
-/* Damping factors of the 1, 5 and 15 minute averages for a sample every dt_s seconds. */
-void dom_load_factors(double dt_s, double f[3]);
-
 /* The 1/5/15-minute load averages of one domain, as Unix damps them
  * (avg = avg*f + inst*(1-f), f = exp(-dt/period)), but started from
  * nothing rather than from a guess: `damped` starts at 0 and `seen` is the

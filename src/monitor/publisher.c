@@ -216,8 +216,8 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 
 		if (dom_tracker_samples(e->tracker) == 0)
 			continue;
-		n++;
-		if (e->refreshed_gen != p->frame_gen)
+		/* Counted among those the frame can hold, as it lists them. */
+		if (++n <= SM_WIRE_MAX_DOMAINS && e->refreshed_gen != p->frame_gen)
 			stale++;
 	}
 	if (n > SM_WIRE_MAX_DOMAINS) {
@@ -293,20 +293,18 @@ int publisher_service(struct publisher *p, int64_t now_ns)
 {
 	const struct sm_domain_event *evs;
 	size_t nev;
+	bool done;
 
 	sampler_fd_clear(p->sampler);
+	done = publisher_pass_done(p);
 	/* How long libvirt took, also when the frame did not wait for it. */
-	if (!p->pass_timed && publisher_pass_done(p)) {
+	if (done && !p->pass_timed) {
 		frame_deadline_pass(&p->deadline, now_ns - p->tick_ns);
 		p->pass_timed = true;
 	}
-	if (p->frame_pending) {
-		bool done = publisher_pass_done(p);
-
-		if (done || now_ns >= p->frame_deadline_ns) {
-			send_frame(p, now_ns, !done);
-			return 1;
-		}
+	if (p->frame_pending && (done || now_ns >= p->frame_deadline_ns)) {
+		send_frame(p, now_ns, !done);
+		return 1;
 	}
 	/* Events between ticks go out at once. */
 	nev = dom_table_take_events_now(p->table, &evs);
