@@ -53,6 +53,19 @@ struct world {
 	int saved_stderr;	/* stderr while a test captures it, or -1 */
 };
 
+/* The fake collector's fan-in: a SUB subscribed to everything, bound on
+ * f->fanin (again, for a restart). */
+static void fake_fanin_open(struct world *w, struct fake *f)
+{
+	int zero = 0;
+
+	f->fanin_sub = zmq_socket(w->zctx, ZMQ_SUB);
+	assert_non_null(f->fanin_sub);
+	zmq_setsockopt(f->fanin_sub, ZMQ_LINGER, &zero, sizeof(zero));
+	assert_int_equal(zmq_setsockopt(f->fanin_sub, ZMQ_SUBSCRIBE, "", 0), 0);
+	assert_int_equal(zmq_bind(f->fanin_sub, f->fanin), 0);
+}
+
 static void fake_open(struct world *w, struct fake *f, int i)
 {
 	int zero = 0;
@@ -60,14 +73,10 @@ static void fake_open(struct world *w, struct fake *f, int i)
 	snprintf(f->name, sizeof(f->name), "c%d", i + 1);
 	snprintf(f->fanin, sizeof(f->fanin), "ipc://%s/fanin%d", w->dir, i + 1);
 	snprintf(f->hb, sizeof(f->hb), "ipc://%s/fanout%d", w->dir, i + 1);
-	f->fanin_sub = zmq_socket(w->zctx, ZMQ_SUB);
+	fake_fanin_open(w, f);
 	f->hb_pub = zmq_socket(w->zctx, ZMQ_PUB);
-	assert_non_null(f->fanin_sub);
 	assert_non_null(f->hb_pub);
-	zmq_setsockopt(f->fanin_sub, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(f->hb_pub, ZMQ_LINGER, &zero, sizeof(zero));
-	assert_int_equal(zmq_setsockopt(f->fanin_sub, ZMQ_SUBSCRIBE, "", 0), 0);
-	assert_int_equal(zmq_bind(f->fanin_sub, f->fanin), 0);
 	assert_int_equal(zmq_bind(f->hb_pub, f->hb), 0);
 	f->mode = HB_VALID;
 }
@@ -492,7 +501,6 @@ static void upstream_holds_once_the_collector_says_it_stops(void **state)
 	enum { N = 20 };
 	int got[N + 1];
 	size_t n = 0;
-	int zero = 0;
 	struct sm_upstream *up = w->up = sm_upstream_new(w->zctx, targets, 1, NULL, 5.0);
 
 	assert_non_null(up);
@@ -516,11 +524,7 @@ static void upstream_holds_once_the_collector_says_it_stops(void **state)
 	/* The collector restarts on the same endpoint and subscribes. */
 	zmq_close(w->fake[0].fanin_sub);
 	unlink(w->fake[0].fanin + strlen("ipc://"));
-	w->fake[0].fanin_sub = zmq_socket(w->zctx, ZMQ_SUB);
-	assert_non_null(w->fake[0].fanin_sub);
-	zmq_setsockopt(w->fake[0].fanin_sub, ZMQ_LINGER, &zero, sizeof(zero));
-	assert_int_equal(zmq_setsockopt(w->fake[0].fanin_sub, ZMQ_SUBSCRIBE, "", 0), 0);
-	assert_int_equal(zmq_bind(w->fake[0].fanin_sub, w->fake[0].fanin), 0);
+	fake_fanin_open(w, &w->fake[0]);
 	for (int64_t end = sm_clock_mono_ns() + (int64_t)(DEADLINE_S * SM_NS_PER_SEC);
 	     n < N && sm_clock_mono_ns() < end;)
 		n = serve_and_collect(w, up, 0.05, got, n, N + 1);

@@ -120,17 +120,31 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Lists the active domains and runs an update; frees the list. */
-static void update(struct fixture *f)
+/* An update with the active domains plus `extra` (a domain libvirt has
+ * defined but not started: the list of a node where QEMU is still starting
+ * it), or without any domain named `skip`; both may be NULL. */
+static void update_with(struct fixture *f, virDomainPtr extra, const char *skip)
 {
-	virDomainPtr *doms = NULL;
+	virDomainPtr *doms = NULL, list[16];
 	int n = virConnectListAllDomains(f->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	size_t k = 0;
 
-	assert_true(n >= 0);
-	assert_int_equal(dom_watcher_update(f->w, doms, NULL, (size_t)n), 0);
+	assert_true(n >= 0 && n < 15);
+	for (int i = 0; i < n; i++)
+		if (!skip || strcmp(virDomainGetName(doms[i]), skip) != 0)
+			list[k++] = doms[i];
+	if (extra)
+		list[k++] = extra;
+	assert_int_equal(dom_watcher_update(f->w, list, NULL, k), 0);
 	for (int i = 0; i < n; i++)
 		virDomainFree(doms[i]);
 	free(doms);
+}
+
+/* Lists the active domains and runs an update. */
+static void update(struct fixture *f)
+{
+	update_with(f, NULL, NULL);
 }
 
 /* Waits (generously) until events are queued. */
@@ -141,7 +155,9 @@ static void wait_pending(struct fixture *f)
 	assert_true(dom_watcher_pending(f->w));
 }
 
-static virDomainPtr create(struct fixture *f, const char *name, const char *uuid)
+/* A test-driver domain, started (create) or only defined (define). */
+static virDomainPtr make_domain(struct fixture *f, const char *name, const char *uuid,
+				bool start)
 {
 	char xml[512];
 	virDomainPtr d;
@@ -150,9 +166,19 @@ static virDomainPtr create(struct fixture *f, const char *name, const char *uuid
 		 "<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory>"
 		 "<vcpu>1</vcpu><os><type>hvm</type></os></domain>",
 		 name, uuid);
-	d = virDomainCreateXML(f->conn, xml, 0);
+	d = start ? virDomainCreateXML(f->conn, xml, 0) : virDomainDefineXML(f->conn, xml);
 	assert_non_null(d);
 	return d;
+}
+
+static virDomainPtr create(struct fixture *f, const char *name, const char *uuid)
+{
+	return make_domain(f, name, uuid, true);
+}
+
+static virDomainPtr define(struct fixture *f, const char *name, const char *uuid)
+{
+	return make_domain(f, name, uuid, false);
 }
 
 static void watcher_reports_existing_domains_once(void **state)
@@ -187,41 +213,6 @@ static void watcher_sees_start_by_event_with_reason(void **state)
 	assert_int_equal(dom_watcher_count(f->w), 2);
 	assert_true(dom_watcher_events(f->w) >= 1);
 	virDomainFree(d);
-}
-
-/* An update with the active domains plus `extra` (a domain libvirt has
- * defined but not started: the list of a node where QEMU is still starting
- * it), or without any domain named `skip`. */
-static void update_with(struct fixture *f, virDomainPtr extra, const char *skip)
-{
-	virDomainPtr *doms = NULL, list[16];
-	int n = virConnectListAllDomains(f->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-	size_t k = 0;
-
-	assert_true(n >= 0 && n < 15);
-	for (int i = 0; i < n; i++)
-		if (!skip || strcmp(virDomainGetName(doms[i]), skip) != 0)
-			list[k++] = doms[i];
-	if (extra)
-		list[k++] = extra;
-	assert_int_equal(dom_watcher_update(f->w, list, NULL, k), 0);
-	for (int i = 0; i < n; i++)
-		virDomainFree(doms[i]);
-	free(doms);
-}
-
-static virDomainPtr define(struct fixture *f, const char *name, const char *uuid)
-{
-	char xml[512];
-	virDomainPtr d;
-
-	snprintf(xml, sizeof(xml),
-		 "<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory>"
-		 "<vcpu>1</vcpu><os><type>hvm</type></os></domain>",
-		 name, uuid);
-	d = virDomainDefineXML(f->conn, xml);
-	assert_non_null(d);
-	return d;
 }
 
 /* The list shows a domain while QEMU is still starting it, before libvirt's
