@@ -35,6 +35,8 @@
 #define JOIN_WAIT_S 5          /* shutdown wait for a libvirt call */
 #define KEEPALIVE_INTERVAL_S 5 /* libvirt keepalive: probe period */
 #define KEEPALIVE_COUNT 3      /* unanswered probes before closing */
+/* A call that has not returned after this long arms keepalive. */
+#define KEEPALIVE_ARM_AFTER_NS (2 * 1000000000LL)
 
 /* What the bulk call asks for: everything DESIGN.md measures. */
 static const unsigned int bulk_stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
@@ -67,6 +69,15 @@ struct sampler {
 	atomic_int_fast64_t call_start_ns; /* start of the libvirt call in progress, 0 = none */
 	atomic_int_fast64_t call_max_ns;   /* slowest call since the last take */
 	atomic_uint_fast64_t passes, reconnects;
+	atomic_bool keepalive_armed; /* keepalive was armed on the current connection */
+
+	/* Keepalive is armed only while a call is overdue (arm_keepalive):
+	 * on, libvirt's client reschedules its keepalive timer in the event
+	 * thread on every message, which doubled this process's CPU per call.
+	 * guard_conn is the open connection, for main to arm it; under guard,
+	 * so that it is never closed while main uses it. */
+	pthread_mutex_t guard;
+	virConnectPtr guard_conn;
 
 	/* sampler thread only */
 	virConnectPtr conn;          /* open connection, or NULL */
@@ -260,6 +271,9 @@ static void drop_connection(struct sampler *smp, const char *why)
 		    smp->uri ? smp->uri : "(default)", why);
 	dom_watcher_detach(smp->watcher);
 	virConnectUnregisterCloseCallback(smp->conn, on_close);
+	pthread_mutex_lock(&smp->guard);
+	smp->guard_conn = NULL;
+	pthread_mutex_unlock(&smp->guard);
 	virConnectClose(smp->conn);
 	virResetLastError();
 	smp->conn = NULL;
@@ -311,6 +325,7 @@ static int open_connection(struct sampler *smp)
 {
 	virConnectPtr c;
 	const char *driver;
+	int rc;
 
 	/* Read-only: statistics, metadata, XML (without secrets) and lifecycle
 	 * events are all a read-only connection may have, and that is all the
@@ -328,15 +343,17 @@ static int open_connection(struct sampler *smp)
 		virResetLastError();
 		return -1;
 	}
-	/* Keepalive turns a libvirtd that stopped answering into a closed
-	 * connection (and failing calls) instead of calls that hang forever.
-	 * Local drivers do not support it, which is fine. */
-	if (virConnectSetKeepAlive(c, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
-		sm_log_debug("libvirt keepalive unavailable: %s", lv_error());
+	atomic_store(&smp->keepalive_armed, false);
+	pthread_mutex_lock(&smp->guard);
+	smp->guard_conn = c;
+	pthread_mutex_unlock(&smp->guard);
 	if (virConnectRegisterCloseCallback(c, on_close, smp, NULL) < 0)
 		sm_log_debug("libvirt close callback unavailable: %s", lv_error());
 	atomic_store(&smp->conn_closed, false);
-	if (dom_watcher_attach(smp->watcher, c) < 0)
+	lv_begin(smp);
+	rc = dom_watcher_attach(smp->watcher, c);
+	lv_end(smp);
+	if (rc < 0)
 		sm_log_warnx(
 		    "libvirt %s: no lifecycle events (%s); starts and stops are seen on the "
 		    "next tick",
@@ -346,7 +363,9 @@ static int open_connection(struct sampler *smp)
 	smp->bulk = true; /* until the driver shows it cannot */
 	atomic_store(&smp->bulk_flag, true);
 	atomic_store(&smp->conn_up, true);
+	lv_begin(smp);
 	driver = virConnectGetType(c);
+	lv_end(smp);
 	if (smp->ever_connected) {
 		atomic_fetch_add(&smp->reconnects, 1);
 		sm_complaint_release(&smp->lv_complaint,
@@ -366,6 +385,41 @@ static int open_connection(struct sampler *smp)
 	smp->lost_ns = 0;
 	virResetLastError();
 	return 0;
+}
+
+/* Keepalive turns a libvirtd that stopped answering into a closed
+ * connection (and failing calls) instead of calls that hang forever. It is
+ * armed by main once a call has been waiting KEEPALIVE_ARM_AFTER_NS, and
+ * the hang then ends KEEPALIVE_INTERVAL_S x KEEPALIVE_COUNT later, as if it
+ * had been on all along; a call that waits so long is rare, and libvirtd
+ * answers keepalive even while it is busy, so arming it never closes a
+ * connection that is merely slow. It stays armed until the connection is
+ * replaced: libvirt's client cannot start it again once stopped. Main
+ * thread. */
+static void arm_keepalive(struct sampler *smp, int64_t now_ns)
+{
+	int64_t start = atomic_load(&smp->call_start_ns);
+
+	if (!start || now_ns - start < KEEPALIVE_ARM_AFTER_NS ||
+	    atomic_load(&smp->keepalive_armed))
+		return;
+	pthread_mutex_lock(&smp->guard);
+	if (smp->guard_conn) {
+		/* Local to libvirt's client: it sends nothing and waits for
+		 * nothing, however the call in progress fares. */
+		if (virConnectSetKeepAlive(smp->guard_conn, KEEPALIVE_INTERVAL_S,
+					   KEEPALIVE_COUNT) == 0)
+			sm_log_debug("a libvirt call has waited %.1f s: keepalive armed (%d s x %d)",
+				    (double)(now_ns - start) / 1e9, KEEPALIVE_INTERVAL_S,
+				    KEEPALIVE_COUNT);
+		else
+			sm_log_debug("libvirt keepalive unavailable: %s", lv_error());
+		virResetLastError();
+		/* Once per connection either way: a driver without keepalive
+		 * (an in-process one) cannot hang on a peer. */
+		atomic_store(&smp->keepalive_armed, true);
+	}
+	pthread_mutex_unlock(&smp->guard);
 }
 
 static void use_per_domain(struct sampler *smp, const char *why)
@@ -832,6 +886,7 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 	smp->table = table;
 	pthread_mutex_init(&smp->ctl, NULL);
 	pthread_cond_init(&smp->cond, NULL);
+	pthread_mutex_init(&smp->guard, NULL);
 	if (uri && *uri && !(smp->uri = strdup(uri)))
 		goto fail;
 	smp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -848,6 +903,7 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 	atomic_init(&smp->call_max_ns, 0);
 	atomic_init(&smp->passes, 0);
 	atomic_init(&smp->reconnects, 0);
+	atomic_init(&smp->keepalive_armed, false);
 	virSetErrorFunc(NULL, quiet_errors);
 	return smp;
 fail:
@@ -907,6 +963,7 @@ void sampler_destroy(struct sampler **sp)
 		close(smp->efd);
 	pthread_cond_destroy(&smp->cond);
 	pthread_mutex_destroy(&smp->ctl);
+	pthread_mutex_destroy(&smp->guard);
 	free(smp->uri);
 	free(smp);
 }
@@ -940,6 +997,7 @@ uint64_t sampler_kick(struct sampler *smp)
 {
 	uint64_t gen;
 
+	arm_keepalive(smp, sm_clock_mono_ns());
 	pthread_mutex_lock(&smp->ctl);
 	gen = ++smp->kick_gen;
 	pthread_cond_signal(&smp->cond);

@@ -37,6 +37,9 @@ OUTAGE = 11
 # How late libvirtd's answer to each pass's first call is in phase 1b: past
 # the base deadline (INTERVAL / 2), within 90 % of the interval with room.
 SLOW_PASS = 0.3
+# Phase 1d's wedged libvirtd: keepalive is armed after a call waited 2 s,
+# then closes after 5 s x 3 unanswered probes; this leaves room.
+WEDGED = 30
 # libvirt's remote protocol: procedure numbers, as the header of a reply
 # carries them (bytes 12..16): REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS and
 PROC_LIST_ALL_DOMAINS = 273
@@ -243,6 +246,28 @@ def main():
         names.append(late_name)
         uuids.append(late_uuid)
 
+        # Phase 1d: libvirtd wedged for good (WEDGED s): keepalive, armed
+        # only once a call has waited, closes the connection, as it did when
+        # it was on all along; the frames go on, and the monitor reconnects
+        # once libvirtd answers again.
+        t0 = time.monotonic()
+        proxy.frozen.set()
+        closed = False
+        while not closed and time.monotonic() - t0 < WEDGED:
+            time.sleep(0.2)
+            closed = any("keepalive" in line and "lost" in line
+                         for line in mon.stderr().splitlines())
+        waited = time.monotonic() - t0
+        proxy.frozen.clear()
+        check(closed, "a libvirtd wedged for %d s never closed the connection:\n%s" %
+              (WEDGED, mon.stderr()))
+        fs = frames_between(cap, host, t0, t0 + waited)
+        check(len(fs) >= waited / INTERVAL * 0.8, "only %d frames in %.1f s while libvirtd was "
+              "wedged" % (len(fs), waited))
+        cap.wait(lambda _: not any(d["stale"] for d in cap.stats(host)[-1]["msg"]["domains"]
+                                   if d["uuid"] in uuids), 15, "fresh data after phase 1d")
+        log("phase 1d: a wedged libvirtd's connection closed by keepalive after %.1f s" % waited)
+
         # Phase 2: libvirtd goes away for OUTAGE s, then comes back.
         t0 = time.monotonic()
         proxy.cut()
@@ -295,17 +320,19 @@ def main():
     check(len(started) == len(uuids), "started events: %d" % len(started))
     lost = [line for line in err.splitlines() if "lost" in line]
     recovered = [line for line in err.splitlines() if "recovered" in line]
-    check(len(lost) == 1, "want one 'lost' line, got:\n" + err)
-    check(len(recovered) == 1, "want one 'recovered' line, got:\n" + err)
+    # One each for phase 1d's wedged libvirtd and phase 2's cut.
+    check(len(lost) == 2, "want two 'lost' lines, got:\n" + err)
+    check(len(recovered) == 2, "want two 'recovered' lines, got:\n" + err)
+    check("keepalive" in lost[0], "the wedged libvirtd's 'lost' line: " + lost[0])
     # The cause, in libvirt's words: the close callback's reason or the
     # failed call's error, never libvirt's placeholder "no error".
     check("no error" not in lost[0] and
           re.search(r"lost: .*(end of file|I/O error|keepalive|Cannot recv|Connection reset|"
-                    r"Broken pipe|Input/output error)", lost[0], re.I),
-          "'lost' line names no cause: " + lost[0])
+                    r"Broken pipe|Input/output error)", lost[1], re.I),
+          "'lost' line names no cause: " + lost[1])
     check(re.search(r"recovered after [0-9.]+ s \([1-9][0-9]* failed attempt\(s\), last: "
-                    r".*Failed to connect socket", recovered[0]),
-          "'recovered' line does not say what failed meanwhile: " + recovered[0])
+                    r".*Failed to connect socket", recovered[1]),
+          "'recovered' line does not say what failed meanwhile: " + recovered[1])
     ok, seqs = monlib.seqs_contiguous(cap.stats(host))
     check(ok, "stats seq gaps: %r" % seqs)
     log("fault: OK")
