@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "dom_devices.h"
+#include "dom_tracker.h"
 #include "sm_wire.h"
 
 struct dom_tracker;
@@ -38,6 +39,9 @@ struct dom_entry {
 	bool need_identity;          /* sampler: read Nova metadata before the next sample */
 	bool need_devices;           /* sampler: read disk/interface targets (per-domain path) */
 	struct dom_devices devices;  /* sampler: targets for the per-domain path */
+	bool mem_read;               /* sampler: guest memory statistics read at least once */
+	uint64_t mem_gen;            /* sampler: pass that counts as their last read */
+	struct dom_mem_sample mem;   /* sampler: the figures of that read */
 };
 
 struct dom_table; /* opaque */

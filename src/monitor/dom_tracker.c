@@ -6,6 +6,7 @@
 #include "dom_tracker.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,30 @@ void dom_mem_set(struct dom_mem_sample *m, enum dom_mem_have which, uint64_t kib
 		return;
 	}
 	m->have |= which;
+}
+
+void dom_mem_fill_from(struct dom_mem_sample *m, const struct dom_mem_sample *older)
+{
+	static const struct {
+		enum dom_mem_have which;
+		size_t offset;
+	} fields[] = {
+	    {DOM_MEM_AVAILABLE, offsetof(struct dom_mem_sample, available_kib)},
+	    {DOM_MEM_UNUSED, offsetof(struct dom_mem_sample, unused_kib)},
+	    {DOM_MEM_USABLE, offsetof(struct dom_mem_sample, usable_kib)},
+	    {DOM_MEM_RSS, offsetof(struct dom_mem_sample, rss_kib)},
+	    {DOM_MEM_CURRENT, offsetof(struct dom_mem_sample, current_kib)},
+	    {DOM_MEM_MAXIMUM, offsetof(struct dom_mem_sample, maximum_kib)},
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint64_t kib;
+
+		if ((m->have & fields[i].which) || !(older->have & fields[i].which))
+			continue;
+		memcpy(&kib, (const char *)older + fields[i].offset, sizeof(kib));
+		dom_mem_set(m, fields[i].which, kib);
+	}
 }
 
 double dom_rate(uint64_t prev, uint64_t cur, double dt_s)

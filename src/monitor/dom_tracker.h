@@ -36,6 +36,11 @@ struct dom_mem_sample {
  * (both sampling paths, bulk and per domain, go through here). */
 void dom_mem_set(struct dom_mem_sample *m, enum dom_mem_have which, uint64_t kib);
 
+/* Fills the figures `m` lacks from `older` (a previous read of the same
+ * domain), keeping every figure `m` has: a pass that does not ask for the
+ * guest's memory statistics still reports the last ones read. */
+void dom_mem_fill_from(struct dom_mem_sample *m, const struct dom_mem_sample *older);
+
 /*
  * One raw sample of a domain, as gathered from libvirt. Counters are
  * cumulative. The disks/nics arrays are borrowed for the call only; only

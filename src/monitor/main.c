@@ -55,6 +55,9 @@ static const struct sm_config_key monitor_keys[] = {
 	{"log_level", SM_CFG_STRING, 0, 0, "info", "err, warning, notice, info or debug"},
 	{"max_frame", SM_CFG_INT, 4096, 1073741824, "8388608",
 	 "largest stats frame sent, in bytes (bigger ones are dropped and logged)"},
+	{"memory_interval", SM_CFG_DOUBLE, 0, 3600, "5",
+	 "seconds between reads of each guest's memory statistics (its balloon driver's "
+	 "view; 0 = every interval); the last figures are reported in between"},
 };
 #define MONITOR_NKEYS (sizeof(monitor_keys) / sizeof(monitor_keys[0]))
 
@@ -64,6 +67,7 @@ struct settings {
 	char host[SM_HOST_MAX + 1];
 	double interval;
 	double failover;
+	double memory_interval;
 	size_t max_frame;
 	enum sm_log_level log_level;
 	size_t npublish;
@@ -110,6 +114,7 @@ static int settings_read(const struct sm_config *cfg, int verbosity, bool once,
 	s->interval = sm_config_double(cfg, "interval");
 	s->failover = sm_config_double(cfg, "failover");
 	s->max_frame = (size_t)sm_config_int(cfg, "max_frame");
+	s->memory_interval = sm_config_double(cfg, "memory_interval");
 	if (level < 0) {
 		fprintf(stderr, "%s: log_level: expected err, warning, notice, info or debug\n",
 			PROGRAM);
@@ -171,8 +176,9 @@ static void reload(int argc, char **argv, const struct settings *cur, struct pub
 	sm_log_set_level(s.log_level);
 	if (strcmp(s.host, cur->host) != 0 || s.interval != cur->interval ||
 	    (s.uri == NULL) != (cur->uri == NULL) || (s.uri && strcmp(s.uri, cur->uri) != 0) ||
-	    s.npublish != cur->npublish)
-		sm_log_notice("reload: uri, publish, interval and host take effect on restart");
+	    s.npublish != cur->npublish || s.memory_interval != cur->memory_interval)
+		sm_log_notice("reload: uri, publish, interval, memory_interval and host take "
+			      "effect on restart");
 	sm_log_info("reloaded: log level set; identities and devices will be re-read");
 out:
 	publisher_refresh(p);
@@ -360,6 +366,7 @@ int main(int argc, char **argv)
 		.host = s.host,
 		.interval = s.interval,
 		.max_frame = s.max_frame,
+		.memory_interval = s.memory_interval,
 	};
 	pub = publisher_new(&pcfg, up);
 	if (!pub || publisher_start(pub) < 0)

@@ -16,6 +16,7 @@
 #include "publisher.h"
 
 #include <errno.h>
+#include <math.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,15 @@ struct publisher {
 	uint64_t frames, events_sent, send_drops, late_frames;
 };
 
+/* Passes between two reads of guest memory statistics: the interval's
+ * multiple nearest to memory_interval, at least 1. */
+static unsigned memory_every(double memory_interval, double interval)
+{
+	double passes = interval > 0 ? memory_interval / interval : 1;
+
+	return passes < 1.5 ? 1 : passes > 1e6 ? 1000000 : (unsigned)lround(passes);
+}
+
 struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_upstream *up)
 {
 	struct publisher *p;
@@ -99,6 +109,7 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 	if (!p->host_tracker || !p->table || !p->sampler || !p->topic_stats_len ||
 	    !p->topic_event_len)
 		goto fail;
+	sampler_set_memory_every(p->sampler, memory_every(cfg->memory_interval, cfg->interval));
 	return p;
 fail:
 	sm_log_err("publisher: cannot allocate");

@@ -25,6 +25,7 @@ struct publisher_config {
 	const char *host;      /* name on the wire; must pass sm_wire_host_valid */
 	double interval;       /* seconds between frames, > 0 */
 	size_t max_frame;      /* body size limit in bytes (0 = SM_WIRE_FRAME_MAX_DEFAULT) */
+	double memory_interval; /* seconds between reads of guest memory statistics (0 = each pass) */
 	const char *proc_root; /* host tracker's /proc (NULL = "/proc"; tests use their own) */
 };
 

@@ -91,6 +91,7 @@ struct sampler {
 	struct dom_watcher *watcher; /* ActiveDomainWatcher */
 	struct sm_complaint lv_complaint; /* libvirt unreachable */
 	uint64_t pass_gen;           /* generation being sampled */
+	unsigned memory_every;       /* passes between two reads of a guest's memory statistics */
 	virDomainPtr *fresh;         /* domains that appeared in this pass (borrowed) */
 	size_t nfresh, fresh_cap;
 	virDomainPtr *scratch_doms;  /* the bulk records' domains, for the watcher */
@@ -538,6 +539,25 @@ static int sample_devices(struct sampler *smp, virDomainPtr dom, struct dom_devi
 	return 0;
 }
 
+/* Whether this pass asks about the guest memory statistics of `e` (the
+ * balloon driver's view: per domain, a call of its own; in bulk, the
+ * balloon group, which costs QEMU a query of every guest). They are read
+ * every memory_every passes; between reads the last figures are reported. */
+static bool memory_due(const struct sampler *smp, const struct dom_entry *e)
+{
+	return !e->mem_read || smp->pass_gen - e->mem_gen >= smp->memory_every;
+}
+
+static void memory_keep(struct sampler *smp, struct dom_entry *e, const struct dom_mem_sample *m)
+{
+	/* A domain's first read is placed within the cycle by its UUID, so
+	 * that domains found together are not read together again: each pass
+	 * asks about a memory_every-th of them. (Unsigned: wraps as it should.) */
+	e->mem_gen = smp->pass_gen - (e->mem_read ? 0 : e->uuid[15] % smp->memory_every);
+	e->mem_read = true;
+	e->mem = *m;
+}
+
 /* The per-domain path: four kinds of calls per domain. Returns 0, or -1 when
  * libvirt failed (the domain may be gone, or the connection). */
 static int sample_one(struct sampler *smp, struct dom_entry *e, virDomainPtr dom)
@@ -565,6 +585,10 @@ static int sample_one(struct sampler *smp, struct dom_entry *e, virDomainPtr dom
 	dom_mem_set(&s.mem, DOM_MEM_CURRENT, info.memory);
 	dom_mem_set(&s.mem, DOM_MEM_MAXIMUM, info.maxMem);
 
+	if (!memory_due(smp, e)) {
+		dom_mem_fill_from(&s.mem, &e->mem);
+		goto devices;
+	}
 	lv_begin(smp);
 	n = virDomainMemoryStats(dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0);
 	lv_end(smp);
@@ -590,7 +614,11 @@ static int sample_one(struct sampler *smp, struct dom_entry *e, virDomainPtr dom
 			break;
 		}
 	}
+	/* Kept even when the call failed: it is asked again in memory_every
+	 * passes, not on every one. */
+	memory_keep(smp, e, &s.mem);
 
+devices:
 	if (sample_devices(smp, dom, &e->devices, DEV_DISK, &s.ndisks) < 0 ||
 	    sample_devices(smp, dom, &e->devices, DEV_NIC, &s.nnics) < 0)
 		return -1;
@@ -634,7 +662,7 @@ static struct dom_entry *entry_of(struct sampler *smp, virDomainPtr dom, const u
 /* Applies bulk records; returns -1 when the driver turned out not to give
  * CPU time in bulk (the caller switches to the per-domain path). */
 static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
-			 const uint8_t (*uuids)[16], int n)
+			 const uint8_t (*uuids)[16], int n, bool with_memory)
 {
 	struct dom_sample s;
 
@@ -652,6 +680,10 @@ static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
 		case BULK_PARTIAL:
 			continue; /* stays stale this tick */
 		case BULK_OK:
+			if (with_memory)
+				memory_keep(smp, e, &s.mem);
+			else
+				dom_mem_fill_from(&s.mem, &e->mem);
 			dom_table_apply(smp->table, e, virDomainGetName(recs[i]->dom), &s,
 					smp->pass_gen);
 			break;
@@ -719,14 +751,30 @@ static void pass_each(struct sampler *smp)
 	free_domains(doms, n);
 }
 
+/* Whether a bulk pass asks for the balloon group: on every memory_every-th
+ * pass, and on any pass while a tracked domain has never had it. */
+static bool bulk_memory_due(const struct sampler *smp)
+{
+	if (smp->pass_gen % smp->memory_every == 0)
+		return true;
+	for (size_t i = 0; i < dom_table_count(smp->table); i++)
+		if (!dom_table_at(smp->table, i)->mem_read)
+			return true;
+	return false;
+}
+
 static void pass_bulk(struct sampler *smp)
 {
 	virDomainStatsRecordPtr *recs = NULL;
 	const uint8_t(*uuids)[16];
+	bool with_memory = bulk_memory_due(smp);
 	int n;
 
 	lv_begin(smp);
-	n = virConnectGetAllDomainStats(smp->conn, bulk_stats, &recs,
+	n = virConnectGetAllDomainStats(smp->conn,
+					with_memory ? bulk_stats
+						    : bulk_stats & ~VIR_DOMAIN_STATS_BALLOON,
+					&recs,
 					VIR_CONNECT_LIST_DOMAINS_ACTIVE |
 						VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	lv_end(smp);
@@ -754,7 +802,7 @@ static void pass_bulk(struct sampler *smp)
 	    fill_uuids(smp, smp->scratch_doms, (size_t)n) ? (const uint8_t(*)[16])smp->uuids : NULL;
 	if (dom_watcher_update(smp->watcher, smp->scratch_doms, uuids, (size_t)n) < 0)
 		sm_log_err("out of memory resolving active domains");
-	if (apply_records(smp, recs, uuids, n) < 0) {
+	if (apply_records(smp, recs, uuids, n, with_memory) < 0) {
 		use_per_domain(smp, "no CPU time for running domains");
 		virDomainStatsRecordListFree(recs);
 		recs = NULL;
@@ -783,7 +831,7 @@ static void pass_resolve(struct sampler *smp)
 		m = virDomainListGetStats(smp->fresh, bulk_stats, &recs,
 					  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 		lv_end(smp);
-		if (m > 0 && apply_records(smp, recs, NULL, m) < 0)
+		if (m > 0 && apply_records(smp, recs, NULL, m, true) < 0)
 			use_per_domain(smp, "no CPU time for running domains");
 		virDomainStatsRecordListFree(recs);
 		virResetLastError();
@@ -884,6 +932,7 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 		goto fail;
 	smp->efd = -1;
 	smp->table = table;
+	smp->memory_every = 1;
 	pthread_mutex_init(&smp->ctl, NULL);
 	pthread_cond_init(&smp->cond, NULL);
 	pthread_mutex_init(&smp->guard, NULL);
@@ -966,6 +1015,11 @@ void sampler_destroy(struct sampler **sp)
 	pthread_mutex_destroy(&smp->guard);
 	free(smp->uri);
 	free(smp);
+}
+
+void sampler_set_memory_every(struct sampler *smp, unsigned passes)
+{
+	smp->memory_every = passes ? passes : 1;
 }
 
 int sampler_start(struct sampler *smp)

@@ -45,6 +45,11 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table);
  * it frees nothing: the stuck thread still uses it. */
 void sampler_destroy(struct sampler **s);
 
+/* Reads each guest's memory statistics (the balloon driver's view) every
+ * `passes` passes instead of every pass (0 and 1: every pass), reporting the
+ * last figures in between. Before sampler_start. */
+void sampler_set_memory_every(struct sampler *s, unsigned passes);
+
 /* Starts the thread; it connects on the first kick. Returns 0, or -1 when
  * the thread cannot be created. */
 int sampler_start(struct sampler *s);

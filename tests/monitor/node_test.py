@@ -13,6 +13,7 @@ usage: node_test.py MONITOR SUB_CAPTURE GEN_NODE KEYGEN
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -198,11 +199,27 @@ def main():
     host = "node-%d" % os.getpid()
 
     cap = monlib.Capture(capture_bin, "ipc://%s/fanin" % work)
+    # libvirt logs each API call it is asked for: the count of memory
+    # statistics calls against GetInfo calls shows memory_interval at work.
+    apilog = os.path.join(work, "libvirt-api.log")
     mon = monlib.Monitor(monitor, ["--uri", uri, "--publish", "ipc://%s/fanin" % work,
-                                   "--host", host], work)
+                                   "--host", host], work,
+                         env={"LIBVIRT_LOG_FILTERS": "1:libvirt", "LIBVIRT_LOG_OUTPUTS":
+                              "1:file:" + apilog})
     cap.wait_frames(FRAMES + 8, 90, host)
     err = mon.stop()
     cap.stop()
+    with open(apilog, errors="replace") as f:
+        api = f.read()
+    infos = len(re.findall(r" virDomainGetInfo:\d+ ", api))
+    mems = len(re.findall(r" virDomainMemoryStats:\d+ ", api))
+    # memory_interval 5 at a 1 s interval: a fifth of the passes, plus each
+    # domain's first read; the CPU figures are read on every pass.
+    log("node: %d GetInfo and %d MemoryStats calls (default memory_interval 5 s)" %
+        (infos, mems))
+    check(infos >= len(want) * FRAMES, "only %d GetInfo calls" % infos)
+    check(len(want) <= mems <= infos * 0.35, "%d MemoryStats calls for %d GetInfo: want "
+          "about a fifth" % (mems, infos))
 
     # Frames go out on time even before libvirt first answers (a slow start,
     # e.g. under sanitizers): those may be empty, flagged libvirt_ok false or

@@ -10,6 +10,7 @@ domain is destroyed.
 usage: qemu_test.py MONITOR SUB_CAPTURE QEMU_DOMAIN_SH
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -66,8 +67,14 @@ def main():
         uuids = [i["uuid"] for i in infos]
 
         cap = monlib.Capture(capture_bin, "ipc://%s/fanin" % work)
+        # libvirt logs each API call with its arguments: the bulk calls'
+        # stats groups show how often the balloon (a query of every guest by
+        # QEMU) is asked for.
+        apilog = os.path.join(work, "libvirt-api.log")
         mon = monlib.Monitor(monitor, ["--uri", URI, "--publish", "ipc://%s/fanin" % work,
-                                       "--host", host], work)
+                                       "--host", host], work,
+                             env={"LIBVIRT_LOG_FILTERS": "1:libvirt",
+                                  "LIBVIRT_LOG_OUTPUTS": "1:file:" + apilog})
         cap.wait_frames(8, 60, host)
         frames = cap.stats(host)[1:]  # the first frame has no rates yet
 
@@ -148,6 +155,15 @@ def main():
         err = mon.stop()
         cap.stop()
         check("bulk statistics unusable" not in err, "bulk API not used:\n" + err)
+        with open(apilog, errors="replace") as f:
+            groups = [int(g, 16) for g in re.findall(
+                r" virConnectGetAllDomainStats:\d+ : conn=\S+ stats=0x([0-9a-f]+)", f.read())]
+        balloon = [g for g in groups if g & 4]  # VIR_DOMAIN_STATS_BALLOON
+        log("qemu: %d bulk calls, %d with the balloon group (memory_interval 5 s)" %
+            (len(groups), len(balloon)))
+        check(len(groups) >= 10 and 1 <= len(balloon) <= 0.4 * len(groups),
+              "bulk calls with the balloon group: %d of %d, want about a fifth" %
+              (len(balloon), len(groups)))
         log("qemu: %d frames; the last (one domain) %d bytes" %
             (len(cap.stats(host)), cap.stats(host)[-1]["size"]))
     finally:

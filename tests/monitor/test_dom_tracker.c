@@ -661,10 +661,42 @@ static void mem_set_fills_field_and_flag(void **state)
 	assert_int_equal(m.unused_kib, 0);
 }
 
+/* A pass without the guest's statistics: the fresh allocation from GetInfo
+ * stays, the guest's view comes from the last read, nothing else appears. */
+static void mem_fill_from_keeps_fresh_figures_and_adds_the_rest(void **state)
+{
+	struct dom_mem_sample older = {0}, m = {0}, none = {0};
+
+	(void)state;
+	dom_mem_set(&older, DOM_MEM_CURRENT, 4096);
+	dom_mem_set(&older, DOM_MEM_USABLE, 3000);
+	dom_mem_set(&older, DOM_MEM_AVAILABLE, 4000);
+	dom_mem_set(&older, DOM_MEM_RSS, 5000);
+	dom_mem_set(&m, DOM_MEM_CURRENT, 2048);
+	dom_mem_set(&m, DOM_MEM_MAXIMUM, 8192);
+	dom_mem_fill_from(&m, &older);
+	assert_int_equal(m.have, DOM_MEM_CURRENT | DOM_MEM_MAXIMUM | DOM_MEM_USABLE |
+				     DOM_MEM_AVAILABLE | DOM_MEM_RSS);
+	assert_int_equal(m.current_kib, 2048); /* the fresh figure wins */
+	assert_int_equal(m.maximum_kib, 8192);
+	assert_int_equal(m.usable_kib, 3000);
+	assert_int_equal(m.available_kib, 4000);
+	assert_int_equal(m.rss_kib, 5000);
+	assert_int_equal(m.unused_kib, 0); /* never read: still absent */
+	/* A bulk pass without the balloon group has nothing of its own. */
+	dom_mem_fill_from(&none, &older);
+	assert_int_equal(none.have, older.have);
+	assert_int_equal(none.current_kib, 4096);
+	assert_int_equal(none.usable_kib, 3000);
+	assert_int_equal(none.available_kib, 4000);
+	assert_int_equal(none.rss_kib, 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mem_set_fills_field_and_flag),
+		cmocka_unit_test(mem_fill_from_keeps_fresh_figures_and_adds_the_rest),
 		cmocka_unit_test(tracker_first_sample_has_unknown_rates),
 		cmocka_unit_test(tracker_cpu_percent_from_two_samples),
 		cmocka_unit_test(tracker_cpu_percent_clamped_to_100),
