@@ -3,7 +3,9 @@
 counts what monitors send and writes a JSON summary when it gets SIGTERM.
 Light on purpose (no per-field decoding) so it does not steal the CPU the
 benchmark measures; the domain count of each stats frame is read from the
-msgpack body.
+msgpack body. Each message's arrival (wall clock) and size (topic and body:
+what a subscriber receives) go to "rx", so a benchmark can sum the bytes of
+any window it measured.
 
 usage: sink.py ENDPOINT OUT.json [NAME_PREFIX]
 (started/stopped are counted only for domains whose name has NAME_PREFIX)
@@ -33,7 +35,7 @@ def on_term(*_):
 
 signal.signal(signal.SIGTERM, on_term)
 s = {"stats": 0, "events": 0, "started": 0, "stopped": 0, "stats_bytes": 0, "last_size": 0,
-     "last_domains": 0, "sizes": {}, "first_rx": None, "last_rx": None}
+     "last_domains": 0, "sizes": {}, "first_rx": None, "last_rx": None, "rx": []}
 print("ready", flush=True)
 while not stop:
     if not sub.poll(200):
@@ -43,6 +45,7 @@ while not stop:
         continue
     topic, body = parts
     now = time.monotonic()
+    s["rx"].append((round(time.time(), 6), len(topic) + len(body)))
     if topic.startswith(b"stats/"):
         m = msgpack.unpackb(body, raw=False, strict_map_key=False)
         n = len(m.get("domains", []))
