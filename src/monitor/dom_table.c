@@ -30,6 +30,7 @@ struct dom_table {
 	uint64_t events_dropped;        /* under the lock: refused since the last take */
 	struct sm_domain_event *taken;  /* taking thread: the batch being sent */
 	size_t taken_cap;
+	uint64_t framed_gen;            /* under the lock: generation of the last frame packed */
 };
 
 static int entry_key_cmp(const void *key, const void *elem)
@@ -189,14 +190,24 @@ void dom_table_set_identity(struct dom_table *t, struct dom_entry *e, const stru
 	pthread_mutex_unlock(&t->lock);
 }
 
+void dom_table_framed(struct dom_table *t, uint64_t gen)
+{
+	t->framed_gen = gen;
+}
+
 void dom_table_apply(struct dom_table *t, struct dom_entry *e, const char *name,
 		     const struct dom_sample *s, uint64_t gen)
 {
 	pthread_mutex_lock(&t->lock);
 	if (name && strcmp(name, dom_tracker_stats(e->tracker)->name) != 0)
 		dom_tracker_set_name(e->tracker, name);
-	if (dom_tracker_update(e->tracker, s) == 0)
+	if (dom_tracker_update(e->tracker, s) == 0) {
 		e->refreshed_gen = gen;
+		/* Its frame has gone (listing the domain stale): these rates
+		 * reach readers only as part of the next sample's. */
+		if (gen <= t->framed_gen)
+			dom_tracker_rates_missed(e->tracker);
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 

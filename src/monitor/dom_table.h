@@ -80,6 +80,11 @@ void dom_table_apply(struct dom_table *t, struct dom_entry *e, const char *name,
 /* The entry of `uuid`, or NULL. */
 struct dom_entry *dom_table_find(const struct dom_table *t, const uint8_t uuid[16]);
 
+/* The frame of generation `gen` has been packed: a sample of that or an
+ * earlier generation applied from now on missed its frame
+ * (dom_tracker_rates_missed). Caller holds the lock (main). */
+void dom_table_framed(struct dom_table *t, uint64_t gen);
+
 /* Entries in UUID order: count, and the i-th (i < count). */
 size_t dom_table_count(const struct dom_table *t);
 struct dom_entry *dom_table_at(const struct dom_table *t, size_t i);

@@ -24,6 +24,8 @@ struct dom_tracker {
 	bool prev_has_delay;          /* the baseline carried vcpu delay */
 	uint64_t prev_delay_ns;       /* its summed vcpu delay */
 	uint64_t samples;             /* samples since creation or reset */
+	double span_s;                /* seconds the current rates cover */
+	double carry_s;               /* seconds of rates the next sample must cover too */
 	struct dom_load load;         /* behind stats.load */
 };
 
@@ -76,6 +78,13 @@ void dom_mem_fill_from(struct dom_mem_sample *m, const struct dom_mem_sample *ol
 		memcpy(&kib, (const char *)older + fields[i].offset, sizeof(kib));
 		dom_mem_set(m, fields[i].which, kib);
 	}
+}
+
+double dom_rate_merge(double older, double older_s, double newer, double newer_s)
+{
+	if (!(older_s > 0) || isnan(older) || isnan(newer) || !(newer_s > 0))
+		return newer;
+	return (older * older_s + newer * newer_s) / (older_s + newer_s);
 }
 
 double dom_rate(uint64_t prev, uint64_t cur, double dt_s)
@@ -222,6 +231,7 @@ void dom_tracker_reset(struct dom_tracker *t)
 	t->have_prev = false;
 	t->prev_has_delay = false;
 	t->samples = 0;
+	t->span_s = t->carry_s = 0.0;
 	st->cpu_pct = st->steal_pct = NAN;
 	st->load[0] = st->load[1] = st->load[2] = NAN;
 	dom_load_reset(&t->load);
@@ -281,7 +291,7 @@ static size_t find_dev(const char *base, size_t stride, size_t n, size_t hint, c
 
 /* Fills new disk entries' rates against the previous ones (held in `old`). */
 static void disk_rates(struct sm_disk_stats *now, size_t n, const struct sm_disk_stats *old,
-		       size_t nold, double dt)
+		       size_t nold, double dt, double carry)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct sm_disk_stats *d = &now[i];
@@ -296,15 +306,23 @@ static void disk_rates(struct sm_disk_stats *now, size_t n, const struct sm_disk
 		 * restart): none of its rates is meaningful this tick. */
 		reset = d->rd_req < old[j].rd_req || d->rd_bytes < old[j].rd_bytes ||
 			d->wr_req < old[j].wr_req || d->wr_bytes < old[j].wr_bytes;
-		d->rd_req_ps = reset ? NAN : dom_rate(old[j].rd_req, d->rd_req, dt);
-		d->rd_bytes_ps = reset ? NAN : dom_rate(old[j].rd_bytes, d->rd_bytes, dt);
-		d->wr_req_ps = reset ? NAN : dom_rate(old[j].wr_req, d->wr_req, dt);
-		d->wr_bytes_ps = reset ? NAN : dom_rate(old[j].wr_bytes, d->wr_bytes, dt);
+		d->rd_req_ps = reset ? NAN
+				     : dom_rate_merge(old[j].rd_req_ps, carry,
+						      dom_rate(old[j].rd_req, d->rd_req, dt), dt);
+		d->rd_bytes_ps = reset ? NAN
+				       : dom_rate_merge(old[j].rd_bytes_ps, carry,
+							dom_rate(old[j].rd_bytes, d->rd_bytes, dt), dt);
+		d->wr_req_ps = reset ? NAN
+				     : dom_rate_merge(old[j].wr_req_ps, carry,
+						      dom_rate(old[j].wr_req, d->wr_req, dt), dt);
+		d->wr_bytes_ps = reset ? NAN
+				       : dom_rate_merge(old[j].wr_bytes_ps, carry,
+							dom_rate(old[j].wr_bytes, d->wr_bytes, dt), dt);
 	}
 }
 
 static void nic_rates(struct sm_nic_stats *now, size_t n, const struct sm_nic_stats *old,
-		      size_t nold, double dt)
+		      size_t nold, double dt, double carry)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct sm_nic_stats *d = &now[i];
@@ -317,10 +335,20 @@ static void nic_rates(struct sm_nic_stats *now, size_t n, const struct sm_nic_st
 		}
 		reset = d->rx_bytes < old[j].rx_bytes || d->rx_packets < old[j].rx_packets ||
 			d->tx_bytes < old[j].tx_bytes || d->tx_packets < old[j].tx_packets;
-		d->rx_bytes_ps = reset ? NAN : dom_rate(old[j].rx_bytes, d->rx_bytes, dt);
-		d->rx_packets_ps = reset ? NAN : dom_rate(old[j].rx_packets, d->rx_packets, dt);
-		d->tx_bytes_ps = reset ? NAN : dom_rate(old[j].tx_bytes, d->tx_bytes, dt);
-		d->tx_packets_ps = reset ? NAN : dom_rate(old[j].tx_packets, d->tx_packets, dt);
+		d->rx_bytes_ps = reset ? NAN
+				       : dom_rate_merge(old[j].rx_bytes_ps, carry,
+							dom_rate(old[j].rx_bytes, d->rx_bytes, dt), dt);
+		d->rx_packets_ps =
+		    reset ? NAN
+			  : dom_rate_merge(old[j].rx_packets_ps, carry,
+					   dom_rate(old[j].rx_packets, d->rx_packets, dt), dt);
+		d->tx_bytes_ps = reset ? NAN
+				       : dom_rate_merge(old[j].tx_bytes_ps, carry,
+							dom_rate(old[j].tx_bytes, d->tx_bytes, dt), dt);
+		d->tx_packets_ps =
+		    reset ? NAN
+			  : dom_rate_merge(old[j].tx_packets_ps, carry,
+					   dom_rate(old[j].tx_packets, d->tx_packets, dt), dt);
 	}
 }
 
@@ -330,7 +358,8 @@ static void nic_rates(struct sm_nic_stats *now, size_t n, const struct sm_nic_st
  * end of the same allocation (old + new entries, grown by the caller) — a
  * realloc only when a domain gains devices, none in the steady state.
  */
-static void update_disks(struct dom_tracker *t, const struct dom_sample *s, double dt)
+static void update_disks(struct dom_tracker *t, const struct dom_sample *s, double dt,
+			 double carry)
 {
 	struct sm_domain_stats *st = &t->stats;
 	size_t n = devices_bounded(s->ndisks);
@@ -349,12 +378,13 @@ static void update_disks(struct dom_tracker *t, const struct dom_sample *s, doub
 		sm_utf8_sanitize(scratch[i].name, sizeof(scratch[i].name), s->disks[i].name,
 				 strnlen(s->disks[i].name, sizeof(s->disks[i].name)));
 	}
-	disk_rates(scratch, n, st->disks, st->ndisks, dt);
+	disk_rates(scratch, n, st->disks, st->ndisks, dt, carry);
 	memmove(st->disks, scratch, n * sizeof(*scratch));
 	st->ndisks = n;
 }
 
-static void update_nics(struct dom_tracker *t, const struct dom_sample *s, double dt)
+static void update_nics(struct dom_tracker *t, const struct dom_sample *s, double dt,
+			double carry)
 {
 	struct sm_domain_stats *st = &t->stats;
 	size_t n = devices_bounded(s->nnics);
@@ -373,7 +403,7 @@ static void update_nics(struct dom_tracker *t, const struct dom_sample *s, doubl
 		sm_utf8_sanitize(scratch[i].name, sizeof(scratch[i].name), s->nics[i].name,
 				 strnlen(s->nics[i].name, sizeof(s->nics[i].name)));
 	}
-	nic_rates(scratch, n, st->nics, st->nnics, dt);
+	nic_rates(scratch, n, st->nics, st->nnics, dt, carry);
 	memmove(st->nics, scratch, n * sizeof(*scratch));
 	st->nnics = n;
 }
@@ -382,6 +412,9 @@ int dom_tracker_update(struct dom_tracker *t, const struct dom_sample *s)
 {
 	struct sm_domain_stats *st = &t->stats;
 	double dt = t->have_prev ? (double)(s->mono_ns - t->prev_ns) / 1e9 : NAN;
+	/* Rates no frame carried (dom_tracker_rates_missed): the new rates
+	 * cover their span too. */
+	double carry = t->carry_s;
 	double busy = NAN, waiting = 0.0, inst;
 	uint64_t used, total;
 
@@ -395,8 +428,8 @@ int dom_tracker_update(struct dom_tracker *t, const struct dom_sample *s)
 	if (grow_disks(t, st->ndisks + devices_bounded(s->ndisks)) < 0 ||
 	    grow_nics(t, st->nnics + devices_bounded(s->nnics)) < 0)
 		return -1;
-	update_disks(t, s, dt);
-	update_nics(t, s, dt);
+	update_disks(t, s, dt, carry);
+	update_nics(t, s, dt, carry);
 
 	st->state = s->state;
 	if (s->vcpus)
@@ -404,14 +437,19 @@ int dom_tracker_update(struct dom_tracker *t, const struct dom_sample *s)
 	if (s->has_cpu) {
 		bool had_cpu = t->have_prev && st->cpu_time_ns <= s->cpu_time_ns;
 
-		st->cpu_pct = had_cpu ? dom_cpu_pct(st->cpu_time_ns, s->cpu_time_ns, dt, st->vcpus)
-				      : NAN;
+		st->cpu_pct =
+		    had_cpu ? dom_rate_merge(st->cpu_pct, carry,
+					     dom_cpu_pct(st->cpu_time_ns, s->cpu_time_ns, dt, st->vcpus),
+					     dt)
+			    : NAN;
 		st->cpu_time_ns = s->cpu_time_ns;
 	} else {
 		st->cpu_pct = NAN;
 	}
 	if (s->has_delay && t->prev_has_delay && t->have_prev) {
-		st->steal_pct = dom_cpu_pct(t->prev_delay_ns, s->delay_ns, dt, st->vcpus);
+		st->steal_pct = dom_rate_merge(
+		    st->steal_pct, carry, dom_cpu_pct(t->prev_delay_ns, s->delay_ns, dt, st->vcpus),
+		    dt);
 	} else {
 		st->steal_pct = NAN;
 	}
@@ -435,7 +473,14 @@ int dom_tracker_update(struct dom_tracker *t, const struct dom_sample *s)
 	t->have_prev = true;
 	t->prev_ns = s->mono_ns;
 	t->samples++;
+	t->span_s = carry + (isnan(dt) ? 0.0 : dt);
+	t->carry_s = 0.0;
 	return 0;
+}
+
+void dom_tracker_rates_missed(struct dom_tracker *t)
+{
+	t->carry_s = t->span_s;
 }
 
 const struct sm_domain_stats *dom_tracker_stats(const struct dom_tracker *t)

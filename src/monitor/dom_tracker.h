@@ -67,6 +67,11 @@ struct dom_sample {
  * backwards (reset) or dt_s is not positive. */
 double dom_rate(uint64_t prev, uint64_t cur, double dt_s);
 
+/* The rate over two back-to-back spans, `older` over older_s seconds then
+ * `newer` over newer_s: their time-weighted mean. `newer` alone when there
+ * is no older span (older_s 0) or either rate is unknown (NaN). */
+double dom_rate_merge(double older, double older_s, double newer, double newer_s);
+
 /* Share, 0..100, of `vcpus` CPUs used by a CPU-time counter (ns) growing
  * from prev_ns to cur_ns over dt_s wall seconds. NaN when the counter went
  * backwards, dt_s <= 0 or vcpus == 0. Clamped to 0..100 (sampling jitter can
@@ -143,5 +148,11 @@ const struct sm_domain_stats *dom_tracker_stats(const struct dom_tracker *t);
 
 /* Number of samples folded in since creation or the last reset. */
 uint64_t dom_tracker_samples(const struct dom_tracker *t);
+
+/* The rates of the sample just applied will be in no frame: it came after
+ * its frame had gone out (stale). The next sample's rates then cover its
+ * span too (dom_rate_merge), so that a reader who skips stale frames still
+ * counts every second once. */
+void dom_tracker_rates_missed(struct dom_tracker *t);
 
 #endif

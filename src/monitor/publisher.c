@@ -257,6 +257,7 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 			sm_wire_pack_domain(&p->pk, st);
 		}
 	}
+	dom_table_framed(p->table, p->frame_gen);
 	dom_table_unlock(p->table);
 
 	send_events(p, evs, nev, p->frame_wall);

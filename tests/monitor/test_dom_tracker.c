@@ -92,6 +92,51 @@ static void tracker_cpu_percent_from_two_samples(void **state)
 	dom_tracker_destroy(&t);
 }
 
+/* A sample that came after its frame had gone (the frame listed the domain
+ * stale): its rates are in no frame, so the next sample's rates cover both
+ * spans, and a reader who skips stale frames still counts every second. */
+static void tracker_missed_rates_are_carried_into_the_next(void **state)
+{
+	struct dom_tracker *t = dom_tracker_new(uuid_a, "vm-a");
+	struct dom_sample s1 = sample_at(100, 50, 1);
+	struct dom_sample s2 = sample_at(101.5, 50.6, 1); /* 40 % over 1.5 s: missed */
+	struct dom_sample s3 = sample_at(102, 50.7, 1);   /* 20 % over 0.5 s */
+	struct dom_sample s4 = sample_at(103, 51.2, 1);   /* 50 % over 1 s */
+	struct sm_disk_stats d[4];
+	struct dom_sample *ss[] = {&s1, &s2, &s3, &s4};
+
+	for (int i = 0; i < 4; i++) {
+		disk(&d[i], "vda", 0);
+		ss[i]->ndisks = 1;
+		ss[i]->disks = &d[i];
+	}
+	d[0].rd_bytes = 0;
+	d[1].rd_bytes = 3000; /* 2000 B/s over 1.5 s */
+	d[2].rd_bytes = 4000; /* 2000 B/s over 0.5 s */
+	d[3].rd_bytes = 4100; /* 100 B/s over 1 s */
+	dom_tracker_update(t, &s1);
+	dom_tracker_update(t, &s2);
+	dom_tracker_rates_missed(t);
+	dom_tracker_update(t, &s3);
+	/* 0.7 s of CPU over the 2 s since s1, not 20 % */
+	assert_float_equal(dom_tracker_stats(t)->cpu_pct, 35.0, 1e-9);
+	assert_float_equal(dom_tracker_stats(t)->disks[0].rd_bytes_ps, 2000.0, 1e-9);
+	/* Sent with s3: s4 is on its own again. */
+	dom_tracker_update(t, &s4);
+	assert_float_equal(dom_tracker_stats(t)->cpu_pct, 50.0, 1e-9);
+	assert_float_equal(dom_tracker_stats(t)->disks[0].rd_bytes_ps, 100.0, 1e-9);
+	dom_tracker_destroy(&t);
+}
+
+static void rate_merge_weighs_by_time_and_keeps_unknowns(void **state)
+{
+	(void)state;
+	assert_float_equal(dom_rate_merge(40.0, 1.5, 20.0, 0.5), 35.0, 1e-12);
+	assert_float_equal(dom_rate_merge(40.0, 0.0, 20.0, 0.5), 20.0, 1e-12);
+	assert_float_equal(dom_rate_merge(NAN, 1.5, 20.0, 0.5), 20.0, 1e-12);
+	assert_true(isnan(dom_rate_merge(40.0, 1.5, NAN, 0.5)));
+}
+
 static void tracker_cpu_percent_clamped_to_100(void **state)
 {
 	struct dom_tracker *t = dom_tracker_new(uuid_a, "vm-a");
@@ -700,6 +745,8 @@ int main(void)
 		cmocka_unit_test(tracker_first_sample_has_unknown_rates),
 		cmocka_unit_test(tracker_cpu_percent_from_two_samples),
 		cmocka_unit_test(tracker_cpu_percent_clamped_to_100),
+		cmocka_unit_test(tracker_missed_rates_are_carried_into_the_next),
+		cmocka_unit_test(rate_merge_weighs_by_time_and_keeps_unknowns),
 		cmocka_unit_test(tracker_cpu_percent_unknown_on_counter_reset_then_recovers),
 		cmocka_unit_test(tracker_cpu_unknown_without_vcpus_or_time),
 		cmocka_unit_test(rate_unknown_when_counter_goes_backwards),
