@@ -290,34 +290,32 @@ static size_t find_dev(const char *base, size_t stride, size_t n, size_t hint, c
 }
 
 /* Fills new disk entries' rates against the previous ones (held in `old`). */
+/* One device rate: the counter's rate over dt, merged with the rate `old_ps`
+ * that no frame carried when `carry` > 0 (see dom_tracker_rates_missed). */
+static double device_rate(double old_ps, double carry, uint64_t prev, uint64_t cur, double dt)
+{
+	return dom_rate_merge(old_ps, carry, dom_rate(prev, cur, dt), dt);
+}
+
 static void disk_rates(struct sm_disk_stats *now, size_t n, const struct sm_disk_stats *old,
 		       size_t nold, double dt, double carry)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct sm_disk_stats *d = &now[i];
 		size_t j = find_dev((const char *)old, sizeof(*old), nold, i, d->name);
-		bool reset;
+		const struct sm_disk_stats *o = j < nold ? &old[j] : NULL;
 
-		if (j == nold) {
+		/* New, or re-created (hot-plug, restart: its counters went
+		 * back): none of its rates is meaningful this tick. */
+		if (!o || d->rd_req < o->rd_req || d->rd_bytes < o->rd_bytes ||
+		    d->wr_req < o->wr_req || d->wr_bytes < o->wr_bytes) {
 			d->rd_req_ps = d->rd_bytes_ps = d->wr_req_ps = d->wr_bytes_ps = NAN;
 			continue;
 		}
-		/* A device whose counters went back was re-created (hot-plug,
-		 * restart): none of its rates is meaningful this tick. */
-		reset = d->rd_req < old[j].rd_req || d->rd_bytes < old[j].rd_bytes ||
-			d->wr_req < old[j].wr_req || d->wr_bytes < old[j].wr_bytes;
-		d->rd_req_ps = reset ? NAN
-				     : dom_rate_merge(old[j].rd_req_ps, carry,
-						      dom_rate(old[j].rd_req, d->rd_req, dt), dt);
-		d->rd_bytes_ps = reset ? NAN
-				       : dom_rate_merge(old[j].rd_bytes_ps, carry,
-							dom_rate(old[j].rd_bytes, d->rd_bytes, dt), dt);
-		d->wr_req_ps = reset ? NAN
-				     : dom_rate_merge(old[j].wr_req_ps, carry,
-						      dom_rate(old[j].wr_req, d->wr_req, dt), dt);
-		d->wr_bytes_ps = reset ? NAN
-				       : dom_rate_merge(old[j].wr_bytes_ps, carry,
-							dom_rate(old[j].wr_bytes, d->wr_bytes, dt), dt);
+		d->rd_req_ps = device_rate(o->rd_req_ps, carry, o->rd_req, d->rd_req, dt);
+		d->rd_bytes_ps = device_rate(o->rd_bytes_ps, carry, o->rd_bytes, d->rd_bytes, dt);
+		d->wr_req_ps = device_rate(o->wr_req_ps, carry, o->wr_req, d->wr_req, dt);
+		d->wr_bytes_ps = device_rate(o->wr_bytes_ps, carry, o->wr_bytes, d->wr_bytes, dt);
 	}
 }
 
@@ -327,28 +325,19 @@ static void nic_rates(struct sm_nic_stats *now, size_t n, const struct sm_nic_st
 	for (size_t i = 0; i < n; i++) {
 		struct sm_nic_stats *d = &now[i];
 		size_t j = find_dev((const char *)old, sizeof(*old), nold, i, d->name);
-		bool reset;
+		const struct sm_nic_stats *o = j < nold ? &old[j] : NULL;
 
-		if (j == nold) {
+		if (!o || d->rx_bytes < o->rx_bytes || d->rx_packets < o->rx_packets ||
+		    d->tx_bytes < o->tx_bytes || d->tx_packets < o->tx_packets) {
 			d->rx_bytes_ps = d->rx_packets_ps = d->tx_bytes_ps = d->tx_packets_ps = NAN;
 			continue;
 		}
-		reset = d->rx_bytes < old[j].rx_bytes || d->rx_packets < old[j].rx_packets ||
-			d->tx_bytes < old[j].tx_bytes || d->tx_packets < old[j].tx_packets;
-		d->rx_bytes_ps = reset ? NAN
-				       : dom_rate_merge(old[j].rx_bytes_ps, carry,
-							dom_rate(old[j].rx_bytes, d->rx_bytes, dt), dt);
+		d->rx_bytes_ps = device_rate(o->rx_bytes_ps, carry, o->rx_bytes, d->rx_bytes, dt);
 		d->rx_packets_ps =
-		    reset ? NAN
-			  : dom_rate_merge(old[j].rx_packets_ps, carry,
-					   dom_rate(old[j].rx_packets, d->rx_packets, dt), dt);
-		d->tx_bytes_ps = reset ? NAN
-				       : dom_rate_merge(old[j].tx_bytes_ps, carry,
-							dom_rate(old[j].tx_bytes, d->tx_bytes, dt), dt);
+		    device_rate(o->rx_packets_ps, carry, o->rx_packets, d->rx_packets, dt);
+		d->tx_bytes_ps = device_rate(o->tx_bytes_ps, carry, o->tx_bytes, d->tx_bytes, dt);
 		d->tx_packets_ps =
-		    reset ? NAN
-			  : dom_rate_merge(old[j].tx_packets_ps, carry,
-					   dom_rate(old[j].tx_packets, d->tx_packets, dt), dt);
+		    device_rate(o->tx_packets_ps, carry, o->tx_packets, d->tx_packets, dt);
 	}
 }
 
