@@ -27,7 +27,6 @@
 #include "dom_tracker.h"
 #include "sm_wire.h"
 
-struct dom_tracker;
 struct dom_sample;
 struct sm_identity;
 

@@ -289,7 +289,6 @@ static size_t find_dev(const char *base, size_t stride, size_t n, size_t hint, c
 	return n;
 }
 
-/* Fills new disk entries' rates against the previous ones (held in `old`). */
 /* One device rate: the counter's rate over dt, merged with the rate `old_ps`
  * that no frame carried when `carry` > 0 (see dom_tracker_rates_missed). */
 static double device_rate(double old_ps, double carry, uint64_t prev, uint64_t cur, double dt)
@@ -297,6 +296,7 @@ static double device_rate(double old_ps, double carry, uint64_t prev, uint64_t c
 	return dom_rate_merge(old_ps, carry, dom_rate(prev, cur, dt), dt);
 }
 
+/* Fills new disk entries' rates against the previous ones (held in `old`). */
 static void disk_rates(struct sm_disk_stats *now, size_t n, const struct sm_disk_stats *old,
 		       size_t nold, double dt, double carry)
 {

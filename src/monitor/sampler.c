@@ -73,7 +73,8 @@ struct sampler {
 
 	/* Keepalive is armed only while a call is overdue (arm_keepalive):
 	 * on, libvirt's client reschedules its keepalive timer in the event
-	 * thread on every message, which doubled this process's CPU per call.
+	 * thread on every message, which made each call cost this process
+	 * about 1.5x the CPU.
 	 * guard_conn is the open connection, for main to arm it; under guard,
 	 * so that it is never closed while main uses it. */
 	pthread_mutex_t guard;

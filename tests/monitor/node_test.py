@@ -99,7 +99,10 @@ def check_config(monitor, keygen, work):
                      ("bogus = 1\n", "unknown key"),
                      ("host = bad/host\n", "host with '/'"),
                      ("publish = nowhere\n", "endpoint without transport"),
-                     ("log_level = loud\n", "unknown log level")]:
+                     ("log_level = loud\n", "unknown log level"),
+                     ("memory_interval = -1\n", "memory_interval below 0"),
+                     ("memory_interval = 3601\n", "memory_interval above 3600"),
+                     ("memory_interval = often\n", "memory_interval not a number")]:
         text = good + bad if "publish" not in bad else good.replace(
             "publish = tcp://127.0.0.1:5550, ipc:///tmp/x=ipc:///tmp/y\n", bad)
         r = run(text)
@@ -108,6 +111,9 @@ def check_config(monitor, keygen, work):
     check(r.returncode == 2, "no publish endpoint accepted")
     r = run(good, "--interval", "abc")
     check(r.returncode == 2, "bad option accepted")
+    r = run(good, "--memory-interval", "-5")
+    check(r.returncode == 2 and "memory_interval" in r.stderr.replace("-", "_"),
+          "bad --memory-interval: exit %d: %s" % (r.returncode, r.stderr))
     r = subprocess.run([monitor, "--no-such-option"], capture_output=True, timeout=30)
     check(r.returncode == 2, "unknown option: exit %d" % r.returncode)
 
