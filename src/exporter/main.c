@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "expo.h"
@@ -159,6 +160,16 @@ static int check_config(const struct sm_config *cfg, char *hash, size_t hashlen)
 		fprintf(stderr, "stackmon-exporter: tls_cert and tls_key go together: set both"
 				" or neither\n");
 		return EXIT_USAGE;
+	}
+	/* Read here too, so that -n finds an unreadable file. */
+	for (size_t i = 0; i < 2; i++) {
+		const char *key = i == 0 ? "tls_cert" : "tls_key";
+		const char *path = sm_config_string(cfg, key);
+
+		if (path && access(path, R_OK) != 0) {
+			fprintf(stderr, "stackmon-exporter: %s %s: %s\n", key, path, strerror(errno));
+			return EXIT_USAGE;
+		}
 	}
 	if (sm_sock_limits_check(sm_config_int(cfg, "max_msg_size"),
 				 sm_config_int(cfg, "max_frame"), err, sizeof(err)) < 0) {

@@ -41,7 +41,8 @@ echo "ok: built $(basename "$deb") ($(stat -c %s "$deb") bytes) in $((SECONDS - 
 # ---- contents ----
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's#^\./#/#' >"$tmp/files"
 want=(/lib/systemd/system/stackmon-monitor.service /lib/systemd/system/stackmon-collector.service
-  /lib/systemd/system/stackmon-aggregator.service /usr/lib/sysusers.d/stackmon.conf
+  /lib/systemd/system/stackmon-aggregator.service /lib/systemd/system/stackmon-exporter.service
+  /usr/lib/sysusers.d/stackmon.conf
   /usr/share/man/man7/stackmon.7.gz /usr/share/doc/stackmon/copyright
   /usr/share/doc/stackmon/README.md /usr/share/doc/stackmon/PROTOCOL.md)
 [ -f "$src/docs/OPERATIONS.md" ] && want+=(/usr/share/doc/stackmon/OPERATIONS.md)
