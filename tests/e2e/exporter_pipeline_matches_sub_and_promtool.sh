@@ -67,6 +67,15 @@ curl -s -D - -o /dev/null -X DELETE "http://$EXP_ADDR/metrics" | tr -d '\r' | gr
 [ "$(curl -s -I -o /dev/null -w '%{http_code} %{size_download}' "http://$EXP_ADDR/metrics")" = "200 0" ] ||
 	fail "HEAD"
 curl -fsS "http://$EXP_ADDR/" | grep -q 'href="metrics"' || fail "the index page does not link /metrics"
+# gzip when the client takes it (Prometheus does), the same text inside.
+curl -fsS -D "$TMP/gz.hdr" -H 'Accept-Encoding: gzip' -o "$TMP/m.gz" "http://$EXP_ADDR/metrics"
+tr -d '\r' <"$TMP/gz.hdr" | grep -qi '^Content-Encoding: gzip$' || fail "no gzip: $(cat "$TMP/gz.hdr")"
+tr -d '\r' <"$TMP/gz.hdr" | grep -qi '^Vary: Accept-Encoding$' || fail "no Vary: $(cat "$TMP/gz.hdr")"
+[ "$(gzip -dc "$TMP/m.gz" | grep '^stackmon_domain_' | md5sum)" = "$(grep '^stackmon_domain_' "$TMP/m.txt" | md5sum)" ] ||
+	fail "the gzipped text differs"
+[ "$(stat -c %s "$TMP/m.gz")" -lt "$(($(stat -c %s "$TMP/m.txt") / 4))" ] || fail "gzip hardly compresses"
+curl -fsS -D "$TMP/gz.hdr" -H 'Accept-Encoding: gzip;q=0, identity' -o /dev/null "http://$EXP_ADDR/metrics"
+! tr -d '\r' <"$TMP/gz.hdr" | grep -qi '^Content-Encoding' || fail "gzip sent though refused (q=0)"
 # A client that goes away in the middle of a response costs nothing.
 for _ in 1 2 3; do curl -s --max-time 5 "http://$EXP_ADDR/metrics" | head -c 100 >/dev/null; done
 scrape >/dev/null || fail "no scrape after clients hung up"
