@@ -23,7 +23,7 @@ void expo_buf_free(struct expo_buf *b)
 }
 
 /* Makes room for n more bytes and the NUL; false (and failed) when it cannot. */
-static bool reserve(struct expo_buf *b, size_t n)
+bool expo_reserve(struct expo_buf *b, size_t n)
 {
 	size_t want, cap;
 	char *p;
@@ -52,7 +52,7 @@ static bool reserve(struct expo_buf *b, size_t n)
 
 void expo_put(struct expo_buf *b, const char *s, size_t n)
 {
-	if (!reserve(b, n))
+	if (!expo_reserve(b, n))
 		return;
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
@@ -72,7 +72,7 @@ void expo_printf(struct expo_buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !reserve(b, (size_t)n))
+	if (n < 0 || !expo_reserve(b, (size_t)n))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

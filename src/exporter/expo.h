@@ -25,6 +25,10 @@ struct expo_buf {
 
 /* Frees the text and zeroes the buffer. NULL-safe. */
 void expo_buf_free(struct expo_buf *b);
+/* Makes room for n more bytes at once (a scrape reserves the size of the
+ * last one, sparing the copies of growing by doubling). false when out of
+ * memory (failed set). */
+bool expo_reserve(struct expo_buf *b, size_t n);
 /* Appends n bytes / a string / printf-style text. On allocation failure
  * sets b->failed and writes nothing more. */
 void expo_put(struct expo_buf *b, const char *s, size_t n);

@@ -77,6 +77,7 @@ struct exporter {
 	double start_time;    /* wall clock */
 	uint64_t scrapes;     /* served so far */
 	uint64_t disconnects; /* the watch's count, copied in by the loop */
+	size_t last_len;      /* bytes of the last scrape: the next one reserves as much */
 	size_t max_series;
 };
 
@@ -93,7 +94,9 @@ static int render_locked(void *arg, struct expo_buf *out)
 				   .scrapes = x->scrapes++,
 				   .disconnects = x->disconnects,
 				   .max_series = x->max_series};
+	expo_reserve(out, x->last_len + x->last_len / 8);
 	render_metrics(out, x->store, intake_counters(x->intake), &h, start);
+	x->last_len = out->len;
 	pthread_mutex_unlock(&x->lock);
 	return out->failed ? -1 : 0;
 }
@@ -167,7 +170,8 @@ static int check_config(const struct sm_config *cfg, char *hash, size_t hashlen)
 		const char *path = sm_config_string(cfg, key);
 
 		if (path && access(path, R_OK) != 0) {
-			fprintf(stderr, "stackmon-exporter: %s %s: %s\n", key, path, strerror(errno));
+			fprintf(stderr, "stackmon-exporter: %s %s: %s\n", key, path,
+				strerror(errno));
 			return EXIT_USAGE;
 		}
 	}
