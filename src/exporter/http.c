@@ -361,7 +361,10 @@ static bool authorised(struct http_server *s, struct MHD_Connection *c)
 		const char *h = crypt_r(pass, s->auth_hash, &cd);
 
 		/* Both compared whatever the user: the time taken says nothing. */
-		ok = same_secret(user, s->auth_user) & (h && same_secret(h, s->auth_hash));
+		bool user_ok = same_secret(user, s->auth_user);
+		bool hash_ok = h && same_secret(h, s->auth_hash);
+
+		ok = user_ok && hash_ok;
 		explicit_bzero(cd.output, sizeof(cd.output));
 		explicit_bzero(pass, strlen(pass));
 	}
@@ -404,7 +407,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	size_t n;
