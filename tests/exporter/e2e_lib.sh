@@ -73,13 +73,13 @@ start_monitor() {
 	STARTED="$STARTED $MON_PID"
 }
 
-# start_exporter [LOGNAME] [options...]: the exporter on the fan-out, on
-# 127.0.0.1 and a port the system picks; sets EXP_PID and EXP_ADDR
-# (HOST:PORT, or unix:PATH with --listen unix:...).
+# start_exporter [LOGNAME] [options...]: the exporter on the fan-out (or on
+# $EXP_SUBSCRIBE), on 127.0.0.1 and a port the system picks; sets EXP_PID
+# and EXP_ADDR (HOST:PORT, or unix:PATH with --listen unix:...).
 start_exporter() {
 	local log=$TMP/${1:-exporter}.log
 	shift || true
-	"$EXPORTER" -c /dev/null --subscribe "$FAN_OUT" --listen 127.0.0.1:0 -v "$@" \
+	"$EXPORTER" -c /dev/null --subscribe "${EXP_SUBSCRIBE:-$FAN_OUT}" --listen 127.0.0.1:0 -v "$@" \
 		>>"$log" 2>&1 &
 	EXP_PID=$!
 	STARTED="$STARTED $EXP_PID"
