@@ -46,7 +46,7 @@ static const char index_page[] =
 
 struct http_server {
 	struct MHD_Daemon *mhd;
-	int fd; /* the listening socket (closed by us after the daemon stops) */
+	int fd; /* the listening socket until the daemon owns it (MHD_stop_daemon closes it) */
 	http_render_fn render;
 	void *arg;
 	char *auth_user, *auth_hash;
@@ -206,17 +206,16 @@ static char *read_small_file(const char *path, const char *what, char *err, size
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* A constant body (text) with its type; a 405 says which methods are. */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-			     void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+			     const char *text)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
-	if (!r) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
+	if (!r)
 		return MHD_NO;
-	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
@@ -227,8 +226,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *text)
 {
-	return reply(c, status, "text/plain; charset=utf-8", (void *)text, strlen(text),
-		     MHD_RESPMEM_PERSISTENT);
+	return reply(c, status, "text/plain; charset=utf-8", text);
 }
 
 /* True when the client's Accept-Encoding takes gzip (a q of 0 refuses it). */
@@ -402,8 +400,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/metrics") == 0)
 		return reply_metrics(s, c);
 	if (strcmp(url, "/") == 0)
-		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", (void *)index_page,
-			     strlen(index_page), MHD_RESPMEM_PERSISTENT);
+		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_page);
 	return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 }
 
