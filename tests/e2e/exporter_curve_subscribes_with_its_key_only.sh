@@ -45,7 +45,7 @@ grep -q "refused" "$TMP/collector.log" || fail "the collector did not log the re
 
 chmod 0640 "$K/exporter.key_secret"
 rc=0
-timeout 20 "$EXPORTER" -c /dev/null -n --subscribe "$sub_ok" --curve yes \
+timeout 20 "$EXPORTER" -c /dev/null -n --subscribe "$sub_ok" --curve=yes \
 	--curve-secret-key "$K/exporter.key_secret" >"$TMP/n.out" 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "a group-readable secret key: exit $rc, want 2"
 grep -q "exporter.key_secret" "$TMP/n.out" || fail "the refusal does not name the file: $(cat "$TMP/n.out")"
