@@ -22,6 +22,7 @@
 #include "datadir.h"
 #include "index.h"
 #include "layout.h"
+#include "sm_brief.h"
 #include "sm_log.h"
 #include "sm_wire.h"
 #include "whisper.h"
@@ -42,6 +43,7 @@ struct harness {
 	struct whisper_retention archives[2];
 	size_t narchives;
 	struct writer *writer;
+	struct sm_brief *brief; /* as the aggregator: brief records expanded first */
 	double now; /* the fuzzer's clock: a second per input */
 	unsigned long inputs;
 };
@@ -62,6 +64,7 @@ static void harness_end(void)
 	if (!current)
 		return;
 	writer_destroy(&current->writer);
+	sm_brief_free(&current->brief);
 	index_close(&current->index);
 	datadir_close(&current->datadir);
 	nftw(current->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -117,7 +120,8 @@ static struct harness *harness_get(void)
 
 		h.writer = writer_new(&wc);
 	}
-	if (!h.writer)
+	h.brief = sm_brief_new(FUZZ_MAX_HOSTS, FUZZ_MAX_DOMAINS_PER_HOST);
+	if (!h.writer || !h.brief)
 		abort();
 	current = &h;
 	atexit(harness_end);
@@ -145,6 +149,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * corpus lands inside the retention; then one second an input. */
 		if (h->now == 0)
 			h->now = m.hdr.time;
+		struct sm_brief_result br;
+
+		if (sm_brief_expand(h->brief, &m, &br) < 0)
+			abort(); /* no allocation fails here */
+		for (size_t i = 0; m.hdr.kind == SM_KIND_STATS && i < m.u.stats.ndomains; i++) {
+			if (m.u.stats.domains[i].flags & SM_DOM_BRIEF)
+				abort(); /* the writer sees full records only */
+		}
 		if (m.hdr.kind == SM_KIND_STATS || m.hdr.kind == SM_KIND_EVENT)
 			writer_frame(h->writer, &m, h->now);
 		sm_message_clear(&m);

@@ -4,6 +4,8 @@
  * first byte chooses how the rest is split into topic and body. Beyond "no
  * crash, no leak", it checks two properties: peek accepts whatever decode
  * accepts, and a decoded message re-encodes into a body that decodes again.
+ * It also expands the message's brief records twice (the second time with
+ * the full records of the first remembered), which must leave none.
  * Built with clang -fsanitize=fuzzer (STACKMON_FUZZ=ON); replay_main.c runs
  * the same function over the checked-in corpus in every test build.
  */
@@ -11,9 +13,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sm_brief.h"
 #include "sm_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void expand_twice(const uint8_t *data, size_t size)
+{
+	struct sm_brief *b = sm_brief_new(2, 64);
+	struct sm_wire_error err;
+
+	if (b == NULL)
+		abort();
+	for (int pass = 0; pass < 2; pass++) {
+		struct sm_message m;
+		struct sm_brief_result res;
+
+		if (sm_wire_decode(data, size, 0, &m, &err) != 0)
+			abort(); /* decoded a moment ago */
+		if (sm_brief_expand(b, &m, &res) != 0)
+			abort();
+		for (size_t i = 0; m.hdr.kind == SM_KIND_STATS && i < m.u.stats.ndomains; i++) {
+			if (m.u.stats.domains[i].flags & SM_DOM_BRIEF)
+				abort(); /* every brief record expanded or left out */
+		}
+		sm_message_clear(&m);
+	}
+	sm_brief_free(&b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -49,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sm_message_clear(&again);
 		msgpack_sbuffer_destroy(&buf);
 		sm_message_clear(&m);
+		expand_twice(data, size);
 	}
 	(void)sm_wire_peek_header(data, size, 64, &h, &err);
 	return 0;

@@ -2,8 +2,9 @@
 """A StackMon subscriber written from docs/PROTOCOL.md alone.
 
 Connects a ZeroMQ SUB socket to one or more collector fan-out endpoints (or a monitor's PUB),
-decodes every message kind into named fields, refuses other protocol versions, counts lost
-messages per (host, kind) from the sequence numbers, and prints one JSON object per line.
+decodes every message kind into named fields, refuses other protocol versions, expands brief
+domain records from the full ones they refer to (docs/PROTOCOL.md "Brief records"), counts
+lost messages per (host, kind) from the sequence numbers, and prints one JSON object per line.
 
     subscriber.py --connect tcp://master:7101 [--subscribe event/] [--count N] [--timeout S]
 
@@ -20,13 +21,16 @@ import uuid
 import msgpack
 import zmq
 
-VERSION = 1
+VERSIONS = (1, 2)  # version 1 bodies are version 2 bodies with full records only
+BRIEF = 4  # domain flag: a brief record
+MAX_GAP = 128  # frames lost after which a publisher's full records are forgotten
 KINDS = ("stats", "event", "hb", "collector")
 MEM_BASIS = ("none", "guest_usable", "guest_unused", "host_rss", "host_alloc")
 IDENTITY = ("display_name", "project_id", "project_name", "user_id", "user_name", "flavor")
 DOMAIN = ("uuid", "name", "state", "flags", "identity", "vcpus", "cpu_time_ns", "cpu_pct",
           "steal_pct", "load", "mem_basis", "mem_total_kib", "mem_used_kib", "mem_pct",
           "disks", "nics")
+DOMAIN_V2 = ("gen", "since_us")  # appended in version 2; absent from version 1 records
 DISK = ("name", "rd_req", "rd_bytes", "wr_req", "wr_bytes", "errors",
         "rd_req_ps", "rd_bytes_ps", "wr_req_ps", "wr_bytes_ps")
 NIC = ("name", "rx_bytes", "rx_packets", "rx_errors", "rx_drops",
@@ -51,17 +55,106 @@ def identity(value):
 
 def domain(values):
     d = record(values, DOMAIN, "domain")
+    d.update(zip(DOMAIN_V2, values[len(DOMAIN):len(DOMAIN) + len(DOMAIN_V2)]))
+    d.setdefault("gen", 0)
+    d.setdefault("since_us", 0)
     if not isinstance(d["uuid"], bytes) or len(d["uuid"]) != 16:
         raise BadMessage("domain uuid: expected 16 bytes")
     d["uuid"] = str(uuid.UUID(bytes=d["uuid"]))
     flags = d.pop("flags")
     d["stale"] = bool(flags & 1)
+    d["brief"] = bool(flags & BRIEF)
+    if d["brief"] and len(values) < len(DOMAIN) + len(DOMAIN_V2):
+        raise BadMessage("a brief record without gen and since_us")
     d["identity"] = identity(d["identity"])
     basis = d["mem_basis"]
     d["mem_basis"] = MEM_BASIS[basis] if basis < len(MEM_BASIS) else "other"
-    d["disks"] = [record(x, DISK, "disk") for x in d["disks"]]
-    d["nics"] = [record(x, NIC, "nic") for x in d["nics"]]
+    # A brief device record is the full one cut before its rates (6 and 9 fields).
+    d["disks"] = [device(x, DISK, 6 if d["brief"] else len(DISK), "disk") for x in d["disks"]]
+    d["nics"] = [device(x, NIC, 9 if d["brief"] else len(NIC), "nic") for x in d["nics"]]
     return d
+
+
+def device(values, names, minimum, what):
+    """A device record of at least `minimum` fields; the ones it lacks (a brief record's
+    rates) are None until BriefExpander computes them."""
+    if not isinstance(values, list) or len(values) < minimum:
+        raise BadMessage(f"{what}: expected an array of at least {minimum} fields")
+    d = dict(zip(names, values))
+    for name in names[len(values):]:
+        d[name] = None
+    return d
+
+
+class BriefExpander:
+    """Turns brief domain records back into full ones (docs/PROTOCOL.md "Brief records").
+
+    Per publisher it keeps, for each domain of its latest frame, the full record (base) and
+    the last record expanded from it. A brief record's counters are growth since its base;
+    its rates are the growth between two records over their since_us difference."""
+
+    COUNTERS = {"disks": (DISK[1:6], DISK[6:]), "nics": (NIC[1:9], NIC[9:])}
+    RATE_OF = {"rd_req_ps": "rd_req", "rd_bytes_ps": "rd_bytes", "wr_req_ps": "wr_req",
+               "wr_bytes_ps": "wr_bytes", "rx_bytes_ps": "rx_bytes",
+               "rx_packets_ps": "rx_packets", "tx_bytes_ps": "tx_bytes",
+               "tx_packets_ps": "tx_packets"}
+
+    def __init__(self):
+        self.hosts = {}  # host -> (epoch, seq, {uuid: (base, last)})
+
+    @staticmethod
+    def _rate(prev, cur, dt, last):
+        if dt == 0:
+            return last
+        if dt < 0 or cur < prev:
+            return None
+        return (cur - prev) / dt
+
+    def _expand(self, d, base, last):
+        if d["gen"] != base["gen"] or any(len(d[k]) != len(base[k]) for k in ("disks", "nics")):
+            return False
+        dt = (d["since_us"] - last["since_us"]) / 1e6
+        d["cpu_time_ns"] += base["cpu_time_ns"]
+        if dt == 0:
+            d["cpu_pct"] = last["cpu_pct"]
+        elif dt < 0 or d["cpu_time_ns"] < last["cpu_time_ns"] or d["vcpus"] == 0:
+            d["cpu_pct"] = None
+        else:
+            d["cpu_pct"] = min(100.0, (d["cpu_time_ns"] - last["cpu_time_ns"]) / 1e9 / dt
+                               / d["vcpus"] * 100.0)
+        for kind, (counters, rates) in self.COUNTERS.items():
+            for dev, b, l in zip(d[kind], base[kind], last[kind]):
+                dev["name"] = b["name"]
+                for c in counters:
+                    dev[c] += b[c]
+                for r in rates:
+                    c = self.RATE_OF[r]
+                    dev[r] = self._rate(l[c], dev[c], dt, l[r])
+        d["name"], d["identity"] = base["name"], base["identity"]
+        d["brief"] = False
+        return True
+
+    def frame(self, msg):
+        """Expands msg's brief records in place; drops those without a known full record."""
+        host = msg["host"]
+        epoch, seq, doms = self.hosts.get(host, (None, 0, {}))
+        if epoch != msg["epoch"] or msg["seq"] - seq > MAX_GAP:
+            doms = {}
+        kept, table = [], {}
+        for d in msg["domains"]:
+            if not d["brief"]:
+                d["since_us"] = 0
+                table[d["uuid"]] = (d, d)
+            elif d["uuid"] in doms and d["uuid"] not in table:
+                base, last = doms[d["uuid"]]
+                if not self._expand(d, base, last):
+                    continue
+                table[d["uuid"]] = (base, d)
+            else:
+                continue  # its full record not seen yet: it comes within full_interval
+            kept.append(d)
+        msg["domains"] = kept
+        self.hosts[host] = (msg["epoch"], msg["seq"], table)
 
 
 def decode(topic, body):
@@ -78,8 +171,8 @@ def decode(topic, body):
         raise BadMessage(f"body is not msgpack: {e}")
     if not isinstance(m, dict):
         raise BadMessage("body is not a map")
-    if m.get("v") != VERSION:
-        raise BadMessage(f"protocol version {m.get('v')}, this subscriber speaks {VERSION}")
+    if m.get("v") not in VERSIONS:
+        raise BadMessage(f"protocol version {m.get('v')}, this subscriber speaks {VERSIONS}")
     if m.get("kind") != kind or m.get("host") != host:
         raise BadMessage("topic disagrees with body")
     out = {k: m[k] for k in ("kind", "v", "host", "time", "seq", "epoch")}
@@ -140,6 +233,7 @@ def main():
         sock.connect(ep)
 
     loss = LossCounter()
+    brief = BriefExpander()
     seen = bad = 0
     deadline = time.monotonic() + args.timeout if args.timeout > 0 else math.inf
     status = 0
@@ -158,6 +252,10 @@ def main():
             print(f"subscriber.py: dropped a message: {e}", file=sys.stderr)
             continue
         loss.see(msg["host"], msg["kind"], msg["epoch"], msg["seq"])
+        if msg["kind"] == "stats":
+            brief.frame(msg)
+            for d in msg["domains"]:
+                del d["brief"]
         print(json.dumps(msg, ensure_ascii=False), flush=True)
         seen += 1
     if args.loss:

@@ -25,6 +25,7 @@
 #include "sm_cli.h"
 #include "sm_clock.h"
 #include "sm_config.h"
+#include "sm_brief.h"
 #include "sm_daemon.h"
 #include "sm_log.h"
 #include "sm_sock.h"
@@ -197,6 +198,11 @@ struct daemon {
 	struct sm_sockwatch *watch;	   /* the subscription's (main's): heartbeats' limits */
 	uint64_t bad;			   /* frames refused by the decoder */
 	struct sm_complaint bad_complaint; /* ... logged with rate limiting */
+	struct sm_brief *brief;		   /* each monitor's full records, for its brief ones */
+	uint64_t brief_waiting;		   /* brief records whose full record was not seen yet */
+	uint64_t brief_refused;		   /* brief records contradicting it, or past the limits */
+	struct sm_complaint brief_complaint; /* ... the latter logged with rate limiting */
+	uint64_t brief_waiting_said, brief_refused_said; /* ... at the last summary */
 };
 
 /* Who sent a frame, for the log: the topic's host, else its printable start. */
@@ -247,6 +253,24 @@ static void handle(struct daemon *d, struct sm_frames *f)
 		sm_message_clear(&m);
 		return;
 	}
+	if (m.hdr.kind == SM_KIND_STATS) {
+		struct sm_brief_result br;
+
+		if (sm_brief_expand(d->brief, &m, &br) < 0)
+			sm_complain(&d->brief_complaint, SM_LOG_ERR,
+				    "out of memory expanding a frame of %s: its brief records are"
+				    " left out until their next full records",
+				    m.hdr.host);
+		/* A late start or a lost frame: normal, and over by the monitor's
+		 * next full record of each domain (its full_interval). */
+		d->brief_waiting += br.no_base;
+		d->brief_refused += br.mismatch + br.no_room;
+		if (br.mismatch + br.no_room > 0)
+			sm_complain(&d->brief_complaint, SM_LOG_WARNING,
+				    "left out %zu brief records of %s that contradict its full"
+				    " records and %zu past max_domains_per_host",
+				    br.mismatch, m.hdr.host, br.no_room);
+	}
 	writer_frame(d->writer, &m, sm_clock_wall());
 	sm_message_clear(&m);
 }
@@ -266,7 +290,8 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	    " files %llu open (%llu closed for room),"
 	    " %llu created, %llu quarantined; domains %llu, %llu stopped, %llu purged;"
 	    " index failures %llu; links refused %llu; frames_future %llu; refused: project %llu,"
-	    " hosts %llu, domains %llu, files %llu (points %llu); data %llu files, %llu bytes",
+	    " hosts %llu, domains %llu, files %llu (points %llu); data %llu files, %llu bytes;"
+	    " brief records %llu waiting for their full record, %llu refused",
 	    seconds, (unsigned long long)(c.frames_stats - last->frames_stats),
 	    (unsigned long long)(c.frames_event - last->frames_event),
 	    (unsigned long long)(d->bad - *last_bad), (unsigned long long)(c.lost - last->lost),
@@ -296,7 +321,11 @@ static void summary(struct daemon *d, struct writer_counters *last, uint64_t *la
 	    (unsigned long long)(c.domains_refused - last->domains_refused),
 	    (unsigned long long)(c.files_refused - last->files_refused),
 	    (unsigned long long)(c.dropped_limit - last->dropped_limit),
-	    (unsigned long long)c.data_files, (unsigned long long)c.data_bytes);
+	    (unsigned long long)c.data_files, (unsigned long long)c.data_bytes,
+	    (unsigned long long)(d->brief_waiting - d->brief_waiting_said),
+	    (unsigned long long)(d->brief_refused - d->brief_refused_said));
+	d->brief_waiting_said = d->brief_waiting;
+	d->brief_refused_said = d->brief_refused;
 	*last = c;
 	*last_bad = d->bad;
 }
@@ -473,6 +502,17 @@ int main(int argc, char **argv)
 	}
 	if (!d.writer)
 		goto out;
+	{
+		long long hosts = sm_config_int(cfg, "max_hosts");
+		long long per_host = sm_config_int(cfg, "max_domains_per_host");
+
+		d.brief = sm_brief_new(hosts > 0 ? (size_t)hosts : SM_WIRE_MAX_PUBLISHERS,
+				       per_host > 0 ? (size_t)per_host : SM_WIRE_MAX_DOMAINS);
+		if (!d.brief) {
+			sm_log_err("out of memory");
+			goto out;
+		}
+	}
 	zctx = zmq_ctx_new();
 	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
 	/* hb/: each collector's heartbeat says the max_frame it relays. */
@@ -554,6 +594,7 @@ int main(int argc, char **argv)
 		      (unsigned long long)last.lost, (unsigned long long)last.gaps);
 
 out:
+	sm_brief_free(&d.brief);
 	sm_sockwatch_destroy(&watch); /* before its socket */
 	sm_sock_close(&sub);
 	if (zctx)

@@ -46,6 +46,7 @@ struct fanout {
 	struct sm_msgq *wait; /* messages that found no room, in order */
 	uint64_t delayed, forced;
 	struct sm_complaint stall;
+	uint64_t data_joins; /* subscriptions for frames made, ever */
 };
 
 struct fanout *fanout_new(void *zctx, const char *const *endpoints, size_t n,
@@ -119,6 +120,20 @@ static struct prefix *prefix_find(struct fanout *f, const unsigned char *p, size
 	return NULL;
 }
 
+/* Whether a subscription prefix can match a stats or event topic. */
+static bool prefix_takes_data(const unsigned char *p, size_t len)
+{
+	static const char *const kinds[] = {"stats/", "event/"};
+
+	for (size_t k = 0; k < 2; k++) {
+		size_t kl = strlen(kinds[k]);
+
+		if (memcmp(p, kinds[k], len < kl ? len : kl) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void subscription(struct fanout *f, const unsigned char *msg, size_t size)
 {
 	const unsigned char *p = msg + 1;
@@ -127,6 +142,10 @@ static void subscription(struct fanout *f, const unsigned char *msg, size_t size
 
 	if (len > FANOUT_PREFIX_LEN_MAX)
 		len = FANOUT_PREFIX_LEN_MAX;
+	/* A new reader of frames has seen none of the monitors' full records:
+	 * the heartbeats tell them (fanout_data_joins). */
+	if (msg[0] == 1 && prefix_takes_data(p, len))
+		f->data_joins++;
 	e = prefix_find(f, p, len);
 	if (msg[0] == 1) {
 		if (!e) {
@@ -189,19 +208,14 @@ static bool heard(const struct fanout *f, const void *topic, size_t len)
 	return false;
 }
 
-/* Whether a prefix can match a stats or event topic. */
 static bool takes_data(const struct prefix *e)
 {
-	static const char *const kinds[] = {"stats/", "event/"};
+	return prefix_takes_data(e->bytes, e->len);
+}
 
-	for (size_t k = 0; k < 2; k++) {
-		size_t kl = strlen(kinds[k]);
-		size_t n = e->len < kl ? e->len : kl;
-
-		if (memcmp(e->bytes, kinds[k], n) == 0)
-			return true;
-	}
-	return false;
+uint64_t fanout_data_joins(const struct fanout *f)
+{
+	return f->data_joins;
 }
 
 size_t fanout_data_subscriptions(const struct fanout *f)

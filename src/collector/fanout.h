@@ -75,6 +75,9 @@ enum fanout_result fanout_send(struct fanout *f, zmq_msg_t *topic, zmq_msg_t *bo
 /* Subscriptions now whose prefix can match a stats or event topic (a
  * monitor's "hb/" subscription for heartbeats does not count). */
 size_t fanout_data_subscriptions(const struct fanout *f);
+/* Subscriptions for frames (as above) made since creation: a subscriber's
+ * every connection and reconnection counts one. */
+uint64_t fanout_data_joins(const struct fanout *f);
 /* Messages waiting now. */
 size_t fanout_waiting(const struct fanout *f);
 /* Since creation: messages that had to wait for room, and those sent the

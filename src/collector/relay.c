@@ -513,6 +513,12 @@ size_t relay_max_frame(const struct relay *r)
 	return r->max_frame;
 }
 
+uint64_t relay_resync(const struct relay *r)
+{
+	/* Both grow, so the sum changes whenever either does. */
+	return fanout_data_joins(r->out) + sm_upstream_resyncs(r->up);
+}
+
 void relay_complaints_tick(struct relay *r)
 {
 	for (int i = 0; i < SM_DROP_COUNT; i++) {

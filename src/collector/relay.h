@@ -88,6 +88,10 @@ size_t relay_loss_rows(const struct relay *r, struct sm_publisher_loss *rows, si
 size_t relay_senders(const struct relay *r);
 /* The largest body relayed (bigger ones are dropped as too_big). */
 size_t relay_max_frame(const struct relay *r);
+/* What heartbeats say as "resync": a count that grows when a subscriber for
+ * frames joins this collector's fan-out or, through the heartbeats of the
+ * collector above, one higher up (docs/PROTOCOL.md "Brief records"). */
+uint64_t relay_resync(const struct relay *r);
 
 /* Ends the interval for rate-limited logging: a drop reason that did not
  * occur since the last call logs "recovered" once. */

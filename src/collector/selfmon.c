@@ -100,6 +100,8 @@ int selfmon_heartbeat(struct selfmon *s, struct relay *r)
 	/* What this collector promises its consumers (docs/SECURITY.md,
 	 * "Message sizes"): they warn when their own limit is smaller. */
 	m.u.hb.max_frame = relay_max_frame(r);
+	/* Tells the monitors below that a new reader lacks their full records. */
+	m.u.hb.resync = relay_resync(r);
 	return publish(s, r, &m, false);
 }
 

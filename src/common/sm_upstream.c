@@ -42,6 +42,7 @@ struct target {
 	void *sub;			     /* SUB on heartbeat, subscribed "hb/"; NULL if none */
 	int64_t last_hb_ns;		     /* monotonic time of the last valid heartbeat */
 	uint64_t said_max_frame;	     /* max_frame its heartbeats announce, 0 unknown */
+	uint64_t said_resync;		     /* resync its heartbeats announce, 0 unknown */
 	struct sm_complaint bad_hb;	     /* rate-limits complaints about invalid heartbeats */
 };
 
@@ -52,6 +53,7 @@ struct sm_upstream {
 	size_t current;	     /* index of the target in use */
 	int64_t failover_ns; /* silence after which a target counts as dead */
 	uint64_t switches;   /* target changes since creation */
+	uint64_t resyncs;    /* switches, and changes of the resync said by the target in use */
 	size_t max_frame;    /* largest body sent from here, 0 = not checked */
 	char default_key[SM_CURVE_KEY_Z85 + 1]; /* CURVE server key for targets without their own, "" none */
 	/* ZeroMQ discards what an XPUB sends before its peer's subscription
@@ -382,7 +384,8 @@ static void target_note_max_frame(struct target *t, uint64_t said, size_t own)
 
 /* Reads what waits on one heartbeat socket; a valid heartbeat refreshes the
  * target. Anything else is dropped with a rate-limited complaint. */
-static void target_drain(struct target *t, int64_t now_ns, size_t own_max_frame)
+static void target_drain(struct target *t, int64_t now_ns, size_t own_max_frame,
+			 bool *resync_changed)
 {
 	for (int k = 0; k < HB_DRAIN_MAX; k++) {
 		struct sm_frames f;
@@ -398,6 +401,10 @@ static void target_drain(struct target *t, int64_t now_ns, size_t own_max_frame)
 		    m.hdr.kind == SM_KIND_HEARTBEAT) {
 			t->last_hb_ns = now_ns;
 			target_note_max_frame(t, m.u.hb.max_frame, own_max_frame);
+			if (m.u.hb.resync != t->said_resync) {
+				t->said_resync = m.u.hb.resync;
+				*resync_changed = true;
+			}
 			sm_complaint_release(&t->bad_hb, "upstream: valid heartbeats again from %s",
 					     t->heartbeat);
 		} else {
@@ -491,8 +498,12 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 	struct target *from, *to;
 
 	for (size_t i = 0; i < up->ntargets; i++) {
+		bool changed = false;
+
 		if (up->targets[i].sub)
-			target_drain(&up->targets[i], now_ns, up->max_frame);
+			target_drain(&up->targets[i], now_ns, up->max_frame, &changed);
+		if (changed && i == up->current)
+			up->resyncs++;
 	}
 	out_drain(up);
 	held_flush(up);
@@ -525,6 +536,7 @@ void sm_upstream_service(struct sm_upstream *up, int64_t now_ns)
 		      best > up->current ? "heartbeats stopped" : "preferred collector is back");
 	up->current = best;
 	up->switches++;
+	up->resyncs++; /* the new collector's subscribers have seen nothing from here */
 	/* The old peer's count may lag (its unsubscribe comes later): hold
 	 * until the new one has subscribed. */
 	up->awaiting = true;
@@ -550,6 +562,11 @@ size_t sm_upstream_current_index(const struct sm_upstream *up)
 uint64_t sm_upstream_switches(const struct sm_upstream *up)
 {
 	return up ? up->switches : 0;
+}
+
+uint64_t sm_upstream_resyncs(const struct sm_upstream *up)
+{
+	return up ? up->resyncs : 0;
 }
 
 size_t sm_upstream_held(const struct sm_upstream *up)

@@ -89,6 +89,11 @@ const char *sm_upstream_current(const struct sm_upstream *up);
 size_t sm_upstream_current_index(const struct sm_upstream *up);
 /* Number of target switches since creation. */
 uint64_t sm_upstream_switches(const struct sm_upstream *up);
+/* A count that grows whenever consumers behind the upstream may lack what
+ * was sent before: a switch of target, or a new "resync" in the heartbeats
+ * of the target in use (a subscriber for frames joined that collector or
+ * one above it). A publisher of brief records then sends in full again. */
+uint64_t sm_upstream_resyncs(const struct sm_upstream *up);
 /* Messages held until the collector in use subscribes: 0 once it has taken
  * them all (they are then ZeroMQ's to deliver), or when none were held. */
 size_t sm_upstream_held(const struct sm_upstream *up);

@@ -420,6 +420,97 @@ void sm_wire_pack_domain(msgpack_packer *pk, const struct sm_domain_stats *rec)
 	SM_WIRE_DOMAIN_FIELDS(PACK_FIELD)
 }
 
+/* ---- brief records (docs/PROTOCOL.md "Brief records") ------------------ */
+
+/* A brief device record is its list cut before the first rate: the name
+ * as nil, then every counter as its growth since the full record. The
+ * rates are the receiver's to compute, from two records' growth and
+ * since_us, so they are not sent. By type: */
+#define BRIEF_SENT_TEXT 1
+#define BRIEF_SENT_U64 1
+#define BRIEF_SENT_F32 0
+#define COUNT_BRIEF(T, m, key, json, lo, hi, pres, unit) +BRIEF_SENT_##T
+#define PACK_BRIEF(T, m, key, json, lo, hi, pres, unit) pack_brief_##T(pk, &rec->m, &base->m);
+
+static void pack_brief_TEXT(msgpack_packer *pk, const void *cur, const void *base)
+{
+	(void)cur, (void)base;
+	msgpack_pack_nil(pk); /* the name is the full record's */
+}
+
+static void pack_brief_U64(msgpack_packer *pk, const uint64_t *cur, const uint64_t *base)
+{
+	/* The caller found no counter below its base; a hostile or buggy
+	 * caller still gets a value that decodes. */
+	msgpack_pack_uint64(pk, *cur >= *base ? *cur - *base : 0);
+}
+
+static void pack_brief_F32(msgpack_packer *pk, const double *cur, const double *base)
+{
+	(void)pk, (void)cur, (void)base; /* not sent: see COUNT_BRIEF */
+}
+
+/* The brief lists must keep the full lists' order: every sent field comes
+ * before the first rate, so a brief record is a prefix of a full one. */
+_Static_assert(0 SM_WIRE_DISK_FIELDS(COUNT_BRIEF) == SM_WIRE_DISK_BRIEF_FIELDS,
+	       "SM_WIRE_DISK_BRIEF_FIELDS must count the disk fields a brief record sends");
+_Static_assert(0 SM_WIRE_NIC_FIELDS(COUNT_BRIEF) == SM_WIRE_NIC_BRIEF_FIELDS,
+	       "SM_WIRE_NIC_BRIEF_FIELDS must count the NIC fields a brief record sends");
+
+static void pack_disk_brief(msgpack_packer *pk, const struct sm_disk_stats *rec,
+			    const struct sm_disk_stats *base)
+{
+	msgpack_pack_array(pk, SM_WIRE_DISK_BRIEF_FIELDS);
+	SM_WIRE_DISK_FIELDS(PACK_BRIEF)
+}
+
+static void pack_nic_brief(msgpack_packer *pk, const struct sm_nic_stats *rec,
+			   const struct sm_nic_stats *base)
+{
+	msgpack_pack_array(pk, SM_WIRE_NIC_BRIEF_FIELDS);
+	SM_WIRE_NIC_FIELDS(PACK_BRIEF)
+}
+
+/* Written out by hand, unlike the rest: which domain fields a brief record
+ * drops is a choice per field (cpu_pct is derived, steal_pct is not), not
+ * per type. The assertion catches a field added to the list without a
+ * decision here. */
+_Static_assert(SM_WIRE_COUNT(SM_WIRE_DOMAIN_FIELDS) == 18,
+	       "a domain field was added: decide its brief form in sm_wire_pack_domain_brief");
+
+void sm_wire_pack_domain_brief(msgpack_packer *pk, const struct sm_domain_stats *d,
+			       const struct sm_domain_stats *base, uint32_t gen, uint64_t since_us)
+{
+	uint32_t flags = d->flags | SM_DOM_BRIEF;
+	size_t ndisks = clamp(d->ndisks < base->ndisks ? d->ndisks : base->ndisks,
+			      SM_WIRE_MAX_DEVICES);
+	size_t nnics = clamp(d->nnics < base->nnics ? d->nnics : base->nnics, SM_WIRE_MAX_DEVICES);
+
+	msgpack_pack_array(pk, SM_WIRE_COUNT(SM_WIRE_DOMAIN_FIELDS));
+	pack_UUID(pk, d->uuid, 0);
+	msgpack_pack_nil(pk); /* name: the full record's */
+	pack_U32(pk, &d->state, 0);
+	pack_U32(pk, &flags, 0);
+	msgpack_pack_nil(pk); /* identity: the full record's */
+	pack_U32(pk, &d->vcpus, 0);
+	pack_brief_U64(pk, &d->cpu_time_ns, &base->cpu_time_ns);
+	msgpack_pack_nil(pk); /* cpu_pct: from cpu_time_ns growth, since_us and vcpus */
+	pack_f32(pk, d->steal_pct);
+	pack_LOAD(pk, d->load, 0);
+	pack_U32(pk, &d->mem_basis, 0);
+	pack_U64(pk, &d->mem_total_kib, 0);
+	pack_U64(pk, &d->mem_used_kib, 0);
+	pack_f32(pk, d->mem_pct);
+	msgpack_pack_array(pk, ndisks);
+	for (size_t i = 0; i < ndisks; i++)
+		pack_disk_brief(pk, &d->disks[i], &base->disks[i]);
+	msgpack_pack_array(pk, nnics);
+	for (size_t i = 0; i < nnics; i++)
+		pack_nic_brief(pk, &d->nics[i], &base->nics[i]);
+	msgpack_pack_uint32(pk, gen & 255u);
+	msgpack_pack_uint64(pk, since_us);
+}
+
 static void pack_event(msgpack_packer *pk, const struct sm_header *h,
 		       const struct sm_domain_event *rec)
 {

@@ -21,7 +21,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define SM_WIRE_VERSION 1 /* bumped only for incompatible changes */
+#define SM_WIRE_VERSION 2 /* bumped only for incompatible changes */
+/* The oldest version a decoder still takes: a version 1 body is a version 2
+ * body whose domain records are all full (docs/PROTOCOL.md "Version 1"). */
+#define SM_WIRE_VERSION_MIN 1
 
 /* String limits, in bytes of UTF-8 (without the NUL). */
 #define SM_HOST_MAX 253    /* host / collector name: [A-Za-z0-9._-] only */
@@ -79,6 +82,10 @@ enum sm_mem_basis {
 enum sm_domain_flags {
 	SM_DOM_STALE = 1u << 0, /* libvirt did not answer this tick: values are the last known */
 	SM_DOM_NOVA = 1u << 1,  /* identity came from Nova metadata */
+	/* A brief record (docs/PROTOCOL.md "Brief records"): names and identity
+	 * left out, counters as deltas since the domain's full record number
+	 * `gen`, rates left for the receiver to compute (sm_brief_expand). */
+	SM_DOM_BRIEF = 1u << 2,
 };
 
 /* One block device. Counters are cumulative since the device appeared;
@@ -123,6 +130,9 @@ struct sm_domain_stats {
 	struct sm_disk_stats *disks;
 	size_t nnics;
 	struct sm_nic_stats *nics;
+	uint32_t gen;                  /* number (0-255) of the domain's full record this one is,
+					* or (brief) refers to */
+	uint64_t since_us;             /* brief: µs of samples since that full record; full: 0 */
 };
 
 /* The compute node itself (dom0 / hypervisor host). */
@@ -165,6 +175,8 @@ struct sm_domain_event {
 struct sm_heartbeat {
 	double interval;    /* seconds until the next one */
 	uint64_t max_frame; /* largest body the collector relays; 0 = not said (optional) */
+	uint64_t resync;    /* changes when a subscriber for frames joins here or above
+			       (docs/PROTOCOL.md "Brief records"); 0 = not said */
 };
 
 /* One sender seen by a collector, for loss accounting per hop. */
@@ -273,6 +285,13 @@ int sm_wire_encode(const struct sm_message *m, msgpack_sbuffer *out);
 void sm_wire_pack_stats_begin(msgpack_packer *pk, const struct sm_header *h, double interval,
 			      const struct sm_host_stats *host, size_t ndomains);
 void sm_wire_pack_domain(msgpack_packer *pk, const struct sm_domain_stats *d);
+/* The brief form of `d` (docs/PROTOCOL.md "Brief records"): `base` is the
+ * domain's last full record as sent (its counters and devices), gen that
+ * record's number and since_us the µs of samples from it to `d`. The caller
+ * has checked that every counter of d is at least base's and that the
+ * device lists have the same length. */
+void sm_wire_pack_domain_brief(msgpack_packer *pk, const struct sm_domain_stats *d,
+			       const struct sm_domain_stats *base, uint32_t gen, uint64_t since_us);
 
 /* ---- Decoding -------------------------------------------------------- */
 

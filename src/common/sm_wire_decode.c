@@ -25,12 +25,14 @@ struct dec {
 	long dev;             /* current device / row index */
 	const char *sub;      /* "node" / "identity" while reading its fields, else NULL */
 	size_t frame_devices; /* devices seen so far in this frame */
+	bool brief;           /* the domain being read is a brief record (its flags say) */
+	unsigned nil_names;   /* names sent as nil in the domain being read */
 };
 
 /* Smallest encodings, used to bound counts by the bytes left. */
 #define MIN_DOMAIN_BYTES 34 /* array header, bin16 uuid, 15 one-byte fields */
-#define MIN_DISK_BYTES 11
-#define MIN_NIC_BYTES 14
+#define MIN_DISK_BYTES (1 + SM_WIRE_DISK_BRIEF_FIELDS) /* a brief record */
+#define MIN_NIC_BYTES (1 + SM_WIRE_NIC_BRIEF_FIELDS)
 #define MIN_LOSS_BYTES 5
 #define MAX_RECORD 64 /* elements of one positional record a decoder looks at */
 
@@ -131,10 +133,10 @@ static int check_header(struct dec *d, unsigned seen, const struct sm_header *h)
 
 	/* Version first: a frame from a newer, incompatible publisher must be
 	 * reported as such, whatever else it lacks. */
-	if ((seen & H_V) && h->version != SM_WIRE_VERSION)
+	if ((seen & H_V) && (h->version < SM_WIRE_VERSION_MIN || h->version > SM_WIRE_VERSION))
 		return fail(d, SM_WIRE_E_VERSION, "v",
-			    "protocol version %u, this build speaks %d", h->version,
-			    SM_WIRE_VERSION);
+			    "protocol version %u, this build speaks %d to %d", h->version,
+			    SM_WIRE_VERSION_MIN, SM_WIRE_VERSION);
 	for (int i = 0; i < 6; i++) {
 		if (!(seen & (1u << i)))
 			return fail(d, SM_WIRE_E_MISSING, names[i], "required field missing");
@@ -229,6 +231,17 @@ static int read_BOOL(struct dec *d, bool *v, double lo, double hi, const char *f
 static int read_TEXT(struct dec *d, char *s, double lo, double hi, const char *field)
 {
 	(void)lo;
+	/* A brief record names neither its domain nor its devices (nil): the
+	 * domain's name comes before its flags, so whether it was allowed is
+	 * checked at the record's end (check_domain_form); a device's comes
+	 * after them. Nowhere else is a text nil. */
+	if (d->dom >= 0 && d->sub == NULL && (d->dev_kind == NULL || d->brief) &&
+	    sm_mpread_nil(&d->r)) {
+		s[0] = '\0';
+		if (d->dev_kind == NULL)
+			d->nil_names++;
+		return 0;
+	}
 	return sm_mpread_str(&d->r, s, (size_t)hi, field);
 }
 
@@ -264,7 +277,10 @@ static int read_LOAD(struct dec *d, double load[3], double lo, double hi, const 
 
 static int read_DOM_FLAGS(struct dec *d, uint32_t *v, double lo, double hi, const char *field)
 {
-	return read_U32(d, v, lo, hi, field);
+	if (read_U32(d, v, lo, hi, field) < 0)
+		return -1;
+	d->brief = (*v & SM_DOM_BRIEF) != 0;
+	return 0;
 }
 
 static int read_MEM_BASIS(struct dec *d, uint32_t *v, double lo, double hi, const char *field)
@@ -300,9 +316,33 @@ static int read_EVENT(struct dec *d, enum sm_event_type *t, double lo, double hi
 
 /* ---- positional records ------------------------------------------------ */
 
-/* Reads every field of a list in order; true if one failed. */
+#define IS_REQ_REQ 1
+#define IS_REQ_OPT 0
+#define IS_REQ_OMIT0 0
+
+/* The number of REQ fields of a list: what a positional record must hold. */
+#define COUNT_REQ(T, m, key, json, lo, hi, pres, unit) +IS_REQ_##pres
+
+/* A positional field past the record's end reads as unknown (a float) or 0
+ * (the record was zeroed). */
+static int absent_pos_nan(double *v)
+{
+	*v = NAN;
+	return 0;
+}
+
+static int absent_pos_zero(const void *v)
+{
+	(void)v;
+	return 0;
+}
+
+/* Reads every field of a positional record of n elements in order, the
+ * ones past its end as absent; true if one failed. Needs `n` and `pos`. */
 #define READ_FIELD(T, m, key, json, lo, hi, pres, unit) \
-	|| read_##T(d, SM_WIRE_ARG_##T(rec, m), lo, hi, key) < 0
+	|| (pos++ < n ? read_##T(d, SM_WIRE_ARG_##T(rec, m), lo, hi, key) < 0 \
+		      : _Generic(&(rec)->m, double *: absent_pos_nan, default: absent_pos_zero)( \
+			    &(rec)->m))
 
 /* Reads a positional record's array header: at least `fields` elements. */
 static int record_start(struct dec *d, size_t *n, size_t fields, const char *what)
@@ -319,14 +359,14 @@ static int read_IDENTITY(struct dec *d, bool *has, struct sm_identity *rec, doub
 {
 	const size_t fields = SM_WIRE_COUNT(SM_WIRE_IDENTITY_FIELDS);
 	const char *outer = d->sub;
-	size_t n;
+	size_t n, pos = 0;
 	bool failed;
 
 	(void)lo, (void)hi;
 	*has = false;
 	if (sm_mpread_nil(&d->r))
 		return 0;
-	if (record_start(d, &n, fields, field) < 0)
+	if (record_start(d, &n, 0 SM_WIRE_IDENTITY_FIELDS(COUNT_REQ), field) < 0)
 		return -1;
 	d->sub = field; /* errors name "identity.user_id" */
 	failed = 0 SM_WIRE_IDENTITY_FIELDS(READ_FIELD);
@@ -340,9 +380,12 @@ static int read_IDENTITY(struct dec *d, bool *has, struct sm_identity *rec, doub
 static int read_disk(struct dec *d, struct sm_disk_stats *rec)
 {
 	const size_t fields = SM_WIRE_COUNT(SM_WIRE_DISK_FIELDS);
-	size_t n;
+	size_t n, pos = 0;
 
-	if (record_start(d, &n, fields, "disk") < 0 || 0 SM_WIRE_DISK_FIELDS(READ_FIELD))
+	if (record_start(d, &n,
+			 d->brief ? SM_WIRE_DISK_BRIEF_FIELDS : 0 SM_WIRE_DISK_FIELDS(COUNT_REQ),
+			 "disk") < 0 ||
+	    0 SM_WIRE_DISK_FIELDS(READ_FIELD))
 		return -1;
 	return skip_extra(d, n, fields, 4, "disk");
 }
@@ -350,9 +393,12 @@ static int read_disk(struct dec *d, struct sm_disk_stats *rec)
 static int read_nic(struct dec *d, struct sm_nic_stats *rec)
 {
 	const size_t fields = SM_WIRE_COUNT(SM_WIRE_NIC_FIELDS);
-	size_t n;
+	size_t n, pos = 0;
 
-	if (record_start(d, &n, fields, "nic") < 0 || 0 SM_WIRE_NIC_FIELDS(READ_FIELD))
+	if (record_start(d, &n,
+			 d->brief ? SM_WIRE_NIC_BRIEF_FIELDS : 0 SM_WIRE_NIC_FIELDS(COUNT_REQ),
+			 "nic") < 0 ||
+	    0 SM_WIRE_NIC_FIELDS(READ_FIELD))
 		return -1;
 	return skip_extra(d, n, fields, 4, "nic");
 }
@@ -360,9 +406,10 @@ static int read_nic(struct dec *d, struct sm_nic_stats *rec)
 static int read_loss_row(struct dec *d, struct sm_publisher_loss *rec)
 {
 	const size_t fields = SM_WIRE_COUNT(SM_WIRE_LOSS_FIELDS);
-	size_t n;
+	size_t n, pos = 0;
 
-	if (record_start(d, &n, fields, "row") < 0 || 0 SM_WIRE_LOSS_FIELDS(READ_FIELD))
+	if (record_start(d, &n, 0 SM_WIRE_LOSS_FIELDS(COUNT_REQ), "row") < 0 ||
+	    0 SM_WIRE_LOSS_FIELDS(READ_FIELD))
 		return -1;
 	return skip_extra(d, n, fields, 4, "row");
 }
@@ -430,14 +477,30 @@ static int read_NICS(struct dec *d, size_t *n, struct sm_nic_stats **arr, double
 	return 0;
 }
 
+/* What the fields alone do not say: a full record names its domain, and a
+ * brief one says which full record it refers to and since when. */
+static int check_domain_form(struct dec *d, size_t n)
+{
+	if (d->brief && n < SM_WIRE_COUNT(SM_WIRE_DOMAIN_FIELDS))
+		return fail(d, SM_WIRE_E_MISSING, "gen", "a brief record without gen and since_us");
+	if (!d->brief && d->nil_names > 0)
+		return fail(d, SM_WIRE_E_TYPE, "name", "nil in a full record");
+	return 0;
+}
+
 static int read_domain(struct dec *d, struct sm_domain_stats *rec)
 {
 	const size_t fields = SM_WIRE_COUNT(SM_WIRE_DOMAIN_FIELDS);
-	size_t n;
+	size_t n, pos = 0;
 
-	if (record_start(d, &n, fields, "domain") < 0 || 0 SM_WIRE_DOMAIN_FIELDS(READ_FIELD))
+	d->brief = false;
+	d->nil_names = 0;
+	if (record_start(d, &n, 0 SM_WIRE_DOMAIN_FIELDS(COUNT_REQ), "domain") < 0 ||
+	    0 SM_WIRE_DOMAIN_FIELDS(READ_FIELD))
 		return -1;
-	return skip_extra(d, n, fields, 4, "domain");
+	if (skip_extra(d, n, fields, 4, "domain") < 0)
+		return -1;
+	return check_domain_form(d, n);
 }
 
 /* The lists a map holds allocate; a second copy of their key is refused
@@ -529,10 +592,6 @@ static int read_DROPPED(struct dec *d, uint64_t dropped[SM_DROP_COUNT], double l
  * `seen` has one bit per field in list order; both walk the list the same
  * way, so bit and field agree. `sub` prefixes field names in errors.
  */
-#define IS_REQ_REQ 1
-#define IS_REQ_OPT 0
-#define IS_REQ_OMIT0 0
-
 /* A key given twice is refused, whatever its type: a list read twice would
  * leak or shadow the first, and a value read twice is one that two readers
  * of the same frame could take differently. */

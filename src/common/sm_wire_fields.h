@@ -19,9 +19,11 @@
  *   lo, hi    what a decoder accepts: numbers in [lo, hi]; TEXT at most hi
  *             bytes; U32/U64 at most hi (SM_WIRE_UNBOUNDED: any); lists at
  *             most hi elements; else 0
- *   presence  REQ: a map without it is refused (every positional field is
- *             REQ); OPT: may be absent (reads as 0, or unknown for F32), is
- *             always sent; OMIT0: optional, and neither sent nor printed when 0
+ *   presence  REQ: a map without it is refused; a positional record must
+ *             hold every REQ field (its OPT fields come last and may be cut
+ *             off, as version 1 senders do with gen and since_us). OPT: may
+ *             be absent (reads as 0, or unknown for F32), is always sent.
+ *             OMIT0: optional, and neither sent nor printed when 0
  *   unit      the unit docs/PROTOCOL.md gives, "" for none: for catalogues of
  *             metrics built from these lists outside src/common
  *
@@ -101,7 +103,13 @@
 	X(F32, tx_packets_ps, "tx_packets_ps", "tx_packets_ps", 0, SM_WIRE_RATE_MAX, REQ, \
 	  "packets/s")
 
-/* struct sm_domain_stats: DomainStats, array[16+]. */
+/* Fields of a brief Disk / Nic record (docs/PROTOCOL.md "Brief records"):
+ * the name (nil) and the counters, the list's prefix before the rates. */
+#define SM_WIRE_DISK_BRIEF_FIELDS 6
+#define SM_WIRE_NIC_BRIEF_FIELDS 9
+
+/* struct sm_domain_stats: DomainStats, array[16+] (version 1), array[18+]
+ * (version 2: gen and since_us). */
 #define SM_WIRE_DOMAIN_FIELDS(X) \
 	X(UUID, uuid, "uuid", "uuid", 0, 0, REQ, "") \
 	X(TEXT, name, "name", "name", 0, SM_NAME_MAX, REQ, "") \
@@ -118,7 +126,9 @@
 	X(U64, mem_used_kib, "mem_used_kib", "mem_used_kib", 0, SM_WIRE_UNBOUNDED, REQ, "KiB") \
 	X(F32, mem_pct, "mem_pct", "mem_pct", 0, 100, REQ, "%") \
 	X(DISKS, disks, "disks", "disks", 0, SM_WIRE_MAX_DEVICES, REQ, "") \
-	X(NICS, nics, "nics", "nics", 0, SM_WIRE_MAX_DEVICES, REQ, "")
+	X(NICS, nics, "nics", "nics", 0, SM_WIRE_MAX_DEVICES, REQ, "") \
+	X(U32, gen, "gen", "gen", 0, 255, OPT, "") \
+	X(U64, since_us, "since_us", "since_us", 0, SM_WIRE_UNBOUNDED, OPT, "us")
 
 /* struct sm_publisher_loss: one row of a collector's "loss", array[4+]. */
 #define SM_WIRE_LOSS_FIELDS(X) \
@@ -159,7 +169,8 @@
 /* struct sm_heartbeat: an hb body after the header. */
 #define SM_WIRE_HEARTBEAT_FIELDS(X) \
 	X(F64, interval, "interval", "interval", 0, SM_WIRE_INTERVAL_MAX, REQ, "s") \
-	X(U64, max_frame, "max_frame", "max_frame", 0, SM_WIRE_UNBOUNDED, OMIT0, "bytes")
+	X(U64, max_frame, "max_frame", "max_frame", 0, SM_WIRE_UNBOUNDED, OMIT0, "bytes") \
+	X(U64, resync, "resync", "resync", 0, SM_WIRE_UNBOUNDED, OMIT0, "")
 
 /* struct sm_collector_stats: a collector body after the header. */
 #define SM_WIRE_COLLECTOR_FIELDS(X) \

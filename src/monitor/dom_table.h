@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dom_brief.h"
 #include "dom_devices.h"
 #include "dom_tracker.h"
 #include "sm_wire.h"
@@ -41,6 +42,7 @@ struct dom_entry {
 	bool mem_read;               /* sampler: guest memory statistics read at least once */
 	uint64_t mem_gen;            /* sampler: pass that counts as their last read */
 	struct dom_mem_sample mem;   /* sampler: the figures of that read */
+	struct dom_brief *brief;     /* publisher: its full record last sent (made on first use) */
 };
 
 struct dom_table; /* opaque */

@@ -477,6 +477,11 @@ const struct sm_domain_stats *dom_tracker_stats(const struct dom_tracker *t)
 	return &t->stats;
 }
 
+int64_t dom_tracker_sample_ns(const struct dom_tracker *t)
+{
+	return t->have_prev ? t->prev_ns : 0;
+}
+
 uint64_t dom_tracker_samples(const struct dom_tracker *t)
 {
 	return t->samples;

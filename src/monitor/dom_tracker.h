@@ -146,6 +146,10 @@ void dom_tracker_reset(struct dom_tracker *t);
  * SM_DOM_NOVA when an identity is set; the caller adds SM_DOM_STALE. */
 const struct sm_domain_stats *dom_tracker_stats(const struct dom_tracker *t);
 
+/* CLOCK_MONOTONIC time of the latest sample folded in (0 before the
+ * first): the time the counters of dom_tracker_stats were read. */
+int64_t dom_tracker_sample_ns(const struct dom_tracker *t);
+
 /* Number of samples folded in since creation or the last reset. */
 uint64_t dom_tracker_samples(const struct dom_tracker *t);
 

@@ -58,6 +58,10 @@ static const struct sm_config_key monitor_keys[] = {
 	{"memory_interval", SM_CFG_DOUBLE, 0, 3600, "5",
 	 "seconds between reads of each guest's memory statistics (its balloon driver's "
 	 "view; 0 = every interval); the last figures are reported in between"},
+	{"full_interval", SM_CFG_DOUBLE, 0, 3600, "30",
+	 "seconds between two full records of a domain (names, Nova identity, absolute "
+	 "counters); brief records in between, and all full when the collector's heartbeats say "
+	 "a subscriber joined (0 = every record full)"},
 };
 #define MONITOR_NKEYS (sizeof(monitor_keys) / sizeof(monitor_keys[0]))
 
@@ -68,6 +72,7 @@ struct settings {
 	double interval;
 	double failover;
 	double memory_interval;
+	double full_interval;
 	size_t max_frame;
 	enum sm_log_level log_level;
 	size_t npublish;
@@ -115,6 +120,7 @@ static int settings_read(const struct sm_config *cfg, int verbosity, bool once,
 	s->failover = sm_config_double(cfg, "failover");
 	s->max_frame = (size_t)sm_config_int(cfg, "max_frame");
 	s->memory_interval = sm_config_double(cfg, "memory_interval");
+	s->full_interval = sm_config_double(cfg, "full_interval");
 	if (level < 0) {
 		fprintf(stderr, "%s: log_level: expected err, warning, notice, info or debug\n",
 			PROGRAM);
@@ -176,9 +182,10 @@ static void reload(int argc, char **argv, const struct settings *cur, struct pub
 	sm_log_set_level(s.log_level);
 	if (strcmp(s.host, cur->host) != 0 || s.interval != cur->interval ||
 	    (s.uri == NULL) != (cur->uri == NULL) || (s.uri && strcmp(s.uri, cur->uri) != 0) ||
-	    s.npublish != cur->npublish || s.memory_interval != cur->memory_interval)
-		sm_log_notice("reload: uri, publish, interval, memory_interval and host take "
-			      "effect on restart");
+	    s.npublish != cur->npublish || s.memory_interval != cur->memory_interval ||
+	    s.full_interval != cur->full_interval)
+		sm_log_notice("reload: uri, publish, interval, memory_interval, full_interval and "
+			      "host take effect on restart");
 	sm_log_info("reloaded: log level set; identities and devices will be re-read");
 out:
 	publisher_refresh(p);
@@ -367,6 +374,8 @@ int main(int argc, char **argv)
 		.interval = s.interval,
 		.max_frame = s.max_frame,
 		.memory_interval = s.memory_interval,
+		/* --once prints one frame, which must stand on its own */
+		.full_interval = once ? 0 : s.full_interval,
 	};
 	pub = publisher_new(&pcfg, up);
 	if (!pub || publisher_start(pub) < 0)

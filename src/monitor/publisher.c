@@ -38,6 +38,10 @@ struct publisher {
 	/* configuration (immutable after new) */
 	char host[SM_HOST_MAX + 1];  /* wire name */
 	double interval;             /* seconds */
+	int64_t full_every_ns;       /* between two full records of a domain; 0: all full */
+	uint64_t resyncs_seen;       /* sm_upstream_resyncs when last looked at */
+	bool resync_pending;         /* a new subscriber waits for every domain in full */
+	int64_t last_resync_ns;      /* tick of the last frame sent all in full for one */
 	size_t max_frame;            /* body limit */
 	struct sm_upstream *up;      /* where frames go (borrowed), or NULL */
 	uint64_t epoch;              /* random per process start */
@@ -92,6 +96,7 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 	msgpack_packer_init(&p->pk, &p->frame, msgpack_sbuffer_write);
 	snprintf(p->host, sizeof(p->host), "%s", cfg->host);
 	p->interval = cfg->interval;
+	p->full_every_ns = cfg->full_interval > 0 ? (int64_t)(cfg->full_interval * 1e9) : 0;
 	frame_deadline_init(&p->deadline, cfg->interval);
 	p->pass_timed = true; /* no tick yet */
 	p->max_frame = cfg->max_frame ? cfg->max_frame : SM_WIRE_FRAME_MAX_DEFAULT;
@@ -199,6 +204,29 @@ static void send_events(struct publisher *p, const struct sm_domain_event *evs, 
 	dom_table_events_sent(p->table);
 }
 
+/* At most one frame all in full per this long for new subscribers: one
+ * that reconnects in a loop must not turn every frame into a full one. */
+#define RESYNC_MIN_NS (5 * INT64_C(1000000000))
+
+/* Whether this frame lists every domain in full: a subscriber for frames
+ * joined the collector in use or one above it (its heartbeats say), or we
+ * switched collectors, since the last such frame. */
+static bool resync_due(struct publisher *p)
+{
+	uint64_t seen = sm_upstream_resyncs(p->up);
+
+	if (seen != p->resyncs_seen) {
+		p->resyncs_seen = seen;
+		p->resync_pending = true;
+	}
+	if (!p->resync_pending ||
+	    (p->last_resync_ns != 0 && p->tick_ns - p->last_resync_ns < RESYNC_MIN_NS))
+		return false;
+	p->resync_pending = false;
+	p->last_resync_ns = p->tick_ns;
+	return true;
+}
+
 /* Builds and sends the pending frame (with whatever the sampler has);
  * `late` when its pass had not ended. */
 static void send_frame(struct publisher *p, int64_t now_ns, bool late)
@@ -208,6 +236,7 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 	struct sampler_counters sc;
 	const struct sm_domain_event *evs;
 	size_t nev, total, n = 0, stale = 0;
+	bool all_full = resync_due(p);
 
 	memset(&hs, 0, sizeof(hs));
 	host_tracker_update(p->host_tracker, &hs);
@@ -242,21 +271,21 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 	msgpack_sbuffer_clear(&p->frame);
 	sm_wire_pack_stats_begin(&p->pk, &h, p->interval, &hs, n);
 	for (size_t i = 0, packed = 0; i < total && packed < n; i++) {
-		const struct dom_entry *e = dom_table_at(p->table, i);
-		const struct sm_domain_stats *st = dom_tracker_stats(e->tracker);
+		struct dom_entry *e = dom_table_at(p->table, i);
+		struct sm_domain_stats rec = *dom_tracker_stats(e->tracker);
 
 		if (dom_tracker_samples(e->tracker) == 0)
 			continue;
 		packed++;
-
-		if (e->refreshed_gen != p->frame_gen) {
-			struct sm_domain_stats copy = *st;
-
-			copy.flags |= SM_DOM_STALE;
-			sm_wire_pack_domain(&p->pk, &copy);
-		} else {
-			sm_wire_pack_domain(&p->pk, st);
-		}
+		if (e->refreshed_gen != p->frame_gen)
+			rec.flags |= SM_DOM_STALE;
+		if (e->brief == NULL)
+			e->brief = dom_brief_new(); /* NULL (no memory): listed in full */
+		if (e->brief != NULL)
+			dom_brief_pack(e->brief, &p->pk, &rec, dom_tracker_sample_ns(e->tracker),
+				       p->tick_ns, p->full_every_ns, all_full);
+		else
+			sm_wire_pack_domain(&p->pk, &rec);
 	}
 	dom_table_framed(p->table, p->frame_gen);
 	dom_table_unlock(p->table);

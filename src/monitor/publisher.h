@@ -26,6 +26,7 @@ struct publisher_config {
 	double interval;       /* seconds between frames, > 0 */
 	size_t max_frame;      /* body size limit in bytes (0 = SM_WIRE_FRAME_MAX_DEFAULT) */
 	double memory_interval; /* seconds between reads of guest memory statistics (0 = each pass) */
+	double full_interval;  /* seconds between two full records of a domain (0 = all full) */
 	const char *proc_root; /* host tracker's /proc (NULL = "/proc"; tests use their own) */
 };
 

@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "sm_cli.h"
+#include "sm_brief.h"
 #include "sm_clock.h"
 #include "sm_config.h"
 #include "sm_daemon.h"
@@ -52,6 +53,9 @@ struct sub_counts {
 	uint64_t received;  /* whole messages read from the socket */
 	uint64_t printed;   /* messages that passed the filters */
 	uint64_t malformed; /* refused by the decoder */
+	uint64_t waiting;   /* brief records left out: their full record not seen yet */
+	uint64_t refused;   /* brief records contradicting their full record */
+	bool told_waiting;  /* the first wait for full records was explained */
 };
 
 /* Reads and prints one message. Returns 0, or -1 when stdout can no
@@ -62,8 +66,9 @@ enum output { OUT_JSON, OUT_TABLE, OUT_NONE };
 
 static int handle(void *sock, struct sm_sockwatch *watch, const struct sub_filter *filter,
 		  size_t max_frame, enum output output, struct sub_loss *loss,
-		  struct sub_counts *counts, struct sm_complaint *bad)
+		  struct sm_brief *brief, struct sub_counts *counts, struct sm_complaint *bad)
 {
+	struct sm_brief_result br;
 	struct sm_frames f;
 	struct sm_message m;
 	struct sm_wire_error err;
@@ -90,6 +95,23 @@ static int handle(void *sock, struct sm_sockwatch *watch, const struct sub_filte
 	/* Every frame received counts, whatever the content filters say: a
 	 * gap is in the sender's stream, not in what we show of it. */
 	sub_loss_note(loss, &m.hdr, output == OUT_NONE ? NULL : stderr);
+	/* Brief records become full ones; those whose full record we have not
+	 * seen (we joined after it) are left out until it comes again. */
+	if (sm_brief_expand(brief, &m, &br) < 0)
+		sm_complain(bad, SM_LOG_ERR, "out of memory expanding a frame of %s", m.hdr.host);
+	counts->waiting += br.no_base;
+	if (br.no_base > 0 && !counts->told_waiting) {
+		/* Someone watching a frame with domains missing deserves a why. */
+		sm_log_notice("%zu domains of %s left out until their full record comes: each within"
+			      " the monitor's full_interval (30 s by default)",
+			      br.no_base, m.hdr.host);
+		counts->told_waiting = true;
+	}
+	counts->refused += br.mismatch + br.no_room;
+	if (br.mismatch + br.no_room > 0)
+		sm_complain(bad, SM_LOG_WARNING,
+			    "left out %zu brief records of %s that contradict its full records",
+			    br.mismatch + br.no_room, m.hdr.host);
 	if (sub_filter_apply(filter, &m)) {
 		if (output == OUT_TABLE) {
 			sub_table_print(stdout, &m);
@@ -119,6 +141,7 @@ int main(int argc, char **argv)
 	    {"loss", "print no message, only the loss summary by sender (stdout) at the end",
 	     &loss_only}};
 	struct sub_loss *loss = NULL;
+	struct sm_brief *brief = NULL;
 	enum output output;
 	struct sub_filter filter = {0};
 	struct sub_counts counts = {0};
@@ -188,7 +211,8 @@ int main(int argc, char **argv)
 	sock = ctx ? sm_sock_new(ctx, ZMQ_SUB, &opts) : NULL;
 	watch = sock ? sm_sockwatch_new(ctx, sock, &opts) : NULL;
 	loss = sub_loss_new();
-	if (watch == NULL || loss == NULL)
+	brief = sm_brief_new(SM_WIRE_MAX_PUBLISHERS, SM_WIRE_MAX_DOMAINS);
+	if (watch == NULL || loss == NULL || brief == NULL)
 		goto out;
 	for (size_t i = 0; i < sub_filter_prefix_count(&filter); i++) {
 		char prefix[SM_TOPIC_MAX + 1];
@@ -233,7 +257,7 @@ int main(int argc, char **argv)
 		sm_sockwatch_service(watch, sm_clock_mono_ns());
 		if ((items[0].revents & ZMQ_POLLIN) &&
 		    handle(sock, watch, &filter, (size_t)sm_config_int(cfg, "max_frame"), output,
-			   loss, &counts, &bad) < 0) {
+			   loss, brief, &counts, &bad) < 0) {
 			/* A closed pipe is how a reader says "enough": not an error. */
 			if (errno != EPIPE) {
 				sm_log_err("writing to standard output: %s", strerror(errno));
@@ -244,10 +268,13 @@ int main(int argc, char **argv)
 	}
 	/* stdout carries the messages, so the summary goes beside the gap lines. */
 	sub_loss_report(loss, loss_only ? stdout : stderr);
-	sm_log_info("received %llu, printed %llu, malformed %llu",
+	sm_log_info("received %llu, printed %llu, malformed %llu; brief records waiting for their"
+		    " full record %llu, refused %llu",
 		    (unsigned long long)counts.received, (unsigned long long)counts.printed,
-		    (unsigned long long)counts.malformed);
+		    (unsigned long long)counts.malformed, (unsigned long long)counts.waiting,
+		    (unsigned long long)counts.refused);
 out:
+	sm_brief_free(&brief);
 	sub_loss_destroy(&loss);
 	sm_sockwatch_destroy(&watch); /* before its socket */
 	sm_sock_close(&sock);

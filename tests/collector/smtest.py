@@ -59,7 +59,7 @@ class Sub:
         topic = parts[0].decode()
         body = msgpack.unpackb(parts[1], raw=False)
         kind, host = topic.split("/")[0:2]
-        if body.get("v") != 1 or body.get("kind") != kind or body.get("host") != host:
+        if body.get("v") not in (1, 2) or body.get("kind") != kind or body.get("host") != host:
             fail("fan-out carried a frame whose body disagrees with topic %r" % topic)
         self._account(host, kind, body)
         if kind == "collector":

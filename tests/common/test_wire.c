@@ -680,8 +680,19 @@ static void wire_rejects_other_versions_clearly(void **state)
 	msgpack_pack_double(&b.pk, 1.0);
 	assert_int_equal(sm_wire_decode(b.buf.data, b.buf.size, 0, &m, &err), -1);
 	assert_int_equal(err.code, SM_WIRE_E_VERSION);
-	assert_non_null(strstr(err.msg, "protocol version 2"));
+	assert_non_null(strstr(err.msg, "protocol version 3"));
+	assert_non_null(strstr(err.msg, "speaks 1 to 2"));
 	msgpack_sbuffer_destroy(&b.buf);
+	body_begin(&b, "hb", 1, 0);
+	key(&b, "interval");
+	msgpack_pack_double(&b.pk, 1.0);
+	assert_int_equal(decode_code(&b), SM_WIRE_E_VERSION);
+	/* Version 1 is still read: its bodies are version 2 bodies with only
+	 * full records (wire_reads_version_1_records). */
+	body_begin(&b, "hb", 1, 1);
+	key(&b, "interval");
+	msgpack_pack_double(&b.pk, 1.0);
+	assert_int_equal(decode_code(&b), SM_WIRE_OK);
 }
 
 static void wire_rejects_unknown_kind_and_topic_mismatch(void **state)
@@ -747,17 +758,17 @@ static void wire_ignores_unknown_keys_and_extra_fields(void **state)
 	msgpack_packer_init(&b.pk, &b.buf, msgpack_sbuffer_write);
 	sm_wire_pack_stats_begin(&b.pk, &m.hdr, 1.0, &m.u.stats.host, 1);
 	{
-		/* Re-pack domain 1 (no devices) with 18 fields by hand. */
+		/* Re-pack domain 1 (no devices) with 20 fields by hand. */
 		msgpack_sbuffer one;
 		msgpack_packer p1;
 
 		msgpack_sbuffer_init(&one);
 		msgpack_packer_init(&p1, &one, msgpack_sbuffer_write);
 		sm_wire_pack_domain(&p1, &doms[1]);
-		/* 16 elements need the array16 form: 0xdc 0x00 0x10. */
+		/* 18 elements need the array16 form: 0xdc 0x00 0x12. */
 		assert_int_equal((uint8_t)one.data[0], 0xdc);
-		assert_int_equal((uint8_t)one.data[2], 16);
-		msgpack_pack_array(&b.pk, 18);
+		assert_int_equal((uint8_t)one.data[2], 18);
+		msgpack_pack_array(&b.pk, 20);
 		msgpack_sbuffer_write(&b.buf, one.data + 3, one.size - 3);
 		msgpack_pack_str_with_body(&b.pk, "new", 3);
 		msgpack_pack_uint8(&b.pk, 1);

@@ -23,3 +23,5 @@ file(GLOB wire_fuzz_inputs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/fuzz/corpus/*
                                               ${PROJECT_SOURCE_DIR}/fuzz/regressions/*)
 add_test(NAME wire_fuzz_corpus_replay COMMAND wire_fuzz_replay ${wire_fuzz_inputs})
 set_tests_properties(wire_fuzz_corpus_replay PROPERTIES LABELS "unit;wire")
+# Brief records: encoder, decoder and the receiver's expansion (sm_brief).
+sm_add_unit_test(test_sm_brief SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_brief.c LABELS wire)

@@ -3,6 +3,9 @@
  * socket and publishes one message of every kind (with hostile tenant
  * strings) each round, writing what it sent as JSON lines (the C view) so
  * that another-language subscriber's decoding can be compared field by field.
+ * The first domain of each stats frame is sent in full every fifth round
+ * and brief in between, its counters growing, so the subscriber's expansion
+ * of brief records is compared too; the C view is the C expander's.
  * Usage: wire_publisher ENDPOINT JSON_OUT ROUNDS [DISPLAY_NAME]
  * DISPLAY_NAME, if given, replaces the first domain's Nova display name
  * (raw bytes, as a tenant could choose them), in stats and events alike.
@@ -14,21 +17,31 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "sm_brief.h"
 #include "sm_sock.h"
 #include "sm_wire.h"
 
-static void send_msg(void *pub, struct sm_message *m, FILE *json, msgpack_sbuffer *buf)
+static struct sm_brief *brief; /* the C view's expander */
+
+/* Sends the body already in buf, or (m's body encoded) when `encode`. */
+static void send_body(void *pub, struct sm_message *m, FILE *json, msgpack_sbuffer *buf,
+		      bool encode)
 {
 	char topic[SM_TOPIC_MAX + 1];
 	size_t tlen = sm_wire_topic(m->hdr.kind, m->hdr.host, topic, sizeof(topic));
 	struct sm_message back;
 	struct sm_wire_error err;
+	struct sm_brief_result br;
 
-	if (sm_wire_encode(m, buf) < 0 || tlen == 0)
+	if ((encode && sm_wire_encode(m, buf) < 0) || tlen == 0)
 		exit(1);
 	/* The C view is what the C decoder reads back from the same bytes. */
 	if (sm_wire_decode_frames(topic, tlen, buf->data, buf->size, 0, &back, &err) < 0) {
 		fprintf(stderr, "wire_publisher: own frame refused: %s\n", err.msg);
+		exit(1);
+	}
+	if (sm_brief_expand(brief, &back, &br) < 0 || br.no_base + br.mismatch + br.no_room > 0) {
+		fprintf(stderr, "wire_publisher: own brief records not expanded\n");
 		exit(1);
 	}
 	sm_wire_print_json(&back, json);
@@ -39,12 +52,36 @@ static void send_msg(void *pub, struct sm_message *m, FILE *json, msgpack_sbuffe
 		exit(1);
 }
 
+static void send_msg(void *pub, struct sm_message *m, FILE *json, msgpack_sbuffer *buf)
+{
+	send_body(pub, m, json, buf, true);
+}
+
+/* A stats frame whose first domain is brief against `base` (number gen,
+ * since_us after it), the rest full. */
+static void send_stats_brief(void *pub, struct sm_message *m, FILE *json, msgpack_sbuffer *buf,
+			     const struct sm_domain_stats *base, uint32_t gen, uint64_t since_us)
+{
+	msgpack_packer pk;
+	struct sm_aggregate_domain_stats *s = &m->u.stats;
+
+	msgpack_sbuffer_clear(buf);
+	msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+	sm_wire_pack_stats_begin(&pk, &m->hdr, s->interval, &s->host, s->ndomains);
+	sm_wire_pack_domain_brief(&pk, &s->domains[0], base, gen, since_us);
+	for (size_t i = 1; i < s->ndomains; i++)
+		sm_wire_pack_domain(&pk, &s->domains[i]);
+	send_body(pub, m, json, buf, false);
+}
+
 int main(int argc, char **argv)
 {
 	struct sm_sock_opts opts;
 	struct sm_disk_stats disk = {"vda", 1, 2, 3, 4, 0, 1.5, 2.5, NAN, 4.5};
 	struct sm_nic_stats nic = {"tap0", 1, 2, 3, 4, 5, 6, 7, 8, 0.5, NAN, 2.0, 3.0};
-	struct sm_domain_stats dom[2];
+	struct sm_domain_stats dom[2], base;
+	struct sm_disk_stats base_disk;
+	struct sm_nic_stats base_nic;
 	struct sm_publisher_loss row = {"cn-01", SM_KIND_STATS, 10, 2};
 	struct sm_message m;
 	msgpack_sbuffer buf;
@@ -62,6 +99,9 @@ int main(int argc, char **argv)
 	if (json == NULL || pub == NULL || sm_sock_bind(pub, argv[1]) < 0)
 		return 1;
 	msgpack_sbuffer_init(&buf);
+	brief = sm_brief_new(4, 4);
+	if (brief == NULL)
+		return 1;
 
 	memset(dom, 0, sizeof(dom));
 	for (int i = 0; i < 2; i++) {
@@ -105,7 +145,20 @@ int main(int argc, char **argv)
 							true, 2.5, 1};
 		m.u.stats.ndomains = 2;
 		m.u.stats.domains = dom;
-		send_msg(pub, &m, json, &buf);
+		/* One second of growth per round: the brief records' rates. */
+		dom[0].cpu_time_ns += UINT64_C(750000000);
+		disk.rd_req += 40, disk.rd_bytes += 163840, disk.wr_bytes += 4096;
+		nic.rx_bytes += 1500, nic.tx_packets += 3, nic.rx_drops += r % 2;
+		if (r % 5 == 1) {
+			dom[0].gen = (uint32_t)(r / 5) & 255u;
+			send_msg(pub, &m, json, &buf);
+			base = dom[0];
+			base_disk = disk, base_nic = nic;
+			base.disks = &base_disk, base.nics = &base_nic;
+		} else {
+			send_stats_brief(pub, &m, json, &buf, &base, base.gen,
+					 (uint64_t)(r % 5 == 0 ? 4 : r % 5 - 1) * 1000000u);
+		}
 
 		memset(&m, 0, sizeof(m));
 		m.hdr = (struct sm_header){SM_WIRE_VERSION, SM_KIND_EVENT, "cn-01", 1764380000.5 + r,
@@ -137,6 +190,7 @@ int main(int argc, char **argv)
 		usleep(100000);
 	}
 	msgpack_sbuffer_destroy(&buf);
+	sm_brief_free(&brief);
 	sm_sock_close(&pub);
 	zmq_ctx_term(ctx);
 	fclose(json);

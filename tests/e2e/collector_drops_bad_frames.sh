@@ -38,7 +38,7 @@ for i in range(N):
     bad.send_multipart([b"stats/rogue/", valid])                           # topic mismatch
     bad.send_multipart([b"no-such-kind/rogue/", valid])                    # bad topic
     bad.send_multipart([b"event/rogue/", b"\x90" * 100000])                # oversized
-    bad.send_multipart([b"event/rogue/", frame("event", "rogue", 3000 + i, v=2)])  # version 2
+    bad.send_multipart([b"event/rogue/", frame("event", "rogue", 3000 + i, v=3)])  # version 3
 want = {"malformed": 6 * N, "too_big": N, "version": N}
 c = top.wait_counters("master", lambda b: all(b["dropped"][k] >= v for k, v in want.items()),
                       30, "drops counted by reason")

@@ -277,17 +277,12 @@ print(f"{'ok' if ok else 'bad'}: {len(run)} domains, UUID prefix {sorted(prefixe
 sys.exit(0 if ok else 1)
 PY
 
-# ---- stackmon-sub: three valid JSON stats lines with the node's domains ----
-t0=$SECONDS
-"$sub" --connect "$fan_out" --host "$host" --kind stats --count 3 --timeout 20 >"$tmp/sub.out" 2>"$tmp/sub.err"
-rc=$?
-remember_tree "$suite"
-echo "stackmon-sub: exit $rc after $((SECONDS - t0)) s, $(wc -l <"$tmp/sub.out") lines"
-if ((rc != 0)); then
-  cat "$tmp/sub.err"
-  fail "stackmon-sub exited $rc (3 = timeout before 3 messages)"
-fi
-$py - "$node" "$tmp/sub.out" "$host" "$living" <<'PY' || fail "stackmon-sub's output is not what the node holds"
+# ---- stackmon-sub: valid JSON stats lines with the node's domains ----
+# It joins a running pipeline: a domain shows once its monitor sends its
+# next full record (full_interval, 30 s), and from then on in every frame.
+# The check reads stackmon-sub's lines as they come (kept in sub.out) and
+# closes the pipe after three frames with every domain, as a script would.
+cat >"$tmp/check_sub.py" <<'PY'
 import json, sys
 import xml.etree.ElementTree as ET
 
@@ -302,42 +297,64 @@ for d in node.findall("domain"):
     else:
         pool.add(d.findtext("uuid"))  # living: started and stopped in turn
 prefix = next(iter(want))[:8]
-lines = open(sys.argv[2], encoding="utf-8").read().splitlines()
-ok = len(lines) == 3
-if not ok:
-    print(f"want 3 lines, got {len(lines)}")
-for n, line in enumerate(lines, 1):
-    try:
-        m = json.loads(line)
-    except ValueError as e:
-        print(f"line {n} is not JSON ({e}): {line[:200]}")
-        ok = False
-        continue
-    if m.get("kind") != "stats" or m.get("v") != 1:
-        print(f"line {n}: kind {m.get('kind')!r} v {m.get('v')!r}, want stats and 1")
-        ok = False
-    if sys.argv[3] and m.get("host") != sys.argv[3]:
-        print(f"line {n}: host {m.get('host')!r}, run-suite said {sys.argv[3]!r}")
-        ok = False
-    got = {d["uuid"]: d["name"] for d in m.get("domains", [])}
-    # On libvirtd's shared test driver other clients' domains may show too,
-    # but never one of this run's that the node does not hold.
-    extra = set()
-    for u in got:
-        if u in want or (living and u in pool):
-            continue
-        if not living or u in pool or u.startswith(prefix):
-            extra.add(u)
-    if set(want) - set(got) or extra:
-        print(f"line {n}: missing {sorted(set(want) - set(got))}, unexpected {sorted(extra)}")
-        ok = False
-    for uuid, name in want.items():
-        if name.startswith("instance-") and got.get(uuid) not in (None, name):
-            print(f"line {n}: {uuid} is named {got.get(uuid)!r}, want {name!r}")
+ok = True
+complete = None  # the first line listing every domain of the node
+n = 0
+with open(sys.argv[2], "w", encoding="utf-8") as keep:
+    for n, line in enumerate(sys.stdin, 1):
+        keep.write(line)
+        try:
+            m = json.loads(line)
+        except ValueError as e:
+            print(f"line {n} is not JSON ({e}): {line[:200]}")
             ok = False
-print(f"{'ok' if ok else 'bad'}: {len(lines)} JSON stats lines, the node's {len(want)} active domains each")
+            continue
+        if m.get("kind") != "stats" or m.get("v") != 2:
+            print(f"line {n}: kind {m.get('kind')!r} v {m.get('v')!r}, want stats and 2")
+            ok = False
+        if sys.argv[3] and m.get("host") != sys.argv[3]:
+            print(f"line {n}: host {m.get('host')!r}, run-suite said {sys.argv[3]!r}")
+            ok = False
+        got = {d["uuid"]: d["name"] for d in m.get("domains", [])}
+        # On libvirtd's shared test driver other clients' domains may show too,
+        # but never one of this run's that the node does not hold.
+        extra = set()
+        for u in got:
+            if u in want or (living and u in pool):
+                continue
+            if not living or u in pool or u.startswith(prefix):
+                extra.add(u)
+        if extra or (complete is not None and set(want) - set(got)):
+            print(f"line {n}: missing {sorted(set(want) - set(got))}, unexpected {sorted(extra)}")
+            ok = False
+        if complete is None and not set(want) - set(got):
+            complete = n
+        for uuid, name in want.items():
+            if name.startswith("instance-") and got.get(uuid) not in (None, name):
+                print(f"line {n}: {uuid} is named {got.get(uuid)!r}, want {name!r}")
+                ok = False
+        if complete is not None and n >= complete + 2:
+            break
+# Every domain within the monitor's full_interval (30 frames) and 2 s, then
+# in each frame.
+if complete is None or complete > 32 or n < complete + 2:
+    print(f"not every domain listed within 32 frames, then in 3 (line {complete} of {n})")
+    ok = False
+print(f"{'ok' if ok else 'bad'}: {n} JSON stats lines, the node's {len(want)} active"
+      f" domains in each from line {complete} on")
 sys.exit(0 if ok else 1)
 PY
+t0=$SECONDS
+"$sub" --connect "$fan_out" --host "$host" --kind stats --count 40 --timeout 60 2>"$tmp/sub.err" |
+  $py "$tmp/check_sub.py" "$node" "$tmp/sub.out" "$host" "$living"
+rc=("${PIPESTATUS[@]}")
+remember_tree "$suite"
+echo "stackmon-sub: exit ${rc[0]} after $((SECONDS - t0)) s, $(wc -l <"$tmp/sub.out") lines"
+if ((rc[0] != 0)); then
+  cat "$tmp/sub.err"
+  fail "stackmon-sub exited ${rc[0]} (3 = timeout before 40 messages)"
+fi
+((rc[1] == 0)) || fail "stackmon-sub's output is not what the node holds"
 
 # ---- a living node: 25 s of frames and events, read while the dashboard is checked ----
 live_sub=
@@ -467,16 +484,20 @@ ok = frames >= 10 and moved and events["started"] and events["stopped"]
 sys.exit(0 if ok else 1)
 PY
   if [ -n "$qemu_host" ]; then
-    "$sub" --connect "$fan_out" --host "$qemu_host" --kind stats --count 2 --timeout 15 \
-      >"$tmp/qemu.out" 2>"$tmp/qemu.err"
-    $py - "$tmp/qemu.out" "${guests[@]}" <<'PY' || fail "the QEMU guests are not in $qemu_host's frames"
+    # Each guest shows with its monitor's next full record (full_interval,
+    # 30 s): read frames until both have, then close the pipe.
+    "$sub" --connect "$fan_out" --host "$qemu_host" --kind stats --count 40 --timeout 45 \
+      2>"$tmp/qemu.err" | $py -c '
 import json, sys
-lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
-names = {d["name"] for line in lines for d in json.loads(line)["domains"]}
-want = set(sys.argv[2:])
-print(f"{len(lines)} frames of the QEMU node with {sorted(want & names)}")
-sys.exit(0 if len(lines) == 2 and len(want) == 2 and want <= names else 1)
-PY
+want, names, lines = set(sys.argv[1:]), set(), 0
+for line in sys.stdin:
+    lines += 1
+    names |= {d["name"] for d in json.loads(line)["domains"]}
+    if len(want) == 2 and want <= names:
+        break
+print(f"{lines} frames of the QEMU node until {sorted(want & names)} showed")
+sys.exit(0 if len(want) == 2 and want <= names else 1)
+' "${guests[@]}" || fail "the QEMU guests are not in $qemu_host's frames"
   fi
 fi
 # What a newcomer sees: an instance's graph is not a flat line.

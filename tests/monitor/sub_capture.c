@@ -4,6 +4,9 @@
  * with sm_wire_decode_frames and prints one JSON line per message:
  *   {"rx": MONOTONIC_SECONDS, "msg": <sm_wire_print_json>}
  * or {"rx": ..., "error": "CODE: detail"} for a message that does not decode.
+ * Brief records are expanded (sm_brief) as every StackMon receiver does; a
+ * stats line says how many were left out ("waiting": no full record seen
+ * yet; "refused": contradicting it).
  * Usage: sub_capture ENDPOINT [SECONDS]   (default: run until SIGTERM/stdin EOF)
  * Exit: 0, or 1 if any message failed to decode, 2 on usage/socket errors.
  */
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "sm_brief.h"
 #include "sm_clock.h"
 #include "sm_wire.h"
 
@@ -31,7 +35,10 @@ int main(int argc, char **argv)
 	int64_t end = seconds > 0 ? sm_clock_mono_ns() + (int64_t)(seconds * 1e9) : INT64_MAX;
 	int bad = 0, linger = 0;
 	struct sigaction sa = {0};
+	struct sm_brief *brief = sm_brief_new(64, SM_WIRE_MAX_DOMAINS);
 
+	if (brief == NULL)
+		return 2;
 	if (argc < 2) {
 		fprintf(stderr, "usage: sub_capture ENDPOINT [SECONDS]\n");
 		return 2;
@@ -79,8 +86,16 @@ int main(int argc, char **argv)
 			bad++;
 			goto next;
 		}
-		printf("{\"rx\":%.6f,\"size\":%zu,\"msg\":", (double)sm_clock_mono_ns() / 1e9,
-		       zmq_msg_size(&body));
+		{
+			struct sm_brief_result br;
+
+			if (sm_brief_expand(brief, &m, &br) < 0)
+				bad++;
+			printf("{\"rx\":%.6f,\"size\":%zu,\"waiting\":%zu,\"refused\":%zu,"
+			       "\"msg\":",
+			       (double)sm_clock_mono_ns() / 1e9, zmq_msg_size(&body), br.no_base,
+			       br.mismatch + br.no_room);
+		}
 		sm_wire_print_json(&m, stdout);
 		printf("}\n");
 		sm_message_clear(&m);
@@ -91,5 +106,6 @@ int main(int argc, char **argv)
 	}
 	zmq_close(sub);
 	zmq_ctx_term(ctx);
+	sm_brief_free(&brief);
 	return bad ? 1 : 0;
 }
