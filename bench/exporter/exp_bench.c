@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 		m.u.stats.domains[i].uuid[14] = (uint8_t)(i >> 8);
 		m.u.stats.domains[i].uuid[15] = (uint8_t)i;
 	}
-	store_apply_stats(s, &m, sm_clock_mono_ns()); /* first frame: every domain new */
+	store_apply_stats(s, &m, sm_clock_mono_ns(), true); /* first frame: every domain new */
 	for (int r = 0; r < rounds; r++) {
 		struct render_health h = {.started_ns = sm_clock_mono_ns()};
 		struct expo_buf b = {0};
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 
 		for (size_t i = 0; i < n; i++)
 			m.u.stats.domains[i].cpu_time_ns += 1000000;
-		store_apply_stats(s, &m, sm_clock_mono_ns());
+		store_apply_stats(s, &m, sm_clock_mono_ns(), true);
 		apply_ms += ms_since(t0);
 		t0 = sm_clock_mono_ns();
 		expo_reserve(&b, last_len + last_len / 8); /* as the daemon does */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sm_brief.h"
 #include "sm_log.h"
 #include "sm_loss.h"
 #include "sm_sockwatch.h"
@@ -23,6 +24,7 @@ struct intake {
 	struct sm_sockwatch *watch; /* borrowed, may be NULL */
 	size_t max_frame;
 	struct loss_table *loss; /* seq gaps by sender */
+	struct sm_brief *brief;	 /* each sender's full records, for its brief ones */
 	struct intake_counters c;
 	struct sm_complaint bad; /* refused messages, logged with rate limiting */
 };
@@ -37,8 +39,11 @@ struct intake *intake_new(struct store *store, size_t max_frame, struct sm_sockw
 	in->watch = watch;
 	in->max_frame = max_frame;
 	in->loss = loss_table_new(LOSS_SENDERS, LOSS_EXPIRY_S);
-	if (!in->loss) {
-		free(in);
+	/* Bounded by the protocol's own limits: the domains of each sender's
+	 * latest frame, for as many senders as a collector follows. */
+	in->brief = sm_brief_new(SM_WIRE_MAX_PUBLISHERS, SM_WIRE_MAX_DOMAINS);
+	if (!in->loss || !in->brief) {
+		intake_destroy(&in);
 		return NULL;
 	}
 	return in;
@@ -51,6 +56,7 @@ void intake_destroy(struct intake **inp)
 	if (!in)
 		return;
 	loss_table_destroy(&in->loss);
+	sm_brief_free(&in->brief);
 	free(in);
 	*inp = NULL;
 }
@@ -97,6 +103,32 @@ static void refuse(struct intake *in, size_t reason, const void *topic, size_t t
 		    intake_reason_name(reason), detail);
 }
 
+/* Makes the brief records of a stats message whole (docs/PROTOCOL.md,
+ * "Brief records"). Returns whether the frame is complete: none of its
+ * records was left out. */
+static bool expand(struct intake *in, struct sm_message *m)
+{
+	struct sm_brief_result br = {0};
+	int rc = sm_brief_expand(in->brief, m, &br);
+
+	if (rc < 0)
+		sm_complain(&in->bad, SM_LOG_ERR,
+			    "out of memory expanding a frame of %s: its brief records are left"
+			    " out until their next full records",
+			    m->hdr.host);
+	in->c.brief_expanded += br.expanded;
+	/* A late start or a lost frame: normal, and over by the monitor's
+	 * next full record of each domain. */
+	in->c.brief_waiting += br.no_base;
+	in->c.brief_refused += br.mismatch + br.no_room;
+	if (br.mismatch + br.no_room > 0)
+		sm_complain(&in->bad, SM_LOG_WARNING,
+			    "left out %zu brief records of %s that contradict its full records"
+			    " and %zu past the domains a frame may hold",
+			    br.mismatch, m->hdr.host, br.no_room);
+	return rc == 0 && br.no_base + br.mismatch + br.no_room == 0;
+}
+
 int intake_message(struct intake *in, int parts, const void *topic, size_t topic_len,
 		   const void *body, size_t body_len, int64_t now_ns)
 {
@@ -115,14 +147,13 @@ int intake_message(struct intake *in, int parts, const void *topic, size_t topic
 		       topic, topic_len, err.msg);
 		return -1;
 	}
-	/* A protocol whose records may arrive abridged has them made whole
-	 * here, before anything below reads the message. */
 	in->c.frames[m.hdr.kind]++;
 	in->c.bytes += body_len;
 	in->c.lost += loss_table_note(in->loss, &m.hdr, now_ns);
 	switch (m.hdr.kind) {
 	case SM_KIND_STATS:
-		store_apply_stats(in->store, &m, now_ns);
+		/* Brief records made whole before anything reads the frame. */
+		store_apply_stats(in->store, &m, now_ns, expand(in, &m));
 		break;
 	case SM_KIND_EVENT:
 		store_apply_event(in->store, &m);

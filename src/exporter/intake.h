@@ -26,6 +26,9 @@ struct intake_counters {
 	uint64_t frames[SM_KIND_COLLECTOR + 1]; /* valid messages by enum sm_msg_kind */
 	uint64_t errors[INTAKE_NREASONS];	/* refused: by enum sm_wire_code, and parts */
 	uint64_t lost;				/* messages missing from senders' seq */
+	uint64_t brief_expanded;		/* brief records made whole */
+	uint64_t brief_waiting;			/* ... left out: full record not seen yet */
+	uint64_t brief_refused;			/* ... left out: contradicting it, or too many */
 	uint64_t bytes;				/* body bytes of valid messages */
 };
 

@@ -352,6 +352,15 @@ static void render_health(struct expo_buf *b, const struct store *s,
 		expo_sample_u64(b, "stackmon_exporter_decode_errors_total",
 				labels_with(tmp, NULL, "reason", intake_reason_name(r)),
 				in->errors[r]);
+	expo_family(b, "stackmon_exporter_brief_records_total", "counter",
+		    "Brief domain records received, by outcome: expanded, waiting (left out until"
+		    " their full record comes), refused (contradicting it)");
+	expo_sample_u64(b, "stackmon_exporter_brief_records_total",
+			labels_with(tmp, NULL, "outcome", "expanded"), in->brief_expanded);
+	expo_sample_u64(b, "stackmon_exporter_brief_records_total",
+			labels_with(tmp, NULL, "outcome", "waiting"), in->brief_waiting);
+	expo_sample_u64(b, "stackmon_exporter_brief_records_total",
+			labels_with(tmp, NULL, "outcome", "refused"), in->brief_refused);
 	expo_family(b, "stackmon_exporter_frames_lost_total", "counter",
 		    "Messages missing from the senders' sequence numbers (the whole path from each"
 		    " sender)");

@@ -438,7 +438,7 @@ static struct store_domain *domain_add(struct store *s, struct store_host *h,
 	return d;
 }
 
-size_t store_apply_stats(struct store *s, const struct sm_message *m, int64_t now_ns)
+size_t store_apply_stats(struct store *s, const struct sm_message *m, int64_t now_ns, bool complete)
 {
 	const struct sm_aggregate_domain_stats *agg = &m->u.stats;
 	uint64_t dropped_before = s->counters.series_dropped;
@@ -464,8 +464,8 @@ size_t store_apply_stats(struct store *s, const struct sm_message *m, int64_t no
 		if (d)
 			d->seen = h->gen;
 	}
-	/* What this frame did not list has gone from the host. */
-	for (struct store_domain *d = h->first, *dn; d; d = dn) {
+	/* What a complete frame did not list has gone from the host. */
+	for (struct store_domain *d = h->first, *dn; complete && d; d = dn) {
 		dn = d->next;
 		if (d->seen != h->gen)
 			domain_remove(s, d, STORE_GONE_ABSENT);

@@ -82,9 +82,13 @@ void store_set_max_series(struct store *s, size_t max_series);
 
 /* Applies a decoded stats message received at now_ns (monotonic): the
  * host's node figures, every domain it lists (new ones only while the
- * bound allows), and drops the host's domains it does not list. Returns
- * the number of series left out for the bound (0 normally). */
-size_t store_apply_stats(struct store *s, const struct sm_message *m, int64_t now_ns);
+ * bound allows), and, when `complete`, drops the host's domains it does
+ * not list. A frame is not complete when records were left out of it on
+ * the way in (brief records whose full record is not known yet): its
+ * absent domains may only be waiting. Returns the number of series left
+ * out for the bound (0 normally). */
+size_t store_apply_stats(struct store *s, const struct sm_message *m, int64_t now_ns,
+			 bool complete);
 /* Applies a decoded event: "stopped" removes the domain when `host` is the
  * one it is on (a migration's source says stopped after the target may
  * already list it). Returns true when a domain was removed. */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# A real monitor (libvirt test driver, tests/fixtures/node-small.xml, whose tenants' names are hostile) -> a real collector -> the exporter: /metrics passes `promtool check metrics`, every figure of a domain equals what stackmon-sub printed of the same last frame, hostile names come back intact once unescaped, and the HTTP side answers 404, 405 and HEAD as it should.
+# A real monitor (libvirt test driver, tests/fixtures/node-small.xml, whose tenants' names are hostile; brief records between full ones) -> a real collector -> the exporter: /metrics passes `promtool check metrics`, every figure of a domain equals what stackmon-sub printed of the same last frame, hostile names come back intact once unescaped, and the HTTP side answers 404, 405 and HEAD as it should.
 # shellcheck source=tests/exporter/e2e_lib.sh
 . "$(dirname "$0")/../exporter/e2e_lib.sh"
 [ -n "$SUB" ] || fail "needs the exporter, collector, monitor and stackmon-sub binaries as \$1..\$4"
@@ -54,6 +54,10 @@ grep -q 'project="gamma \\"ops\\" & <dev>"' "$TMP/m.txt" || fail "quotes are not
 [ "$(metric "$TMP/m.txt" stackmon_exporter_frames_lost_total)" = 0 ] || fail "frames lost"
 [ "$(metric "$TMP/m.txt" stackmon_exporter_decode_errors_total reason=garbage)" = 0 ] || fail "decode errors"
 [ "$(metric "$TMP/m.txt" stackmon_exporter_frames_total kind=stats)" -ge 4 ] || fail "stats frames"
+# The monitor sends brief records between full ones: those figures were expanded ones.
+[ "$(metric "$TMP/m.txt" stackmon_exporter_brief_records_total outcome=expanded)" -ge 5 ] ||
+	fail "no brief record expanded: $(grep brief_records "$TMP/m.txt")"
+[ "$(metric "$TMP/m.txt" stackmon_exporter_brief_records_total outcome=refused)" = 0 ] || fail "brief records refused"
 # No rate is exported where its counter is.
 ! grep -qE '^stackmon_domain_cpu_(ratio|percent)|_per_second' "$TMP/m.txt" || fail "a rate is exported"
 

@@ -29,7 +29,7 @@ static struct store *store_with(struct sm_message *m)
 	render_sizes(&sizes);
 	s = store_new(&sizes, 0);
 	assert_non_null(s);
-	store_apply_stats(s, m, sm_clock_mono_ns());
+	store_apply_stats(s, m, sm_clock_mono_ns(), true);
 	return s;
 }
 

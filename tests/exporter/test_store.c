@@ -35,7 +35,7 @@ static size_t apply(struct store *s, const char *host, size_t n, int64_t t)
 	size_t dropped;
 
 	assert_int_equal(fake_stats_fill(&m, host, n, 1, 1), 0);
-	dropped = store_apply_stats(s, &m, t * SEC);
+	dropped = store_apply_stats(s, &m, t * SEC, true);
 	fake_stats_free(&m);
 	return dropped;
 }
@@ -49,7 +49,7 @@ static void apply_tagged(struct store *s, const char *host, size_t n, int64_t t,
 	assert_int_equal(fake_stats_fill(&m, host, n, 1, 1), 0);
 	for (size_t i = 0; i < n; i++)
 		m.u.stats.domains[i].uuid[15] = tag;
-	store_apply_stats(s, &m, t * SEC);
+	store_apply_stats(s, &m, t * SEC, true);
 	fake_stats_free(&m);
 }
 
@@ -97,6 +97,21 @@ static void store_drops_a_domain_absent_from_its_hosts_next_frame(void **state)
 	/* Another host's frame leaves cn1's domains alone. */
 	apply(s, "cn2", 0, 1);
 	assert_int_equal(store_domains(s), 2);
+	store_destroy(&s);
+}
+
+static void store_keeps_absent_domains_when_a_frame_is_incomplete(void **state)
+{
+	struct store *s = new_store(0);
+	struct sm_message m;
+
+	apply(s, "cn1", 3, 0);
+	assert_int_equal(fake_stats_fill(&m, "cn1", 1, 1, 2), 0);
+	store_apply_stats(s, &m, SEC, false); /* records were left out on the way in */
+	fake_stats_free(&m);
+	assert_int_equal(store_domains(s), 3);
+	apply(s, "cn1", 1, 2); /* a complete frame decides */
+	assert_int_equal(store_domains(s), 1);
 	store_destroy(&s);
 }
 
@@ -210,7 +225,7 @@ static void store_holds_many_hosts_and_domains(void **state)
 			m.u.stats.domains[i].uuid[0] = (uint8_t)h;
 			m.u.stats.domains[i].uuid[15] = (uint8_t)(h >> 8);
 		}
-		store_apply_stats(s, &m, 0);
+		store_apply_stats(s, &m, 0, true);
 		fake_stats_free(&m);
 	}
 	assert_int_equal(store_hosts(s), 200);
@@ -229,6 +244,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(store_holds_the_domains_of_a_frame),
 	    cmocka_unit_test(store_drops_a_domain_absent_from_its_hosts_next_frame),
+	    cmocka_unit_test(store_keeps_absent_domains_when_a_frame_is_incomplete),
 	    cmocka_unit_test(store_drops_a_domain_on_stopped_from_its_own_host_only),
 	    cmocka_unit_test(store_moves_a_migrated_domain_to_its_new_host),
 	    cmocka_unit_test(store_refuses_new_domains_beyond_max_series_and_counts_them),
