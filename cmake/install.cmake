@@ -11,7 +11,7 @@ set(STACKMON_SYSTEMD_UNITDIR "" CACHE PATH
     "where the systemd units go (empty: /lib/systemd/system for prefix /usr, else /etc/systemd/system)")
 
 # Daemons: system administration programs, run by systemd → sbin.
-install(TARGETS stackmon-monitor stackmon-collector stackmon-aggregator
+install(TARGETS stackmon-monitor stackmon-collector stackmon-aggregator stackmon-exporter
         RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 # The subscriber is a user command for ops scripts → bin; so is the key
 # generator (as ssh-keygen: anyone may make a key pair).

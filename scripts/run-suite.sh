@@ -12,7 +12,9 @@
 #   - a second stackmon-monitor (host NAME-qemu) on two small real QEMU
 #     guests (TCG) of two tenants, doing a little CPU, disk and network work
 #     each second, one paused 15 s of every minute, when QEMU works here;
-#   - stackmon-aggregator and the dashboard under lighttpd (port 8080).
+#   - stackmon-aggregator and the dashboard under lighttpd (port 8080);
+#   - stackmon-exporter, /metrics for Prometheus, on a port of 127.0.0.1 the
+#     system picks (so it never collides; the URL is printed).
 # libvirtd is the one running or one it starts (scripts/libvirtd.sh). When
 # none can be had, it falls back to the same node in libvirt's in-process
 # test driver and says so: that node's figures never move.
@@ -34,7 +36,8 @@
 #   --secure             CurveZMQ on every hop, as the installed package
 #                        runs it: stackmon-keygen makes a key pair for the
 #                        collector, each monitor (bound to its host), the
-#                        aggregator and a "sub" for you in RUNDIR/keys; the
+#                        aggregator, the exporter and a "sub" for you in
+#                        RUNDIR/keys; the
 #                        collector admits those public keys only (so a
 #                        plaintext subscriber gets nothing), and the
 #                        "Watch it" line carries the options to subscribe.
@@ -405,6 +408,7 @@ if ((secure)); then
     keygen "monitor-$mhost" --host "$mhost" # may send this host's frames only
   done
   keygen aggregator
+  keygen exporter
   keygen sub
   for f in "$keys"/*.key; do
     [ "${f##*/}" = collector.key ] || cp "$f" "$keys/allow/"
@@ -433,6 +437,18 @@ if [ -x "$bin/aggregator/stackmon-aggregator" ]; then
   mapfile -t curve < <(curve_client aggregator)
   start aggregator "$bin/aggregator/stackmon-aggregator" --subscribe "$fan_out" \
     --data-dir "$run/data" "${curve[@]}" -c /dev/null
+fi
+metrics_url="(the exporter is not built yet)"
+if [ -x "$bin/exporter/stackmon-exporter" ]; then
+  mapfile -t curve < <(curve_client exporter)
+  start exporter "$bin/exporter/stackmon-exporter" --subscribe "$fan_out" \
+    --listen 127.0.0.1:0 "${curve[@]}" -c /dev/null
+  for _ in $(seq 50); do
+    grep -q "serving http" "$logs/exporter.log" && break
+    sleep 0.1
+  done
+  metrics_url=$(sed -n 's#.*serving \(http://[^ ]*/metrics\).*#\1#p' "$logs/exporter.log" | head -1)
+  [ -n "$metrics_url" ] || metrics_url="(see $logs/exporter.log)"
 fi
 if [ -x "$builddir/dashboard/stackmon.cgi" ]; then
   export DASHBOARD_CGI=$builddir/dashboard/stackmon.cgi
@@ -466,6 +482,7 @@ cat <<MSG
   fan-out:    $fan_out   (subscribe here)
   transport:  $security
   dashboard:  $dashboard_url
+  prometheus: $metrics_url   (stackmon-exporter)
   logs:       $logs/
   run dir:    $run   (pids: what this run started)
 Watch it:     $watch --table

@@ -364,6 +364,29 @@ if ((living)); then
   live_sub=$!
 fi
 
+# ---- /metrics for Prometheus: the node's domains, in valid text ----
+metrics=$(sed -n 's/^ *prometheus: *\(http:[^ ]*\).*/\1/p' "$out")
+if [ ! -x "$suite_build/src/exporter/stackmon-exporter" ] || [ -z "$metrics" ]; then
+  echo "SKIP (part): the exporter is not part of the suite yet ($(sed -n 's/^ *prometheus: *//p' "$out"))"
+else
+  ok=0
+  for _ in $(seq 30); do # the monitor's first frames may take a few seconds
+    if curl -fsS --max-time 10 "$metrics" >"$tmp/metrics.txt" 2>"$tmp/curl.err" &&
+      grep -q "^stackmon_node_domains{host=\"$host\"} [1-9]" "$tmp/metrics.txt"; then
+      ok=1
+      break
+    fi
+    sleep 1
+  done
+  if ((ok)); then
+    echo "ok: $metrics serves $(grep -c '^stackmon_domain_vcpus{' "$tmp/metrics.txt") domains of $host"
+    promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1 ||
+      fail "promtool check metrics on $metrics: $(head -5 "$tmp/promtool.out")"
+  else
+    fail "$metrics does not serve the domains of $host in 30 s: $(cat "$tmp/curl.err")"
+  fi
+fi
+
 # ---- the dashboard answers with the domains ----
 url=$(sed -n 's/^ *dashboard: *\(https\{0,1\}:[^ ]*\).*/\1/p' "$out")
 if [ ! -x "$suite_build/dashboard/stackmon.cgi" ] || [ -z "$url" ]; then

@@ -79,12 +79,12 @@ for f in "$k"/*.key_secret; do
   [ "$(stat -c %a "$f")" = 600 ] || fail "$f has mode $(stat -c %a "$f"), want 600"
 done
 allowed=$(find "$k/allow" -type f -printf '%f\n' 2>/dev/null | sort | tr '\n' ' ')
-[ "$allowed" = "aggregator.key monitor-$host.key sub.key " ] ||
-  fail "allow list: '$allowed', want aggregator.key monitor-$host.key sub.key"
+[ "$allowed" = "aggregator.key exporter.key monitor-$host.key sub.key " ] ||
+  fail "allow list: '$allowed', want aggregator.key exporter.key monitor-$host.key sub.key"
 grep -q "host = \"$host\"" "$k/monitor-$host.key" 2>/dev/null ||
   fail "the monitor's key is not bound to host $host"
-grep -q "allow list $k/allow: 3 key(s)" "$run/logs/collector.log" ||
-  fail "the collector did not load the 3 allowed keys: $(tail -3 "$run/logs/collector.log")"
+grep -q "allow list $k/allow: 4 key(s)" "$run/logs/collector.log" ||
+  fail "the collector did not load the 4 allowed keys: $(tail -3 "$run/logs/collector.log")"
 
 # ---- the subscriber command it prints reads the node's frames ----
 [[ " ${watch[*]} " == *" --curve yes "* ]] || fail "the printed command has no --curve yes: ${watch[*]}"
@@ -96,6 +96,21 @@ if ((rc != 0 || n != 2)); then
   fail "the printed subscriber: exit $rc, $n stats lines: $(cat "$tmp/curve.err")"
 else
   echo "ok: the printed subscriber read $n stats frames of $host over CurveZMQ"
+fi
+
+# ---- the exporter, subscribed with its own key, serves the node ----
+metrics=$(sed -n 's/^ *prometheus: *\(http:[^ ]*\).*/\1/p' "$out")
+if [ -z "$metrics" ]; then
+  echo "SKIP (part): the exporter is not part of the suite yet ($(sed -n 's/^ *prometheus: *//p' "$out"))"
+else
+  ok=0
+  for _ in $(seq 30); do
+    curl -fsS --max-time 10 "$metrics" 2>/dev/null |
+      grep -q "^stackmon_node_domains{host=\"$host\"} [1-9]" && { ok=1; break; }
+    sleep 1
+  done
+  ((ok)) && echo "ok: the exporter serves $host's domains over CurveZMQ at $metrics" ||
+    fail "the exporter at $metrics does not serve $host's domains in 30 s"
 fi
 
 # ---- a plaintext subscriber, and one with a key not allowed: nothing ----

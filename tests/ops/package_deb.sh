@@ -41,7 +41,8 @@ echo "ok: built $(basename "$deb") ($(stat -c %s "$deb") bytes) in $((SECONDS - 
 # ---- contents ----
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's#^\./#/#' >"$tmp/files"
 want=(/lib/systemd/system/stackmon-monitor.service /lib/systemd/system/stackmon-collector.service
-  /lib/systemd/system/stackmon-aggregator.service /usr/lib/sysusers.d/stackmon.conf
+  /lib/systemd/system/stackmon-aggregator.service /lib/systemd/system/stackmon-exporter.service
+  /usr/lib/sysusers.d/stackmon.conf
   /usr/share/man/man7/stackmon.7.gz /usr/share/doc/stackmon/copyright
   /usr/share/doc/stackmon/README.md /usr/share/doc/stackmon/PROTOCOL.md)
 [ -f "$src/docs/OPERATIONS.md" ] && want+=(/usr/share/doc/stackmon/OPERATIONS.md)
@@ -210,21 +211,23 @@ host=$(uname -n | tr -c 'A-Za-z0-9._\n-' '-')
 k=/etc/stackmon/keys
 for want in "collector.key_secret stackmon:stackmon 600" "aggregator.key_secret stackmon:stackmon 600" \
             "monitor.key_secret stackmon-monitor:stackmon-monitor 600" "collector.key root:root 644" \
-            "allow/$host.key root:root 644" "allow/aggregator.key root:root 644"; do
+            "allow/$host.key root:root 644" "allow/aggregator.key root:root 644" \
+            "exporter.key_secret stackmon:stackmon 600" "allow/exporter.key root:root 644"; do
   read -r f owner mode <<<"$want" # not `set --`: "$@" is the program list
   got=$(stat -c '%U:%G %a' "$k/$f" 2>&1)
   [ "$got" = "$owner $mode" ] || bad "$k/$f is $got, want $owner $mode"
 done
 grep -q "host = \"$host\"" "$k/allow/$host.key" || bad "$k/allow/$host.key is not bound to host $host: $(cat "$k/allow/$host.key")"
 grep -q "host = " "$k/allow/aggregator.key" && bad "the aggregator's key speaks for a host"
+grep -q "host = " "$k/allow/exporter.key" && bad "the exporter's key speaks for a host"
 cmp -s "$k/monitor.key" "$k/allow/$host.key" || bad "the allowed key is not the monitor's"
 # Each daemon's user reads its own secret key and no other's; the collector
 # (whose -n loads its keys and allow list) takes its shipped config as
 # stackmon and refuses it as stackmon-monitor.
 as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
-for want in "stackmon collector aggregator" "stackmon-monitor monitor"; do
+for want in "stackmon collector aggregator exporter" "stackmon-monitor monitor"; do
   read -r u mine <<<"$want"
-  for d in collector aggregator monitor; do
+  for d in collector aggregator exporter monitor; do
     if [[ " $mine " == *" $d "* ]]; then
       as "$u" test -r "$k/$d.key_secret" || bad "$u cannot read $d.key_secret"
     else

@@ -11,7 +11,8 @@
 # Usage: units_verify.sh BUILD_DIR
 set -euo pipefail
 build=$1
-units=(stackmon-monitor.service stackmon-collector.service stackmon-aggregator.service)
+units=(stackmon-monitor.service stackmon-collector.service stackmon-aggregator.service
+  stackmon-exporter.service)
 max_exposure=3.0
 ops_doc=$(cd "$(dirname "$0")/../.." && pwd)/docs/OPERATIONS.md
 

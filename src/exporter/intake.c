@@ -1,0 +1,171 @@
+/*
+ * intake — decodes, accounts and applies what the subscription receives
+ * (see intake.h). The order is the protocol's: the envelope (two frames),
+ * the decoder's checks of every field, then loss accounting on the valid
+ * header, then the store. Nothing of a refused message reaches the store.
+ */
+#include "intake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sm_brief.h"
+#include "sm_log.h"
+#include "sm_loss.h"
+#include "sm_sockwatch.h"
+#include "store.h"
+
+#define LOSS_SENDERS	65536  /* (host, kind) streams followed at once */
+#define LOSS_EXPIRY_S	3600.0 /* a sender silent this long is forgotten */
+#define SENDER_TEXT_MAX 40     /* bytes of an unparsable topic shown in the log */
+
+struct intake {
+	struct store *store;	    /* borrowed */
+	struct sm_sockwatch *watch; /* borrowed, may be NULL */
+	size_t max_frame;
+	struct loss_table *loss; /* seq gaps by sender */
+	struct sm_brief *brief;	 /* each sender's full records, for its brief ones */
+	struct intake_counters c;
+	struct sm_complaint bad; /* refused messages, logged with rate limiting */
+};
+
+struct intake *intake_new(struct store *store, size_t max_frame, struct sm_sockwatch *watch)
+{
+	struct intake *in = calloc(1, sizeof(*in));
+
+	if (!in)
+		return NULL;
+	in->store = store;
+	in->watch = watch;
+	in->max_frame = max_frame;
+	in->loss = loss_table_new(LOSS_SENDERS, LOSS_EXPIRY_S);
+	/* Bounded by the protocol's own limits: the domains of each sender's
+	 * latest frame, for as many senders as a collector follows. */
+	in->brief = sm_brief_new(SM_WIRE_MAX_PUBLISHERS, SM_WIRE_MAX_DOMAINS);
+	if (!in->loss || !in->brief) {
+		intake_destroy(&in);
+		return NULL;
+	}
+	return in;
+}
+
+void intake_destroy(struct intake **inp)
+{
+	struct intake *in = inp ? *inp : NULL;
+
+	if (!in)
+		return;
+	loss_table_destroy(&in->loss);
+	sm_brief_free(&in->brief);
+	free(in);
+	*inp = NULL;
+}
+
+const char *intake_reason_name(size_t reason)
+{
+	if (reason == INTAKE_E_PARTS)
+		return "parts";
+	return sm_wire_code_name((enum sm_wire_code)reason);
+}
+
+const struct intake_counters *intake_counters(const struct intake *in)
+{
+	return &in->c;
+}
+
+/* Who sent a message, for the log: the topic's host, else its printable start. */
+static void sender_of(const void *topic, size_t len, char *buf, size_t buflen)
+{
+	const char *t = topic;
+	char host[SM_HOST_MAX + 1];
+	enum sm_msg_kind kind;
+	size_t k = 0;
+
+	if (topic && sm_wire_topic_parse(topic, len, &kind, host, NULL) == 0) {
+		snprintf(buf, buflen, "%s", host);
+		return;
+	}
+	for (size_t i = 0; t && i < len && k + 1 < buflen && i < SENDER_TEXT_MAX; i++)
+		buf[k++] = (t[i] >= 0x20 && t[i] < 0x7f) ? t[i] : '?';
+	buf[k] = '\0';
+	if (k == 0)
+		snprintf(buf, buflen, "(empty topic)");
+}
+
+static void refuse(struct intake *in, size_t reason, const void *topic, size_t topic_len,
+		   const char *detail)
+{
+	char sender[SM_HOST_MAX + 1];
+
+	in->c.errors[reason]++;
+	sender_of(topic, topic_len, sender, sizeof(sender));
+	sm_complain(&in->bad, SM_LOG_WARNING, "dropped a bad message from %s: %s (%s)", sender,
+		    intake_reason_name(reason), detail);
+}
+
+/* Makes the brief records of a stats message whole (docs/PROTOCOL.md,
+ * "Brief records"). Returns whether the frame is complete: none of its
+ * records was left out. */
+static bool expand(struct intake *in, struct sm_message *m)
+{
+	struct sm_brief_result br = {0};
+	int rc = sm_brief_expand(in->brief, m, &br);
+
+	if (rc < 0)
+		sm_complain(&in->bad, SM_LOG_ERR,
+			    "out of memory expanding a frame of %s: its brief records are left"
+			    " out until their next full records",
+			    m->hdr.host);
+	in->c.brief_expanded += br.expanded;
+	/* A late start or a lost frame: normal, and over by the monitor's
+	 * next full record of each domain. */
+	in->c.brief_waiting += br.no_base;
+	in->c.brief_refused += br.mismatch + br.no_room;
+	if (br.mismatch + br.no_room > 0)
+		sm_complain(&in->bad, SM_LOG_WARNING,
+			    "left out %zu brief records of %s that contradict its full records"
+			    " and %zu past the domains a frame may hold",
+			    br.mismatch, m->hdr.host, br.no_room);
+	return rc == 0 && br.no_base + br.mismatch + br.no_room == 0;
+}
+
+int intake_message(struct intake *in, int parts, const void *topic, size_t topic_len,
+		   const void *body, size_t body_len, int64_t now_ns)
+{
+	struct sm_wire_error err = {0};
+	struct sm_message m;
+	char detail[64];
+
+	if (parts != 2) {
+		snprintf(detail, sizeof(detail), "%d frames, expected topic and body", parts);
+		refuse(in, INTAKE_E_PARTS, topic, topic_len, detail);
+		return -1;
+	}
+	if (sm_wire_decode_frames(topic, topic_len, body, body_len, in->max_frame, &m, &err) < 0) {
+		refuse(in,
+		       (size_t)err.code < SM_WIRE_CODE_COUNT ? (size_t)err.code : SM_WIRE_E_GARBAGE,
+		       topic, topic_len, err.msg);
+		return -1;
+	}
+	in->c.frames[m.hdr.kind]++;
+	in->c.bytes += body_len;
+	in->c.lost += loss_table_note(in->loss, &m.hdr, now_ns);
+	switch (m.hdr.kind) {
+	case SM_KIND_STATS:
+		/* Brief records made whole before anything reads the frame. */
+		store_apply_stats(in->store, &m, now_ns, expand(in, &m));
+		break;
+	case SM_KIND_EVENT:
+		store_apply_event(in->store, &m);
+		break;
+	case SM_KIND_HEARTBEAT: /* only for the collector's max_frame */
+		if (in->watch)
+			sm_sockwatch_note_heartbeat(in->watch, &m, in->max_frame);
+		break;
+	case SM_KIND_COLLECTOR:
+		break;
+	}
+	sm_message_clear(&m);
+	sm_complaint_release(&in->bad, "messages decode again");
+	return 0;
+}
