@@ -6,14 +6,15 @@
 #   3. starts libvirtd + virtlogd (scripts/libvirtd.sh) for the libvirt tests,
 #   4. runs the whole ctest suite: unit, integration, real-QEMU, end-to-end,
 #   5. runs each fuzz target for a short while (clang/libFuzzer): the wire
-#      decoder, the collector's receive path and the aggregator's writer,
+#      decoder, the collector's receive path, the aggregator's writer and the
+#      exporter's intake,
 #   6. rebuilds with ASan+UBSan (build-asan/) and runs the suite again there,
 #   7. stops the services it started,
 #   8. proves the README's two commands on a brand-new Debian 12 root
 #      (scripts/clean-root-check.sh: mmdebstrap, then run-suite.sh --for 30
 #      and test.sh --no-fuzz --no-asan inside it, in a private network).
 # Options: --no-fuzz, --no-asan, --no-clean-root (quicker local runs);
-# FUZZ_SECONDS per target (default 30). Inside a container the clean-root stage is
+# FUZZ_SECONDS per target (default 20). Inside a container the clean-root stage is
 # skipped (it is what runs this script in one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,15 +55,15 @@ status=0
 step "tests"
 ctest --test-dir build --output-on-failure --timeout 600 || status=1
 
-# Runs one libFuzzer target for FUZZ_SECONDS (default 30) from the shared
+# Runs one libFuzzer target for FUZZ_SECONDS (default 20) from the shared
 # seed corpus. A crash leaves its input in fuzz/regressions/ (check it in:
 # it is then replayed by every test build).
 fuzz_target() {
   local target=$1 work
-  step "fuzz $target (${FUZZ_SECONDS:-30} s)"
+  step "fuzz $target (${FUZZ_SECONDS:-20} s)"
   work=$(mktemp -d)
   cp fuzz/corpus/* "$work/"
-  if ! "build-fuzz/fuzz/$target" -max_total_time="${FUZZ_SECONDS:-30}" \
+  if ! "build-fuzz/fuzz/$target" -max_total_time="${FUZZ_SECONDS:-20}" \
        -max_len=65536 -print_final_stats=1 -artifact_prefix="$top/fuzz/regressions/" \
        "$work" 2>"build-fuzz/$target.log"; then
     tail -40 "build-fuzz/$target.log"

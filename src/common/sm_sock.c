@@ -3,9 +3,11 @@
  * calls zmq_setsockopt itself, so one change (say, CurveZMQ) reaches every
  * socket. Messages are (topic, body) pairs sent as one atomic multipart.
  */
+#define _GNU_SOURCE /* O_PATH */
 #include "sm_sock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -352,8 +354,10 @@ void sm_ipc_file_note(struct sm_ipc_file *f, const char *endpoint)
 	static const char scheme[] = "ipc://";
 	const char *path;
 	struct stat st;
+	int fd;
 
 	memset(f, 0, sizeof(*f));
+	f->fd = -1;
 	if (!endpoint || strncmp(endpoint, scheme, sizeof(scheme) - 1) != 0)
 		return;
 	path = endpoint + sizeof(scheme) - 1;
@@ -361,11 +365,21 @@ void sm_ipc_file_note(struct sm_ipc_file *f, const char *endpoint)
 	 * namespace: neither leaves a file we made by that name. */
 	if (!path[0] || path[0] == '*' || path[0] == '@' || strlen(path) >= sizeof(f->path))
 		return;
-	if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+	/* Held open (O_PATH works on a socket file), the inode stays ours: a
+	 * successor that binds the same path after we closed gets a file with
+	 * another inode number, never a reuse of this one (which a fresh
+	 * Debian root showed happening at once). */
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		close(fd);
+		return;
+	}
 	memcpy(f->path, path, strlen(path) + 1);
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	f->fd = fd;
 	f->noted = true;
 }
 
@@ -376,10 +390,12 @@ void sm_ipc_file_remove(struct sm_ipc_file *f)
 	if (!f || !f->noted)
 		return;
 	f->noted = false;
-	if (lstat(f->path, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino)
-		return; /* gone, or somebody else's by now */
-	if (unlink(f->path) < 0 && errno != ENOENT)
+	if (lstat(f->path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino &&
+	    unlink(f->path) < 0 && errno != ENOENT)
 		sm_log_warn("cannot remove socket file %s", f->path);
+	/* else gone, or somebody else's by now */
+	close(f->fd);
+	f->fd = -1;
 }
 
 int sm_sock_send2(void *sock, const void *topic, size_t topic_len, const void *body,

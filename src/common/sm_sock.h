@@ -115,6 +115,7 @@ struct sm_ipc_file {
 	char path[108]; /* sizeof(sockaddr_un.sun_path) */
 	dev_t dev;
 	ino_t ino;
+	int fd; /* O_PATH on the file while noted: its inode number cannot be reused */
 	bool noted;
 };
 /* Notes the file of `endpoint` if it is an ipc:// path (not the "*"
