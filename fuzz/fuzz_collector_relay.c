@@ -173,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	body = data + split;
 	blen = size - split;
 
-	accepted = envelope_check(three ? 3 : 2, topic, tlen, body, blen, FUZZ_MAX_FRAME, &hdr,
+	accepted = envelope_check(three ? 3 : 2, topic, tlen, body, blen, FUZZ_MAX_FRAME, true, &hdr,
 				  &reason, &err) == 0;
 
 	memset(&before, 0, sizeof(before));

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sm_brief.h"
 #include "sm_wire.h"
@@ -63,8 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sm_message again;
 		FILE *null = fopen("/dev/null", "w");
 
+		struct sm_header env;
+
 		if (sm_wire_peek_header(data, size, 0, &h, &err) != 0)
 			abort(); /* peek must accept what decode accepts */
+		/* ... and a relay's envelope check too, reading the same header */
+		if (sm_wire_peek_envelope(data, size, 0, &env, &err) != 0 ||
+		    memcmp(&env, &h, sizeof(h)) != 0)
+			abort();
 		if (null != NULL) {
 			sm_wire_print_json(&m, null);
 			fclose(null);
@@ -79,5 +86,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		expand_twice(data, size);
 	}
 	(void)sm_wire_peek_header(data, size, 64, &h, &err);
+	(void)sm_wire_peek_envelope(data, size, 0, &h, &err);
 	return 0;
 }

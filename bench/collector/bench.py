@@ -30,13 +30,21 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("build", help="build directory")
 ap.add_argument("--quick", action="store_true", help="fewer, shorter trials")
-ap.add_argument("--only", choices=["throughput", "cost", "latency", "fds", "curve"],
+ap.add_argument("--only", choices=["throughput", "cost", "latency", "fds", "curve", "tree"],
                 action="append",
                 help="cost: the CPU-cost half of throughput only; curve: curve off vs on")
 ap.add_argument("--curve-seconds", type=float, default=24,
                 help="with --only curve: seconds of trials per configuration and frame size")
 ap.add_argument("--transport", choices=["tcp", "ipc"], default="tcp",
                 help="tcp on 127.0.0.1 (default) or ipc in a temp dir")
+ap.add_argument("--monitors", type=int, nargs="+", default=[1000, 10000],
+                help="--only tree: simulated monitors (default 1000 10000)")
+ap.add_argument("--racks", type=int, default=10,
+                help="--only tree: rack collectors between the monitors and the master")
+ap.add_argument("--tree-seconds", type=float, default=20,
+                help="--only tree: seconds of load at 1 frame/s per monitor")
+ap.add_argument("--rounds", type=int, default=2,
+                help="trials per relay in the CPU-cost tables, the best counts (default 2)")
 ap.add_argument("--boost", action="store_true",
                 help="run every benchmark process at nice -10 (root), against background load")
 args = ap.parse_args()
@@ -105,9 +113,11 @@ class Relay:
         self.kind = kind
         self.fin, self.fout = endpoints()
         self.loadgen_opts, self.sink_opts = [], []
-        if kind in ("collector", "collector-curve"):
+        if kind in ("collector", "collector-curve", "collector-header"):
             cmd = [COLLECTOR, "--name", "bench", "--fan-in", self.fin, "--fan-out", self.fout,
                    "--stats-interval", "1", "-q"]
+            if kind == "collector-header":  # a master behind rack collectors
+                cmd += ["--check-body", "no"]
             if kind == "collector-curve":
                 make_keys()
                 cmd += ["--curve", "yes", "--curve-secret-key", KEYS + "/collector.key_secret",
@@ -205,9 +215,12 @@ def frame_size(domains):
         relay.stop()
 
 
-def cpu_cost(publishers, domains, rate, rounds=2):
-    """Relay CPU µs per delivered frame at a fixed `rate`, least disturbed of `rounds`."""
-    relays = {k: Relay(k) for k in ("proxy", "collector")}
+def cpu_cost(publishers, domains, rate, rounds=None):
+    """Relay CPU µs per delivered frame at a fixed `rate`, least disturbed of
+    `rounds`: the bare proxy, the collector as shipped (check_body = yes) and
+    the collector reading headers only (check_body = no)."""
+    rounds = rounds or args.rounds
+    relays = {k: Relay(k) for k in ("proxy", "collector", "collector-header")}
     best = {k: None for k in relays}
     try:
         for _ in range(rounds):
@@ -222,18 +235,29 @@ def cpu_cost(publishers, domains, rate, rounds=2):
     return best
 
 
+def cost_row(publishers, domains, size, c):
+    """The CPU-cost columns: each relay's µs/frame (capacity/core), and each
+    collector's capacity as a fraction of the bare proxy's."""
+    return ("| %d | %d domains, %d B | %.1f (%d) | %.1f (%d) | %.2f | %.1f (%d) | %.2f |" %
+            (publishers, domains, size, c["proxy"], 1e6 / c["proxy"], c["collector"],
+             1e6 / c["collector"], c["proxy"] / c["collector"], c["collector-header"],
+             1e6 / c["collector-header"], c["proxy"] / c["collector-header"]))
+
+
+COST_HEAD = ("| publishers | frame | zmq_proxy µs/frame (capacity/core) | collector µs/frame "
+             "(capacity/core) | capacity ratio | collector, check_body = no | capacity ratio |")
+COST_RULE = "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+
+
 def cost_only():
-    print("## CPU cost per frame (relay process, all threads, best of 2)\n")
-    print("| publishers | frame | zmq_proxy µs/frame (capacity/core) | "
-          "collector µs/frame (capacity/core) | capacity ratio |")
-    print("| ---: | --- | ---: | ---: | ---: |")
+    print("## CPU cost per frame (relay process, all threads, best of %d)\n" % args.rounds)
+    print(COST_HEAD)
+    print(COST_RULE)
     for domains, fixed in ((10, 5000), (100, 1000)):
         size = frame_size(domains)
         for publishers in (1, 100, 1000):
-            c = cpu_cost(publishers, domains, fixed)
-            print("| %d | %d domains, %d B | %.1f (%d) | %.1f (%d) | %.2f |" %
-                  (publishers, domains, size, c["proxy"], 1e6 / c["proxy"], c["collector"],
-                   1e6 / c["collector"], c["proxy"] / c["collector"]), flush=True)
+            print(cost_row(publishers, domains, size, cpu_cost(publishers, domains, fixed)),
+                  flush=True)
     print()
 
 
@@ -291,23 +315,20 @@ def curve_cost():
 
 def throughput():
     print("## Throughput\n")
-    print("CPU cost: relay process CPU time (all threads) per frame at a fixed rate, best of 2;")
+    print("CPU cost: relay process CPU time (all threads) per frame at a fixed rate, best of %d;"
+          % args.rounds)
     print("capacity = 1e6 / cost (frames/s per core). Loss-free: highest steady rate delivered")
-    print("with >= 99.9 % of frames, relay CPU % there.\n")
-    print("| publishers | frame | zmq_proxy µs/frame (capacity) | collector µs/frame (capacity) "
-          "| capacity ratio | loss-free zmq_proxy | loss-free collector | ratio |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("with >= 99.9 % of frames, relay CPU % there (zmq_proxy and the collector as shipped).\n")
+    print(COST_HEAD[:-1] + " loss-free zmq_proxy | loss-free collector | ratio |")
+    print(COST_RULE + " ---: | ---: | ---: |")
     for domains, start, fixed in ((10, 4000, 5000), (100, 500, 1000)):
         size = frame_size(domains)
         for publishers in (1, 100, 1000):
             c = cpu_cost(publishers, domains, fixed)
             r = max_rates(publishers, domains, start)
             (p, pcpu), (q, qcpu) = r["proxy"], r["collector"]
-            print("| %d | %d domains, %d B | %.1f (%d) | %.1f (%d) | %.2f | %d (%.0f %%) | "
-                  "%d (%.0f %%) | %.2f |" %
-                  (publishers, domains, size, c["proxy"], 1e6 / c["proxy"], c["collector"],
-                   1e6 / c["collector"], c["proxy"] / c["collector"], p, pcpu, q, qcpu,
-                   q / p if p else 0), flush=True)
+            print(cost_row(publishers, domains, size, c) + " %d (%.0f %%) | %d (%.0f %%) | %.2f |"
+                  % (p, pcpu, q, qcpu, q / p if p else 0), flush=True)
     print()
 
 
@@ -404,6 +425,80 @@ def fds():
           (connected, connect_s, pubs, nfd, limit, int(rss) // 1024, delivered, sent))
 
 
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+
+
+def tree_once(monitors, racks, domains, seconds):
+    """`monitors` simulated monitors, 1 frame/s each, spread over `racks` rack
+    collectors (check_body = yes, startup grace off) relaying to one master
+    (check_body = no); a subscriber counts what reaches the master's fan-out.
+    Returns the row's figures."""
+    mfin, mfout = endpoints()
+    common = ["--stats-interval", "10", "--startup-grace", "0", "-q"]
+    master = subprocess.Popen([COLLECTOR, "--name", "master", "--fan-in", mfin, "--fan-out", mfout,
+                               "--check-body", "no"] + common, **POPEN)
+    rack_procs, rack_fins = [], []
+    for i in range(racks):
+        fin, fout = endpoints()
+        rack_fins.append(fin)
+        rack_procs.append(subprocess.Popen(
+            [COLLECTOR, "--name", "rack%d" % i, "--fan-in", fin, "--fan-out", fout,
+             "--upstream", "%s=%s" % (mfin, mfout)] + common, **POPEN))
+    time.sleep(1.0)
+    sink = subprocess.Popen([SINK, "--connect", mfout, "--idle", "4"], stdout=subprocess.PIPE,
+                            text=True, **POPEN)
+    time.sleep(1.0)
+    per = [monitors // racks + (1 if i < monitors % racks else 0) for i in range(racks)]
+    t0 = time.monotonic()
+    gens = [subprocess.Popen([LOADGEN, "--connect", rack_fins[i], "--publishers", str(per[i]),
+                              "--domains", str(domains), "--rate", str(per[i]),
+                              "--duration", str(seconds), "--prefix", "r%d-" % i],
+                             stdout=subprocess.PIPE, text=True, **POPEN)
+            for i in range(racks)]
+    for g in gens:  # each prints a line once all its sockets are subscribed
+        g.stdout.readline()
+    connect_s = time.monotonic() - t0
+    procs = rack_procs + [master]
+    cpu0 = [cpu_seconds(p.pid) for p in procs]
+    w0 = time.monotonic()
+    outs = [g.communicate(timeout=seconds + 300)[0] for g in gens]
+    wall = time.monotonic() - w0
+    cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)]
+    rss = [rss_mib(p.pid) for p in procs]
+    delivered = kv(sink.communicate(timeout=300)[0]).get("frames", 0)
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=30)
+    sent = sum(kv(o).get("sent", 0) for o in outs)
+    return dict(monitors=monitors, racks=racks, connect_s=connect_s, sent=sent,
+                delivered=delivered, rate=sent / wall, rack_cpu=100 * sum(cpu[:-1]) / wall,
+                rack_cpu_max=100 * max(cpu[:-1]) / wall, master_cpu=100 * cpu[-1] / wall,
+                rack_rss=max(rss[:-1]), master_rss=rss[-1])
+
+
+def tree():
+    domains = 10
+    print("## A rack tier into one master (%d racks, %d-domain frames, 1 frame/s per monitor, "
+          "%.0f s)\n" % (args.racks, domains, args.tree_seconds))
+    print("Rack collectors as shipped (check_body = yes), the master with check_body = no; one"
+          " load-generator process per rack; CPU % of one core over the window of load.\n")
+    print("| monitors | connected in | frames/s offered | delivered / sent | lost | rack CPU, all"
+          " (busiest) | master CPU | master µs/frame | RSS rack (max) / master |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for m in args.monitors:
+        r = tree_once(m, args.racks, domains, args.tree_seconds)
+        print("| %d | %.0f s | %.0f | %d / %d | %.3f %% | %.0f %% (%.0f %%) | %.0f %% | %.1f |"
+              " %.0f / %.0f MiB |" %
+              (m, r["connect_s"], r["rate"], r["delivered"], r["sent"],
+               100 * (1 - r["delivered"] / r["sent"]) if r["sent"] else 0, r["rack_cpu"],
+               r["rack_cpu_max"], r["master_cpu"], 1e4 * r["master_cpu"] / r["rate"],
+               r["rack_rss"], r["master_rss"]), flush=True)
+    print()
+
+
 print("# stackmon-collector benchmark, %s, %d CPUs, libzmq %s, load %s%s\n" %
       (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(),
        subprocess.run(["pkg-config", "--modversion", "libzmq"], stdout=subprocess.PIPE,
@@ -420,4 +515,6 @@ if "latency" in todo:
     latency()
 if "curve" in todo:
     curve_cost()
+if "tree" in todo:
+    tree()
 print("Load average at the end: %s" % open("/proc/loadavg").read().split()[0])

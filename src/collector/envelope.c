@@ -19,7 +19,7 @@ static int refuse(enum sm_drop_reason why, enum sm_wire_code code, enum sm_drop_
 }
 
 int envelope_check(int parts, const void *topic, size_t topic_len, const void *body,
-		   size_t body_len, size_t max_frame, struct sm_header *h,
+		   size_t body_len, size_t max_frame, bool whole_body, struct sm_header *h,
 		   enum sm_drop_reason *reason, struct sm_wire_error *err)
 {
 	enum sm_msg_kind kind;
@@ -40,7 +40,8 @@ int envelope_check(int parts, const void *topic, size_t topic_len, const void *b
 		*reason = SM_DROP_MALFORMED;
 		return -1;
 	}
-	if (sm_wire_peek_header(body, body_len, max_frame, h, err) < 0) {
+	if ((whole_body ? sm_wire_peek_header : sm_wire_peek_envelope)(body, body_len, max_frame,
+									 h, err) < 0) {
 		*reason = err->code == SM_WIRE_E_VERSION   ? SM_DROP_VERSION
 			  : err->code == SM_WIRE_E_TOO_BIG ? SM_DROP_TOO_BIG
 							   : SM_DROP_MALFORMED;

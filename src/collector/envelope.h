@@ -1,8 +1,9 @@
 /*
  * envelope — what a collector checks on every inbound message before it
  * relays it, without decoding the body: exactly two frames, a well-formed
- * topic, the size limit, a structurally valid msgpack body of a protocol
- * version we speak, and a header that agrees with the topic; and, on the
+ * topic, the size limit, a header of a protocol version we speak that agrees
+ * with the topic, and (unless told to look at the header only) a body that
+ * is structurally valid msgpack throughout; and, on the
  * upstream hop with CurveZMQ, the optional third frame naming the frame's
  * origin identity. Pure functions: no sockets, no allocation, so they are
  * tested on their own.
@@ -17,6 +18,10 @@
 
 /*
  * Checks one message of `parts` frames whose first two are topic and body.
+ * With `whole_body` the body's structure is walked to its end
+ * (sm_wire_peek_header), a cost that grows with the body; without, only up
+ * to the header (sm_wire_peek_envelope), for a collector whose publishers
+ * are collectors that walked it already (docs/COLLECTOR.md "check_body").
  * Returns 0 and fills *h (the body's header) when it may be relayed.
  * Otherwise returns -1, sets *reason (SM_DROP_MALFORMED, SM_DROP_VERSION or
  * SM_DROP_TOO_BIG) and fills *err with the wire code and a one-line detail.
@@ -24,7 +29,7 @@
  * fan-out only, and relaying them would make a dead collector look alive.
  */
 int envelope_check(int parts, const void *topic, size_t topic_len, const void *body,
-		   size_t body_len, size_t max_frame, struct sm_header *h,
+		   size_t body_len, size_t max_frame, bool whole_body, struct sm_header *h,
 		   enum sm_drop_reason *reason, struct sm_wire_error *err);
 
 /*

@@ -50,6 +50,9 @@ static const struct sm_config_key collector_keys[] = {
      "seconds without upstream heartbeats before switching to the next upstream"},
     {"max_frame", SM_CFG_INT, 1024, 1073741824, "8388608",
      "largest body relayed, bytes; bigger frames are dropped and counted"},
+    {"check_body", SM_CFG_BOOL, 0, 0, "yes",
+     "check every frame's whole msgpack structure (no: its header only, a cost that does"
+     " not grow with the frame; for a master whose fan-in only collectors reach)"},
     {"max_publishers", SM_CFG_INT, 1, 65536, "65536",
      "senders tracked for loss accounting; beyond, the least recently heard is forgotten"},
     {"publisher_expiry", SM_CFG_DOUBLE, 1, 604800, "300",
@@ -115,6 +118,7 @@ int main(int argc, char **argv)
 	rc.upstream = upstream;
 	rc.failover_s = sm_config_double(cfg, "failover");
 	rc.max_frame = (size_t)sm_config_int(cfg, "max_frame");
+	rc.envelope_only = !sm_config_bool(cfg, "check_body");
 	rc.max_senders = (size_t)sm_config_int(cfg, "max_publishers");
 	rc.sender_expiry_s = sm_config_double(cfg, "publisher_expiry");
 	rc.require_known_origin = sm_config_bool(cfg, "require_known_origin");

@@ -50,6 +50,7 @@ struct relay {
 	struct sm_upstream *up;	 /* NULL for a master collector */
 	struct loss_table *loss; /* per-sender sequence accounting */
 	size_t max_frame;	 /* body size limit */
+	bool envelope_only;	 /* bodies checked up to their header only */
 	struct sm_zap *zap;	 /* allow list for the identity check; NULL when plain */
 	bool send_origin;	 /* curve on and own key has role = relay: origin frame upstream */
 	bool require_known_origin; /* an unknown origin identity is dropped, not counted */
@@ -84,6 +85,7 @@ struct relay *relay_new(void *zctx, const struct relay_config *cfg)
 		goto fail;
 	}
 	r->max_frame = cfg->max_frame ? cfg->max_frame : SM_WIRE_FRAME_MAX_DEFAULT;
+	r->envelope_only = cfg->envelope_only;
 	r->zap = cfg->zap;
 	r->require_known_origin = cfg->require_known_origin;
 	r->send_origin = cfg->zap && cfg->opts && cfg->opts->curve_relay && cfg->nupstream > 0;
@@ -283,8 +285,8 @@ static int relay_one(struct relay *r, struct fanin *in, int64_t now_ns)
 		parts = 2;
 	}
 	if (envelope_check(parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
-			   zmq_msg_data(&f.body), zmq_msg_size(&f.body), r->max_frame, &h, &reason,
-			   &err) < 0) {
+			   zmq_msg_data(&f.body), zmq_msg_size(&f.body), r->max_frame,
+			   !r->envelope_only, &h, &reason, &err) < 0) {
 		r->dropped[reason]++;
 		complain_refused(r, reason, in->endpoint, &f, &err);
 		goto out;

@@ -31,6 +31,8 @@ struct relay_config {
 	size_t nupstream;		 /* 0 for a master collector */
 	double failover_s;		 /* heartbeat silence before switching upstream */
 	size_t max_frame;		 /* body size limit; bigger frames are dropped */
+	bool envelope_only;		 /* check bodies up to their header only, not their
+					    whole structure (check_body = no) */
 	size_t max_senders;		 /* loss table bound */
 	double sender_expiry_s;		 /* silence after which a sender leaves the loss table */
 	const struct sm_sock_opts *opts; /* transport options of every socket */

@@ -304,6 +304,13 @@ int sm_wire_decode(const void *body, size_t len, size_t max_frame, struct sm_mes
  * without allocating: what a collector needs to forward a frame. */
 int sm_wire_peek_header(const void *body, size_t len, size_t max_frame, struct sm_header *h,
 			struct sm_wire_error *err);
+/* Reads the header only and stops once its six fields are in: a relay's
+ * check, whose cost does not grow with the body when the header comes first
+ * (as every StackMon encoder writes it). The body after the header is not
+ * looked at: consumers decode it whole. Same errors as sm_wire_peek_header
+ * for what it reads. */
+int sm_wire_peek_envelope(const void *body, size_t len, size_t max_frame, struct sm_header *h,
+			  struct sm_wire_error *err);
 /* Decodes topic and body together and checks that they agree. */
 int sm_wire_decode_frames(const void *topic, size_t topic_len, const void *body, size_t len,
 			  size_t max_frame, struct sm_message *m, struct sm_wire_error *err);

@@ -71,6 +71,9 @@ static void dec_init(struct dec *d, const void *body, size_t len, struct sm_wire
 
 enum hdr_bits { H_V = 1, H_KIND = 2, H_HOST = 4, H_TIME = 8, H_SEQ = 16, H_EPOCH = 32,
 		H_ALL = 63 };
+/* The header fields' names, in hdr_bits order. */
+static const char *const header_names[] = {"v", "kind", "host", "time", "seq", "epoch"};
+#define NHEADER (sizeof(header_names) / sizeof(header_names[0]))
 
 static int parse_kind(struct dec *d, enum sm_msg_kind *kind, const char *field)
 {
@@ -96,6 +99,13 @@ static int parse_kind(struct dec *d, enum sm_msg_kind *kind, const char *field)
 static int read_header_key(struct dec *d, const char *k, size_t klen, struct sm_header *h,
 			   unsigned *seen)
 {
+	/* A header field said twice is refused: a relay reads the first of
+	 * each and stops (sm_wire_peek_envelope), so a later one must never be
+	 * what a consumer believes, e.g. another host's name. */
+	for (size_t i = 0; i < NHEADER; i++) {
+		if ((*seen & (1u << i)) && sm_mpread_key_is(k, klen, header_names[i]))
+			return fail(d, SM_WIRE_E_GARBAGE, header_names[i], "header field given twice");
+	}
 	if (sm_mpread_key_is(k, klen, "v")) {
 		*seen |= H_V;
 		return sm_mpread_u32(&d->r, &h->version, UINT32_MAX, "v") < 0 ? -1 : 1;
@@ -129,17 +139,15 @@ static int read_header_key(struct dec *d, const char *k, size_t klen, struct sm_
 
 static int check_header(struct dec *d, unsigned seen, const struct sm_header *h)
 {
-	static const char *const names[] = {"v", "kind", "host", "time", "seq", "epoch"};
-
 	/* Version first: a frame from a newer, incompatible publisher must be
 	 * reported as such, whatever else it lacks. */
 	if ((seen & H_V) && (h->version < SM_WIRE_VERSION_MIN || h->version > SM_WIRE_VERSION))
 		return fail(d, SM_WIRE_E_VERSION, "v",
 			    "protocol version %u, this build speaks %d to %d", h->version,
 			    SM_WIRE_VERSION_MIN, SM_WIRE_VERSION);
-	for (int i = 0; i < 6; i++) {
+	for (size_t i = 0; i < NHEADER; i++) {
 		if (!(seen & (1u << i)))
-			return fail(d, SM_WIRE_E_MISSING, names[i], "required field missing");
+			return fail(d, SM_WIRE_E_MISSING, header_names[i], "required field missing");
 	}
 	return 0;
 }
@@ -155,8 +163,11 @@ static int check_size(struct dec *d, size_t len, size_t max_frame)
 	return 0;
 }
 
-int sm_wire_peek_header(const void *body, size_t len, size_t max_frame, struct sm_header *h,
-			struct sm_wire_error *err)
+/* The header, and with `whole` the structure of everything after it; without,
+ * reading stops as soon as the six header fields are in (for an encoder that
+ * writes them first, as ours does, the cost no longer grows with the body). */
+static int peek(const void *body, size_t len, size_t max_frame, struct sm_header *h,
+		struct sm_wire_error *err, bool whole)
 {
 	struct dec d;
 	size_t n;
@@ -170,7 +181,7 @@ int sm_wire_peek_header(const void *body, size_t len, size_t max_frame, struct s
 		return fail(&d, SM_WIRE_E_GARBAGE, "body", "not a msgpack map");
 	if (sm_mpread_map(&d.r, &n, SIZE_MAX, 1, "body") < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && (whole || seen != H_ALL); i++) {
 		const char *k;
 		size_t klen;
 		int rc;
@@ -183,10 +194,22 @@ int sm_wire_peek_header(const void *body, size_t len, size_t max_frame, struct s
 		if (rc == 0 && sm_mpread_skip(&d.r, 1, "value") < 0)
 			return -1;
 	}
-	if (sm_mpread_left(&d.r) != 0)
+	if (whole && sm_mpread_left(&d.r) != 0)
 		return fail(&d, SM_WIRE_E_GARBAGE, "body", "%zu bytes after the message",
 			    sm_mpread_left(&d.r));
 	return check_header(&d, seen, h);
+}
+
+int sm_wire_peek_header(const void *body, size_t len, size_t max_frame, struct sm_header *h,
+			struct sm_wire_error *err)
+{
+	return peek(body, len, max_frame, h, err, true);
+}
+
+int sm_wire_peek_envelope(const void *body, size_t len, size_t max_frame, struct sm_header *h,
+			  struct sm_wire_error *err)
+{
+	return peek(body, len, max_frame, h, err, false);
 }
 
 /* ---- one reader per field type (sm_wire_fields.h) ---------------------- */

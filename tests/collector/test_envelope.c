@@ -65,7 +65,7 @@ static enum sm_drop_reason check(int parts, const void *topic, size_t tlen, cons
 	struct sm_header h;
 	enum sm_drop_reason reason = SM_DROP_COUNT;
 
-	if (envelope_check(parts, topic, tlen, body, blen, max_frame, &h, &reason, err) == 0) {
+	if (envelope_check(parts, topic, tlen, body, blen, max_frame, true, &h, &reason, err) == 0) {
 		assert_int_equal(err->code, SM_WIRE_OK);
 		return SM_DROP_COUNT;
 	}
@@ -83,7 +83,8 @@ static void envelope_accepts_valid_stats_and_event_frames(void **state)
 
 	frame_encode(&f, SM_KIND_STATS, "cn-01");
 	assert_int_equal(
-	    envelope_check(2, f.topic, f.topic_len, f.body.data, f.body.size, 0, &h, &reason, &err),
+	    envelope_check(2, f.topic, f.topic_len, f.body.data, f.body.size, 0, true, &h, &reason,
+			   &err),
 	    0);
 	assert_int_equal(h.kind, SM_KIND_STATS);
 	assert_string_equal(h.host, "cn-01");
@@ -318,9 +319,50 @@ static void envelope_topic_printable_masks_control_bytes(void **state)
 	assert_string_equal(buf, "");
 }
 
+/* check_body = no: the header is read and checked as ever (topic
+ * agreement, version, size), the rest is not walked, so a body cut after
+ * its header passes here and is left to its consumers. */
+static void envelope_header_only_checks_the_header_and_not_the_tail(void **state)
+{
+	struct frame f;
+	struct sm_wire_error err;
+	struct sm_header h;
+	enum sm_drop_reason reason = SM_DROP_COUNT;
+	size_t cut;
+
+	(void)state;
+	frame_encode(&f, SM_KIND_STATS, "cn-01");
+	cut = f.body.size - 3;
+	assert_int_equal(check(2, f.topic, f.topic_len, f.body.data, cut, 0, &err),
+			 SM_DROP_MALFORMED);
+	assert_int_equal(envelope_check(2, f.topic, f.topic_len, f.body.data, cut, 0, false, &h,
+					&reason, &err),
+			 0);
+	assert_string_equal(h.host, "cn-01");
+	assert_true(h.seq == 9);
+	/* ... but the header still has to agree with the topic */
+	assert_int_equal(envelope_check(2, "stats/cn-02/", 12, f.body.data, cut, 0, false, &h,
+					&reason, &err),
+			 -1);
+	assert_int_equal(reason, SM_DROP_MALFORMED);
+	assert_int_equal(err.code, SM_WIRE_E_TOPIC);
+	/* ... and be whole: cut inside the header, it is refused */
+	assert_int_equal(envelope_check(2, f.topic, f.topic_len, f.body.data, 12, 0, false, &h,
+					&reason, &err),
+			 -1);
+	assert_int_equal(reason, SM_DROP_MALFORMED);
+	/* ... and the size limit holds */
+	assert_int_equal(envelope_check(2, f.topic, f.topic_len, f.body.data, f.body.size,
+					f.body.size - 1, false, &h, &reason, &err),
+			 -1);
+	assert_int_equal(reason, SM_DROP_TOO_BIG);
+	msgpack_sbuffer_destroy(&f.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(envelope_header_only_checks_the_header_and_not_the_tail),
 	    cmocka_unit_test(envelope_accepts_valid_stats_and_event_frames),
 	    cmocka_unit_test(envelope_refuses_wrong_number_of_frames),
 	    cmocka_unit_test(envelope_refuses_bad_topics),

@@ -843,6 +843,97 @@ static void wire_peek_header_reads_header_only(void **state)
 	msgpack_sbuffer_destroy(&buf);
 }
 
+/* A relay's envelope reads the header and stops: a body cut after it
+ * passes, one cut inside it does not; a header that comes after the payload
+ * is still found. */
+static void wire_peek_envelope_stops_after_the_header(void **state)
+{
+	struct sm_message m;
+	struct sm_domain_stats doms[3];
+	struct sm_header h, whole;
+	struct sm_wire_error err;
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+
+	(void)state;
+	make_stats(&m, doms);
+	encode(&m, &buf);
+	assert_int_equal(sm_wire_peek_header(buf.data, buf.size, 0, &whole, &err), 0);
+	assert_int_equal(sm_wire_peek_envelope(buf.data, buf.size, 0, &h, &err), 0);
+	assert_memory_equal(&h, &whole, sizeof(h));
+	assert_int_equal(sm_wire_peek_envelope(buf.data, buf.size - 3, 0, &h, &err), 0);
+	assert_string_equal(h.host, "cn-01.rack7");
+	for (size_t cut = 1; cut < 30; cut++) /* inside the header: refused */
+		assert_int_equal(sm_wire_peek_envelope(buf.data, cut, 0, &h, &err), -1);
+	msgpack_sbuffer_destroy(&buf);
+
+	/* payload first, header last: read all the same */
+	msgpack_sbuffer_init(&buf);
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 7);
+	msgpack_pack_str_with_body(&pk, "domain", 6);
+	msgpack_pack_str_with_body(&pk, "vm-1", 4);
+	msgpack_pack_str_with_body(&pk, "v", 1);
+	msgpack_pack_uint32(&pk, SM_WIRE_VERSION);
+	msgpack_pack_str_with_body(&pk, "kind", 4);
+	msgpack_pack_str_with_body(&pk, "event", 5);
+	msgpack_pack_str_with_body(&pk, "host", 4);
+	msgpack_pack_str_with_body(&pk, "cn-9", 4);
+	msgpack_pack_str_with_body(&pk, "time", 4);
+	msgpack_pack_double(&pk, 1764380000.5);
+	msgpack_pack_str_with_body(&pk, "seq", 3);
+	msgpack_pack_uint64(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "epoch", 5);
+	msgpack_pack_uint64(&pk, 4);
+	assert_int_equal(sm_wire_peek_envelope(buf.data, buf.size, 0, &h, &err), 0);
+	assert_string_equal(h.host, "cn-9");
+	assert_true(h.epoch == 4);
+	msgpack_sbuffer_destroy(&buf);
+}
+
+/* A header field given twice is refused by every reader that goes past the
+ * first: a relay stops at the first, so a consumer must never believe the
+ * second (here: a host smuggled past the relay's identity check). */
+static void wire_refuses_a_header_field_given_twice(void **state)
+{
+	struct sm_header h;
+	struct sm_message m;
+	struct sm_wire_error err;
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+
+	(void)state;
+	msgpack_sbuffer_init(&buf);
+	msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 9);
+	msgpack_pack_str_with_body(&pk, "v", 1);
+	msgpack_pack_uint32(&pk, SM_WIRE_VERSION);
+	msgpack_pack_str_with_body(&pk, "kind", 4);
+	msgpack_pack_str_with_body(&pk, "event", 5);
+	msgpack_pack_str_with_body(&pk, "host", 4);
+	msgpack_pack_str_with_body(&pk, "cn-1", 4);
+	msgpack_pack_str_with_body(&pk, "time", 4);
+	msgpack_pack_double(&pk, 1764380000.5);
+	msgpack_pack_str_with_body(&pk, "seq", 3);
+	msgpack_pack_uint64(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "epoch", 5);
+	msgpack_pack_uint64(&pk, 4);
+	msgpack_pack_str_with_body(&pk, "event", 5);
+	msgpack_pack_str_with_body(&pk, "stopped", 7);
+	msgpack_pack_str_with_body(&pk, "host", 4);
+	msgpack_pack_str_with_body(&pk, "cn-2", 4);
+	msgpack_pack_str_with_body(&pk, "domain", 6);
+	msgpack_pack_str_with_body(&pk, "vm-1", 4);
+	assert_int_equal(sm_wire_peek_envelope(buf.data, buf.size, 0, &h, &err), 0);
+	assert_string_equal(h.host, "cn-1");
+	assert_int_equal(sm_wire_peek_header(buf.data, buf.size, 0, &h, &err), -1);
+	assert_int_equal(err.code, SM_WIRE_E_GARBAGE);
+	assert_non_null(strstr(err.msg, "host"));
+	assert_int_equal(sm_wire_decode(buf.data, buf.size, 0, &m, &err), -1);
+	assert_int_equal(err.code, SM_WIRE_E_GARBAGE);
+	msgpack_sbuffer_destroy(&buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -869,6 +960,8 @@ int main(void)
 		cmocka_unit_test(wire_ignores_unknown_keys_and_extra_fields),
 		cmocka_unit_test(wire_collector_counters_old_and_new_decode),
 		cmocka_unit_test(wire_peek_header_reads_header_only),
+		cmocka_unit_test(wire_peek_envelope_stops_after_the_header),
+		cmocka_unit_test(wire_refuses_a_header_field_given_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
