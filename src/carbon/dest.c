@@ -285,10 +285,24 @@ void dest_service(struct dest *d, short revents, int64_t now_ns)
 	flush(d, now_ns);
 }
 
-size_t dest_append(struct dest *d, const char *text, size_t len)
+size_t dest_append(struct dest *d, const char *text, size_t len, int64_t now_ns)
 {
-	size_t dropped = linebuf_append(d->buf, text, len);
+	size_t off = 0, taken, dropped;
 
+	for (;;) {
+		size_t before;
+
+		dropped = linebuf_append(d->buf, text + off, len - off, &taken);
+		off += taken;
+		if (dropped == 0 || d->state != DEST_UP)
+			break;
+		/* Full while the peer is up: room is made by writing, if the
+		 * socket takes anything; if it does not, the peer is slow. */
+		before = linebuf_bytes(d->buf);
+		flush(d, now_ns);
+		if (linebuf_bytes(d->buf) == before)
+			break;
+	}
 	d->c.dropped += dropped;
 	return dropped;
 }

@@ -38,8 +38,11 @@ int dest_spec_check(const char *spec, char *err, size_t errlen);
 
 const char *dest_name(const struct dest *d); /* the spec as given */
 
-/* Queues whole lines (see linebuf_append); returns the lines dropped. */
-size_t dest_append(struct dest *d, const char *text, size_t len);
+/* Queues whole lines (see linebuf_append). When they do not all fit and
+ * the connection is up, the socket is written to make room, as long as it
+ * takes bytes; what still does not fit is dropped (the newest lines) and
+ * counted. Returns the lines dropped. */
+size_t dest_append(struct dest *d, const char *text, size_t len, int64_t now_ns);
 
 /* The poll item for zmq_poll: its fd (-1 while not connected, which
  * zmq_poll ignores) and the events wanted. */

@@ -81,10 +81,12 @@ static void put(struct linebuf *lb, const char *p, size_t n)
 	lb->len += n;
 }
 
-size_t linebuf_append(struct linebuf *lb, const char *text, size_t len)
+size_t linebuf_append(struct linebuf *lb, const char *text, size_t len, size_t *taken)
 {
 	size_t fit = len, dropped = 0;
 
+	if (taken)
+		*taken = 0;
 	if (len == 0)
 		return 0;
 	if (text[len - 1] != '\n') {
@@ -115,6 +117,8 @@ size_t linebuf_append(struct linebuf *lb, const char *text, size_t len)
 			n++;
 		put(lb, text, fit);
 		lb->lines += n;
+		if (taken)
+			*taken = fit;
 	}
 	return dropped;
 }

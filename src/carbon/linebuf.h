@@ -25,9 +25,10 @@ void linebuf_destroy(struct linebuf **lb);
 
 /* Appends `len` bytes of whole lines (each ending with '\n'; text that
  * does not end with one is refused whole). Lines go in, in order, while
- * they fit; from the first that does not, the rest are refused (dropped).
- * Returns the number of lines dropped (0 when all went in). */
-size_t linebuf_append(struct linebuf *lb, const char *text, size_t len);
+ * they fit; from the first that does not, the rest are refused. *taken
+ * (may be NULL) gets the bytes that went in. Returns the number of lines
+ * refused (0 when all went in). */
+size_t linebuf_append(struct linebuf *lb, const char *text, size_t len, size_t *taken);
 
 /* The bytes still to write on the current connection, as up to two
  * pieces of the ring; returns the number of pieces (0 when nothing waits). */

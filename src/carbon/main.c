@@ -79,7 +79,7 @@ static void send_lines(struct carbon *x, int64_t now_ns)
 	if (x->lines.len == 0)
 		return;
 	for (size_t i = 0; i < x->ndests; i++) {
-		dest_append(x->dests[i], x->lines.data, x->lines.len);
+		dest_append(x->dests[i], x->lines.data, x->lines.len, now_ns);
 		if (dest_connected(x->dests[i]))
 			dest_service(x->dests[i], 0, now_ns);
 	}

@@ -102,7 +102,7 @@ static void down_at_start_buffers_then_delivers_after_backoff(void **state)
 	d = dest_new(spec, 1 << 20, err, sizeof(err));
 	assert_non_null(d);
 	assert_string_equal(dest_name(d), spec);
-	assert_int_equal(dest_append(d, lines, strlen(lines)), 0);
+	assert_int_equal(dest_append(d, lines, strlen(lines), 0), 0);
 	settle(d, 100 * SEC);
 	assert_false(dest_connected(d));
 	assert_int_equal(dest_counters(d)->failures, 1);
@@ -131,7 +131,7 @@ static void down_at_start_buffers_then_delivers_after_backoff(void **state)
 	}
 	assert_false(dest_connected(d));
 	assert_int_equal(dest_counters(d)->failures, 2);
-	assert_int_equal(dest_append(d, lines, strlen(lines)), 0);
+	assert_int_equal(dest_append(d, lines, strlen(lines), 0), 0);
 	run_until_sent(d, 104 * SEC);
 	cfd = accept(lfd, NULL, NULL);
 	read_all(cfd, got, strlen(lines));
@@ -142,6 +142,32 @@ static void down_at_start_buffers_then_delivers_after_backoff(void **state)
 	close(lfd);
 	dest_destroy(&d);
 	assert_null(d);
+}
+
+static void small_buffer_writes_through_while_connected(void **state)
+{
+	char spec[64], err[256], text[100 * 64 + 1], got[sizeof(text)];
+	int port = 0, lfd = listen_on(&port), cfd;
+	struct dest *d;
+
+	(void)state;
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+	d = dest_new(spec, 1024, err, sizeof(err));
+	assert_non_null(d);
+	run_until_sent(d, 0);
+	for (int i = 0; i < 100; i++)
+		snprintf(text + i * 64, 65, "stackmon.hosts.h.m%03d %030d 1700000000\n", i, i);
+	/* Six times the buffer in one frame: the socket takes it, nothing drops. */
+	assert_int_equal(dest_append(d, text, 6400, 0), 0);
+	run_until_sent(d, 0);
+	cfd = accept(lfd, NULL, NULL);
+	read_all(cfd, got, 6400);
+	assert_memory_equal(got, text, 6400);
+	assert_int_equal(dest_counters(d)->sent, 100);
+	assert_int_equal(dest_counters(d)->dropped, 0);
+	close(cfd);
+	close(lfd);
+	dest_destroy(&d);
 }
 
 static void specs_are_checked(void **state)
@@ -167,6 +193,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(down_at_start_buffers_then_delivers_after_backoff),
+	    cmocka_unit_test(small_buffer_writes_through_while_connected),
 	    cmocka_unit_test(specs_are_checked),
 	};
 

@@ -44,8 +44,11 @@ static void full_buffer_drops_the_newest_lines_and_counts_them(void **state)
 		memcpy(text + len, line, 64);
 		len += 64;
 	}
-	dropped = linebuf_append(lb, text, len);
+	size_t taken;
+
+	dropped = linebuf_append(lb, text, len, &taken);
 	assert_int_equal(dropped, 4);
+	assert_int_equal(taken, 1024);
 	assert_int_equal(linebuf_lines(lb), 16);
 	assert_int_equal(linebuf_bytes(lb), 1024);
 	/* The oldest are kept: the first line waits first. */
@@ -53,9 +56,9 @@ static void full_buffer_drops_the_newest_lines_and_counts_them(void **state)
 	assert_memory_equal(text, "stackmon.hosts.h.m00 ", 21);
 	assert_memory_equal(text + 15 * 64, "stackmon.hosts.h.m15 ", 21);
 	/* Still full: one more line is dropped whole. */
-	assert_int_equal(linebuf_append(lb, line, 64), 1);
+	assert_int_equal(linebuf_append(lb, line, 64, NULL), 1);
 	/* Text that does not end a line is refused whole. */
-	assert_int_equal(linebuf_append(lb, "a 1 2\nb 2", 9), 2);
+	assert_int_equal(linebuf_append(lb, "a 1 2\nb 2", 9, NULL), 2);
 	linebuf_destroy(&lb);
 	assert_null(lb);
 	assert_null(linebuf_new(0));
@@ -67,7 +70,7 @@ static void partial_write_resumes_at_the_next_byte(void **state)
 	char text[256];
 
 	(void)state;
-	assert_int_equal(linebuf_append(lb, "a.b 1 10\nc.d 2 10\n", 18), 0);
+	assert_int_equal(linebuf_append(lb, "a.b 1 10\nc.d 2 10\n", 18, NULL), 0);
 	assert_int_equal(linebuf_written(lb, 5), 0); /* "a.b 1" went out */
 	pending_text(lb, text, sizeof(text));
 	assert_string_equal(text, " 10\nc.d 2 10\n");
@@ -89,7 +92,7 @@ static void lost_connection_resumes_at_the_line_start(void **state)
 	char text[256];
 
 	(void)state;
-	linebuf_append(lb, "a.b 1 10\nc.d 2 10\ne.f 3 10\n", 27);
+	linebuf_append(lb, "a.b 1 10\nc.d 2 10\ne.f 3 10\n", 27, NULL);
 	linebuf_written(lb, 12); /* "a.b 1 10\nc.d" */
 	linebuf_rewind(lb);
 	pending_text(lb, text, sizeof(text));
@@ -114,7 +117,7 @@ static void ring_wraps_and_grows_in_order(void **state)
 		for (int i = 0; i < 50 + round * 10; i++) {
 			int n = snprintf(line, sizeof(line), "m.%08u %u 1\n", next_in, next_in);
 
-			if (linebuf_append(lb, line, (size_t)n) == 0)
+			if (linebuf_append(lb, line, (size_t)n, NULL) == 0)
 				next_in++;
 			else
 				break;
