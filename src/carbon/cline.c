@@ -76,7 +76,8 @@ bool cline_prefix_ok(const char *prefix)
 
 	if (n == 0)
 		return true;
-	if (n > CLINE_PREFIX_MAX || prefix[0] == '.' || prefix[n - 1] == '.' || strstr(prefix, ".."))
+	if (n > CLINE_PREFIX_MAX || prefix[0] == '.' || prefix[n - 1] == '.' ||
+	    strstr(prefix, ".."))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (prefix[i] != '.' && !component_byte_ok((unsigned char)prefix[i]))
@@ -148,8 +149,7 @@ static size_t put_set(struct cline_buf *b, const char *prefix, const char *stem,
 }
 
 /* "<stem>.disk.<dev>" or "<stem>.nic.<dev>" */
-static void device_stem(const char *stem, const char *kind, const char *raw, char *out,
-			size_t len)
+static void device_stem(const char *stem, const char *kind, const char *raw, char *out, size_t len)
 {
 	char dev[LAYOUT_DEVICE_MAX + 1];
 
@@ -177,8 +177,8 @@ size_t cline_frame(struct cline_buf *b, const char *prefix, const struct sm_mess
 		char uuid[37];
 
 		if (d->flags & SM_DOM_STALE) {
-			skipped += METRIC_DOMAIN_N + d->ndisks * METRIC_DISK_N +
-				   d->nnics * METRIC_NIC_N;
+			skipped +=
+			    METRIC_DOMAIN_N + d->ndisks * METRIC_DISK_N + d->nnics * METRIC_NIC_N;
 			continue;
 		}
 		sm_uuid_format(d->uuid, uuid);
@@ -189,15 +189,14 @@ size_t cline_frame(struct cline_buf *b, const char *prefix, const struct sm_mess
 			device_stem(stem, METRIC_DISK_PREFIX, d->disks[k].name, dstem,
 				    sizeof(dstem));
 			metric_disk_values(&d->disks[k], v);
-			sent += put_set(b, prefix, dstem, metric_disk, v, METRIC_DISK_N, ts,
-					&skipped);
+			sent +=
+			    put_set(b, prefix, dstem, metric_disk, v, METRIC_DISK_N, ts, &skipped);
 		}
 		for (size_t k = 0; d->nics && k < d->nnics; k++) {
-			device_stem(stem, METRIC_NIC_PREFIX, d->nics[k].name, dstem,
-				    sizeof(dstem));
+			device_stem(stem, METRIC_NIC_PREFIX, d->nics[k].name, dstem, sizeof(dstem));
 			metric_nic_values(&d->nics[k], v);
-			sent += put_set(b, prefix, dstem, metric_nic, v, METRIC_NIC_N, ts,
-					&skipped);
+			sent +=
+			    put_set(b, prefix, dstem, metric_nic, v, METRIC_NIC_N, ts, &skipped);
 		}
 	}
 	if (unknown)

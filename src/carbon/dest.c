@@ -28,11 +28,11 @@
 enum dest_state { DEST_DOWN, DEST_CONNECTING, DEST_UP };
 
 struct dest {
-	char *spec;		 /* "HOST:PORT" as configured */
-	char host[HOST_MAX];	 /* without brackets */
+	char *spec;	     /* "HOST:PORT" as configured */
+	char host[HOST_MAX]; /* without brackets */
 	char port[8];
-	struct linebuf *buf;	 /* lines waiting */
-	size_t max_bytes;	 /* the buffer's bound, for the log */
+	struct linebuf *buf; /* lines waiting */
+	size_t max_bytes;    /* the buffer's bound, for the log */
 	enum dest_state state;
 	int fd;			 /* -1 when down */
 	int64_t retry_ns;	 /* down: when the next connect is tried */
@@ -145,8 +145,8 @@ static void fail(struct dest *d, const char *why, int64_t now_ns)
 	linebuf_rewind(d->buf);
 	d->c.failures++;
 	d->retry_ns = now_ns + (int64_t)d->backoff_ms * NS_PER_MS;
-	d->backoff_ms = d->backoff_ms >= DEST_BACKOFF_MAX_MS / 2 ? DEST_BACKOFF_MAX_MS
-								 : d->backoff_ms * 2;
+	d->backoff_ms =
+	    d->backoff_ms >= DEST_BACKOFF_MAX_MS / 2 ? DEST_BACKOFF_MAX_MS : d->backoff_ms * 2;
 	if (!d->outage) {
 		d->outage = true;
 		d->outage_ns = now_ns;
@@ -179,7 +179,8 @@ static void up(struct dest *d, int64_t now_ns)
 
 static void try_connect(struct dest *d, int64_t now_ns)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV},
+			*ai = NULL;
 	char why[HOST_MAX + 200];
 	int rc = getaddrinfo(d->host, d->port, &hints, &ai);
 
@@ -188,8 +189,8 @@ static void try_connect(struct dest *d, int64_t now_ns)
 		fail(d, why, now_ns);
 		return;
 	}
-	d->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		       ai->ai_protocol);
+	d->fd =
+	    socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (d->fd < 0) {
 		snprintf(why, sizeof(why), "socket: %s", strerror(errno));
 		fail(d, why, now_ns);

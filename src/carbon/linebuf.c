@@ -112,8 +112,7 @@ size_t linebuf_append(struct linebuf *lb, const char *text, size_t len, size_t *
 	if (fit > 0) {
 		size_t n = 0;
 
-		for (const char *p = text; (p = memchr(p, '\n', fit - (size_t)(p - text)));
-		     p++)
+		for (const char *p = text; (p = memchr(p, '\n', fit - (size_t)(p - text))); p++)
 			n++;
 		put(lb, text, fit);
 		lb->lines += n;

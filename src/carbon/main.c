@@ -35,9 +35,9 @@
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-#define DRAIN_BUDGET	4096 /* messages per loop turn before timers are looked at */
-#define DRAIN_MAX_MS	200  /* ... or this long */
-#define DEST_MAX	64   /* carbon destinations */
+#define DRAIN_BUDGET	  4096 /* messages per loop turn before timers are looked at */
+#define DRAIN_MAX_MS	  200  /* ... or this long */
+#define DEST_MAX	  64   /* carbon destinations */
 #define SHUTDOWN_FLUSH_MS 2000 /* at exit, buffered points get this long to go out */
 
 static const struct sm_config_key carbon_keys[] = {
@@ -65,7 +65,7 @@ struct carbon {
 	struct dest *dests[DEST_MAX];
 	size_t ndests;
 	struct sm_intake *intake;
-	struct cline_buf lines; /* one frame's lines, reused */
+	struct cline_buf lines;		/* one frame's lines, reused */
 	char self[LAYOUT_HOST_MAX + 1]; /* our host name as a path component */
 	uint64_t points;		/* lines made from frames */
 	uint64_t unknown;		/* values left out as unknown (NaN, stale domains) */
@@ -97,8 +97,10 @@ static void on_stats(void *arg, const struct sm_message *m, int64_t now_ns, bool
 	x->unknown += unknown;
 	if (x->lines.failed) {
 		x->nomem++;
-		sm_complain(&x->oom, SM_LOG_ERR, "out of memory formatting a frame of %s: its"
-						 " points are partly lost", m->hdr.host);
+		sm_complain(&x->oom, SM_LOG_ERR,
+			    "out of memory formatting a frame of %s: its"
+			    " points are partly lost",
+			    m->hdr.host);
 		x->lines.len = 0; /* may end in the middle of a line */
 	}
 	send_lines(x, now_ns);
@@ -299,9 +301,10 @@ static void flush_at_exit(struct carbon *x)
 int main(int argc, char **argv)
 {
 	struct sm_cli cli = {.program = "stackmon-carbon",
-			     .summary = "Send StackMon's domain and node figures to carbon (Graphite)"
-					" in its plaintext protocol (subscribes to collectors'"
-					" fan-out).",
+			     .summary =
+				 "Send StackMon's domain and node figures to carbon (Graphite)"
+				 " in its plaintext protocol (subscribes to collectors'"
+				 " fan-out).",
 			     .default_config = "/etc/stackmon/carbon.conf"};
 	struct sm_config *cfg = sm_config_new_joined(carbon_keys, NCARBON_KEYS, sm_sock_config_keys,
 						     sm_sock_config_nkeys);

@@ -130,7 +130,7 @@ static bool expand(struct sm_intake *in, struct sm_message *m)
 }
 
 int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t topic_len,
-		   const void *body, size_t body_len, int64_t now_ns)
+		      const void *body, size_t body_len, int64_t now_ns)
 {
 	struct sm_wire_error err = {0};
 	struct sm_message m;
@@ -151,8 +151,7 @@ int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t
 	in->c.bytes += body_len;
 	in->c.lost += loss_table_note(in->loss, &m.hdr, now_ns);
 	switch (m.hdr.kind) {
-	case SM_KIND_STATS:
-	{
+	case SM_KIND_STATS: {
 		/* Brief records made whole before anything reads the frame. */
 		bool complete = expand(in, &m);
 

@@ -18,7 +18,7 @@ struct sm_sockwatch;
 struct sm_intake; /* opaque */
 
 /* The decode-error index for a message that was not topic + body. */
-#define SM_INTAKE_E_PARTS	SM_WIRE_CODE_COUNT
+#define SM_INTAKE_E_PARTS  SM_WIRE_CODE_COUNT
 #define SM_INTAKE_NREASONS (SM_WIRE_CODE_COUNT + 1)
 
 /* Counters since creation, plain data. */
@@ -54,7 +54,7 @@ void sm_intake_destroy(struct sm_intake **in);
  * (monotonic) and hands it to the sink. A refused message is counted by reason and logged with its
  * sender, rate-limited. Returns 0 when applied, -1 when refused. */
 int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t topic_len,
-		   const void *body, size_t body_len, int64_t now_ns);
+		      const void *body, size_t body_len, int64_t now_ns);
 
 /* Name of a decode-error index: sm_wire_code_name's, or "parts". */
 const char *sm_intake_reason_name(size_t reason);

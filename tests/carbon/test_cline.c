@@ -77,9 +77,22 @@ static void prefix_levels_are_checked(void **state)
 
 static void values_round_trip_exactly_in_few_digits(void **state)
 {
-	const double vals[] = {0.0,	   1.0,	     -1.0,  0.1,	1.0 / 3.0, 2.0 / 3.0 * 100,
-			       1e-300,	   5e-324,   1e300, DBL_MAX,	-DBL_MAX,  123456789.123456789,
-			       4294967296, 9007199254740993.0, 18446744073709551615.0, 99.99999999999999};
+	const double vals[] = {0.0,
+			       1.0,
+			       -1.0,
+			       0.1,
+			       1.0 / 3.0,
+			       2.0 / 3.0 * 100,
+			       1e-300,
+			       5e-324,
+			       1e300,
+			       DBL_MAX,
+			       -DBL_MAX,
+			       123456789.123456789,
+			       4294967296,
+			       9007199254740993.0,
+			       18446744073709551615.0,
+			       99.99999999999999};
 	char buf[CLINE_VALUE_MAX];
 
 	(void)state;
@@ -92,8 +105,8 @@ static void values_round_trip_exactly_in_few_digits(void **state)
 	}
 	srandom(42);
 	for (int i = 0; i < 100000; i++) {
-		uint64_t bits = ((uint64_t)random() << 33) ^ ((uint64_t)random() << 11) ^
-				(uint64_t)random();
+		uint64_t bits =
+		    ((uint64_t)random() << 33) ^ ((uint64_t)random() << 11) ^ (uint64_t)random();
 		double v;
 
 		memcpy(&v, &bits, sizeof(v));

@@ -54,9 +54,10 @@ static void run_until_sent(struct dest *d, int64_t now_ns)
 			p.events |= POLLIN;
 		if (p.fd >= 0)
 			poll(&p, 1, 50);
-		dest_service(d, (short)((p.revents & POLLOUT ? ZMQ_POLLOUT : 0) |
-					(p.revents & POLLIN ? ZMQ_POLLIN : 0) |
-					(p.revents & (POLLERR | POLLHUP) ? ZMQ_POLLERR : 0)),
+		dest_service(d,
+			     (short)((p.revents & POLLOUT ? ZMQ_POLLOUT : 0) |
+				     (p.revents & POLLIN ? ZMQ_POLLIN : 0) |
+				     (p.revents & (POLLERR | POLLHUP) ? ZMQ_POLLERR : 0)),
 			     now_ns);
 	}
 	assert_true(dest_connected(d));
