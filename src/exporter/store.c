@@ -540,3 +540,18 @@ const struct store_counters *store_counters(const struct store *s)
 {
 	return &s->counters;
 }
+
+static void sink_stats(void *arg, const struct sm_message *m, int64_t now_ns, bool complete)
+{
+	store_apply_stats(arg, m, now_ns, complete);
+}
+
+static void sink_event(void *arg, const struct sm_message *m)
+{
+	store_apply_event(arg, m);
+}
+
+struct sm_intake_sink store_intake_sink(struct store *s)
+{
+	return (struct sm_intake_sink){.stats = sink_stats, .event = sink_event, .arg = s};
+}

@@ -3,7 +3,7 @@
  * one line each. Everything else is generated from it: the catalogue's
  * tables (catalogue.c: names, units, consolidation, the dashboard's words
  * and charts), their sizes (catalogue.h), and the aggregator's reading of
- * each value from a decoded stats frame (src/aggregator/metric_map.c).
+ * each value from a decoded stats frame (src/store/metric_map.c, shared by the aggregator and stackmon-carbon).
  * Adding a metric is one line here; docs/AGGREGATOR.md "Metrics" shows it
  * to operators.
  *

@@ -76,13 +76,14 @@ if [ "$boot" = 1 ]; then
   for want in "collector.key_secret stackmon:stackmon 600" "aggregator.key_secret stackmon:stackmon 600" \
               "monitor.key_secret stackmon-monitor:stackmon-monitor 600" "collector.key root:root 644" \
               "allow/$host.key root:root 644" "allow/aggregator.key root:root 644" \
-              "exporter.key_secret stackmon:stackmon 600" "allow/exporter.key root:root 644"; do
+              "exporter.key_secret stackmon:stackmon 600" "allow/exporter.key root:root 644" \
+              "carbon.key_secret stackmon:stackmon 600" "allow/carbon.key root:root 644"; do
     read -r f owner mode <<<"$want"
     got=$(stat -c '%U:%G %a' "$keys/$f" 2>&1)
     [ "$got" = "$owner $mode" ] || bad "$keys/$f is $got, want $owner $mode"
   done
   grep -q "host = \"$host\"" "$keys/allow/$host.key" || bad "the monitor's key is not bound to $host"
-  for f in /etc/stackmon/{monitor,collector,aggregator,exporter}.conf; do
+  for f in /etc/stackmon/{monitor,collector,aggregator,exporter,carbon}.conf; do
     grep -qx "curve = yes" "$f" || bad "$f does not say curve = yes"
   done
   ok_if_clean "keys: $(cd "$keys" && find . -type f -printf '%P %u %m, ' | sort)"

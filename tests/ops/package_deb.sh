@@ -42,6 +42,7 @@ echo "ok: built $(basename "$deb") ($(stat -c %s "$deb") bytes) in $((SECONDS - 
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's#^\./#/#' >"$tmp/files"
 want=(/lib/systemd/system/stackmon-monitor.service /lib/systemd/system/stackmon-collector.service
   /lib/systemd/system/stackmon-aggregator.service /lib/systemd/system/stackmon-exporter.service
+  /lib/systemd/system/stackmon-carbon.service /usr/sbin/stackmon-carbon /etc/stackmon/carbon.conf
   /usr/lib/sysusers.d/stackmon.conf
   /usr/share/man/man7/stackmon.7.gz /usr/share/doc/stackmon/copyright
   /usr/share/doc/stackmon/README.md /usr/share/doc/stackmon/PROTOCOL.md)
@@ -212,7 +213,8 @@ k=/etc/stackmon/keys
 for want in "collector.key_secret stackmon:stackmon 600" "aggregator.key_secret stackmon:stackmon 600" \
             "monitor.key_secret stackmon-monitor:stackmon-monitor 600" "collector.key root:root 644" \
             "allow/$host.key root:root 644" "allow/aggregator.key root:root 644" \
-            "exporter.key_secret stackmon:stackmon 600" "allow/exporter.key root:root 644"; do
+            "exporter.key_secret stackmon:stackmon 600" "allow/exporter.key root:root 644" \
+            "carbon.key_secret stackmon:stackmon 600" "allow/carbon.key root:root 644"; do
   read -r f owner mode <<<"$want" # not `set --`: "$@" is the program list
   got=$(stat -c '%U:%G %a' "$k/$f" 2>&1)
   [ "$got" = "$owner $mode" ] || bad "$k/$f is $got, want $owner $mode"

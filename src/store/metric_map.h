@@ -5,8 +5,8 @@
  * interface, and the host's, each in its catalogue table's order. A value
  * of NaN means unknown this interval: it is not written (a gap).
  */
-#ifndef AGG_METRIC_MAP_H
-#define AGG_METRIC_MAP_H
+#ifndef STORE_METRIC_MAP_H
+#define STORE_METRIC_MAP_H
 
 #include <stddef.h>
 
