@@ -89,6 +89,16 @@ int bench_frame_init(struct bench_frame *f, const char *host, size_t ndomains, u
 	/* A seq above 2^32 makes the encoder use the 9-byte uint64 form. */
 	if (fake_stats_fill(&m, host, ndomains, epoch, UINT64_C(1) << 40) < 0)
 		return -1;
+	/* Each host its own domains, as on a real site: the fixtures number
+	 * them from 0 on every host, and a consumer keyed by UUID (the
+	 * exporter, the aggregator) would see one host's ten domains. */
+	for (size_t i = 0; i < m.u.stats.ndomains; i++) {
+		uint32_t h = 2166136261u; /* FNV-1a of the host name */
+
+		for (const char *c = host; *c; c++)
+			h = (h ^ (uint8_t)*c) * 16777619u;
+		memcpy(m.u.stats.domains[i].uuid + 8, &h, sizeof(h));
+	}
 	msgpack_sbuffer_init(&sb);
 	if (sm_wire_encode(&m, &sb) < 0) {
 		fake_stats_free(&m);

@@ -46,6 +46,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 static const struct sm_config_key aggregator_keys[] = {
     {"subscribe", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5556",
      "collector fan-out endpoint to subscribe to (repeatable: one SUB socket connects to all)"},
+    SM_SOCK_HOST_PREFIX_KEY,
     {"data_dir", SM_CFG_STRING, 0, 0, DEFAULT_DATA_DIR,
      "directory of the Whisper files and the index (index.sqlite, domains/, hosts/,"
      " quarantine/)"},
@@ -389,6 +390,9 @@ static void reload(struct daemon *d, struct policy *p, const struct sm_cli *cli0
 	sm_config_destroy(&cfg);
 }
 
+/* What this consumer subscribes to, per host_prefix (plus every collector's hb/). */
+static const char *const kinds[] = {"stats", "event"};
+
 int main(int argc, char **argv)
 {
 	struct sm_cli cli = {.program = "stackmon-aggregator",
@@ -448,7 +452,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (sm_sock_limits_check(sm_config_int(cfg, "max_msg_size"), (long long)d.max_frame, err,
-				 sizeof(err)) < 0) {
+				 sizeof(err)) < 0 ||
+	    sm_sock_host_prefix_check(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "stackmon-aggregator: %s\n", err);
 		status = EXIT_USAGE;
 		goto out;
@@ -516,7 +521,7 @@ int main(int argc, char **argv)
 	zctx = zmq_ctx_new();
 	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
 	/* hb/: each collector's heartbeat says the max_frame it relays. */
-	if (!sub || sm_sock_subscribe(sub, "stats/") < 0 || sm_sock_subscribe(sub, "event/") < 0 ||
+	if (!sub || sm_sock_subscribe_hosts(sub, cfg, kinds, 2) < 0 ||
 	    sm_sock_subscribe(sub, "hb/") < 0)
 		goto out;
 	/* Connects through the watch: a subscription ZeroMQ drops is made again. */

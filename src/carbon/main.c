@@ -44,6 +44,7 @@ static const struct sm_config_key carbon_keys[] = {
     {"subscribe", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5556",
      "collector fan-out endpoint to subscribe to, optionally ENDPOINT@KEYFILE with curve"
      " (repeatable: one SUB socket connects to all)"},
+    SM_SOCK_HOST_PREFIX_KEY,
     {"carbon", SM_CFG_LIST, 0, 0, "127.0.0.1:2003",
      "carbon plaintext receiver, HOST:PORT or [ADDR]:PORT (repeatable: every point goes to"
      " every destination)"},
@@ -202,7 +203,8 @@ static int check_config(const struct sm_config *cfg)
 		return EXIT_USAGE;
 	}
 	if (sm_sock_limits_check(sm_config_int(cfg, "max_msg_size"),
-				 sm_config_int(cfg, "max_frame"), err, sizeof(err)) < 0) {
+				 sm_config_int(cfg, "max_frame"), err, sizeof(err)) < 0 ||
+	    sm_sock_host_prefix_check(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "stackmon-carbon: %s\n", err);
 		return EXIT_USAGE;
 	}
@@ -298,6 +300,9 @@ static void flush_at_exit(struct carbon *x)
 	}
 }
 
+/* What this consumer subscribes to, per host_prefix (plus every collector's hb/). */
+static const char *const kinds[] = {"stats"};
+
 int main(int argc, char **argv)
 {
 	struct sm_cli cli = {.program = "stackmon-carbon",
@@ -356,7 +361,8 @@ int main(int argc, char **argv)
 	zctx = zmq_ctx_new();
 	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
 	/* hb/: each collector's heartbeat says the max_frame it relays. */
-	if (!sub || sm_sock_subscribe(sub, "stats/") < 0 || sm_sock_subscribe(sub, "hb/") < 0)
+	if (!sub || sm_sock_subscribe_hosts(sub, cfg, kinds, 1) < 0 ||
+	    sm_sock_subscribe(sub, "hb/") < 0)
 		goto out;
 	watch = sm_sockwatch_new(zctx, sub, &opts);
 	if (watch) {

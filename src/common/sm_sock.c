@@ -341,6 +341,47 @@ int sm_sock_subscribe(void *sock, const char *prefix)
 	return -1;
 }
 
+int sm_sock_host_prefix_check(const struct sm_config *cfg, char *err, size_t len)
+{
+	for (size_t i = 0; i < sm_config_list_count(cfg, "host_prefix"); i++) {
+		const char *prefix = sm_config_list_item(cfg, "host_prefix", i);
+		size_t plen = strlen(prefix);
+
+		if (plen == 0 || plen > SM_HOST_MAX ||
+		    strspn(prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789._-") != plen) {
+			snprintf(err, len,
+				 "host_prefix '%.64s': not the start of a host name (1 to %d of"
+				 " [A-Za-z0-9._-])",
+				 prefix, SM_HOST_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int sm_sock_subscribe_hosts(void *sock, const struct sm_config *cfg, const char *const *kinds,
+			    size_t nkinds)
+{
+	size_t n = sm_config_list_count(cfg, "host_prefix");
+	char topic[SM_TOPIC_MAX + 1];
+	char err[160];
+
+	if (sm_sock_host_prefix_check(cfg, err, sizeof(err)) < 0) {
+		sm_log_err("%s", err);
+		return -1;
+	}
+	for (size_t k = 0; k < nkinds; k++) {
+		for (size_t i = 0; i < (n ? n : 1); i++) {
+			snprintf(topic, sizeof(topic), "%s/%s", kinds[k],
+				 n ? sm_config_list_item(cfg, "host_prefix", i) : "");
+			if (sm_sock_subscribe(sock, topic) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 void sm_sock_close(void **sock)
 {
 	if (!sock || !*sock)

@@ -104,6 +104,23 @@ int sm_endpoint_split(const char *spec, char *ep, size_t eplen, const char **key
 int sm_sock_load_server_key(const char *path, char key[SM_CURVE_KEY_Z85 + 1]);
 /* Subscribes a SUB socket to a topic prefix ("" = everything). */
 int sm_sock_subscribe(void *sock, const char *prefix);
+
+/* The consumers' `host_prefix` key: a shard of a site chosen by ZeroMQ topic
+ * subscription (topics are KIND/HOST/), so the collector's fan-out sends a
+ * subscriber only its hosts' frames. */
+#define SM_SOCK_HOST_PREFIX_KEY                                                                  \
+	{"host_prefix", SM_CFG_LIST, 0, 0, NULL,                                                 \
+	 "take frames only from hosts whose name starts with this (repeatable: a shard of the"   \
+	 " site by ZeroMQ topic subscription; unset = every host)"}
+/* 0 when every host_prefix of cfg could start a host name (1 to
+ * SM_HOST_MAX of [A-Za-z0-9._-]); otherwise -1 and the first bad one named
+ * in err (for -n and the start-up checks). */
+int sm_sock_host_prefix_check(const struct sm_config *cfg, char *err, size_t len);
+/* Subscribes to each of `kinds` ("stats", "event", ...) for each of cfg's
+ * host_prefix items, or for every host when there is none. -1 (logged) if
+ * a prefix is bad or a subscription fails. */
+int sm_sock_subscribe_hosts(void *sock, const struct sm_config *cfg, const char *const *kinds,
+			    size_t nkinds);
 /* Closes *sock (linger applied at creation) and sets it to NULL. NULL-safe. */
 void sm_sock_close(void **sock);
 

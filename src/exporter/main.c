@@ -48,6 +48,7 @@ static const struct sm_config_key exporter_keys[] = {
     {"subscribe", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5556",
      "collector fan-out endpoint to subscribe to, optionally ENDPOINT@KEYFILE with curve"
      " (repeatable: one SUB socket connects to all)"},
+    SM_SOCK_HOST_PREFIX_KEY,
     {"listen", SM_CFG_STRING, 0, 0, "127.0.0.1:7110",
      "HTTP address: HOST:PORT, [ADDR]:PORT, :PORT (every address) or unix:PATH"},
     {"stale_after", SM_CFG_DOUBLE, 0, 31536000, "0",
@@ -176,7 +177,8 @@ static int check_config(const struct sm_config *cfg, char *hash, size_t hashlen)
 		}
 	}
 	if (sm_sock_limits_check(sm_config_int(cfg, "max_msg_size"),
-				 sm_config_int(cfg, "max_frame"), err, sizeof(err)) < 0) {
+				 sm_config_int(cfg, "max_frame"), err, sizeof(err)) < 0 ||
+	    sm_sock_host_prefix_check(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "stackmon-exporter: %s\n", err);
 		return EXIT_USAGE;
 	}
@@ -232,6 +234,9 @@ static void drain(struct exporter *x, void *sub)
 	}
 }
 
+/* What this consumer subscribes to, per host_prefix (plus every collector's hb/). */
+static const char *const kinds[] = {"stats", "event"};
+
 int main(int argc, char **argv)
 {
 	struct sm_cli cli = {.program = "stackmon-exporter",
@@ -283,8 +288,8 @@ int main(int argc, char **argv)
 	zctx = zmq_ctx_new();
 	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
 	/* hb/: each collector's heartbeat says the max_frame it relays. */
-	if (!x.store || !sub || sm_sock_subscribe(sub, "stats/") < 0 ||
-	    sm_sock_subscribe(sub, "event/") < 0 || sm_sock_subscribe(sub, "hb/") < 0)
+	if (!x.store || !sub || sm_sock_subscribe_hosts(sub, cfg, kinds, 2) < 0 ||
+	    sm_sock_subscribe(sub, "hb/") < 0)
 		goto out;
 	/* Connects through the watch: a subscription ZeroMQ drops is made again. */
 	watch = sm_sockwatch_new(zctx, sub, &opts);

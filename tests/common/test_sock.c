@@ -177,6 +177,64 @@ static void sock_pub_sub_round_trip_of_two_frames(void **state)
 	sm_frames_close(&f); /* idempotent */
 }
 
+/* host_prefix: the subscription names the hosts, so the publisher sends
+ * only theirs; a prefix that cannot start a host name is refused before
+ * anything is subscribed. */
+static void sock_subscribe_hosts_takes_only_the_prefixed_hosts(void **state)
+{
+	static const struct sm_config_key keys[] = {SM_SOCK_HOST_PREFIX_KEY};
+	static const char *const kinds[] = {"stats", "event"};
+	struct fixture *fx = *state;
+	struct sm_config *cfg = sm_config_new(keys, 1);
+	void *pub = new_sock(fx, 0, ZMQ_PUB, NULL);
+	void *sub = new_sock(fx, 1, ZMQ_SUB, NULL);
+	const char *topics[] = {"stats/cn-b1/", "event/cn-a7/", "hb/cn-a1/", "stats/cn-a1/",
+				"stats/xcn-a1/"};
+	bool seen[5] = {false};
+	struct sm_frames f;
+	char err[200];
+
+	assert_non_null(cfg);
+	assert_int_equal(sm_sock_host_prefix_check(cfg, err, sizeof(err)), 0);
+	assert_int_equal(sm_config_set(cfg, "host_prefix", "cn-a", "--host-prefix", err, sizeof(err)), 0);
+	assert_int_equal(sm_config_set(cfg, "host_prefix", "cn-c", "--host-prefix", err, sizeof(err)), 0);
+	assert_int_equal(sm_sock_host_prefix_check(cfg, err, sizeof(err)), 0);
+	assert_int_equal(sm_config_list_count(cfg, "host_prefix"), 2);
+	assert_int_equal(sm_sock_bind(pub, "inproc://hosts"), 0);
+	assert_int_equal(sm_sock_connect(sub, "inproc://hosts"), 0);
+	assert_int_equal(sm_sock_subscribe_hosts(sub, cfg, kinds, 2), 0);
+	for (int i = 0; i < WAIT_MS / 50 && !(seen[1] && seen[3]); i++) {
+		for (size_t t = 0; t < 5; t++)
+			assert_int_equal(sm_sock_send2(pub, topics[t], strlen(topics[t]), "b", 1, 0),
+					 0);
+		while (recv_within(sub, &f, 50) == 0) {
+			for (size_t t = 0; t < 5; t++)
+				if (zmq_msg_size(&f.topic) == strlen(topics[t]) &&
+				    memcmp(zmq_msg_data(&f.topic), topics[t], strlen(topics[t])) == 0)
+					seen[t] = true;
+			sm_frames_close(&f);
+		}
+	}
+	assert_true(seen[1] && seen[3]);	      /* cn-a's stats and events */
+	assert_false(seen[0] || seen[2] || seen[4]); /* not cn-b's, not hb/, not xcn-a */
+	sm_config_destroy(&cfg);
+
+	/* bad prefixes: -n's check names the item, and nothing is subscribed */
+	for (size_t b = 0; b < 2; b++) {
+		cfg = sm_config_new(keys, 1);
+		assert_non_null(cfg);
+		assert_int_equal(sm_config_set(cfg, "host_prefix", b ? "cn/a" : "cn*a", "--host-prefix", err,
+					       sizeof(err)),
+				 0);
+		assert_int_equal(sm_sock_host_prefix_check(cfg, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, b ? "'cn/a'" : "'cn*a'"));
+		capture_start(fx);
+		assert_int_equal(sm_sock_subscribe_hosts(fx->socks[1], cfg, kinds, 2), -1);
+		free(capture_stop(fx));
+		sm_config_destroy(&cfg);
+	}
+}
+
 static void sock_recv_counts_one_and_three_frame_messages(void **state)
 {
 	struct fixture *fx = *state;
@@ -768,6 +826,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(sock_pub_sub_round_trip_of_two_frames),
+	    T(sock_subscribe_hosts_takes_only_the_prefixed_hosts),
 	    T(sock_recv_counts_one_and_three_frame_messages),
 	    T(sock_recv_without_message_returns_eagain),
 	    T(sock_blocking_recv_returns_eintr_on_signal),
