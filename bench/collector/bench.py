@@ -436,7 +436,7 @@ def tree_once(monitors, racks, domains, seconds):
     (check_body = no); a subscriber counts what reaches the master's fan-out.
     Returns the row's figures."""
     mfin, mfout = endpoints()
-    common = ["--stats-interval", "10", "--startup-grace", "0", "-q"]
+    common = ["--stats-interval", "1", "--startup-grace", "0", "-q"]
     master = subprocess.Popen([COLLECTOR, "--name", "master", "--fan-in", mfin, "--fan-out", mfout,
                                "--check-body", "no"] + common, **POPEN)
     rack_procs, rack_fins = [], []
@@ -447,6 +447,11 @@ def tree_once(monitors, racks, domains, seconds):
             [COLLECTOR, "--name", "rack%d" % i, "--fan-in", fin, "--fan-out", fout,
              "--upstream", "%s=%s" % (mfin, mfout)] + common, **POPEN))
     time.sleep(1.0)
+    import msgpack
+    import zmq
+    counters = zmq.Context.instance().socket(zmq.SUB)  # every collector's own counters
+    counters.setsockopt(zmq.SUBSCRIBE, b"collector/")
+    counters.connect(mfout)
     sink = subprocess.Popen([SINK, "--connect", mfout, "--idle", "4"], stdout=subprocess.PIPE,
                             text=True, **POPEN)
     time.sleep(1.0)
@@ -468,6 +473,18 @@ def tree_once(monitors, racks, domains, seconds):
     cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)]
     rss = [rss_mib(p.pid) for p in procs]
     delivered = kv(sink.communicate(timeout=300)[0]).get("frames", 0)
+    latest = {}
+    while counters.poll(0):
+        body = msgpack.unpackb(counters.recv_multipart()[1], raw=False)
+        latest[body["host"]] = body
+    counters.close(0)
+    drops = {"master": {}, "racks": {}}
+    for host, body in latest.items():
+        into = drops["master" if host == "master" else "racks"]
+        for reason, n in body.get("dropped", {}).items():
+            # A rack's own fan-out has no subscriber here: its frames go upstream.
+            if n and not (host != "master" and reason == "no_subscriber"):
+                into[reason] = into.get(reason, 0) + n
     for p in procs:
         p.send_signal(signal.SIGTERM)
     for p in procs:
@@ -476,7 +493,7 @@ def tree_once(monitors, racks, domains, seconds):
     return dict(monitors=monitors, racks=racks, connect_s=connect_s, sent=sent,
                 delivered=delivered, rate=sent / wall, rack_cpu=100 * sum(cpu[:-1]) / wall,
                 rack_cpu_max=100 * max(cpu[:-1]) / wall, master_cpu=100 * cpu[-1] / wall,
-                rack_rss=max(rss[:-1]), master_rss=rss[-1])
+                rack_rss=max(rss[:-1]), master_rss=rss[-1], drops=drops)
 
 
 def tree():
@@ -484,18 +501,23 @@ def tree():
     print("## A rack tier into one master (%d racks, %d-domain frames, 1 frame/s per monitor, "
           "%.0f s)\n" % (args.racks, domains, args.tree_seconds))
     print("Rack collectors as shipped (check_body = yes), the master with check_body = no; one"
-          " load-generator process per rack; CPU % of one core over the window of load.\n")
+          " load-generator process per rack; CPU % of one core over the window of load;"
+          " drops from the collectors' own counters by reason (hwm_fanout at the master: the"
+          " subscriber's queue was full).\n")
     print("| monitors | connected in | frames/s offered | delivered / sent | lost | rack CPU, all"
-          " (busiest) | master CPU | master µs/frame | RSS rack (max) / master |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+          " (busiest) | master CPU | master µs/frame | RSS rack (max) / master | dropped by"
+          " the racks | dropped by the master |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
     for m in args.monitors:
         r = tree_once(m, args.racks, domains, args.tree_seconds)
+        named = lambda d: ", ".join("%s %d" % kv_ for kv_ in sorted(d.items())) or "none"
         print("| %d | %.0f s | %.0f | %d / %d | %.3f %% | %.0f %% (%.0f %%) | %.0f %% | %.1f |"
-              " %.0f / %.0f MiB |" %
+              " %.0f / %.0f MiB | %s | %s |" %
               (m, r["connect_s"], r["rate"], r["delivered"], r["sent"],
                100 * (1 - r["delivered"] / r["sent"]) if r["sent"] else 0, r["rack_cpu"],
                r["rack_cpu_max"], r["master_cpu"], 1e4 * r["master_cpu"] / r["rate"],
-               r["rack_rss"], r["master_rss"]), flush=True)
+               r["rack_rss"], r["master_rss"], named(r["drops"]["racks"]),
+               named(r["drops"]["master"])), flush=True)
     print()
 
 
