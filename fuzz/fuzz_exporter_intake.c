@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "expo.h"
-#include "intake.h"
+#include "sm_intake.h"
 #include "render.h"
 #include "sm_log.h"
 #include "store.h"
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct harness {
 	struct store *store;
-	struct intake *intake;
+	struct sm_intake *intake;
 	int64_t now_ns; /* the fuzzer's clock: a second per input */
 	unsigned long inputs;
 };
@@ -44,7 +44,7 @@ static void harness_end(void)
 {
 	if (!current)
 		return;
-	intake_destroy(&current->intake);
+	sm_intake_destroy(&current->intake);
 	store_destroy(&current->store);
 }
 
@@ -58,7 +58,11 @@ static struct harness *harness_get(void)
 	sm_log_open("fuzz_exporter_intake", SM_LOG_ERR, false);
 	render_sizes(&sizes);
 	h.store = store_new(&sizes, FUZZ_MAX_SERIES);
-	h.intake = h.store ? intake_new(h.store, FUZZ_MAX_FRAME, NULL) : NULL;
+	if (h.store) {
+		struct sm_intake_sink sink = store_intake_sink(h.store);
+
+		h.intake = sm_intake_new(&sink, FUZZ_MAX_FRAME, NULL);
+	}
 	if (!h.intake)
 		abort();
 	current = &h;
@@ -107,7 +111,7 @@ static void check_sample(const char *line, size_t len)
 
 static void check_exposition(const struct harness *h)
 {
-	struct intake_counters in = *intake_counters(h->intake);
+	struct sm_intake_counters in = *sm_intake_counters(h->intake);
 	struct render_health rh = {.started_ns = h->now_ns};
 	struct expo_buf b = {0};
 
@@ -138,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	split = split < size ? split : size;
 
-	intake_message(h->intake, 2, data, split, data + split, size - split, h->now_ns);
+	sm_intake_message(h->intake, 2, data, split, data + split, size - split, h->now_ns);
 	h->now_ns += 1000000000;
 	store_expire(h->store, h->now_ns, 30);
 	if (store_series(h->store) > FUZZ_MAX_SERIES + FUZZ_SLACK)

@@ -26,7 +26,7 @@
 
 #include "expo.h"
 #include "http.h"
-#include "intake.h"
+#include "sm_intake.h"
 #include "render.h"
 #include "sm_cli.h"
 #include "sm_clock.h"
@@ -73,7 +73,7 @@ static const struct sm_config_key exporter_keys[] = {
 struct exporter {
 	pthread_mutex_t lock;
 	struct store *store;
-	struct intake *intake;
+	struct sm_intake *intake;
 	double start_time;    /* wall clock */
 	uint64_t scrapes;     /* served so far */
 	uint64_t disconnects; /* the watch's count, copied in by the loop */
@@ -95,7 +95,7 @@ static int render_locked(void *arg, struct expo_buf *out)
 				   .disconnects = x->disconnects,
 				   .max_series = x->max_series};
 	expo_reserve(out, x->last_len + x->last_len / 8);
-	render_metrics(out, x->store, intake_counters(x->intake), &h, start);
+	render_metrics(out, x->store, sm_intake_counters(x->intake), &h, start);
 	x->last_len = out->len;
 	pthread_mutex_unlock(&x->lock);
 	return out->failed ? -1 : 0;
@@ -223,7 +223,7 @@ static void drain(struct exporter *x, void *sub)
 			break;
 		now = sm_clock_mono_ns();
 		pthread_mutex_lock(&x->lock);
-		intake_message(x->intake, f.parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
+		sm_intake_message(x->intake, f.parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
 			       zmq_msg_data(&f.body), zmq_msg_size(&f.body), now);
 		pthread_mutex_unlock(&x->lock);
 		sm_frames_close(&f);
@@ -288,8 +288,13 @@ int main(int argc, char **argv)
 		goto out;
 	/* Connects through the watch: a subscription ZeroMQ drops is made again. */
 	watch = sm_sockwatch_new(zctx, sub, &opts);
-	x.intake =
-	    watch ? intake_new(x.store, (size_t)sm_config_int(cfg, "max_frame"), watch) : NULL;
+	{
+		struct sm_intake_sink sink = store_intake_sink(x.store);
+
+		x.intake = watch ? sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"),
+						 watch)
+				 : NULL;
+	}
 	if (!x.intake)
 		goto out;
 	for (size_t i = 0; i < nsub; i++)
@@ -359,7 +364,7 @@ out:
 	sm_sock_close(&sub);
 	if (zctx)
 		zmq_ctx_term(zctx);
-	intake_destroy(&x.intake);
+	sm_intake_destroy(&x.intake);
 	store_destroy(&x.store);
 	sm_config_destroy(&cfg);
 	sm_log_close();

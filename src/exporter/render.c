@@ -333,7 +333,7 @@ static void render_hosts(struct expo_buf *b, const struct store *s, int64_t now_
 /* ---- the exporter itself ----------------------------------------------- */
 
 static void render_health(struct expo_buf *b, const struct store *s,
-			  const struct intake_counters *in, const struct render_health *hl,
+			  const struct sm_intake_counters *in, const struct render_health *hl,
 			  struct expo_buf *tmp)
 {
 	static const char *const removal[STORE_GONE_COUNT] = {"stopped", "absent", "stale"};
@@ -348,9 +348,9 @@ static void render_health(struct expo_buf *b, const struct store *s,
 	expo_family(b, "stackmon_exporter_decode_errors_total", "counter",
 		    "Messages refused, by reason (the decoder's code names; parts: not topic and"
 		    " body)");
-	for (size_t r = 1; r < INTAKE_NREASONS; r++)
+	for (size_t r = 1; r < SM_INTAKE_NREASONS; r++)
 		expo_sample_u64(b, "stackmon_exporter_decode_errors_total",
-				labels_with(tmp, NULL, "reason", intake_reason_name(r)),
+				labels_with(tmp, NULL, "reason", sm_intake_reason_name(r)),
 				in->errors[r]);
 	expo_family(b, "stackmon_exporter_brief_records_total", "counter",
 		    "Brief domain records received, by outcome: expanded, waiting (left out until"
@@ -419,7 +419,7 @@ void render_sizes(struct store_sizes *sizes)
 				      .per_nic = RENDER_PER_NIC};
 }
 
-void render_metrics(struct expo_buf *b, const struct store *s, const struct intake_counters *in,
+void render_metrics(struct expo_buf *b, const struct store *s, const struct sm_intake_counters *in,
 		    const struct render_health *h, int64_t now_ns)
 {
 	struct expo_buf tmp = {0};

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "expo.h"
-#include "intake.h"
+#include "sm_intake.h"
 #include "store.h"
 
 /* Series each record renders at most (store_sizes for store_new). */
@@ -36,7 +36,7 @@ void render_sizes(struct store_sizes *sizes);
 /* Appends the whole exposition to b: domains, nodes, then health (whose
  * scrape duration is measured from h->started_ns to its own line). now_ns
  * is the monotonic time used for frame ages. */
-void render_metrics(struct expo_buf *b, const struct store *s, const struct intake_counters *in,
+void render_metrics(struct expo_buf *b, const struct store *s, const struct sm_intake_counters *in,
 		    const struct render_health *h, int64_t now_ns);
 
 #endif

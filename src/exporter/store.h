@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sm_intake.h"
 #include "sm_wire.h"
 
 struct store; /* opaque */
@@ -93,6 +94,9 @@ size_t store_apply_stats(struct store *s, const struct sm_message *m, int64_t no
  * one it is on (a migration's source says stopped after the target may
  * already list it). Returns true when a domain was removed. */
 bool store_apply_event(struct store *s, const struct sm_message *m);
+/* The intake sink that applies what the intake decodes to `s` (borrowed):
+ * stats and events as above. */
+struct sm_intake_sink store_intake_sink(struct store *s);
 /* Drops every host (with its domains) whose last frame was received more
  * than stale_after seconds before now_ns; stale_after 0 means three of the
  * host's own intervals (at least 3 s). Returns how many hosts went. */

@@ -12,14 +12,14 @@
 #include <cmocka.h>
 
 #include "fake_stats.h"
-#include "intake.h"
+#include "sm_intake.h"
 #include "render.h"
 #include "sm_log.h"
 #include "store.h"
 
 struct fixture {
 	struct store *store;
-	struct intake *intake;
+	struct sm_intake *intake;
 };
 
 static int setup(void **state)
@@ -29,7 +29,11 @@ static int setup(void **state)
 
 	render_sizes(&sizes);
 	fx.store = store_new(&sizes, 0);
-	fx.intake = intake_new(fx.store, 0, NULL);
+	if (fx.store) {
+		struct sm_intake_sink sink = store_intake_sink(fx.store);
+
+		fx.intake = sm_intake_new(&sink, 0, NULL);
+	}
 	*state = &fx;
 	return fx.store && fx.intake ? 0 : -1;
 }
@@ -38,7 +42,7 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	intake_destroy(&fx->intake);
+	sm_intake_destroy(&fx->intake);
 	store_destroy(&fx->store);
 	return 0;
 }
@@ -53,7 +57,7 @@ static int feed(struct fixture *fx, const struct sm_message *m)
 
 	msgpack_sbuffer_init(&body);
 	assert_int_equal(sm_wire_encode(m, &body), 0);
-	rc = intake_message(fx->intake, 2, topic, tlen, body.data, body.size, 0);
+	rc = sm_intake_message(fx->intake, 2, topic, tlen, body.data, body.size, 0);
 	msgpack_sbuffer_destroy(&body);
 	return rc;
 }
@@ -72,7 +76,7 @@ static int feed_stats(struct fixture *fx, const char *host, size_t n, uint64_t s
 static void intake_applies_an_encoded_stats_frame_and_event(void **state)
 {
 	struct fixture *fx = *state;
-	const struct intake_counters *c = intake_counters(fx->intake);
+	const struct sm_intake_counters *c = sm_intake_counters(fx->intake);
 	struct sm_message ev;
 
 	assert_int_equal(feed_stats(fx, "cn1", 3, 1), 0);
@@ -88,20 +92,20 @@ static void intake_applies_an_encoded_stats_frame_and_event(void **state)
 static void intake_counts_bad_messages_by_reason_and_goes_on(void **state)
 {
 	struct fixture *fx = *state;
-	const struct intake_counters *c = intake_counters(fx->intake);
+	const struct sm_intake_counters *c = sm_intake_counters(fx->intake);
 	static const char garbage[] = "\xc1\xc1\xc1 not msgpack";
 	static const char topic[] = "stats/cn1/";
 
 	assert_int_equal(
-	    intake_message(fx->intake, 2, topic, strlen(topic), garbage, sizeof(garbage), 0), -1);
+	    sm_intake_message(fx->intake, 2, topic, strlen(topic), garbage, sizeof(garbage), 0), -1);
 	assert_int_equal(c->errors[SM_WIRE_E_GARBAGE], 1);
 	assert_int_equal(
-	    intake_message(fx->intake, 3, topic, strlen(topic), garbage, sizeof(garbage), 0), -1);
-	assert_int_equal(c->errors[INTAKE_E_PARTS], 1);
-	assert_string_equal(intake_reason_name(INTAKE_E_PARTS), "parts");
-	assert_int_equal(intake_message(fx->intake, 1, "\x01\x02", 2, NULL, 0, 0), -1);
-	assert_int_equal(c->errors[INTAKE_E_PARTS], 2);
-	assert_int_equal(intake_message(fx->intake, 2, "", 0, "", 0, 0), -1);
+	    sm_intake_message(fx->intake, 3, topic, strlen(topic), garbage, sizeof(garbage), 0), -1);
+	assert_int_equal(c->errors[SM_INTAKE_E_PARTS], 1);
+	assert_string_equal(sm_intake_reason_name(SM_INTAKE_E_PARTS), "parts");
+	assert_int_equal(sm_intake_message(fx->intake, 1, "\x01\x02", 2, NULL, 0, 0), -1);
+	assert_int_equal(c->errors[SM_INTAKE_E_PARTS], 2);
+	assert_int_equal(sm_intake_message(fx->intake, 2, "", 0, "", 0, 0), -1);
 	assert_int_equal(store_domains(fx->store), 0);
 	/* ... and a good frame still goes through. */
 	assert_int_equal(feed_stats(fx, "cn1", 1, 1), 0);
@@ -111,7 +115,7 @@ static void intake_counts_bad_messages_by_reason_and_goes_on(void **state)
 static void intake_refuses_a_topic_that_disagrees_with_the_body(void **state)
 {
 	struct fixture *fx = *state;
-	const struct intake_counters *c = intake_counters(fx->intake);
+	const struct sm_intake_counters *c = sm_intake_counters(fx->intake);
 	struct sm_message m;
 	msgpack_sbuffer body;
 	static const char topic[] = "stats/other-host/";
@@ -120,7 +124,7 @@ static void intake_refuses_a_topic_that_disagrees_with_the_body(void **state)
 	msgpack_sbuffer_init(&body);
 	assert_int_equal(sm_wire_encode(&m, &body), 0);
 	assert_int_equal(
-	    intake_message(fx->intake, 2, topic, strlen(topic), body.data, body.size, 0), -1);
+	    sm_intake_message(fx->intake, 2, topic, strlen(topic), body.data, body.size, 0), -1);
 	assert_int_equal(c->errors[SM_WIRE_E_TOPIC], 1);
 	assert_int_equal(store_hosts(fx->store), 0);
 	msgpack_sbuffer_destroy(&body);
@@ -149,7 +153,7 @@ static int feed_brief(struct fixture *fx, uint64_t seq, uint64_t cpu_ns,
 	else
 		sm_wire_pack_domain(&pk, &m.u.stats.domains[0]);
 	sm_wire_pack_domain(&pk, &m.u.stats.domains[1]);
-	rc = intake_message(fx->intake, 2, topic, strlen(topic), body.data, body.size, 0);
+	rc = sm_intake_message(fx->intake, 2, topic, strlen(topic), body.data, body.size, 0);
 	msgpack_sbuffer_destroy(&body);
 	fake_stats_free(&m);
 	return rc;
@@ -158,7 +162,7 @@ static int feed_brief(struct fixture *fx, uint64_t seq, uint64_t cpu_ns,
 static void intake_expands_brief_records_and_keeps_those_it_cannot(void **state)
 {
 	struct fixture *fx = *state;
-	const struct intake_counters *c = intake_counters(fx->intake);
+	const struct sm_intake_counters *c = sm_intake_counters(fx->intake);
 	struct sm_message full;
 	const struct store_domain *d;
 	uint8_t u0[16];
@@ -191,7 +195,7 @@ static void intake_expands_brief_records_and_keeps_those_it_cannot(void **state)
 static void intake_counts_gaps_in_seq_as_lost(void **state)
 {
 	struct fixture *fx = *state;
-	const struct intake_counters *c = intake_counters(fx->intake);
+	const struct sm_intake_counters *c = sm_intake_counters(fx->intake);
 
 	feed_stats(fx, "cn1", 1, 1);
 	feed_stats(fx, "cn1", 1, 2);

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "fake_stats.h"
-#include "intake.h"
+#include "sm_intake.h"
 #include "render.h"
 #include "sm_clock.h"
 #include "sm_log.h"
@@ -35,7 +35,7 @@ static struct store *store_with(struct sm_message *m)
 
 static char *render(const struct store *s)
 {
-	struct intake_counters in = {0};
+	struct sm_intake_counters in = {0};
 	struct render_health h = {.started_ns = sm_clock_mono_ns(), .start_time = 1e9};
 	struct expo_buf b = {0};
 

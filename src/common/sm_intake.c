@@ -1,10 +1,10 @@
 /*
- * intake — decodes, accounts and applies what the subscription receives
- * (see intake.h). The order is the protocol's: the envelope (two frames),
+ * sm_intake — decodes, accounts and applies what a subscription receives
+ * (see sm_intake.h). The order is the protocol's: the envelope (two frames),
  * the decoder's checks of every field, then loss accounting on the valid
- * header, then the store. Nothing of a refused message reaches the store.
+ * header, then the sink. Nothing of a refused message reaches the sink.
  */
-#include "intake.h"
+#include "sm_intake.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,29 +13,28 @@
 #include "sm_log.h"
 #include "sm_loss.h"
 #include "sm_sockwatch.h"
-#include "store.h"
 
 #define LOSS_SENDERS	65536  /* (host, kind) streams followed at once */
 #define LOSS_EXPIRY_S	3600.0 /* a sender silent this long is forgotten */
 #define SENDER_TEXT_MAX 40     /* bytes of an unparsable topic shown in the log */
 
-struct intake {
-	struct store *store;	    /* borrowed */
+struct sm_intake {
+	struct sm_intake_sink sink;
 	struct sm_sockwatch *watch; /* borrowed, may be NULL */
 	size_t max_frame;
 	struct loss_table *loss; /* seq gaps by sender */
 	struct sm_brief *brief;	 /* each sender's full records, for its brief ones */
-	struct intake_counters c;
+	struct sm_intake_counters c;
 	struct sm_complaint bad; /* refused messages, logged with rate limiting */
 };
 
-struct intake *intake_new(struct store *store, size_t max_frame, struct sm_sockwatch *watch)
+struct sm_intake *sm_intake_new(const struct sm_intake_sink *sink, size_t max_frame, struct sm_sockwatch *watch)
 {
-	struct intake *in = calloc(1, sizeof(*in));
+	struct sm_intake *in = calloc(1, sizeof(*in));
 
 	if (!in)
 		return NULL;
-	in->store = store;
+	in->sink = *sink;
 	in->watch = watch;
 	in->max_frame = max_frame;
 	in->loss = loss_table_new(LOSS_SENDERS, LOSS_EXPIRY_S);
@@ -43,15 +42,15 @@ struct intake *intake_new(struct store *store, size_t max_frame, struct sm_sockw
 	 * latest frame, for as many senders as a collector follows. */
 	in->brief = sm_brief_new(SM_WIRE_MAX_PUBLISHERS, SM_WIRE_MAX_DOMAINS);
 	if (!in->loss || !in->brief) {
-		intake_destroy(&in);
+		sm_intake_destroy(&in);
 		return NULL;
 	}
 	return in;
 }
 
-void intake_destroy(struct intake **inp)
+void sm_intake_destroy(struct sm_intake **inp)
 {
-	struct intake *in = inp ? *inp : NULL;
+	struct sm_intake *in = inp ? *inp : NULL;
 
 	if (!in)
 		return;
@@ -61,14 +60,14 @@ void intake_destroy(struct intake **inp)
 	*inp = NULL;
 }
 
-const char *intake_reason_name(size_t reason)
+const char *sm_intake_reason_name(size_t reason)
 {
-	if (reason == INTAKE_E_PARTS)
+	if (reason == SM_INTAKE_E_PARTS)
 		return "parts";
 	return sm_wire_code_name((enum sm_wire_code)reason);
 }
 
-const struct intake_counters *intake_counters(const struct intake *in)
+const struct sm_intake_counters *sm_intake_counters(const struct sm_intake *in)
 {
 	return &in->c;
 }
@@ -92,7 +91,7 @@ static void sender_of(const void *topic, size_t len, char *buf, size_t buflen)
 		snprintf(buf, buflen, "(empty topic)");
 }
 
-static void refuse(struct intake *in, size_t reason, const void *topic, size_t topic_len,
+static void refuse(struct sm_intake *in, size_t reason, const void *topic, size_t topic_len,
 		   const char *detail)
 {
 	char sender[SM_HOST_MAX + 1];
@@ -100,13 +99,13 @@ static void refuse(struct intake *in, size_t reason, const void *topic, size_t t
 	in->c.errors[reason]++;
 	sender_of(topic, topic_len, sender, sizeof(sender));
 	sm_complain(&in->bad, SM_LOG_WARNING, "dropped a bad message from %s: %s (%s)", sender,
-		    intake_reason_name(reason), detail);
+		    sm_intake_reason_name(reason), detail);
 }
 
 /* Makes the brief records of a stats message whole (docs/PROTOCOL.md,
  * "Brief records"). Returns whether the frame is complete: none of its
  * records was left out. */
-static bool expand(struct intake *in, struct sm_message *m)
+static bool expand(struct sm_intake *in, struct sm_message *m)
 {
 	struct sm_brief_result br = {0};
 	int rc = sm_brief_expand(in->brief, m, &br);
@@ -129,16 +128,17 @@ static bool expand(struct intake *in, struct sm_message *m)
 	return rc == 0 && br.no_base + br.mismatch + br.no_room == 0;
 }
 
-int intake_message(struct intake *in, int parts, const void *topic, size_t topic_len,
+int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t topic_len,
 		   const void *body, size_t body_len, int64_t now_ns)
 {
 	struct sm_wire_error err = {0};
 	struct sm_message m;
 	char detail[64];
+	uint64_t lost;
 
 	if (parts != 2) {
 		snprintf(detail, sizeof(detail), "%d frames, expected topic and body", parts);
-		refuse(in, INTAKE_E_PARTS, topic, topic_len, detail);
+		refuse(in, SM_INTAKE_E_PARTS, topic, topic_len, detail);
 		return -1;
 	}
 	if (sm_wire_decode_frames(topic, topic_len, body, body_len, in->max_frame, &m, &err) < 0) {
@@ -149,14 +149,17 @@ int intake_message(struct intake *in, int parts, const void *topic, size_t topic
 	}
 	in->c.frames[m.hdr.kind]++;
 	in->c.bytes += body_len;
-	in->c.lost += loss_table_note(in->loss, &m.hdr, now_ns);
+	lost = loss_table_note(in->loss, &m.hdr, now_ns);
+	in->c.lost += lost;
+	if (in->sink.lost)
+		in->sink.lost(in->sink.ctx, &m.hdr, lost);
 	switch (m.hdr.kind) {
 	case SM_KIND_STATS:
 		/* Brief records made whole before anything reads the frame. */
-		store_apply_stats(in->store, &m, now_ns, expand(in, &m));
+		in->sink.stats(in->sink.ctx, &m, now_ns, expand(in, &m));
 		break;
 	case SM_KIND_EVENT:
-		store_apply_event(in->store, &m);
+		in->sink.event(in->sink.ctx, &m);
 		break;
 	case SM_KIND_HEARTBEAT: /* only for the collector's max_frame */
 		if (in->watch)
