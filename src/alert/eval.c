@@ -43,6 +43,7 @@ struct dom {
 	double v[METRIC_DOMAIN_N], prev[METRIC_DOMAIN_N];
 	double t, prev_t;
 	double fresh; /* when last listed with values of its own (not flagged stale) */
+	double seen;  /* when last listed */
 	uint64_t gen; /* the node's frame that last listed it */
 	bool heard;   /* listed since start (false: restored only) */
 	struct slot *slots;
@@ -532,6 +533,7 @@ static void apply_domain(struct eval *e, struct host *h, const struct sm_domain_
 	shift(d->prev, d->v, v, METRIC_DOMAIN_N, &d->prev_t, &d->t, t);
 	d->gen = h->gen;
 	d->heard = true;
+	d->seen = now;
 	if (!(s->flags & SM_DOM_STALE))
 		d->fresh = now;
 	disks = devs_update(e, d->disks, d->ndisks, s->ndisks, disk_name, s->disks, disk_vals,
@@ -618,10 +620,12 @@ static double value_of(const struct rule *r, const double *v, const double *prev
 }
 
 /* One step of one pair: `cond` says the condition holds now (to fire),
- * `keep` that a firing alert still holds; unknown = no change at all. */
+ * `keep` that a firing alert still holds; unknown = no change at all.
+ * `seen` is when the value arrived: a condition's duration counts from the
+ * frame that first met it, not from the pass that noticed. */
 static void step(struct eval *e, const struct rule *r, struct slot *s, bool unknown, bool cond,
-		 bool keep, double value, double now, const struct host *h, const struct dom *d,
-		 const struct dev *dv, eval_notify_fn fn, void *ctx)
+		 bool keep, double value, double seen, double now, const struct host *h,
+		 const struct dom *d, const struct dev *dv, eval_notify_fn fn, void *ctx)
 {
 	struct alert_info a;
 	double hold = r->kind == RULE_STALE ? 0 : r->for_s;
@@ -634,7 +638,7 @@ static void step(struct eval *e, const struct rule *r, struct slot *s, bool unkn
 		if (!cond)
 			break;
 		s->state = ALERT_PENDING;
-		s->since = now;
+		s->since = seen > 0 && seen < now ? seen : now;
 		/* A rule without "for" fires at once. */
 		/* fall through */
 	case ALERT_PENDING:
@@ -672,12 +676,12 @@ count:
 }
 
 /* A metric-or-loss comparison step. */
-static void step_value(struct eval *e, const struct rule *r, struct slot *s, double x, double now,
-		       const struct host *h, const struct dom *d, const struct dev *dv,
-		       eval_notify_fn fn, void *ctx)
+static void step_value(struct eval *e, const struct rule *r, struct slot *s, double x,
+		       double seen, double now, const struct host *h, const struct dom *d,
+		       const struct dev *dv, eval_notify_fn fn, void *ctx)
 {
-	step(e, r, s, isnan(x), rule_holds(r, x, false), rule_holds(r, x, true), x, now, h, d, dv,
-	     fn, ctx);
+	step(e, r, s, isnan(x), rule_holds(r, x, false), rule_holds(r, x, true), x, seen, now, h,
+	     d, dv, fn, ctx);
 }
 
 static bool in_scope(const struct rule *r, const struct host *h, const struct dom *d)
@@ -710,7 +714,7 @@ static void eval_devices(struct eval *e, const struct rule *r, struct slot *unus
 		if (r->device[0] && strcmp(r->device, dv->name) != 0)
 			continue;
 		step_value(e, r, &dv->slots[ri], value_of(r, dv->v, dv->prev, dv->t, dv->prev_t),
-			   now, d->host, d, dv, fn, ctx);
+			   d->seen, now, d->host, d, dv, fn, ctx);
 	}
 }
 
@@ -725,11 +729,11 @@ static void eval_domain(struct eval *e, struct dom *d, double now, eval_notify_f
 		if (r->kind == RULE_STALE) {
 			bool stale = now - d->fresh > r->for_s;
 
-			step(e, r, s, false, stale, stale || !d->heard, now - d->fresh, now,
+			step(e, r, s, false, stale, stale || !d->heard, now - d->fresh, now, now,
 			     d->host, d, NULL, fn, ctx);
 		} else if (r->record == METRIC_OF_DOMAIN) {
-			step_value(e, r, s, value_of(r, d->v, d->prev, d->t, d->prev_t), now,
-				   d->host, d, NULL, fn, ctx);
+			step_value(e, r, s, value_of(r, d->v, d->prev, d->t, d->prev_t), d->seen,
+				   now, d->host, d, NULL, fn, ctx);
 		} else {
 			eval_devices(e, r, s, d, now, fn, ctx);
 		}
@@ -748,19 +752,19 @@ static void eval_host(struct eval *e, struct host *h, double now, eval_notify_fn
 		switch (r->kind) {
 		case RULE_STALE:
 			down = now - h->last > r->for_s;
-			step(e, r, s, false, down, down || !h->heard, now - h->last, now, h, NULL,
-			     NULL, fn, ctx);
+			step(e, r, s, false, down, down || !h->heard, now - h->last, now, now, h,
+			     NULL, NULL, fn, ctx);
 			break;
 		case RULE_LIBVIRT_DOWN:
 			step(e, r, s, !h->heard, !h->libvirt_ok, !h->libvirt_ok,
-			     h->libvirt_ok ? 0 : 1, now, h, NULL, NULL, fn, ctx);
+			     h->libvirt_ok ? 0 : 1, h->last, now, h, NULL, NULL, fn, ctx);
 			break;
 		case RULE_FRAME_LOSS:
-			step_value(e, r, s, h->loss_pct, now, h, NULL, NULL, fn, ctx);
+			step_value(e, r, s, h->loss_pct, now, now, h, NULL, NULL, fn, ctx);
 			break;
 		case RULE_METRIC:
-			step_value(e, r, s, value_of(r, h->v, h->prev, h->t, h->prev_t), now, h,
-				   NULL, NULL, fn, ctx);
+			step_value(e, r, s, value_of(r, h->v, h->prev, h->t, h->prev_t), h->last,
+				   now, h, NULL, NULL, fn, ctx);
 			break;
 		}
 	}
