@@ -75,6 +75,7 @@ struct eval {
 	struct host *hosts[HOST_BUCKETS];
 	struct dom *doms[DOM_BUCKETS];
 	double last_tick;
+	double next_due; /* the earliest time a pending pair's duration is up; 0 = none */
 	struct eval_stats st;
 };
 
@@ -647,8 +648,11 @@ static void step(struct eval *e, const struct rule *r, struct slot *s, bool unkn
 			break;
 		}
 		s->value = value;
-		if (now - s->since + 1e-6 < hold)
+		if (now - s->since + 1e-6 < hold) {
+			if (e->next_due == 0 || s->since + hold < e->next_due)
+				e->next_due = s->since + hold;
 			break;
+		}
 		s->state = ALERT_FIRING;
 		s->since = now;
 		e->st.fired++;
@@ -787,6 +791,7 @@ void eval_tick(struct eval *e, double now, double forget_after, eval_notify_fn f
 	double dt = e->last_tick > 0 ? now - e->last_tick : 0;
 
 	e->last_tick = now;
+	e->next_due = 0;
 	e->st.pairs = e->st.pending = e->st.firing = 0;
 	for (size_t b = 0; b < HOST_BUCKETS; b++) {
 		struct host *h = e->hosts[b], *next;
@@ -924,6 +929,11 @@ int eval_restore_pair(struct eval *e, const struct alert_info *a, double now)
 	s->since = a->since;
 	s->value = a->value;
 	return 0;
+}
+
+double eval_next_due(const struct eval *e)
+{
+	return e->next_due;
 }
 
 void eval_get_stats(const struct eval *e, struct eval_stats *out)

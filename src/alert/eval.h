@@ -79,6 +79,11 @@ void eval_note_frame(struct eval *e, const char *host, uint64_t lost);
  * (0 = never). */
 void eval_tick(struct eval *e, double now, double forget_after, eval_notify_fn fn, void *ctx);
 
+/* When the last pass's earliest pending duration is up (wall clock), or 0
+ * when nothing is pending: a pass then fires it on time rather than at the
+ * next regular pass. */
+double eval_next_due(const struct eval *e);
+
 /* Calls fn for every pair that is pending or firing. */
 void eval_foreach(const struct eval *e, eval_notify_fn fn, void *ctx);
 /* Calls fn(ctx, name, last_frame) for every known node. */

@@ -409,7 +409,14 @@ int main(int argc, char **argv)
 		zmq_pollitem_t items[2] = {{.socket = sub, .events = ZMQ_POLLIN},
 					   sm_sockwatch_pollitem(watch)};
 		int timeout = sm_ticker_timeout_ms(&tick);
+		double due = eval_next_due(x.eval);
+		bool due_pass;
 
+		if (due > 0) {
+			double ms = (due - sm_clock_wall()) * 1000 + 1;
+
+			timeout = ms < 0 ? 0 : ms < timeout ? (int)ms : timeout;
+		}
 		if (x.hook && hook_busy(x.hook) && timeout > HOOK_POLL_MS)
 			timeout = HOOK_POLL_MS;
 		timeout = sm_sockwatch_timeout_ms(watch, sm_clock_mono_ns(), timeout);
@@ -421,10 +428,13 @@ int main(int argc, char **argv)
 		x.now = sm_clock_wall();
 		sm_sockwatch_service(watch, sm_clock_mono_ns());
 		drain(intake, sub);
-		if (sm_ticker_due(&tick)) {
+		due = eval_next_due(x.eval);
+		due_pass = due > 0 && sm_clock_wall() >= due;
+		if (sm_ticker_due(&tick) || due_pass) {
 			x.now = sm_clock_wall();
 			eval_tick(x.eval, x.now, forget_after, on_transition, &x);
-			sm_ticker_advance(&tick);
+			if (sm_ticker_due(&tick))
+				sm_ticker_advance(&tick);
 			if (x.am)
 				am_flush(x.am, x.eval, x.now);
 			if (sm_ticker_due(&save_tick)) {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# A CPU spike on a libvirtd test-driver domain (its vCPUs lowered from 2 to 1 with virsh, so the real monitor's cpu_pct goes from 50 to 100) held past its rule's 3 s reaches Debian's Alertmanager within 3 + 2 s of the first frame over the threshold, with the domain's UUID, names, project and host as labels; the command hook gets the alert as JSON on stdin; each transition is an alert/ frame on stackmon-alert's own fan-out; a restart of stackmon-alert neither duplicates it in Alertmanager nor runs the hook again; raising the vCPUs again resolves it everywhere; killing the monitor makes the node-stale rule fire. Exits 77 without libvirtd unless STACKMON_REQUIRE_LIBVIRTD=1.
+# A CPU spike on a libvirtd test-driver domain (its vCPUs lowered from 2 to 1 with virsh, so the real monitor's cpu_pct goes from 50 to 100) held past its rule's 3 s reaches Debian's Alertmanager within 3 + 2 s of the first frame over the threshold, with the domain's UUID, names, project and host as labels, and on its tenant's dashboard page and instance page (stackmon.cgi over a real aggregator's index) but never on another tenant's; the command hook gets the alert as JSON on stdin; each transition is an alert/ frame on stackmon-alert's own fan-out; a restart of stackmon-alert neither duplicates it in Alertmanager nor runs the hook again; raising the vCPUs again resolves it everywhere; killing the monitor makes the node-stale rule fire. Exits 77 without libvirtd unless STACKMON_REQUIRE_LIBVIRTD=1.
 # shellcheck source=tests/alert/e2e_lib.sh
 . "$(dirname "$0")/../alert/e2e_lib.sh"
 need_libvirtd
@@ -38,6 +38,21 @@ ALERT_OPTS=(--alertmanager "http://127.0.0.1:1" --hook "$TMP/hook.sh $TMP/hook" 
 start_alertmanager
 ALERT_OPTS[1]=$AM
 start_collector
+# The aggregator's index and the dashboard CGI, for the tenant pages.
+BIN=${STACKMON_BINARY_DIR:?the build directory}
+"$BIN/src/aggregator/stackmon-aggregator" -c /dev/null --subscribe "$FAN_OUT" --data-dir "$TMP/agg" \
+	--summary-interval 1 --flush-interval 1 --retention 1s:30m,1m:1d >>"$TMP/aggregator.log" 2>&1 &
+STARTED="$STARTED $!"
+printf 'user alice alproj\nuser eve evproj\n' >"$TMP/access.list"
+printf 'data_dir = %s\naccess_list = %s\nalert_dir = %s\n' "$TMP/agg" "$TMP/access.list" \
+	"$TMP/alert-data" >"$TMP/dashboard.conf"
+# cgi USER PATH QUERY: the CGI's answer (headers and body) as a web server runs it.
+cgi() {
+	env -i PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SCRIPT_NAME=/stackmon \
+		PATH_INFO="$2" QUERY_STRING="$3" REMOTE_USER="$1" STACKMON_DASHBOARD_CONF="$TMP/dashboard.conf" \
+		"$BIN/dashboard/stackmon.cgi" 2>>"$TMP/cgi.log"
+}
+status_of() { sed -n 's/^Status: \([0-9]*\).*/\1/p' | head -n 1; }
 start_alert alert "$TMP/alert.rules" "${ALERT_OPTS[@]}" -v
 $PY "$SRC/tests/alert/alert_frames.py" "ipc://$TMP/alerts" >"$TMP/frames.jsonl" 2>>"$TMP/frames.log" &
 STARTED="$STARTED $!"
@@ -111,6 +126,19 @@ assert a["labels"]["uuid"] == sys.argv[2] and a["labels"]["project_id"] == "alpr
 assert a["startsAt"].endswith("Z") and "endsAt" not in a, a
 PYEOF
 env_file=${f%.json}.env
+# The dashboard: the tenant's project page and instance page show the alert
+# and its rule; the other tenant sees neither the alert nor the pages.
+tenant_page() { cgi alice / "project=alproj" >"$TMP/alice.html" && grep -q "cpu_spike" "$TMP/alice.html"; }
+wait_for 30 tenant_page || fail "cpu_spike not on alice's project page: $(cat "$TMP/alice.html")"
+[ "$(status_of <"$TMP/alice.html")" = 200 ] || fail "alice's page: $(head -n 3 "$TMP/alice.html")"
+grep -q "domain cpu_pct &gt; 90 for ${FOR}s clear 80" "$TMP/alice.html" || fail "the rule is not on alice's page"
+cgi alice /instance "uuid=$UUID" >"$TMP/alice-inst.html"
+grep -q "cpu_spike" "$TMP/alice-inst.html" || fail "cpu_spike not on the instance page"
+[ "$(cgi eve / "project=alproj" | status_of)" = 404 ] || fail "eve reads alice's project page"
+[ "$(cgi eve /instance "uuid=$UUID" | status_of)" = 404 ] || fail "eve reads alice's instance page"
+cgi eve / "" >"$TMP/eve.html"
+grep -q "cpu_spike" "$TMP/eve.html" && fail "alice's alert on eve's page"
+grep -q "No alert firing" "$TMP/eve.html" || fail "eve's page has no alerts section: $(head -c 600 "$TMP/eve.html")"
 grep -qx "STACKMON_ALERT_RULE=cpu_spike" "$env_file" && grep -qx "STACKMON_ALERT_UUID=$UUID" "$env_file" &&
 	grep -qx "STACKMON_ALERT_STATUS=firing" "$env_file" && grep -qx "STACKMON_ALERT_PROJECT_ID=alproj" "$env_file" ||
 	fail "hook environment: $(cat "$env_file")"
@@ -143,6 +171,8 @@ gone() { [ "$(am_count alertname=cpu_spike uuid="$UUID")" = 0 ]; }
 wait_for 30 gone || fail "cpu_spike still active in Alertmanager 30 s after the spike ended: $(am_alerts)"
 wait_for 10 hook_ran resolved || fail "the hook did not run for the resolution"
 frame_seen resolved || wait_for 5 frame_seen resolved || fail "no alert/ frame for the resolution"
+page_clear() { cgi alice / "project=alproj" >"$TMP/alice.html" && ! grep -q "cpu_spike" "$TMP/alice.html"; }
+wait_for 10 page_clear || fail "cpu_spike still on alice's page after it resolved"
 
 # The node goes silent: node_down fires.
 kill "$MON_PID"
@@ -150,4 +180,4 @@ wait "$MON_PID" 2>/dev/null || true
 node_down() { [ "$(am_count alertname=node_down host="$NODE")" = 1 ]; }
 wait_for 20 node_down ||
 	fail "node_down not in Alertmanager 20 s after the monitor stopped: $(am_alerts)"
-echo "OK: CPU spike fired in Alertmanager in time, hook and frame had it, no duplicate across a restart, resolved; a silent node fired"
+echo "OK: CPU spike fired in Alertmanager in time, on its tenant's pages only, hook and frame had it, no duplicate across a restart, resolved; a silent node fired"
