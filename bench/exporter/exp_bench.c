@@ -14,7 +14,7 @@
 
 #include "expo.h"
 #include "fake_stats.h"
-#include "intake.h"
+#include "sm_intake.h"
 #include "render.h"
 #include "sm_clock.h"
 #include "sm_log.h"
@@ -29,7 +29,7 @@ int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
-	struct intake_counters in = {0};
+	struct sm_intake_counters in = {0};
 	struct store_sizes sizes;
 	struct sm_message m;
 	struct store *s;

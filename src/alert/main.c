@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "alert_json.h"
@@ -36,6 +37,8 @@
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
+#define DEFAULT_RULES "/etc/stackmon/alert.rules"
+
 #define DRAIN_BUDGET 4096 /* messages per loop turn before timers are looked at */
 #define DRAIN_MAX_MS 200  /* ... or this long */
 #define HOOK_POLL_MS 50	  /* loop wake-up while hooks run */
@@ -44,7 +47,7 @@ static const struct sm_config_key alert_keys[] = {
     {"subscribe", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5556",
      "collector fan-out endpoint to subscribe to, optionally ENDPOINT@KEYFILE with curve"
      " (repeatable: one SUB socket connects to all)"},
-    {"rules", SM_CFG_STRING, 0, 0, "/etc/stackmon/alert.rules",
+    {"rules", SM_CFG_STRING, 0, 0, DEFAULT_RULES,
      "the rules file (docs/ALERTS.md; re-read on SIGHUP, checked by -n)"},
     {"data_dir", SM_CFG_STRING, 0, 0, "/var/lib/stackmon/alert",
      "directory of the state file (restored after a restart) and the firing file the"
@@ -219,7 +222,15 @@ static int check_config(const struct sm_config *cfg, struct rule_set **rules)
 		}
 		hook_destroy(&h);
 	}
-	*rules = rules_load(path, err, sizeof(err));
+	/* As with the configuration file, the default one may be missing (no
+	 * rules: nothing fires); one named elsewhere must exist. */
+	if (strcmp(path, DEFAULT_RULES) == 0 && access(path, F_OK) != 0 && errno == ENOENT) {
+		fprintf(stderr, "stackmon-alert: %s does not exist: no rules, nothing will fire\n",
+			path);
+		*rules = rules_parse(path, "", err, sizeof(err));
+	} else {
+		*rules = rules_load(path, err, sizeof(err));
+	}
 	if (!*rules) {
 		fprintf(stderr, "stackmon-alert: %s\n", err);
 		return EXIT_USAGE;
