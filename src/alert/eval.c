@@ -535,7 +535,7 @@ static void apply_domain(struct eval *e, struct host *h, const struct sm_domain_
 	d->gen = h->gen;
 	d->heard = true;
 	d->seen = now;
-	if (!(s->flags & SM_DOM_STALE))
+	if (!(s->flags & SM_DOM_STALE) || d->fresh == 0) /* first seen counts as fresh */
 		d->fresh = now;
 	disks = devs_update(e, d->disks, d->ndisks, s->ndisks, disk_name, s->disks, disk_vals,
 			    METRIC_DISK_N, t);

@@ -262,6 +262,45 @@ static void eval_reload_keeps_unchanged_and_resolves_removed(void **state)
 	eval_destroy(&e);
 }
 
+static void eval_libvirt_down_frame_loss_and_domain_stale(void **state)
+{
+	struct eval *e = new_eval("rule lv\n when node libvirt_down for 2s\n"
+				  "rule loss\n when node frame_loss > 20 clear 5\n"
+				  "rule ds\n when domain stale for 3s\n");
+	struct seen s = {0};
+	struct sm_message m;
+
+	assert_int_equal(fake_stats_fill(&m, "cn1", 1, 1, 1), 0);
+	m.u.stats.host.libvirt_ok = false;
+	m.u.stats.domains[0].flags |= SM_DOM_STALE; /* libvirt did not answer for it */
+	for (int t = 100; t <= 102; t++) {
+		m.hdr.time = t;
+		eval_note_frame(e, "cn1", t == 101 ? 1 : 0); /* one of three frames lost */
+		eval_apply_stats(e, &m, t, true, note, &s);
+		eval_tick(e, t + 0.5, 0, note, &s);
+	}
+	/* libvirt down since 100: fired at 102.5; loss 1 of 4 = 25 % fired at 101.5;
+	 * the domain listed only as stale since it was first seen at 100: not yet. */
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.t[0].rule, "loss");
+	assert_string_equal(s.t[1].rule, "lv");
+	eval_tick(e, 103.5, 0, note, &s);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.t[2].rule, "ds");
+	/* libvirt back and the domain fresh: both resolve. */
+	m.u.stats.host.libvirt_ok = true;
+	m.u.stats.domains[0].flags &= ~(uint32_t)SM_DOM_STALE;
+	m.hdr.time = 104;
+	eval_note_frame(e, "cn1", 0);
+	eval_apply_stats(e, &m, 104, true, note, &s);
+	eval_tick(e, 104.5, 0, note, &s);
+	assert_int_equal(s.n, 5);
+	assert_int_equal(s.t[3].state, ALERT_INACTIVE);
+	assert_int_equal(s.t[4].state, ALERT_INACTIVE);
+	fake_stats_free(&m);
+	eval_destroy(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +311,7 @@ int main(void)
 	    cmocka_unit_test(eval_silent_node_fires_stale_and_clears),
 	    cmocka_unit_test(eval_device_rules_per_device_with_rate),
 	    cmocka_unit_test(eval_reload_keeps_unchanged_and_resolves_removed),
+	    cmocka_unit_test(eval_libvirt_down_frame_loss_and_domain_stale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
