@@ -42,7 +42,7 @@ static void row(void *arg, const struct firing_row *r)
 	esc_html(o, r->rule);
 	fputs("</b>", o);
 	if (r->summary[0]) {
-		fputs("<br><span class=\"sub\">", o);
+		fputs("<br/><span class=\"sub\">", o);
 		esc_html(o, r->summary);
 		fputs("</span>", o);
 	}
