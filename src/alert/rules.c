@@ -41,6 +41,17 @@ static const char *const reserved_labels[] = {"alertname", "severity", "uuid",	 
 					      "domain",	   "project_id", "project", "host",
 					      "device",	   "rule"};
 
+/* Copies a checked word into a field, cut to fit (the checks made it fit). */
+static void set_text(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static int fail(struct parser *p, const char *fmt, ...) SM_PRINTF(2, 3);
 static int fail(struct parser *p, const char *fmt, ...)
 {
@@ -330,7 +341,7 @@ static int parse_scope(struct parser *p, struct rule *r, struct token *t, int n)
 	} else {
 		return fail(p, "scope is one of: all, project ID, host NAME, instance UUID");
 	}
-	snprintf(r->scope_value, sizeof(r->scope_value), "%s", t[2].text);
+	set_text(r->scope_value, sizeof(r->scope_value), t[2].text);
 	return 0;
 }
 
@@ -355,8 +366,8 @@ static int parse_kv(struct parser *p, struct rule *r, struct token *t, int n, bo
 			return fail(p, "%s '%s' given twice", t[0].text, t[1].text);
 	if (*count == RULE_MAX_KV)
 		return fail(p, "more than %d %ss", RULE_MAX_KV, t[0].text);
-	snprintf(kv[*count].key, sizeof(kv[*count].key), "%s", t[1].text);
-	snprintf(kv[*count].value, sizeof(kv[*count].value), "%s", t[3].text);
+	set_text(kv[*count].key, sizeof(kv[*count].key), t[1].text);
+	set_text(kv[*count].value, sizeof(kv[*count].value), t[3].text);
 	(*count)++;
 	return 0;
 }
@@ -392,7 +403,7 @@ static int start_rule(struct parser *p, struct token *t, int n)
 	p->set->rules = grown;
 	p->cur = &grown[p->set->n++];
 	memset(p->cur, 0, sizeof(*p->cur));
-	snprintf(p->cur->name, sizeof(p->cur->name), "%s", t[1].text);
+	set_text(p->cur->name, sizeof(p->cur->name), t[1].text);
 	snprintf(p->cur->severity, sizeof(p->cur->severity), "warning");
 	p->cur->line = p->line;
 	p->cur_has_when = false;
@@ -423,7 +434,7 @@ static int parse_line(struct parser *p, const char *line)
 		if (n != 2 || !name_ok(t[1].text, RULE_SEVERITY_MAX))
 			return fail(p, "severity WORD ([A-Za-z0-9_.-], at most %d)",
 				    RULE_SEVERITY_MAX);
-		snprintf(p->cur->severity, sizeof(p->cur->severity), "%s", t[1].text);
+		set_text(p->cur->severity, sizeof(p->cur->severity), t[1].text);
 		return 0;
 	}
 	if (strcmp(kw, "label") == 0 || strcmp(kw, "annotation") == 0)
