@@ -722,14 +722,31 @@ static void eval_devices(struct eval *e, const struct rule *r, struct slot *unus
 	}
 }
 
+/* A domain no longer in a rule's scope: its alerts of that rule resolve. */
+static void resolve_out_of_scope(struct eval *e, const struct rule *r, size_t ri, struct dom *d,
+				 double now, eval_notify_fn fn, void *ctx)
+{
+	resolve_gone(e, r, &d->slots[ri], d->host, d, NULL, now, "out of scope", fn, ctx);
+	for (size_t i = 0; i < d->ndisks; i++)
+		resolve_gone(e, r, &d->disks[i].slots[ri], d->host, d, &d->disks[i], now,
+			     "out of scope", fn, ctx);
+	for (size_t i = 0; i < d->nnics; i++)
+		resolve_gone(e, r, &d->nics[i].slots[ri], d->host, d, &d->nics[i], now,
+			     "out of scope", fn, ctx);
+}
+
 static void eval_domain(struct eval *e, struct dom *d, double now, eval_notify_fn fn, void *ctx)
 {
 	for (size_t ri = 0; ri < e->rules->n; ri++) {
 		const struct rule *r = &e->rules->rules[ri];
 		struct slot *s = &d->slots[ri];
 
-		if (rule_is_node(r) || !in_scope(r, d->host, d))
+		if (rule_is_node(r))
 			continue;
+		if (!in_scope(r, d->host, d)) { /* its project became known, or changed */
+			resolve_out_of_scope(e, r, ri, d, now, fn, ctx);
+			continue;
+		}
 		if (r->kind == RULE_STALE) {
 			bool stale = now - d->fresh > r->for_s;
 
