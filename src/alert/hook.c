@@ -292,7 +292,7 @@ void hook_poll(struct hook *h)
 			if (!j->termed) {
 				h->c.timed_out++;
 				sm_complain(&h->bad, SM_LOG_WARNING,
-					    "hook %s still runs after %.0f s: killed", h->argv[0],
+					    "hook %s still runs after %.1f s: killed", h->argv[0],
 					    h->timeout_s);
 				kill(-j->pid, SIGTERM);
 				j->termed = true;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# A CPU spike on a libvirtd test-driver domain (its vCPUs lowered from 2 to 1 with virsh, so the real monitor's cpu_pct goes from 50 to 100) held past its rule's 3 s reaches Debian's Alertmanager within 3 + 2 s of the first frame over the threshold, with the domain's UUID, names, project and host as labels, and on its tenant's dashboard page and instance page (stackmon.cgi over a real aggregator's index) but never on another tenant's; the command hook gets the alert as JSON on stdin; each transition is an alert/ frame on stackmon-alert's own fan-out; a restart of stackmon-alert neither duplicates it in Alertmanager nor runs the hook again; raising the vCPUs again resolves it everywhere; killing the monitor makes the node-stale rule fire. Exits 77 without libvirtd unless STACKMON_REQUIRE_LIBVIRTD=1.
+# A CPU spike on a libvirtd test-driver domain (its vCPUs lowered from 2 to 1 with virsh, so the real monitor's cpu_pct goes from 50 to 100) held past its rule's 3 s reaches Debian's Alertmanager within 3 + 2 s of the first frame over the threshold, with the domain's UUID, names, project and host as labels and is re-sent while it fires, and on its tenant's dashboard page and instance page (stackmon.cgi over a real aggregator's index) but never on another tenant's; the command hook gets the alert as JSON on stdin; each transition is an alert/ frame on stackmon-alert's own fan-out; a restart of stackmon-alert neither duplicates it in Alertmanager nor runs the hook again; raising the vCPUs again resolves it everywhere; killing the monitor makes the node-stale rule fire. Exits 77 without libvirtd unless STACKMON_REQUIRE_LIBVIRTD=1.
 # shellcheck source=tests/alert/e2e_lib.sh
 . "$(dirname "$0")/../alert/e2e_lib.sh"
 need_libvirtd
@@ -33,7 +33,7 @@ cat >"$1/$n.json"
 env | grep '^STACKMON_ALERT_' | sort >"$1/$n.env"
 HOOK
 chmod +x "$TMP/hook.sh"
-ALERT_OPTS=(--alertmanager "http://127.0.0.1:1" --hook "$TMP/hook.sh $TMP/hook" --publish "ipc://$TMP/alerts")
+ALERT_OPTS=(--alertmanager "http://127.0.0.1:1" --alertmanager-resend 2 --hook "$TMP/hook.sh $TMP/hook" --publish "ipc://$TMP/alerts")
 
 start_alertmanager
 ALERT_OPTS[1]=$AM
@@ -111,6 +111,10 @@ assert ann["summary"] == "vCPUs busy above 90 %", ann
 assert float(ann["value"]) > 90, ann
 PYEOF
 starts=$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["startsAt"])' "$TMP/am.json")
+# Re-sent while firing (every 2 s here): Alertmanager's endsAt moves on.
+ends=$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["endsAt"])' "$TMP/am.json")
+resent() { [ "$(am_alerts alertname=cpu_spike | $PY -c 'import json, sys; print(json.load(sys.stdin)[0]["endsAt"])')" \> "$ends" ]; }
+wait_for 10 resent || fail "cpu_spike not re-sent: endsAt still $ends"
 
 # The hook ran once, with the alert on stdin and its fields in the environment.
 hook_runs() { grep -l "\"status\":\"$1\"" "$TMP"/hook/*.json 2>/dev/null | wc -l; }
