@@ -48,6 +48,11 @@ static void put(struct jbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+void jbuf_put(struct jbuf *b, const char *s, size_t n)
+{
+	put(b, s, n);
+}
+
 void jbuf_raw(struct jbuf *b, const char *s)
 {
 	put(b, s, strlen(s));

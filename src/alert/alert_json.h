@@ -23,6 +23,8 @@ struct jbuf {
 void jbuf_free(struct jbuf *b);
 void jbuf_reset(struct jbuf *b);
 void jbuf_raw(struct jbuf *b, const char *s);
+/* The n bytes at s, as they are. */
+void jbuf_put(struct jbuf *b, const char *s, size_t n);
 /* s as a JSON string, quoted and escaped (control characters as \uXXXX). */
 void jbuf_str(struct jbuf *b, const char *s);
 /* v as a JSON number (sm_json_number: null for NaN). */

@@ -13,6 +13,7 @@
 #include "sm_log.h"
 
 #define QUEUE_MAX   (8u << 20) /* bytes of queued transitions kept while unreachable */
+#define BATCH_MAX   500	       /* alerts in one request (Prometheus sends 64; ours are smaller) */
 #define BACKOFF_MAX 30.0       /* seconds between tries at most */
 
 struct am {
@@ -20,7 +21,7 @@ struct am {
 	size_t n;
 	double resend_s, timeout_s;
 	CURL *curl;
-	struct jbuf queue; /* transitions: objects separated by commas */
+	struct jbuf queue; /* transitions: one JSON object a line (JSON text holds no raw newline) */
 	size_t queued;	   /* objects in queue */
 	double next_resend, next_try;
 	unsigned fails; /* consecutive failed flushes */
@@ -85,9 +86,8 @@ void am_note(struct am *a, const struct alert_info *x, double now)
 		a->c.dropped++;
 		return;
 	}
-	if (a->queued)
-		jbuf_raw(&a->queue, ",");
 	alert_json(&a->queue, x, now, 4 * a->resend_s, false);
+	jbuf_raw(&a->queue, "\n");
 	a->queued++;
 }
 
@@ -103,9 +103,8 @@ static void add_firing(void *ctx, const struct alert_info *x)
 
 	if (x->state != ALERT_FIRING)
 		return;
-	if (*r->count)
-		jbuf_raw(r->b, ",");
 	alert_json(r->b, x, r->now, r->valid, false);
+	jbuf_raw(r->b, "\n");
 	(*r->count)++;
 }
 
@@ -146,38 +145,73 @@ static int post(struct am *a, const char *url, const struct jbuf *body, char *wh
 	return 0;
 }
 
+/* POSTs the lines of `all` (one alert object each) to every URL, at most
+ * BATCH_MAX a request. Returns the URLs that failed (why and bad set). */
+static size_t post_all(struct am *a, const struct jbuf *all, size_t count, char *why,
+		       size_t whylen, const char **bad)
+{
+	struct jbuf body = {0};
+	size_t failed = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		const char *p = all->p;
+		bool ok = true;
+
+		while (ok && p && *p) {
+			size_t k = 0;
+
+			jbuf_reset(&body);
+			jbuf_raw(&body, "[");
+			while (*p && k < BATCH_MAX) {
+				const char *nl = strchr(p, '\n');
+				size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+				if (k++)
+					jbuf_raw(&body, ",");
+				jbuf_put(&body, p, len);
+				p += len + (nl != NULL);
+			}
+			jbuf_raw(&body, "]");
+			ok = !body.failed && post(a, a->urls[i], &body, why, whylen) == 0;
+			if (body.failed)
+				snprintf(why, whylen, "out of memory");
+		}
+		if (ok) {
+			a->c.posts_ok++;
+			a->c.alerts_sent += count;
+		} else {
+			failed++;
+			*bad = a->urls[i];
+			a->c.posts_failed++;
+		}
+	}
+	jbuf_free(&body);
+	return failed;
+}
+
 int am_flush(struct am *a, const struct eval *e, double now)
 {
 	bool resend = now >= a->next_resend;
-	struct jbuf body = {0};
+	struct jbuf all = {0};
 	size_t count = a->queued;
-	struct resend_ctx rc = {.b = &body, .count = &count, .now = now, .valid = 4 * a->resend_s};
+	struct resend_ctx rc = {.b = &all, .count = &count, .now = now, .valid = 4 * a->resend_s};
 	size_t failed = 0;
 	char why[CURL_ERROR_SIZE + 64] = "";
 	const char *bad = NULL;
 
 	if (a->n == 0 || (!resend && a->queued == 0) || now < a->next_try)
 		return a->queued ? -1 : 0;
-	jbuf_raw(&body, "[");
 	if (a->queued)
-		jbuf_raw(&body, a->queue.p);
+		jbuf_raw(&all, a->queue.p);
 	if (resend)
 		eval_foreach(e, add_firing, &rc);
-	jbuf_raw(&body, "]");
-	if (body.failed) {
-		jbuf_free(&body);
+	if (all.failed) {
+		jbuf_free(&all);
 		return -1;
 	}
-	for (size_t i = 0; i < a->n && count > 0; i++)
-		if (post(a, a->urls[i], &body, why, sizeof(why)) < 0) {
-			failed++;
-			bad = a->urls[i];
-			a->c.posts_failed++;
-		} else {
-			a->c.posts_ok++;
-			a->c.alerts_sent += count;
-		}
-	jbuf_free(&body);
+	if (count > 0)
+		failed = post_all(a, &all, count, why, sizeof(why), &bad);
+	jbuf_free(&all);
 	if (failed) {
 		a->fails++;
 		a->next_try = now + fmin(BACKOFF_MAX, ldexp(1, (int)fmin(a->fails, 8)));

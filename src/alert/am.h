@@ -4,8 +4,9 @@
  * the next flush; every firing alert is sent again each resend interval
  * with endsAt four intervals ahead (what Prometheus does), so Alertmanager
  * keeps it while we live and resolves it by itself if we die. Resolved
- * alerts go with their endsAt. Every Alertmanager of the list gets every
- * batch (an Alertmanager cluster deduplicates); a batch that did not reach
+ * alerts go with their endsAt. Requests carry at most 500 alerts each.
+ * Every Alertmanager of the list gets every batch (an Alertmanager cluster
+ * deduplicates); a batch that did not reach
  * them all is kept (bounded) and tried again with a growing pause.
  * libcurl does the HTTP, within a timeout, in the caller's thread.
  */
@@ -20,7 +21,7 @@
 struct am; /* opaque */
 
 struct am_counters {
-	uint64_t posts_ok, posts_failed; /* HTTP requests */
+	uint64_t posts_ok, posts_failed; /* flushes that reached an Alertmanager, or not */
 	uint64_t alerts_sent;		 /* alert objects in successful requests */
 	uint64_t dropped;		 /* transitions dropped: the queue was full */
 };
