@@ -229,6 +229,7 @@ static int start(struct hook *h, struct job *j)
 		execve(h->argv[0], h->argv, j->env);
 		_exit(127);
 	}
+	setpgid(pid, pid); /* as the child does: no window where a kill misses it */
 	close(fds[0]);
 	j->pid = pid;
 	j->fd = fds[1];

@@ -11,6 +11,7 @@
  * firing file (the dashboard's view, src/store/firing). One thread.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 #define DRAIN_BUDGET 4096 /* messages per loop turn before timers are looked at */
 #define DRAIN_MAX_MS 200  /* ... or this long */
 #define HOOK_POLL_MS 50	  /* loop wake-up while hooks run */
+#define DUE_GAP_S    0.1  /* passes for pending alerts whose duration is up: at most 10 a second */
 
 static const struct sm_config_key alert_keys[] = {
     {"subscribe", SM_CFG_LIST, 0, 0, "tcp://127.0.0.1:5556",
@@ -347,7 +349,7 @@ int main(int argc, char **argv)
 	struct statefile_result restored;
 	void *zctx = NULL, *sub = NULL;
 	char err[1024];
-	double forget_after;
+	double forget_after, last_pass = 0;
 	int status;
 
 	if (!cfg)
@@ -424,7 +426,7 @@ int main(int argc, char **argv)
 		bool due_pass;
 
 		if (due > 0) {
-			double ms = (due - sm_clock_wall()) * 1000 + 1;
+			double ms = (fmax(due, last_pass + DUE_GAP_S) - sm_clock_wall()) * 1000 + 1;
 
 			timeout = ms < 0 ? 0 : ms < timeout ? (int)ms : timeout;
 		}
@@ -440,10 +442,11 @@ int main(int argc, char **argv)
 		sm_sockwatch_service(watch, sm_clock_mono_ns());
 		drain(intake, sub);
 		due = eval_next_due(x.eval);
-		due_pass = due > 0 && sm_clock_wall() >= due;
+		due_pass = due > 0 && sm_clock_wall() >= fmax(due, last_pass + DUE_GAP_S);
 		if (sm_ticker_due(&tick) || due_pass) {
 			x.now = sm_clock_wall();
 			eval_tick(x.eval, x.now, forget_after, on_transition, &x);
+			last_pass = x.now;
 			if (sm_ticker_due(&tick))
 				sm_ticker_advance(&tick);
 			if (x.am)
