@@ -27,16 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_FRAME 65536
 
-static const char rules_text[] =
-    "rule hot\n when domain cpu_pct > 90 for 2s clear 80\n"
-    "rule mem\n when domain mem_pct >= 50\n scope project p1\n"
-    "rule errs\n when domain rate(disk.*.errors) > 0\n"
-    "rule drops\n when domain nic.*.rx_drops > 1 for 1s\n"
-    "rule ds\n when domain stale for 3s\n"
-    "rule down\n when node stale for 5s\n"
-    "rule lv\n when node libvirt_down\n"
-    "rule loss\n when node frame_loss > 10 clear 1\n"
-    "rule load\n when node load1 < 0.5 for 1s\n";
+static const char rules_text[] = "rule hot\n when domain cpu_pct > 90 for 2s clear 80\n"
+				 "rule mem\n when domain mem_pct >= 50\n scope project p1\n"
+				 "rule errs\n when domain rate(disk.*.errors) > 0\n"
+				 "rule drops\n when domain nic.*.rx_drops > 1 for 1s\n"
+				 "rule ds\n when domain stale for 3s\n"
+				 "rule down\n when node stale for 5s\n"
+				 "rule lv\n when node libvirt_down\n"
+				 "rule loss\n when node frame_loss > 10 clear 1\n"
+				 "rule load\n when node load1 < 0.5 for 1s\n";
 
 struct harness {
 	struct eval *eval;

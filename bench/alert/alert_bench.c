@@ -56,9 +56,12 @@ int main(int argc, char **argv)
 	 * (some always true: fired alerts cost more than quiet ones). */
 	for (size_t i = 0; i < nrules; i++) {
 		static const char *const whens[] = {
-		    "domain cpu_pct > 90 for 5m clear 80", "domain mem_pct >= 95 for 10m clear 90",
-		    "domain load1 > 4 for 1m",		   "domain steal_pct > 20 for 2m",
-		    "domain cpu_pct > 10",		   "domain mem_used_kib > 100",
+		    "domain cpu_pct > 90 for 5m clear 80",
+		    "domain mem_pct >= 95 for 10m clear 90",
+		    "domain load1 > 4 for 1m",
+		    "domain steal_pct > 20 for 2m",
+		    "domain cpu_pct > 10",
+		    "domain mem_used_kib > 100",
 		};
 		off += (size_t)sprintf(text + off, "rule r%zu\n when %s\n", i, whens[i % 6]);
 	}
@@ -104,10 +107,11 @@ int main(int argc, char **argv)
 	printf("alert_bench: %zu nodes x %zu domains, %zu domain rules + 2 node rules: %zu pairs"
 	       " evaluated a pass, %zu firing\n",
 	       hosts, doms, nrules, st.pairs, st.firing);
-	printf("  evaluation pass: %.2f ms CPU (mean of %d, worst %.2f ms) = %.1f ns a pair; at 1 Hz"
-	       " %.2f %% of one core\n",
-	       eval / passes * 1e3, passes, worst * 1e3, eval / passes / (double)st.pairs * 1e9,
-	       eval / passes * 100);
+	printf(
+	    "  evaluation pass: %.2f ms CPU (mean of %d, worst %.2f ms) = %.1f ns a pair; at 1 Hz"
+	    " %.2f %% of one core\n",
+	    eval / passes * 1e3, passes, worst * 1e3, eval / passes / (double)st.pairs * 1e9,
+	    eval / passes * 100);
 	printf("  intake of one frame per node: %.2f ms CPU a second (%.0f ns a domain); "
 	       "evaluation + intake at 1 Hz: %.2f %% of one core\n",
 	       intake / passes * 1e3, intake / passes / (double)(hosts * doms) * 1e9,

@@ -107,10 +107,14 @@ void alert_labels(const struct alert_info *a,
 	const struct {
 		const char *name, *value;
 	} own[] = {
-	    {"alertname", r->name},	  {"severity", r->severity},
-	    {"host", a->host},		  {"uuid", a->uuid},
-	    {"domain", a->domain},	  {"name", a->display_name},
-	    {"project_id", a->project_id}, {"project", a->project_name},
+	    {"alertname", r->name},
+	    {"severity", r->severity},
+	    {"host", a->host},
+	    {"uuid", a->uuid},
+	    {"domain", a->domain},
+	    {"name", a->display_name},
+	    {"project_id", a->project_id},
+	    {"project", a->project_name},
 	    {"device", a->device},
 	};
 

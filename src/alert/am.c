@@ -21,8 +21,9 @@ struct am {
 	size_t n;
 	double resend_s, timeout_s;
 	CURL *curl;
-	struct jbuf queue; /* transitions: one JSON object a line (JSON text holds no raw newline) */
-	size_t queued;	   /* objects in queue */
+	struct jbuf
+	    queue;     /* transitions: one JSON object a line (JSON text holds no raw newline) */
+	size_t queued; /* objects in queue */
 	double next_resend, next_try;
 	unsigned fails; /* consecutive failed flushes */
 	struct am_counters c;
@@ -147,8 +148,8 @@ static int post(struct am *a, const char *url, const struct jbuf *body, char *wh
 
 /* POSTs the lines of `all` (one alert object each) to every URL, at most
  * BATCH_MAX a request. Returns the URLs that failed (why and bad set). */
-static size_t post_all(struct am *a, const struct jbuf *all, size_t count, char *why,
-		       size_t whylen, const char **bad)
+static size_t post_all(struct am *a, const struct jbuf *all, size_t count, char *why, size_t whylen,
+		       const char **bad)
 {
 	struct jbuf body = {0};
 	size_t failed = 0;

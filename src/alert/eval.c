@@ -61,7 +61,7 @@ struct host {
 	bool libvirt_ok;
 	bool heard;
 	uint64_t gen;
-	double recv_w, lost_w;	   /* frames received and lost, decayed over LOSS_WINDOW */
+	double recv_w, lost_w;	     /* frames received and lost, decayed over LOSS_WINDOW */
 	uint64_t recv_new, lost_new; /* since the last tick */
 	double loss_pct;
 	struct slot *slots;
@@ -399,8 +399,8 @@ int eval_set_rules(struct eval *e, struct rule_set **rules, eval_notify_fn fn, v
 				if (swap_slots(&d->slots, map, nw->n) < 0)
 					goto out;
 				for (size_t i = 0; i < d->ndisks + d->nnics; i++) {
-					struct dev *dv = i < d->ndisks ? &d->disks[i]
-								       : &d->nics[i - d->ndisks];
+					struct dev *dv =
+					    i < d->ndisks ? &d->disks[i] : &d->nics[i - d->ndisks];
 
 					resolve_unmapped(e, old, kept, dv->slots, h, d, dv, now, fn,
 							 ctx);
@@ -680,12 +680,12 @@ count:
 }
 
 /* A metric-or-loss comparison step. */
-static void step_value(struct eval *e, const struct rule *r, struct slot *s, double x,
-		       double seen, double now, const struct host *h, const struct dom *d,
-		       const struct dev *dv, eval_notify_fn fn, void *ctx)
+static void step_value(struct eval *e, const struct rule *r, struct slot *s, double x, double seen,
+		       double now, const struct host *h, const struct dom *d, const struct dev *dv,
+		       eval_notify_fn fn, void *ctx)
 {
-	step(e, r, s, isnan(x), rule_holds(r, x, false), rule_holds(r, x, true), x, seen, now, h,
-	     d, dv, fn, ctx);
+	step(e, r, s, isnan(x), rule_holds(r, x, false), rule_holds(r, x, true), x, seen, now, h, d,
+	     dv, fn, ctx);
 }
 
 static bool in_scope(const struct rule *r, const struct host *h, const struct dom *d)
@@ -799,8 +799,8 @@ static void update_loss(struct host *h, double dt)
 	h->recv_w = h->recv_w * keep + (double)h->recv_new;
 	h->lost_w = h->lost_w * keep + (double)h->lost_new;
 	h->recv_new = h->lost_new = 0;
-	h->loss_pct = h->recv_w + h->lost_w > 0.5 ? 100.0 * h->lost_w / (h->recv_w + h->lost_w)
-						   : NAN;
+	h->loss_pct =
+	    h->recv_w + h->lost_w > 0.5 ? 100.0 * h->lost_w / (h->recv_w + h->lost_w) : NAN;
 }
 
 void eval_tick(struct eval *e, double now, double forget_after, eval_notify_fn fn, void *ctx)
@@ -849,7 +849,8 @@ void eval_foreach(const struct eval *e, eval_notify_fn fn, void *ctx)
 			for (struct dom *d = h->doms; d; d = d->next_on_host) {
 				each_slot(e, d->slots, h, d, NULL, fn, ctx);
 				for (size_t i = 0; i < d->ndisks; i++)
-					each_slot(e, d->disks[i].slots, h, d, &d->disks[i], fn, ctx);
+					each_slot(e, d->disks[i].slots, h, d, &d->disks[i], fn,
+						  ctx);
 				for (size_t i = 0; i < d->nnics; i++)
 					each_slot(e, d->nics[i].slots, h, d, &d->nics[i], fn, ctx);
 			}

@@ -39,8 +39,8 @@ struct alert_info {
 	const char *domain;	  /* libvirt name, "" for a node */
 	const char *display_name; /* Nova display name, "" when not known */
 	const char *project_id, *project_name;
-	const char *device;	  /* device rules: the disk or interface, else "" */
-	const char *reason;	  /* resolved: "cleared", "stopped", "gone", "rule removed" */
+	const char *device; /* device rules: the disk or interface, else "" */
+	const char *reason; /* resolved: "cleared", "stopped", "gone", "rule removed" */
 };
 
 typedef void (*eval_notify_fn)(void *ctx, const struct alert_info *a);
@@ -48,7 +48,7 @@ typedef void (*eval_notify_fn)(void *ctx, const struct alert_info *a);
 /* Counters and sizes, plain data. */
 struct eval_stats {
 	size_t hosts, domains, devices;
-	size_t pairs;	    /* (rule, instance) pairs the last tick evaluated */
+	size_t pairs; /* (rule, instance) pairs the last tick evaluated */
 	size_t pending, firing;
 	uint64_t fired, resolved; /* transitions since start */
 };

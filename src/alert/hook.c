@@ -20,10 +20,10 @@
 #include "sm_clock.h"
 #include "sm_log.h"
 
-#define MAX_ARGS    32
-#define QUEUE_MAX   1024 /* transitions waiting for a free slot */
-#define KILL_GRACE  1.0	 /* seconds between SIGTERM and SIGKILL */
-#define NENV	    12
+#define MAX_ARGS   32
+#define QUEUE_MAX  1024 /* transitions waiting for a free slot */
+#define KILL_GRACE 1.0	/* seconds between SIGTERM and SIGKILL */
+#define NENV	   12
 
 /* A transition waiting, or a run in progress. */
 struct job {
@@ -80,8 +80,9 @@ struct hook *hook_new(const char *command, double timeout_s, size_t max_running,
 		h->argv[n++] = w;
 	}
 	if (n == 0 || h->argv[0][0] != '/') {
-		snprintf(err, errlen, "hook: '%s' does not start with an absolute path (no shell"
-				      " runs it, so no PATH search either)",
+		snprintf(err, errlen,
+			 "hook: '%s' does not start with an absolute path (no shell"
+			 " runs it, so no PATH search either)",
 			 command);
 		goto fail;
 	}
@@ -150,8 +151,9 @@ void hook_note(struct hook *h, const struct alert_info *a, double now)
 
 	if (h->queued >= QUEUE_MAX) {
 		h->c.dropped++;
-		sm_complain(&h->bad, SM_LOG_WARNING, "hook: %d transitions wait already; %s on %s"
-						     " dropped",
+		sm_complain(&h->bad, SM_LOG_WARNING,
+			    "hook: %d transitions wait already; %s on %s"
+			    " dropped",
 			    QUEUE_MAX, a->rule->name, a->host);
 		return;
 	}
@@ -278,8 +280,8 @@ void hook_poll(struct hook *h)
 				h->c.ok++;
 			} else if (!j->termed) {
 				h->c.failed++;
-				sm_complain(&h->bad, SM_LOG_WARNING,
-					    "hook %s for an alert: %s %d", h->argv[0],
+				sm_complain(&h->bad, SM_LOG_WARNING, "hook %s for an alert: %s %d",
+					    h->argv[0],
 					    WIFEXITED(status) ? "exit status" : "killed by signal",
 					    WIFEXITED(status) ? WEXITSTATUS(status)
 							      : WTERMSIG(status));

@@ -209,8 +209,9 @@ static int check_config(const struct sm_config *cfg, struct rule_set **rules)
 		const char *u = sm_config_list_item(cfg, "alertmanager", i);
 
 		if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
-			fprintf(stderr, "stackmon-alert: alertmanager %s: not an http:// or"
-					" https:// URL\n",
+			fprintf(stderr,
+				"stackmon-alert: alertmanager %s: not an http:// or"
+				" https:// URL\n",
 				u);
 			return EXIT_USAGE;
 		}
@@ -300,8 +301,9 @@ static int open_receivers(struct alerter *x, const struct sm_config *cfg, void *
 		}
 	}
 	if (sm_config_string(cfg, "hook")) {
-		x->hook = hook_new(sm_config_string(cfg, "hook"), sm_config_double(cfg, "hook_timeout"),
-				   (size_t)sm_config_int(cfg, "hook_max"), err, sizeof(err));
+		x->hook =
+		    hook_new(sm_config_string(cfg, "hook"), sm_config_double(cfg, "hook_timeout"),
+			     (size_t)sm_config_int(cfg, "hook_max"), err, sizeof(err));
 		if (!x->hook) {
 			sm_log_err("%s", err);
 			return -1;
@@ -395,8 +397,9 @@ int main(int argc, char **argv)
 		struct sm_intake_sink sink = {
 		    .ctx = &x, .stats = sink_stats, .event = sink_event, .lost = sink_lost};
 
-		intake = watch ? sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"), watch)
-			       : NULL;
+		intake = watch
+			     ? sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"), watch)
+			     : NULL;
 	}
 	if (!intake || open_receivers(&x, cfg, zctx, &opts) < 0)
 		goto out;
@@ -469,9 +472,9 @@ int main(int argc, char **argv)
 
 		save(&x);
 		eval_get_stats(x.eval, &st);
-		sm_log_notice("alert stopping: %zu firing, %llu fired and %llu resolved since start",
-			      st.firing, (unsigned long long)st.fired,
-			      (unsigned long long)st.resolved);
+		sm_log_notice(
+		    "alert stopping: %zu firing, %llu fired and %llu resolved since start",
+		    st.firing, (unsigned long long)st.fired, (unsigned long long)st.resolved);
 	}
 	if (x.am) /* the last transitions still reach Alertmanager */
 		am_flush(x.am, x.eval, sm_clock_wall());

@@ -37,9 +37,8 @@ struct parser {
 };
 
 /* Labels the alerter sets itself: a rule may not override them. */
-static const char *const reserved_labels[] = {"alertname", "severity", "uuid",	 "name",
-					      "domain",	   "project_id", "project", "host",
-					      "device",	   "rule"};
+static const char *const reserved_labels[] = {"alertname",  "severity", "uuid", "name",	  "domain",
+					      "project_id", "project",	"host", "device", "rule"};
 
 /* Copies a checked word into a field, cut to fit (the checks made it fit). */
 static void set_text(char *dst, size_t size, const char *src)
@@ -179,8 +178,8 @@ static int parse_duration(struct parser *p, const char *s, double *out)
 
 static int parse_op(struct parser *p, const char *s, enum rule_op *op)
 {
-	static const char *const ops[] = {[RULE_GT] = ">", [RULE_GE] = ">=", [RULE_LT] = "<",
-					  [RULE_LE] = "<="};
+	static const char *const ops[] = {
+	    [RULE_GT] = ">", [RULE_GE] = ">=", [RULE_LT] = "<", [RULE_LE] = "<="};
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (strcmp(s, ops[i]) == 0) {
@@ -242,7 +241,8 @@ static int parse_metric(struct parser *p, struct rule *r, bool node, const char 
 	}
 	def = catalogue_find(r->record, name);
 	if (!def)
-		return fail(p, "'%s' is not a %s metric of the catalogue (docs/ALERTS.md lists them)",
+		return fail(p,
+			    "'%s' is not a %s metric of the catalogue (docs/ALERTS.md lists them)",
 			    text, node ? "node" : "domain");
 	table = r->record == METRIC_OF_DOMAIN ? metric_domain
 		: r->record == METRIC_OF_DISK ? metric_disk
@@ -281,7 +281,8 @@ static int parse_when(struct parser *p, struct rule *r, struct token *t, int n)
 			r->kind = RULE_FRAME_LOSS;
 		else if (parse_metric(p, r, node, t[2].text) < 0)
 			return -1;
-		if (parse_op(p, t[3].text, &r->op) < 0 || parse_number(p, t[4].text, &r->threshold) < 0)
+		if (parse_op(p, t[3].text, &r->op) < 0 ||
+		    parse_number(p, t[4].text, &r->threshold) < 0)
 			return -1;
 		i = 5;
 	}
@@ -299,7 +300,8 @@ static int parse_when(struct parser *p, struct rule *r, struct token *t, int n)
 				return -1;
 			r->has_clear = true;
 		} else {
-			return fail(p, "unexpected '%s' (expected \"for\" or \"clear\")", t[i].text);
+			return fail(p, "unexpected '%s' (expected \"for\" or \"clear\")",
+				    t[i].text);
 		}
 	}
 	if (r->kind == RULE_STALE && r->for_s <= 0)
@@ -308,8 +310,9 @@ static int parse_when(struct parser *p, struct rule *r, struct token *t, int n)
 		bool above = r->op == RULE_GT || r->op == RULE_GE;
 
 		if (above ? r->clear > r->threshold : r->clear < r->threshold)
-			return fail(p, "clear %g is on the firing side of %s %g: it would never"
-				       " clear",
+			return fail(p,
+				    "clear %g is on the firing side of %s %g: it would never"
+				    " clear",
 				    r->clear, rule_op_text(r->op), r->threshold);
 	}
 	p->cur_has_when = true;
@@ -428,8 +431,9 @@ static int parse_line(struct parser *p, const char *line)
 	if (strcmp(kw, "when") == 0)
 		return parse_when(p, p->cur, t, n);
 	if (strcmp(kw, "scope") == 0)
-		return n >= 2 ? parse_scope(p, p->cur, t, n)
-			      : fail(p, "scope is one of: all, project ID, host NAME, instance UUID");
+		return n >= 2
+			   ? parse_scope(p, p->cur, t, n)
+			   : fail(p, "scope is one of: all, project ID, host NAME, instance UUID");
 	if (strcmp(kw, "severity") == 0) {
 		if (n != 2 || !name_ok(t[1].text, RULE_SEVERITY_MAX))
 			return fail(p, "severity WORD ([A-Za-z0-9_.-], at most %d)",

@@ -50,18 +50,18 @@ struct rule_kv {
 /* One rule, plain data. */
 struct rule {
 	char name[RULE_NAME_MAX + 1];
-	int line;		   /* where its "rule" line is in the file */
+	int line; /* where its "rule" line is in the file */
 	enum rule_kind kind;
-	enum metric_record record; /* METRIC_OF_DOMAIN/DISK/NIC for domains, _HOST for nodes */
-	int metric;		   /* RULE_METRIC: index in the record's catalogue table */
-	bool rate;		   /* rate(METRIC): per-second growth between two frames */
+	enum metric_record record;   /* METRIC_OF_DOMAIN/DISK/NIC for domains, _HOST for nodes */
+	int metric;		     /* RULE_METRIC: index in the record's catalogue table */
+	bool rate;		     /* rate(METRIC): per-second growth between two frames */
 	char device[SM_DEV_MAX + 1]; /* disk/nic: the device, "" = every device ("*") */
-	char expr[160];		   /* the "when" line as written after "when", for labels */
+	char expr[160];		     /* the "when" line as written after "when", for labels */
 	enum rule_op op;
 	double threshold;
 	bool has_clear;
-	double clear;	  /* a firing alert resolves when `value op clear` no longer holds */
-	double for_s;	  /* seconds the condition must hold (RULE_STALE: the silence) */
+	double clear; /* a firing alert resolves when `value op clear` no longer holds */
+	double for_s; /* seconds the condition must hold (RULE_STALE: the silence) */
 	enum rule_scope scope;
 	char scope_value[SM_NAME_MAX + 1]; /* project id or host name */
 	uint8_t scope_uuid[16];		   /* SCOPE_INSTANCE */

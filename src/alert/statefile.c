@@ -33,9 +33,8 @@ static void put_host(void *ctx, const char *host, double last)
 static void put_pair(void *ctx, const struct alert_info *a)
 {
 	FILE *f = ctx;
-	const char *text[] = {a->host,	       a->uuid,		 a->device,
-			      a->domain,       a->display_name, a->project_id,
-			      a->project_name};
+	const char *text[] = {a->host,	       a->uuid,	      a->device,      a->domain,
+			      a->display_name, a->project_id, a->project_name};
 
 	fputs("A\t", f);
 	firing_put_field(f, a->rule->name);
@@ -116,7 +115,8 @@ int statefile_load(struct eval *e, const char *path, double now, struct statefil
 		if (first) {
 			first = false;
 			if (strcmp(line, MAGIC) != 0) {
-				sm_err_set(err, errlen, "%s: not a stackmon-alert state file", path);
+				sm_err_set(err, errlen, "%s: not a stackmon-alert state file",
+					   path);
 				free(line);
 				fclose(f);
 				return -1;

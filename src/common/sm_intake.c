@@ -28,7 +28,8 @@ struct sm_intake {
 	struct sm_complaint bad; /* refused messages, logged with rate limiting */
 };
 
-struct sm_intake *sm_intake_new(const struct sm_intake_sink *sink, size_t max_frame, struct sm_sockwatch *watch)
+struct sm_intake *sm_intake_new(const struct sm_intake_sink *sink, size_t max_frame,
+				struct sm_sockwatch *watch)
 {
 	struct sm_intake *in = calloc(1, sizeof(*in));
 
@@ -129,7 +130,7 @@ static bool expand(struct sm_intake *in, struct sm_message *m)
 }
 
 int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t topic_len,
-		   const void *body, size_t body_len, int64_t now_ns)
+		      const void *body, size_t body_len, int64_t now_ns)
 {
 	struct sm_wire_error err = {0};
 	struct sm_message m;

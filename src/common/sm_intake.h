@@ -32,7 +32,7 @@ struct sm_intake_sink {
 };
 
 /* The decode-error index for a message that was not topic + body. */
-#define SM_INTAKE_E_PARTS	SM_WIRE_CODE_COUNT
+#define SM_INTAKE_E_PARTS  SM_WIRE_CODE_COUNT
 #define SM_INTAKE_NREASONS (SM_WIRE_CODE_COUNT + 1)
 
 /* Counters since creation, plain data. */
@@ -49,14 +49,15 @@ struct sm_intake_counters {
 /* An intake feeding `sink` (copied; its ctx borrowed), refusing bodies over max_frame;
  * `watch` (borrowed, may be NULL) hears collectors' heartbeats, which say
  * how large a frame they relay. NULL when out of memory. */
-struct sm_intake *sm_intake_new(const struct sm_intake_sink *sink, size_t max_frame, struct sm_sockwatch *watch);
+struct sm_intake *sm_intake_new(const struct sm_intake_sink *sink, size_t max_frame,
+				struct sm_sockwatch *watch);
 void sm_intake_destroy(struct sm_intake **in);
 
 /* Decodes and applies one message of `parts` frames received at now_ns
  * (monotonic). A refused message is counted by reason and logged with its
  * sender, rate-limited. Returns 0 when applied, -1 when refused. */
 int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t topic_len,
-		   const void *body, size_t body_len, int64_t now_ns);
+		      const void *body, size_t body_len, int64_t now_ns);
 
 /* Name of a decode-error index: sm_wire_code_name's, or "parts". */
 const char *sm_intake_reason_name(size_t reason);

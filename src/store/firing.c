@@ -125,8 +125,8 @@ size_t firing_split(char *line, char **fields, size_t max)
 
 void firing_put_row(FILE *f, const struct firing_row *r)
 {
-	const char *text[] = {r->rule, r->severity, r->host,	 r->uuid, r->project_id,
-			      r->domain, r->name,   r->device, r->expr, r->summary};
+	const char *text[] = {r->rule,	 r->severity, r->host,	 r->uuid, r->project_id,
+			      r->domain, r->name,     r->device, r->expr, r->summary};
 
 	fputc('F', f);
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {

@@ -21,15 +21,15 @@ struct firing_row {
 	char rule[64];
 	char severity[32];
 	char host[254];
-	char uuid[37];	      /* "" for a node's alert */
-	char project_id[65];  /* "" when not known */
-	char domain[256];     /* libvirt name */
-	char name[256];	      /* display name */
-	char device[64];      /* disk or interface, "" when none */
-	char expr[160];	      /* the rule's "when" */
-	char summary[512];    /* its "summary" annotation, "" when none */
-	double since;	      /* firing since, wall clock */
-	double value;	      /* NaN when none */
+	char uuid[37];	     /* "" for a node's alert */
+	char project_id[65]; /* "" when not known */
+	char domain[256];    /* libvirt name */
+	char name[256];	     /* display name */
+	char device[64];     /* disk or interface, "" when none */
+	char expr[160];	     /* the rule's "when" */
+	char summary[512];   /* its "summary" annotation, "" when none */
+	double since;	     /* firing since, wall clock */
+	double value;	     /* NaN when none */
 };
 
 /* A file being replaced: written to "<path>.tmp", renamed over path by

@@ -243,7 +243,8 @@ static void eval_reload_keeps_unchanged_and_resolves_removed(void **state)
 				  "rule b\n when domain cpu_pct > 2\n");
 	struct seen s = {0};
 	char err[128];
-	struct rule_set *r = rules_parse("t2", "rule b\n when domain cpu_pct > 2\n"
+	struct rule_set *r = rules_parse("t2",
+					 "rule b\n when domain cpu_pct > 2\n"
 					 "rule c\n when domain cpu_pct > 3\n",
 					 err, sizeof(err));
 	double v = 50;

@@ -47,7 +47,8 @@ static void rules_parse_every_form(void **state)
 	assert_int_equal(s->rules[0].record, METRIC_OF_DOMAIN);
 	assert_string_equal(metric_domain[s->rules[0].metric].name, "cpu_pct");
 	assert_int_equal(s->rules[0].op, RULE_GT);
-	assert_true(s->rules[0].threshold == 90 && s->rules[0].has_clear && s->rules[0].clear == 80);
+	assert_true(s->rules[0].threshold == 90 && s->rules[0].has_clear &&
+		    s->rules[0].clear == 80);
 	assert_true(s->rules[0].for_s == 300);
 	assert_int_equal(s->rules[0].scope, SCOPE_PROJECT);
 	assert_string_equal(s->rules[0].scope_value, "p1");
@@ -81,7 +82,8 @@ static void rules_parse_every_form(void **state)
 static void rules_hold_with_hysteresis(void **state)
 {
 	char err[256];
-	struct rule_set *s = parse("rule a\n when domain cpu_pct > 90 clear 80\n", err, sizeof(err));
+	struct rule_set *s =
+	    parse("rule a\n when domain cpu_pct > 90 clear 80\n", err, sizeof(err));
 
 	assert_non_null(s);
 	assert_true(rule_holds(&s->rules[0], 95, false));
@@ -105,21 +107,31 @@ static void rules_refuse_bad_files_with_file_and_line(void **state)
 	    {"rule a\n when node cpu_pct > x\n", "t.rules:2: 'x' is not a number"},
 	    {"rule a\n when domain cpu_pct => 1\n", "t.rules:2: '=' is not a comparison"},
 	    {"rule a\n when domain cpu_pct > 1 for 5y\n", "t.rules:2: '5y' is not a duration"},
-	    {"rule a\n when domain cpu_pct > 90 clear 95\n", "t.rules:2: clear 95 is on the firing"},
+	    {"rule a\n when domain cpu_pct > 90 clear 95\n",
+	     "t.rules:2: clear 95 is on the firing"},
 	    {"rule a\n when domain stale\n", "t.rules:2: \"stale\" needs \"for DURATION\""},
-	    {"rule a\n when domain libvirt_down\n", "t.rules:2: \"when domain libvirt_down\" needs"},
+	    {"rule a\n when domain libvirt_down\n",
+	     "t.rules:2: \"when domain libvirt_down\" needs"},
 	    {"rule a\n when domain disk.vda > 1\n", "t.rules:2: 'disk.vda': a device metric"},
-	    {"rule a\n when domain cpu_pct > 1\n when domain cpu_pct > 2\n", "t.rules:3: rule a has a second"},
-	    {"rule a\n when domain cpu_pct > 1\nrule a\n", "t.rules:3: rule a given twice (first at line 1)"},
+	    {"rule a\n when domain cpu_pct > 1\n when domain cpu_pct > 2\n",
+	     "t.rules:3: rule a has a second"},
+	    {"rule a\n when domain cpu_pct > 1\nrule a\n",
+	     "t.rules:3: rule a given twice (first at line 1)"},
 	    {"rule a b\n", "t.rules:1: rule NAME"},
 	    {"rule a/b\n", "t.rules:1: 'a/b' is not a rule name"},
-	    {"rule a\n when domain cpu_pct > 1\n label host = x\n", "t.rules:3: label 'host' is set by"},
-	    {"rule a\n when domain cpu_pct > 1\n label 9x = x\n", "t.rules:3: '9x' is not a label name"},
-	    {"rule a\n when domain cpu_pct > 1\n annotation s = \"open\n", "t.rules:3: a quoted string without"},
+	    {"rule a\n when domain cpu_pct > 1\n label host = x\n",
+	     "t.rules:3: label 'host' is set by"},
+	    {"rule a\n when domain cpu_pct > 1\n label 9x = x\n",
+	     "t.rules:3: '9x' is not a label name"},
+	    {"rule a\n when domain cpu_pct > 1\n annotation s = \"open\n",
+	     "t.rules:3: a quoted string without"},
 	    {"rule a\n when domain cpu_pct > 1\n scope project\n", "t.rules:3: scope is one of"},
-	    {"rule a\n when domain cpu_pct > 1\n scope instance nope\n", "t.rules:3: 'nope' is not a UUID"},
-	    {"rule a\n when domain cpu_pct > 1\n scope host bad/host\n", "t.rules:3: 'bad/host' is not a host"},
-	    {"rule a\n when domain cpu_pct > 1\n colour red\n", "t.rules:3: unknown keyword 'colour'"},
+	    {"rule a\n when domain cpu_pct > 1\n scope instance nope\n",
+	     "t.rules:3: 'nope' is not a UUID"},
+	    {"rule a\n when domain cpu_pct > 1\n scope host bad/host\n",
+	     "t.rules:3: 'bad/host' is not a host"},
+	    {"rule a\n when domain cpu_pct > 1\n colour red\n",
+	     "t.rules:3: unknown keyword 'colour'"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -21,8 +21,9 @@
 #include "firing.h"
 #include "statefile.h"
 
-#define RULES "rule hot\n when domain cpu_pct > 90\nrule slow\n when domain cpu_pct > 90 for 1h\n" \
-	      "rule down\n when node stale for 5s\n"
+#define RULES                                                                                      \
+	"rule hot\n when domain cpu_pct > 90\nrule slow\n when domain cpu_pct > 90 for 1h\n"       \
+	"rule down\n when node stale for 5s\n"
 
 static size_t notified;
 
