@@ -355,16 +355,39 @@ static void resolve_unmapped(struct eval *e, const struct rule_set *old, const b
 				     fn, ctx);
 }
 
-/* Replaces *slotsp with its remapped copy. */
-static int swap_slots(struct slot **slotsp, const int *map, size_t n)
-{
-	struct slot *s = remap(*slotsp, map, n);
+/* One instance's slots as the reload walks them. */
+struct slots_ref {
+	struct slot **slots;
+	const struct host *h;
+	const struct dom *d;
+	const struct dev *dv;
+};
 
-	if (!s)
-		return -1;
-	free(*slotsp);
-	*slotsp = s;
-	return 0;
+/* Every instance's slots, in a fixed order: the reload walks them twice. */
+static size_t all_slots(const struct eval *e, struct slots_ref *out)
+{
+	size_t n = 0;
+
+	for (size_t b = 0; b < HOST_BUCKETS; b++)
+		for (struct host *h = e->hosts[b]; h; h = h->bucket_next) {
+			if (out)
+				out[n] = (struct slots_ref){&h->slots, h, NULL, NULL};
+			n++;
+			for (struct dom *d = h->doms; d; d = d->next_on_host) {
+				if (out)
+					out[n] = (struct slots_ref){&d->slots, h, d, NULL};
+				n++;
+				for (size_t i = 0; i < d->ndisks + d->nnics; i++) {
+					struct dev *dv =
+					    i < d->ndisks ? &d->disks[i] : &d->nics[i - d->ndisks];
+
+					if (out)
+						out[n] = (struct slots_ref){&dv->slots, h, d, dv};
+					n++;
+				}
+			}
+		}
+	return n;
 }
 
 int eval_set_rules(struct eval *e, struct rule_set **rules, eval_notify_fn fn, void *ctx)
@@ -372,10 +395,13 @@ int eval_set_rules(struct eval *e, struct rule_set **rules, eval_notify_fn fn, v
 	struct rule_set *nw = *rules, *old = e->rules;
 	int *map = calloc(nw->n ? nw->n : 1, sizeof(*map));
 	bool *kept = calloc(old->n ? old->n : 1, sizeof(*kept));
+	size_t n = all_slots(e, NULL), made = 0;
+	struct slots_ref *refs = calloc(n ? n : 1, sizeof(*refs));
+	struct slot **fresh = calloc(n ? n : 1, sizeof(*fresh));
 	double now = e->last_tick;
 	int rc = -1;
 
-	if (!map || !kept)
+	if (!map || !kept || !refs || !fresh)
 		goto out;
 	for (size_t i = 0; i < nw->n; i++) {
 		map[i] = -1;
@@ -386,34 +412,32 @@ int eval_set_rules(struct eval *e, struct rule_set **rules, eval_notify_fn fn, v
 				kept[j] = true;
 			}
 	}
-	/* Resolve first (the old rules are still there to describe them), then
-	 * move every instance's slots over; an allocation failure part way
-	 * leaves resolved slots inactive, which is what they are. */
-	for (size_t b = 0; b < HOST_BUCKETS; b++)
-		for (struct host *h = e->hosts[b]; h; h = h->bucket_next) {
-			resolve_unmapped(e, old, kept, h->slots, h, NULL, NULL, now, fn, ctx);
-			if (swap_slots(&h->slots, map, nw->n) < 0)
-				goto out;
-			for (struct dom *d = h->doms; d; d = d->next_on_host) {
-				resolve_unmapped(e, old, kept, d->slots, h, d, NULL, now, fn, ctx);
-				if (swap_slots(&d->slots, map, nw->n) < 0)
-					goto out;
-				for (size_t i = 0; i < d->ndisks + d->nnics; i++) {
-					struct dev *dv =
-					    i < d->ndisks ? &d->disks[i] : &d->nics[i - d->ndisks];
-
-					resolve_unmapped(e, old, kept, dv->slots, h, d, dv, now, fn,
-							 ctx);
-					if (swap_slots(&dv->slots, map, nw->n) < 0)
-						goto out;
-				}
-			}
-		}
+	/* Every new slot array first, so that running out of memory changes
+	 * nothing; then the old rules' alerts that go resolve (the old rules
+	 * still describe them) and the arrays are swapped. */
+	all_slots(e, refs);
+	for (made = 0; made < n; made++) {
+		fresh[made] = remap(*refs[made].slots, map, nw->n);
+		if (!fresh[made])
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		resolve_unmapped(e, old, kept, *refs[i].slots, refs[i].h, refs[i].d, refs[i].dv,
+				 now, fn, ctx);
+		free(*refs[i].slots);
+		*refs[i].slots = fresh[i];
+		fresh[i] = NULL;
+	}
+	made = 0;
 	rules_free(&e->rules);
 	e->rules = nw;
 	*rules = NULL;
 	rc = 0;
 out:
+	for (size_t i = 0; fresh && i < made; i++)
+		free(fresh[i]);
+	free(fresh);
+	free(refs);
 	free(map);
 	free(kept);
 	return rc;
