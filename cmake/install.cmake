@@ -13,6 +13,7 @@ set(STACKMON_SYSTEMD_UNITDIR "" CACHE PATH
 # Daemons: system administration programs, run by systemd → sbin.
 install(TARGETS stackmon-monitor stackmon-collector stackmon-aggregator stackmon-exporter
         stackmon-carbon
+        stackmon-alert
         RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 # The subscriber is a user command for ops scripts → bin; so is the key
 # generator (as ssh-keygen: anyone may make a key pair).

@@ -24,6 +24,7 @@ struct dash {
 	/* configuration */
 	const char *data_dir;	/* aggregator's data directory */
 	const char *index_path; /* its index */
+	const char *alert_dir;	/* stackmon-alert's data directory (its firing file); NULL = none */
 	const char *title;	/* page title */
 	double stale_after;	/* seconds after which a latest point is stale */
 	/* requester */

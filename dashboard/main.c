@@ -33,6 +33,9 @@ static const struct sm_config_key dash_keys[] = {
     {"index", SM_CFG_STRING, 0, 0, NULL, "the aggregator's index; unset: DATA_DIR/index.sqlite"},
     {"access_list", SM_CFG_STRING, 0, 0, "/etc/stackmon/access.list",
      "who may see which project (docs/DASHBOARD.md)"},
+    {"alert_dir", SM_CFG_STRING, 0, 0, NULL,
+     "stackmon-alert's data directory: its firing alerts shown on the tenant and instance"
+     " pages; unset = no alerts shown"},
     {"stale_after", SM_CFG_DOUBLE, 0.1, 86400, "5",
      "seconds after which an instance's latest point is shown as stale"},
     {"title", SM_CFG_STRING, 0, 0, "StackMon", "title of every page"},
@@ -236,6 +239,7 @@ static int prepare(struct dash *d, struct sm_config **cfg, const struct page_rou
 		return dash_fail(d, 500, "The dashboard's configuration cannot be used: %s", err);
 	}
 	d->data_dir = sm_config_string(*cfg, "data_dir");
+	d->alert_dir = sm_config_string(*cfg, "alert_dir");
 	if (d->data_dir == NULL) {
 		sm_log_err("configuration %s: data_dir is not set", conf);
 		return dash_fail(d, 500,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "esc.h"
 #include "host_loss.h"
 #include "page.h"
@@ -405,6 +406,7 @@ int page_home(struct dash *d)
 		fputs("<p class=\"empty\">No active instances in this project.</p>", d->body);
 	else
 		table_write(d, list.rows, list.n, &o);
+	alerts_write(d, project, NULL);
 	page_end(d);
 	snap_list_clear(&list);
 	free(name);
@@ -591,7 +593,9 @@ int page_instance(struct dash *d)
 	}
 	fprintf(d->body, "<dt>memory basis</dt><dd>%s</dd>", basis_name(r.mem_basis));
 	index_list_moves(d->idx, uuid, write_move, d);
-	fputs("</dl></div>\n<h2>Graphs</h2><div class=\"bar\">", d->body);
+	fputs("</dl></div>\n", d->body);
+	alerts_write(d, NULL, uuid);
+	fputs("<h2>Graphs</h2><div class=\"bar\">", d->body);
 	window_links(d, "/instance", "uuid", uuid, (enum window)w);
 	fprintf(d->body,
 		"<span>%s points, a line for the mean and a band from min to max; "

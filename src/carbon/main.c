@@ -366,7 +366,7 @@ int main(int argc, char **argv)
 		goto out;
 	watch = sm_sockwatch_new(zctx, sub, &opts);
 	if (watch) {
-		struct sm_intake_sink sink = {.stats = on_stats, .arg = &x};
+		struct sm_intake_sink sink = {.ctx = &x, .stats = on_stats};
 
 		x.intake = sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"), watch);
 	}

@@ -1,5 +1,5 @@
 /*
- * sm_intake — decodes, accounts and hands on what a subscription receives
+ * sm_intake — decodes, accounts and applies what a subscription receives
  * (see sm_intake.h). The order is the protocol's: the envelope (two frames),
  * the decoder's checks of every field, then loss accounting on the valid
  * header, then the sink. Nothing of a refused message reaches the sink.
@@ -19,7 +19,7 @@
 #define SENDER_TEXT_MAX 40     /* bytes of an unparsable topic shown in the log */
 
 struct sm_intake {
-	struct sm_intake_sink sink; /* where valid messages go */
+	struct sm_intake_sink sink;
 	struct sm_sockwatch *watch; /* borrowed, may be NULL */
 	size_t max_frame;
 	struct loss_table *loss; /* seq gaps by sender */
@@ -135,6 +135,7 @@ int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t
 	struct sm_wire_error err = {0};
 	struct sm_message m;
 	char detail[64];
+	uint64_t lost;
 
 	if (parts != 2) {
 		snprintf(detail, sizeof(detail), "%d frames, expected topic and body", parts);
@@ -149,19 +150,23 @@ int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t
 	}
 	in->c.frames[m.hdr.kind]++;
 	in->c.bytes += body_len;
-	in->c.lost += loss_table_note(in->loss, &m.hdr, now_ns);
+	lost = loss_table_note(in->loss, &m.hdr, now_ns);
+	in->c.lost += lost;
+	if (in->sink.lost)
+		in->sink.lost(in->sink.ctx, &m.hdr, lost);
 	switch (m.hdr.kind) {
-	case SM_KIND_STATS: {
+	case SM_KIND_STATS:
 		/* Brief records made whole before anything reads the frame. */
-		bool complete = expand(in, &m);
+		{
+			bool complete = expand(in, &m);
 
-		if (in->sink.stats)
-			in->sink.stats(in->sink.arg, &m, now_ns, complete);
+			if (in->sink.stats)
+				in->sink.stats(in->sink.ctx, &m, now_ns, complete);
+		}
 		break;
-	}
 	case SM_KIND_EVENT:
 		if (in->sink.event)
-			in->sink.event(in->sink.arg, &m);
+			in->sink.event(in->sink.ctx, &m);
 		break;
 	case SM_KIND_HEARTBEAT: /* only for the collector's max_frame */
 		if (in->watch)

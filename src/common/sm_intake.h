@@ -1,9 +1,10 @@
 /*
- * intake — the exporter's one way in: a received message (its frame count,
- * topic and body bytes) is decoded, accounted (kind, decode errors by
- * reason, sequence gaps) and applied to the store. Every byte that comes
- * from the network is decoded here and nowhere else, so a change of the
- * protocol touches this one function (sm_intake_message).
+ * sm_intake — a subscriber's one way in (the exporter's and the alerter's):
+ * a received message (its frame count, topic and body bytes) is decoded,
+ * accounted (kind, decode errors by reason, sequence gaps), its brief
+ * records made whole, and handed to the receiver's sink. Every byte that
+ * comes from the network is decoded here and nowhere else, so a change of
+ * the protocol touches this one function (sm_intake_message).
  */
 #ifndef SM_INTAKE_H
 #define SM_INTAKE_H
@@ -16,6 +17,20 @@
 
 struct sm_sockwatch;
 struct sm_intake; /* opaque */
+
+/* Where decoded messages go: the receiver's functions and their context.
+ * A stats message arrives with its brief records made whole; `complete`
+ * says none was left out (see sm_brief.h). Any of the three may be NULL
+ * (not wanted). `lost` hears
+ * each valid message's header and the messages its sender's seq says were
+ * lost just before it. The message belongs to the intake: a sink copies
+ * what it keeps. */
+struct sm_intake_sink {
+	void *ctx;
+	void (*stats)(void *ctx, const struct sm_message *m, int64_t now_ns, bool complete);
+	void (*event)(void *ctx, const struct sm_message *m);
+	void (*lost)(void *ctx, const struct sm_header *h, uint64_t lost);
+};
 
 /* The decode-error index for a message that was not topic + body. */
 #define SM_INTAKE_E_PARTS  SM_WIRE_CODE_COUNT
@@ -32,18 +47,7 @@ struct sm_intake_counters {
 	uint64_t bytes;				/* body bytes of valid messages */
 };
 
-/* Where valid messages go. `stats` gets every stats frame with its brief
- * records made whole; `complete` is false when some of its records were
- * left out (a brief one whose full record was not seen yet). `event` gets
- * domain events. Either may be NULL. The message is the intake's: valid
- * only during the call. */
-struct sm_intake_sink {
-	void (*stats)(void *arg, const struct sm_message *m, int64_t now_ns, bool complete);
-	void (*event)(void *arg, const struct sm_message *m);
-	void *arg;
-};
-
-/* An intake feeding `sink` (copied), refusing bodies over max_frame;
+/* An intake feeding `sink` (copied; its ctx borrowed), refusing bodies over max_frame;
  * `watch` (borrowed, may be NULL) hears collectors' heartbeats, which say
  * how large a frame they relay. NULL when out of memory. */
 struct sm_intake *sm_intake_new(const struct sm_intake_sink *sink, size_t max_frame,
@@ -51,7 +55,7 @@ struct sm_intake *sm_intake_new(const struct sm_intake_sink *sink, size_t max_fr
 void sm_intake_destroy(struct sm_intake **in);
 
 /* Decodes and applies one message of `parts` frames received at now_ns
- * (monotonic) and hands it to the sink. A refused message is counted by reason and logged with its
+ * (monotonic). A refused message is counted by reason and logged with its
  * sender, rate-limited. Returns 0 when applied, -1 when refused. */
 int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t topic_len,
 		      const void *body, size_t body_len, int64_t now_ns);

@@ -490,6 +490,21 @@ bool store_apply_event(struct store *s, const struct sm_message *m)
 	return true;
 }
 
+static void sink_stats(void *ctx, const struct sm_message *m, int64_t now_ns, bool complete)
+{
+	store_apply_stats(ctx, m, now_ns, complete);
+}
+
+static void sink_event(void *ctx, const struct sm_message *m)
+{
+	store_apply_event(ctx, m);
+}
+
+struct sm_intake_sink store_intake_sink(struct store *s)
+{
+	return (struct sm_intake_sink){.ctx = s, .stats = sink_stats, .event = sink_event};
+}
+
 size_t store_expire(struct store *s, int64_t now_ns, double stale_after)
 {
 	size_t gone = 0;
@@ -539,19 +554,4 @@ size_t store_series(const struct store *s)
 const struct store_counters *store_counters(const struct store *s)
 {
 	return &s->counters;
-}
-
-static void sink_stats(void *arg, const struct sm_message *m, int64_t now_ns, bool complete)
-{
-	store_apply_stats(arg, m, now_ns, complete);
-}
-
-static void sink_event(void *arg, const struct sm_message *m)
-{
-	store_apply_event(arg, m);
-}
-
-struct sm_intake_sink store_intake_sink(struct store *s)
-{
-	return (struct sm_intake_sink){.stats = sink_stats, .event = sink_event, .arg = s};
 }

@@ -480,6 +480,53 @@ try:
     expect(r, 200, "bob home")
     check(all(I[x] not in r.text for x in ("alpha_web1", "alpha_web2")), "bob sees no alpha")
 
+    # ---- alerts (stackmon-alert's firing file, alert_dir) ----------------------
+    # The file as stackmon-alert writes it (src/store/firing.h: "F", then
+    # rule severity host uuid project_id domain name device expr summary
+    # since value, tab-separated, % escapes): one alert of alpha with a
+    # hostile summary, one of beta. A tenant sees its own only.
+    adir = os.path.join(tmp, "alert")
+    os.mkdir(adir)
+
+    def esc(t):
+        return "".join("%%%02X" % ord(c) if ord(c) < 0x20 or c == "%" else c for c in t)
+
+    with open(os.path.join(adir, "firing"), "w") as f:
+        for fields in (["alpha_hot", "critical", "cn1", I["alpha_web1"], "proj-alpha", "inst-a",
+                        "web-1", "", "domain cpu_pct > 90 for 5m", "<img src=x onerror=y>\ttab", "1700000000",
+                        "97.5"],
+                       ["beta_secret_rule", "warning", "cn3", I["beta_secret"], "proj-beta",
+                        "inst-b", "beta-secret-db", "vda", "domain rate(disk.*.errors) > 0", "",
+                        "1700000001", "3"]):
+            f.write("F\t" + "\t".join(esc(x) for x in fields) + "\n")
+    aconf = conf_with("alerts.conf", f"data_dir = {DATA}\naccess_list = {ACCESS}\n"
+                      f"stale_after = 300\nalert_dir = {adir}\n")
+    r = cgi("/", user="alice", conf=aconf)
+    expect(r, 200, "alice home with alerts")
+    check("alpha_hot" in r.text and "domain cpu_pct &gt; 90 for 5m" in r.text,
+          "alice's project page shows her alert and its rule")
+    check("<img" not in r.text and "&lt;img src=x" in r.text, "the alert's summary escaped")
+    check("beta_secret_rule" not in r.text, "alice's page shows no beta alert")
+    no_beta(r, "alice home with alerts")
+    r = cgi("/instance", f"uuid={I['alpha_web1']}", user="alice", conf=aconf)
+    expect(r, 200, "alice instance with alerts")
+    check("alpha_hot" in r.text, "the instance page shows its alert")
+    r = cgi("/instance", f"uuid={I['alpha_web2']}", user="alice", conf=aconf)
+    check("alpha_hot" not in r.text and "No alert firing" in r.text,
+          "another instance's page shows none")
+    r = cgi("/instance", f"uuid={I['beta_secret']}", user="alice", conf=aconf)
+    expect(r, 404, "alice on beta's instance with alerts")
+    check("beta_secret_rule" not in r.text, "no beta alert on alice's 404")
+    r = cgi("/", user="bob", conf=aconf)
+    check("beta_secret_rule" in r.text and "alpha_hot" not in r.text,
+          "bob sees beta's alert, not alpha's")
+    r = cgi("/", "project=proj-beta", user="alice", conf=aconf)
+    expect(r, 404, "alice on beta's project with alerts")
+    check("beta_secret_rule" not in r.text, "no beta alert on alice's beta 404")
+    os.unlink(os.path.join(adir, "firing"))
+    r = cgi("/", user="alice", conf=aconf)
+    check("No alert firing" in r.text, "no firing file: no alert, page served")
+
     # ---- error statuses -------------------------------------------------------
 
     for q in ("foo=1", "project=proj-alpha&project=proj-alpha", "sort=evil", "order=up",

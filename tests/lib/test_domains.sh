@@ -16,7 +16,10 @@
 # it (a lifecycle "stopped" event, then it is gone).
 # Note: libvirtd's default test driver already holds one running domain
 # named "test"; tests must allow for it.
-# Environment: LIBVIRT_TEST_URI (default test+unix:///default).
+# Environment: LIBVIRT_TEST_URI (default test+unix:///default); SMTEST_VCPUS
+# (default 1): vCPUs of the domain, which `virsh setvcpus NAME N --live`
+# lowers (the test driver's CPU time is the wall clock, so cpu_pct is
+# 100 / vCPUs: how tests/e2e/alert_* make a CPU spike).
 set -euo pipefail
 
 URI=${LIBVIRT_TEST_URI:-test+unix:///default}
@@ -54,7 +57,7 @@ cmd_define_start() {
   <uuid>$(xml_escape "$uuid")</uuid>
   <memory unit='MiB'>128</memory>
   <currentMemory unit='MiB'>96</currentMemory>
-  <vcpu>1</vcpu>
+  <vcpu>${SMTEST_VCPUS:-1}</vcpu>
 ${nova}
   <os><type arch='x86_64'>hvm</type></os>
   <devices>

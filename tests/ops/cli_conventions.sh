@@ -27,10 +27,10 @@ keys=$tmp/keys keygen=
 for pair in "$@"; do [ "${pair%%=*}" = stackmon-keygen ] && keygen=${pair#*=}; done
 if [ -n "$etc" ] && [ -n "$keygen" ]; then
   mkdir -p "$keys/allow"
-  for k in monitor collector aggregator exporter carbon; do
+  for k in monitor collector aggregator exporter carbon alert; do
     "$keygen" --dir "$keys" --name "$k" >/dev/null || fail "stackmon-keygen --name $k"
   done
-  cp "$keys/monitor.key" "$keys/aggregator.key" "$keys/exporter.key" "$keys/carbon.key" "$keys/allow/"
+  cp "$keys/monitor.key" "$keys/aggregator.key" "$keys/exporter.key" "$keys/carbon.key" "$keys/alert.key" "$keys/allow/"
 fi
 
 # run OUT ERR PROGRAM ARGS...: runs with a timeout, returns its status.

@@ -43,6 +43,7 @@ dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's#^\./#/#' >"$tmp/files"
 want=(/lib/systemd/system/stackmon-monitor.service /lib/systemd/system/stackmon-collector.service
   /lib/systemd/system/stackmon-aggregator.service /lib/systemd/system/stackmon-exporter.service
   /lib/systemd/system/stackmon-carbon.service /usr/sbin/stackmon-carbon /etc/stackmon/carbon.conf
+  /lib/systemd/system/stackmon-alert.service
   /usr/lib/sysusers.d/stackmon.conf
   /usr/share/man/man7/stackmon.7.gz /usr/share/doc/stackmon/copyright
   /usr/share/doc/stackmon/README.md /usr/share/doc/stackmon/PROTOCOL.md)
@@ -214,7 +215,8 @@ for want in "collector.key_secret stackmon:stackmon 600" "aggregator.key_secret 
             "monitor.key_secret stackmon-monitor:stackmon-monitor 600" "collector.key root:root 644" \
             "allow/$host.key root:root 644" "allow/aggregator.key root:root 644" \
             "exporter.key_secret stackmon:stackmon 600" "allow/exporter.key root:root 644" \
-            "carbon.key_secret stackmon:stackmon 600" "allow/carbon.key root:root 644"; do
+            "carbon.key_secret stackmon:stackmon 600" "allow/carbon.key root:root 644" \
+            "alert.key_secret stackmon:stackmon 600" "allow/alert.key root:root 644"; do
   read -r f owner mode <<<"$want" # not `set --`: "$@" is the program list
   got=$(stat -c '%U:%G %a' "$k/$f" 2>&1)
   [ "$got" = "$owner $mode" ] || bad "$k/$f is $got, want $owner $mode"
@@ -227,9 +229,9 @@ cmp -s "$k/monitor.key" "$k/allow/$host.key" || bad "the allowed key is not the 
 # (whose -n loads its keys and allow list) takes its shipped config as
 # stackmon and refuses it as stackmon-monitor.
 as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
-for want in "stackmon collector aggregator exporter" "stackmon-monitor monitor"; do
+for want in "stackmon collector aggregator exporter alert" "stackmon-monitor monitor"; do
   read -r u mine <<<"$want"
-  for d in collector aggregator exporter monitor; do
+  for d in collector aggregator exporter alert monitor; do
     if [[ " $mine " == *" $d "* ]]; then
       as "$u" test -r "$k/$d.key_secret" || bad "$u cannot read $d.key_secret"
     else

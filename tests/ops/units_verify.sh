@@ -12,7 +12,7 @@
 set -euo pipefail
 build=$1
 units=(stackmon-monitor.service stackmon-collector.service stackmon-aggregator.service
-  stackmon-exporter.service stackmon-carbon.service)
+  stackmon-exporter.service stackmon-carbon.service stackmon-alert.service)
 max_exposure=3.0
 ops_doc=$(cd "$(dirname "$0")/../.." && pwd)/docs/OPERATIONS.md
 
