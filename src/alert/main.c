@@ -40,8 +40,6 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 #define DEFAULT_RULES "/etc/stackmon/alert.rules"
 
-#define DRAIN_BUDGET 4096 /* messages per loop turn before timers are looked at */
-#define DRAIN_MAX_MS 200  /* ... or this long */
 #define HOOK_POLL_MS 50	  /* loop wake-up while hooks run */
 #define DUE_GAP_S    0.1  /* passes for pending alerts whose duration is up: at most 10 a second */
 
@@ -265,25 +263,6 @@ static void reload(struct alerter *x, const struct sm_cli *cli, const char *path
 	sm_log_notice("SIGHUP: %zu rules loaded from %s", eval_rules(x->eval)->n, path);
 }
 
-static void drain(struct sm_intake *in, void *sub)
-{
-	int64_t start = sm_clock_mono_ns();
-
-	for (int n = 0; n < DRAIN_BUDGET && !sm_daemon_quit_requested(); n++) {
-		struct sm_frames f;
-		int64_t now;
-
-		if (sm_sock_recv2(sub, &f, ZMQ_DONTWAIT) < 0)
-			break;
-		now = sm_clock_mono_ns();
-		sm_intake_message(in, f.parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
-				  zmq_msg_data(&f.body), zmq_msg_size(&f.body), now);
-		sm_frames_close(&f);
-		if (now - start > (int64_t)DRAIN_MAX_MS * 1000000)
-			break;
-	}
-}
-
 static int open_receivers(struct alerter *x, const struct sm_config *cfg, void *zctx,
 			  const struct sm_sock_opts *opts)
 {
@@ -448,7 +427,7 @@ int main(int argc, char **argv)
 		}
 		x.now = sm_clock_wall();
 		sm_sockwatch_service(watch, sm_clock_mono_ns());
-		drain(intake, sub);
+		sm_intake_drain(intake, sub, NULL);
 		due = eval_next_due(x.eval);
 		due_pass = due > 0 && sm_clock_wall() >= fmax(due, last_pass + DUE_GAP_S);
 		if (sm_ticker_due(&tick) || due_pass) {

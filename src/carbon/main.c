@@ -35,8 +35,6 @@
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-#define DRAIN_BUDGET	  4096 /* messages per loop turn before timers are looked at */
-#define DRAIN_MAX_MS	  200  /* ... or this long */
 #define DEST_MAX	  64   /* carbon destinations */
 #define SHUTDOWN_FLUSH_MS 2000 /* at exit, buffered points get this long to go out */
 
@@ -218,27 +216,6 @@ static void reload(const struct sm_cli *cli)
 	sm_log_notice("SIGHUP: log reopened (settings need a restart)");
 }
 
-/* Drains what ZeroMQ has queued, with a budget so timers are not starved. */
-static void drain(struct carbon *x, void *sub)
-{
-	int64_t start = sm_clock_mono_ns();
-
-	for (int n = 0; n < DRAIN_BUDGET && !sm_daemon_quit_requested(); n++) {
-		struct sm_frames f;
-		int64_t now;
-
-		if (sm_sock_recv2(sub, &f, ZMQ_DONTWAIT) < 0)
-			break;
-		now = sm_clock_mono_ns();
-		sm_intake_message(x->intake, f.parts, zmq_msg_data(&f.topic),
-				  zmq_msg_size(&f.topic), zmq_msg_data(&f.body),
-				  zmq_msg_size(&f.body), now);
-		sm_frames_close(&f);
-		if (now - start > (int64_t)DRAIN_MAX_MS * 1000000)
-			break;
-	}
-}
-
 /* Polls the SUB socket, the watch and every destination with a socket;
  * services what is ready and what is due. -1 when zmq_poll fails. */
 static int poll_once(struct carbon *x, void *sub, struct sm_sockwatch *watch, int timeout)
@@ -276,7 +253,7 @@ static int poll_once(struct carbon *x, void *sub, struct sm_sockwatch *watch, in
 	}
 	if (sub) {
 		sm_sockwatch_service(watch, now);
-		drain(x, sub);
+		sm_intake_drain(x->intake, sub, NULL);
 	}
 	return 0;
 }

@@ -10,8 +10,11 @@
 #include <stdlib.h>
 
 #include "sm_brief.h"
+#include "sm_clock.h"
+#include "sm_daemon.h"
 #include "sm_log.h"
 #include "sm_loss.h"
+#include "sm_sock.h"
 #include "sm_sockwatch.h"
 
 #define LOSS_SENDERS	65536  /* (host, kind) streams followed at once */
@@ -178,4 +181,30 @@ int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t
 	sm_message_clear(&m);
 	sm_complaint_release(&in->bad, "messages decode again");
 	return 0;
+}
+
+size_t sm_intake_drain(struct sm_intake *in, void *sub, pthread_mutex_t *lock)
+{
+	int64_t start = sm_clock_mono_ns();
+	size_t n = 0;
+
+	while (n < SM_INTAKE_DRAIN_BUDGET && !sm_daemon_quit_requested()) {
+		struct sm_frames f;
+		int64_t now;
+
+		if (sm_sock_recv2(sub, &f, ZMQ_DONTWAIT) < 0)
+			break;
+		n++;
+		now = sm_clock_mono_ns();
+		if (lock)
+			pthread_mutex_lock(lock);
+		sm_intake_message(in, f.parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
+				  zmq_msg_data(&f.body), zmq_msg_size(&f.body), now);
+		if (lock)
+			pthread_mutex_unlock(lock);
+		sm_frames_close(&f);
+		if (now - start > (int64_t)SM_INTAKE_DRAIN_MAX_MS * 1000000)
+			break;
+	}
+	return n;
 }

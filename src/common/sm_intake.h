@@ -9,6 +9,7 @@
 #ifndef SM_INTAKE_H
 #define SM_INTAKE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,16 @@ int sm_intake_message(struct sm_intake *in, int parts, const void *topic, size_t
 
 /* Name of a decode-error index: sm_wire_code_name's, or "parts". */
 const char *sm_intake_reason_name(size_t reason);
+
+/* Reads what ZeroMQ has queued on `sub` (a SUB socket) into the intake,
+ * never waiting: at most SM_INTAKE_DRAIN_BUDGET messages or
+ * SM_INTAKE_DRAIN_MAX_MS, so the caller's timers are not starved, and
+ * none once the daemon is asked to quit. `lock` (NULL: none) is held around
+ * each message, not the whole drain, so a reader of what the sink writes
+ * (an HTTP scrape) waits one message at most. Returns the messages read. */
+#define SM_INTAKE_DRAIN_BUDGET 4096
+#define SM_INTAKE_DRAIN_MAX_MS 200
+size_t sm_intake_drain(struct sm_intake *in, void *sub, pthread_mutex_t *lock);
 
 const struct sm_intake_counters *sm_intake_counters(const struct sm_intake *in);
 

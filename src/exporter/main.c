@@ -39,8 +39,6 @@
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-#define DRAIN_BUDGET	4096 /* messages per loop turn before timers are looked at */
-#define DRAIN_MAX_MS	200  /* ... or this long */
 #define HOUSEKEEPING_MS 500  /* silent hosts expired */
 #define HASH_MAX	512  /* bytes of a crypt(3) hash in the password file */
 
@@ -212,28 +210,6 @@ static void reload(struct exporter *x, double *stale_after, const struct sm_cli 
 	sm_config_destroy(&cfg);
 }
 
-/* Drains what ZeroMQ has queued, with a budget so timers are not starved. */
-static void drain(struct exporter *x, void *sub)
-{
-	int64_t start = sm_clock_mono_ns();
-
-	for (int n = 0; n < DRAIN_BUDGET && !sm_daemon_quit_requested(); n++) {
-		struct sm_frames f;
-		int64_t now;
-
-		if (sm_sock_recv2(sub, &f, ZMQ_DONTWAIT) < 0)
-			break;
-		now = sm_clock_mono_ns();
-		pthread_mutex_lock(&x->lock);
-		sm_intake_message(x->intake, f.parts, zmq_msg_data(&f.topic), zmq_msg_size(&f.topic),
-			       zmq_msg_data(&f.body), zmq_msg_size(&f.body), now);
-		pthread_mutex_unlock(&x->lock);
-		sm_frames_close(&f);
-		if (now - start > (int64_t)DRAIN_MAX_MS * 1000000)
-			break;
-	}
-}
-
 /* What this consumer subscribes to, per host_prefix (plus every collector's hb/). */
 static const char *const kinds[] = {"stats", "event"};
 
@@ -346,7 +322,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		sm_sockwatch_service(watch, sm_clock_mono_ns());
-		drain(&x, sub);
+		sm_intake_drain(x.intake, sub, &x.lock);
 		if (sm_ticker_due(&house_tick)) {
 			pthread_mutex_lock(&x.lock);
 			store_expire(x.store, sm_clock_mono_ns(), stale_after);
