@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "metric_map.h"
+#include "sm_log.h"
 #include "sm_uuid.h"
 
 #define HOST_BUCKETS 1024
@@ -63,6 +64,7 @@ struct host {
 	uint64_t gen;
 	double recv_w, lost_w;	     /* frames received and lost, decayed over LOSS_WINDOW */
 	uint64_t recv_new, lost_new; /* since the last tick */
+	bool doms_warned;	     /* max_domains_per_host logged for this host */
 	double loss_pct;
 	struct slot *slots;
 	struct dom *doms;
@@ -76,6 +78,8 @@ struct eval {
 	struct dom *doms[DOM_BUCKETS];
 	double last_tick;
 	double next_due; /* the earliest time a pending pair's duration is up; 0 = none */
+	size_t max_hosts, max_doms; /* eval_set_limits; 0 = none */
+	bool hosts_warned;	    /* max_hosts logged */
 	struct eval_stats st;
 };
 
@@ -162,6 +166,15 @@ static struct host *host_get(struct eval *e, const char *name, double now)
 
 	if (h)
 		return h;
+	if (e->max_hosts && e->st.hosts >= e->max_hosts) {
+		e->st.hosts_refused++;
+		if (!e->hosts_warned)
+			sm_log_warnx("max_hosts (%zu) reached: frames of new hosts such as %s are left"
+				    " out (counted as hosts_refused; logged once)",
+				    e->max_hosts, name);
+		e->hosts_warned = true;
+		return NULL;
+	}
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
@@ -225,6 +238,15 @@ static struct dom *dom_get(struct eval *e, struct host *h, const uint8_t uuid[16
 			dom_link_host(d, h);
 		}
 		return d;
+	}
+	if (e->max_doms && h->ndoms >= e->max_doms) {
+		e->st.domains_refused++;
+		if (!h->doms_warned)
+			sm_log_warnx("host %s: max_domains_per_host (%zu) reached, its new domains"
+				    " are left out (counted as domains_refused; logged once a host)",
+				    h->name, e->max_doms);
+		h->doms_warned = true;
+		return NULL;
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -300,6 +322,12 @@ static void host_remove(struct eval *e, struct host *h, double now, eval_notify_
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
+
+void eval_set_limits(struct eval *e, size_t max_hosts, size_t max_domains_per_host)
+{
+	e->max_hosts = max_hosts;
+	e->max_doms = max_domains_per_host;
+}
 
 struct eval *eval_new(struct rule_set **rules)
 {

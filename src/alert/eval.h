@@ -51,11 +51,17 @@ struct eval_stats {
 	size_t pairs; /* (rule, instance) pairs the last tick evaluated */
 	size_t pending, firing;
 	uint64_t fired, resolved; /* transitions since start */
+	uint64_t hosts_refused;	  /* frames of new hosts past max_hosts */
+	uint64_t domains_refused; /* records of new domains past max_domains_per_host */
 };
 
 /* An empty table for `rules` (taken: *rules is nulled). NULL when out of memory. */
 struct eval *eval_new(struct rule_set **rules);
 void eval_destroy(struct eval **e);
+/* Bounds on what a flood of names can make the table hold (0 = none): new
+ * hosts past max_hosts and a host's new domains past max_domains_per_host
+ * are left out, counted, and logged once (each host once). */
+void eval_set_limits(struct eval *e, size_t max_hosts, size_t max_domains_per_host);
 
 /* Replaces the rules (taken, *rules nulled). Pairs of a rule whose name and
  * "when" are unchanged keep their state; the firing alerts of rules that

@@ -60,6 +60,12 @@ static const struct sm_config_key alert_keys[] = {
     {"forget_after", SM_CFG_DOUBLE, 0, 31536000, "86400",
      "seconds without a frame before a node and its domains are forgotten (their alerts"
      " resolve); 0 = never"},
+    {"max_hosts", SM_CFG_INT, 0, 1e9, "10000",
+     "nodes held in all; frames of further new nodes are left out and counted (0 = no"
+     " limit)"},
+    {"max_domains_per_host", SM_CFG_INT, 0, 1e9, "1024",
+     "domains held for one node; its further new domains are left out and counted (0 = no"
+     " limit)"},
     {"alertmanager", SM_CFG_LIST, 0, 0, NULL,
      "Alertmanager base URL, e.g. http://127.0.0.1:9093 (repeatable: every one gets every"
      " alert)"},
@@ -364,6 +370,8 @@ int main(int argc, char **argv)
 	x.eval = eval_new(&rules);
 	if (!x.eval)
 		goto out;
+	eval_set_limits(x.eval, (size_t)sm_config_int(cfg, "max_hosts"),
+			(size_t)sm_config_int(cfg, "max_domains_per_host"));
 	x.now = sm_clock_wall();
 	if (statefile_load(x.eval, x.state_path, x.now, &restored, err, sizeof(err)) < 0) {
 		sm_log_err("%s (move it away to start afresh)", err);
@@ -456,9 +464,12 @@ int main(int argc, char **argv)
 
 		save(&x);
 		eval_get_stats(x.eval, &st);
-		sm_log_notice(
-		    "alert stopping: %zu firing, %llu fired and %llu resolved since start",
-		    st.firing, (unsigned long long)st.fired, (unsigned long long)st.resolved);
+		sm_log_notice("alert stopping: %zu firing, %llu fired and %llu resolved since start;"
+			      " %llu frames of new nodes and %llu new domains left out by max_hosts"
+			      " and max_domains_per_host",
+			      st.firing, (unsigned long long)st.fired, (unsigned long long)st.resolved,
+			      (unsigned long long)st.hosts_refused,
+			      (unsigned long long)st.domains_refused);
 	}
 	if (x.am) /* the last transitions still reach Alertmanager */
 		am_flush(x.am, x.eval, sm_clock_wall());

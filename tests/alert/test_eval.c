@@ -302,6 +302,32 @@ static void eval_libvirt_down_frame_loss_and_domain_stale(void **state)
 	eval_destroy(&e);
 }
 
+/* A flood of new names is bounded: past max_hosts a new node's frames and
+ * past max_domains_per_host a node's new domains are left out and counted;
+ * what is held is evaluated as ever. */
+static void eval_limits_bound_hosts_and_domains(void **state)
+{
+	struct eval *e = new_eval("rule hot\n when domain cpu_pct > 90 for 0s\n");
+	double cpu[5] = {95, 95, 95, 95, 95};
+	struct eval_stats st;
+	struct seen s = {0};
+
+	(void)state;
+	eval_set_limits(e, 2, 3);
+	feed(e, "cn1", 5, cpu, 100, true, &s);
+	feed(e, "cn2", 0, cpu, 100, true, &s);
+	feed(e, "cn3", 0, cpu, 100, true, &s);
+	feed(e, "cn4", 1, cpu, 100, true, &s);
+	eval_tick(e, 100.5, 0, note, &s);
+	eval_get_stats(e, &st);
+	assert_int_equal(st.hosts, 2);
+	assert_int_equal(st.domains, 3);
+	assert_true(st.domains_refused == 2);
+	assert_true(st.hosts_refused == 2);
+	assert_int_equal(s.n, 3); /* the three held domains fire, the others never */
+	eval_destroy(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +339,7 @@ int main(void)
 	    cmocka_unit_test(eval_device_rules_per_device_with_rate),
 	    cmocka_unit_test(eval_reload_keeps_unchanged_and_resolves_removed),
 	    cmocka_unit_test(eval_libvirt_down_frame_loss_and_domain_stale),
+	    cmocka_unit_test(eval_limits_bound_hosts_and_domains),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
