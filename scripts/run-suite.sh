@@ -14,7 +14,9 @@
 #     each second, one paused 15 s of every minute, when QEMU works here;
 #   - stackmon-aggregator and the dashboard under lighttpd (port 8080);
 #   - stackmon-exporter, /metrics for Prometheus, on a port of 127.0.0.1 the
-#     system picks (so it never collides; the URL is printed).
+#     system picks (so it never collides; the URL is printed);
+#   - stackmon-alert with the shipped rules (etc/stackmon/alert.rules), its
+#     firing alerts on the dashboard's tenant and instance pages.
 # libvirtd is the one running or one it starts (scripts/libvirtd.sh). When
 # none can be had, it falls back to the same node in libvirt's in-process
 # test driver and says so: that node's figures never move.
@@ -409,6 +411,7 @@ if ((secure)); then
   done
   keygen aggregator
   keygen exporter
+  keygen alert
   keygen sub
   for f in "$keys"/*.key; do
     [ "${f##*/}" = collector.key ] || cp "$f" "$keys/allow/"
@@ -449,6 +452,12 @@ if [ -x "$bin/exporter/stackmon-exporter" ]; then
   done
   metrics_url=$(sed -n 's#.*serving \(http://[^ ]*/metrics\).*#\1#p' "$logs/exporter.log" | head -1)
   [ -n "$metrics_url" ] || metrics_url="(see $logs/exporter.log)"
+fi
+if [ -x "$bin/alert/stackmon-alert" ]; then
+  mkdir -p "$run/alert"
+  mapfile -t curve < <(curve_client alert)
+  start alert "$bin/alert/stackmon-alert" --subscribe "$fan_out" --data-dir "$run/alert" \
+    --rules "$top/etc/stackmon/alert.rules" "${curve[@]}" -c /dev/null
 fi
 if [ -x "$builddir/dashboard/stackmon.cgi" ]; then
   export DASHBOARD_CGI=$builddir/dashboard/stackmon.cgi

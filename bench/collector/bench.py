@@ -85,9 +85,17 @@ def kv(text):
 
 
 def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of every thread of pid, from the scheduler's nanosecond
+    counters (/proc/PID/task/*/schedstat): the clock-tick figures of
+    /proc/PID/stat are 10 ms grains, 3 % of a 2 s trial."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that just ended
+    return total / 1e9
 
 
 KEYS = IPC_DIR + "/keys"
