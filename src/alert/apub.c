@@ -23,13 +23,10 @@ struct apub {
 struct apub *apub_new(void *zctx, const char *endpoint, const struct sm_sock_opts *opts)
 {
 	struct apub *p = calloc(1, sizeof(*p));
-	struct sm_sock_opts plain = *opts;
 
 	if (!p)
 		return NULL;
-	plain.curve = false;
-	plain.curve_unusable = false;
-	p->sock = sm_sock_new(zctx, ZMQ_PUB, &plain);
+	p->sock = sm_sock_new(zctx, ZMQ_PUB, opts);
 	if (!p->sock || sm_sock_bind(p->sock, endpoint) < 0) {
 		sm_sock_close(&p->sock);
 		free(p);

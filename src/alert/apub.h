@@ -4,8 +4,10 @@
  * scripts and anyone else: the same two frames as the protocol's other
  * kinds, a topic and a msgpack map whose header (v, kind, host, time, seq,
  * epoch) is the protocol's, with the alert's fields after it
- * (docs/ALERTS.md "Alert frames"). The socket is plain ZeroMQ: bind it to
- * a local or ipc:// address (CurveZMQ on it is not built yet).
+ * (docs/ALERTS.md "Alert frames"). With curve the socket is a CURVE
+ * server: the process's ZAP handler (sm_zap, publish_allow_dir) must be
+ * running before apub_new binds it, and admits only the allowed
+ * subscribers' keys; without curve it is plain ZeroMQ.
  */
 #ifndef ALERT_APUB_H
 #define ALERT_APUB_H
@@ -17,7 +19,8 @@
 
 struct apub; /* opaque */
 
-/* A publisher bound to endpoint. NULL (logged) when it cannot bind. */
+/* A publisher bound to endpoint with opts (with curve: the own key pair,
+ * as a CURVE server). NULL (logged) when it cannot bind. */
 struct apub *apub_new(void *zctx, const char *endpoint, const struct sm_sock_opts *opts);
 /* Closes the socket and removes its ipc:// file. NULL-safe. */
 void apub_destroy(struct apub **p);

@@ -5,7 +5,8 @@
  * Alertmanager, a command hook and its own "alert/" fan-out
  * (docs/ALERTS.md). Reads top to bottom: options and config → checks (-n
  * checks the rules file too, naming file:line) → state restored → socket,
- * notifiers → loop (drain frames, evaluate, notify, save) → orderly
+ * ZAP handler (with curve and publish), notifiers → loop (drain frames,
+ * answer ZAP, evaluate, notify, save) → orderly
  * shutdown. The parts: rules (the file), eval (values and states),
  * statefile (restart memory), am, hook, apub (the three receivers),
  * firing file (the dashboard's view, src/store/firing). One thread.
@@ -34,6 +35,7 @@
 #include "sm_log.h"
 #include "sm_sock.h"
 #include "sm_sockwatch.h"
+#include "sm_zap.h"
 #include "statefile.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -81,6 +83,9 @@ static const struct sm_config_key alert_keys[] = {
     {"publish", SM_CFG_STRING, 0, 0, NULL,
      "endpoint to bind the alert/ fan-out on (e.g. ipc:///run/stackmon/alert.sock);"
      " unset = none"},
+    {"publish_allow_dir", SM_CFG_STRING, 0, 0, NULL,
+     "with curve: directory of the public key files (NAME.key) allowed to subscribe to"
+     " the alert/ fan-out; required with curve and publish"},
     {"max_frame", SM_CFG_INT, 1024, 1073741824, "8388608",
      "largest frame body accepted, bytes; bigger ones are dropped and counted"},
 };
@@ -90,9 +95,10 @@ static const struct sm_config_key alert_keys[] = {
 /* What the loop and the callbacks share. */
 struct alerter {
 	struct eval *eval;
-	struct am *am;	   /* NULL without alertmanager */
-	struct hook *hook; /* NULL without hook */
-	struct apub *pub;  /* NULL without publish */
+	struct am *am;	    /* NULL without alertmanager */
+	struct hook *hook;  /* NULL without hook */
+	struct apub *pub;   /* NULL without publish */
+	struct sm_zap *zap; /* the publish socket's allow list; NULL without curve or publish */
 	char state_path[4096];
 	char firing_path[4096];
 	bool dirty; /* a transition since the last save */
@@ -222,6 +228,14 @@ static int check_config(const struct sm_config *cfg, struct rule_set **rules)
 			return EXIT_USAGE;
 		}
 	}
+	/* A CURVE server without an allow list would admit nobody (or, without
+	 * a ZAP handler, anybody): the alerts carry every tenant's names. */
+	if (sm_config_bool(cfg, "curve") && sm_config_string(cfg, "publish") &&
+	    !sm_config_string(cfg, "publish_allow_dir")) {
+		fprintf(stderr, "stackmon-alert: curve = yes with publish needs publish_allow_dir"
+				" (the public keys allowed to subscribe)\n");
+		return EXIT_USAGE;
+	}
 	if (sm_config_string(cfg, "hook")) {
 		struct hook *h = hook_new(sm_config_string(cfg, "hook"), 1, 1, err, sizeof(err));
 
@@ -247,14 +261,17 @@ static int check_config(const struct sm_config *cfg, struct rule_set **rules)
 	return 0;
 }
 
-/* SIGHUP: reopens the log, re-reads the rules file; a bad one is refused
- * (logged with its file:line) and the old rules stay. */
+/* SIGHUP: reopens the log, re-reads the publish allow list (a failure keeps
+ * the old one) and the rules file; a bad one is refused (logged with its
+ * file:line) and the old rules stay. */
 static void reload(struct alerter *x, const struct sm_cli *cli, const char *path)
 {
 	char err[1024];
 	struct rule_set *rules;
 
 	sm_log_open("stackmon-alert", SM_LOG_NOTICE + cli->verbosity, cli->use_syslog);
+	if (x->zap)
+		sm_zap_reload(x->zap);
 	rules = rules_load(path, err, sizeof(err));
 	if (!rules) {
 		sm_log_err("SIGHUP: rules not reloaded, keeping the old ones: %s", err);
@@ -393,20 +410,26 @@ int main(int argc, char **argv)
 			     ? sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"), watch)
 			     : NULL;
 	}
-	if (!intake || open_receivers(&x, cfg, zctx, &opts) < 0)
+	/* The ZAP handler before the publish socket binds: a CURVE server
+	 * bound without one would admit any client. */
+	if (!intake || (opts.curve && sm_config_string(cfg, "publish") &&
+			!(x.zap = sm_zap_new(zctx, sm_config_string(cfg, "publish_allow_dir")))))
+		goto out;
+	if (open_receivers(&x, cfg, zctx, &opts) < 0)
 		goto out;
 	for (size_t i = 0; i < sm_config_list_count(cfg, "subscribe"); i++)
 		if (sm_sockwatch_connect(watch, sm_config_list_item(cfg, "subscribe", i)) < 0)
 			goto out;
 	save(&x);
 	sm_log_notice("alert: %zu rules from %s; %zu pairs and %zu nodes restored (%zu skipped);"
-		      " subscribed to %s%s; alertmanager %s, hook %s, publish %s",
+		      " subscribed to %s%s; alertmanager %s, hook %s, publish %s%s",
 		      eval_rules(x.eval)->n, sm_config_string(cfg, "rules"), restored.pairs,
 		      restored.hosts, restored.skipped, sm_config_list_item(cfg, "subscribe", 0),
 		      sm_config_list_count(cfg, "subscribe") > 1 ? " (+more)" : "",
 		      x.am ? sm_config_list_item(cfg, "alertmanager", 0) : "none",
 		      x.hook ? sm_config_string(cfg, "hook") : "none",
-		      x.pub ? sm_config_string(cfg, "publish") : "none");
+		      x.pub ? sm_config_string(cfg, "publish") : "none",
+		      x.zap ? " (curve, publish_allow_dir keys only)" : "");
 	sm_daemon_notify("READY=1");
 
 	/* ---- loop ---- */
@@ -414,8 +437,10 @@ int main(int argc, char **argv)
 	sm_ticker_start(&tick, (int64_t)(sm_config_double(cfg, "eval_interval") * 1e9));
 	sm_ticker_start(&save_tick, (int64_t)(sm_config_double(cfg, "state_interval") * 1e9));
 	while (!sm_daemon_quit_requested()) {
-		zmq_pollitem_t items[2] = {{.socket = sub, .events = ZMQ_POLLIN},
-					   sm_sockwatch_pollitem(watch)};
+		zmq_pollitem_t items[3] = {
+		    {.socket = sub, .events = ZMQ_POLLIN},
+		    sm_sockwatch_pollitem(watch),
+		    {.socket = x.zap ? sm_zap_socket(x.zap) : NULL, .events = ZMQ_POLLIN}};
 		int timeout = sm_ticker_timeout_ms(&tick);
 		double due = eval_next_due(x.eval);
 		bool due_pass;
@@ -428,12 +453,14 @@ int main(int argc, char **argv)
 		if (x.hook && hook_busy(x.hook) && timeout > HOOK_POLL_MS)
 			timeout = HOOK_POLL_MS;
 		timeout = sm_sockwatch_timeout_ms(watch, sm_clock_mono_ns(), timeout);
-		if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR) {
+		if (zmq_poll(items, x.zap ? 3 : 2, timeout) < 0 && errno != EINTR) {
 			sm_log_err("zmq_poll: %s", zmq_strerror(errno));
 			status = EXIT_RUNTIME;
 			break;
 		}
 		x.now = sm_clock_wall();
+		if (x.zap)
+			sm_zap_serve(x.zap, 64);
 		sm_sockwatch_service(watch, sm_clock_mono_ns());
 		sm_intake_drain(intake, sub, NULL);
 		due = eval_next_due(x.eval);
@@ -478,6 +505,7 @@ out:
 	hook_destroy(&x.hook);
 	am_destroy(&x.am);
 	apub_destroy(&x.pub);
+	sm_zap_destroy(&x.zap);
 	sm_sockwatch_destroy(&watch);
 	sm_sock_close(&sub);
 	if (zctx)
