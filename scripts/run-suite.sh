@@ -38,7 +38,7 @@
 #   --secure             CurveZMQ on every hop, as the installed package
 #                        runs it: stackmon-keygen makes a key pair for the
 #                        collector, each monitor (bound to its host), the
-#                        aggregator, the exporter and a "sub" for you in
+#                        aggregator, the exporter, the alerter and a "sub" for you in
 #                        RUNDIR/keys; the
 #                        collector admits those public keys only (so a
 #                        plaintext subscriber gets nothing), and the

@@ -79,12 +79,12 @@ for f in "$k"/*.key_secret; do
   [ "$(stat -c %a "$f")" = 600 ] || fail "$f has mode $(stat -c %a "$f"), want 600"
 done
 allowed=$(find "$k/allow" -type f -printf '%f\n' 2>/dev/null | sort | tr '\n' ' ')
-[ "$allowed" = "aggregator.key exporter.key monitor-$host.key sub.key " ] ||
-  fail "allow list: '$allowed', want aggregator.key exporter.key monitor-$host.key sub.key"
+[ "$allowed" = "aggregator.key alert.key exporter.key monitor-$host.key sub.key " ] ||
+  fail "allow list: '$allowed', want aggregator.key alert.key exporter.key monitor-$host.key sub.key"
 grep -q "host = \"$host\"" "$k/monitor-$host.key" 2>/dev/null ||
   fail "the monitor's key is not bound to host $host"
-grep -q "allow list $k/allow: 4 key(s)" "$run/logs/collector.log" ||
-  fail "the collector did not load the 4 allowed keys: $(tail -3 "$run/logs/collector.log")"
+grep -q "allow list $k/allow: 5 key(s)" "$run/logs/collector.log" ||
+  fail "the collector did not load the 5 allowed keys: $(tail -3 "$run/logs/collector.log")"
 
 # ---- the subscriber command it prints reads the node's frames ----
 [[ " ${watch[*]} " == *" --curve yes "* ]] || fail "the printed command has no --curve yes: ${watch[*]}"
