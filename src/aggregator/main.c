@@ -519,19 +519,9 @@ int main(int argc, char **argv)
 		}
 	}
 	zctx = zmq_ctx_new();
-	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
-	/* hb/: each collector's heartbeat says the max_frame it relays. */
-	if (!sub || sm_sock_subscribe_hosts(sub, cfg, kinds, 2) < 0 ||
-	    sm_sock_subscribe(sub, "hb/") < 0)
-		goto out;
-	/* Connects through the watch: a subscription ZeroMQ drops is made again. */
-	watch = sm_sockwatch_new(zctx, sub, &opts);
-	if (!watch)
+	if (!zctx || !(watch = sm_sockwatch_subscribe(zctx, cfg, &opts, kinds, 2, &sub)))
 		goto out;
 	d.watch = watch;
-	for (size_t i = 0; i < nsub; i++)
-		if (sm_sockwatch_connect(watch, sm_config_list_item(cfg, "subscribe", i)) < 0)
-			goto out;
 	sm_log_notice("aggregator: data %s, retention %s, xff %.2f, grace %.0f s, stale after"
 		      " %.0f s, up to %zu files open; subscribed to %s%s",
 		      datadir_path(dir), retention, sm_config_double(cfg, "xff"), pol.grace,

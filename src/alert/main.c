@@ -397,18 +397,13 @@ int main(int argc, char **argv)
 
 	/* ---- resources ---- */
 	zctx = zmq_ctx_new();
-	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
-	if (!sub || sm_sock_subscribe_hosts(sub, cfg, kinds, 2) < 0 ||
-	    sm_sock_subscribe(sub, "hb/") < 0)
+	if (!zctx || !(watch = sm_sockwatch_subscribe(zctx, cfg, &opts, kinds, 2, &sub)))
 		goto out;
-	watch = sm_sockwatch_new(zctx, sub, &opts);
 	{
 		struct sm_intake_sink sink = {
 		    .ctx = &x, .stats = sink_stats, .event = sink_event, .lost = sink_lost};
 
-		intake = watch
-			     ? sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"), watch)
-			     : NULL;
+		intake = sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"), watch);
 	}
 	/* The ZAP handler before the publish socket binds: a CURVE server
 	 * bound without one would admit any client. */
@@ -417,9 +412,6 @@ int main(int argc, char **argv)
 		goto out;
 	if (open_receivers(&x, cfg, zctx, &opts) < 0)
 		goto out;
-	for (size_t i = 0; i < sm_config_list_count(cfg, "subscribe"); i++)
-		if (sm_sockwatch_connect(watch, sm_config_list_item(cfg, "subscribe", i)) < 0)
-			goto out;
 	save(&x);
 	sm_log_notice("alert: %zu rules from %s; %zu pairs and %zu nodes restored (%zu skipped);"
 		      " subscribed to %s%s; alertmanager %s, hook %s, publish %s%s",

@@ -336,22 +336,15 @@ int main(int argc, char **argv)
 		x.ndests++;
 	}
 	zctx = zmq_ctx_new();
-	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
-	/* hb/: each collector's heartbeat says the max_frame it relays. */
-	if (!sub || sm_sock_subscribe_hosts(sub, cfg, kinds, 1) < 0 ||
-	    sm_sock_subscribe(sub, "hb/") < 0)
+	if (!zctx || !(watch = sm_sockwatch_subscribe(zctx, cfg, &opts, kinds, 1, &sub)))
 		goto out;
-	watch = sm_sockwatch_new(zctx, sub, &opts);
-	if (watch) {
+	{
 		struct sm_intake_sink sink = {.ctx = &x, .stats = on_stats};
 
 		x.intake = sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"), watch);
 	}
 	if (!x.intake)
 		goto out;
-	for (size_t i = 0; i < nsub; i++)
-		if (sm_sockwatch_connect(watch, sm_config_list_item(cfg, "subscribe", i)) < 0)
-			goto out;
 	sm_log_notice("carbon: sending to %s%s (prefix \"%s\", buffer %lld bytes each);"
 		      " subscribed to %s%s",
 		      dest_name(x.dests[0]), x.ndests > 1 ? " (+more, each gets every point)" : "",

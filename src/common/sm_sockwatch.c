@@ -414,3 +414,27 @@ uint64_t sm_sockwatch_reconnects(const struct sm_sockwatch *w)
 {
 	return w ? w->reconnects : 0;
 }
+
+struct sm_sockwatch *sm_sockwatch_subscribe(void *zctx, const struct sm_config *cfg,
+					    const struct sm_sock_opts *opts,
+					    const char *const *kinds, size_t nkinds, void **sub)
+{
+	struct sm_sockwatch *w = NULL;
+
+	*sub = sm_sock_new(zctx, ZMQ_SUB, opts);
+	if (!*sub || sm_sock_subscribe_hosts(*sub, cfg, kinds, nkinds) < 0 ||
+	    sm_sock_subscribe(*sub, "hb/") < 0)
+		goto fail;
+	/* Connects through the watch: a subscription ZeroMQ drops is made again. */
+	w = sm_sockwatch_new(zctx, *sub, opts);
+	if (!w)
+		goto fail;
+	for (size_t i = 0; i < sm_config_list_count(cfg, "subscribe"); i++)
+		if (sm_sockwatch_connect(w, sm_config_list_item(cfg, "subscribe", i)) < 0)
+			goto fail;
+	return w;
+fail:
+	sm_sockwatch_destroy(&w);
+	sm_sock_close(sub);
+	return NULL;
+}

@@ -27,6 +27,18 @@ struct sm_sockwatch *sm_sockwatch_new(void *zctx, void *sock, const struct sm_so
  * NULL-safe; sets *w to NULL. */
 void sm_sockwatch_destroy(struct sm_sockwatch **w);
 
+struct sm_config;
+/* A consumer's subscription as its configuration says, in one call: a SUB
+ * socket (made in zctx with opts) subscribed to each of `kinds` for cfg's
+ * host_prefix items (sm_sock_subscribe_hosts) and to every collector's
+ * "hb/" (its heartbeats say the max_frame it relays), watched, and
+ * connected to each of cfg's `subscribe` endpoints. Returns the watch and
+ * the socket in *sub (destroy the watch first, then close the socket); NULL
+ * (logged) and *sub NULL on failure. */
+struct sm_sockwatch *sm_sockwatch_subscribe(void *zctx, const struct sm_config *cfg,
+					    const struct sm_sock_opts *opts,
+					    const char *const *kinds, size_t nkinds, void **sub);
+
 /* Connects the socket to `spec` (as sm_sock_connect: ENDPOINT[@KEYFILE])
  * and remembers it, to connect it again should libzmq give up. 0 or -1
  * (logged). */

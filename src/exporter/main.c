@@ -262,23 +262,16 @@ int main(int argc, char **argv)
 	render_sizes(&sizes);
 	x.store = store_new(&sizes, x.max_series);
 	zctx = zmq_ctx_new();
-	sub = zctx ? sm_sock_new(zctx, ZMQ_SUB, &opts) : NULL;
-	/* hb/: each collector's heartbeat says the max_frame it relays. */
-	if (!x.store || !sub || sm_sock_subscribe_hosts(sub, cfg, kinds, 2) < 0 ||
-	    sm_sock_subscribe(sub, "hb/") < 0)
+	if (!x.store || !zctx ||
+	    !(watch = sm_sockwatch_subscribe(zctx, cfg, &opts, kinds, 2, &sub)))
 		goto out;
-	/* Connects through the watch: a subscription ZeroMQ drops is made again. */
-	watch = sm_sockwatch_new(zctx, sub, &opts);
-	if (watch) {
+	{
 		struct sm_intake_sink sink = store_intake_sink(x.store);
 
 		x.intake = sm_intake_new(&sink, (size_t)sm_config_int(cfg, "max_frame"), watch);
 	}
 	if (!x.intake)
 		goto out;
-	for (size_t i = 0; i < nsub; i++)
-		if (sm_sockwatch_connect(watch, sm_config_list_item(cfg, "subscribe", i)) < 0)
-			goto out;
 	{
 		struct http_config hc = {
 		    .listen = sm_config_string(cfg, "listen"),

@@ -322,6 +322,63 @@ static void sockwatch_refuses_malformed_endpoint(void **state)
 	assert_int_equal(sm_sockwatch_disconnects(NULL), 0);
 }
 
+/* A consumer's subscription from its configuration: the fan-out's frames
+ * of its kinds and host prefixes and every heartbeat arrive through the
+ * `subscribe` endpoint; others do not; a bad endpoint leaves nothing open. */
+static void sockwatch_subscribe_follows_the_configuration(void **state)
+{
+	static const struct sm_config_key keys[] = {
+	    {"subscribe", SM_CFG_LIST, 0, 0, NULL, "fan-outs"}, SM_SOCK_HOST_PREFIX_KEY};
+	static const char *const kinds[] = {"stats"};
+	static const char *const topics[] = {"stats/cn-a1/", "event/cn-a1/", "stats/cn-b1/",
+					     "hb/master/"};
+	struct fixture *fx = *state;
+	struct sm_config *cfg = sm_config_new(keys, 2);
+	bool seen[4] = {false};
+	char err[200];
+	void *sub = NULL;
+
+	assert_non_null(cfg);
+	assert_int_equal(sm_config_set(cfg, "subscribe", fx->ep, "--subscribe", err, sizeof(err)), 0);
+	assert_int_equal(sm_config_set(cfg, "host_prefix", "cn-a", "--host-prefix", err,
+				       sizeof(err)),
+			 0);
+	fx->pub = sm_sock_new(fx->zctx, ZMQ_PUB, NULL);
+	assert_int_equal(sm_sock_bind(fx->pub, fx->ep), 0);
+	fx->watch = sm_sockwatch_subscribe(fx->zctx, cfg, &fx->opts, kinds, 1, &fx->sub);
+	assert_non_null(fx->watch);
+	assert_non_null(fx->sub);
+	for (int i = 0; i < WAIT_MS / 50 && !(seen[0] && seen[3]); i++) {
+		zmq_pollitem_t item = {fx->sub, 0, ZMQ_POLLIN, 0};
+		struct sm_frames f;
+
+		for (size_t t = 0; t < 4; t++)
+			assert_int_equal(sm_sock_send2(fx->pub, topics[t], strlen(topics[t]), "b", 1, 0),
+					 0);
+		while (zmq_poll(&item, 1, 50) > 0 && sm_sock_recv2(fx->sub, &f, ZMQ_DONTWAIT) == 0) {
+			for (size_t t = 0; t < 4; t++)
+				if (zmq_msg_size(&f.topic) == strlen(topics[t]) &&
+				    memcmp(zmq_msg_data(&f.topic), topics[t], strlen(topics[t])) == 0)
+					seen[t] = true;
+			sm_frames_close(&f);
+		}
+	}
+	assert_true(seen[0] && seen[3]);  /* its kind and prefix, and heartbeats */
+	assert_false(seen[1] || seen[2]); /* not another kind, not another host */
+	sm_config_destroy(&cfg);
+
+	cfg = sm_config_new(keys, 2);
+	assert_non_null(cfg);
+	assert_int_equal(sm_config_set(cfg, "subscribe", "nonsense://x", "--subscribe", err,
+				       sizeof(err)),
+			 0);
+	log_capture(fx);
+	assert_null(sm_sockwatch_subscribe(fx->zctx, cfg, &fx->opts, kinds, 1, &sub));
+	free(log_release(fx));
+	assert_null(sub);
+	sm_config_destroy(&cfg);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -331,6 +388,7 @@ int main(void)
 	    T(sockwatch_leaves_a_restarted_peer_to_zeromq),
 	    T(sockwatch_warns_once_when_a_collector_relays_more),
 	    T(sockwatch_refuses_malformed_endpoint),
+	    T(sockwatch_subscribe_follows_the_configuration),
 	};
 
 	sm_log_open("smtest", SM_LOG_INFO, false);
