@@ -157,6 +157,18 @@ class BriefExpander:
         self.hosts[host] = (msg["epoch"], msg["seq"], table)
 
 
+def _map_once(pairs):
+    """A map whose keys are each given once (docs/PROTOCOL.md "Evolution
+    rules"): a relay reads only the first header fields, so a second "host"
+    further in must never be believed."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"key {k!r} given twice")
+        out[k] = v
+    return out
+
+
 def decode(topic, body):
     """Returns the message as a dict of named fields, or raises BadMessage."""
     try:
@@ -166,7 +178,7 @@ def decode(topic, body):
     if rest != "" or kind not in KINDS:
         raise BadMessage(f"topic {topic[:40]!r}: unknown kind or shape")
     try:
-        m = msgpack.unpackb(body, raw=False, strict_map_key=True)
+        m = msgpack.unpackb(body, raw=False, strict_map_key=True, object_pairs_hook=_map_once)
     except Exception as e:  # msgpack raises several types for bad input
         raise BadMessage(f"body is not msgpack: {e}")
     if not isinstance(m, dict):

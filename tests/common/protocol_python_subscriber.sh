@@ -66,3 +66,26 @@ summary = json.loads(open(sys.argv[3]).read().strip().splitlines()[-1])
 assert summary["malformed"] == 0, summary
 print(f"python subscriber decoded {len(py)} messages of {sorted(kinds)} identically")
 PY
+
+# A header field given twice (a second host after the payload) is refused,
+# as by the C decoder: never read "last one wins".
+/usr/bin/python3 - "$subscriber" <<'PY'
+import importlib.util, sys
+import msgpack
+spec = importlib.util.spec_from_file_location("sub", sys.argv[1])
+sub = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sub)
+def body(extra):
+    pairs = [("v", 2), ("kind", "hb"), ("host", "cn-1"), ("time", 1764380000.5), ("seq", 1),
+             ("epoch", 2), ("interval", 1.0)] + extra
+    p = msgpack.Packer()
+    return p.pack_map_header(len(pairs)) + b"".join(p.pack(k) + p.pack(v) for k, v in pairs)
+assert sub.decode(b"hb/cn-1/", body([]))["host"] == "cn-1"
+try:
+    sub.decode(b"hb/cn-2/", body([("host", "cn-2")]))
+except sub.BadMessage as e:
+    assert "twice" in str(e), e
+else:
+    raise SystemExit("a host given twice was read")
+print("python subscriber refuses a header field given twice")
+PY
