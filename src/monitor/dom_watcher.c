@@ -1,6 +1,6 @@
 /*
  * dom_watcher — ActiveDomainWatcher (see dom_watcher.h). Two threads touch
- * it: libvirt's event thread only appends to `queue` under `lock`; the
+ * it: libvirt's event loop only appends to `queue` under `lock`; the
  * updating thread owns everything else. The known set is a sorted array of
  * UUIDs, so an update costs O(n log n) and no allocation in the steady state.
  */
@@ -46,7 +46,7 @@ struct current {
 struct dom_watcher {
 	struct dom_watcher_ops ops;  /* callbacks */
 	void *arg;                   /* their argument */
-	void (*wakeup)(void *arg);   /* called from the event thread on each event */
+	void (*wakeup)(void *arg);   /* called from libvirt's event loop on each event */
 	virConnectPtr conn;          /* attached connection (borrowed), or NULL */
 	int cb_ids[4];               /* registered event callbacks, -1 = none */
 	pthread_mutex_t lock;        /* guards queue, nqueue, overflow */

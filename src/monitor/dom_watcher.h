@@ -3,7 +3,7 @@
  * active, by UUID, and calls back exactly once when one appears and once
  * when it disappears. It learns this two ways: the list of active domains
  * the publisher resolves on every tick, and libvirt lifecycle events, which
- * arrive at once (in the event thread) and are only queued there; every
+ * arrive at once (in libvirt's event loop) and are only queued there; every
  * callback runs in the thread that calls dom_watcher_update.
  */
 #ifndef DOM_WATCHER_H
@@ -31,7 +31,7 @@ struct dom_watcher_ops {
 struct dom_watcher; /* opaque */
 
 /* A watcher that reports to `ops` with `arg`. `wakeup` (may be NULL) is
- * called from libvirt's event thread each time an event is queued, so the
+ * called from libvirt's event loop each time an event is queued, so the
  * owner can run an update at once; it must only signal, never call libvirt.
  * Returns NULL on allocation failure. */
 struct dom_watcher *dom_watcher_new(const struct dom_watcher_ops *ops, void *arg,

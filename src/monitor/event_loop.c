@@ -1,6 +1,6 @@
 /*
- * event_loop — libvirt's default event loop in its own thread (see
- * event_loop.h). virEventRunDefaultImpl blocks in poll(); to stop it, a
+ * event_loop — libvirt's default event loop, registered once, and run in
+ * its own thread for programs that want that (see event_loop.h). virEventRunDefaultImpl blocks in poll(); to stop it, a
  * zero-delay timer is added, which interrupts the poll, and the thread sees
  * the quit flag on its way round.
  */
@@ -45,15 +45,22 @@ static void wake(int timer, void *opaque)
 {
 }
 
+int event_loop_register(void)
+{
+	pthread_once(&register_once, register_impl);
+	if (register_rc < 0) {
+		sm_log_err("cannot register libvirt's event loop: %s", virGetLastErrorMessage());
+		return -1;
+	}
+	return 0;
+}
+
 struct event_loop *event_loop_start(void)
 {
 	struct event_loop *el;
 
-	pthread_once(&register_once, register_impl);
-	if (register_rc < 0) {
-		sm_log_err("cannot register libvirt's event loop: %s", virGetLastErrorMessage());
+	if (event_loop_register() < 0)
 		return NULL;
-	}
 	el = calloc(1, sizeof(*el));
 	if (!el)
 		return NULL;

@@ -1,8 +1,8 @@
 /*
  * stackmon-monitor — the compute-node daemon (DESIGN.md, paper §3.2). It
  * reads top to bottom: options and config, logging, then the resources
- * (libvirt's event loop, ZeroMQ, the publisher), then the fixed-rate loop,
- * then an orderly shutdown. Exit codes: 0 ok, 1 runtime failure, 2 usage or
+ * (ZeroMQ, the publisher and its sampler, which runs libvirt's event
+ * loop), then the fixed-rate loop, then an orderly shutdown. Exit codes: 0 ok, 1 runtime failure, 2 usage or
  * configuration error.
  *
  * The paper's monitor drives a *set* of DomainStatPublishers. Here the set
@@ -22,7 +22,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "event_loop.h"
 #include "nova_meta.h"
 #include "publisher.h"
 #include "sm_cli.h"
@@ -319,7 +318,6 @@ int main(int argc, char **argv)
 	};
 	struct settings s = {0};
 	struct sm_sock_opts sock_opts;
-	struct event_loop *loop = NULL;
 	void *zctx = NULL;
 	struct sm_upstream *up = NULL;
 	struct publisher *pub = NULL;
@@ -352,12 +350,10 @@ int main(int argc, char **argv)
 		goto out;
 	rc = EXIT_RUNTIME;
 
-	/* Resources. libvirt's event loop must exist before any connection. */
+	/* Resources. (The sampler registers libvirt's event loop and runs it
+	 * between passes.) */
 	nova_meta_init();
 	xml_ready = true;
-	loop = event_loop_start();
-	if (!loop)
-		goto out;
 	if (!once) {
 		zctx = zmq_ctx_new();
 		if (!zctx) {
@@ -388,11 +384,9 @@ int main(int argc, char **argv)
 	running = !once;
 	rc = once ? run_once(pub) : run_loop(pub, up, &s, argc, argv);
 
-	/* Orderly shutdown: the sampler and libvirt first (it needs the event
-	 * loop to close), then the event loop, then ZeroMQ. */
+	/* Orderly shutdown: the sampler and libvirt first, then ZeroMQ. */
 out:
 	publisher_destroy(&pub);
-	event_loop_stop(&loop);
 	sm_upstream_destroy(&up);
 	if (zctx)
 		zmq_ctx_term(zctx);

@@ -27,6 +27,7 @@
 #include "dom_table.h"
 #include "dom_tracker.h"
 #include "dom_watcher.h"
+#include "event_loop.h"
 #include "nova_meta.h"
 #include "sm_clock.h"
 #include "sm_log.h"
@@ -48,10 +49,10 @@ struct sampler {
 	char *uri;                   /* libvirt URI, NULL = default */
 	struct dom_table *table;     /* where samples go (borrowed) */
 	int efd;                     /* eventfd: sampler -> main "work to do" */
+	int loop_fd;                 /* eventfd: anyone -> the sampler in libvirt's loop */
 
 	/* control, under ctl */
 	pthread_mutex_t ctl;
-	pthread_cond_t cond;
 	uint64_t kick_gen;           /* latest generation asked for */
 	uint64_t done_gen;           /* latest generation whose pass ended */
 	bool wake_events;            /* libvirt events queued: resolve now */
@@ -61,7 +62,7 @@ struct sampler {
 	bool thread_started;         /* main: the thread runs (or ran) */
 	bool thread_stuck;           /* main: stop gave up waiting for it */
 
-	/* written by the sampler (or libvirt's event thread), read anywhere */
+	/* written by the sampler (or a libvirt callback), read anywhere */
 	atomic_bool conn_up;         /* a connection is open */
 	atomic_bool conn_closed;     /* libvirt's close callback fired */
 	atomic_int close_reason;     /* its VIR_CONNECT_CLOSE_REASON_* */
@@ -81,6 +82,7 @@ struct sampler {
 	virConnectPtr guard_conn;
 
 	/* sampler thread only */
+	int loop_watch;              /* libvirt's watch of loop_fd, -1 = none */
 	virConnectPtr conn;          /* open connection, or NULL */
 	bool bulk;                   /* use virConnectGetAllDomainStats */
 	bool ever_connected;         /* first connection made */
@@ -112,6 +114,25 @@ static void signal_main(struct sampler *smp)
 	/* EAGAIN only when the counter is saturated: main is awake anyway. */
 	if (write(smp->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		sm_log_warn("sampler: eventfd write");
+}
+
+/* Interrupts libvirt's event loop if the sampler thread waits in it.
+ * Any thread, the sampler's own included (then it is a no-op the loop
+ * clears). */
+static void wake_sampler(struct sampler *smp)
+{
+	uint64_t one = 1;
+
+	if (write(smp->loop_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		sm_log_warn("sampler: eventfd write");
+}
+
+static void on_loop_fd(int watch, int fd, int events, void *opaque)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) == sizeof(v))
+		;
 }
 
 /* Times a libvirt call, so that main can report the slowest one (including
@@ -240,15 +261,16 @@ static void on_changed(void *arg, virDomainPtr dom, const uint8_t uuid[16], unsi
 		e->need_devices = true;
 }
 
-/* Called in libvirt's event thread: only signal. */
+/* Called from libvirt's event loop (in the sampler thread) or from within
+ * a libvirt call: only flag. */
 static void on_wakeup(void *arg)
 {
 	struct sampler *smp = arg;
 
 	pthread_mutex_lock(&smp->ctl);
 	smp->wake_events = true;
-	pthread_cond_signal(&smp->cond);
 	pthread_mutex_unlock(&smp->ctl);
+	wake_sampler(smp);
 }
 
 static void on_close(virConnectPtr conn, int reason, void *opaque)
@@ -422,6 +444,32 @@ static void arm_keepalive(struct sampler *smp, int64_t now_ns)
 		atomic_store(&smp->keepalive_armed, true);
 	}
 	pthread_mutex_unlock(&smp->guard);
+}
+
+static void on_tend_timer(int timer, void *opaque)
+{
+}
+
+/* Keepalive's timer lives in libvirt's event loop, which the sampler thread
+ * runs only between calls: while a call hangs, main runs one non-blocking
+ * iteration of it per tick instead (a timer due at once makes the
+ * iteration return), so the hang still ends when keepalive gives up. */
+static void tend_loop_while_hung(struct sampler *smp, int64_t now_ns)
+{
+	int64_t start = atomic_load(&smp->call_start_ns);
+	int timer;
+
+	if (!start || now_ns - start < KEEPALIVE_ARM_AFTER_NS || !atomic_load(&smp->keepalive_armed))
+		return;
+	timer = virEventAddTimeout(0, on_tend_timer, NULL, NULL);
+	if (timer < 0) {
+		virResetLastError();
+		return;
+	}
+	if (virEventRunDefaultImpl() < 0)
+		sm_log_debug("libvirt event loop: %s", lv_error());
+	virEventRemoveTimeout(timer);
+	virResetLastError();
 }
 
 static void use_per_domain(struct sampler *smp, const char *why)
@@ -895,13 +943,28 @@ static void *sampler_main(void *arg)
 {
 	struct sampler *smp = arg;
 
+	smp->loop_watch =
+	    virEventAddHandle(smp->loop_fd, VIR_EVENT_HANDLE_READABLE, on_loop_fd, smp, NULL);
+	if (smp->loop_watch < 0)
+		sm_log_err("sampler: cannot watch its eventfd in libvirt's loop: %s", lv_error());
 	pthread_mutex_lock(&smp->ctl);
 	for (;;) {
 		uint64_t gen;
 		bool tick, refresh;
 
-		while (!smp->quit && smp->kick_gen == smp->done_gen && !smp->wake_events)
-			pthread_cond_wait(&smp->cond, &smp->ctl);
+		/* Waiting for work is running libvirt's loop: lifecycle events
+		 * and a closed connection are dispatched here, and a kick
+		 * interrupts it through loop_fd. */
+		while (!smp->quit && smp->kick_gen == smp->done_gen && !smp->wake_events) {
+			pthread_mutex_unlock(&smp->ctl);
+			if (smp->loop_watch < 0 || virEventRunDefaultImpl() < 0) {
+				struct timespec pause = {0, 10 * 1000 * 1000}; /* never spin */
+
+				virResetLastError();
+				nanosleep(&pause, NULL);
+			}
+			pthread_mutex_lock(&smp->ctl);
+		}
 		if (smp->quit)
 			break;
 		gen = smp->kick_gen;
@@ -921,6 +984,9 @@ static void *sampler_main(void *arg)
 		pthread_mutex_lock(&smp->ctl);
 	}
 	pthread_mutex_unlock(&smp->ctl);
+	if (smp->loop_watch >= 0)
+		virEventRemoveHandle(smp->loop_watch);
+	smp->loop_watch = -1;
 	return NULL;
 }
 /* ---- Caller's thread ------------------------------------------------- */
@@ -931,19 +997,21 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 
 	if (!smp)
 		goto fail;
-	smp->efd = -1;
+	smp->efd = smp->loop_fd = smp->loop_watch = -1;
 	smp->table = table;
 	smp->memory_every = 1;
 	pthread_mutex_init(&smp->ctl, NULL);
-	pthread_cond_init(&smp->cond, NULL);
 	pthread_mutex_init(&smp->guard, NULL);
 	if (uri && *uri && !(smp->uri = strdup(uri)))
 		goto fail;
+	if (event_loop_register() < 0)
+		goto fail;
 	smp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	smp->loop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	smp->watcher = dom_watcher_new(&watcher_ops, smp, on_wakeup);
 	smp->sdisks = calloc(SM_WIRE_MAX_DEVICES, sizeof(*smp->sdisks));
 	smp->snics = calloc(SM_WIRE_MAX_DEVICES, sizeof(*smp->snics));
-	if (smp->efd < 0 || !smp->watcher || !smp->sdisks || !smp->snics)
+	if (smp->efd < 0 || smp->loop_fd < 0 || !smp->watcher || !smp->sdisks || !smp->snics)
 		goto fail;
 	atomic_init(&smp->conn_up, false);
 	atomic_init(&smp->conn_closed, false);
@@ -972,8 +1040,8 @@ bool sampler_stop(struct sampler *smp)
 		return false;
 	pthread_mutex_lock(&smp->ctl);
 	smp->quit = true;
-	pthread_cond_signal(&smp->cond);
 	pthread_mutex_unlock(&smp->ctl);
+	wake_sampler(smp);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += JOIN_WAIT_S;
 	if (pthread_timedjoin_np(smp->thread, NULL, &deadline) != 0) {
@@ -1011,7 +1079,8 @@ void sampler_destroy(struct sampler **sp)
 	free(smp->snics);
 	if (smp->efd >= 0)
 		close(smp->efd);
-	pthread_cond_destroy(&smp->cond);
+	if (smp->loop_fd >= 0)
+		close(smp->loop_fd);
 	pthread_mutex_destroy(&smp->ctl);
 	pthread_mutex_destroy(&smp->guard);
 	free(smp->uri);
@@ -1051,12 +1120,14 @@ void sampler_fd_clear(struct sampler *smp)
 uint64_t sampler_kick(struct sampler *smp)
 {
 	uint64_t gen;
+	int64_t now = sm_clock_mono_ns();
 
-	arm_keepalive(smp, sm_clock_mono_ns());
+	arm_keepalive(smp, now);
+	tend_loop_while_hung(smp, now);
 	pthread_mutex_lock(&smp->ctl);
 	gen = ++smp->kick_gen;
-	pthread_cond_signal(&smp->cond);
 	pthread_mutex_unlock(&smp->ctl);
+	wake_sampler(smp);
 	return gen;
 }
 
