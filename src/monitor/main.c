@@ -57,6 +57,10 @@ static const struct sm_config_key monitor_keys[] = {
 	{"memory_interval", SM_CFG_DOUBLE, 0, 3600, "5",
 	 "seconds between reads of each guest's memory statistics (its balloon driver's "
 	 "view; 0 = every interval); the last figures are reported in between"},
+	{"libvirt_calls", SM_CFG_INT, 1, 8, "4",
+	 "libvirt calls in flight at once where domains are sampled one by one (drivers "
+	 "without bulk statistics: Xen's libxl, the test driver); libvirtd serves 5 at once per "
+	 "client by default"},
 	{"full_interval", SM_CFG_DOUBLE, 0, 3600, "30",
 	 "seconds between two full records of a domain (names, Nova identity, absolute "
 	 "counters); brief records in between, and all full when the collector's heartbeats say "
@@ -72,6 +76,7 @@ struct settings {
 	double failover;
 	double memory_interval;
 	double full_interval;
+	unsigned libvirt_calls;
 	size_t max_frame;
 	enum sm_log_level log_level;
 	size_t npublish;
@@ -120,6 +125,7 @@ static int settings_read(const struct sm_config *cfg, int verbosity, bool once,
 	s->max_frame = (size_t)sm_config_int(cfg, "max_frame");
 	s->memory_interval = sm_config_double(cfg, "memory_interval");
 	s->full_interval = sm_config_double(cfg, "full_interval");
+	s->libvirt_calls = (unsigned)sm_config_int(cfg, "libvirt_calls");
 	if (level < 0) {
 		fprintf(stderr, "%s: log_level: expected err, warning, notice, info or debug\n",
 			PROGRAM);
@@ -182,9 +188,9 @@ static void reload(int argc, char **argv, const struct settings *cur, struct pub
 	if (strcmp(s.host, cur->host) != 0 || s.interval != cur->interval ||
 	    (s.uri == NULL) != (cur->uri == NULL) || (s.uri && strcmp(s.uri, cur->uri) != 0) ||
 	    s.npublish != cur->npublish || s.memory_interval != cur->memory_interval ||
-	    s.full_interval != cur->full_interval)
-		sm_log_notice("reload: uri, publish, interval, memory_interval, full_interval and "
-			      "host take effect on restart");
+	    s.full_interval != cur->full_interval || s.libvirt_calls != cur->libvirt_calls)
+		sm_log_notice("reload: uri, publish, interval, memory_interval, full_interval, "
+			      "libvirt_calls and host take effect on restart");
 	sm_log_info("reloaded: log level set; identities and devices will be re-read");
 out:
 	publisher_refresh(p);
@@ -370,6 +376,7 @@ int main(int argc, char **argv)
 		.interval = s.interval,
 		.max_frame = s.max_frame,
 		.memory_interval = s.memory_interval,
+		.libvirt_calls = s.libvirt_calls,
 		/* --once prints one frame, which must stand on its own */
 		.full_interval = once ? 0 : s.full_interval,
 	};

@@ -116,6 +116,11 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 	    !p->topic_event_len)
 		goto fail;
 	sampler_set_memory_every(p->sampler, memory_every(cfg->memory_interval, cfg->interval));
+	/* Shared once a pass's calls take a quarter of the interval: below
+	 * that one thread keeps well within the frame deadline, and costs
+	 * less. */
+	sampler_set_calls_in_flight(p->sampler, cfg->libvirt_calls,
+				    (int64_t)(cfg->interval * 1e9 / 4));
 	return p;
 fail:
 	sm_log_err("publisher: cannot allocate");

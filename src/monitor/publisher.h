@@ -27,6 +27,7 @@ struct publisher_config {
 	size_t max_frame;      /* body size limit in bytes (0 = SM_WIRE_FRAME_MAX_DEFAULT) */
 	double memory_interval; /* seconds between reads of guest memory statistics (0 = each pass) */
 	double full_interval;  /* seconds between two full records of a domain (0 = all full) */
+	unsigned libvirt_calls; /* calls in flight at once on the per-domain path (0 = 1) */
 	const char *proc_root; /* host tracker's /proc (NULL = "/proc"; tests use their own) */
 };
 

@@ -39,6 +39,27 @@
 /* A call that has not returned after this long arms keepalive. */
 #define KEEPALIVE_ARM_AFTER_NS (2 * 1000000000LL)
 
+/* Threads of the per-domain pass, the sampler's own included: at most
+ * this many libvirt calls in flight at once. */
+#define MAX_CALLS_IN_FLIGHT 8
+
+/* Which slot of call_start_ns times this thread's libvirt calls: 0 for the
+ * sampler thread, 1.. for its helpers. */
+static _Thread_local unsigned call_slot;
+
+struct sampler;
+
+/* One thread of the per-domain pass and what it fills while sampling a
+ * domain. workers[0] is the sampler thread itself. */
+struct sample_worker {
+	struct sampler *smp;
+	unsigned slot;               /* its call_start_ns slot */
+	pthread_t thread;            /* helpers only */
+	bool started;                /* helpers only: the thread runs */
+	struct sm_disk_stats *sdisks; /* one sample's disks */
+	struct sm_nic_stats *snics;   /* one sample's nics */
+};
+
 /* What the bulk call asks for: everything DESIGN.md measures. */
 static const unsigned int bulk_stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
 				       VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
@@ -67,9 +88,10 @@ struct sampler {
 	atomic_bool conn_closed;     /* libvirt's close callback fired */
 	atomic_int close_reason;     /* its VIR_CONNECT_CLOSE_REASON_* */
 	atomic_bool bulk_flag;       /* mirror of `bulk` for counters */
-	atomic_int_fast64_t call_start_ns; /* start of the libvirt call in progress, 0 = none */
+	atomic_int_fast64_t call_start_ns[MAX_CALLS_IN_FLIGHT]; /* per thread: start of its call in progress, 0 = none */
 	atomic_int_fast64_t call_max_ns;   /* slowest call since the last take */
 	atomic_uint_fast64_t passes, reconnects;
+	atomic_uint_fast64_t helper_calls; /* calls made by helper threads */
 	atomic_bool keepalive_armed; /* keepalive was armed on the current connection */
 
 	/* Keepalive is armed only while a call is overdue (arm_keepalive):
@@ -101,8 +123,27 @@ struct sampler {
 	size_t scratch_doms_cap;
 	uint8_t (*uuids)[16];        /* UUIDs of the pass's domains, asked once */
 	size_t uuids_cap;
-	struct sm_disk_stats *sdisks; /* one sample's disks */
-	struct sm_nic_stats *snics;   /* one sample's nics */
+	pthread_mutex_t error_lock;  /* guards last_error (helpers write it too) */
+
+	/* The per-domain pass shares its domains among ncalls threads: each
+	 * call waits a round trip for libvirtd, so calls in flight together
+	 * shorten the pass (1,000 domains through libvirtd: see MONITOR.md). */
+	unsigned ncalls;                 /* threads, the sampler's included; 1 = no helpers */
+	int64_t share_above_ns;          /* share a pass once its calls took longer than this */
+	int64_t last_work_ns;            /* sampler: the last per-domain pass's calls, summed */
+	atomic_int_fast64_t work_ns;     /* this pass's calls so far, summed over threads */
+	struct sample_worker workers[MAX_CALLS_IN_FLIGHT];
+	pthread_mutex_t work_lock;       /* guards the round's hand-over below */
+	pthread_cond_t work_cond;        /* a new round, or quit */
+	pthread_cond_t done_cond;        /* the helpers finished the round */
+	uint64_t work_round;             /* bumped per shared pass */
+	unsigned work_busy;              /* helpers still on this round */
+	bool work_quit;
+	virDomainPtr *work_doms;         /* this round's domains, read-only during it */
+	const uint8_t (*work_uuids)[16];
+	size_t work_n;
+	atomic_size_t work_next;         /* next index of work_doms to take */
+	atomic_bool work_conn_lost;      /* a thread found the connection dead */
 };
 
 /* ---- Small helpers ----------------------------------------------------- */
@@ -139,17 +180,34 @@ static void on_loop_fd(int watch, int fd, int events, void *opaque)
  * one still hanging). */
 static void lv_begin(struct sampler *smp)
 {
-	atomic_store(&smp->call_start_ns, sm_clock_mono_ns());
+	atomic_store(&smp->call_start_ns[call_slot], sm_clock_mono_ns());
 }
 
 static void lv_end(struct sampler *smp)
 {
-	int64_t start = atomic_exchange(&smp->call_start_ns, 0);
+	int64_t start = atomic_exchange(&smp->call_start_ns[call_slot], 0);
 	int64_t d = sm_clock_mono_ns() - start;
 	int64_t max = atomic_load(&smp->call_max_ns);
 
+	if (call_slot)
+		atomic_fetch_add(&smp->helper_calls, 1);
+	atomic_fetch_add(&smp->work_ns, d);
 	while (d > max && !atomic_compare_exchange_weak(&smp->call_max_ns, &max, d))
 		;
+}
+
+/* Start of the oldest libvirt call in progress in any thread, 0 = none. */
+static int64_t oldest_call_start(struct sampler *smp)
+{
+	int64_t oldest = 0;
+
+	for (unsigned i = 0; i < MAX_CALLS_IN_FLIGHT; i++) {
+		int64_t t = atomic_load(&smp->call_start_ns[i]);
+
+		if (t && (!oldest || t < oldest))
+			oldest = t;
+	}
+	return oldest;
 }
 
 static const char *lv_error(void)
@@ -167,8 +225,11 @@ static void lv_keep_error(struct sampler *smp)
 {
 	virErrorPtr err = virGetLastError();
 
-	if (err && err->code != VIR_ERR_OK && err->message)
+	if (err && err->code != VIR_ERR_OK && err->message) {
+		pthread_mutex_lock(&smp->error_lock);
 		snprintf(smp->last_error, sizeof(smp->last_error), "%s", err->message);
+		pthread_mutex_unlock(&smp->error_lock);
+	}
 }
 
 /* After a failed call on smp->conn: true while the connection still lives. */
@@ -422,7 +483,7 @@ static int open_connection(struct sampler *smp)
  * thread. */
 static void arm_keepalive(struct sampler *smp, int64_t now_ns)
 {
-	int64_t start = atomic_load(&smp->call_start_ns);
+	int64_t start = oldest_call_start(smp);
 
 	if (!start || now_ns - start < KEEPALIVE_ARM_AFTER_NS ||
 	    atomic_load(&smp->keepalive_armed))
@@ -456,7 +517,7 @@ static void on_tend_timer(int timer, void *opaque)
  * iteration return), so the hang still ends when keepalive gives up. */
 static void tend_loop_while_hung(struct sampler *smp, int64_t now_ns)
 {
-	int64_t start = atomic_load(&smp->call_start_ns);
+	int64_t start = oldest_call_start(smp);
 	int timer;
 
 	if (!start || now_ns - start < KEEPALIVE_ARM_AFTER_NS || !atomic_load(&smp->keepalive_armed))
@@ -510,12 +571,13 @@ static uint64_t nonneg(long long v)
 	return v < 0 ? 0 : (uint64_t)v;
 }
 
-/* Asks libvirt for one disk's counters into smp->sdisks[slot]; 0 or -1. */
-static int read_disk(struct sampler *smp, virDomainPtr dom, const char name[SM_DEV_MAX + 1],
+/* Asks libvirt for one disk's counters into w->sdisks[slot]; 0 or -1. */
+static int read_disk(struct sample_worker *w, virDomainPtr dom, const char name[SM_DEV_MAX + 1],
 		     size_t slot)
 {
+	struct sampler *smp = w->smp;
 	virDomainBlockStatsStruct bs;
-	struct sm_disk_stats *d = &smp->sdisks[slot];
+	struct sm_disk_stats *d = &w->sdisks[slot];
 	int rc;
 
 	lv_begin(smp);
@@ -533,12 +595,13 @@ static int read_disk(struct sampler *smp, virDomainPtr dom, const char name[SM_D
 	return 0;
 }
 
-/* Asks libvirt for one interface's counters into smp->snics[slot]; 0 or -1. */
-static int read_nic(struct sampler *smp, virDomainPtr dom, const char name[SM_DEV_MAX + 1],
+/* Asks libvirt for one interface's counters into w->snics[slot]; 0 or -1. */
+static int read_nic(struct sample_worker *w, virDomainPtr dom, const char name[SM_DEV_MAX + 1],
 		    size_t slot)
 {
+	struct sampler *smp = w->smp;
 	virDomainInterfaceStatsStruct is;
-	struct sm_nic_stats *d = &smp->snics[slot];
+	struct sm_nic_stats *d = &w->snics[slot];
 	int rc;
 
 	lv_begin(smp);
@@ -562,18 +625,18 @@ static int read_nic(struct sampler *smp, virDomainPtr dom, const char name[SM_DE
 enum dev_kind { DEV_DISK, DEV_NIC };
 
 /* The per-domain path's loop over one kind of device: reads each one
- * listed in *dev into the sampler's array for that kind, *got receiving
+ * listed in *dev into the worker's array for that kind, *got receiving
  * how many were filled. Returns 0, or -1 when the connection is gone. */
-static int sample_devices(struct sampler *smp, virDomainPtr dom, struct dom_devices *dev,
+static int sample_devices(struct sample_worker *w, virDomainPtr dom, struct dom_devices *dev,
 			  enum dev_kind kind, size_t *got)
 {
 	*got = 0;
 	for (size_t i = 0; i < (kind == DEV_DISK ? dev->ndisks : dev->nnics); i++) {
-		int rc = kind == DEV_DISK ? read_disk(smp, dom, dev->disks[i], *got)
-					  : read_nic(smp, dom, dev->nics[i], *got);
+		int rc = kind == DEV_DISK ? read_disk(w, dom, dev->disks[i], *got)
+					  : read_nic(w, dom, dev->nics[i], *got);
 
 		if (rc < 0) {
-			if (!lv_conn_alive(smp))
+			if (!lv_conn_alive(w->smp))
 				return -1;
 			/* Unplugged or never had statistics: stop asking until
 			 * the device list is read again. */
@@ -607,10 +670,13 @@ static void memory_keep(struct sampler *smp, struct dom_entry *e, const struct d
 	e->mem = *m;
 }
 
-/* The per-domain path: four kinds of calls per domain. Returns 0, or -1 when
+/* The per-domain path: four kinds of calls per domain, made by worker w
+ * (any thread of the pass: an entry is sampled by one of them, and the
+ * table's structure does not change during a pass). Returns 0, or -1 when
  * libvirt failed (the domain may be gone, or the connection). */
-static int sample_one(struct sampler *smp, struct dom_entry *e, virDomainPtr dom)
+static int sample_one(struct sample_worker *w, struct dom_entry *e, virDomainPtr dom)
 {
+	struct sampler *smp = w->smp;
 	virDomainInfo info;
 	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
 	struct dom_sample s = {0};
@@ -668,11 +734,11 @@ static int sample_one(struct sampler *smp, struct dom_entry *e, virDomainPtr dom
 	memory_keep(smp, e, &s.mem);
 
 devices:
-	if (sample_devices(smp, dom, &e->devices, DEV_DISK, &s.ndisks) < 0 ||
-	    sample_devices(smp, dom, &e->devices, DEV_NIC, &s.nnics) < 0)
+	if (sample_devices(w, dom, &e->devices, DEV_DISK, &s.ndisks) < 0 ||
+	    sample_devices(w, dom, &e->devices, DEV_NIC, &s.nnics) < 0)
 		return -1;
-	s.disks = smp->sdisks;
-	s.nics = smp->snics;
+	s.disks = w->sdisks;
+	s.nics = w->snics;
 	virResetLastError();
 	dom_table_apply(smp->table, e, virDomainGetName(dom), &s, smp->pass_gen);
 	return 0;
@@ -722,8 +788,8 @@ static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
 			continue;
 		if (e->need_identity)
 			read_identity(smp, e, recs[i]->dom);
-		switch (bulk_stats_parse(recs[i]->params, recs[i]->nparams, &s, smp->sdisks,
-					 smp->snics)) {
+		switch (bulk_stats_parse(recs[i]->params, recs[i]->nparams, &s,
+					 smp->workers[0].sdisks, smp->workers[0].snics)) {
 		case BULK_NO_CPU:
 			return -1;
 		case BULK_PARTIAL:
@@ -741,21 +807,124 @@ static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
 	return 0;
 }
 
-static void sample_each(struct sampler *smp, virDomainPtr *doms, const uint8_t (*uuids)[16],
-			size_t n)
+/* Samples the round's domains, taking them one at a time until none is
+ * left or the connection is found dead. Any thread of the pass. */
+static void sample_share(struct sample_worker *w)
 {
-	for (size_t i = 0; i < n && smp->conn; i++) {
-		struct dom_entry *e = entry_of(smp, doms[i], uuids, i);
+	struct sampler *smp = w->smp;
+	size_t i;
+
+	while (!atomic_load(&smp->work_conn_lost) &&
+	       (i = atomic_fetch_add(&smp->work_next, 1)) < smp->work_n) {
+		struct dom_entry *e = entry_of(smp, smp->work_doms[i], smp->work_uuids, i);
 
 		if (!e)
 			continue;
-		if (sample_one(smp, e, doms[i]) < 0) {
+		if (sample_one(w, e, smp->work_doms[i]) < 0) {
 			/* A domain that just went away fails harmlessly; a dead
-			 * connection ends the pass. */
-			check_connection(smp);
+			 * connection ends the pass (the sampler thread drops
+			 * it once the round is over). */
+			if (!lv_conn_alive(smp))
+				atomic_store(&smp->work_conn_lost, true);
 			virResetLastError();
 		}
 	}
+}
+
+static void *helper_main(void *arg)
+{
+	struct sample_worker *w = arg;
+	struct sampler *smp = w->smp;
+	uint64_t seen = 0;
+
+	call_slot = w->slot;
+	pthread_mutex_lock(&smp->work_lock);
+	for (;;) {
+		while (!smp->work_quit && smp->work_round == seen)
+			pthread_cond_wait(&smp->work_cond, &smp->work_lock);
+		if (smp->work_quit)
+			break;
+		seen = smp->work_round;
+		pthread_mutex_unlock(&smp->work_lock);
+		sample_share(w);
+		pthread_mutex_lock(&smp->work_lock);
+		if (--smp->work_busy == 0)
+			pthread_cond_signal(&smp->done_cond);
+	}
+	pthread_mutex_unlock(&smp->work_lock);
+	return NULL;
+}
+
+/* Starts the helpers once (sampler thread); on failure the pass runs with
+ * those that started. */
+static void start_helpers(struct sampler *smp)
+{
+	for (unsigned i = 1; i < smp->ncalls; i++) {
+		struct sample_worker *w = &smp->workers[i];
+
+		if (w->started)
+			continue;
+		if (pthread_create(&w->thread, NULL, helper_main, w) != 0) {
+			sm_log_warnx("sampler: cannot start helper thread %u; %u libvirt calls in "
+				     "flight at most", i, i);
+			smp->ncalls = i;
+			return;
+		}
+		w->started = true;
+	}
+}
+
+static void stop_helpers(struct sampler *smp)
+{
+	pthread_mutex_lock(&smp->work_lock);
+	smp->work_quit = true;
+	pthread_cond_broadcast(&smp->work_cond);
+	pthread_mutex_unlock(&smp->work_lock);
+	for (unsigned i = 1; i < MAX_CALLS_IN_FLIGHT; i++) {
+		if (smp->workers[i].started)
+			pthread_join(smp->workers[i].thread, NULL);
+		smp->workers[i].started = false;
+	}
+}
+
+/* The per-domain path over doms[0..n): shared among ncalls threads once a
+ * pass's calls add up to more than share_above_ns (and there are enough
+ * domains to share), else the sampler's alone: helpers shorten a pass but
+ * cost CPU (threads waking, libvirt's client passing its socket between
+ * them), 10 % more per call at 100 domains, so they are used only where
+ * the pass needs it. */
+static void sample_each(struct sampler *smp, virDomainPtr *doms, const uint8_t (*uuids)[16],
+			size_t n)
+{
+	bool share = smp->ncalls > 1 && n >= 2 * smp->ncalls && smp->last_work_ns > smp->share_above_ns;
+	unsigned helpers;
+
+	if (!smp->conn || !n)
+		return;
+	smp->work_doms = doms;
+	smp->work_uuids = uuids;
+	smp->work_n = n;
+	atomic_store(&smp->work_next, 0);
+	atomic_store(&smp->work_conn_lost, false);
+	if (share)
+		start_helpers(smp);
+	helpers = share ? smp->ncalls - 1 : 0;
+	if (helpers) {
+		pthread_mutex_lock(&smp->work_lock);
+		smp->work_busy = helpers;
+		smp->work_round++;
+		pthread_cond_broadcast(&smp->work_cond);
+		pthread_mutex_unlock(&smp->work_lock);
+	}
+	sample_share(&smp->workers[0]);
+	if (helpers) {
+		pthread_mutex_lock(&smp->work_lock);
+		while (smp->work_busy)
+			pthread_cond_wait(&smp->done_cond, &smp->work_lock);
+		pthread_mutex_unlock(&smp->work_lock);
+	}
+	if (atomic_load(&smp->work_conn_lost))
+		check_connection(smp);
 }
 
 static void free_domains(virDomainPtr *doms, int n)
@@ -792,12 +961,15 @@ static void pass_each(struct sampler *smp)
 {
 	virDomainPtr *doms;
 	const uint8_t(*uuids)[16];
-	int n = list_and_resolve(smp, &doms, &uuids);
+	int n;
 
+	atomic_store(&smp->work_ns, 0);
+	n = list_and_resolve(smp, &doms, &uuids);
 	if (n < 0)
 		return;
 	sample_each(smp, doms, uuids, (size_t)n);
 	free_domains(doms, n);
+	smp->last_work_ns = atomic_load(&smp->work_ns);
 }
 
 /* Whether a bulk pass asks for the balloon group: on every memory_every-th
@@ -929,12 +1101,22 @@ static void sampler_pass(struct sampler *smp, uint64_t gen, bool tick, bool refr
 			smp->fresh_cap = 1024;
 		}
 	}
-	if (!tick)
+	if (!tick) {
 		pass_resolve(smp);
-	else if (smp->bulk)
-		pass_bulk(smp);
-	else
-		pass_each(smp);
+	} else {
+		int64_t t0 = sm_clock_mono_ns();
+		bool bulk = smp->bulk;
+
+		if (bulk)
+			pass_bulk(smp);
+		else
+			pass_each(smp);
+		/* How much of the interval a pass takes: what an operator
+		 * sizing a node (or the benchmark) wants to see. */
+		sm_log_debug("libvirt pass %" PRIu64 " (%s): %zu domains in %.1f ms", gen,
+			     bulk ? "bulk" : "per domain", dom_table_count(smp->table),
+			     (double)(sm_clock_mono_ns() - t0) / 1e6);
+	}
 	smp->nfresh = 0;
 	atomic_fetch_add(&smp->passes, 1);
 }
@@ -1000,6 +1182,14 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 	smp->efd = smp->loop_fd = smp->loop_watch = -1;
 	smp->table = table;
 	smp->memory_every = 1;
+	smp->ncalls = 1;
+	pthread_mutex_init(&smp->error_lock, NULL);
+	pthread_mutex_init(&smp->work_lock, NULL);
+	pthread_cond_init(&smp->work_cond, NULL);
+	pthread_cond_init(&smp->done_cond, NULL);
+	atomic_init(&smp->work_next, 0);
+	atomic_init(&smp->work_conn_lost, false);
+	atomic_init(&smp->work_ns, 0);
 	pthread_mutex_init(&smp->ctl, NULL);
 	pthread_mutex_init(&smp->guard, NULL);
 	if (uri && *uri && !(smp->uri = strdup(uri)))
@@ -1009,18 +1199,27 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 	smp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	smp->loop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	smp->watcher = dom_watcher_new(&watcher_ops, smp, on_wakeup);
-	smp->sdisks = calloc(SM_WIRE_MAX_DEVICES, sizeof(*smp->sdisks));
-	smp->snics = calloc(SM_WIRE_MAX_DEVICES, sizeof(*smp->snics));
-	if (smp->efd < 0 || smp->loop_fd < 0 || !smp->watcher || !smp->sdisks || !smp->snics)
+	if (smp->efd < 0 || smp->loop_fd < 0 || !smp->watcher)
 		goto fail;
+	for (unsigned i = 0; i < MAX_CALLS_IN_FLIGHT; i++) {
+		struct sample_worker *w = &smp->workers[i];
+
+		w->smp = smp;
+		w->slot = i;
+		w->sdisks = calloc(SM_WIRE_MAX_DEVICES, sizeof(*w->sdisks));
+		w->snics = calloc(SM_WIRE_MAX_DEVICES, sizeof(*w->snics));
+		if (!w->sdisks || !w->snics)
+			goto fail;
+		atomic_init(&smp->call_start_ns[i], 0);
+	}
 	atomic_init(&smp->conn_up, false);
 	atomic_init(&smp->conn_closed, false);
 	atomic_init(&smp->close_reason, VIR_CONNECT_CLOSE_REASON_ERROR);
 	atomic_init(&smp->bulk_flag, false);
-	atomic_init(&smp->call_start_ns, 0);
 	atomic_init(&smp->call_max_ns, 0);
 	atomic_init(&smp->passes, 0);
 	atomic_init(&smp->reconnects, 0);
+	atomic_init(&smp->helper_calls, 0);
 	atomic_init(&smp->keepalive_armed, false);
 	virSetErrorFunc(NULL, quiet_errors);
 	return smp;
@@ -1075,8 +1274,15 @@ void sampler_destroy(struct sampler **sp)
 	free(smp->fresh);
 	free(smp->scratch_doms);
 	free(smp->uuids);
-	free(smp->sdisks);
-	free(smp->snics);
+	stop_helpers(smp);
+	for (unsigned i = 0; i < MAX_CALLS_IN_FLIGHT; i++) {
+		free(smp->workers[i].sdisks);
+		free(smp->workers[i].snics);
+	}
+	pthread_cond_destroy(&smp->work_cond);
+	pthread_cond_destroy(&smp->done_cond);
+	pthread_mutex_destroy(&smp->work_lock);
+	pthread_mutex_destroy(&smp->error_lock);
 	if (smp->efd >= 0)
 		close(smp->efd);
 	if (smp->loop_fd >= 0)
@@ -1090,6 +1296,12 @@ void sampler_destroy(struct sampler **sp)
 void sampler_set_memory_every(struct sampler *smp, unsigned passes)
 {
 	smp->memory_every = passes ? passes : 1;
+}
+
+void sampler_set_calls_in_flight(struct sampler *smp, unsigned calls, int64_t share_above_ns)
+{
+	smp->ncalls = calls < 1 ? 1 : calls > MAX_CALLS_IN_FLIGHT ? MAX_CALLS_IN_FLIGHT : calls;
+	smp->share_above_ns = share_above_ns;
 }
 
 int sampler_start(struct sampler *smp)
@@ -1151,7 +1363,7 @@ void sampler_refresh(struct sampler *smp)
 int64_t sampler_take_latency_ns(struct sampler *smp, int64_t now_ns)
 {
 	int64_t lat = atomic_exchange(&smp->call_max_ns, 0);
-	int64_t start = atomic_load(&smp->call_start_ns);
+	int64_t start = oldest_call_start(smp);
 
 	if (start && now_ns - start > lat)
 		lat = now_ns - start; /* a call still hanging counts as it is so far */
@@ -1162,6 +1374,7 @@ void sampler_counters(const struct sampler *smp, struct sampler_counters *c)
 {
 	c->passes = atomic_load(&smp->passes);
 	c->reconnects = atomic_load(&smp->reconnects);
+	c->helper_calls = atomic_load(&smp->helper_calls);
 	c->bulk = atomic_load(&smp->bulk_flag);
 	c->connected = atomic_load(&smp->conn_up);
 }

@@ -31,6 +31,7 @@ struct dom_table;
 struct sampler_counters {
 	uint64_t passes;     /* passes over libvirt ended */
 	uint64_t reconnects; /* connections opened after the first */
+	uint64_t helper_calls; /* libvirt calls made by the per-domain pass's helper threads */
 	bool bulk;           /* the bulk statistics API is in use */
 	bool connected;      /* a connection is open */
 };
@@ -54,6 +55,12 @@ void sampler_destroy(struct sampler **s);
  * `passes` passes instead of every pass (0 and 1: every pass), reporting the
  * last figures in between. Before sampler_start. */
 void sampler_set_memory_every(struct sampler *s, unsigned passes);
+
+/* How many libvirt calls the per-domain path may keep in flight at once
+ * (threads sharing its domains; 1 to 8, default 1), and from when: once
+ * the calls of a pass add up to more than share_above_ns (0 = always).
+ * Before sampler_start. */
+void sampler_set_calls_in_flight(struct sampler *s, unsigned calls, int64_t share_above_ns);
 
 /* Starts the thread; it connects on the first kick. Returns 0, or -1 when
  * the thread cannot be created. */

@@ -15,13 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dom_table.h"
 #include "dom_tracker.h"
-#include "event_loop.h"
 #include "sampler.h"
-
-static struct event_loop *loop;
 
 struct fixture {
 	struct dom_table *t;
@@ -38,7 +36,7 @@ static char *fixture_uri(void)
 	return uri;
 }
 
-static struct fixture *fixture_new(const char *uri)
+static struct fixture *fixture_new_calls(const char *uri, unsigned calls)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -46,8 +44,14 @@ static struct fixture *fixture_new(const char *uri)
 	assert_non_null(f->t);
 	f->s = sampler_new(uri, f->t);
 	assert_non_null(f->s);
+	sampler_set_calls_in_flight(f->s, calls, 0);
 	assert_int_equal(sampler_start(f->s), 0);
 	return f;
+}
+
+static struct fixture *fixture_new(const char *uri)
+{
+	return fixture_new_calls(uri, 1);
 }
 
 static void fixture_free(struct fixture *f)
@@ -65,7 +69,8 @@ static uint64_t kick_and_wait(struct sampler *s)
 	uint64_t gen = sampler_kick(s);
 	struct pollfd pfd = {.fd = sampler_fd(s), .events = POLLIN};
 
-	for (int i = 0; i < 100 && !sampler_pass_done(s); i++) {
+	/* Up to 10 s; the fd is also signalled once per new domain. */
+	for (int i = 0; i < 10000 && !sampler_pass_done(s); i++) {
 		poll(&pfd, 1, 100);
 		sampler_fd_clear(s);
 	}
@@ -175,6 +180,77 @@ static void sampler_unreachable_libvirt_tries_on_every_kick(void **state)
 	fixture_free(f);
 }
 
+/* A node file of n running domains, each with disks vda and vdb and one
+ * NIC; returns its test:// URI (path in *path, to unlink). */
+static char *write_node(size_t n, char **path)
+{
+	char tmpl[] = "/tmp/sm-test-sampler-XXXXXX";
+	int fd = mkstemp(tmpl);
+	FILE *f = fdopen(fd, "w");
+	char *uri = malloc(4096);
+
+	assert_non_null(f);
+	fprintf(f, "<node><cpu><mhz>2400</mhz><model>x86_64</model><active>4</active>"
+		   "<total>4</total><nodes>1</nodes><sockets>1</sockets><cores>4</cores>"
+		   "<threads>1</threads></cpu><memory>67108864</memory>\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f,
+			"<domain type='test'><name>share-%zu</name>"
+			"<uuid>5a000000-0000-4000-8000-%012zx</uuid>"
+			"<memory unit='MiB'>256</memory><vcpu>1</vcpu>"
+			"<os><type arch='x86_64'>hvm</type></os><devices>"
+			"<disk type='file' device='disk'><source file='/x/%zu-a'/>"
+			"<target dev='vda' bus='virtio'/></disk>"
+			"<disk type='file' device='disk'><source file='/x/%zu-b'/>"
+			"<target dev='vdb' bus='virtio'/></disk>"
+			"<interface type='ethernet'><mac address='fa:16:3e:00:%02zx:%02zx'/>"
+			"<target dev='tap%zu'/></interface></devices></domain>\n",
+			i, i, i, i, (i >> 8) & 0xff, i & 0xff, i);
+	fprintf(f, "</node>\n");
+	fclose(f);
+	*path = strdup(tmpl);
+	snprintf(uri, 4096, "test://%s", tmpl);
+	return uri;
+}
+
+/* libvirt_calls: helper threads take a share of the per-domain pass, and
+ * the table ends up the same as with the sampler thread alone: every
+ * domain refreshed in the kick's generation, with both disks and the NIC
+ * read. */
+static void sampler_shares_the_per_domain_pass_among_threads(void **state)
+{
+	char *path;
+	char *uri = write_node(400, &path);
+	unsigned calls[] = {1, 4};
+
+	for (size_t k = 0; k < 2; k++) {
+		struct fixture *f = fixture_new_calls(uri, calls[k]);
+		struct sampler_counters c;
+		uint64_t gen;
+
+		kick_and_wait(f->s); /* the first pass learns the devices */
+		gen = kick_and_wait(f->s);
+		assert_int_equal(dom_table_count(f->t), 400);
+		for (size_t i = 0; i < 400; i++) {
+			const struct dom_entry *e = dom_table_at(f->t, i);
+
+			assert_int_equal(e->refreshed_gen, gen);
+			assert_int_equal(e->devices.ndisks, 2);
+			assert_int_equal(e->devices.nnics, 1);
+		}
+		sampler_counters(f->s, &c);
+		assert_false(c.bulk);
+		if (calls[k] == 1)
+			assert_int_equal(c.helper_calls, 0);
+		else
+			assert_true(c.helper_calls > 0); /* they did take domains */
+		fixture_free(f);
+	}
+	unlink(path);
+	free(path);
+	free(uri);
+}
+
 static void sampler_stop_and_destroy_are_safe_anytime(void **state)
 {
 	struct dom_table *t = dom_table_new();
@@ -201,12 +277,8 @@ int main(void)
 		cmocka_unit_test(sampler_refresh_reads_identity_again),
 		cmocka_unit_test(sampler_unreachable_libvirt_tries_on_every_kick),
 		cmocka_unit_test(sampler_stop_and_destroy_are_safe_anytime),
+		cmocka_unit_test(sampler_shares_the_per_domain_pass_among_threads),
 	};
-	int rc;
-
-	loop = event_loop_start();
-	assert_non_null(loop);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	event_loop_stop(&loop);
-	return rc;
+	/* No event loop thread: the sampler runs libvirt's loop itself. */
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
