@@ -204,6 +204,7 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
+	# shellcheck disable=SC2046 # pkg-config's flags are separate words
 	[[ -x $WORK/hold ]] || cc -O2 -o "$WORK/hold" "$WORK/hold.c" $(pkg-config --cflags --libs libvirt)
 	rm -f "$WORK/hold.out"
 	"$WORK/hold" "$1" >"$WORK/hold.out" &
