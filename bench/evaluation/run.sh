@@ -74,7 +74,7 @@ done
 # about WARMUP + 3 s more (start, stop, libvirt's counters).
 case $MODE in
 full) COUNTS=(1 2 4 6 8 10) WIN=60 WL_WIN=20 WL_N=10 TD_WIN=15 TD_COUNTS=(100 1000) LOAD_S=30 WARMUP=5 ;;
-quick) COUNTS=(1 4 10) WIN=20 WL_WIN=8 WL_N=4 TD_WIN=5 TD_COUNTS=(1000) LOAD_S=10 WARMUP=2 ;;
+quick) COUNTS=(1 4 10) WIN=20 WL_WIN=6 WL_N=4 TD_WIN=5 TD_COUNTS=(1000) LOAD_S=8 WARMUP=2 ;;
 smoke) COUNTS=(1 2) WIN=3 WL_WIN=3 WL_N=2 TD_WIN=3 TD_COUNTS=(100) LOAD_S=3 WARMUP=2 ;;
 esac
 QUOTA=12 # % of a core per guest's vCPU: 10 busy guests use 1.2 of the 2 cores
@@ -193,7 +193,7 @@ guest_names() {
 set_work() { # W: every guest's workload
 	local i
 	for ((i = 0; i < GUESTS; i++)); do "$QD" work "smtest-eval-$i" "$1"; done
-	sleep 3
+	sleep 2
 }
 
 # --- one window of one configuration --------------------------------------------
@@ -206,7 +206,7 @@ PIDS+=($!)
 # record_sample EXP TOOL VMS JSON: the sampler's figures into results.tsv.
 record_sample() {
 	local k
-	for k in cpu rss_avg rss_peak vsz_avg vsz_peak libvirtd qemu; do
+	for k in cpu rss_avg rss_peak vsz_avg vsz_peak libvirtd qemu libvirtd_trim qemu_trim; do
 		result "$1" "$2" "$3" "$k" "$($PY "$PROBE" get "$4" "$k")"
 	done
 }
@@ -387,9 +387,12 @@ result load1000 aggregator 1000 frames_lost "$alost"
 # --- the document -------------------------------------------------------------------
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 echo "wall_s=$((SECONDS - T_START))" >>"$META"
-cat "$WORK"/cmp-*.md >"$WORK/testdriver.md" 2>/dev/null || true
+# Kept beside the figures so that report.py can rewrite the document from
+# them alone (report.py doc DOCDIR OUT DOCDIR/meta.txt DOCDIR/testdriver.md).
 mkdir -p "$DOCDIR"
+cat "$WORK"/cmp-*.md >"$DOCDIR/testdriver.md" 2>/dev/null || true
+cp "$META" "$DOCDIR/meta.txt"
 if [[ -f $DOCDIR/results.tsv ]]; then mv -f "$DOCDIR/results.tsv" "$DOCDIR/previous.tsv"; fi
 cp "$RES" "$DOCDIR/results.tsv"
-$PY "$HERE/report.py" doc "$DOCDIR" "$OUT" "$META" "$WORK/testdriver.md"
+$PY "$HERE/report.py" doc "$DOCDIR" "$OUT" "$DOCDIR/meta.txt" "$DOCDIR/testdriver.md"
 say "wrote $OUT, $DOCDIR/*.svg and $DOCDIR/results.tsv in $((SECONDS - T_START)) s"
