@@ -465,6 +465,11 @@ def cmd_doc(docdir, out, meta_path, td_path):
           "marks a difference over 25 % that is also over 0.2 points of a core (CPU figures) or "
           "over 25 % alone (memory, bytes).")
         w("")
+        if not any(k[3] == "libvirtd_trim" for k in prev):
+            w("The previous run predates the trimmed libvirtd and QEMU figures: its extras are "
+              "differences of plain means, which a burst of another libvirtd client can turn "
+              "negative; compare its client CPU, memory and bytes, not its extras.")
+            w("")
         w("| figure | this run | previous | difference | |")
         w("| --- | ---: | ---: | ---: | --- |")
         for exp, tool, vms, metric in sorted(k for k in r if k[0] == "paper" and k[2] == top and
