@@ -299,7 +299,7 @@ def cmd_doc(docdir, out, meta_path, td_path):
     # Figure 4: network
     w("## Figure 4 redrawn: bytes sent against running VMs")
     w("")
-    plot(docdir, "network", "What each client sends per second", "kbit/s",
+    plot(docdir, "network", "What each client sends per second", "kbit/s (log scale)",
          [(LABEL[t], line(t, "bps", 8 / 1000), t, False) for t in TOOLS], log=True)
     w("![kbit/s against VMs](evaluation/network.svg)")
     w("")
@@ -392,7 +392,8 @@ def cmd_doc(docdir, out, meta_path, td_path):
     w("`bench/lib/monitor.sh`'s compare_case (as bench/monitor/run.sh): one %s s window of each "
       "tool on a node of N running Nova domains (tests/fixtures/gen_node.py), in-process "
       "(`test:///node.xml`) and through libvirtd (`test+unix:///node.xml`, with an idle window "
-      "before for libvirtd's extra)." % meta["td_win"])
+      "before for libvirtd's extra; plain means here, not trimmed, so a burst of another libvirtd "
+      "client in the idle window shows as a low or negative extra)." % meta["td_win"])
     w("")
     w("| case | monitor CPU vs collectd, % of a core (ratio) | libvirtd extra CPU (monitor vs collectd) | "
       "dom0 total ratio (monitor vs collectd) | bytes per VM per s (monitor vs collectd, ratio) |")
