@@ -109,6 +109,7 @@ guest_image() {
 	out=$VAR_DIR/guest-$ver-$key.cpio.gz
 	mkdir -p "$VAR_DIR"
 	if [[ -s $out ]]; then
+		touch "$out" # in use: see the clean-up below
 		echo "$out"
 		return 0
 	fi
@@ -136,9 +137,11 @@ guest_image() {
 		fi
 		mv -f "$out.tmp" "$out"
 		rm -rf "$tmp"
-		# Images for an older /init or kernel are never used again (QEMU
-		# reads the initrd only when a guest starts).
-		find "$VAR_DIR" -maxdepth 1 -name 'guest-*.cpio.gz' ! -path "$out" -delete
+		# Images for an older /init or kernel: removed once unused for an
+		# hour. Not at once: another checkout sharing VAR_DIR (a worktree
+		# with another guest-init.sh) may be starting a guest from its own
+		# image right now, and each use touches it.
+		find "$VAR_DIR" -maxdepth 1 -name 'guest-*.cpio.gz' ! -path "$out" -mmin +60 -delete
 	fi
 	exec 9>&-
 	echo "$out"
