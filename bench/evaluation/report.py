@@ -206,7 +206,7 @@ def cmd_doc(docdir, out, meta_path, td_path):
         v = meta.get(k, "")
         w("| %s | %s |" % (label, "`%s`" % v if k == "command" else v))
     w("")
-    w("Run it again: `sudo bench/evaluation/run.sh` (full: about 40 minutes on 2 cores) or "
+    w("Run it again: `sudo bench/evaluation/run.sh` (full: about 37 minutes on 2 cores, estimated from the quick runs) or "
       "`--quick` (about 10 minutes: 1, 4 and 10 VMs, 20 s windows). It builds what it needs "
       "(`build-eval`), starts libvirtd if needed, and rewrites this file, the plots in "
       "`docs/evaluation/` and `docs/evaluation/results.tsv` (the previous one becomes "
