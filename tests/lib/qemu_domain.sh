@@ -4,9 +4,11 @@
 # running libvirtd (scripts/libvirtd.sh start).
 #
 # Usage:
-#   qemu_domain.sh create NAME [--bios] [--mem MIB] [--load N]
+#   qemu_domain.sh create NAME [--bios] [--mem MIB] [--load N] [--work W]
 #                             [--nova PROJECT_ID PROJECT_NAME USER DISPLAY_NAME FLAVOR]
 #   qemu_domain.sh wait-boot NAME [SECONDS]   exit 0 once the guest's workload runs
+#   qemu_domain.sh vcpu-quota NAME PCT        cap the running guest's vCPU
+#   qemu_domain.sh work NAME W                switch a --work guest's work to W
 #   qemu_domain.sh destroy NAME               destroy one domain, remove its files
 #   qemu_domain.sh destroy-all                every smtest-* domain and its files
 #                                             (also other tests' smtest-* domains!)
@@ -26,6 +28,12 @@
 # (--load N scales it, 0 = idle); otherwise, or with --bios, the guest sits in
 # the BIOS (CPU, block, net and balloon.rss counters exist but barely move).
 # --nova writes Nova 1.1 metadata; USER is USER_ID or USER_ID:USER_NAME.
+# --work W (busy, disk, net or mem) replaces that loop by one kind of work
+# without pause (guest-init.sh's smwork) and adds a read-only 1 MiB control
+# disk (vdb) through which "work" switches it at run time. vcpu-quota caps the vCPU thread of
+# a running guest at PCT % of a core (libvirt's cputune vcpu quota, live;
+# QEMU's emulator threads stay uncapped): after wait-boot, as a capped TCG
+# guest takes minutes to boot.
 #
 # Environment: STACKMON_TEST_VAR (default /var/tmp/stackmon-test) holds the
 # cached initramfs and the per-domain folders; LIBVIRT_QEMU_URI (default
@@ -101,6 +109,7 @@ guest_image() {
 	out=$VAR_DIR/guest-$ver-$key.cpio.gz
 	mkdir -p "$VAR_DIR"
 	if [[ -s $out ]]; then
+		touch "$out" # in use: see the clean-up below
 		echo "$out"
 		return 0
 	fi
@@ -128,9 +137,11 @@ guest_image() {
 		fi
 		mv -f "$out.tmp" "$out"
 		rm -rf "$tmp"
-		# Images for an older /init or kernel are never used again (QEMU
-		# reads the initrd only when a guest starts).
-		find "$VAR_DIR" -maxdepth 1 -name 'guest-*.cpio.gz' ! -path "$out" -delete
+		# Images for an older /init or kernel: removed once unused for an
+		# hour. Not at once: another checkout sharing VAR_DIR (a worktree
+		# with another guest-init.sh) may be starting a guest from its own
+		# image right now, and each use touches it.
+		find "$VAR_DIR" -maxdepth 1 -name 'guest-*.cpio.gz' ! -path "$out" -mmin +60 -delete
 	fi
 	exec 9>&-
 	echo "$out"
@@ -141,7 +152,7 @@ cmd_create() {
 	shift
 	check_name "$name"
 	MEM=96
-	local load=1 nova_args=()
+	local load=1 nova_args=() work=""
 	while (($#)); do
 		case $1 in
 		--bios) bios=1 ;;
@@ -151,6 +162,10 @@ cmd_create() {
 			;;
 		--load)
 			load=${2:?--load N}
+			shift
+			;;
+		--work)
+			work=${2:?--work W}
 			shift
 			;;
 		--nova)
@@ -163,6 +178,7 @@ cmd_create() {
 		shift
 	done
 	[[ $MEM =~ ^[0-9]+$ && $load =~ ^[0-9]+$ ]] || die "--mem and --load take numbers"
+	[[ -z $work || $work =~ ^(busy|disk|net|mem)$ ]] || die "--work takes busy, disk, net or mem"
 	((${#nova_args[@]} == 0)) || nova=$(nova_xml "$MEM" 1 "${nova_args[@]}")
 	[[ $(id -u) == 0 ]] || die "must run as root"
 	virsh -q -c "$URI" list >/dev/null 2>&1 || die "$URI does not answer: run scripts/libvirtd.sh start"
@@ -199,10 +215,23 @@ cmd_create() {
 		os="<os><type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$(xml_escape "$kernel")</kernel>
     <initrd>$(xml_escape "$initrd")</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1 mitigations=off smload=$load</cmdline>
+    <cmdline>console=ttyS0 quiet panic=-1 mitigations=off smload=$load${work:+ smwork=$work}</cmdline>
   </os>"
 	fi
 
+	local ctl=""
+	if [[ $work ]]; then
+		# The control disk: the word the guest's /init reads each second.
+		head -c 1048576 /dev/zero >"$dir/work.img"
+		printf '%s\n' "$work" | dd of="$dir/work.img" conv=notrunc status=none
+		ctl="
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='$(xml_escape "$dir/work.img")'/>
+      <target dev='vdb' bus='virtio'/>
+      <readonly/>
+    </disk>"
+	fi
 	xml="<domain type='qemu'>
   <name>$(xml_escape "$name")</name>
   <uuid>$uuid</uuid>
@@ -225,7 +254,7 @@ ${nova}
       <driver name='qemu' type='qcow2'/>
       <source file='$(xml_escape "$dir/disk.qcow2")'/>
       <target dev='vda' bus='virtio'/>
-    </disk>
+    </disk>${ctl}
     <interface type='ethernet'>
       <target dev='$tap'/>
       <model type='virtio'/>
@@ -277,6 +306,27 @@ cmd_wait_boot() {
 	return 1
 }
 
+cmd_vcpu_quota() {
+	local name=$1 pct=$2
+	check_name "$name"
+	if [[ ! $pct =~ ^[0-9]+$ ]] || ((pct < 1 || pct > 100)); then
+		die "vcpu-quota takes a percentage 1..100"
+	fi
+	# vcpu_quota applies to each vCPU thread; emulator_quota stays -1.
+	virsh -q -c "$URI" schedinfo "$name" --live vcpu_period=100000 "vcpu_quota=$((pct * 1000))" \
+		>/dev/null || die "virsh schedinfo $name failed"
+}
+
+cmd_work() {
+	local name=$1 work=$2 dir
+	check_name "$name"
+	[[ $work =~ ^(busy|disk|net|mem|idle)$ ]] || die "work takes busy, disk, net, mem or idle"
+	dir=$(dir_of "$name")
+	[[ -f $dir/work.img ]] || die "$name was not created with --work"
+	head -c 512 /dev/zero | dd of="$dir/work.img" conv=notrunc status=none
+	printf '%s\n' "$work" | dd of="$dir/work.img" conv=notrunc status=none
+}
+
 cmd_destroy() {
 	local name=$1
 	check_name "$name"
@@ -314,6 +364,14 @@ create)
 wait-boot)
 	(($# >= 2)) || die "usage: wait-boot NAME [SECONDS]"
 	cmd_wait_boot "$2" "${3:-60}"
+	;;
+vcpu-quota)
+	(($# == 3)) || die "usage: vcpu-quota NAME PCT"
+	cmd_vcpu_quota "$2" "$3"
+	;;
+work)
+	(($# == 3)) || die "usage: work NAME W"
+	cmd_work "$2" "$3"
 	;;
 destroy)
 	(($# == 2)) || die "usage: destroy NAME"

@@ -18,6 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import accuracy  # noqa: E402
 import monlib  # noqa: E402
 from monlib import check, log  # noqa: E402
 
@@ -80,28 +81,21 @@ def accuracy_end(cap, host, uuid, name, begin):
     cap.wait_frames(1, 10, host)
     b = len(cap.stats(host)) - 1
     t1, ref1 = domstats(name)
-    # A stale domain (its sample missed the frame) repeats its last rates;
-    # the next fresh sample's rates cover the whole time since the previous
-    # one. So each fresh frame weighs the time since the last fresh one.
-    frames, dts, last = [], [], cap.stats(host)[a]["msg"]["time"]
-    for r in cap.stats(host)[a + 1:b + 1]:
-        d = monlib.by_uuid(r["msg"])[uuid]
-        if not d["stale"]:
-            frames.append(d)
-            dts.append(r["msg"]["time"] - last)
-            last = r["msg"]["time"]
-    check(len(frames) >= ACCURACY_WINDOW / 2, "only %d fresh frames in the window" % len(frames))
+    fresh = accuracy.fresh_weighted(
+        [(r["msg"]["time"], monlib.by_uuid(r["msg"])[uuid])
+         for r in cap.stats(host)[a + 1:b + 1]], cap.stats(host)[a]["msg"]["time"])
+    check(len(fresh) >= ACCURACY_WINDOW / 2, "only %d fresh frames in the window" % len(fresh))
     dt = t1 - t0
 
     def mean(rate):
-        vals = [rate(d) for d in frames]
-        check(all(v is not None for v in vals), "unknown rates in the window: %r" % vals)
-        return sum(v * w for v, w in zip(vals, dts)) / sum(dts)
+        m = accuracy.weighted_mean(fresh, rate)
+        check(m is not None, "unknown rates in the window: %r" % [rate(d) for d, _ in fresh])
+        return m
 
     def ref(key):
-        return (int(ref1[key]) - int(ref0[key])) / dt
+        return accuracy.counter_rate(ref0, ref1, key, dt)
 
-    vcpus = frames[-1]["vcpus"]
+    vcpus = fresh[-1][0]["vcpus"]
     pairs = [("cpu %", mean(lambda d: d["cpu_pct"]), ref("cpu.time") / 1e9 / vcpus * 100)]
     for field, key in (("rd_bytes_ps", "rd.bytes"), ("wr_bytes_ps", "wr.bytes"),
                        ("rd_req_ps", "rd.reqs"), ("wr_req_ps", "wr.reqs")):
@@ -111,7 +105,7 @@ def accuracy_end(cap, host, uuid, name, begin):
                        ("rx_packets_ps", "rx.pkts"), ("tx_packets_ps", "tx.pkts")):
         pairs.append(("nic " + field, mean(lambda d: d["nics"][0][field]), ref("net.0." + key)))
     for what, got, want in pairs:
-        err = abs(got - want) / want * 100 if want else float("inf")
+        err = accuracy.difference_pct(got, want)
         log("accuracy: %-18s monitor %12.2f  libvirt %12.2f  (%.2f %%)" % (what, got, want, err))
         check(want > 0 and err <= 5, "%s: monitor %.2f against libvirt %.2f over %.1f s (%.1f %%)"
               % (what, got, want, dt, err))
