@@ -145,6 +145,18 @@ def g(r, *k):
     return r.get(k)
 
 
+def count_table(w, counts, column, cell, extra=None):
+    """A Markdown table with one row per VM count: a column per tool
+    (header `column % label`, cells cell(tool, n)) and, if given, a last
+    column extra = (header, cell(n))."""
+    heads = [column % LABEL[t] for t in TOOLS] + ([extra[0]] if extra else [])
+    w("| VMs | " + " | ".join(heads) + " |")
+    w("| ---: |" + " --- |" * len(heads))
+    for n in counts:
+        cells = [cell(t, n) for t in TOOLS] + ([extra[1](n)] if extra else [])
+        w("| %d | %s |" % (n, " | ".join(cells)))
+
+
 def plot(docdir, name, title, ylabel, series, log=False):
     """series: [(label, [(x, y)], tool, dashed)]; writes DOCDIR/NAME.svg with
     gnuplot, one colour per tool, a thin line with open points for a tool's
@@ -206,8 +218,9 @@ def cmd_doc(docdir, out, meta_path, td_path):
         v = meta.get(k, "")
         w("| %s | %s |" % (label, "`%s`" % v if k == "command" else v))
     w("")
-    w("Run it again: `sudo bench/evaluation/run.sh` (full: about 37 minutes on 2 cores, estimated from the quick runs) or "
-      "`--quick` (about 10 minutes: 1, 4 and 10 VMs, 20 s windows). It builds what it needs "
+    w("Run it again: `sudo bench/evaluation/run.sh` (full: 1, 2, 4, 6, 8 and 10 VMs, 60 s "
+      "windows, 36-40 minutes on this machine) or `--quick` (1, 4 and 10 VMs, 17 s windows, "
+      "about 9 minutes). It builds what it needs "
       "(`build-eval`), starts libvirtd if needed, and rewrites this file, the plots in "
       "`docs/evaluation/` and `docs/evaluation/results.tsv` (the previous one becomes "
       "`previous.tsv`, compared at the end). Packages: `scripts/install-deps.sh`.")
@@ -260,14 +273,12 @@ def cmd_doc(docdir, out, meta_path, td_path):
          [(LABEL[t] + ", dom0 total", line(t, "total"), t, True) for t in TOOLS])
     w("![CPU against VMs](evaluation/cpu.svg)")
     w("")
-    w("| VMs | " + " | ".join("%s CPU %% / libvirtd extra / QEMU extra" % LABEL[t] for t in TOOLS)
-      + " | no client: libvirtd / QEMU % |")
-    w("| ---: |" + " --- |" * (len(TOOLS) + 1))
-    for n in counts:
-        cells = ["%s / %s / %s" % (fmt(g(r, "paper", t, n, "cpu")), fmt(g(r, "paper", t, n, "libvirtd_extra")),
-                                   fmt(g(r, "paper", t, n, "qemu_extra"))) for t in TOOLS]
-        w("| %d | %s | %s / %s |" % (n, " | ".join(cells), fmt(g(r, "paper", "none", n, "libvirtd")),
-                                    fmt(g(r, "paper", "none", n, "qemu"), 1)))
+    count_table(w, counts, "%s CPU %% / libvirtd extra / QEMU extra",
+                lambda t, n: "%s / %s / %s" % tuple(fmt(g(r, "paper", t, n, m))
+                                                    for m in ("cpu", "libvirtd_extra", "qemu_extra")),
+                ("no client: libvirtd / QEMU %",
+                 lambda n: "%s / %s" % (fmt(g(r, "paper", "none", n, "libvirtd")),
+                                        fmt(g(r, "paper", "none", n, "qemu"), 1))))
     w("")
     w("The paper (Xen 4.1, 2 × 4-core Xeon E5530, `ps`, 30 s at 1 s): the monitor's CPU grew "
       "linearly with the VMs and stayed under 1 % of the whole system (8 cores, i.e. under about "
@@ -282,14 +293,11 @@ def cmd_doc(docdir, out, meta_path, td_path):
          [(LABEL[t] + " VSZ", line(t, "vsz_avg", 1 / 1024), t, True) for t in TOOLS], log=True)
     w("![RSS and VSZ against VMs](evaluation/memory.svg)")
     w("")
-    w("| VMs | " + " | ".join("%s RSS mean / peak, VSZ mean / peak (MiB)" % LABEL[t] for t in TOOLS) + " |")
-    w("| ---: |" + " --- |" * len(TOOLS))
-    for n in counts:
-        cells = []
-        for t in TOOLS:
-            v = [g(r, "paper", t, n, m) for m in ("rss_avg", "rss_peak", "vsz_avg", "vsz_peak")]
-            cells.append("%s / %s, %s / %s" % tuple(fmt(x / 1024 if x is not None else None, 1) for x in v))
-        w("| %d | %s |" % (n, " | ".join(cells)))
+    count_table(w, counts, "%s RSS mean / peak, VSZ mean / peak (MiB)",
+                lambda t, n: "%s / %s, %s / %s" % tuple(
+                    fmt(x / 1024 if x is not None else None, 1)
+                    for x in (g(r, "paper", t, n, m)
+                              for m in ("rss_avg", "rss_peak", "vsz_avg", "vsz_peak"))))
     w("")
     w("The paper: RSS grew with the VMs and stayed under 50 MB at 10 VMs (under 0.2 % of 40 GB); "
       "VSZ was also plotted. RSS here includes shared library pages (libvirt, ZeroMQ; the Go "
@@ -303,14 +311,11 @@ def cmd_doc(docdir, out, meta_path, td_path):
          [(LABEL[t], line(t, "bps", 8 / 1000), t, False) for t in TOOLS], log=True)
     w("![kbit/s against VMs](evaluation/network.svg)")
     w("")
-    w("| VMs | " + " | ".join("%s kbit/s (B per VM per s)" % LABEL[t] for t in TOOLS) + " |")
-    w("| ---: |" + " --- |" * len(TOOLS))
-    for n in counts:
-        cells = []
-        for t in TOOLS:
-            b = g(r, "paper", t, n, "bps")
-            cells.append("—" if b is None else "%.1f (%.0f)" % (b * 8 / 1000, b / n))
-        w("| %d | %s |" % (n, " | ".join(cells)))
+    def kbit(t, n):
+        b = g(r, "paper", t, n, "bps")
+        return "—" if b is None else "%.1f (%.0f)" % (b * 8 / 1000, b / n)
+
+    count_table(w, counts, "%s kbit/s (B per VM per s)", kbit)
     w("")
     w("The paper: under 7 kbit/s at 10 VMs (peak over 40 s, iftop), a message a second. Here the "
       "mean over the window; collectd's and the exporter's bytes are what they put on the wire "
@@ -445,9 +450,17 @@ def cmd_doc(docdir, out, meta_path, td_path):
                   m(t, "qemu_extra"), m("stackmon", "bps") / top, m(t, "bps") / top,
                   fmt(m("stackmon", "values_per_vm"), 0), fmt(m(t, "values_per_vm"), 0)))
     w("- **Why libvirtd and QEMU work.** Their extra comes from what each client asks per "
-      "interval: every QEMU query (block, balloon, vCPU) goes through the QEMU monitor of each "
-      "guest whether it is asked with one bulk call or per domain; the bulk call saves libvirtd "
-      "round trips (see the test-driver rows through libvirtd), not QEMU's answers.")
+      "interval. A request that libvirt answers from the host (`virDomainGetInfo`, the bulk "
+      "call's state and interface groups) costs QEMU nothing; one that becomes a QMP command "
+      "costs the guest's QEMU process about 1.5-2 ms of CPU here (QEMU reads a command from its "
+      "monitor socket one byte per system call) and libvirtd about 0.5 ms "
+      "(`bench/monitor/qmp_cost.sh`, docs/MONITOR.md). libvirt 9.0 sends one for the bulk "
+      "call's cpu-total and vcpu groups (a KVM halt-polling query, made even under TCG), two for "
+      "its block group and one for balloon statistics; the monitor's bulk call thus costs each "
+      "guest about four commands a second (balloon every 5 s), against two for collectd "
+      "(`virDomainBlockStats` per disk, `virDomainMemoryStats`). That is why the monitor's QEMU "
+      "extra is not below collectd's although its own CPU is a tenth. The bulk call saves "
+      "libvirtd round trips (see the test-driver rows through libvirtd), not QEMU's answers.")
     w("- **Frame size.** The monitor's bytes per VM come from one msgpack record per domain "
       "(brief records between full ones, docs/PROTOCOL.md); collectd sends each value with its "
       "own names; the exporter's text format repeats every label on every series.")

@@ -9,7 +9,7 @@
 # the previous run's are kept as previous.tsv and compared in the document).
 #
 # Usage (as root): bench/evaluation/run.sh [--quick] [--build DIR] [--out FILE]
-#   --quick      counts 1, 4, 10; 20 s windows; other workloads at 4 guests;
+#   --quick      counts 1, 4, 10; 17 s windows; other workloads at 4 guests;
 #                1,000 domains only on the test driver (about 10 min on 2
 #                cores; the full run, 60 s windows: about 37 min estimated
 #                from the --quick runs, over the 30 min aimed at: its 24
@@ -76,7 +76,7 @@ done
 # about WARMUP + 3 s more (start, stop, libvirt's counters).
 case $MODE in
 full) COUNTS=(1 2 4 6 8 10) WIN=60 WL_WIN=20 WL_N=10 TD_WIN=15 TD_COUNTS=(100 1000) LOAD_S=30 WARMUP=3 ;;
-quick) COUNTS=(1 4 10) WIN=20 WL_WIN=6 WL_N=4 TD_WIN=5 TD_COUNTS=(1000) LOAD_S=8 WARMUP=2 ;;
+quick) COUNTS=(1 4 10) WIN=17 WL_WIN=5 WL_N=4 TD_WIN=5 TD_COUNTS=(1000) LOAD_S=8 WARMUP=2 ;;
 smoke) COUNTS=(1 2) WIN=3 WL_WIN=3 WL_N=2 TD_WIN=3 TD_COUNTS=(100) LOAD_S=3 WARMUP=2 ;;
 esac
 QUOTA=12 # % of a core per guest's vCPU: 10 busy guests use 1.2 of the 2 cores

@@ -12,12 +12,13 @@ fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
-for f in "$RUN" "$SRC/bench/lib/monitor.sh" "$SRC/bench/monitor/run.sh" "$SRC/tests/lib/qemu_domain.sh"; do
+for f in "$RUN" "$SRC/bench/lib/monitor.sh" "$SRC/bench/monitor/run.sh" "$SRC/bench/monitor/qmp_cost.sh" \
+	"$SRC/tests/lib/qemu_domain.sh"; do
 	bash -n "$f" || fail "bash -n $f"
 done
 # commands: shellcheck
 if command -v shellcheck >/dev/null; then
-	(cd "$SRC" && shellcheck -x -S warning bench/evaluation/run.sh bench/lib/monitor.sh) ||
+	(cd "$SRC" && shellcheck -x -S warning bench/evaluation/run.sh bench/lib/monitor.sh bench/monitor/qmp_cost.sh) ||
 		fail "shellcheck bench/evaluation/run.sh"
 else
 	echo "shellcheck not installed: that check skipped"
