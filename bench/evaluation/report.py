@@ -452,7 +452,7 @@ def cmd_doc(docdir, out, meta_path, td_path):
     w("- **Why libvirtd and QEMU work.** Their extra comes from what each client asks per "
       "interval. A request that libvirt answers from the host (`virDomainGetInfo`, the bulk "
       "call's state and interface groups) costs QEMU nothing; one that becomes a QMP command "
-      "costs the guest's QEMU process about 1.5-2 ms of CPU here (QEMU reads a command from its "
+      "costs the guest's QEMU process 1.5-2.7 ms of CPU here (QEMU reads a command from its "
       "monitor socket one byte per system call) and libvirtd about 0.5 ms "
       "(`bench/monitor/qmp_cost.sh`, docs/MONITOR.md). libvirt 9.0 sends one for the bulk "
       "call's cpu-total and vcpu groups (a KVM halt-polling query, made even under TCG), two for "
