@@ -10,10 +10,10 @@
 #
 # Usage (as root): bench/evaluation/run.sh [--quick] [--build DIR] [--out FILE]
 #   --quick      counts 1, 4, 10; 17 s windows; other workloads at 4 guests;
-#                1,000 domains only on the test driver (about 10 min on 2
-#                cores; the full run, 60 s windows: about 37 min estimated
-#                from the --quick runs, over the 30 min aimed at: its 24
-#                windows of the paper's experiment alone take 24 min)
+#                1,000 domains only on the test driver (about 9 min on 2
+#                cores; the full run, 60 s windows, took 37.1 and 37.3 min
+#                there: its 24 windows of the paper's experiment alone take
+#                24 min)
 #   --smoke      development only: 1-2 guests, 3 s windows, not a result
 #   --build DIR  cmake build directory (default build-eval, made if missing)
 #   --out FILE   the document (default docs/EVALUATION.md); plots and TSV go
