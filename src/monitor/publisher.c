@@ -240,7 +240,7 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 	struct sm_header h;
 	struct sampler_counters sc;
 	const struct sm_domain_event *evs;
-	size_t nev, total, n = 0, stale = 0;
+	size_t nev, total, n = 0, stale = 0, pending = 0;
 	bool all_full = resync_due(p);
 
 	memset(&hs, 0, sizeof(hs));
@@ -256,12 +256,16 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 	total = dom_table_count(p->table);
 	/* A domain never sampled yet (its first pass has not reached it) has
 	 * nothing true to say: it is left out until it has, rather than listed
-	 * with placeholders (state 0, no vCPUs, no devices). */
+	 * with placeholders (state 0, no vCPUs, no devices). It still counts in
+	 * domains_stale, so that a frame sent at the deadline of a first pass
+	 * that has not reached every domain says it is incomplete. */
 	for (size_t i = 0; i < total; i++) {
 		const struct dom_entry *e = dom_table_at(p->table, i);
 
-		if (dom_tracker_samples(e->tracker) == 0)
+		if (dom_tracker_samples(e->tracker) == 0) {
+			pending++;
 			continue;
+		}
 		/* Counted among those the frame can hold, as it lists them. */
 		if (++n <= SM_WIRE_MAX_DOMAINS && e->refreshed_gen != p->frame_gen)
 			stale++;
@@ -271,7 +275,7 @@ static void send_frame(struct publisher *p, int64_t now_ns, bool late)
 			    "%zu domains: only %d fit in a frame", n, SM_WIRE_MAX_DOMAINS);
 		n = SM_WIRE_MAX_DOMAINS;
 	}
-	hs.domains_stale = (uint32_t)stale;
+	hs.domains_stale = (uint32_t)(stale + pending);
 	fill_header(p, &h, SM_KIND_STATS, ++p->seq_stats, p->frame_wall);
 	msgpack_sbuffer_clear(&p->frame);
 	sm_wire_pack_stats_begin(&p->pk, &h, p->interval, &hs, n);
