@@ -29,6 +29,32 @@ pick_port() {
 	fail "no free port in 23000-23999"
 }
 
+# hold_dead_port: sets PORT to a port that stays refused for the whole
+# scenario: a process binds it without listening (connects get a reset) and
+# keeps it, so that no test running beside this one can take it.
+hold_dead_port() {
+	local tries=0 p
+	while [ "$tries" -lt 1000 ]; do
+		p=$PORT_NEXT
+		PORT_NEXT=$((23000 + (PORT_NEXT - 23000 + 1) % 1000))
+		tries=$((tries + 1))
+		rm -f "$TMP/held.$p"
+		$PY -c 'import socket,sys,time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").close()
+time.sleep(3600)' "$p" "$TMP/held.$p" 2>/dev/null &
+		local pid=$!
+		STARTED="$STARTED $pid"
+		wait_for 5 sh -c "[ -e '$TMP/held.$p' ] || ! kill -0 $pid 2>/dev/null"
+		if [ -e "$TMP/held.$p" ]; then
+			PORT=$p
+			return 0
+		fi
+	done
+	fail "no port to hold in 23000-23999"
+}
+
 # start_carbon LOGNAME [options...]: stackmon-carbon on the fan-out.
 start_carbon() {
 	local log=$TMP/$1.log

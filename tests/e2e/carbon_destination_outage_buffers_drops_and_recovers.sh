@@ -7,7 +7,7 @@ pick_port
 LATE=$PORT
 pick_port
 GOOD=$PORT
-pick_port
+hold_dead_port
 DEAD=$PORT
 
 start_collector
