@@ -12,15 +12,21 @@ CARBON=$1
 CARBON_CHECK="$PY $LIB_DIR/../carbon/carbon_check.py"
 PORT_NEXT=$((23000 + ($$ * 37) % 1000))
 
+# next_port: the next candidate of the range in NEXT (a global, so that
+# no port is handed out twice).
+next_port() {
+	NEXT=$PORT_NEXT
+	PORT_NEXT=$((23000 + (PORT_NEXT - 23000 + 1) % 1000))
+}
+
 # pick_port: sets PORT to a port of 23000-23999 that binds on 127.0.0.1
 # now and that this scenario has not handed out before (not in $(...): the
 # next pick must see this one's).
 pick_port() {
-	local tries=0 p
-	while [ "$tries" -lt 1000 ]; do
-		p=$PORT_NEXT
-		PORT_NEXT=$((23000 + (PORT_NEXT - 23000 + 1) % 1000))
-		tries=$((tries + 1))
+	local tries p
+	for ((tries = 0; tries < 1000; tries++)); do
+		next_port
+		p=$NEXT
 		if $PY -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
 			PORT=$p
 			return 0
@@ -33,18 +39,17 @@ pick_port() {
 # scenario: a process binds it without listening (connects get a reset) and
 # keeps it, so that no test running beside this one can take it.
 hold_dead_port() {
-	local tries=0 p
-	while [ "$tries" -lt 1000 ]; do
-		p=$PORT_NEXT
-		PORT_NEXT=$((23000 + (PORT_NEXT - 23000 + 1) % 1000))
-		tries=$((tries + 1))
+	local tries p pid
+	for ((tries = 0; tries < 1000; tries++)); do
+		next_port
+		p=$NEXT
 		rm -f "$TMP/held.$p"
 		$PY -c 'import socket,sys,time
 s = socket.socket()
 s.bind(("127.0.0.1", int(sys.argv[1])))
 open(sys.argv[2], "w").close()
 time.sleep(3600)' "$p" "$TMP/held.$p" 2>/dev/null &
-		local pid=$!
+		pid=$!
 		STARTED="$STARTED $pid"
 		wait_for 5 sh -c "[ -e '$TMP/held.$p' ] || ! kill -0 $pid 2>/dev/null"
 		if [ -e "$TMP/held.$p" ]; then
