@@ -48,6 +48,16 @@ window() {
 	echo "$w0 $w1 $((p1 - p0)) $((l1 - l0)) $((q1 - q0))" >"$WORK/$name.win"
 }
 
+# await_word WORD FILE: up to 10 s until FILE holds WORD (a process started
+# in the background says it is ready); returns regardless, as callers did.
+await_word() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q "$1" "$2" 2>/dev/null && return 0
+		sleep 0.1
+	done
+}
+
 # Starts the sink on ipc://WORK/NAME; its PID goes to SINK (not echoed: a
 # $(...) subshell could not wait for it).
 start_sink() { # NAME [EVENT_NAME_PREFIX]
@@ -55,10 +65,7 @@ start_sink() { # NAME [EVENT_NAME_PREFIX]
 	/usr/bin/python3 "$ROOT/bench/monitor/sink.py" "ipc://$WORK/$1.sock" "$out" "${2:-}" >"$ready" &
 	SINK=$!
 	PIDS+=("$SINK")
-	for ((i = 0; i < 100; i++)); do
-		grep -q ready "$ready" 2>/dev/null && break
-		sleep 0.1
-	done
+	await_word ready "$ready"
 }
 
 stop_pid() { # PID: SIGTERM and wait
@@ -160,10 +167,7 @@ EOF
 	tcpdump -i lo -n -q -l -tt udp port "$port" >"$dir/udp.txt" 2>"$dir/tcpdump.err" &
 	CD_DUMP=$!
 	PIDS+=("$CD_DUMP")
-	for ((i = 0; i < 100; i++)); do
-		grep -q listening "$dir/tcpdump.err" 2>/dev/null && break
-		sleep 0.1
-	done
+	await_word listening "$dir/tcpdump.err"
 	collectd -f -C "$dir/cli.conf" >"$dir/cli.log" 2>&1 &
 	CD_CLIENT=$!
 	PIDS+=("$CD_CLIENT")
@@ -209,10 +213,7 @@ EOF
 	rm -f "$WORK/hold.out"
 	"$WORK/hold" "$1" >"$WORK/hold.out" &
 	local p=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q up "$WORK/hold.out" 2>/dev/null && break
-		sleep 0.1
-	done
+	await_word up "$WORK/hold.out"
 	rss_kib $p
 	stop_pid $p
 }
