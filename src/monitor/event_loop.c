@@ -1,6 +1,7 @@
 /*
  * event_loop — libvirt's default event loop, registered once, and run in
- * its own thread for programs that want that (see event_loop.h). virEventRunDefaultImpl blocks in poll(); to stop it, a
+ * its own thread for programs that want that (see event_loop.h).
+ * virEventRunDefaultImpl blocks in poll(); to stop it, a
  * zero-delay timer is added, which interrupts the poll, and the thread sees
  * the quit flag on its way round.
  */
