@@ -102,7 +102,10 @@ def check_config(monitor, keygen, work):
                      ("log_level = loud\n", "unknown log level"),
                      ("memory_interval = -1\n", "memory_interval below 0"),
                      ("memory_interval = 3601\n", "memory_interval above 3600"),
-                     ("memory_interval = often\n", "memory_interval not a number")]:
+                     ("memory_interval = often\n", "memory_interval not a number"),
+                     ("libvirt_calls = 0\n", "libvirt_calls below 1"),
+                     ("libvirt_calls = 9\n", "libvirt_calls above 8"),
+                     ("libvirt_calls = many\n", "libvirt_calls not a number")]:
         text = good + bad if "publish" not in bad else good.replace(
             "publish = tcp://127.0.0.1:5550, ipc:///tmp/x=ipc:///tmp/y\n", bad)
         r = run(text)
