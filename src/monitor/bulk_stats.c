@@ -127,7 +127,7 @@ static enum dom_mem_have balloon_field(const char *name)
 }
 
 enum bulk_result bulk_stats_parse(const virTypedParameter *params, int nparams,
-				  struct dom_sample *s, struct sm_disk_stats *disks,
+				  const struct qemu_proc_cpu *kernel, struct dom_sample *s, struct sm_disk_stats *disks,
 				  struct sm_nic_stats *nics)
 {
 	bool has_rd[SM_WIRE_MAX_DEVICES] = {false};
@@ -178,6 +178,12 @@ enum bulk_result bulk_stats_parse(const virTypedParameter *params, int nparams,
 	}
 	s->mono_ns = sm_clock_mono_ns();
 	s->vcpus = vcpu_current > UINT32_MAX ? 0 : (uint32_t)vcpu_current;
+	if (kernel) {
+		s->has_cpu = s->has_delay = true;
+		s->cpu_time_ns = kernel->cpu_time_ns;
+		s->delay_ns = kernel->delay_ns;
+		s->vcpus = kernel->vcpus;
+	}
 	s->ndisks = ndisks;
 	s->disks = disks;
 	s->nnics = nnics;

@@ -10,6 +10,7 @@
 #include <libvirt/libvirt.h>
 
 #include "dom_tracker.h"
+#include "qemu_proc.h"
 
 enum bulk_result {
 	BULK_OK,      /* a complete sample */
@@ -20,13 +21,15 @@ enum bulk_result {
 };
 
 /*
- * Parses params[0..nparams) into *s. Disk and NIC entries are written to
+ * Parses params[0..nparams) into *s. With `kernel` (the domain's CPU figures
+ * read from the kernel, qemu_proc), the record's CPU fields are ignored and
+ * those are used: the record then needs no cpu-total or vcpu group. Disk and NIC entries are written to
  * disks[] and nics[] (caller's arrays of SM_WIRE_MAX_DEVICES entries) and
  * s->disks / s->nics point at them. s->mono_ns is set to now. Unknown and
  * non-numeric fields are ignored; names are sanitised.
  */
 enum bulk_result bulk_stats_parse(const virTypedParameter *params, int nparams,
-				  struct dom_sample *s, struct sm_disk_stats *disks,
+				  const struct qemu_proc_cpu *kernel, struct dom_sample *s, struct sm_disk_stats *disks,
 				  struct sm_nic_stats *nics);
 
 #endif

@@ -54,6 +54,7 @@ static void entry_free(struct dom_entry *e)
 	dom_tracker_destroy(&e->tracker);
 	dom_devices_clear(&e->devices);
 	dom_brief_destroy(&e->brief);
+	qemu_proc_destroy(&e->kernel);
 	free(e);
 }
 

@@ -26,6 +26,7 @@
 #include "dom_brief.h"
 #include "dom_devices.h"
 #include "dom_tracker.h"
+#include "qemu_proc.h"
 #include "sm_wire.h"
 
 struct dom_sample;
@@ -42,6 +43,8 @@ struct dom_entry {
 	bool mem_read;               /* sampler: guest memory statistics read at least once */
 	uint64_t mem_gen;            /* sampler: pass that counts as their last read */
 	struct dom_mem_sample mem;   /* sampler: the figures of that read */
+	bool kernel_looked;          /* sampler: its QEMU process was looked for */
+	struct qemu_proc *kernel;    /* sampler: CPU figures from the kernel, or NULL: ask libvirt */
 	struct dom_brief *brief;     /* publisher: its full record last sent (made on first use) */
 };
 

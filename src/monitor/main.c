@@ -61,6 +61,10 @@ static const struct sm_config_key monitor_keys[] = {
 	 "libvirt calls in flight at once where domains are sampled one by one (drivers "
 	 "without bulk statistics: Xen's libxl, the test driver); libvirtd serves 5 at once per "
 	 "client by default"},
+	{"cpu_from_kernel", SM_CFG_BOOL, 0, 0, "yes",
+	 "read a local QEMU domain's CPU time and vCPU waits from its cgroup and /proc, as "
+	 "libvirt does, instead of asking libvirt (which makes QEMU answer two monitor "
+	 "commands per domain per interval)"},
 	{"full_interval", SM_CFG_DOUBLE, 0, 3600, "30",
 	 "seconds between two full records of a domain (names, Nova identity, absolute "
 	 "counters); brief records in between, and all full when the collector's heartbeats say "
@@ -77,6 +81,7 @@ struct settings {
 	double memory_interval;
 	double full_interval;
 	unsigned libvirt_calls;
+	bool cpu_from_kernel;
 	size_t max_frame;
 	enum sm_log_level log_level;
 	size_t npublish;
@@ -126,6 +131,7 @@ static int settings_read(const struct sm_config *cfg, int verbosity, bool once,
 	s->memory_interval = sm_config_double(cfg, "memory_interval");
 	s->full_interval = sm_config_double(cfg, "full_interval");
 	s->libvirt_calls = (unsigned)sm_config_int(cfg, "libvirt_calls");
+	s->cpu_from_kernel = sm_config_bool(cfg, "cpu_from_kernel");
 	if (level < 0) {
 		fprintf(stderr, "%s: log_level: expected err, warning, notice, info or debug\n",
 			PROGRAM);
@@ -188,9 +194,10 @@ static void reload(int argc, char **argv, const struct settings *cur, struct pub
 	if (strcmp(s.host, cur->host) != 0 || s.interval != cur->interval ||
 	    (s.uri == NULL) != (cur->uri == NULL) || (s.uri && strcmp(s.uri, cur->uri) != 0) ||
 	    s.npublish != cur->npublish || s.memory_interval != cur->memory_interval ||
-	    s.full_interval != cur->full_interval || s.libvirt_calls != cur->libvirt_calls)
+	    s.full_interval != cur->full_interval || s.libvirt_calls != cur->libvirt_calls ||
+	    s.cpu_from_kernel != cur->cpu_from_kernel)
 		sm_log_notice("reload: uri, publish, interval, memory_interval, full_interval, "
-			      "libvirt_calls and host take effect on restart");
+			      "libvirt_calls, cpu_from_kernel and host take effect on restart");
 	sm_log_info("reloaded: log level set; identities and devices will be re-read");
 out:
 	publisher_refresh(p);
@@ -377,6 +384,7 @@ int main(int argc, char **argv)
 		.max_frame = s.max_frame,
 		.memory_interval = s.memory_interval,
 		.libvirt_calls = s.libvirt_calls,
+		.libvirt_cpu = !s.cpu_from_kernel,
 		/* --once prints one frame, which must stand on its own */
 		.full_interval = once ? 0 : s.full_interval,
 	};

@@ -116,6 +116,7 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 	    !p->topic_event_len)
 		goto fail;
 	sampler_set_memory_every(p->sampler, memory_every(cfg->memory_interval, cfg->interval));
+	sampler_set_kernel_counters(p->sampler, !cfg->libvirt_cpu);
 	/* Shared once a pass's calls take a quarter of the interval: below
 	 * that one thread keeps well within the frame deadline, and costs
 	 * less. */

@@ -28,6 +28,7 @@ struct publisher_config {
 	double memory_interval; /* seconds between reads of guest memory statistics (0 = each pass) */
 	double full_interval;  /* seconds between two full records of a domain (0 = all full) */
 	unsigned libvirt_calls; /* calls in flight at once on the per-domain path (0 = 1) */
+	bool libvirt_cpu;      /* ask libvirt for CPU figures even where the kernel has them */
 	const char *proc_root; /* host tracker's /proc (NULL = "/proc"; tests use their own) */
 };
 

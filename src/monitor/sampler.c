@@ -60,10 +60,13 @@ struct sample_worker {
 	struct sm_nic_stats *snics;   /* one sample's nics */
 };
 
-/* What the bulk call asks for: everything DESIGN.md measures. */
+/* What the bulk call asks for: everything DESIGN.md measures. The CPU
+ * groups are left out while every domain's CPU figures come from the kernel
+ * (qemu_proc), and the balloon group between memory reads. */
 static const unsigned int bulk_stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
 				       VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
 				       VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+static const unsigned int cpu_groups = VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_VCPU;
 
 struct sampler {
 	/* set by new, immutable after */
@@ -107,6 +110,11 @@ struct sampler {
 	int loop_watch;              /* libvirt's watch of loop_fd, -1 = none */
 	virConnectPtr conn;          /* open connection, or NULL */
 	bool bulk;                   /* use virConnectGetAllDomainStats */
+	bool kernel_counters;        /* config: CPU figures of local QEMU domains from the kernel */
+	bool kernel_local;           /* this connection's domains are QEMU processes of this host */
+	pid_t *kernel_pids;          /* scratch of kernel_lookup */
+	uint8_t (*kernel_uuids)[16];
+	size_t kernel_cap;
 	bool ever_connected;         /* first connection made */
 	bool told_per_domain;        /* the per-domain fallback was logged */
 	int64_t lost_ns;             /* when the connection was lost (0 = never, or open) */
@@ -406,6 +414,27 @@ static bool check_connection(struct sampler *smp)
 	return false;
 }
 
+/* Whether c's domains are QEMU processes on this host, whose CPU figures
+ * the kernel here publishes: the QEMU driver, and a URI without a host
+ * ("qemu:///system", "qemu+unix:///session"). */
+static bool local_qemu(struct sampler *smp, virConnectPtr c, const char *driver)
+{
+	const char *after;
+	char *uri;
+	bool local;
+
+	if (!driver || strcmp(driver, "QEMU") != 0)
+		return false;
+	lv_begin(smp);
+	uri = virConnectGetURI(c);
+	lv_end(smp);
+	after = uri ? strstr(uri, "://") : NULL;
+	local = after && after[3] == '/';
+	free(uri);
+	virResetLastError();
+	return local;
+}
+
 static int open_connection(struct sampler *smp)
 {
 	virConnectPtr c;
@@ -451,6 +480,7 @@ static int open_connection(struct sampler *smp)
 	lv_begin(smp);
 	driver = virConnectGetType(c);
 	lv_end(smp);
+	smp->kernel_local = smp->kernel_counters && local_qemu(smp, c, driver);
 	if (smp->ever_connected) {
 		atomic_fetch_add(&smp->reconnects, 1);
 		sm_complaint_release(&smp->lv_complaint,
@@ -774,22 +804,108 @@ static struct dom_entry *entry_of(struct sampler *smp, virDomainPtr dom, const u
 	return virDomainGetUUID(dom, uuid) < 0 ? NULL : dom_table_find(smp->table, uuid);
 }
 
-/* Applies bulk records; returns -1 when the driver turned out not to give
- * CPU time in bulk (the caller switches to the per-domain path). */
+/* Finds the QEMU process of every tracked domain not looked for yet, with
+ * one scan of /proc for all of them: on a domain's first pass, and again
+ * after its figures stopped being readable (QEMU restarted). A domain whose
+ * process is not found (another pid namespace, /proc hidden) is asked of
+ * libvirt until a refresh (SIGHUP or a lifecycle event) looks again. */
+static void kernel_lookup(struct sampler *smp)
+{
+	size_t n = 0, count = dom_table_count(smp->table);
+
+	if (!smp->kernel_local)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		struct dom_entry *e = dom_table_at(smp->table, i);
+
+		if (e->kernel_looked)
+			continue;
+		if (n == smp->kernel_cap) {
+			size_t cap = n ? n * 2 : 64;
+			pid_t *pids = realloc(smp->kernel_pids, cap * sizeof(*pids));
+			uint8_t(*uuids)[16] = pids ? realloc(smp->kernel_uuids, cap * 16) : NULL;
+
+			if (pids)
+				smp->kernel_pids = pids;
+			if (!uuids)
+				break; /* out of memory: those left are asked of libvirt */
+			smp->kernel_uuids = uuids;
+			smp->kernel_cap = cap;
+		}
+		memcpy(smp->kernel_uuids[n++], e->uuid, 16);
+	}
+	if (n == 0 || qemu_proc_scan("/proc", (const uint8_t(*)[16])smp->kernel_uuids, n,
+				     smp->kernel_pids) < 0)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		struct dom_entry *e = dom_table_find(smp->table, smp->kernel_uuids[k]);
+		static const char *const clock_name[] = {"its cgroup's cpu.stat",
+							 "its cgroup's cpuacct.usage",
+							 "/proc/PID/stat"};
+
+		if (!e)
+			continue;
+		e->kernel_looked = true;
+		if (smp->kernel_pids[k])
+			e->kernel = qemu_proc_open("/proc", smp->kernel_pids[k]);
+		if (e->kernel)
+			sm_log_debug("domain %s: CPU figures from the kernel (QEMU pid %d, CPU "
+				     "time from %s)",
+				     dom_tracker_stats(e->tracker)->name, (int)smp->kernel_pids[k],
+				     clock_name[qemu_proc_source(e->kernel)]);
+	}
+}
+
+/* Whether the bulk call must ask libvirt for CPU figures: some tracked
+ * domain has none from the kernel. */
+static bool cpu_groups_needed(const struct sampler *smp)
+{
+	if (!smp->kernel_local)
+		return true;
+	for (size_t i = 0; i < dom_table_count(smp->table); i++)
+		if (!dom_table_at(smp->table, i)->kernel)
+			return true;
+	return false;
+}
+
+/* e's CPU figures from the kernel into *k: true, or false when it has none
+ * (then the record's own, if asked, are used). */
+static bool kernel_cpu(struct dom_entry *e, struct qemu_proc_cpu *k)
+{
+	if (!e->kernel)
+		return false;
+	if (qemu_proc_read(e->kernel, k) == 0)
+		return true;
+	/* QEMU is gone or was restarted under the same UUID: look again on the
+	 * next pass, libvirt's figures meanwhile. */
+	qemu_proc_destroy(&e->kernel);
+	e->kernel_looked = false;
+	return false;
+}
+
+/* Applies bulk records (asked with or without the CPU groups); returns -1
+ * when the driver turned out not to give CPU time in bulk (the caller
+ * switches to the per-domain path). */
 static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
-			 const uint8_t (*uuids)[16], int n, bool with_memory)
+			 const uint8_t (*uuids)[16], int n, bool with_memory, bool with_cpu)
 {
 	struct dom_sample s;
+	struct qemu_proc_cpu k;
 
+	kernel_lookup(smp);
 	for (int i = 0; i < n; i++) {
 		struct dom_entry *e = entry_of(smp, recs[i]->dom, uuids, (size_t)i);
+		bool have_kernel;
 
 		if (!e)
 			continue;
 		if (e->need_identity)
 			read_identity(smp, e, recs[i]->dom);
-		switch (bulk_stats_parse(recs[i]->params, recs[i]->nparams, &s,
-					 smp->workers[0].sdisks, smp->workers[0].snics)) {
+		have_kernel = kernel_cpu(e, &k);
+		if (!have_kernel && !with_cpu)
+			continue; /* its figures were lost this pass: stale this tick */
+		switch (bulk_stats_parse(recs[i]->params, recs[i]->nparams, have_kernel ? &k : NULL,
+					 &s, smp->workers[0].sdisks, smp->workers[0].snics)) {
 		case BULK_NO_CPU:
 			return -1;
 		case BULK_PARTIAL:
@@ -989,13 +1105,16 @@ static void pass_bulk(struct sampler *smp)
 	virDomainStatsRecordPtr *recs = NULL;
 	const uint8_t(*uuids)[16];
 	bool with_memory = bulk_memory_due(smp);
+	bool with_cpu = cpu_groups_needed(smp);
+	unsigned int groups = bulk_stats;
 	int n;
 
+	if (!with_memory)
+		groups &= ~VIR_DOMAIN_STATS_BALLOON;
+	if (!with_cpu)
+		groups &= ~cpu_groups;
 	lv_begin(smp);
-	n = virConnectGetAllDomainStats(smp->conn,
-					with_memory ? bulk_stats
-						    : bulk_stats & ~VIR_DOMAIN_STATS_BALLOON,
-					&recs,
+	n = virConnectGetAllDomainStats(smp->conn, groups, &recs,
 					VIR_CONNECT_LIST_DOMAINS_ACTIVE |
 						VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	lv_end(smp);
@@ -1023,7 +1142,7 @@ static void pass_bulk(struct sampler *smp)
 	    fill_uuids(smp, smp->scratch_doms, (size_t)n) ? (const uint8_t(*)[16])smp->uuids : NULL;
 	if (dom_watcher_update(smp->watcher, smp->scratch_doms, uuids, (size_t)n) < 0)
 		sm_log_err("out of memory resolving active domains");
-	if (apply_records(smp, recs, uuids, n, with_memory) < 0) {
+	if (apply_records(smp, recs, uuids, n, with_memory, with_cpu) < 0) {
 		use_per_domain(smp, "no CPU time for running domains");
 		virDomainStatsRecordListFree(recs);
 		recs = NULL;
@@ -1052,7 +1171,7 @@ static void pass_resolve(struct sampler *smp)
 		m = virDomainListGetStats(smp->fresh, bulk_stats, &recs,
 					  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 		lv_end(smp);
-		if (m > 0 && apply_records(smp, recs, NULL, m, true) < 0)
+		if (m > 0 && apply_records(smp, recs, NULL, m, true, true) < 0)
 			use_per_domain(smp, "no CPU time for running domains");
 		virDomainStatsRecordListFree(recs);
 		virResetLastError();
@@ -1088,6 +1207,8 @@ static void sampler_pass(struct sampler *smp, uint64_t gen, bool tick, bool refr
 			struct dom_entry *e = dom_table_at(smp->table, i);
 
 			e->need_identity = e->need_devices = true;
+			if (!e->kernel)
+				e->kernel_looked = false;
 		}
 	}
 	/* Appearing domains are collected during the pass (for pass_resolve);
@@ -1182,6 +1303,7 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 	smp->efd = smp->loop_fd = smp->loop_watch = -1;
 	smp->table = table;
 	smp->memory_every = 1;
+	smp->kernel_counters = true;
 	smp->ncalls = 1;
 	pthread_mutex_init(&smp->error_lock, NULL);
 	pthread_mutex_init(&smp->work_lock, NULL);
@@ -1289,6 +1411,8 @@ void sampler_destroy(struct sampler **sp)
 		close(smp->loop_fd);
 	pthread_mutex_destroy(&smp->ctl);
 	pthread_mutex_destroy(&smp->guard);
+	free(smp->kernel_pids);
+	free(smp->kernel_uuids);
 	free(smp->uri);
 	free(smp);
 }
@@ -1296,6 +1420,11 @@ void sampler_destroy(struct sampler **sp)
 void sampler_set_memory_every(struct sampler *smp, unsigned passes)
 {
 	smp->memory_every = passes ? passes : 1;
+}
+
+void sampler_set_kernel_counters(struct sampler *smp, bool on)
+{
+	smp->kernel_counters = on;
 }
 
 void sampler_set_calls_in_flight(struct sampler *smp, unsigned calls, int64_t share_above_ns)

@@ -56,6 +56,13 @@ void sampler_destroy(struct sampler **s);
  * last figures in between. Before sampler_start. */
 void sampler_set_memory_every(struct sampler *s, unsigned passes);
 
+/* Whether the CPU figures of QEMU domains on this host (libvirt's cpu.time
+ * and vcpu.N.delay) are read from the kernel (qemu_proc) rather than asked
+ * of libvirt, which asks QEMU. Default on; a connection to another host or
+ * driver, or a domain whose process is not found, uses libvirt's anyway.
+ * Before sampler_start. */
+void sampler_set_kernel_counters(struct sampler *s, bool on);
+
 /* How many libvirt calls the per-domain path may keep in flight at once
  * (threads sharing its domains; 1 to 8, default 1), and from when: once
  * the calls of a pass add up to more than share_above_ns (0 = always).

@@ -7,7 +7,9 @@ first-seen for guests that ran before the monitor and booted for one started
 while it runs, and a "stopped" event (and no more frames listing it) once a
 domain is destroyed. Accuracy: over the same 30 s window, the monitor's
 published CPU %, block and interface rates are within 5 % of what libvirt's
-own counters (virsh domstats) give.
+own counters (virsh domstats) give, and steal within 0.5 points; the CPU
+figures come from the kernel (the bulk calls leave out the CPU groups), or
+from libvirt with cpu_from_kernel = no.
 
 usage: qemu_test.py MONITOR SUB_CAPTURE QEMU_DOMAIN_SH
 """
@@ -56,7 +58,7 @@ def grows(xs):
 
 def domstats(name):
     """libvirt's own counters for one domain: (monotonic time, {key: value})."""
-    r = subprocess.run(["virsh", "-c", URI, "domstats", "--cpu-total", "--block",
+    r = subprocess.run(["virsh", "-c", URI, "domstats", "--cpu-total", "--vcpu", "--block",
                         "--interface", name], capture_output=True, text=True, timeout=30)
     check(r.returncode == 0, "virsh domstats %s: %s" % (name, r.stderr))
     kv = dict(line.strip().split("=", 1) for line in r.stdout.splitlines() if "=" in line)
@@ -97,6 +99,13 @@ def accuracy_end(cap, host, uuid, name, begin):
 
     vcpus = fresh[-1][0]["vcpus"]
     pairs = [("cpu %", mean(lambda d: d["cpu_pct"]), ref("cpu.time") / 1e9 / vcpus * 100)]
+    # Steal is near 0 on an idle host: compared in points, not in per cent.
+    steal = mean(lambda d: d["steal_pct"])
+    steal_ref = sum(ref("vcpu.%d.delay" % i) for i in range(vcpus)) / 1e9 / vcpus * 100
+    log("accuracy: %-18s monitor %12.2f  libvirt %12.2f  (%.2f points)" %
+        ("steal %", steal, steal_ref, abs(steal - steal_ref)))
+    check(abs(steal - steal_ref) <= 0.5, "steal: monitor %.2f %% against libvirt %.2f %%"
+          % (steal, steal_ref))
     for field, key in (("rd_bytes_ps", "rd.bytes"), ("wr_bytes_ps", "wr.bytes"),
                        ("rd_req_ps", "rd.reqs"), ("wr_req_ps", "wr.reqs")):
         pairs.append(("vda " + field, mean(lambda d: d["disks"][0][field]),
@@ -226,13 +235,40 @@ def main():
             groups = [int(g, 16) for g in re.findall(
                 r" virConnectGetAllDomainStats:\d+ : conn=\S+ stats=0x([0-9a-f]+)", f.read())]
         balloon = [g for g in groups if g & 4]  # VIR_DOMAIN_STATS_BALLOON
-        log("qemu: %d bulk calls, %d with the balloon group (memory_interval 5 s)" %
-            (len(groups), len(balloon)))
+        # VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_VCPU: asked only while
+        # some domain's CPU figures are not read from the kernel yet (a
+        # guest's first pass).
+        cpu = [g for g in groups if g & 0xa]
+        log("qemu: %d bulk calls, %d with the balloon group (memory_interval 5 s), "
+            "%d with the CPU groups" % (len(groups), len(balloon), len(cpu)))
         check(len(groups) >= 10 and 1 <= len(balloon) <= 0.4 * len(groups),
               "bulk calls with the balloon group: %d of %d, want about a fifth" %
               (len(balloon), len(groups)))
+        check(len(cpu) <= 0.1 * len(groups),
+              "bulk calls with the CPU groups: %d of %d; the kernel's figures are not used" %
+              (len(cpu), len(groups)))
         log("qemu: %d frames; the last (one domain) %d bytes" %
             (len(cap.stats(host)), cap.stats(host)[-1]["size"]))
+
+        # cpu_from_kernel = no: every bulk call asks libvirt for CPU figures,
+        # and they are the same figures.
+        host2, apilog2 = host + "-lv", os.path.join(work, "libvirt-api-2.log")
+        cap = monlib.Capture(capture_bin, "ipc://%s/fanin2" % work)
+        mon = monlib.Monitor(monitor, ["--uri", URI, "--publish", "ipc://%s/fanin2" % work,
+                                       "--host", host2, "--cpu-from-kernel", "no"], work,
+                             tag="monitor-libvirt-cpu", env={"LIBVIRT_LOG_FILTERS": "1:libvirt",
+                                  "LIBVIRT_LOG_OUTPUTS": "1:file:" + apilog2})
+        cap.wait_frames(5, 60, host2)
+        mon.stop()
+        cap.stop()
+        pct = series(cap.stats(host2)[1:], uuids[0], lambda d: d["cpu_pct"])
+        check(all(p is not None and 0 <= p <= 100 for p in pct) and max(pct) > 0,
+              "cpu_from_kernel=no: cpu_pct %r" % pct)
+        with open(apilog2, errors="replace") as f:
+            groups = [int(g, 16) for g in re.findall(
+                r" virConnectGetAllDomainStats:\d+ : conn=\S+ stats=0x([0-9a-f]+)", f.read())]
+        check(len(groups) >= 4 and all(g & 0xa == 0xa for g in groups),
+              "cpu_from_kernel=no: bulk calls' groups %r" % [hex(g) for g in groups])
     finally:
         for n in names:
             subprocess.run([qemu_domain, "destroy", n], capture_output=True, timeout=120)

@@ -70,7 +70,7 @@ static void bulk_parses_a_complete_qemu_record(void **state)
 	};
 	struct dom_sample s;
 
-	assert_int_equal(bulk_stats_parse(r, sizeof(r) / sizeof(r[0]), &s, disks, nics), BULK_OK);
+	assert_int_equal(bulk_stats_parse(r, sizeof(r) / sizeof(r[0]), NULL, &s, disks, nics), BULK_OK);
 	assert_int_equal(s.state, 1);
 	assert_int_equal(s.vcpus, 2);
 	assert_true(s.has_cpu);
@@ -119,8 +119,8 @@ static void bulk_record_without_disk_counters_is_partial(void **state)
 	};
 	struct dom_sample s;
 
-	assert_int_equal(bulk_stats_parse(r, 7, &s, disks, nics), BULK_PARTIAL);
-	assert_int_equal(bulk_stats_parse(r, 5, &s, disks, nics), BULK_OK);
+	assert_int_equal(bulk_stats_parse(r, 7, NULL, &s, disks, nics), BULK_PARTIAL);
+	assert_int_equal(bulk_stats_parse(r, 5, NULL, &s, disks, nics), BULK_OK);
 }
 
 static void bulk_running_domain_without_cpu_means_driver_lacks_it(void **state)
@@ -129,9 +129,36 @@ static void bulk_running_domain_without_cpu_means_driver_lacks_it(void **state)
 	virTypedParameter paused_no_cpu[] = {i32("state.state", 3)};
 	struct dom_sample s;
 
-	assert_int_equal(bulk_stats_parse(test_driver, 2, &s, disks, nics), BULK_NO_CPU);
-	assert_int_equal(bulk_stats_parse(paused_no_cpu, 1, &s, disks, nics), BULK_PARTIAL);
-	assert_int_equal(bulk_stats_parse(NULL, 0, &s, disks, nics), BULK_PARTIAL);
+	assert_int_equal(bulk_stats_parse(test_driver, 2, NULL, &s, disks, nics), BULK_NO_CPU);
+	assert_int_equal(bulk_stats_parse(paused_no_cpu, 1, NULL, &s, disks, nics), BULK_PARTIAL);
+	assert_int_equal(bulk_stats_parse(NULL, 0, NULL, &s, disks, nics), BULK_PARTIAL);
+}
+
+static void bulk_kernel_cpu_figures_replace_the_records(void **state)
+{
+	char vda[] = "vda";
+	/* A record asked without the cpu-total and vcpu groups, and one that
+	 * has them anyway: the kernel's figures are used in both. */
+	virTypedParameter no_cpu[] = {i32("state.state", 1), str("block.0.name", vda),
+				      u64("block.0.rd.reqs", 3)};
+	virTypedParameter with_cpu[] = {i32("state.state", 1), u64("cpu.time", 5),
+					u64("vcpu.current", 4), u64("vcpu.0.delay", 9)};
+	const struct qemu_proc_cpu kernel = {.cpu_time_ns = 7000, .delay_ns = 300, .vcpus = 2};
+	struct dom_sample s;
+
+	assert_int_equal(bulk_stats_parse(no_cpu, 3, &kernel, &s, disks, nics), BULK_OK);
+	assert_true(s.has_cpu);
+	assert_true(s.has_delay);
+	assert_int_equal(s.cpu_time_ns, 7000);
+	assert_int_equal(s.delay_ns, 300);
+	assert_int_equal(s.vcpus, 2);
+	assert_int_equal(s.disks[0].rd_req, 3);
+	assert_int_equal(bulk_stats_parse(with_cpu, 4, &kernel, &s, disks, nics), BULK_OK);
+	assert_int_equal(s.cpu_time_ns, 7000);
+	assert_int_equal(s.delay_ns, 300);
+	assert_int_equal(s.vcpus, 2);
+	/* Without them, the same record is the driver lacking CPU time. */
+	assert_int_equal(bulk_stats_parse(no_cpu, 3, NULL, &s, disks, nics), BULK_NO_CPU);
 }
 
 static void bulk_devices_matched_by_index_whatever_the_order(void **state)
@@ -143,7 +170,7 @@ static void bulk_devices_matched_by_index_whatever_the_order(void **state)
 	};
 	struct dom_sample s;
 
-	assert_int_equal(bulk_stats_parse(r, 6, &s, disks, nics), BULK_OK);
+	assert_int_equal(bulk_stats_parse(r, 6, NULL, &s, disks, nics), BULK_OK);
 	assert_int_equal(s.ndisks, 2);
 	assert_string_equal(s.disks[0].name, "sda");
 	assert_int_equal(s.disks[0].rd_req, 10);
@@ -176,7 +203,7 @@ static void bulk_ignores_hostile_and_malformed_fields(void **state)
 	memset(evil, 'n', sizeof(evil) - 1);
 	evil[sizeof(evil) - 1] = '\0';
 	memcpy(evil, "\xff\x1b[2J\n", 6);
-	assert_int_equal(bulk_stats_parse(r, sizeof(r) / sizeof(r[0]), &s, disks, nics), BULK_OK);
+	assert_int_equal(bulk_stats_parse(r, sizeof(r) / sizeof(r[0]), NULL, &s, disks, nics), BULK_OK);
 	assert_int_equal(s.ndisks, 0);
 	assert_int_equal(s.cpu_time_ns, 1);
 	assert_true(s.mem.have & DOM_MEM_RSS);
@@ -195,6 +222,7 @@ int main(void)
 		cmocka_unit_test(bulk_parses_a_complete_qemu_record),
 		cmocka_unit_test(bulk_record_without_disk_counters_is_partial),
 		cmocka_unit_test(bulk_running_domain_without_cpu_means_driver_lacks_it),
+		cmocka_unit_test(bulk_kernel_cpu_figures_replace_the_records),
 		cmocka_unit_test(bulk_devices_matched_by_index_whatever_the_order),
 		cmocka_unit_test(bulk_ignores_hostile_and_malformed_fields),
 	};
