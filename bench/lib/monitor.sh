@@ -5,10 +5,12 @@
 # sending to a second collectd, test-driver nodes, and the monitor-vs-collectd
 # comparison row. The caller sets ROOT, WORK (a private temp dir), MEASURE and
 # WARMUP (seconds), MON (stackmon-monitor), ROUNDS (runs per comparison case)
-# and PIDS=() (what its EXIT trap ends).
+# and PIDS=() (what its EXIT trap ends); MON_ARGS, extra options of the
+# monitor in measure, is empty unless the caller sets it.
 # shellcheck disable=SC2034 # HZ and LIBVIRTD are for the caller too
 
 HZ=$(getconf CLK_TCK)
+MON_ARGS=()
 LIBVIRTD=$(pgrep -xo libvirtd || true) # the oldest: not a forked helper
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -84,7 +86,7 @@ measure() {
 	start_sink "$name"
 	sink=$SINK
 	"$MON" -c /dev/null -q --uri "$uri" --publish "ipc://$WORK/$name.sock" --interval "$interval" \
-		--host bench 2>"$WORK/$name.err" &
+		--host bench "${MON_ARGS[@]}" 2>"$WORK/$name.err" &
 	mon=$!
 	PIDS+=("$mon")
 	sleep "$WARMUP"

@@ -14,12 +14,16 @@
 # Prints figures; asserts nothing.
 #
 # Usage: bench/monitor/run.sh [--quick] [--no-qemu] [--no-collectd]
-#                             [--only-compare] [--build DIR]
+#                             [--only-compare] [--case TAG]... [--build DIR]
 #   --quick          20 s per measurement instead of 60, 1,000 churn cycles,
 #                    one run of each tool per comparison case instead of two
 #   --no-qemu        no real QEMU domains (sections 3 and 5's QEMU row)
 #   --no-collectd    skip the comparison with collectd (section 5)
 #   --only-compare   run the comparison with collectd only
+#   --case TAG       only these rows of the comparison (repeatable): in10,
+#                    un10, in100, un100, in1000, un1000 (in-process and via
+#                    libvirtd at N domains), qemu, qemu-lvcpu (10 QEMU guests;
+#                    the second with cpu_from_kernel = no)
 # Needs root, libvirtd (scripts/libvirtd.sh start), /usr/bin/python3 with
 # python3-zmq and python3-msgpack, a build (default build-monitor), and for
 # the comparison collectd (collectd-core) and tcpdump.
@@ -32,6 +36,7 @@ QUICK=0
 QEMU=1
 COLLECTD=1
 ONLY_COMPARE=0
+CASES="" # empty: every comparison row
 COMMAND="bench/monitor/run.sh${*:+ $*}"
 while (($#)); do
 	case $1 in
@@ -39,12 +44,17 @@ while (($#)); do
 	--no-qemu) QEMU=0 ;;
 	--no-collectd) COLLECTD=0 ;;
 	--only-compare) ONLY_COMPARE=1 ;;
+	--case)
+		CASES+=" ${2:?--case TAG} "
+		shift
+		;;
 	--build)
 		BUILD=$(cd "${2:?--build DIR}" && pwd)
 		shift
 		;;
 	*)
-		echo "usage: $0 [--quick] [--no-qemu] [--no-collectd] [--only-compare] [--build DIR]" >&2
+		echo "usage: $0 [--quick] [--no-qemu] [--no-collectd] [--only-compare] [--case TAG]..." \
+			"[--build DIR]" >&2
 		exit 2
 		;;
 	esac
@@ -161,6 +171,11 @@ section_qemu() {
 	stop_guests
 }
 
+# want_case TAG: whether the comparison row TAG is to run (--case).
+want_case() {
+	[[ -z $CASES || $CASES == *" $1 "* ]]
+}
+
 section_compare() {
 	local version n node
 	version=$(collectd -h | awk '/^collectd [0-9]/ {print $2; exit}')
@@ -173,13 +188,28 @@ section_compare() {
 	echo "| case | monitor CPU vs collectd, % of a core (ratio) | libvirtd extra CPU (monitor vs collectd) | dom0 total ratio (monitor vs collectd) | bytes per VM per s (monitor vs collectd, ratio) |"
 	echo "| --- | --- | --- | --- | --- |"
 	for n in 10 100 1000; do
-		node=$(node_of "$n")
-		compare_case "in$n" "in-process test:///, $n domains" "test://$node" "$n"
-		compare_case "un$n" "via libvirtd test+unix://, $n domains" "test+unix://$node" "$n"
+		if want_case "in$n" || want_case "un$n"; then
+			node=$(node_of "$n")
+		fi
+		if want_case "in$n"; then
+			compare_case "in$n" "in-process test:///, $n domains" "test://$node" "$n"
+		fi
+		if want_case "un$n"; then
+			compare_case "un$n" "via libvirtd test+unix://, $n domains" "test+unix://$node" "$n"
+		fi
 	done
-	if ((QEMU)); then
+	if ((QEMU)) && { want_case qemu || want_case qemu-lvcpu; }; then
 		start_guests
-		compare_case qemu "10 QEMU domains qemu:///system" "qemu:///system" 10
+		if want_case qemu; then
+			compare_case qemu "10 QEMU domains qemu:///system" "qemu:///system" 10
+		fi
+		# The same, the monitor asking libvirt for CPU figures (the
+		# cpu-total and vcpu groups) instead of reading the kernel's.
+		if want_case qemu-lvcpu; then
+			MON_ARGS=(--cpu-from-kernel no)
+			compare_case qemu-lvcpu "10 QEMU domains, cpu_from_kernel = no" "qemu:///system" 10
+			MON_ARGS=()
+		fi
 	fi
 	echo
 	cat <<EOF
@@ -233,6 +263,7 @@ fi
 
 echo
 echo "## churn: $CYCLES start/stop cycles on test+unix:///default (20 live at a time, interval 0.2 s)"
+# shellcheck disable=SC2046 # pkg-config prints several words on purpose
 cc -O2 -o "$WORK/churn" "$HERE/churn.c" $(pkg-config --cflags --libs libvirt)
 start_sink churn smtest-churn-
 sink=$SINK

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulk_plan.h"
 #include "bulk_stats.h"
 #include "dom_devices.h"
 #include "dom_table.h"
@@ -60,13 +61,11 @@ struct sample_worker {
 	struct sm_nic_stats *snics;   /* one sample's nics */
 };
 
-/* What the bulk call asks for: everything DESIGN.md measures. The CPU
- * groups are left out while every domain's CPU figures come from the kernel
- * (qemu_proc), and the balloon group between memory reads. */
+/* What a first sample of new domains asks for: everything DESIGN.md
+ * measures. A tick's bulk call asks for less (bulk_plan). */
 static const unsigned int bulk_stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
 				       VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
 				       VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
-static const unsigned int cpu_groups = VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_VCPU;
 
 struct sampler {
 	/* set by new, immutable after */
@@ -111,10 +110,7 @@ struct sampler {
 	virConnectPtr conn;          /* open connection, or NULL */
 	bool bulk;                   /* use virConnectGetAllDomainStats */
 	bool kernel_counters;        /* config: CPU figures of local QEMU domains from the kernel */
-	bool kernel_local;           /* this connection's domains are QEMU processes of this host */
-	pid_t *kernel_pids;          /* scratch of kernel_lookup */
-	uint8_t (*kernel_uuids)[16];
-	size_t kernel_cap;
+	struct bulk_plan *plan;      /* what the bulk call asks for, made by start */
 	bool ever_connected;         /* first connection made */
 	bool told_per_domain;        /* the per-domain fallback was logged */
 	int64_t lost_ns;             /* when the connection was lost (0 = never, or open) */
@@ -127,6 +123,8 @@ struct sampler {
 	unsigned memory_every;       /* passes between two reads of a guest's memory statistics */
 	virDomainPtr *fresh;         /* domains that appeared in this pass (borrowed) */
 	size_t nfresh, fresh_cap;
+	virDomainPtr *rest;          /* domains whose disks a second bulk call asks (borrowed) */
+	size_t rest_cap;
 	virDomainPtr *scratch_doms;  /* the bulk records' domains, for the watcher */
 	size_t scratch_doms_cap;
 	uint8_t (*uuids)[16];        /* UUIDs of the pass's domains, asked once */
@@ -480,7 +478,7 @@ static int open_connection(struct sampler *smp)
 	lv_begin(smp);
 	driver = virConnectGetType(c);
 	lv_end(smp);
-	smp->kernel_local = smp->kernel_counters && local_qemu(smp, c, driver);
+	bulk_plan_set_kernel(smp->plan, smp->kernel_counters && local_qemu(smp, c, driver));
 	if (smp->ever_connected) {
 		atomic_fetch_add(&smp->reconnects, 1);
 		sm_complaint_release(&smp->lv_complaint,
@@ -804,95 +802,58 @@ static struct dom_entry *entry_of(struct sampler *smp, virDomainPtr dom, const u
 	return virDomainGetUUID(dom, uuid) < 0 ? NULL : dom_table_find(smp->table, uuid);
 }
 
-/* Finds the QEMU process of every tracked domain not looked for yet, with
- * one scan of /proc for all of them: on a domain's first pass, and again
- * after its figures stopped being readable (QEMU restarted). A domain whose
- * process is not found (another pid namespace, /proc hidden) is asked of
- * libvirt until a refresh (SIGHUP or a lifecycle event) looks again. */
-static void kernel_lookup(struct sampler *smp)
+/* The disks of e's sample in a pass whose bulk call had no block group:
+ * its only disk by a call of its own, or those of its record in `blocks`
+ * (the second bulk call, block group only; NULL if there was none). Sets
+ * s->disks and s->ndisks; false when they are not to be had this pass (the
+ * domain then stays stale). *alone_ns grows by the time of e's own call. */
+static bool fill_disks(struct sampler *smp, struct dom_entry *e, virDomainPtr dom,
+		       virDomainStatsRecordPtr *blocks, int nblocks, struct dom_sample *s,
+		       int64_t *alone_ns)
 {
-	size_t n = 0, count = dom_table_count(smp->table);
+	static const struct qemu_proc_cpu no_cpu; /* the block record has none: not asked */
+	struct dom_sample b;
 
-	if (!smp->kernel_local)
-		return;
-	for (size_t i = 0; i < count; i++) {
-		struct dom_entry *e = dom_table_at(smp->table, i);
+	if (bulk_plan_disk_alone(e)) {
+		int64_t t0 = sm_clock_mono_ns();
+		size_t got = 0;
+		int rc = sample_devices(&smp->workers[0], dom, &e->devices, DEV_DISK, &got);
 
-		if (e->kernel_looked)
-			continue;
-		if (n == smp->kernel_cap) {
-			size_t cap = n ? n * 2 : 64;
-			pid_t *pids = realloc(smp->kernel_pids, cap * sizeof(*pids));
-			uint8_t(*uuids)[16] = pids ? realloc(smp->kernel_uuids, cap * 16) : NULL;
-
-			if (pids)
-				smp->kernel_pids = pids;
-			if (!uuids)
-				break; /* out of memory: those left are asked of libvirt */
-			smp->kernel_uuids = uuids;
-			smp->kernel_cap = cap;
-		}
-		memcpy(smp->kernel_uuids[n++], e->uuid, 16);
+		*alone_ns += sm_clock_mono_ns() - t0;
+		s->disks = smp->workers[0].sdisks;
+		s->ndisks = got;
+		return rc == 0;
 	}
-	if (n == 0 || qemu_proc_scan("/proc", (const uint8_t(*)[16])smp->kernel_uuids, n,
-				     smp->kernel_pids) < 0)
-		return;
-	for (size_t k = 0; k < n; k++) {
-		struct dom_entry *e = dom_table_find(smp->table, smp->kernel_uuids[k]);
-		static const char *const clock_name[] = {"its cgroup's cpu.stat",
-							 "its cgroup's cpuacct.usage",
-							 "/proc/PID/stat"};
+	for (int j = 0; j < nblocks; j++) {
+		uint8_t uuid[16];
 
-		if (!e)
+		if (virDomainGetUUID(blocks[j]->dom, uuid) < 0 || memcmp(uuid, e->uuid, 16) != 0)
 			continue;
-		e->kernel_looked = true;
-		if (smp->kernel_pids[k])
-			e->kernel = qemu_proc_open("/proc", smp->kernel_pids[k]);
-		if (e->kernel)
-			sm_log_debug("domain %s: CPU figures from the kernel (QEMU pid %d, CPU "
-				     "time from %s)",
-				     dom_tracker_stats(e->tracker)->name, (int)smp->kernel_pids[k],
-				     clock_name[qemu_proc_source(e->kernel)]);
-	}
-}
-
-/* Whether the bulk call must ask libvirt for CPU figures: some tracked
- * domain has none from the kernel. */
-static bool cpu_groups_needed(const struct sampler *smp)
-{
-	if (!smp->kernel_local)
+		if (bulk_stats_parse(blocks[j]->params, blocks[j]->nparams, &no_cpu, &b,
+				     smp->workers[1].sdisks, smp->workers[1].snics) != BULK_OK)
+			return false;
+		s->disks = b.disks;
+		s->ndisks = b.ndisks;
 		return true;
-	for (size_t i = 0; i < dom_table_count(smp->table); i++)
-		if (!dom_table_at(smp->table, i)->kernel)
-			return true;
+	}
 	return false;
 }
 
-/* e's CPU figures from the kernel into *k: true, or false when it has none
- * (then the record's own, if asked, are used). */
-static bool kernel_cpu(struct dom_entry *e, struct qemu_proc_cpu *k)
-{
-	if (!e->kernel)
-		return false;
-	if (qemu_proc_read(e->kernel, k) == 0)
-		return true;
-	/* QEMU is gone or was restarted under the same UUID: look again on the
-	 * next pass, libvirt's figures meanwhile. */
-	qemu_proc_destroy(&e->kernel);
-	e->kernel_looked = false;
-	return false;
-}
-
-/* Applies bulk records (asked with or without the CPU groups); returns -1
- * when the driver turned out not to give CPU time in bulk (the caller
- * switches to the per-domain path). */
+/* Applies bulk records; returns -1 when the driver turned out not to give
+ * CPU time in bulk (the caller switches to the per-domain path). What the
+ * records lack, by the plan of the pass (bulk_plan), is filled here: CPU
+ * figures from the kernel, disks by calls of their own or from `blocks`. */
 static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
-			 const uint8_t (*uuids)[16], int n, bool with_memory, bool with_cpu)
+			 const uint8_t (*uuids)[16], int n, bool with_memory,
+			 virDomainStatsRecordPtr *blocks, int nblocks)
 {
+	bool with_cpu = bulk_plan_cpu_asked(smp->plan);
+	bool with_block = bulk_plan_block_asked(smp->plan);
+	int64_t alone_ns = 0;
 	struct dom_sample s;
 	struct qemu_proc_cpu k;
 
-	kernel_lookup(smp);
+	bulk_plan_find_processes(smp->plan, smp->table);
 	for (int i = 0; i < n; i++) {
 		struct dom_entry *e = entry_of(smp, recs[i]->dom, uuids, (size_t)i);
 		bool have_kernel;
@@ -901,7 +862,7 @@ static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
 			continue;
 		if (e->need_identity)
 			read_identity(smp, e, recs[i]->dom);
-		have_kernel = kernel_cpu(e, &k);
+		have_kernel = bulk_plan_kernel_cpu(e, &k);
 		if (!have_kernel && !with_cpu)
 			continue; /* its figures were lost this pass: stale this tick */
 		switch (bulk_stats_parse(recs[i]->params, recs[i]->nparams, have_kernel ? &k : NULL,
@@ -911,6 +872,11 @@ static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
 		case BULK_PARTIAL:
 			continue; /* stays stale this tick */
 		case BULK_OK:
+			if (!with_block &&
+			    !fill_disks(smp, e, recs[i]->dom, blocks, nblocks, &s, &alone_ns)) {
+				virResetLastError();
+				continue;
+			}
 			if (with_memory)
 				memory_keep(smp, e, &s.mem);
 			else
@@ -920,6 +886,7 @@ static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
 			break;
 		}
 	}
+	bulk_plan_note_alone_ns(smp->plan, alone_ns);
 	return 0;
 }
 
@@ -1100,19 +1067,65 @@ static bool bulk_memory_due(const struct sampler *smp)
 	return false;
 }
 
+/* Reads the device lists that are not known (new domains, device events):
+ * a domain with one disk can then have it read by a call of its own
+ * (bulk_plan). One call per domain when it appears or its devices change. */
+static void read_missing_devices(struct sampler *smp, virDomainStatsRecordPtr *recs,
+				 const uint8_t (*uuids)[16], int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct dom_entry *e = entry_of(smp, recs[i]->dom, uuids, (size_t)i);
+
+		if (e && e->need_devices)
+			read_devices(smp, e, recs[i]->dom);
+	}
+}
+
+/* In a pass without the block group: asks the block group of the domains
+ * whose disks are not read one by one, in a second bulk call. */
+static int blocks_of_the_rest(struct sampler *smp, virDomainStatsRecordPtr *recs,
+			      const uint8_t (*uuids)[16], int n, virDomainStatsRecordPtr **blocks)
+{
+	size_t m = 0;
+	int got;
+
+	*blocks = NULL;
+	if ((size_t)n + 1 > smp->rest_cap) {
+		virDomainPtr *grown = realloc(smp->rest, ((size_t)n + 1) * sizeof(*grown));
+
+		if (!grown)
+			return 0; /* out of memory: those domains stay stale this tick */
+		smp->rest = grown;
+		smp->rest_cap = (size_t)n + 1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct dom_entry *e = entry_of(smp, recs[i]->dom, uuids, (size_t)i);
+
+		if (e && !bulk_plan_disk_alone(e))
+			smp->rest[m++] = recs[i]->dom;
+	}
+	if (m == 0)
+		return 0;
+	smp->rest[m] = NULL; /* virDomainListGetStats wants it terminated */
+	lv_begin(smp);
+	got = virDomainListGetStats(smp->rest, VIR_DOMAIN_STATS_BLOCK, blocks,
+				    VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+	lv_end(smp);
+	if (got < 0) {
+		virResetLastError();
+		return 0;
+	}
+	return got;
+}
+
 static void pass_bulk(struct sampler *smp)
 {
-	virDomainStatsRecordPtr *recs = NULL;
+	virDomainStatsRecordPtr *recs = NULL, *blocks = NULL;
 	const uint8_t(*uuids)[16];
 	bool with_memory = bulk_memory_due(smp);
-	bool with_cpu = cpu_groups_needed(smp);
-	unsigned int groups = bulk_stats;
-	int n;
+	unsigned int groups = bulk_plan_groups(smp->plan, smp->table, with_memory);
+	int n, nblocks = 0;
 
-	if (!with_memory)
-		groups &= ~VIR_DOMAIN_STATS_BALLOON;
-	if (!with_cpu)
-		groups &= ~cpu_groups;
 	lv_begin(smp);
 	n = virConnectGetAllDomainStats(smp->conn, groups, &recs,
 					VIR_CONNECT_LIST_DOMAINS_ACTIVE |
@@ -1142,13 +1155,17 @@ static void pass_bulk(struct sampler *smp)
 	    fill_uuids(smp, smp->scratch_doms, (size_t)n) ? (const uint8_t(*)[16])smp->uuids : NULL;
 	if (dom_watcher_update(smp->watcher, smp->scratch_doms, uuids, (size_t)n) < 0)
 		sm_log_err("out of memory resolving active domains");
-	if (apply_records(smp, recs, uuids, n, with_memory, with_cpu) < 0) {
+	read_missing_devices(smp, recs, uuids, n);
+	if (!bulk_plan_block_asked(smp->plan))
+		nblocks = blocks_of_the_rest(smp, recs, uuids, n, &blocks);
+	if (apply_records(smp, recs, uuids, n, with_memory, blocks, nblocks) < 0) {
 		use_per_domain(smp, "no CPU time for running domains");
 		virDomainStatsRecordListFree(recs);
 		recs = NULL;
 		pass_each(smp);
 	}
 out:
+	virDomainStatsRecordListFree(blocks);
 	virDomainStatsRecordListFree(recs);
 }
 
@@ -1171,7 +1188,10 @@ static void pass_resolve(struct sampler *smp)
 		m = virDomainListGetStats(smp->fresh, bulk_stats, &recs,
 					  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 		lv_end(smp);
-		if (m > 0 && apply_records(smp, recs, NULL, m, true, true) < 0)
+		/* A first sample asks for everything (bulk_stats), whatever
+		 * the plan of the ticks. */
+		bulk_plan_ask_all(smp->plan);
+		if (m > 0 && apply_records(smp, recs, NULL, m, true, NULL, 0) < 0)
 			use_per_domain(smp, "no CPU time for running domains");
 		virDomainStatsRecordListFree(recs);
 		virResetLastError();
@@ -1305,6 +1325,7 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 	smp->memory_every = 1;
 	smp->kernel_counters = true;
 	smp->ncalls = 1;
+	smp->plan = bulk_plan_new(0);
 	pthread_mutex_init(&smp->error_lock, NULL);
 	pthread_mutex_init(&smp->work_lock, NULL);
 	pthread_cond_init(&smp->work_cond, NULL);
@@ -1321,7 +1342,7 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 	smp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	smp->loop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	smp->watcher = dom_watcher_new(&watcher_ops, smp, on_wakeup);
-	if (smp->efd < 0 || smp->loop_fd < 0 || !smp->watcher)
+	if (smp->efd < 0 || smp->loop_fd < 0 || !smp->watcher || !smp->plan)
 		goto fail;
 	for (unsigned i = 0; i < MAX_CALLS_IN_FLIGHT; i++) {
 		struct sample_worker *w = &smp->workers[i];
@@ -1394,6 +1415,7 @@ void sampler_destroy(struct sampler **sp)
 	}
 	dom_watcher_destroy(&smp->watcher);
 	free(smp->fresh);
+	free(smp->rest);
 	free(smp->scratch_doms);
 	free(smp->uuids);
 	stop_helpers(smp);
@@ -1411,8 +1433,7 @@ void sampler_destroy(struct sampler **sp)
 		close(smp->loop_fd);
 	pthread_mutex_destroy(&smp->ctl);
 	pthread_mutex_destroy(&smp->guard);
-	free(smp->kernel_pids);
-	free(smp->kernel_uuids);
+	bulk_plan_destroy(&smp->plan);
 	free(smp->uri);
 	free(smp);
 }
@@ -1431,6 +1452,9 @@ void sampler_set_calls_in_flight(struct sampler *smp, unsigned calls, int64_t sh
 {
 	smp->ncalls = calls < 1 ? 1 : calls > MAX_CALLS_IN_FLIGHT ? MAX_CALLS_IN_FLIGHT : calls;
 	smp->share_above_ns = share_above_ns;
+	/* The bulk path's own serial calls (one-disk domains' block counters)
+	 * get the same quarter of the interval. */
+	bulk_plan_set_budget(smp->plan, share_above_ns);
 }
 
 int sampler_start(struct sampler *smp)
