@@ -119,8 +119,11 @@ static void host_tracker_reads_fake_proc(void **state)
 	assert_int_equal(host_tracker_update(h, &st), 0);
 	assert_float_equal(st.cpu_pct, 25.0, 1e-9);
 
-	/* A file that vanishes or turns to garbage: figures unknown, not stale. */
+	/* A file that turns to garbage or to nothing: figures unknown, not
+	 * stale. (A file kept open reads on after an unlink, as /proc's never
+	 * go; an empty read closes it, and the next update opens it again.) */
 	write_file(dir, "meminfo", "garbage\n");
+	write_file(dir, "loadavg", "");
 	snprintf(cmd, sizeof(cmd), "%s/loadavg", dir);
 	unlink(cmd);
 	assert_int_equal(host_tracker_update(h, &st), -1);
@@ -128,6 +131,14 @@ static void host_tracker_reads_fake_proc(void **state)
 	assert_int_equal(st.mem_total_kib, 0);
 	assert_true(isnan(st.load[0]));
 	assert_true(isnan(st.cpu_pct)); /* counters did not move */
+	/* Gone for good: still unknown; back: read again. */
+	assert_int_equal(host_tracker_update(h, &st), -1);
+	assert_true(isnan(st.load[0]));
+	write_file(dir, "loadavg", "0.50 0.25 0.10 1/1 1\n");
+	write_file(dir, "meminfo", "MemTotal: 1000 kB\nMemAvailable: 500 kB\n");
+	assert_int_equal(host_tracker_update(h, &st), 0);
+	assert_float_equal(st.load[0], 0.5, 1e-12);
+	assert_float_equal(st.mem_pct, 50.0, 1e-9);
 
 	host_tracker_destroy(&h);
 	assert_null(h);
