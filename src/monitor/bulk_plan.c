@@ -6,7 +6,6 @@
  */
 #include "bulk_plan.h"
 
-#include <libvirt/libvirt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,9 +16,6 @@
  * calls of one pass overran the budget (then they are tried again). */
 #define ALONE_PAUSE_PASSES 60
 
-static const unsigned int all_groups = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-				       VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
-				       VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
 static const unsigned int cpu_groups = VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_VCPU;
 
 struct bulk_plan {
@@ -73,7 +69,7 @@ bool bulk_plan_disk_alone(const struct dom_entry *e)
 
 unsigned int bulk_plan_groups(struct bulk_plan *p, const struct dom_table *t, bool with_memory)
 {
-	unsigned int groups = all_groups;
+	unsigned int groups = BULK_PLAN_ALL_GROUPS;
 	size_t n = dom_table_count(t);
 	bool any_alone = false;
 

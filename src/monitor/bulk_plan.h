@@ -15,11 +15,17 @@
 #ifndef BULK_PLAN_H
 #define BULK_PLAN_H
 
+#include <libvirt/libvirt.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "dom_table.h"
 #include "qemu_proc.h"
+
+/* Every group the monitor uses: what a first sample of new domains asks. */
+#define BULK_PLAN_ALL_GROUPS                                                                \
+	(VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |    \
+	 VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK)
 
 struct bulk_plan; /* opaque */
 

@@ -61,11 +61,6 @@ struct sample_worker {
 	struct sm_nic_stats *snics;   /* one sample's nics */
 };
 
-/* What a first sample of new domains asks for: everything DESIGN.md
- * measures. A tick's bulk call asks for less (bulk_plan). */
-static const unsigned int bulk_stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-				       VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
-				       VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
 
 struct sampler {
 	/* set by new, immutable after */
@@ -1185,10 +1180,10 @@ static void pass_resolve(struct sampler *smp)
 
 		smp->fresh[smp->nfresh] = NULL; /* virDomainListGetStats wants it terminated */
 		lv_begin(smp);
-		m = virDomainListGetStats(smp->fresh, bulk_stats, &recs,
+		m = virDomainListGetStats(smp->fresh, BULK_PLAN_ALL_GROUPS, &recs,
 					  VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 		lv_end(smp);
-		/* A first sample asks for everything (bulk_stats), whatever
+		/* A first sample asks for everything (BULK_PLAN_ALL_GROUPS), whatever
 		 * the plan of the ticks. */
 		bulk_plan_ask_all(smp->plan);
 		if (m > 0 && apply_records(smp, recs, NULL, m, true, NULL, 0) < 0)
