@@ -187,6 +187,10 @@ static void qemu_reads_a_process_with_a_vcpu_thread(void **state)
 		pthread_join(t2, NULL);
 	}
 	pthread_join(t, NULL);
+	/* pthread_join returns once the kernel clears the thread's id, a moment
+	 * before its /proc/PID/task entry goes: wait for that, up to 2 s. */
+	for (int tries = 0; tries < 200 && qemu_proc_read(q, &b) == 0; tries++)
+		usleep(10000);
 	assert_int_equal(qemu_proc_read(q, &b), -1);
 	qemu_proc_destroy(&q);
 	assert_null(q);
