@@ -801,10 +801,13 @@ static struct dom_entry *entry_of(struct sampler *smp, virDomainPtr dom, const u
  * its only disk by a call of its own, or those of its record in `blocks`
  * (the second bulk call, block group only; NULL if there was none). Sets
  * s->disks and s->ndisks; false when they are not to be had this pass (the
- * domain then stays stale). *alone_ns grows by the time of e's own call. */
+ * domain then stays stale). *alone_ns grows by the time of e's own call.
+ * `blocks` lists its domains in the order of the pass's records, so the
+ * search starts at *next, where the previous one ended: one look per domain
+ * on a pass, not one per record. */
 static bool fill_disks(struct sampler *smp, struct dom_entry *e, virDomainPtr dom,
-		       virDomainStatsRecordPtr *blocks, int nblocks, struct dom_sample *s,
-		       int64_t *alone_ns)
+		       virDomainStatsRecordPtr *blocks, int nblocks, int *next,
+		       struct dom_sample *s, int64_t *alone_ns)
 {
 	static const struct qemu_proc_cpu no_cpu; /* the block record has none: not asked */
 	struct dom_sample b;
@@ -819,11 +822,13 @@ static bool fill_disks(struct sampler *smp, struct dom_entry *e, virDomainPtr do
 		s->ndisks = got;
 		return rc == 0;
 	}
-	for (int j = 0; j < nblocks; j++) {
+	for (int k = 0; k < nblocks; k++) {
+		int j = (*next + k) % nblocks;
 		uint8_t uuid[16];
 
 		if (virDomainGetUUID(blocks[j]->dom, uuid) < 0 || memcmp(uuid, e->uuid, 16) != 0)
 			continue;
+		*next = j + 1;
 		if (bulk_stats_parse(blocks[j]->params, blocks[j]->nparams, &no_cpu, &b,
 				     smp->workers[1].sdisks, smp->workers[1].snics) != BULK_OK)
 			return false;
@@ -845,6 +850,7 @@ static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
 	bool with_cpu = bulk_plan_cpu_asked(smp->plan);
 	bool with_block = bulk_plan_block_asked(smp->plan);
 	int64_t alone_ns = 0;
+	int next_block = 0;
 	struct dom_sample s;
 	struct qemu_proc_cpu k;
 
@@ -868,7 +874,8 @@ static int apply_records(struct sampler *smp, virDomainStatsRecordPtr *recs,
 			continue; /* stays stale this tick */
 		case BULK_OK:
 			if (!with_block &&
-			    !fill_disks(smp, e, recs[i]->dom, blocks, nblocks, &s, &alone_ns)) {
+			    !fill_disks(smp, e, recs[i]->dom, blocks, nblocks, &next_block, &s,
+					&alone_ns)) {
 				virResetLastError();
 				continue;
 			}
