@@ -105,7 +105,8 @@ def check_config(monitor, keygen, work):
                      ("memory_interval = often\n", "memory_interval not a number"),
                      ("libvirt_calls = 0\n", "libvirt_calls below 1"),
                      ("libvirt_calls = 9\n", "libvirt_calls above 8"),
-                     ("libvirt_calls = many\n", "libvirt_calls not a number")]:
+                     ("libvirt_calls = many\n", "libvirt_calls not a number"),
+                     ("cpu_from_kernel = perhaps\n", "cpu_from_kernel not a boolean")]:
         text = good + bad if "publish" not in bad else good.replace(
             "publish = tcp://127.0.0.1:5550, ipc:///tmp/x=ipc:///tmp/y\n", bad)
         r = run(text)
