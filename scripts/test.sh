@@ -89,7 +89,7 @@ if ((fuzz)); then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   mkdir -p fuzz/regressions # git keeps no empty folder; libFuzzer needs it to exist
   for target in fuzz_wire_decode fuzz_collector_relay fuzz_aggregator_writer fuzz_exporter_intake \
-                fuzz_carbon_lines fuzz_alert_eval; do
+                fuzz_carbon_lines fuzz_alert_eval fuzz_lv_wire; do
     cmake --build build-fuzz -j"$jobs" --target "$target"
     fuzz_target "$target"
   done
