@@ -61,6 +61,11 @@ static const struct sm_config_key monitor_keys[] = {
 	 "libvirt calls in flight at once where domains are sampled one by one (drivers "
 	 "without bulk statistics: Xen's libxl, the test driver); libvirtd serves 5 at once per "
 	 "client by default"},
+	{"libvirt_pipeline", SM_CFG_BOOL, 0, 0, "yes",
+	 "where domains are sampled one by one through a local libvirt daemon, send their "
+	 "statistics calls over its read-only socket with libvirt_calls in flight, instead of "
+	 "one round trip at a time through libvirt's client library (which costs more CPU per "
+	 "call than libvirtd does)"},
 	{"cpu_from_kernel", SM_CFG_BOOL, 0, 0, "yes",
 	 "read a local QEMU domain's CPU time and vCPU waits from its cgroup and /proc, as "
 	 "libvirt does, instead of asking libvirt (which makes QEMU answer two monitor "
@@ -82,6 +87,7 @@ struct settings {
 	double full_interval;
 	unsigned libvirt_calls;
 	bool cpu_from_kernel;
+	bool libvirt_pipeline;
 	size_t max_frame;
 	enum sm_log_level log_level;
 	size_t npublish;
@@ -132,6 +138,7 @@ static int settings_read(const struct sm_config *cfg, int verbosity, bool once,
 	s->full_interval = sm_config_double(cfg, "full_interval");
 	s->libvirt_calls = (unsigned)sm_config_int(cfg, "libvirt_calls");
 	s->cpu_from_kernel = sm_config_bool(cfg, "cpu_from_kernel");
+	s->libvirt_pipeline = sm_config_bool(cfg, "libvirt_pipeline");
 	if (level < 0) {
 		fprintf(stderr, "%s: log_level: expected err, warning, notice, info or debug\n",
 			PROGRAM);
@@ -195,9 +202,10 @@ static void reload(int argc, char **argv, const struct settings *cur, struct pub
 	    (s.uri == NULL) != (cur->uri == NULL) || (s.uri && strcmp(s.uri, cur->uri) != 0) ||
 	    s.npublish != cur->npublish || s.memory_interval != cur->memory_interval ||
 	    s.full_interval != cur->full_interval || s.libvirt_calls != cur->libvirt_calls ||
-	    s.cpu_from_kernel != cur->cpu_from_kernel)
+	    s.cpu_from_kernel != cur->cpu_from_kernel || s.libvirt_pipeline != cur->libvirt_pipeline)
 		sm_log_notice("reload: uri, publish, interval, memory_interval, full_interval, "
-			      "libvirt_calls, cpu_from_kernel and host take effect on restart");
+			      "libvirt_calls, libvirt_pipeline, cpu_from_kernel and host take effect "
+			      "on restart");
 	sm_log_info("reloaded: log level set; identities and devices will be re-read");
 out:
 	publisher_refresh(p);
@@ -385,6 +393,7 @@ int main(int argc, char **argv)
 		.memory_interval = s.memory_interval,
 		.libvirt_calls = s.libvirt_calls,
 		.libvirt_cpu = !s.cpu_from_kernel,
+		.no_pipeline = !s.libvirt_pipeline,
 		/* --once prints one frame, which must stand on its own */
 		.full_interval = once ? 0 : s.full_interval,
 	};

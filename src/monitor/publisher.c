@@ -117,6 +117,7 @@ struct publisher *publisher_new(const struct publisher_config *cfg, struct sm_up
 		goto fail;
 	sampler_set_memory_every(p->sampler, memory_every(cfg->memory_interval, cfg->interval));
 	sampler_set_kernel_counters(p->sampler, !cfg->libvirt_cpu);
+	sampler_set_pipeline(p->sampler, !cfg->no_pipeline);
 	/* Shared once a pass's calls take a quarter of the interval: below
 	 * that one thread keeps well within the frame deadline, and costs
 	 * less. */

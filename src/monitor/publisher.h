@@ -29,6 +29,7 @@ struct publisher_config {
 	double full_interval;  /* seconds between two full records of a domain (0 = all full) */
 	unsigned libvirt_calls; /* calls in flight at once on the per-domain path (0 = 1) */
 	bool libvirt_cpu;      /* ask libvirt for CPU figures even where the kernel has them */
+	bool no_pipeline;      /* per-domain calls through libvirt's library only (no lv_rpc) */
 	const char *proc_root; /* host tracker's /proc (NULL = "/proc"; tests use their own) */
 };
 

@@ -32,6 +32,7 @@ struct sampler_counters {
 	uint64_t passes;     /* passes over libvirt ended */
 	uint64_t reconnects; /* connections opened after the first */
 	uint64_t helper_calls; /* libvirt calls made by the per-domain pass's helper threads */
+	uint64_t pipelined_calls; /* per-domain statistics calls answered through lv_rpc */
 	bool bulk;           /* the bulk statistics API is in use */
 	bool connected;      /* a connection is open */
 };
@@ -62,6 +63,12 @@ void sampler_set_memory_every(struct sampler *s, unsigned passes);
  * driver, or a domain whose process is not found, uses libvirt's anyway.
  * Before sampler_start. */
 void sampler_set_kernel_counters(struct sampler *s, bool on);
+
+/* Whether the per-domain path's statistics calls are pipelined to libvirtd
+ * (lv_rpc) where the URI allows it (a local daemon's socket, no
+ * authentication step); default on. Off, or where it cannot serve, they go
+ * through libvirt's library one round trip at a time. Before sampler_start. */
+void sampler_set_pipeline(struct sampler *s, bool on);
 
 /* How many libvirt calls the per-domain path may keep in flight at once
  * (threads sharing its domains; 1 to 8, default 1), and from when: once
