@@ -617,6 +617,62 @@ static uint64_t nonneg(long long v)
 	return v < 0 ? 0 : (uint64_t)v;
 }
 
+/* One of virDomainMemoryStats' figures (by its VIR_DOMAIN_MEMORY_STAT_ tag)
+ * into a sample; the tags not used are ignored. */
+static void memory_stat_set(struct dom_mem_sample *mem, int tag, unsigned long long val)
+{
+	switch (tag) {
+	case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
+		dom_mem_set(mem, DOM_MEM_AVAILABLE, val);
+		break;
+	case VIR_DOMAIN_MEMORY_STAT_UNUSED:
+		dom_mem_set(mem, DOM_MEM_UNUSED, val);
+		break;
+	case VIR_DOMAIN_MEMORY_STAT_USABLE:
+		dom_mem_set(mem, DOM_MEM_USABLE, val);
+		break;
+	case VIR_DOMAIN_MEMORY_STAT_RSS:
+		dom_mem_set(mem, DOM_MEM_RSS, val);
+		break;
+	case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
+		/* The balloon's size now: fresher than GetInfo's. */
+		dom_mem_set(mem, DOM_MEM_CURRENT, val);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A disk's counters as libvirt gives them (block statistics: -1 = not
+ * known, reported as 0) into *d. */
+static void disk_set(struct sm_disk_stats *d, const char name[SM_DEV_MAX + 1],
+		     const struct lv_wire_block *b)
+{
+	memset(d, 0, sizeof(*d));
+	memcpy(d->name, name, sizeof(d->name));
+	d->rd_req = nonneg(b->rd_req);
+	d->rd_bytes = nonneg(b->rd_bytes);
+	d->wr_req = nonneg(b->wr_req);
+	d->wr_bytes = nonneg(b->wr_bytes);
+	d->errors = nonneg(b->errs);
+}
+
+/* The same for an interface's counters. */
+static void nic_set(struct sm_nic_stats *d, const char name[SM_DEV_MAX + 1],
+		    const struct lv_wire_iface *f)
+{
+	memset(d, 0, sizeof(*d));
+	memcpy(d->name, name, sizeof(d->name));
+	d->rx_bytes = nonneg(f->rx_bytes);
+	d->rx_packets = nonneg(f->rx_packets);
+	d->rx_errors = nonneg(f->rx_errs);
+	d->rx_drops = nonneg(f->rx_drop);
+	d->tx_bytes = nonneg(f->tx_bytes);
+	d->tx_packets = nonneg(f->tx_packets);
+	d->tx_errors = nonneg(f->tx_errs);
+	d->tx_drops = nonneg(f->tx_drop);
+}
+
 /* Asks libvirt for one disk's counters into w->sdisks[slot]; 0 or -1. */
 static int read_disk(struct sample_worker *w, virDomainPtr dom, const char name[SM_DEV_MAX + 1],
 		     size_t slot)
@@ -631,13 +687,8 @@ static int read_disk(struct sample_worker *w, virDomainPtr dom, const char name[
 	lv_end(smp);
 	if (rc < 0)
 		return -1;
-	memset(d, 0, sizeof(*d));
-	memcpy(d->name, name, sizeof(d->name));
-	d->rd_req = nonneg(bs.rd_req);
-	d->rd_bytes = nonneg(bs.rd_bytes);
-	d->wr_req = nonneg(bs.wr_req);
-	d->wr_bytes = nonneg(bs.wr_bytes);
-	d->errors = nonneg(bs.errs);
+	disk_set(d, name,
+		 &(struct lv_wire_block){bs.rd_req, bs.rd_bytes, bs.wr_req, bs.wr_bytes, bs.errs});
 	return 0;
 }
 
@@ -655,16 +706,9 @@ static int read_nic(struct sample_worker *w, virDomainPtr dom, const char name[S
 	lv_end(smp);
 	if (rc < 0)
 		return -1;
-	memset(d, 0, sizeof(*d));
-	memcpy(d->name, name, sizeof(d->name));
-	d->rx_bytes = nonneg(is.rx_bytes);
-	d->rx_packets = nonneg(is.rx_packets);
-	d->rx_errors = nonneg(is.rx_errs);
-	d->rx_drops = nonneg(is.rx_drop);
-	d->tx_bytes = nonneg(is.tx_bytes);
-	d->tx_packets = nonneg(is.tx_packets);
-	d->tx_errors = nonneg(is.tx_errs);
-	d->tx_drops = nonneg(is.tx_drop);
+	nic_set(d, name,
+		&(struct lv_wire_iface){is.rx_bytes, is.rx_packets, is.rx_errs, is.rx_drop,
+					is.tx_bytes, is.tx_packets, is.tx_errs, is.tx_drop});
 	return 0;
 }
 
@@ -753,28 +797,8 @@ static int sample_one(struct sample_worker *w, struct dom_entry *e, virDomainPtr
 	lv_begin(smp);
 	n = virDomainMemoryStats(dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0);
 	lv_end(smp);
-	for (int i = 0; i < n; i++) {
-		switch (ms[i].tag) {
-		case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
-			dom_mem_set(&s.mem, DOM_MEM_AVAILABLE, ms[i].val);
-			break;
-		case VIR_DOMAIN_MEMORY_STAT_UNUSED:
-			dom_mem_set(&s.mem, DOM_MEM_UNUSED, ms[i].val);
-			break;
-		case VIR_DOMAIN_MEMORY_STAT_USABLE:
-			dom_mem_set(&s.mem, DOM_MEM_USABLE, ms[i].val);
-			break;
-		case VIR_DOMAIN_MEMORY_STAT_RSS:
-			dom_mem_set(&s.mem, DOM_MEM_RSS, ms[i].val);
-			break;
-		case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
-			/* The balloon's size now: fresher than GetInfo's. */
-			dom_mem_set(&s.mem, DOM_MEM_CURRENT, ms[i].val);
-			break;
-		default:
-			break;
-		}
-	}
+	for (int i = 0; i < n; i++)
+		memory_stat_set(&s.mem, ms[i].tag, ms[i].val);
 	/* Kept even when the call failed: it is asked again in memory_every
 	 * passes, not on every one. */
 	memory_keep(smp, e, &s.mem);
@@ -1180,33 +1204,6 @@ static long plan_calls(struct sampler *smp, virDomainPtr *doms, const uint8_t (*
 	return (long)m;
 }
 
-static void memory_from_reply(struct dom_mem_sample *mem, const struct lv_wire_memory *r)
-{
-	for (unsigned i = 0; i < r->n; i++) {
-		uint64_t v = r->stat[i].val;
-
-		switch (r->stat[i].tag) {
-		case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
-			dom_mem_set(mem, DOM_MEM_AVAILABLE, v);
-			break;
-		case VIR_DOMAIN_MEMORY_STAT_UNUSED:
-			dom_mem_set(mem, DOM_MEM_UNUSED, v);
-			break;
-		case VIR_DOMAIN_MEMORY_STAT_USABLE:
-			dom_mem_set(mem, DOM_MEM_USABLE, v);
-			break;
-		case VIR_DOMAIN_MEMORY_STAT_RSS:
-			dom_mem_set(mem, DOM_MEM_RSS, v);
-			break;
-		case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
-			dom_mem_set(mem, DOM_MEM_CURRENT, v);
-			break;
-		default:
-			break;
-		}
-	}
-}
-
 /* Folds the answers of one domain's calls, rpc_calls[k..] (of m), into a
  * sample and its entry. A device whose
  * call failed is dropped until the device list is read again, as on the
@@ -1236,45 +1233,22 @@ static void fold_domain(struct sampler *smp, struct dom_entry *e, const char *na
 	if (k < m && smp->rpc_calls[k].kind == LV_RPC_MEMORY) {
 		c = &smp->rpc_calls[k++];
 		if (!c->error)
-			memory_from_reply(&s.mem, &c->out.memory);
+			for (unsigned i = 0; i < c->out.memory.n; i++)
+				memory_stat_set(&s.mem, c->out.memory.stat[i].tag,
+						c->out.memory.stat[i].val);
 		memory_keep(smp, e, &s.mem); /* also when it failed: see sample_one */
 	} else {
 		dom_mem_fill_from(&s.mem, &e->mem);
 	}
 	first_dev = k;
-	for (size_t i = 0; i < ndisks; i++) {
-		const struct lv_wire_block *b = &smp->rpc_calls[k].out.block;
-		struct sm_disk_stats *d = &w->sdisks[s.ndisks];
-
-		if (smp->rpc_calls[k++].error)
-			continue;
-		memset(d, 0, sizeof(*d));
-		memcpy(d->name, e->devices.disks[i], sizeof(d->name));
-		d->rd_req = nonneg(b->rd_req);
-		d->rd_bytes = nonneg(b->rd_bytes);
-		d->wr_req = nonneg(b->wr_req);
-		d->wr_bytes = nonneg(b->wr_bytes);
-		d->errors = nonneg(b->errs);
-		s.ndisks++;
-	}
-	for (size_t i = 0; i < nnics; i++) {
-		const struct lv_wire_iface *f = &smp->rpc_calls[k].out.iface;
-		struct sm_nic_stats *d = &w->snics[s.nnics];
-
-		if (smp->rpc_calls[k++].error)
-			continue;
-		memset(d, 0, sizeof(*d));
-		memcpy(d->name, e->devices.nics[i], sizeof(d->name));
-		d->rx_bytes = nonneg(f->rx_bytes);
-		d->rx_packets = nonneg(f->rx_packets);
-		d->rx_errors = nonneg(f->rx_errs);
-		d->rx_drops = nonneg(f->rx_drop);
-		d->tx_bytes = nonneg(f->tx_bytes);
-		d->tx_packets = nonneg(f->tx_packets);
-		d->tx_errors = nonneg(f->tx_errs);
-		d->tx_drops = nonneg(f->tx_drop);
-		s.nnics++;
-	}
+	for (size_t i = 0; i < ndisks; i++, k++)
+		if (!smp->rpc_calls[k].error)
+			disk_set(&w->sdisks[s.ndisks++], e->devices.disks[i],
+				 &smp->rpc_calls[k].out.block);
+	for (size_t i = 0; i < nnics; i++, k++)
+		if (!smp->rpc_calls[k].error)
+			nic_set(&w->snics[s.nnics++], e->devices.nics[i],
+				&smp->rpc_calls[k].out.iface);
 	s.disks = w->sdisks;
 	s.nics = w->snics;
 	dom_table_apply(smp->table, e, name, &s, smp->pass_gen);
