@@ -32,7 +32,6 @@ struct lv_rpc {
 	uint8_t out[MAX_WINDOW * MAX_CALL_LEN]; /* calls written in one go */
 	uint8_t in[2 * LV_WIRE_MAX_REPLY];	/* bytes read, not yet taken */
 	size_t in_len, in_off;
-	char last_error[256];
 };
 
 static void say(char *err, size_t size, const char *fmt, ...)
@@ -466,8 +465,9 @@ int lv_rpc_run(struct lv_rpc *r, struct lv_rpc_call *calls, size_t n, unsigned w
 		} else {
 			int code;
 
-			if (lv_wire_error_parse(body, blen, &code, r->last_error,
-						sizeof(r->last_error)) < 0) {
+			/* Only the code is used (a device gone, a domain gone); the
+			 * text is not logged per call, as on the library path. */
+			if (lv_wire_error_parse(body, blen, &code, NULL, 0) < 0) {
 				say(err, err_size, "malformed error reply to %s",
 				    kind_name(calls[idx].kind));
 				return -1;
@@ -478,9 +478,4 @@ int lv_rpc_run(struct lv_rpc *r, struct lv_rpc_call *calls, size_t n, unsigned w
 		got++;
 	}
 	return 0;
-}
-
-const char *lv_rpc_last_error(const struct lv_rpc *r)
-{
-	return r->last_error;
 }

@@ -69,7 +69,4 @@ struct lv_rpc_call {
 int lv_rpc_run(struct lv_rpc *r, struct lv_rpc_call *calls, size_t n, unsigned window,
 	       int timeout_ms, char *err, size_t err_size);
 
-/* The error text of the last call in the batch whose error reply carried one. */
-const char *lv_rpc_last_error(const struct lv_rpc *r);
-
 #endif

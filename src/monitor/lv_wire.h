@@ -113,7 +113,8 @@ int lv_wire_memory_parse(const uint8_t *body, size_t len, struct lv_wire_memory 
 int lv_wire_auth_none_parse(const uint8_t *body, size_t len, bool *none_ok);
 
 /* An error reply (remote_error): libvirt's error code (virErrorNumber) and
- * its message, cut to fit msg[0..size) ("" when it has none). */
+ * its message, cut to fit msg[0..size) ("" when it has none; msg may be
+ * NULL when size is 0). */
 int lv_wire_error_parse(const uint8_t *body, size_t len, int *code, char *msg, size_t size);
 
 #endif

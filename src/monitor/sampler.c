@@ -162,9 +162,8 @@ struct sampler {
 	struct sm_complaint rpc_complaint;
 	struct lv_rpc_call *rpc_calls;   /* a pass's calls */
 	size_t rpc_calls_cap;
-	size_t *rpc_first;               /* per listed domain: its first call, SIZE_MAX = none */
-	size_t rpc_first_cap;
-	atomic_uint_fast64_t rpc_total;  /* calls answered through lv_rpc */
+	struct planned_domain *rpc_doms; /* a pass's domains with calls, in call order */
+	size_t rpc_doms_cap;
 };
 
 /* ---- Small helpers ----------------------------------------------------- */
@@ -1091,6 +1090,13 @@ static int list_and_resolve(struct sampler *smp, virDomainPtr **doms, const uint
 
 /* ---- The per-domain path, pipelined (lv_rpc) -------------------------- */
 
+/* A domain of the pass whose calls start at rpc_calls[first]. */
+struct planned_domain {
+	struct dom_entry *e;
+	const char *name; /* libvirt's, valid while the pass's list is */
+	size_t first;
+};
+
 /* Calls in flight on the pipelined connection: libvirt_calls, but no more
  * than this host has CPUs. libvirtd runs each call in a worker thread, and
  * calls beyond the CPUs that can run them only contend for its locks: with
@@ -1139,58 +1145,54 @@ static struct lv_rpc *pipeline(struct sampler *smp)
 	return smp->rpc;
 }
 
+/* Makes room for `want` elements of `size` in *arr, doubling, so that the
+ * first pass over many domains does not reallocate for each. */
 static bool grow(void **arr, size_t *cap, size_t want, size_t size)
 {
+	size_t to = *cap * 2 > want ? *cap * 2 : want;
 	void *p;
 
 	if (want <= *cap)
 		return true;
-	p = realloc(*arr, want * size);
+	p = realloc(*arr, to * size);
 	if (!p)
 		return false;
 	*arr = p;
-	*cap = want;
+	*cap = to;
 	return true;
 }
 
 /* Lays out the pass's calls: per tracked domain its info, its memory
  * statistics when due, each disk and each NIC (what sample_one asks one at
- * a time). Identity and device lists, read only on events, still come from
- * libvirt's library first. Returns the number of calls, or -1 (memory). */
+ * a time), and the domain in rpc_doms. Identity and device lists, read only
+ * on events, still come from libvirt's library first. Returns the number of
+ * calls (*ndoms: of domains), or -1 (memory); a domain whose calls find no
+ * memory is left out, stale this tick. */
 static long plan_calls(struct sampler *smp, virDomainPtr *doms, const uint8_t (*uuids)[16],
-		       size_t n)
+		       size_t n, size_t *ndoms)
 {
 	size_t m = 0;
 
-	if (!grow((void **)&smp->rpc_first, &smp->rpc_first_cap, n, sizeof(size_t)))
+	*ndoms = 0;
+	if (!grow((void **)&smp->rpc_doms, &smp->rpc_doms_cap, n ? n : 1, sizeof(*smp->rpc_doms)))
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		struct dom_entry *e = entry_of(smp, doms[i], uuids, i);
-
-		smp->rpc_first[i] = SIZE_MAX;
-		if (!e)
-			continue;
-		if (e->need_identity)
-			read_identity(smp, e, doms[i]);
-		if (e->need_devices)
-			read_devices(smp, e, doms[i]);
-		m += 2 + e->devices.ndisks + e->devices.nnics;
-	}
-	if (!grow((void **)&smp->rpc_calls, &smp->rpc_calls_cap, m ? m : 1,
-		  sizeof(*smp->rpc_calls)))
-		return -1;
-	m = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct dom_entry *e = entry_of(smp, doms[i], uuids, i);
 		struct lv_wire_domain d;
 
 		if (!e)
 			continue;
+		if (e->need_identity)
+			read_identity(smp, e, doms[i]);
+		if (e->need_devices)
+			read_devices(smp, e, doms[i]);
 		d = (struct lv_wire_domain){virDomainGetName(doms[i]), e->uuid,
 					    (int)virDomainGetID(doms[i])};
-		if (!d.name)
+		if (!d.name ||
+		    !grow((void **)&smp->rpc_calls, &smp->rpc_calls_cap,
+			  m + 2 + e->devices.ndisks + e->devices.nnics, sizeof(*smp->rpc_calls)))
 			continue;
-		smp->rpc_first[i] = m;
+		smp->rpc_doms[(*ndoms)++] = (struct planned_domain){e, d.name, m};
 		smp->rpc_calls[m++] = (struct lv_rpc_call){.kind = LV_RPC_INFO, .dom = d};
 		if (memory_due(smp, e))
 			smp->rpc_calls[m++] = (struct lv_rpc_call){.kind = LV_RPC_MEMORY, .dom = d};
@@ -1204,14 +1206,16 @@ static long plan_calls(struct sampler *smp, virDomainPtr *doms, const uint8_t (*
 	return (long)m;
 }
 
-/* Folds the answers of one domain's calls, rpc_calls[k..] (of m), into a
- * sample and its entry. A device whose
- * call failed is dropped until the device list is read again, as on the
- * library path. *unknown grows when libvirtd did not know the domain. */
-static void fold_domain(struct sampler *smp, struct dom_entry *e, const char *name, size_t k,
-			size_t m, size_t *unknown)
+/* Folds the answers of domain p's calls (rpc_calls[p->first..], of m) into
+ * a sample and its entry. A device whose call failed is dropped until the
+ * device list is read again, as on the library path. *unknown grows when
+ * libvirtd did not know the domain. */
+static void fold_domain(struct sampler *smp, const struct planned_domain *p, size_t m,
+			size_t *unknown)
 {
 	struct sample_worker *w = &smp->workers[0];
+	struct dom_entry *e = p->e;
+	size_t k = p->first;
 	const struct lv_rpc_call *c = &smp->rpc_calls[k++];
 	size_t ndisks = e->devices.ndisks, nnics = e->devices.nnics, first_dev;
 	struct dom_sample s = {0};
@@ -1251,7 +1255,7 @@ static void fold_domain(struct sampler *smp, struct dom_entry *e, const char *na
 				&smp->rpc_calls[k].out.iface);
 	s.disks = w->sdisks;
 	s.nics = w->snics;
-	dom_table_apply(smp->table, e, name, &s, smp->pass_gen);
+	dom_table_apply(smp->table, e, p->name, &s, smp->pass_gen);
 	/* Dropped last to first, so that the indexes still to look at hold. */
 	for (size_t i = nnics; i-- > 0;)
 		if (smp->rpc_calls[first_dev + ndisks + i].error)
@@ -1268,8 +1272,8 @@ static int sample_pipelined(struct sampler *smp, virDomainPtr *doms,
 			    const uint8_t (*uuids)[16], size_t n)
 {
 	char err[256];
-	size_t unknown = 0, asked = 0;
-	long m = plan_calls(smp, doms, uuids, n);
+	size_t unknown = 0, ndoms;
+	long m = plan_calls(smp, doms, uuids, n, &ndoms);
 	int rc;
 
 	if (m < 0) {
@@ -1282,23 +1286,12 @@ static int sample_pipelined(struct sampler *smp, virDomainPtr *doms,
 	lv_end(smp);
 	if (rc < 0)
 		goto fail;
-	atomic_fetch_add(&smp->rpc_total, (uint64_t)m);
-	for (size_t i = 0; i < n; i++) {
-		struct dom_entry *e;
-
-		if (smp->rpc_first[i] == SIZE_MAX)
-			continue;
-		e = entry_of(smp, doms[i], uuids, i);
-		if (!e)
-			continue;
-		asked++;
-		fold_domain(smp, e, virDomainGetName(doms[i]), smp->rpc_first[i], (size_t)m,
-			    &unknown);
-	}
+	for (size_t i = 0; i < ndoms; i++)
+		fold_domain(smp, &smp->rpc_doms[i], (size_t)m, &unknown);
 	/* Every domain libvirt's library listed unknown to the daemon here:
 	 * this socket is not the daemon the library talks to. */
-	if (asked && unknown == asked) {
-		snprintf(err, sizeof(err), "the daemon knows none of the %zu listed domains", asked);
+	if (ndoms && unknown == ndoms) {
+		snprintf(err, sizeof(err), "the daemon knows none of the %zu listed domains", ndoms);
 		goto fail;
 	}
 	return 0;
@@ -1637,7 +1630,6 @@ struct sampler *sampler_new(const char *uri, struct dom_table *table)
 	atomic_init(&smp->passes, 0);
 	atomic_init(&smp->reconnects, 0);
 	atomic_init(&smp->helper_calls, 0);
-	atomic_init(&smp->rpc_total, 0);
 	atomic_init(&smp->keepalive_armed, false);
 	virSetErrorFunc(NULL, quiet_errors);
 	return smp;
@@ -1691,7 +1683,7 @@ void sampler_destroy(struct sampler **sp)
 	dom_watcher_destroy(&smp->watcher);
 	lv_rpc_destroy(&smp->rpc);
 	free(smp->rpc_calls);
-	free(smp->rpc_first);
+	free(smp->rpc_doms);
 	free(smp->fresh);
 	free(smp->rest);
 	free(smp->scratch_doms);
@@ -1811,7 +1803,6 @@ void sampler_counters(const struct sampler *smp, struct sampler_counters *c)
 	c->passes = atomic_load(&smp->passes);
 	c->reconnects = atomic_load(&smp->reconnects);
 	c->helper_calls = atomic_load(&smp->helper_calls);
-	c->pipelined_calls = atomic_load(&smp->rpc_total);
 	c->bulk = atomic_load(&smp->bulk_flag);
 	c->connected = atomic_load(&smp->conn_up);
 }

@@ -32,7 +32,6 @@ struct sampler_counters {
 	uint64_t passes;     /* passes over libvirt ended */
 	uint64_t reconnects; /* connections opened after the first */
 	uint64_t helper_calls; /* libvirt calls made by the per-domain pass's helper threads */
-	uint64_t pipelined_calls; /* per-domain statistics calls answered through lv_rpc */
 	bool bulk;           /* the bulk statistics API is in use */
 	bool connected;      /* a connection is open */
 };
