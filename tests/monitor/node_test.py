@@ -106,7 +106,8 @@ def check_config(monitor, keygen, work):
                      ("libvirt_calls = 0\n", "libvirt_calls below 1"),
                      ("libvirt_calls = 9\n", "libvirt_calls above 8"),
                      ("libvirt_calls = many\n", "libvirt_calls not a number"),
-                     ("cpu_from_kernel = perhaps\n", "cpu_from_kernel not a boolean")]:
+                     ("cpu_from_kernel = perhaps\n", "cpu_from_kernel not a boolean"),
+                     ("libvirt_pipeline = sometimes\n", "libvirt_pipeline not a boolean")]:
         text = good + bad if "publish" not in bad else good.replace(
             "publish = tcp://127.0.0.1:5550, ipc:///tmp/x=ipc:///tmp/y\n", bad)
         r = run(text)
