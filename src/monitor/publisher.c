@@ -188,10 +188,10 @@ static void send_body(struct publisher *p, const char *topic, size_t tlen, const
 	}
 }
 
-/* Sends events; `wall` is their time: the frame's for those that go out
- * with a frame (learnt during its pass, they are part of that tick, and a
- * frame listing a domain is never older than its "started"), now for those
- * between ticks. */
+/* Sends events; `wall` is their time: the pending frame's for those
+ * learnt during its pass (they are part of that tick, and a frame listing a
+ * domain is never older than its "started"), now for those learnt after the
+ * frame went and before the next tick. */
 static void send_events(struct publisher *p, const struct sm_domain_event *evs, size_t n,
 			double wall)
 {
@@ -359,9 +359,12 @@ int publisher_service(struct publisher *p, int64_t now_ns)
 		send_frame(p, now_ns, !done);
 		return 1;
 	}
-	/* Events between ticks go out at once. */
+	/* Events go out at once. One learnt while a frame is pending belongs
+	 * to that frame's pass and carries its time: the pass may yet sample
+	 * the domain it starts (a quick pass after the event), and the frame
+	 * listing it must not be older than its "started". */
 	nev = dom_table_take_events_now(p->table, &evs);
-	send_events(p, evs, nev, sm_clock_wall());
+	send_events(p, evs, nev, p->frame_pending ? p->frame_wall : sm_clock_wall());
 	return 0;
 }
 
