@@ -16,12 +16,6 @@ set_tests_properties(protocol_python_subscriber PROPERTIES LABELS "integration;w
 
 # The fuzz target's properties, replayed over the seed corpus and every
 # input that ever crashed it (fuzz/regressions), in every build.
-add_executable(wire_fuzz_replay ${PROJECT_SOURCE_DIR}/fuzz/fuzz_wire_decode.c
-                                ${PROJECT_SOURCE_DIR}/fuzz/replay_main.c)
-target_link_libraries(wire_fuzz_replay PRIVATE stackmon_common)
-file(GLOB wire_fuzz_inputs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/fuzz/corpus/*
-                                              ${PROJECT_SOURCE_DIR}/fuzz/regressions/*)
-add_test(NAME wire_fuzz_corpus_replay COMMAND wire_fuzz_replay ${wire_fuzz_inputs})
-set_tests_properties(wire_fuzz_corpus_replay PROPERTIES LABELS "unit;wire")
+sm_add_fuzz_replay(wire SOURCE fuzz/fuzz_wire_decode.c LIBS stackmon_common LABELS wire)
 # Brief records: encoder, decoder and the receiver's expansion (sm_brief).
 sm_add_unit_test(test_sm_brief SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_brief.c LABELS wire)
