@@ -448,13 +448,12 @@ int lv_rpc_run(struct lv_rpc *r, struct lv_rpc_call *calls, size_t n, unsigned w
 		if (next_reply(r, deadline, &h, &body, &blen, err, err_size) < 0)
 			return -1;
 		idx = (size_t)(h.serial - first);
-		if (idx < sent)
-			calls[idx].answered_ns = sm_clock_mono_ns();
 		if (idx >= sent || calls[idx].error != -1) {
 			say(err, err_size, "libvirtd answered serial %u, which is not waiting",
 			    h.serial);
 			return -1;
 		}
+		calls[idx].answered_ns = sm_clock_mono_ns();
 		if (h.status == LV_STATUS_OK) {
 			if (decode(&calls[idx], body, blen) < 0) {
 				say(err, err_size, "malformed %s reply (%zu bytes)",
